@@ -1,0 +1,409 @@
+// RocksDB implementation of Store. Column families:
+//   default    meta: schema version and counters
+//   instances  SOP Instance UID -> InstanceRecord
+//   headers    SHA-256 -> header bytes (zstd with a trained dictionary)
+//   frames     SHA-256 -> pixel chunk bytes (integrated BlobDB)
+//   refs       'h'|'f' + SHA-256 -> reference count
+//   index      "pat/", "study/", "series/" + key -> instance count
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <mutex>
+
+#include "pacs/engine/store.h"
+
+namespace pacs::engine {
+namespace {
+
+constexpr char kSchemaKey[] = "meta/schema_version";
+constexpr char kSchemaVersion[] = "1";
+
+enum Cf : size_t { kDefault = 0, kInstances, kHeaders, kFrames, kRefs, kIndex, kCfCount };
+const char* const kCfNames[kCfCount] = {"default", "instances", "headers", "frames", "refs", "index"};
+
+std::string EncodeU64(uint64_t v) {
+  std::string s(8, '\0');
+  for (int i = 0; i < 8; ++i) s[i] = static_cast<char>(v >> (8 * i));
+  return s;
+}
+uint64_t DecodeU64(std::string_view s) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8 && i < s.size(); ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(s[i])) << (8 * i);
+  return v;
+}
+
+Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return Status::Ok();
+  if (s.IsNotFound()) return Status::NotFound(what + ": " + s.ToString());
+  if (s.IsCorruption()) return Status::Corruption(what + ": " + s.ToString());
+  if (s.IsBusy() || s.IsTryAgain()) return Status::Busy(what + ": " + s.ToString());
+  return Status::IOError(what + ": " + s.ToString());
+}
+
+std::string PatientKey(const InstanceRecord& r) {
+  return "pat/" + r.patient_id + std::string(1, '\0') + r.issuer_of_patient_id;
+}
+
+// Counters kept in the default column family.
+constexpr char kCountPatients[] = "count/patients";
+constexpr char kCountStudies[] = "count/studies";
+constexpr char kCountSeries[] = "count/series";
+constexpr char kCountInstances[] = "count/instances";
+constexpr char kCountReceived[] = "count/received_bytes";
+constexpr char kCountReceivedTotal[] = "count/received_bytes_total";
+constexpr char kCountChunks[] = "count/chunks";
+constexpr char kCountChunkBytes[] = "count/chunk_bytes";
+
+class RocksStore;
+
+// Accumulates the read-modify-write changes of one commit so that a chunk
+// referenced twice, or an instance replaced by itself, is counted right.
+class CommitBuilder {
+ public:
+  explicit CommitBuilder(RocksStore& store) : store_(store) {}
+  void AddInstance(const InstanceRecord& rec, const InstanceWrite* write);
+  void RemoveInstance(const InstanceRecord& rec);
+  void AddCounter(const std::string& key, int64_t delta) { counters_[key] += delta; }
+  Status Finish(rocksdb::WriteBatch& batch);
+
+ private:
+  struct RefChange {
+    int64_t delta = 0;
+    Cf blob_cf = kFrames;
+    const std::string* bytes = nullptr;  // set when the blob may need writing
+    uint64_t size = 0;
+  };
+  RocksStore& store_;
+  std::map<std::string, RefChange> refs_;      // refs key -> change
+  std::map<std::string, int64_t> index_;       // index key -> delta
+  std::map<std::string, int64_t> counters_;    // counter key -> delta
+};
+
+class RocksStore final : public Store {
+ public:
+  RocksStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> cfs,
+             StoreOptions options)
+      : db_(std::move(db)), cfs_(std::move(cfs)), options_(std::move(options)) {}
+  ~RocksStore() override {
+    for (auto* cf : cfs_) db_->DestroyColumnFamilyHandle(cf);
+    db_->Close();
+  }
+
+  Result<CommitResult> CommitInstance(const InstanceWrite& write) override;
+  Result<InstanceRecord> GetInstance(std::string_view uid) const override {
+    std::string value;
+    auto s = db_->Get(rocksdb::ReadOptions(), cfs_[kInstances], uid, &value);
+    if (s.IsNotFound()) return Status::NotFound("no instance " + std::string(uid));
+    PACS_RETURN_IF_ERROR(FromRocks(s, "reading instance " + std::string(uid)));
+    return InstanceRecord::Decode(value);
+  }
+  Result<std::string> GetHeader(const ContentHash& hash) const override {
+    return GetBlob(kHeaders, hash, "header");
+  }
+  Result<std::string> GetChunk(const ContentHash& hash) const override {
+    return GetBlob(kFrames, hash, "pixel chunk");
+  }
+  Status ForEachInstance(const std::function<bool(const InstanceRecord&)>& visit) const override {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kInstances]));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      auto rec = InstanceRecord::Decode(it->value().ToStringView());
+      if (!rec.ok()) return rec.status().WithContext("instance " + it->key().ToString());
+      if (!visit(*rec)) break;
+    }
+    return FromRocks(it->status(), "scanning instances");
+  }
+  Status Flush() override {
+    rocksdb::FlushOptions fo;
+    fo.wait = true;
+    return FromRocks(db_->Flush(fo, cfs_), "flushing memtables");
+  }
+  Result<StoreStats> Stats(bool flush_first) override;
+  const std::string& path() const override { return options_.path; }
+
+  // Used by CommitBuilder.
+  uint64_t ReadU64(Cf cf, const std::string& key, Status& status) const {
+    std::string value;
+    auto s = db_->Get(rocksdb::ReadOptions(), cfs_[cf], key, &value);
+    if (s.IsNotFound()) return 0;
+    if (!s.ok()) status = FromRocks(s, "reading " + key);
+    return DecodeU64(value);
+  }
+  rocksdb::ColumnFamilyHandle* cf(Cf c) const { return cfs_[c]; }
+
+ private:
+  Result<std::string> GetBlob(Cf cf, const ContentHash& hash, const char* what) const {
+    std::string value;
+    auto s = db_->Get(rocksdb::ReadOptions(), cfs_[cf], AsKey(hash), &value);
+    if (s.IsNotFound()) return Status::NotFound(std::string(what) + " " + ToHex(hash) + " is missing");
+    PACS_RETURN_IF_ERROR(FromRocks(s, std::string("reading ") + what + " " + ToHex(hash)));
+    return value;
+  }
+
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
+  StoreOptions options_;
+  std::mutex commit_mutex_;  // serialises read-modify-write of refs, index and counters
+};
+
+void CommitBuilder::AddInstance(const InstanceRecord& rec, const InstanceWrite* write) {
+  auto add_ref = [&](char kind, Cf cf, const ContentHash& h, const std::string* bytes, uint64_t size) {
+    auto& change = refs_[std::string(1, kind) + std::string(AsKey(h))];
+    change.delta += 1;
+    change.blob_cf = cf;
+    if (bytes) change.bytes = bytes;
+    change.size = size;
+  };
+  add_ref('h', kHeaders, rec.header_hash, write ? &write->header_bytes : nullptr, rec.header_size);
+  for (size_t i = 0; i < rec.chunks.size(); ++i) {
+    const std::string* bytes = write ? &write->chunk_bytes[i] : nullptr;
+    add_ref('f', kFrames, rec.chunks[i].hash, bytes, bytes ? bytes->size() : 0);
+  }
+  index_[PatientKey(rec)] += 1;
+  index_["study/" + rec.study_instance_uid] += 1;
+  index_["series/" + rec.series_instance_uid] += 1;
+  counters_[kCountInstances] += 1;
+  counters_[kCountReceived] += static_cast<int64_t>(rec.received_bytes);
+}
+
+void CommitBuilder::RemoveInstance(const InstanceRecord& rec) {
+  refs_["h" + std::string(AsKey(rec.header_hash))].delta -= 1;
+  refs_["h" + std::string(AsKey(rec.header_hash))].blob_cf = kHeaders;
+  for (const auto& c : rec.chunks) {
+    auto& change = refs_["f" + std::string(AsKey(c.hash))];
+    change.delta -= 1;
+    change.blob_cf = kFrames;
+  }
+  index_[PatientKey(rec)] -= 1;
+  index_["study/" + rec.study_instance_uid] -= 1;
+  index_["series/" + rec.series_instance_uid] -= 1;
+  counters_[kCountInstances] -= 1;
+  counters_[kCountReceived] -= static_cast<int64_t>(rec.received_bytes);
+}
+
+Status CommitBuilder::Finish(rocksdb::WriteBatch& batch) {
+  Status status;
+  for (auto& [key, change] : refs_) {
+    uint64_t before = store_.ReadU64(kRefs, key, status);
+    auto after = static_cast<int64_t>(before) + change.delta;
+    if (after < 0) return Status::Corruption("reference count below zero for " + ToHex(ContentHash{}));
+    std::string_view hash_key(key.data() + 1, key.size() - 1);
+    if (before == 0 && after > 0) {
+      if (!change.bytes) return Status::Internal("new blob without bytes");
+      batch.Put(store_.cf(change.blob_cf), hash_key, *change.bytes);
+      if (change.blob_cf == kFrames) {
+        counters_[kCountChunks] += 1;
+        counters_[kCountChunkBytes] += static_cast<int64_t>(change.bytes->size());
+      }
+    } else if (before > 0 && after == 0) {
+      if (change.blob_cf == kFrames) {
+        std::string value;
+        // The size is needed only for the counter; read it before deleting.
+        auto s = store_.GetChunk([&] {
+          ContentHash h;
+          std::copy(hash_key.begin(), hash_key.end(), h.begin());
+          return h;
+        }());
+        counters_[kCountChunks] -= 1;
+        if (s.ok()) counters_[kCountChunkBytes] -= static_cast<int64_t>(s->size());
+      }
+      batch.Delete(store_.cf(change.blob_cf), hash_key);
+    }
+    if (after == 0) batch.Delete(store_.cf(kRefs), key);
+    else if (static_cast<uint64_t>(after) != before) batch.Put(store_.cf(kRefs), key, EncodeU64(after));
+  }
+  for (auto& [key, delta] : index_) {
+    if (delta == 0) continue;
+    uint64_t before = store_.ReadU64(kIndex, key, status);
+    int64_t after = static_cast<int64_t>(before) + delta;
+    if (after < 0) return Status::Corruption("index count below zero for " + key);
+    const char* counter = key.starts_with("pat/") ? kCountPatients
+                          : key.starts_with("study/") ? kCountStudies
+                                                      : kCountSeries;
+    if (before == 0 && after > 0) counters_[counter] += 1;
+    if (before > 0 && after == 0) counters_[counter] -= 1;
+    if (after == 0) batch.Delete(store_.cf(kIndex), key);
+    else batch.Put(store_.cf(kIndex), key, EncodeU64(after));
+  }
+  for (auto& [key, delta] : counters_) {
+    if (delta == 0) continue;
+    uint64_t before = store_.ReadU64(kDefault, key, status);
+    batch.Put(store_.cf(kDefault), key, EncodeU64(static_cast<uint64_t>(static_cast<int64_t>(before) + delta)));
+  }
+  return status;
+}
+
+Result<CommitResult> RocksStore::CommitInstance(const InstanceWrite& write) {
+  const InstanceRecord& rec = write.record;
+  if (rec.sop_instance_uid.empty()) return Status::InvalidArgument("instance has no SOP Instance UID");
+  if (write.chunk_bytes.size() != rec.chunks.size())
+    return Status::InvalidArgument("chunk bytes do not match the chunk list");
+
+  std::lock_guard lock(commit_mutex_);
+  CommitResult result;
+  result.new_header_hash = ToHex(rec.header_hash);
+  CommitBuilder builder(*this);
+  builder.AddCounter(kCountReceivedTotal, static_cast<int64_t>(rec.received_bytes));
+
+  auto existing = GetInstance(rec.sop_instance_uid);
+  if (existing.ok()) {
+    result.existing_header_hash = ToHex(existing->header_hash);
+    if (existing->SameContentAs(rec)) {
+      result.outcome = CommitOutcome::kIdenticalDuplicate;
+    } else if (options_.on_duplicate == DuplicatePolicy::kReject) {
+      // The traffic still counts, though nothing of the instance is kept.
+      rocksdb::WriteBatch traffic;
+      PACS_RETURN_IF_ERROR(builder.Finish(traffic));
+      rocksdb::WriteOptions wo;
+      wo.sync = options_.sync_writes;
+      PACS_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &traffic), "counting received bytes"));
+      return Status::AlreadyExists("SOP Instance UID " + rec.sop_instance_uid +
+                                   " is already stored with different content (stored header " +
+                                   result.existing_header_hash + ", received " +
+                                   result.new_header_hash + "); rejected, nothing stored");
+    } else if (options_.on_duplicate == DuplicatePolicy::kKeep) {
+      result.outcome = CommitOutcome::kKeptExisting;
+    } else {
+      result.outcome = CommitOutcome::kReplaced;
+      builder.RemoveInstance(*existing);
+      builder.AddInstance(rec, &write);
+    }
+  } else if (existing.status().code() == StatusCode::kNotFound) {
+    builder.AddInstance(rec, &write);
+  } else {
+    return existing.status();
+  }
+
+  rocksdb::WriteBatch batch;
+  PACS_RETURN_IF_ERROR(builder.Finish(batch));
+  if (result.outcome == CommitOutcome::kStored || result.outcome == CommitOutcome::kReplaced)
+    batch.Put(cfs_[kInstances], rec.sop_instance_uid, rec.Encode());
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync_writes;
+  PACS_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "committing instance " + rec.sop_instance_uid));
+  return result;
+}
+
+Result<StoreStats> RocksStore::Stats(bool flush_first) {
+  if (flush_first) PACS_RETURN_IF_ERROR(Flush());
+  StoreStats st;
+  Status status;
+  st.patients = ReadU64(kDefault, kCountPatients, status);
+  st.studies = ReadU64(kDefault, kCountStudies, status);
+  st.series = ReadU64(kDefault, kCountSeries, status);
+  st.instances = ReadU64(kDefault, kCountInstances, status);
+  st.received_bytes = ReadU64(kDefault, kCountReceived, status);
+  st.received_bytes_total = ReadU64(kDefault, kCountReceivedTotal, status);
+  st.chunks = ReadU64(kDefault, kCountChunks, status);
+  st.chunk_bytes = ReadU64(kDefault, kCountChunkBytes, status);
+  PACS_RETURN_IF_ERROR(status);
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(options_.path, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    struct stat sb {};
+    if (it->is_regular_file(ec) && ::stat(it->path().c_str(), &sb) == 0) {
+      st.stored_bytes += static_cast<uint64_t>(sb.st_size);
+      st.disk_usage_bytes += static_cast<uint64_t>(sb.st_blocks) * 512;
+    }
+  }
+  return st;
+}
+
+rocksdb::ColumnFamilyOptions CfOptions(Cf cf) {
+  rocksdb::ColumnFamilyOptions o;
+  switch (cf) {
+    case kHeaders:
+      // Headers of one series are nearly identical: a trained zstd dictionary pays.
+      o.compression = rocksdb::kZSTD;
+      o.compression_opts.max_dict_bytes = 16 * 1024;
+      o.compression_opts.zstd_max_train_bytes = 100 * 16 * 1024;
+      o.bottommost_compression = rocksdb::kZSTD;
+      o.bottommost_compression_opts = o.compression_opts;
+      o.bottommost_compression_opts.enabled = true;
+      break;
+    case kFrames:
+      o.enable_blob_files = true;
+      o.min_blob_size = 1024;
+      o.blob_file_size = 256ull << 20;
+      o.blob_compression_type = rocksdb::kNoCompression;
+      o.enable_blob_garbage_collection = true;
+      o.blob_garbage_collection_age_cutoff = 0.25;
+      o.compression = rocksdb::kNoCompression;
+      break;
+    default:
+      o.compression = rocksdb::kLZ4Compression;
+      break;
+  }
+  return o;
+}
+
+}  // namespace
+
+Result<DuplicatePolicy> ParseDuplicatePolicy(std::string_view name) {
+  if (name == "keep") return DuplicatePolicy::kKeep;
+  if (name == "replace") return DuplicatePolicy::kReplace;
+  if (name == "reject") return DuplicatePolicy::kReject;
+  return Status::InvalidArgument("--on-duplicate must be keep, replace or reject, not '" +
+                                 std::string(name) + "'");
+}
+
+const char* CommitOutcomeName(CommitOutcome outcome) {
+  switch (outcome) {
+    case CommitOutcome::kStored: return "stored";
+    case CommitOutcome::kIdenticalDuplicate: return "identical duplicate";
+    case CommitOutcome::kKeptExisting: return "kept existing";
+    case CommitOutcome::kReplaced: return "replaced";
+  }
+  return "unknown";
+}
+
+bool IsLockedByAnotherProcess(const Status& status) {
+  return status.message().find("lock") != std::string::npos &&
+         (status.message().find("Resource temporarily unavailable") != std::string::npos ||
+          status.message().find("No locks available") != std::string::npos ||
+          status.message().find("lock hold by current process") != std::string::npos);
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.path, ec);
+  if (ec) return Status::IOError("cannot create data folder " + options.path + ": " + ec.message());
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  db_options.keep_log_file_num = 5;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (size_t i = 0; i < kCfCount; ++i)
+    descriptors.emplace_back(kCfNames[i], CfOptions(static_cast<Cf>(i)));
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  auto s = rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw);
+  PACS_RETURN_IF_ERROR(FromRocks(s, "opening data folder " + options.path));
+  std::unique_ptr<rocksdb::DB> db(raw);
+
+  std::string version;
+  s = db->Get(rocksdb::ReadOptions(), handles[kDefault], kSchemaKey, &version);
+  if (s.IsNotFound()) {
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    s = db->Put(wo, handles[kDefault], kSchemaKey, kSchemaVersion);
+  } else if (s.ok() && version != kSchemaVersion) {
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+    return Status::Unsupported("data folder " + options.path + " has schema version " + version +
+                               ", this build reads version " + kSchemaVersion);
+  }
+  if (!s.ok()) {
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+    return FromRocks(s, "reading schema version");
+  }
+  return std::unique_ptr<Store>(new RocksStore(std::move(db), std::move(handles), options));
+}
+
+}  // namespace pacs::engine

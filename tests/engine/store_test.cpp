@@ -1,0 +1,125 @@
+#include "pacs/engine/store.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+namespace pacs::engine {
+namespace {
+
+// A fresh RocksDB folder per test (RocksDB's DBTestBase in miniature).
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("pacs_store_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    Reopen(DuplicatePolicy::kKeep);
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void Reopen(DuplicatePolicy policy) {
+    store_.reset();
+    auto opened = Store::Open({.path = dir_.string(), .on_duplicate = policy});
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    store_ = std::move(*opened);
+  }
+  static InstanceWrite MakeInstance(const std::string& sop, const std::string& study,
+                                    const std::string& header, std::vector<std::string> frames) {
+    InstanceWrite w;
+    w.record.sop_instance_uid = sop;
+    w.record.study_instance_uid = study;
+    w.record.series_instance_uid = study + ".1";
+    w.record.patient_id = "PAT";
+    w.header_bytes = header;
+    w.record.header_hash = Sha256(std::span(reinterpret_cast<const uint8_t*>(header.data()), header.size()));
+    w.record.header_size = header.size();
+    w.record.received_bytes = header.size();
+    w.record.pixel_layout = PixelLayout::kNative;
+    for (auto& f : frames) {
+      w.record.chunks.push_back(
+          {Sha256(std::span(reinterpret_cast<const uint8_t*>(f.data()), f.size())), f.size(), 0});
+      w.record.received_bytes += f.size();
+    }
+    w.chunk_bytes = std::move(frames);
+    return w;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreTest, CommitThenReadBack) {
+  auto w = MakeInstance("1.1", "9", "header", {std::string(5000, 'a'), std::string(5000, 'b')});
+  auto r = store_->CommitInstance(w);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->outcome, CommitOutcome::kStored);
+  auto rec = store_->GetInstance("1.1");
+  ASSERT_TRUE(rec.ok());
+  ASSERT_EQ(rec->chunks.size(), 2u);
+  auto chunk = store_->GetChunk(rec->chunks[1].hash);
+  ASSERT_TRUE(chunk.ok());
+  EXPECT_EQ(*chunk, std::string(5000, 'b'));
+  EXPECT_EQ(*store_->GetHeader(rec->header_hash), "header");
+  EXPECT_EQ(store_->GetInstance("nope").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, SharedFramesAreStoredOnceAndCountsSurviveReopen) {
+  std::string frame(8000, 'x');
+  ASSERT_TRUE(store_->CommitInstance(MakeInstance("1.1", "9", "h1", {frame, frame})).ok());
+  ASSERT_TRUE(store_->CommitInstance(MakeInstance("1.2", "9", "h2", {frame})).ok());
+  ASSERT_TRUE(store_->CommitInstance(MakeInstance("2.1", "8", "h3", {std::string(10, 'y')})).ok());
+  Reopen(DuplicatePolicy::kKeep);
+  auto st = store_->Stats(true);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->instances, 3u);
+  EXPECT_EQ(st->studies, 2u);
+  EXPECT_EQ(st->series, 2u);
+  EXPECT_EQ(st->patients, 1u);
+  EXPECT_EQ(st->chunks, 2u);
+  EXPECT_EQ(st->chunk_bytes, 8010u);
+  EXPECT_GT(st->stored_bytes, 0u);
+}
+
+TEST_F(StoreTest, DuplicatePolicies) {
+  auto first = MakeInstance("1.1", "9", "h1", {std::string(3000, 'a')});
+  auto changed = MakeInstance("1.1", "9", "h1-corrected", {std::string(3000, 'a')});
+  ASSERT_TRUE(store_->CommitInstance(first).ok());
+  auto again = store_->CommitInstance(first);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->outcome, CommitOutcome::kIdenticalDuplicate);
+  auto kept = store_->CommitInstance(changed);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->outcome, CommitOutcome::kKeptExisting);
+  EXPECT_EQ(*store_->GetHeader(store_->GetInstance("1.1")->header_hash), "h1");
+
+  Reopen(DuplicatePolicy::kReject);
+  auto rejected = store_->CommitInstance(changed);
+  EXPECT_EQ(rejected.status().code(), StatusCode::kAlreadyExists);
+
+  Reopen(DuplicatePolicy::kReplace);
+  auto replaced = store_->CommitInstance(changed);
+  ASSERT_TRUE(replaced.ok());
+  EXPECT_EQ(replaced->outcome, CommitOutcome::kReplaced);
+  auto rec = store_->GetInstance("1.1");
+  EXPECT_EQ(*store_->GetHeader(rec->header_hash), "h1-corrected");
+  // The old header lost its only reference and is gone.
+  EXPECT_EQ(store_->GetHeader(first.record.header_hash).status().code(), StatusCode::kNotFound);
+  auto st = store_->Stats(false);
+  EXPECT_EQ(st->instances, 1u);
+  EXPECT_EQ(st->chunks, 1u);
+  EXPECT_EQ(st->received_bytes, changed.record.received_bytes);
+  EXPECT_EQ(st->received_bytes_total, 2 * first.record.received_bytes + 3 * changed.record.received_bytes);
+}
+
+TEST_F(StoreTest, SecondOpenOfSameFolderIsReportedAsLocked) {
+  auto second = Store::Open({.path = dir_.string()});
+  ASSERT_FALSE(second.ok());
+  EXPECT_TRUE(IsLockedByAnotherProcess(second.status())) << second.status().ToString();
+}
+
+}  // namespace
+}  // namespace pacs::engine
