@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "codec_factories.h"
+
 namespace pacs::codecs {
 
 std::string_view CodecName(CodecId id) {
@@ -38,6 +40,9 @@ class RawCodec final : public FrameCodec {
 
 std::unique_ptr<FrameCodec> MakeCodec(CodecId id) {
   switch (id) {
+    case CodecId::kJpegLs: return internal::MakeJpegLsCodec();
+    case CodecId::kJ2k: return internal::MakeJ2kCodec();
+    case CodecId::kHtj2k: return internal::MakeHtj2kCodec();
     case CodecId::kRaw:
     default:
       return std::make_unique<RawCodec>();
