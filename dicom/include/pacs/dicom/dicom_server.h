@@ -1,0 +1,47 @@
+// File: dicom_server.h
+// The DICOM node: C-ECHO and C-STORE over a pool of association threads
+// (DCMTK's DcmSCPPool). Each C-STORE is answered only after the instance is
+// durable in the store.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "pacs/base/result.h"
+#include "pacs/dicom/ingest.h"
+
+namespace pacs::dicom {
+
+struct ServerOptions {
+  uint16_t port = 11112;
+  std::string ae_title = "PACSCORE";
+  uint16_t max_associations = 16;
+};
+
+// Live counters of the running server (since start).
+struct ServerCounters {
+  std::atomic<uint64_t> associations{0};
+  std::atomic<uint64_t> echo_requests{0};
+  std::atomic<uint64_t> stores_succeeded{0};
+  std::atomic<uint64_t> stores_failed{0};
+  std::atomic<uint64_t> receive_failures{0};  // datasets that could not be received (association aborted)
+};
+
+class DicomServer {
+ public:
+  DicomServer(Ingestor& ingestor, ServerOptions options);
+  ~DicomServer();
+  // Listens until Stop(); returns once running associations have ended.
+  Status Run();
+  // Safe to call from any thread (e.g. a signal-handling thread).
+  void Stop();
+  const ServerCounters& counters() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pacs::dicom

@@ -1,0 +1,30 @@
+// File: exporter.h
+// Writes stored instances back out as DICOM Part 10 files, laid out as
+// OUT/<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "pacs/base/result.h"
+#include "pacs/engine/store.h"
+
+namespace pacs::dicom {
+
+struct ExportSummary {
+  uint64_t exported = 0;
+  uint64_t failed = 0;
+  std::vector<std::string> errors;  // one line per failed instance
+};
+
+// Writes one instance in the transfer syntax it arrived in; returns the path.
+Result<std::filesystem::path> ExportInstance(const engine::Store& store,
+                                             const engine::InstanceRecord& record,
+                                             const std::filesystem::path& out_dir);
+
+// Exports every instance, or those of one study when `study_uid` is not empty.
+Result<ExportSummary> ExportInstances(const engine::Store& store, const std::filesystem::path& out_dir,
+                                      const std::string& study_uid);
+
+}  // namespace pacs::dicom

@@ -1,0 +1,35 @@
+// File: instance_split.h
+// Splits a DICOM dataset into what the engine stores (a header without Pixel
+// Data, plus pixel chunks: native frames or encapsulated fragments) and puts
+// it back together as a Part 10 file in the transfer syntax it arrived in.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "dcmtk/config/osconfig.h"
+#include "dcmtk/dcmdata/dcfilefo.h"
+#include "pacs/base/result.h"
+#include "pacs/engine/store.h"
+
+namespace pacs::dicom {
+
+// Call once per process before any parsing: keeps DCMTK from "correcting"
+// what it reads, so that what we store is what was sent.
+void InitDicomLibrary();
+
+// Splits `dataset` (which arrived in `xfer`) into an InstanceWrite. The
+// dataset's Pixel Data element is removed in the process.
+Result<engine::InstanceWrite> SplitInstance(DcmDataset& dataset, E_TransferSyntax xfer);
+
+// Rebuilds the stored instance as a file format object (meta header regenerated).
+Result<std::unique_ptr<DcmFileFormat>> RebuildInstance(const engine::Store& store,
+                                                       const engine::InstanceRecord& record);
+
+// The transfer syntax an instance record arrived in, as DCMTK's enum.
+E_TransferSyntax ReceivedTransferSyntax(const engine::InstanceRecord& record);
+
+// Size of `dataset` encoded in `xfer` (what we count as received bytes).
+uint64_t EncodedDatasetSize(DcmDataset& dataset, E_TransferSyntax xfer);
+
+}  // namespace pacs::dicom

@@ -1,0 +1,33 @@
+#include "pacs/dicom/ingest.h"
+
+#include "dcmtk/dcmdata/dcfilefo.h"
+#include "dcmtk/dcmdata/dcxfer.h"
+#include "pacs/dicom/instance_split.h"
+
+namespace pacs::dicom {
+
+Result<IngestReport> Ingestor::IngestDataset(DcmDataset& dataset, E_TransferSyntax xfer) {
+  auto split = SplitInstance(dataset, xfer);
+  if (!split.ok()) return split.status().WithContext("rejected, nothing stored");
+  IngestReport report;
+  report.sop_instance_uid = split->record.sop_instance_uid;
+  report.study_instance_uid = split->record.study_instance_uid;
+  report.received_bytes = split->record.received_bytes;
+  auto commit = store_.CommitInstance(*split);
+  if (!commit.ok()) return commit.status().WithContext("SOP Instance " + report.sop_instance_uid);
+  report.commit = *commit;
+  return report;
+}
+
+Result<IngestReport> Ingestor::IngestFile(const std::filesystem::path& path) {
+  DcmFileFormat file;
+  OFCondition cond = file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
+  if (cond.bad()) return Status::InvalidArgument(std::string("not readable as DICOM: ") + cond.text());
+  DcmDataset& dataset = *file.getDataset();
+  if (dataset.loadAllDataIntoMemory().bad()) return Status::InvalidArgument("dataset cannot be read completely");
+  E_TransferSyntax xfer = dataset.getOriginalXfer();
+  if (xfer == EXS_Unknown) return Status::Unsupported("transfer syntax unknown to DCMTK");
+  return IngestDataset(dataset, xfer);
+}
+
+}  // namespace pacs::dicom

@@ -1,0 +1,255 @@
+#include "pacs/dicom/instance_split.h"
+
+#include <chrono>
+#include <cstring>
+
+#include "dcmtk/dcmdata/dcdeftag.h"
+#include "dcmtk/dcmdata/dcistrmb.h"
+#include "dcmtk/dcmdata/dcostrmb.h"
+#include "dcmtk/dcmdata/dcpixel.h"
+#include "dcmtk/dcmdata/dcpixseq.h"
+#include "dcmtk/dcmdata/dcpxitem.h"
+#include "dcmtk/dcmdata/dcxfer.h"
+#include "dcmtk/oflog/oflog.h"
+
+namespace pacs::dicom {
+namespace {
+
+std::string GetString(DcmItem& item, const DcmTagKey& tag) {
+  OFString value;
+  if (item.findAndGetOFStringArray(tag, value).bad()) return {};
+  return std::string(value.c_str(), value.length());
+}
+
+long GetLong(DcmItem& item, const DcmTagKey& tag, long fallback) {
+  Uint16 us = 0;
+  if (item.findAndGetUint16(tag, us).good()) return us;
+  OFString s;
+  if (item.findAndGetOFString(tag, s).good() && !s.empty()) {
+    char* end = nullptr;
+    long v = std::strtol(s.c_str(), &end, 10);
+    if (end != s.c_str()) return v;
+  }
+  return fallback;
+}
+
+std::span<const uint8_t> AsBytes(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+// The header is kept in the syntax it arrived in when that is a plain one;
+// deflated and encapsulated datasets keep their header in explicit little endian.
+E_TransferSyntax HeaderSyntaxFor(E_TransferSyntax xfer) {
+  switch (xfer) {
+    case EXS_LittleEndianImplicit:
+    case EXS_LittleEndianExplicit:
+    case EXS_BigEndianExplicit:
+      return xfer;
+    default:
+      return EXS_LittleEndianExplicit;
+  }
+}
+
+Result<std::string> EncodeDataset(DcmDataset& dataset, E_TransferSyntax xfer) {
+  std::string out;
+  std::vector<char> buffer(1 << 20);
+  DcmOutputBufferStream stream(buffer.data(), buffer.size());
+  dataset.transferInit();
+  OFCondition cond;
+  do {
+    cond = dataset.write(stream, xfer, EET_ExplicitLength, nullptr, EGL_noChange, EPD_noChange);
+    void* chunk = nullptr;
+    offile_off_t len = 0;
+    stream.flushBuffer(chunk, len);
+    out.append(static_cast<const char*>(chunk), static_cast<size_t>(len));
+  } while (cond == EC_StreamNotifyClient);
+  dataset.transferEnd();
+  if (cond.bad()) return Status::InvalidArgument(std::string("cannot encode header: ") + cond.text());
+  return out;
+}
+
+Status DecodeDataset(const std::string& bytes, E_TransferSyntax xfer, DcmDataset& dataset) {
+  DcmInputBufferStream stream;
+  stream.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
+  stream.setEos();
+  dataset.transferInit();
+  OFCondition cond = dataset.read(stream, xfer, EGL_noChange, DCM_MaxReadLength);
+  dataset.transferEnd();
+  if (cond.bad()) return Status::Corruption(std::string("stored header does not parse: ") + cond.text());
+  return Status::Ok();
+}
+
+std::string PixelDescription(DcmDataset& ds) {
+  return "native|" + std::to_string(GetLong(ds, DCM_Rows, 0)) + "|" +
+         std::to_string(GetLong(ds, DCM_Columns, 0)) + "|" +
+         std::to_string(GetLong(ds, DCM_BitsAllocated, 0)) + "|" +
+         std::to_string(GetLong(ds, DCM_BitsStored, 0)) + "|" +
+         std::to_string(GetLong(ds, DCM_SamplesPerPixel, 1)) + "|" +
+         std::to_string(GetLong(ds, DCM_PixelRepresentation, 0)) + "|" +
+         GetString(ds, DCM_PhotometricInterpretation) + "|" +
+         std::to_string(GetLong(ds, DCM_PlanarConfiguration, 0));
+}
+
+void AddChunk(engine::InstanceWrite& w, std::string bytes, const std::string& description) {
+  engine::PixelChunk chunk;
+  chunk.size = bytes.size();
+  chunk.hash = description.empty() ? engine::Sha256(AsBytes(bytes))
+                                   : engine::Sha256({AsBytes(description), AsBytes(bytes)});
+  w.record.chunks.push_back(chunk);
+  w.chunk_bytes.push_back(std::move(bytes));
+}
+
+Status SplitNative(DcmDataset& ds, DcmPixelData& px, engine::InstanceWrite& w) {
+  Uint8* data = nullptr;
+  const Uint32 length = px.getLength();
+  if (length > 0 && (px.getUint8Array(data).bad() || data == nullptr))
+    return Status::InvalidArgument("Pixel Data value cannot be read");
+  w.record.pixel_layout = engine::PixelLayout::kNative;
+  w.record.pixel_vr = DcmVR(px.getVR()).getVRName();
+  w.record.pixel_length = length;
+
+  const long rows = GetLong(ds, DCM_Rows, 0), cols = GetLong(ds, DCM_Columns, 0);
+  const long bits = GetLong(ds, DCM_BitsAllocated, 0), spp = GetLong(ds, DCM_SamplesPerPixel, 1);
+  const long frames = std::max(1L, GetLong(ds, DCM_NumberOfFrames, 1));
+  const uint64_t frame_bytes = (bits % 8 == 0 && rows > 0 && cols > 0 && spp > 0)
+                                   ? static_cast<uint64_t>(rows) * cols * spp * (bits / 8)
+                                   : 0;
+  const std::string description = PixelDescription(ds);
+  const auto* bytes = reinterpret_cast<const char*>(data);
+  if (frame_bytes > 0 && frame_bytes * frames <= length) {
+    for (long f = 0; f < frames; ++f)
+      AddChunk(w, std::string(bytes + f * frame_bytes, frame_bytes), description);
+    if (uint64_t tail = length - frame_bytes * frames; tail > 0)  // padding byte or trailing data
+      AddChunk(w, std::string(bytes + frame_bytes * frames, tail), "");
+  } else if (length > 0) {
+    // 1-bit data, or a length that does not match the pixel module: one chunk, as received.
+    AddChunk(w, std::string(bytes, length), "");
+  }
+  return Status::Ok();
+}
+
+Status SplitEncapsulated(DcmPixelData& px, E_TransferSyntax xfer, engine::InstanceWrite& w) {
+  DcmPixelSequence* seq = nullptr;
+  if (px.getEncapsulatedRepresentation(xfer, nullptr, seq).bad() || seq == nullptr)
+    return Status::InvalidArgument("Pixel Data is not encapsulated although the transfer syntax is " +
+                                   std::string(DcmXfer(xfer).getXferName()));
+  w.record.pixel_layout = engine::PixelLayout::kEncapsulated;
+  w.record.pixel_vr = "OB";
+  const unsigned long items = seq->card();
+  if (items == 0) return Status::InvalidArgument("encapsulated Pixel Data has no Basic Offset Table item");
+  for (unsigned long i = 0; i < items; ++i) {
+    DcmPixelItem* item = nullptr;
+    if (seq->getItem(item, i).bad() || item == nullptr)
+      return Status::InvalidArgument("encapsulated Pixel Data item " + std::to_string(i) + " is unreadable");
+    Uint8* data = nullptr;
+    const Uint32 len = item->getLength();
+    if (len > 0 && (item->getUint8Array(data).bad() || data == nullptr))
+      return Status::InvalidArgument("encapsulated Pixel Data item " + std::to_string(i) + " is unreadable");
+    std::string bytes(reinterpret_cast<const char*>(data), len);
+    if (i == 0) w.record.offset_table = std::move(bytes);
+    else AddChunk(w, std::move(bytes), "");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void InitDicomLibrary() {
+  // DCMTK logs every DIMSE message at INFO; our own log names peers and outcomes.
+  OFLog::configure(OFLogger::WARN_LOG_LEVEL);
+  dcmEnableAutomaticInputDataCorrection.set(OFFalse);
+  dcmPreferVRFromDataDictionary.set(OFFalse);
+}
+
+uint64_t EncodedDatasetSize(DcmDataset& dataset, E_TransferSyntax xfer) {
+  return dataset.calcElementLength(xfer, EET_ExplicitLength);
+}
+
+E_TransferSyntax ReceivedTransferSyntax(const engine::InstanceRecord& record) {
+  return DcmXfer(record.transfer_syntax_uid.c_str()).getXfer();
+}
+
+Result<engine::InstanceWrite> SplitInstance(DcmDataset& dataset, E_TransferSyntax xfer) {
+  engine::InstanceWrite w;
+  auto& rec = w.record;
+  rec.sop_instance_uid = GetString(dataset, DCM_SOPInstanceUID);
+  rec.sop_class_uid = GetString(dataset, DCM_SOPClassUID);
+  if (rec.sop_instance_uid.empty()) return Status::InvalidArgument("dataset has no SOP Instance UID");
+  if (rec.sop_class_uid.empty()) return Status::InvalidArgument("dataset has no SOP Class UID");
+  rec.study_instance_uid = GetString(dataset, DCM_StudyInstanceUID);
+  rec.series_instance_uid = GetString(dataset, DCM_SeriesInstanceUID);
+  rec.patient_id = GetString(dataset, DCM_PatientID);
+  rec.issuer_of_patient_id = GetString(dataset, DCM_IssuerOfPatientID);
+  DcmXfer xfer_info(xfer);
+  if (xfer == EXS_Unknown) return Status::Unsupported("unknown transfer syntax");
+  rec.transfer_syntax_uid = xfer_info.getXferID();
+  rec.received_bytes = EncodedDatasetSize(dataset, xfer);
+  rec.received_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch()).count();
+
+  DcmElement* element = nullptr;
+  if (dataset.findAndGetElement(DCM_PixelData, element).good() && element != nullptr) {
+    if (element->ident() != EVR_PixelData) return Status::InvalidArgument("Pixel Data element has an unexpected type");
+    auto* px = static_cast<DcmPixelData*>(element);
+    if (xfer_info.isEncapsulated()) PACS_RETURN_IF_ERROR(SplitEncapsulated(*px, xfer, w));
+    else PACS_RETURN_IF_ERROR(SplitNative(dataset, *px, w));
+    delete dataset.remove(element);
+  }
+
+  const E_TransferSyntax header_xfer = HeaderSyntaxFor(xfer);
+  rec.header_transfer_syntax_uid = DcmXfer(header_xfer).getXferID();
+  auto header = EncodeDataset(dataset, header_xfer);
+  if (!header.ok()) return header.status();
+  w.header_bytes = std::move(*header);
+  rec.header_size = w.header_bytes.size();
+  rec.header_hash = engine::Sha256(AsBytes(w.header_bytes));
+  return w;
+}
+
+Result<std::unique_ptr<DcmFileFormat>> RebuildInstance(const engine::Store& store,
+                                                       const engine::InstanceRecord& record) {
+  auto header = store.GetHeader(record.header_hash);
+  if (!header.ok()) return header.status();
+  auto file = std::make_unique<DcmFileFormat>();
+  DcmDataset& ds = *file->getDataset();
+  const E_TransferSyntax header_xfer = DcmXfer(record.header_transfer_syntax_uid.c_str()).getXfer();
+  PACS_RETURN_IF_ERROR(DecodeDataset(*header, header_xfer, ds));
+
+  if (record.pixel_layout == engine::PixelLayout::kNative) {
+    std::string pixels;
+    pixels.reserve(record.pixel_length);
+    for (const auto& chunk : record.chunks) {
+      auto bytes = store.GetChunk(chunk.hash);
+      if (!bytes.ok()) return bytes.status();
+      pixels += *bytes;
+    }
+    if (pixels.size() != record.pixel_length)
+      return Status::Corruption("pixel chunks add up to " + std::to_string(pixels.size()) +
+                                " bytes, record says " + std::to_string(record.pixel_length));
+    auto* px = new DcmPixelData(DcmTag(DCM_PixelData, DcmVR(record.pixel_vr.c_str()).getEVR()));
+    px->putUint8Array(reinterpret_cast<const Uint8*>(pixels.data()), static_cast<unsigned long>(pixels.size()));
+    ds.insert(px, true);
+  } else if (record.pixel_layout == engine::PixelLayout::kEncapsulated) {
+    auto* seq = new DcmPixelSequence(DCM_PixelSequenceTag);
+    auto* bot = new DcmPixelItem(DCM_PixelItemTag);
+    bot->putUint8Array(reinterpret_cast<const Uint8*>(record.offset_table.data()),
+                       static_cast<unsigned long>(record.offset_table.size()));
+    seq->insert(bot);
+    for (const auto& chunk : record.chunks) {
+      auto bytes = store.GetChunk(chunk.hash);
+      if (!bytes.ok()) {
+        delete seq;
+        return bytes.status();
+      }
+      auto* item = new DcmPixelItem(DCM_PixelItemTag);
+      item->putUint8Array(reinterpret_cast<const Uint8*>(bytes->data()), static_cast<unsigned long>(bytes->size()));
+      seq->insert(item);
+    }
+    auto* px = new DcmPixelData(DCM_PixelData);
+    px->putOriginalRepresentation(ReceivedTransferSyntax(record), nullptr, seq);
+    ds.insert(px, true);
+  }
+  return file;
+}
+
+}  // namespace pacs::dicom

@@ -1,0 +1,108 @@
+#include "cli.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "admin_http.h"
+
+namespace pacs::tools {
+
+Result<Args> ParseArgs(int argc, char** argv, const std::set<std::string>& value_flags,
+                       const std::set<std::string>& bool_flags) {
+  Args args;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.rfind("--", 0) != 0 || a == "--") {
+      args.positional.push_back(a);
+      continue;
+    }
+    std::string name = a.substr(2), value;
+    bool inline_value = false;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      inline_value = true;
+    }
+    if (bool_flags.count(name)) {
+      if (inline_value) return Status::InvalidArgument("--" + name + " takes no value");
+      args.flags[name].push_back("true");
+    } else if (value_flags.count(name)) {
+      if (!inline_value) {
+        if (i + 1 >= argc) return Status::InvalidArgument("--" + name + " needs a value");
+        value = argv[++i];
+      }
+      args.flags[name].push_back(value);
+    } else {
+      return Status::InvalidArgument("unknown flag --" + name);
+    }
+  }
+  return args;
+}
+
+Result<uint16_t> ParsePort(const std::string& text, const std::string& flag) {
+  char* end = nullptr;
+  long v = std::strtol(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || v < 0 || v > 65535)
+    return Status::InvalidArgument("--" + flag + " must be a port number 0-65535, not '" + text + "'");
+  return static_cast<uint16_t>(v);
+}
+
+std::string AdminPortFile(const std::string& data_dir) { return data_dir + "/admin.port"; }
+
+std::optional<uint16_t> FindRunningServer(const std::string& data_dir) {
+  std::ifstream in(AdminPortFile(data_dir));
+  int port = 0;
+  if (!(in >> port) || port <= 0 || port > 65535) return std::nullopt;
+  auto reply = AdminRequest(static_cast<uint16_t>(port), "GET", "/health", "", 10);
+  if (!reply.ok() || reply->status != 200) return std::nullopt;
+  auto json = ParseJson(reply->body);
+  if (!json.ok()) return std::nullopt;
+  // The port file may be stale and the port reused by another server: check the folder.
+  std::error_code ec;
+  auto served = std::filesystem::weakly_canonical(json->GetString("data"), ec);
+  auto ours = std::filesystem::weakly_canonical(data_dir, ec);
+  if (served != ours) return std::nullopt;
+  return static_cast<uint16_t>(port);
+}
+
+JsonValue StatsToJson(const engine::StoreStats& s) {
+  return JsonObject{
+      {"patients", s.patients},
+      {"studies", s.studies},
+      {"series", s.series},
+      {"instances", s.instances},
+      {"received_bytes", s.received_bytes},
+      {"received_bytes_total", s.received_bytes_total},
+      {"stored_bytes", s.stored_bytes},
+      {"disk_usage_bytes", s.disk_usage_bytes},
+      {"pixel_chunks", s.chunks},
+      {"pixel_chunk_bytes", s.chunk_bytes},
+  };
+}
+
+static double NowSeconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+Progress::Progress(uint64_t total) : total_(total), enabled_(isatty(STDERR_FILENO) != 0), start_(NowSeconds()) {}
+
+void Progress::Update(uint64_t done, uint64_t bytes) {
+  if (!enabled_) return;
+  constexpr int kWidth = 30;
+  const int filled = total_ ? static_cast<int>(kWidth * done / total_) : kWidth;
+  const double secs = std::max(1e-6, NowSeconds() - start_);
+  std::fprintf(stderr, "\r[%s%s] %llu/%llu files, %.1f MB/s ", std::string(filled, '#').c_str(),
+               std::string(kWidth - filled, '.').c_str(), static_cast<unsigned long long>(done),
+               static_cast<unsigned long long>(total_), bytes / secs / 1e6);
+  std::fflush(stderr);
+}
+
+void Progress::Finish() {
+  if (enabled_) std::fprintf(stderr, "\n");
+}
+
+}  // namespace pacs::tools
