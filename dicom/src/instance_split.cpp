@@ -37,17 +37,11 @@ std::span<const uint8_t> AsBytes(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
-// The header is kept in the syntax it arrived in when that is a plain one;
-// deflated and encapsulated datasets keep their header in explicit little endian.
+// The header is kept in the syntax it arrived in: for encapsulated syntaxes
+// that matters because nested pixel data (icon images) stays encapsulated.
+// Deflated datasets keep their header inflated, in explicit little endian.
 E_TransferSyntax HeaderSyntaxFor(E_TransferSyntax xfer) {
-  switch (xfer) {
-    case EXS_LittleEndianImplicit:
-    case EXS_LittleEndianExplicit:
-    case EXS_BigEndianExplicit:
-      return xfer;
-    default:
-      return EXS_LittleEndianExplicit;
-  }
+  return xfer == EXS_DeflatedLittleEndianExplicit ? EXS_LittleEndianExplicit : xfer;
 }
 
 Result<std::string> EncodeDataset(DcmDataset& dataset, E_TransferSyntax xfer) {

@@ -1,0 +1,63 @@
+// File: test_support.h
+// What the integration tests share: running real processes (pacscore serve,
+// storescu, ...) with bounded waits, free loopback ports, the corpus list.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pacs::testing {
+
+struct CommandResult {
+  int exit_code = -1;  // -1 when killed by the timeout or a signal
+  std::string output;  // stdout and stderr, interleaved
+};
+
+// Runs argv[0] (looked up in PATH) with extra environment entries; kills it
+// after `timeout`.
+CommandResult RunCommand(const std::vector<std::string>& argv,
+                         const std::map<std::string, std::string>& env = {},
+                         std::chrono::seconds timeout = std::chrono::seconds(300));
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int FreePort();
+
+std::string PacscoreBinary();
+std::filesystem::path CorpusDir();
+std::filesystem::path PydicomDir();
+std::filesystem::path MakeTempDir(const std::string& name);
+
+// A running `pacscore serve` on loopback, stopped with SIGTERM on destruction.
+class ServerProcess {
+ public:
+  ServerProcess(std::filesystem::path data_dir, std::vector<std::string> extra_args = {});
+  ~ServerProcess();
+  bool Start();  // waits (bounded) until the admin endpoint and C-ECHO answer
+  int Stop();    // SIGTERM, bounded wait; returns the exit code
+  void Kill();   // SIGKILL
+  int port() const { return port_; }
+  const std::filesystem::path& data_dir() const { return data_dir_; }
+  std::string Log() const;
+
+ private:
+  std::filesystem::path data_dir_;
+  std::vector<std::string> extra_args_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+  std::filesystem::path log_path_;
+};
+
+// storescu flag that makes it propose `transfer_syntax`, or nullopt when
+// storescu cannot propose it. Empty string: the default (uncompressed) proposals.
+std::optional<std::string> StorescuFlagFor(const std::string& transfer_syntax);
+
+// Parsed `pacscore stats --json`.
+std::map<std::string, long long> ParseStatsJson(const std::string& json);
+
+}  // namespace pacs::testing
