@@ -149,8 +149,9 @@ Status SplitEncapsulated(DcmPixelData& px, E_TransferSyntax xfer, engine::Instan
 }  // namespace
 
 void InitDicomLibrary() {
-  // DCMTK logs every DIMSE message at INFO; our own log names peers and outcomes.
-  OFLog::configure(OFLogger::WARN_LOG_LEVEL);
+  // DCMTK logs every DIMSE message at INFO and every repaired oddity at WARN;
+  // our own log names peers and outcomes. Its ERROR lines carry parse details.
+  OFLog::configure(OFLogger::ERROR_LOG_LEVEL);
   dcmEnableAutomaticInputDataCorrection.set(OFFalse);
   dcmPreferVRFromDataDictionary.set(OFFalse);
 }
