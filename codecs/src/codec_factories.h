@@ -7,6 +7,6 @@
 
 namespace pacs::codecs::internal {
 std::unique_ptr<FrameCodec> MakeJpegLsCodec();
-std::unique_ptr<FrameCodec> MakeJ2kCodec();
-std::unique_ptr<FrameCodec> MakeHtj2kCodec();
+std::unique_ptr<FrameCodec> MakeJ2kCodec(bool colour_transform);
+std::unique_ptr<FrameCodec> MakeHtj2kCodec(bool colour_transform);
 }  // namespace pacs::codecs::internal

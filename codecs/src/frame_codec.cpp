@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "codec_factories.h"
+#include "pacs/codecs/codec_options.h"
 
 namespace pacs::codecs {
 
@@ -38,11 +39,13 @@ class RawCodec final : public FrameCodec {
 
 }  // namespace
 
-std::unique_ptr<FrameCodec> MakeCodec(CodecId id) {
+std::unique_ptr<FrameCodec> MakeCodec(CodecId id) { return MakeCodec(id, CodecOptions{}); }
+
+std::unique_ptr<FrameCodec> MakeCodec(CodecId id, const CodecOptions& options) {
   switch (id) {
     case CodecId::kJpegLs: return internal::MakeJpegLsCodec();
-    case CodecId::kJ2k: return internal::MakeJ2kCodec();
-    case CodecId::kHtj2k: return internal::MakeHtj2kCodec();
+    case CodecId::kJ2k: return internal::MakeJ2kCodec(options.rgb_colour_transform);
+    case CodecId::kHtj2k: return internal::MakeHtj2kCodec(options.rgb_colour_transform);
     case CodecId::kRaw:
     default:
       return std::make_unique<RawCodec>();

@@ -1,6 +1,6 @@
 // HTJ2K lossless (1.2.840.10008.1.2.4.201) through OpenJPH 0.9: the
-// high-throughput block coder with the reversible 5/3 wavelet, no colour
-// transform, one tile. The codestream is plain JPEG 2000 Part 15, so
+// high-throughput block coder with the reversible 5/3 wavelet, one tile,
+// the reversible colour transform only when asked for (see j2k_codec.cpp). The codestream is plain JPEG 2000 Part 15, so
 // OpenJPEG 2.5 decodes it too (tests/codecs check that bit for bit).
 #include <openjph/ojph_arch.h>  // first: defines OJPH_EXPORT for the others
 #include <openjph/ojph_codestream.h>
@@ -63,6 +63,7 @@ std::string OpenJphMessage(const char* exception_text) {
 
 class Htj2kCodec final : public FrameCodec {
  public:
+  explicit Htj2kCodec(bool colour_transform) : colour_transform_(colour_transform) {}
   CodecId id() const override { return CodecId::kHtj2k; }
   bool Supports(const FrameInfo& info) const override { return IsCodableFormat(info); }
 
@@ -87,7 +88,7 @@ class Htj2kCodec final : public FrameCodec {
       ojph::param_cod cod = codestream.access_cod();
       cod.set_num_decomposition(static_cast<ojph::ui32>(ResolutionLevels(info.columns, info.rows) - 1));
       cod.set_block_dims(64, 64);
-      cod.set_color_transform(false);
+      cod.set_color_transform(colour_transform_ && components == 3);
       cod.set_reversible(true);
       codestream.set_planar(false);
 
@@ -170,10 +171,15 @@ class Htj2kCodec final : public FrameCodec {
                                 OpenJphMessage(error));
     }
   }
+
+ private:
+  bool colour_transform_;
 };
 
 }  // namespace
 
-std::unique_ptr<FrameCodec> MakeHtj2kCodec() { return std::make_unique<Htj2kCodec>(); }
+std::unique_ptr<FrameCodec> MakeHtj2kCodec(bool colour_transform) {
+  return std::make_unique<Htj2kCodec>(colour_transform);
+}
 
 }  // namespace pacs::codecs::internal

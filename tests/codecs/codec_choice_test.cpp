@@ -21,11 +21,13 @@ TEST(CodecChoiceTest, FollowsTheDocumentedTable) {
   EXPECT_EQ(ChooseCodec(Format(8, 8, 1), "PALETTE COLOR", "US"), CodecId::kJpegLs);
   EXPECT_EQ(ChooseCodec(Format(16, 16, 1), "PALETTE COLOR", "US"), CodecId::kJpegLs);
   EXPECT_EQ(ChooseCodec(Format(16, 1, 1), "MONOCHROME2", ""), CodecId::kJpegLs);
-  // Three samples, full resolution, 8 or 16 bits, either layout -> JPEG 2000.
+  // RGB, 8 or 16 bits, either layout -> JPEG 2000 (with RCT, see below).
   EXPECT_EQ(ChooseCodec(Format(8, 8, 3), "RGB", "US"), CodecId::kJ2k);
   EXPECT_EQ(ChooseCodec(Format(8, 8, 3, false, true), "RGB", "US"), CodecId::kJ2k);
   EXPECT_EQ(ChooseCodec(Format(16, 16, 3), "RGB", "OT"), CodecId::kJ2k);
-  EXPECT_EQ(ChooseCodec(Format(8, 8, 3), "YBR_FULL", "US"), CodecId::kJ2k);
+  // Other full-resolution three-sample data (no RCT allowed) -> JPEG-LS.
+  EXPECT_EQ(ChooseCodec(Format(8, 8, 3), "YBR_FULL", "US"), CodecId::kJpegLs);
+  EXPECT_EQ(ChooseCodec(Format(8, 8, 3), "", "US"), CodecId::kJpegLs);
   // Subsampled or transform-only colour spaces, and unsupported words -> raw.
   EXPECT_EQ(ChooseCodec(Format(8, 8, 3), "YBR_FULL_422", "US"), CodecId::kRaw);
   EXPECT_EQ(ChooseCodec(Format(8, 8, 3), "YBR_PARTIAL_420", "US"), CodecId::kRaw);
@@ -39,8 +41,25 @@ TEST(CodecChoiceTest, FollowsTheDocumentedTable) {
 
 TEST(CodecChoiceTest, ModalityOnlyOverloadAssumesFullResolution) {
   EXPECT_EQ(ChooseCodec(Format(16, 12, 1), "CT"), CodecId::kJpegLs);
-  EXPECT_EQ(ChooseCodec(Format(8, 8, 3), "US"), CodecId::kJ2k);
+  EXPECT_EQ(ChooseCodec(Format(8, 8, 3), "US"), CodecId::kJpegLs);
   EXPECT_EQ(ChooseCodec(Format(16, 12, 1)), CodecId::kJpegLs);
+}
+
+TEST(CodecChoiceTest, RgbGetsTheColourTransformAndYbrRct) {
+  const CodecChoice rgb = ChooseCodecAndOptions(Format(8, 8, 3), "RGB", "US");
+  EXPECT_EQ(rgb.codec, CodecId::kJ2k);
+  EXPECT_TRUE(rgb.options.rgb_colour_transform);
+  EXPECT_EQ(rgb.compressed_photometric, "YBR_RCT");
+  const CodecChoice grey = ChooseCodecAndOptions(Format(16, 12, 1), "MONOCHROME2", "CT");
+  EXPECT_EQ(grey.codec, CodecId::kJpegLs);
+  EXPECT_FALSE(grey.options.rgb_colour_transform);
+  EXPECT_EQ(grey.compressed_photometric, "MONOCHROME2");
+  const CodecChoice ybr = ChooseCodecAndOptions(Format(8, 8, 3), "YBR_FULL", "US");
+  EXPECT_FALSE(ybr.options.rgb_colour_transform);
+  EXPECT_EQ(ybr.compressed_photometric, "YBR_FULL");
+  const CodecChoice subsampled = ChooseCodecAndOptions(Format(8, 8, 3), "YBR_FULL_422", "US");
+  EXPECT_EQ(subsampled.codec, CodecId::kRaw);
+  EXPECT_EQ(subsampled.compressed_photometric, "YBR_FULL_422");
 }
 
 TEST(CodecChoiceTest, ChosenCodecAlwaysSupportsTheFrame) {

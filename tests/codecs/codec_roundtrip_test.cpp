@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "pacs/codecs/codec_options.h"
 #include "pacs/codecs/frame_codec.h"
 #include "pacs/codecs/pixel_scan.h"
 #include "test_frames.h"
@@ -111,6 +112,51 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto& info) {
       return std::string(CodecName(std::get<0>(info.param))) + "_" + std::get<1>(info.param).name;
     });
+
+// J2K and HTJ2K with the reversible colour transform: still bit-exact on
+// every RGB case, the COD segment says so, and OpenJPEG undoes OpenJPH's RCT.
+class ColourTransformRoundTrip : public ::testing::TestWithParam<std::tuple<CodecId, Case>> {};
+
+TEST_P(ColourTransformRoundTrip, IsBitExactAndFlagged) {
+  const auto& [id, c] = GetParam();
+  const auto codec = MakeCodec(id, CodecOptions{.rgb_colour_transform = true});
+  const std::vector<uint8_t> raw = MakeFrame(c.info, c.pattern, 43);
+  const auto encoded = codec->Encode(c.info, raw);
+  ASSERT_TRUE(encoded.ok()) << encoded.status().ToString();
+  EXPECT_EQ(UsesColourTransform(*encoded), c.info.samples_per_pixel == 3);
+  const auto plain = MakeCodec(id)->Encode(c.info, raw);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(UsesColourTransform(*plain));
+  for (CodecId decoder : {id, CodecId::kJ2k}) {
+    const auto decoded = MakeCodec(decoder)->Decode(c.info, *encoded);
+    ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+    EXPECT_TRUE(*decoded == raw) << CodecName(decoder);
+  }
+}
+
+std::vector<Case> ColourCases() {
+  std::vector<Case> colour;
+  for (const Case& c : Cases())
+    if (c.info.samples_per_pixel == 3) colour.push_back(c);
+  colour.push_back({"GreyIgnoresTheOption", Grey(20, 20, 16, 12), Pattern::kSmooth});
+  return colour;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Rct, ColourTransformRoundTrip,
+    ::testing::Combine(::testing::Values(CodecId::kJ2k, CodecId::kHtj2k),
+                       ::testing::ValuesIn(ColourCases())),
+    [](const auto& info) {
+      return std::string(CodecName(std::get<0>(info.param))) + "_" + std::get<1>(info.param).name;
+    });
+
+TEST(ColourTransformTest, NotACodestreamSaysNo) {
+  EXPECT_FALSE(UsesColourTransform({}));
+  const uint8_t jpeg_ls[] = {0xFF, 0xD8, 0xFF, 0xF7, 0x00, 0x0B};
+  EXPECT_FALSE(UsesColourTransform(jpeg_ls));
+  const uint8_t truncated[] = {0xFF, 0x4F, 0xFF, 0x51, 0x00};
+  EXPECT_FALSE(UsesColourTransform(truncated));
+}
 
 TEST(PixelScanTest, PrecisionIsBitsStoredUnlessBitsAboveAreSet) {
   const FrameInfo info = Grey(8, 8, 16, 12);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "pacs/codecs/codec_choice.h"
+#include "pacs/codecs/codec_options.h"
 #include "pacs/codecs/frame_codec.h"
 #include "pacs/codecs/pixel_scan.h"
 #include "test_frames.h"
@@ -107,6 +108,27 @@ TEST_P(CorpusRoundTrip, RealFramesAreBitExact) {
 INSTANTIATE_TEST_SUITE_P(AllCodecs, CorpusRoundTrip,
                          ::testing::Values(CodecId::kJpegLs, CodecId::kJ2k, CodecId::kHtj2k),
                          [](const auto& info) { return std::string(CodecName(info.param)); });
+
+// What the dicom layer will do: the table's codec and options per file.
+TEST(CorpusChosenCodec, RoundTripsWithTheTableChoice) {
+  std::map<std::string, size_t> frames_per_choice;
+  for (const RealFrames& real : Selection()) {
+    const FrameInfo& info = real.entry.info;
+    const CodecChoice choice = ChooseCodecAndOptions(info, real.entry.photometric, real.entry.modality);
+    const auto codec = MakeCodec(choice.codec, choice.options);
+    for (const auto& raw : real.frames) {
+      const auto encoded = codec->Encode(info, raw);
+      ASSERT_TRUE(encoded.ok()) << real.entry.relative_path << ": " << encoded.status().ToString();
+      const auto decoded = codec->Decode(info, *encoded);
+      ASSERT_TRUE(decoded.ok() && *decoded == raw) << real.entry.relative_path;
+      ++frames_per_choice[std::string(CodecName(choice.codec)) +
+                          (choice.options.rgb_colour_transform ? "+rct" : "")];
+    }
+  }
+  for (const auto& [name, count] : frames_per_choice) std::printf("%s: %zu frames\n", name.c_str(), count);
+  EXPECT_GT(frames_per_choice["jpegls"], 0u);
+  EXPECT_GT(frames_per_choice["j2k+rct"], 0u);
+}
 
 // Pairs of corpus files that hold the same pixels, uncompressed and encoded
 // by someone else's encoder.

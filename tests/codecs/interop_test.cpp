@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "pacs/codecs/codec_choice.h"
+#include "pacs/codecs/codec_options.h"
 #include "pacs/codecs/frame_codec.h"
 #include "pacs/codecs/pixel_scan.h"
 #include "test_frames.h"
@@ -119,14 +120,20 @@ std::optional<std::vector<uint32_t>> ReadPgx(const std::string& path, int* preci
   return values;
 }
 
-class OpjDecompressInterop : public ::testing::TestWithParam<CodecId> {};
+struct J2kVariant {
+  CodecId codec;
+  bool rct;
+};
+
+class OpjDecompressInterop : public ::testing::TestWithParam<J2kVariant> {};
 
 TEST_P(OpjDecompressInterop, DecodesOurCodestreamsBitExact) {
   if (!HaveTool("opj_decompress")) GTEST_SKIP() << "opj_decompress not installed";
   ScratchDir dir;
   size_t checked = 0;
   for (const NamedFrame& frame : Frames()) {
-    const auto encoded = MakeCodec(GetParam())->Encode(frame.info, frame.raw);
+    const auto encoded = MakeCodec(GetParam().codec, CodecOptions{.rgb_colour_transform = GetParam().rct})
+                             ->Encode(frame.info, frame.raw);
     ASSERT_TRUE(encoded.ok()) << encoded.status().ToString();
     const std::string j2k = dir / (frame.name + ".j2k");
     WriteFile(j2k, *encoded);
@@ -154,8 +161,11 @@ TEST_P(OpjDecompressInterop, DecodesOurCodestreamsBitExact) {
 }
 
 INSTANTIATE_TEST_SUITE_P(J2kAndHtj2k, OpjDecompressInterop,
-                         ::testing::Values(CodecId::kJ2k, CodecId::kHtj2k),
-                         [](const auto& info) { return std::string(CodecName(info.param)); });
+                         ::testing::Values(J2kVariant{CodecId::kJ2k, false}, J2kVariant{CodecId::kJ2k, true},
+                                           J2kVariant{CodecId::kHtj2k, false}, J2kVariant{CodecId::kHtj2k, true}),
+                         [](const auto& info) {
+                           return std::string(CodecName(info.param.codec)) + (info.param.rct ? "_rct" : "");
+                         });
 
 // --- Minimal DICOM Part 10 writer, enough for dcmdjpls and gdcmconv. ---
 
@@ -184,7 +194,8 @@ void PutUs(std::vector<uint8_t>& out, uint16_t group, uint16_t element, uint16_t
 }
 
 std::vector<uint8_t> EncapsulatedDicom(const FrameInfo& info, std::string_view transfer_syntax,
-                                       std::span<const uint8_t> codestream) {
+                                       std::span<const uint8_t> codestream,
+                                       const std::string& colour_photometric) {
   const std::string sop_class = "1.2.840.10008.5.1.4.1.1.7";  // Secondary Capture
   const std::string instance = "1.2.826.0.1.3680043.10.1234.1";
   std::vector<uint8_t> meta;
@@ -206,7 +217,7 @@ std::vector<uint8_t> EncapsulatedDicom(const FrameInfo& info, std::string_view t
   PutString(file, 0x0008, 0x0016, "UI", sop_class);
   PutString(file, 0x0008, 0x0018, "UI", instance);
   PutUs(file, 0x0028, 0x0002, info.samples_per_pixel);
-  PutString(file, 0x0028, 0x0004, "CS", info.samples_per_pixel == 3 ? "RGB" : "MONOCHROME2");
+  PutString(file, 0x0028, 0x0004, "CS", info.samples_per_pixel == 3 ? colour_photometric : "MONOCHROME2");
   if (info.samples_per_pixel == 3) PutUs(file, 0x0028, 0x0006, info.planar ? 1 : 0);
   PutUs(file, 0x0028, 0x0010, static_cast<uint16_t>(info.rows));
   PutUs(file, 0x0028, 0x0011, static_cast<uint16_t>(info.columns));
@@ -232,6 +243,7 @@ struct DicomTool {
   const char* name;
   CodecId codec;
   const char* command;  // "<tool> IN OUT"
+  bool rct = false;     // RGB coded with the colour transform, declared YBR_RCT
 };
 
 class DicomToolInterop : public ::testing::TestWithParam<DicomTool> {};
@@ -243,11 +255,13 @@ TEST_P(DicomToolInterop, DecodesOurCodestreamsToTheSamePixels) {
   ScratchDir dir;
   size_t checked = 0;
   for (const NamedFrame& frame : Frames()) {
-    const auto encoded = MakeCodec(tool.codec)->Encode(frame.info, frame.raw);
+    const auto encoded =
+        MakeCodec(tool.codec, CodecOptions{.rgb_colour_transform = tool.rct})->Encode(frame.info, frame.raw);
     ASSERT_TRUE(encoded.ok()) << encoded.status().ToString();
     const std::string in = dir / (frame.name + ".dcm");
     const std::string out = dir / (frame.name + "_raw.dcm");
-    WriteFile(in, EncapsulatedDicom(frame.info, TransferSyntaxUid(tool.codec), *encoded));
+    WriteFile(in, EncapsulatedDicom(frame.info, TransferSyntaxUid(tool.codec), *encoded,
+                                    tool.rct ? "YBR_RCT" : "RGB"));
     std::string command = tool.command;
     command.replace(command.find("IN"), 2, in);
     command.replace(command.find("OUT"), 3, out);
@@ -280,7 +294,8 @@ INSTANTIATE_TEST_SUITE_P(
     Tools, DicomToolInterop,
     ::testing::Values(DicomTool{"dcmdjpls", CodecId::kJpegLs, "dcmdjpls IN OUT"},
                       DicomTool{"gdcmconv_jpegls", CodecId::kJpegLs, "gdcmconv --raw IN OUT"},
-                      DicomTool{"gdcmconv_j2k", CodecId::kJ2k, "gdcmconv --raw IN OUT"}),
+                      DicomTool{"gdcmconv_j2k", CodecId::kJ2k, "gdcmconv --raw IN OUT"},
+                      DicomTool{"gdcmconv_j2k_rct", CodecId::kJ2k, "gdcmconv --raw IN OUT", true}),
     [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
