@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "pacs/engine/store.h"
 
@@ -119,6 +120,7 @@ class RocksStore final : public Store {
     return FromRocks(it->status(), "scanning instances");
   }
   Status Flush() override {
+    if (options_.read_only) return Status::Ok();  // nothing of ours in memtables
     rocksdb::FlushOptions fo;
     fo.wait = true;
     return FromRocks(db_->Flush(fo, cfs_), "flushing memtables");
@@ -290,7 +292,19 @@ Result<CommitResult> RocksStore::CommitInstance(const InstanceWrite& write) {
 }
 
 Result<StoreStats> RocksStore::Stats(bool flush_first) {
-  if (flush_first) PACS_RETURN_IF_ERROR(Flush());
+  if (flush_first && !options_.read_only) {
+    PACS_RETURN_IF_ERROR(Flush());
+    // A flush may start a compaction that rewrites files; measure the folder
+    // once that has settled so the answer does not depend on timing (bounded: 30 s).
+    for (int i = 0; i < 3000; ++i) {
+      uint64_t pending = 0, running = 0, flushes = 0;
+      db_->GetIntProperty(rocksdb::DB::Properties::kCompactionPending, &pending);
+      db_->GetIntProperty(rocksdb::DB::Properties::kNumRunningCompactions, &running);
+      db_->GetIntProperty(rocksdb::DB::Properties::kNumRunningFlushes, &flushes);
+      if (pending == 0 && running == 0 && flushes == 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
   StoreStats st;
   Status status;
   st.patients = ReadU64(kDefault, kCountPatients, status);
@@ -306,6 +320,8 @@ Result<StoreStats> RocksStore::Stats(bool flush_first) {
   for (auto it = std::filesystem::recursive_directory_iterator(options_.path, ec);
        !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
     struct stat sb {};
+    // admin.port is the running server's address, not stored data.
+    if (it->path().filename() == "admin.port") continue;
     if (it->is_regular_file(ec) && ::stat(it->path().c_str(), &sb) == 0) {
       st.stored_bytes += static_cast<uint64_t>(sb.st_size);
       st.disk_usage_bytes += static_cast<uint64_t>(sb.st_blocks) * 512;
@@ -371,7 +387,7 @@ bool IsLockedByAnotherProcess(const Status& status) {
 
 Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   std::error_code ec;
-  std::filesystem::create_directories(options.path, ec);
+  if (!options.read_only) std::filesystem::create_directories(options.path, ec);
   if (ec) return Status::IOError("cannot create data folder " + options.path + ": " + ec.message());
 
   rocksdb::DBOptions db_options;
@@ -384,13 +400,25 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
     descriptors.emplace_back(kCfNames[i], CfOptions(static_cast<Cf>(i)));
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  auto s = rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw);
+  // RocksDB's own LOG at INFO grows with every flush; it is part of the folder
+  // we measure, and its warnings are what an operator needs.
+  db_options.info_log_level = rocksdb::WARN_LEVEL;
+  rocksdb::Status s;
+  if (options.read_only) {
+    if (!std::filesystem::exists(std::filesystem::path(options.path) / "CURRENT"))
+      return Status::NotFound("no pacscore data in " + options.path);
+    s = rocksdb::DB::OpenForReadOnly(db_options, options.path, descriptors, &handles, &raw);
+  } else {
+    s = rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw);
+  }
   PACS_RETURN_IF_ERROR(FromRocks(s, "opening data folder " + options.path));
   std::unique_ptr<rocksdb::DB> db(raw);
 
   std::string version;
   s = db->Get(rocksdb::ReadOptions(), handles[kDefault], kSchemaKey, &version);
-  if (s.IsNotFound()) {
+  if (s.IsNotFound() && options.read_only) {
+    s = rocksdb::Status::OK();  // an empty folder: nothing was ever committed
+  } else if (s.IsNotFound()) {
     rocksdb::WriteOptions wo;
     wo.sync = true;
     s = db->Put(wo, handles[kDefault], kSchemaKey, kSchemaVersion);

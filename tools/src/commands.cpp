@@ -27,8 +27,9 @@ int Fail(const Status& status) {
   return 1;
 }
 
-Result<std::unique_ptr<engine::Store>> OpenFolder(const std::string& dir, engine::DuplicatePolicy policy) {
-  auto store = engine::Store::Open({.path = dir, .on_duplicate = policy});
+Result<std::unique_ptr<engine::Store>> OpenFolder(const std::string& dir, engine::DuplicatePolicy policy,
+                                                  bool read_only = false) {
+  auto store = engine::Store::Open({.path = dir, .on_duplicate = policy, .read_only = read_only});
   if (!store.ok() && engine::IsLockedByAnotherProcess(store.status()))
     return Status::Busy("data folder " + dir +
                         " is held by another process whose admin endpoint does not answer; stop it or wait");
@@ -242,7 +243,7 @@ int RunExport(int argc, char** argv) {
     if (!parsed.ok()) return Fail(parsed.status());
     reply = std::move(*parsed);
   } else {
-    auto store = OpenFolder(data, engine::DuplicatePolicy::kKeep);
+    auto store = OpenFolder(data, engine::DuplicatePolicy::kKeep, /*read_only=*/true);
     if (!store.ok()) return Fail(store.status());
     reply = ExportReply(dicom::ExportInstances(**store, out_abs, args->Get("study")));
   }
@@ -270,7 +271,7 @@ int RunStats(int argc, char** argv) {
     stats = std::move(*parsed);
   } else {
     if (!fs::exists(data)) return Fail(Status::NotFound("no data folder " + data));
-    auto store = OpenFolder(data, engine::DuplicatePolicy::kKeep);
+    auto store = OpenFolder(data, engine::DuplicatePolicy::kKeep, /*read_only=*/true);
     if (!store.ok()) return Fail(store.status());
     auto s = (*store)->Stats(true);
     if (!s.ok()) return Fail(s.status());

@@ -24,6 +24,9 @@ struct StoreOptions {
   std::string path;
   DuplicatePolicy on_duplicate = DuplicatePolicy::kKeep;
   bool sync_writes = true;  // a C-STORE is acknowledged only once durable
+  // A point-in-time view that writes nothing to the folder (for `stats` and
+  // `export` of a folder no server holds). Commits fail.
+  bool read_only = false;
 };
 
 // One instance ready to commit: the record plus the bytes it references.
