@@ -5,6 +5,7 @@
 //   frames     SHA-256 -> pixel chunk bytes (integrated BlobDB)
 //   refs       'h'|'f' + SHA-256 -> reference count
 //   index      "pat/", "study/", "series/" + key -> instance count
+//   catalog    whatever the CatalogObserver (the query index) writes
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
@@ -25,8 +26,8 @@ namespace {
 constexpr char kSchemaKey[] = "meta/schema_version";
 constexpr char kSchemaVersion[] = "1";
 
-enum Cf : size_t { kDefault = 0, kInstances, kHeaders, kFrames, kRefs, kIndex, kCfCount };
-const char* const kCfNames[kCfCount] = {"default", "instances", "headers", "frames", "refs", "index"};
+enum Cf : size_t { kDefault = 0, kInstances, kHeaders, kFrames, kRefs, kIndex, kCatalog, kCfCount };
+const char* const kCfNames[kCfCount] = {"default", "instances", "headers", "frames", "refs", "index", "catalog"};
 
 std::string EncodeU64(uint64_t v) {
   std::string s(8, '\0');
@@ -86,6 +87,33 @@ class CommitBuilder {
   std::map<std::string, int64_t> counters_;    // counter key -> delta
 };
 
+// Pending catalog writes of one commit, layered over the database.
+class RocksCatalogTxn final : public CatalogTxn {
+ public:
+  RocksCatalogTxn(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf) : db_(db), cf_(cf) {}
+  Result<std::optional<std::string>> Get(std::string_view key) override {
+    if (auto it = pending_.find(std::string(key)); it != pending_.end()) return it->second;
+    std::string value;
+    auto s = db_.Get(rocksdb::ReadOptions(), cf_, key, &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    PACS_RETURN_IF_ERROR(FromRocks(s, "reading catalog"));
+    return std::optional<std::string>(std::move(value));
+  }
+  void Put(std::string_view key, std::string_view value) override { pending_[std::string(key)] = std::string(value); }
+  void Delete(std::string_view key) override { pending_[std::string(key)] = std::nullopt; }
+  void ApplyTo(rocksdb::WriteBatch& batch) const {
+    for (const auto& [key, value] : pending_) {
+      if (value) batch.Put(cf_, key, *value);
+      else batch.Delete(cf_, key);
+    }
+  }
+
+ private:
+  rocksdb::DB& db_;
+  rocksdb::ColumnFamilyHandle* cf_;
+  std::map<std::string, std::optional<std::string>> pending_;
+};
+
 class RocksStore final : public Store {
  public:
   RocksStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> cfs,
@@ -127,6 +155,21 @@ class RocksStore final : public Store {
   }
   Result<StoreStats> Stats(bool flush_first) override;
   const std::string& path() const override { return options_.path; }
+  void SetCatalogObserver(CatalogObserver* observer) override { observer_ = observer; }
+  Result<std::optional<std::string>> GetCatalog(std::string_view key) const override {
+    std::string value;
+    auto s = db_->Get(rocksdb::ReadOptions(), cfs_[kCatalog], key, &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    PACS_RETURN_IF_ERROR(FromRocks(s, "reading catalog"));
+    return std::optional<std::string>(std::move(value));
+  }
+  Status ScanCatalog(std::string_view prefix,
+                     const std::function<bool(std::string_view, std::string_view)>& visit) const override {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kCatalog]));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
+      if (!visit(it->key().ToStringView(), it->value().ToStringView())) break;
+    return FromRocks(it->status(), "scanning catalog");
+  }
 
   // Used by CommitBuilder.
   uint64_t ReadU64(Cf cf, const std::string& key, Status& status) const {
@@ -150,7 +193,8 @@ class RocksStore final : public Store {
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
   StoreOptions options_;
-  std::mutex commit_mutex_;  // serialises read-modify-write of refs, index and counters
+  CatalogObserver* observer_ = nullptr;  // set before the first commit
+  std::mutex commit_mutex_;  // serialises read-modify-write of refs, index, counters and catalog
 };
 
 void CommitBuilder::AddInstance(const InstanceRecord& rec, const InstanceWrite* write) {
@@ -283,6 +327,12 @@ Result<CommitResult> RocksStore::CommitInstance(const InstanceWrite& write) {
 
   rocksdb::WriteBatch batch;
   PACS_RETURN_IF_ERROR(builder.Finish(batch));
+  if (observer_ && (result.outcome == CommitOutcome::kStored || result.outcome == CommitOutcome::kReplaced)) {
+    RocksCatalogTxn txn(*db_, cfs_[kCatalog]);
+    if (result.outcome == CommitOutcome::kReplaced) PACS_RETURN_IF_ERROR(observer_->OnInstanceRemoved(txn, *existing));
+    PACS_RETURN_IF_ERROR(observer_->OnInstanceAdded(txn, rec, write.catalog_payload));
+    txn.ApplyTo(batch);
+  }
   if (result.outcome == CommitOutcome::kStored || result.outcome == CommitOutcome::kReplaced)
     batch.Put(cfs_[kInstances], rec.sop_instance_uid, rec.Encode());
   rocksdb::WriteOptions wo;

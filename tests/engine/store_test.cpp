@@ -123,3 +123,56 @@ TEST_F(StoreTest, SecondOpenOfSameFolderIsReportedAsLocked) {
 
 }  // namespace
 }  // namespace pacs::engine
+
+namespace pacs::engine {
+namespace {
+
+// Records what it is told and writes one catalog key per instance.
+class RecordingObserver : public CatalogObserver {
+ public:
+  Status OnInstanceAdded(CatalogTxn& txn, const InstanceRecord& rec, std::string_view payload) override {
+    auto before = txn.Get("count");
+    if (!before.ok()) return before.status();
+    int n = before->has_value() ? std::stoi(**before) : 0;
+    txn.Put("count", std::to_string(n + 1));
+    txn.Put("i/" + rec.sop_instance_uid, std::string(payload));
+    return Status::Ok();
+  }
+  Status OnInstanceRemoved(CatalogTxn& txn, const InstanceRecord& rec) override {
+    ++removed;
+    auto before = txn.Get("count");
+    if (!before.ok()) return before.status();
+    txn.Put("count", std::to_string(std::stoi(before->value()) - 1));
+    txn.Delete("i/" + rec.sop_instance_uid);
+    return Status::Ok();
+  }
+  int removed = 0;
+};
+
+TEST_F(StoreTest, CatalogObserverWritesInTheSameCommit) {
+  RecordingObserver observer;
+  Reopen(DuplicatePolicy::kReplace);
+  store_->SetCatalogObserver(&observer);
+  auto a = MakeInstance("1.1", "9", "h1", {std::string(2000, 'a')});
+  a.catalog_payload = "first";
+  auto b = MakeInstance("1.2", "9", "h2", {std::string(2000, 'b')});
+  b.catalog_payload = "second";
+  ASSERT_TRUE(store_->CommitInstance(a).ok());
+  ASSERT_TRUE(store_->CommitInstance(b).ok());
+  ASSERT_TRUE(store_->CommitInstance(a).ok());  // identical: the observer is not called again
+  EXPECT_EQ(store_->GetCatalog("count")->value(), "2");
+  auto a2 = MakeInstance("1.1", "9", "h1-new", {std::string(2000, 'a')});
+  a2.catalog_payload = "replaced";
+  ASSERT_TRUE(store_->CommitInstance(a2).ok());
+  EXPECT_EQ(observer.removed, 1);
+  EXPECT_EQ(store_->GetCatalog("count")->value(), "2");
+  std::vector<std::string> seen;
+  ASSERT_TRUE(store_->ScanCatalog("i/", [&](std::string_view k, std::string_view v) {
+    seen.push_back(std::string(k) + "=" + std::string(v));
+    return true;
+  }).ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"i/1.1=replaced", "i/1.2=second"}));
+}
+
+}  // namespace
+}  // namespace pacs::engine

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "pacs/base/result.h"
+#include "pacs/engine/catalog.h"
 #include "pacs/engine/instance_record.h"
 
 namespace pacs::engine {
@@ -34,6 +35,7 @@ struct InstanceWrite {
   InstanceRecord record;
   std::string header_bytes;
   std::vector<std::string> chunk_bytes;  // parallel to record.chunks: stored bytes
+  std::string catalog_payload;           // handed to the CatalogObserver, not stored by the engine
 };
 
 enum class CommitOutcome {
@@ -80,6 +82,13 @@ class Store {
   virtual Status Flush() = 0;
   virtual Result<StoreStats> Stats(bool flush_first) = 0;
   virtual const std::string& path() const = 0;
+
+  // Installs the index that rides on every commit (before any commit; not owned).
+  virtual void SetCatalogObserver(CatalogObserver* observer) = 0;
+  virtual Result<std::optional<std::string>> GetCatalog(std::string_view key) const = 0;
+  // Visits catalog entries with keys starting with `prefix`, in key order, until `visit` returns false.
+  virtual Status ScanCatalog(std::string_view prefix,
+                             const std::function<bool(std::string_view key, std::string_view value)>& visit) const = 0;
 };
 
 // True when RocksDB reports the folder locked by another process.
