@@ -120,6 +120,7 @@ class Htj2kCodec final : public FrameCodec {
 
   Result<std::vector<uint8_t>> Decode(const FrameInfo& info,
                                       std::span<const uint8_t> codestream_bytes) const override {
+    if (codestream_bytes.empty()) return Status::Corruption(std::string(kName) + " codestream is empty");
     ConfigureOpenJphMessages();
     try {
       ojph::mem_infile in;

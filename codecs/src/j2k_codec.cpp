@@ -179,6 +179,7 @@ class J2kCodec final : public FrameCodec {
 
   Result<std::vector<uint8_t>> Decode(const FrameInfo& info,
                                       std::span<const uint8_t> codestream) const override {
+    if (codestream.empty()) return Status::Corruption(std::string(kName) + " codestream is empty");
     std::string errors;
     CodecPtr codec(opj_create_decompress(OPJ_CODEC_J2K));
     if (!codec) return Status::Internal("JPEG 2000: opj_create_decompress failed");

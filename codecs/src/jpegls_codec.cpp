@@ -61,6 +61,7 @@ class JpegLsCodec final : public FrameCodec {
 
   Result<std::vector<uint8_t>> Decode(const FrameInfo& info,
                                       std::span<const uint8_t> codestream) const override {
+    if (codestream.empty()) return Status::Corruption(std::string(kName) + " codestream is empty");
     std::vector<uint8_t> decoded;
     charls::interleave_mode interleave;
     int precision;
