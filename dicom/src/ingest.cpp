@@ -7,7 +7,7 @@
 namespace pacs::dicom {
 
 Result<IngestReport> Ingestor::IngestDataset(DcmDataset& dataset, E_TransferSyntax xfer) {
-  auto split = SplitInstance(dataset, xfer);
+  auto split = SplitInstance(dataset, xfer, policy_);
   if (!split.ok()) return split.status().WithContext("rejected, nothing stored");
   IngestReport report;
   report.sop_instance_uid = split->record.sop_instance_uid;

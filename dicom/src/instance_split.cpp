@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <optional>
 
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcistrmb.h"
@@ -11,6 +12,9 @@
 #include "dcmtk/dcmdata/dcpxitem.h"
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "dcmtk/oflog/oflog.h"
+#include "pacs/base/log.h"
+#include "pacs/codecs/codec_choice.h"
+#include "pacs/codecs/codec_options.h"
 
 namespace pacs::dicom {
 namespace {
@@ -84,16 +88,57 @@ std::string PixelDescription(DcmDataset& ds) {
          std::to_string(GetLong(ds, DCM_PlanarConfiguration, 0));
 }
 
-void AddChunk(engine::InstanceWrite& w, std::string bytes, const std::string& description) {
+void AddChunk(engine::InstanceWrite& w, std::string bytes, const std::string& description,
+              codecs::CodecId codec = codecs::CodecId::kRaw, std::string stored = {}) {
   engine::PixelChunk chunk;
   chunk.size = bytes.size();
+  chunk.codec = static_cast<uint8_t>(codec);
+  // Identity is the pixels (with their description), whatever encoding stores them.
   chunk.hash = description.empty() ? engine::Sha256(AsBytes(bytes))
                                    : engine::Sha256({AsBytes(description), AsBytes(bytes)});
   w.record.chunks.push_back(chunk);
-  w.chunk_bytes.push_back(std::move(bytes));
+  w.chunk_bytes.push_back(codec == codecs::CodecId::kRaw ? std::move(bytes) : std::move(stored));
 }
 
-Status SplitNative(DcmDataset& ds, DcmPixelData& px, engine::InstanceWrite& w) {
+// Encodes one native frame per the policy. Returns the codec actually used
+// and the stored bytes; kRaw (and no bytes) when raw is better or safer.
+std::pair<codecs::CodecId, std::string> EncodeFrame(const codecs::FrameInfo& info, std::string_view raw,
+                                                    const std::string& photometric, const std::string& modality,
+                                                    const PixelCodecPolicy& policy, const std::string& where) {
+  codecs::CodecChoice choice = codecs::ChooseCodecAndOptions(info, photometric, modality);
+  if (policy.forced) {
+    choice.codec = *policy.forced;
+    choice.options.rgb_colour_transform =
+        info.samples_per_pixel == 3 && photometric == "RGB" &&
+        (choice.codec == codecs::CodecId::kJ2k || choice.codec == codecs::CodecId::kHtj2k);
+  }
+  if (choice.codec == codecs::CodecId::kRaw) return {codecs::CodecId::kRaw, {}};
+  auto codec = codecs::MakeCodec(choice.codec, choice.options);
+  if (!codec->Supports(info)) return {codecs::CodecId::kRaw, {}};
+  std::span<const uint8_t> raw_bytes(reinterpret_cast<const uint8_t*>(raw.data()), raw.size());
+  auto encoded = codec->Encode(info, raw_bytes);
+  if (!encoded.ok()) {
+    LogWarning(where + ": " + std::string(codecs::CodecName(choice.codec)) + " encoding failed (" +
+               encoded.status().ToString() + "); stored raw");
+    return {codecs::CodecId::kRaw, {}};
+  }
+  if (encoded->size() >= raw.size()) return {codecs::CodecId::kRaw, {}};  // no gain: keep it simple
+  if (policy.verify_encode) {
+    auto decoded = codec->Decode(info, *encoded);
+    if (!decoded.ok() || decoded->size() != raw.size() ||
+        std::memcmp(decoded->data(), raw.data(), raw.size()) != 0) {
+      LogError(where + ": " + std::string(codecs::CodecName(choice.codec)) +
+               " ENCODING IS NOT LOSSLESS for this frame (decode check failed" +
+               (decoded.ok() ? std::string() : ": " + decoded.status().ToString()) +
+               "); the frame is stored raw, nothing lost");
+      return {codecs::CodecId::kRaw, {}};
+    }
+  }
+  return {choice.codec, std::string(encoded->begin(), encoded->end())};
+}
+
+Status SplitNative(DcmDataset& ds, DcmPixelData& px, E_TransferSyntax xfer, const PixelCodecPolicy& policy,
+                   engine::InstanceWrite& w) {
   Uint8* data = nullptr;
   const Uint32 length = px.getLength();
   if (length > 0 && (px.getUint8Array(data).bad() || data == nullptr))
@@ -111,8 +156,24 @@ Status SplitNative(DcmDataset& ds, DcmPixelData& px, engine::InstanceWrite& w) {
   const std::string description = PixelDescription(ds);
   const auto* bytes = reinterpret_cast<const char*>(data);
   if (frame_bytes > 0 && frame_bytes * frames <= length) {
-    for (long f = 0; f < frames; ++f)
-      AddChunk(w, std::string(bytes + f * frame_bytes, frame_bytes), description);
+    // Frames are encoded only when their in-memory bytes are the pixels in
+    // little-endian sample order: 8-bit data in OW words of a big-endian
+    // dataset are byte-swapped pairs, so they stay raw.
+    auto info = FrameInfoFromDataset(ds);
+    const bool encodable = info.ok() && (policy.forced != codecs::CodecId::kRaw) &&
+                           !(bits == 8 && px.getVR() == EVR_OW && xfer == EXS_BigEndianExplicit);
+    const std::string photometric = GetString(ds, DCM_PhotometricInterpretation);
+    const std::string modality = GetString(ds, DCM_Modality);
+    for (long f = 0; f < frames; ++f) {
+      std::string raw(bytes + f * frame_bytes, frame_bytes);
+      if (encodable) {
+        auto [codec, stored] = EncodeFrame(*info, raw, photometric, modality, policy,
+                                           "instance " + w.record.sop_instance_uid + " frame " + std::to_string(f));
+        AddChunk(w, std::move(raw), description, codec, std::move(stored));
+      } else {
+        AddChunk(w, std::move(raw), description);
+      }
+    }
     if (uint64_t tail = length - frame_bytes * frames; tail > 0)  // padding byte or trailing data
       AddChunk(w, std::string(bytes + frame_bytes * frames, tail), "");
   } else if (length > 0) {
@@ -140,8 +201,12 @@ Status SplitEncapsulated(DcmPixelData& px, E_TransferSyntax xfer, engine::Instan
     if (len > 0 && (item->getUint8Array(data).bad() || data == nullptr))
       return Status::InvalidArgument("encapsulated Pixel Data item " + std::to_string(i) + " is unreadable");
     std::string bytes(reinterpret_cast<const char*>(data), len);
-    if (i == 0) w.record.offset_table = std::move(bytes);
-    else AddChunk(w, std::move(bytes), "");
+    if (i == 0) {
+      w.record.offset_table = std::move(bytes);
+    } else {
+      AddChunk(w, std::move(bytes), "");
+      w.record.chunks.back().codec = engine::kChunkAsReceived;
+    }
   }
   return Status::Ok();
 }
@@ -164,7 +229,38 @@ E_TransferSyntax ReceivedTransferSyntax(const engine::InstanceRecord& record) {
   return DcmXfer(record.transfer_syntax_uid.c_str()).getXfer();
 }
 
-Result<engine::InstanceWrite> SplitInstance(DcmDataset& dataset, E_TransferSyntax xfer) {
+Result<PixelCodecPolicy> ParseCodecPolicy(std::string_view name) {
+  PixelCodecPolicy policy;
+  if (name == "auto") return policy;
+  if (name == "none") policy.forced = codecs::CodecId::kRaw;
+  else if (name == "jpegls") policy.forced = codecs::CodecId::kJpegLs;
+  else if (name == "j2k") policy.forced = codecs::CodecId::kJ2k;
+  else if (name == "htj2k") policy.forced = codecs::CodecId::kHtj2k;
+  else return Status::InvalidArgument("--codec must be jpegls, j2k, htj2k, auto or none, not '" + std::string(name) + "'");
+  return policy;
+}
+
+Result<codecs::FrameInfo> FrameInfoFromDataset(DcmItem& ds) {
+  codecs::FrameInfo info;
+  const long rows = GetLong(ds, DCM_Rows, 0), cols = GetLong(ds, DCM_Columns, 0);
+  const long bits = GetLong(ds, DCM_BitsAllocated, 0), stored = GetLong(ds, DCM_BitsStored, 0);
+  const long spp = GetLong(ds, DCM_SamplesPerPixel, 1);
+  if (rows <= 0 || cols <= 0 || rows > 65535 || cols > 65535) return Status::Unsupported("no usable Rows/Columns");
+  if (bits != 8 && bits != 16) return Status::Unsupported("BitsAllocated " + std::to_string(bits));
+  if (stored <= 0 || stored > bits) return Status::Unsupported("BitsStored " + std::to_string(stored));
+  if (spp != 1 && spp != 3) return Status::Unsupported("SamplesPerPixel " + std::to_string(spp));
+  info.rows = static_cast<uint32_t>(rows);
+  info.columns = static_cast<uint32_t>(cols);
+  info.bits_allocated = static_cast<uint16_t>(bits);
+  info.bits_stored = static_cast<uint16_t>(stored);
+  info.samples_per_pixel = static_cast<uint16_t>(spp);
+  info.is_signed = GetLong(ds, DCM_PixelRepresentation, 0) == 1;
+  info.planar = spp == 3 && GetLong(ds, DCM_PlanarConfiguration, 0) == 1;
+  return info;
+}
+
+Result<engine::InstanceWrite> SplitInstance(DcmDataset& dataset, E_TransferSyntax xfer,
+                                            const PixelCodecPolicy& policy) {
   engine::InstanceWrite w;
   auto& rec = w.record;
   rec.sop_instance_uid = GetString(dataset, DCM_SOPInstanceUID);
@@ -187,7 +283,7 @@ Result<engine::InstanceWrite> SplitInstance(DcmDataset& dataset, E_TransferSynta
     if (element->ident() != EVR_PixelData) return Status::InvalidArgument("Pixel Data element has an unexpected type");
     auto* px = static_cast<DcmPixelData*>(element);
     if (xfer_info.isEncapsulated()) PACS_RETURN_IF_ERROR(SplitEncapsulated(*px, xfer, w));
-    else PACS_RETURN_IF_ERROR(SplitNative(dataset, *px, w));
+    else PACS_RETURN_IF_ERROR(SplitNative(dataset, *px, xfer, policy, w));
     delete dataset.remove(element);
   }
 
@@ -213,10 +309,29 @@ Result<std::unique_ptr<DcmFileFormat>> RebuildInstance(const engine::Store& stor
   if (record.pixel_layout == engine::PixelLayout::kNative) {
     std::string pixels;
     pixels.reserve(record.pixel_length);
-    for (const auto& chunk : record.chunks) {
+    std::optional<codecs::FrameInfo> info;
+    for (size_t i = 0; i < record.chunks.size(); ++i) {
+      const auto& chunk = record.chunks[i];
       auto bytes = store.GetChunk(chunk.hash);
       if (!bytes.ok()) return bytes.status();
-      pixels += *bytes;
+      if (chunk.codec == static_cast<uint8_t>(codecs::CodecId::kRaw)) {
+        pixels += *bytes;
+        continue;
+      }
+      if (!info) {
+        auto described = FrameInfoFromDataset(ds);
+        if (!described.ok()) return described.status().WithContext("stored header no longer describes the frames");
+        info = *described;
+      }
+      auto codec = codecs::MakeCodec(static_cast<codecs::CodecId>(chunk.codec));
+      auto decoded = codec->Decode(*info, AsBytes(*bytes));
+      if (!decoded.ok())
+        return decoded.status().WithContext("frame " + std::to_string(i) + " (" +
+                                            engine::ToHex(chunk.hash) + ") does not decode");
+      if (decoded->size() != chunk.size)
+        return Status::Corruption("frame " + std::to_string(i) + " decodes to " + std::to_string(decoded->size()) +
+                                  " bytes, expected " + std::to_string(chunk.size));
+      pixels.append(reinterpret_cast<const char*>(decoded->data()), decoded->size());
     }
     if (pixels.size() != record.pixel_length)
       return Status::Corruption("pixel chunks add up to " + std::to_string(pixels.size()) +

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <thread>
 
+#include "pacs/codecs/frame_codec.h"
 #include "pacs/engine/store.h"
 
 namespace pacs::engine {
@@ -61,6 +62,7 @@ constexpr char kCountReceived[] = "count/received_bytes";
 constexpr char kCountReceivedTotal[] = "count/received_bytes_total";
 constexpr char kCountChunks[] = "count/chunks";
 constexpr char kCountChunkBytes[] = "count/chunk_bytes";
+constexpr char kCountCodecPrefix[] = "count/codec/";  // + name + "/chunks" | "/raw_bytes" | "/stored_bytes"
 
 class RocksStore;
 
@@ -79,8 +81,10 @@ class CommitBuilder {
     int64_t delta = 0;
     Cf blob_cf = kFrames;
     const std::string* bytes = nullptr;  // set when the blob may need writing
-    uint64_t size = 0;
+    uint64_t raw_size = 0;               // frames: bytes of the chunk in the dataset
+    uint8_t codec = 0;                   // frames: how the stored bytes are encoded
   };
+  void CountChunk(const RefChange& change, int64_t sign, uint64_t stored_size);
   RocksStore& store_;
   std::map<std::string, RefChange> refs_;      // refs key -> change
   std::map<std::string, int64_t> index_;       // index key -> delta
@@ -198,17 +202,17 @@ class RocksStore final : public Store {
 };
 
 void CommitBuilder::AddInstance(const InstanceRecord& rec, const InstanceWrite* write) {
-  auto add_ref = [&](char kind, Cf cf, const ContentHash& h, const std::string* bytes, uint64_t size) {
-    auto& change = refs_[std::string(1, kind) + std::string(AsKey(h))];
-    change.delta += 1;
-    change.blob_cf = cf;
-    if (bytes) change.bytes = bytes;
-    change.size = size;
-  };
-  add_ref('h', kHeaders, rec.header_hash, write ? &write->header_bytes : nullptr, rec.header_size);
+  auto& header = refs_["h" + std::string(AsKey(rec.header_hash))];
+  header.delta += 1;
+  header.blob_cf = kHeaders;
+  if (write) header.bytes = &write->header_bytes;
   for (size_t i = 0; i < rec.chunks.size(); ++i) {
-    const std::string* bytes = write ? &write->chunk_bytes[i] : nullptr;
-    add_ref('f', kFrames, rec.chunks[i].hash, bytes, bytes ? bytes->size() : 0);
+    auto& change = refs_["f" + std::string(AsKey(rec.chunks[i].hash))];
+    change.delta += 1;
+    change.blob_cf = kFrames;
+    if (write) change.bytes = &write->chunk_bytes[i];
+    change.raw_size = rec.chunks[i].size;
+    change.codec = rec.chunks[i].codec;
   }
   index_[PatientKey(rec)] += 1;
   index_["study/" + rec.study_instance_uid] += 1;
@@ -218,12 +222,15 @@ void CommitBuilder::AddInstance(const InstanceRecord& rec, const InstanceWrite* 
 }
 
 void CommitBuilder::RemoveInstance(const InstanceRecord& rec) {
-  refs_["h" + std::string(AsKey(rec.header_hash))].delta -= 1;
-  refs_["h" + std::string(AsKey(rec.header_hash))].blob_cf = kHeaders;
+  auto& header = refs_["h" + std::string(AsKey(rec.header_hash))];
+  header.delta -= 1;
+  header.blob_cf = kHeaders;
   for (const auto& c : rec.chunks) {
     auto& change = refs_["f" + std::string(AsKey(c.hash))];
     change.delta -= 1;
     change.blob_cf = kFrames;
+    change.raw_size = c.size;
+    change.codec = c.codec;
   }
   index_[PatientKey(rec)] -= 1;
   index_["study/" + rec.study_instance_uid] -= 1;
@@ -232,31 +239,37 @@ void CommitBuilder::RemoveInstance(const InstanceRecord& rec) {
   counters_[kCountReceived] -= static_cast<int64_t>(rec.received_bytes);
 }
 
+void CommitBuilder::CountChunk(const RefChange& change, int64_t sign, uint64_t stored_size) {
+  const std::string codec =
+      std::string(kCountCodecPrefix) +
+      (change.codec == kChunkAsReceived ? std::string("as_received")
+                                        : std::string(codecs::CodecName(static_cast<codecs::CodecId>(change.codec))));
+  counters_[kCountChunks] += sign;
+  counters_[kCountChunkBytes] += sign * static_cast<int64_t>(stored_size);
+  counters_[codec + "/chunks"] += sign;
+  counters_[codec + "/raw_bytes"] += sign * static_cast<int64_t>(change.raw_size);
+  counters_[codec + "/stored_bytes"] += sign * static_cast<int64_t>(stored_size);
+}
+
 Status CommitBuilder::Finish(rocksdb::WriteBatch& batch) {
   Status status;
   for (auto& [key, change] : refs_) {
     uint64_t before = store_.ReadU64(kRefs, key, status);
     auto after = static_cast<int64_t>(before) + change.delta;
-    if (after < 0) return Status::Corruption("reference count below zero for " + ToHex(ContentHash{}));
     std::string_view hash_key(key.data() + 1, key.size() - 1);
+    ContentHash hash{};
+    std::copy(hash_key.begin(), hash_key.end(), hash.begin());
+    if (after < 0) return Status::Corruption("reference count below zero for " + ToHex(hash));
     if (before == 0 && after > 0) {
-      if (!change.bytes) return Status::Internal("new blob without bytes");
+      if (!change.bytes) return Status::Internal("new blob " + ToHex(hash) + " without bytes");
       batch.Put(store_.cf(change.blob_cf), hash_key, *change.bytes);
-      if (change.blob_cf == kFrames) {
-        counters_[kCountChunks] += 1;
-        counters_[kCountChunkBytes] += static_cast<int64_t>(change.bytes->size());
-      }
+      if (change.blob_cf == kFrames) CountChunk(change, +1, change.bytes->size());
     } else if (before > 0 && after == 0) {
       if (change.blob_cf == kFrames) {
-        std::string value;
-        // The size is needed only for the counter; read it before deleting.
-        auto s = store_.GetChunk([&] {
-          ContentHash h;
-          std::copy(hash_key.begin(), hash_key.end(), h.begin());
-          return h;
-        }());
-        counters_[kCountChunks] -= 1;
-        if (s.ok()) counters_[kCountChunkBytes] -= static_cast<int64_t>(s->size());
+        // The stored size is needed for the counters; read it before deleting.
+        auto stored = store_.GetChunk(hash);
+        if (!stored.ok()) return stored.status().WithContext("removing a frame");
+        CountChunk(change, -1, stored->size());
       }
       batch.Delete(store_.cf(change.blob_cf), hash_key);
     }
@@ -366,6 +379,29 @@ Result<StoreStats> RocksStore::Stats(bool flush_first) {
   st.chunks = ReadU64(kDefault, kCountChunks, status);
   st.chunk_bytes = ReadU64(kDefault, kCountChunkBytes, status);
   PACS_RETURN_IF_ERROR(status);
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kDefault]));
+    for (it->Seek(kCountCodecPrefix); it->Valid() && it->key().starts_with(kCountCodecPrefix); it->Next()) {
+      std::string rest = it->key().ToString().substr(sizeof(kCountCodecPrefix) - 1);
+      const auto slash = rest.find('/');
+      if (slash == std::string::npos) continue;
+      auto& usage = st.per_codec[rest.substr(0, slash)];
+      const std::string field = rest.substr(slash + 1);
+      const uint64_t v = DecodeU64(it->value().ToStringView());
+      if (field == "chunks") usage.chunks = v;
+      else if (field == "raw_bytes") usage.raw_bytes = v;
+      else if (field == "stored_bytes") usage.stored_bytes = v;
+    }
+    PACS_RETURN_IF_ERROR(FromRocks(it->status(), "reading codec counters"));
+    for (auto it2 = st.per_codec.begin(); it2 != st.per_codec.end();) {
+      if (it2->second.chunks == 0) it2 = st.per_codec.erase(it2);  // all such chunks were deleted
+      else {
+        st.pixel_raw_bytes += it2->second.raw_bytes;
+        st.pixel_stored_bytes += it2->second.stored_bytes;
+        ++it2;
+      }
+    }
+  }
   std::error_code ec;
   for (auto it = std::filesystem::recursive_directory_iterator(options_.path, ec);
        !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {

@@ -70,7 +70,15 @@ std::optional<uint16_t> FindRunningServer(const std::string& data_dir) {
 }
 
 JsonValue StatsToJson(const engine::StoreStats& s) {
+  JsonObject codecs;
+  for (const auto& [name, usage] : s.per_codec)
+    codecs[name] = JsonObject{{"chunks", usage.chunks},
+                              {"raw_bytes", usage.raw_bytes},
+                              {"stored_bytes", usage.stored_bytes}};
   return JsonObject{
+      {"pixel_raw_bytes", s.pixel_raw_bytes},
+      {"pixel_stored_bytes", s.pixel_stored_bytes},
+      {"codecs", std::move(codecs)},
       {"patients", s.patients},
       {"studies", s.studies},
       {"series", s.series},

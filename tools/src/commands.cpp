@@ -36,6 +36,15 @@ Result<std::unique_ptr<engine::Store>> OpenFolder(const std::string& dir, engine
   return store;
 }
 
+Result<dicom::PixelCodecPolicy> CodecPolicyFromArgs(const Args& args) {
+  auto policy = dicom::ParseCodecPolicy(args.Get("codec", "auto"));
+  if (!policy.ok()) return policy;
+  if (args.Has("verify-encode") && args.Has("no-verify-encode"))
+    return Status::InvalidArgument("--verify-encode and --no-verify-encode contradict each other");
+  policy->verify_encode = !args.Has("no-verify-encode");
+  return policy;
+}
+
 JsonValue IngestReply(const Result<dicom::IngestReport>& report) {
   if (!report.ok()) return JsonObject{{"ok", false}, {"error", report.status().ToString()}};
   return JsonObject{{"ok", true},
@@ -78,8 +87,9 @@ std::vector<fs::path> CollectFiles(const std::vector<std::string>& paths, std::v
 }  // namespace
 
 int RunServe(int argc, char** argv) {
-  auto args = ParseArgs(argc, argv, {"data", "port", "aet", "admin-port", "max-associations", "on-duplicate"},
-                        {"verbose"});
+  auto args = ParseArgs(argc, argv,
+                        {"data", "port", "aet", "admin-port", "max-associations", "on-duplicate", "codec"},
+                        {"verbose", "verify-encode", "no-verify-encode"});
   if (!args.ok()) return Fail(args.status());
   const std::string data = args->Get("data");
   if (data.empty()) return Fail(Status::InvalidArgument("serve needs --data DIR"));
@@ -87,7 +97,9 @@ int RunServe(int argc, char** argv) {
   auto admin_port = ParsePort(args->Get("admin-port", "8043"), "admin-port");
   auto max_assoc = ParsePort(args->Get("max-associations", "16"), "max-associations");
   auto policy = engine::ParseDuplicatePolicy(args->Get("on-duplicate", "keep"));
-  for (const Status* s : {&port.status(), &admin_port.status(), &max_assoc.status(), &policy.status()})
+  auto codec_policy = CodecPolicyFromArgs(*args);
+  for (const Status* s : {&port.status(), &admin_port.status(), &max_assoc.status(), &policy.status(),
+                          &codec_policy.status()})
     if (!s->ok()) return Fail(*s);
   if (*max_assoc == 0) return Fail(Status::InvalidArgument("--max-associations must be at least 1"));
   const std::string aet = args->Get("aet", "PACSCORE");
@@ -107,7 +119,7 @@ int RunServe(int argc, char** argv) {
 
   auto store = OpenFolder(data, *policy);
   if (!store.ok()) return Fail(store.status());
-  dicom::Ingestor ingestor(**store);
+  dicom::Ingestor ingestor(**store, *codec_policy);
   dicom::DicomServer server(ingestor, {.port = *port, .ae_title = aet, .max_associations = *max_assoc});
 
   const std::string data_abs = fs::absolute(data).string();
@@ -174,8 +186,10 @@ int RunServe(int argc, char** argv) {
 }
 
 int RunImport(int argc, char** argv) {
-  auto args = ParseArgs(argc, argv, {"data", "on-duplicate"}, {"quiet"});
+  auto args = ParseArgs(argc, argv, {"data", "on-duplicate", "codec"}, {"verify-encode", "no-verify-encode"});
   if (!args.ok()) return Fail(args.status());
+  auto codec_policy = CodecPolicyFromArgs(*args);
+  if (!codec_policy.ok()) return Fail(codec_policy.status());
   const std::string data = args->Get("data");
   if (data.empty() || args->positional.empty())
     return Fail(Status::InvalidArgument("usage: pacscore import --data DIR PATH..."));
@@ -193,7 +207,7 @@ int RunImport(int argc, char** argv) {
     auto opened = OpenFolder(data, *policy);
     if (!opened.ok()) return Fail(opened.status());
     store = std::move(*opened);
-    ingestor = std::make_unique<dicom::Ingestor>(*store);
+    ingestor = std::make_unique<dicom::Ingestor>(*store, *codec_policy);
   }
 
   uint64_t stored = 0, duplicates = 0, rejected = problems.size(), bytes = 0;
@@ -283,6 +297,11 @@ int RunStats(int argc, char** argv) {
   }
   for (const auto& [key, value] : *stats.object())
     if (value.integer()) std::printf("%-22s %lld\n", key.c_str(), static_cast<long long>(*value.integer()));
+  if (const JsonValue* codecs = stats.Get("codecs"); codecs && codecs->object())
+    for (const auto& [name, usage] : *codecs->object())
+      std::printf("codec %-16s %lld chunks, %lld raw bytes, %lld stored bytes\n", name.c_str(),
+                  static_cast<long long>(usage.GetInt("chunks")), static_cast<long long>(usage.GetInt("raw_bytes")),
+                  static_cast<long long>(usage.GetInt("stored_bytes")));
   return 0;
 }
 

@@ -10,6 +10,7 @@
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcdatset.h"
 #include "pacs/base/result.h"
+#include "pacs/dicom/pixel_codec_policy.h"
 #include "pacs/engine/store.h"
 
 namespace pacs::dicom {
@@ -24,7 +25,7 @@ struct IngestReport {
 // Thread-safe: shared by all associations and the admin endpoint.
 class Ingestor {
  public:
-  explicit Ingestor(engine::Store& store) : store_(store) {}
+  explicit Ingestor(engine::Store& store, PixelCodecPolicy policy = {}) : store_(store), policy_(policy) {}
 
   // Stores a dataset received in `xfer`. Consumes the dataset's Pixel Data.
   Result<IngestReport> IngestDataset(DcmDataset& dataset, E_TransferSyntax xfer);
@@ -35,6 +36,7 @@ class Ingestor {
 
  private:
   engine::Store& store_;
+  const PixelCodecPolicy policy_;
 };
 
 }  // namespace pacs::dicom

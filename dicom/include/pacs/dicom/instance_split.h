@@ -10,6 +10,7 @@
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "pacs/base/result.h"
+#include "pacs/dicom/pixel_codec_policy.h"
 #include "pacs/engine/store.h"
 
 namespace pacs::dicom {
@@ -19,8 +20,10 @@ namespace pacs::dicom {
 void InitDicomLibrary();
 
 // Splits `dataset` (which arrived in `xfer`) into an InstanceWrite. The
-// dataset's Pixel Data element is removed in the process.
-Result<engine::InstanceWrite> SplitInstance(DcmDataset& dataset, E_TransferSyntax xfer);
+// dataset's Pixel Data element is removed in the process. Native frames are
+// encoded per `policy`; compressed pixel data is kept byte for byte.
+Result<engine::InstanceWrite> SplitInstance(DcmDataset& dataset, E_TransferSyntax xfer,
+                                            const PixelCodecPolicy& policy = {});
 
 // Rebuilds the stored instance as a file format object (meta header regenerated).
 Result<std::unique_ptr<DcmFileFormat>> RebuildInstance(const engine::Store& store,

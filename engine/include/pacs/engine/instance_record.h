@@ -19,11 +19,14 @@ enum class PixelLayout : uint8_t {
   kEncapsulated = 2,  // compressed as received; chunks are the fragments
 };
 
+// PixelChunk::codec of an encapsulated fragment kept exactly as received.
+constexpr uint8_t kChunkAsReceived = 0xFF;
+
 // One piece of pixel data: a native frame or an encapsulated fragment.
 struct PixelChunk {
   ContentHash hash{};       // key of the stored bytes in the frames column family
   uint64_t size = 0;        // bytes of the chunk as it appears in the dataset
-  uint8_t codec = 0;        // pacs::codecs::CodecId of the stored bytes
+  uint8_t codec = 0;        // pacs::codecs::CodecId of the stored bytes, or kChunkAsReceived
   bool operator==(const PixelChunk&) const = default;
 };
 

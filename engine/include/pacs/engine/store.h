@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -52,6 +53,13 @@ struct CommitResult {
   std::string new_header_hash;       // hex
 };
 
+// Distinct pixel chunks stored with one codec.
+struct CodecUsage {
+  uint64_t chunks = 0;
+  uint64_t raw_bytes = 0;     // their size as native pixels
+  uint64_t stored_bytes = 0;  // their size as stored
+};
+
 struct StoreStats {
   uint64_t patients = 0;
   uint64_t studies = 0;
@@ -61,6 +69,9 @@ struct StoreStats {
   uint64_t received_bytes_total = 0;  // all traffic committed or deduplicated, repeats included
   uint64_t chunks = 0;                // distinct pixel chunks stored
   uint64_t chunk_bytes = 0;           // their stored size
+  uint64_t pixel_raw_bytes = 0;       // distinct chunks, as native pixels (or as received, if compressed)
+  uint64_t pixel_stored_bytes = 0;    // distinct chunks, as stored
+  std::map<std::string, CodecUsage> per_codec;  // by codec name ("raw", "jpegls", ...)
   uint64_t stored_bytes = 0;          // apparent size of all files in the data folder
   uint64_t disk_usage_bytes = 0;      // allocated blocks (du)
 };

@@ -1,0 +1,24 @@
+// File: index.h
+// The query index: patient, study, series and instance records plus secondary
+// indexes (PatientID+Issuer, PatientName, StudyDate, AccessionNumber,
+// ModalitiesInStudy) kept in the engine's catalog column family, written in
+// the same atomic commit as each instance (and removed with it).
+#pragma once
+
+#include <string>
+
+#include "dcmtk/config/osconfig.h"
+#include "dcmtk/dcmdata/dcitem.h"
+#include "pacs/engine/catalog.h"
+
+namespace pacs::dicom {
+
+// The attributes the index keeps of one dataset, text converted to UTF-8 from
+// its SpecificCharacterSet: what Ingestor hands the store as catalog_payload.
+std::string BuildCatalogPayload(DcmItem& dataset);
+
+// The index writer. Stateless, so one process-wide instance serves every
+// store; install it with Store::SetCatalogObserver before the first commit.
+engine::CatalogObserver& IndexObserver();
+
+}  // namespace pacs::dicom

@@ -1,0 +1,103 @@
+// File: index_records.h (private to pacs::dicom)
+// The query index's records and keys in the catalog column family, shared by
+// the writer (index.cpp, a CatalogObserver) and the reader (query_engine.cpp).
+// docs/conformance.md lists the attributes; this comment is the key schema:
+//
+//   P<pid>\0<issuer>                          patient record
+//   S<study>                                  study record (patient attributes copied in)
+//   E<study>\0<series>                        series record
+//   I<study>\0<series>\0<sop>                 instance record
+//   e<series>            -> <study>           series lookup
+//   i<sop>               -> <study>\0<series> instance lookup
+//   xp<pid>\0<issuer>\0<study>                studies of a patient
+//   xn<folded name>\0<study> -> <patient key> PatientName, one entry per component group
+//   xd<StudyDate>\0<study>                    studies by date
+//   xa<AccessionNumber>\0<study>              studies by accession number
+//   xm<Modality>\0<study>                     ModalitiesInStudy
+//
+// All text is UTF-8 (converted from the instance's SpecificCharacterSet at
+// ingest); changing that or the records' encoding means a full reindex.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "pacs/base/result.h"
+
+namespace pacs::dicom::index {
+
+enum class Level : uint8_t { kPatient = 0, kStudy = 1, kSeries = 2, kImage = 3 };
+
+constexpr uint32_t Tag(uint16_t group, uint16_t element) { return (uint32_t{group} << 16) | element; }
+
+// Attribute values by tag, sorted by tag; multi-valued ones joined with '\'.
+class Attributes {
+ public:
+  void Set(uint32_t tag, std::string value);
+  const std::string* Find(uint32_t tag) const;
+  const std::vector<std::pair<uint32_t, std::string>>& entries() const { return entries_; }
+  void AppendTo(std::string& out) const;
+  static bool ReadFrom(std::string_view& in, Attributes& out);
+
+ private:
+  std::vector<std::pair<uint32_t, std::string>> entries_;
+};
+
+// One patient, study, series or instance. Counters and the modality and SOP
+// class tallies are kept where they are answered from (study, patient).
+struct Record {
+  Attributes attributes;
+  std::string patient_key;  // study records: the patient the study is filed under
+  uint64_t studies = 0;     // patient
+  uint64_t series = 0;      // patient, study
+  uint64_t instances = 0;   // patient, study, series
+  std::map<std::string, uint64_t> modalities;   // study: Modality -> number of series
+  std::map<std::string, uint64_t> sop_classes;  // study: SOP Class UID -> number of instances
+
+  std::string Encode() const;
+  static Result<Record> Decode(std::string_view bytes);
+};
+
+// The level whose record holds `tag`, for the attributes the index keeps.
+std::optional<Level> LevelOf(uint32_t tag);
+// Every tag the index keeps (the payload extracts these).
+const std::vector<uint32_t>& IndexedTags();
+// Tags whose value the index computes (counters, ModalitiesInStudy, ...).
+bool IsComputedTag(uint32_t tag);
+
+inline std::string PatientKey(std::string_view pid, std::string_view issuer) {
+  std::string k(pid);
+  k.push_back('\0');
+  k.append(issuer);
+  return k;
+}
+
+std::string PatientRecordKey(std::string_view patient_key);
+std::string StudyRecordKey(std::string_view study);
+std::string SeriesRecordKey(std::string_view study, std::string_view series);
+std::string InstanceRecordKey(std::string_view study, std::string_view series, std::string_view sop);
+std::string SeriesLookupKey(std::string_view series);
+std::string InstanceLookupKey(std::string_view sop);
+// Secondary index keys: prefix + value + '\0' + study UID.
+inline constexpr std::string_view kPatientIdIndex = "xp";
+inline constexpr std::string_view kNameIndex = "xn";
+inline constexpr std::string_view kDateIndex = "xd";
+inline constexpr std::string_view kAccessionIndex = "xa";
+inline constexpr std::string_view kModalityIndex = "xm";
+std::string SecondaryKey(std::string_view index, std::string_view value, std::string_view study);
+
+// Upper-cases Latin, Greek and Cyrillic letters of a UTF-8 string: PN
+// matching is case-insensitive.
+std::string FoldCase(std::string_view utf8);
+// PatientName index terms: each non-empty component group of each value,
+// folded, trailing '^' and spaces removed.
+std::vector<std::string> NameTerms(std::string_view pn);
+// One PN component group or whole value normalised the same way.
+std::string NormalizeNameGroup(std::string_view group);
+
+}  // namespace pacs::dicom::index
