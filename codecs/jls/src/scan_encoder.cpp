@@ -1,0 +1,380 @@
+// The scalar adaptive half of the JPEG-LS lossless encoder (ISO/IEC 14495-1
+// A.4-A.7), fed by the SIMD line analysis. The order of every update and the
+// edge conventions follow CharLS 2.4.1 so that the output is byte-identical:
+//  - the line above the first is zeros; a of sample 0 is b (cur[-1] =
+//    prev[0]); c of sample 0 is the a of sample 0 one line up (the line
+//    buffers rotate with their [-1] entry); d of the last sample is its b.
+//  - contexts are shared by all components of a scan, the run index is kept
+//    per component (line interleave) or per pixel (sample interleave).
+#include "scan_encoder.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "bit_writer.h"
+#include "line_analysis.h"
+
+namespace pacs::jls::internal {
+namespace {
+
+// J[RUNindex] of A.7.1.1: the run length order at each run index.
+constexpr int32_t kRunOrder[32] = {0, 0, 0, 0, 1, 1,  1,  1,  2,  2,  2,  2,  3,  3,  3,  3,
+                                   4, 4, 5, 5, 6, 6,  7,  7,  8,  9,  10, 11, 12, 13, 14, 15};
+constexpr int kRegularContexts = 365;
+
+struct RegularContext {
+  int32_t a, b, c, n;
+};
+struct RunContext {
+  int32_t a, n, nn;
+};
+
+// The Golomb parameter: the smallest k with n * 2^k >= a (A.5.1).
+inline int32_t GolombK(int32_t n, int32_t a) {
+  if (n >= a) return 0;
+  int32_t k = __builtin_clz(static_cast<uint32_t>(n)) - __builtin_clz(static_cast<uint32_t>(a));
+  return (n << k) < a ? k + 1 : k;
+}
+
+class AdaptiveCoder {
+ public:
+  explicit AdaptiveCoder(const CodingParameters& params)
+      : max_value_(params.max_value),
+        qbpp_(params.qbpp),
+        limit_(params.limit),
+        reset_(params.reset),
+        sign_shift_(32 - params.bits_per_sample) {
+    const int32_t initial_a = std::max(2, (params.range + 32) / 64);
+    for (RegularContext& context : regular_) context = {initial_a, 0, 0, 1};
+    for (RunContext& context : run_) context = {initial_a, 1, 0};
+  }
+
+  int32_t run_index = 0;
+
+  // Regular mode (A.4-A.6) for a sample with context number q != 0.
+  inline void EncodeRegular(BitWriter& writer, int32_t q, int32_t x, int32_t predicted) {
+    const int32_t sign = q >> 31;  // 0 or -1
+    RegularContext& context = regular_[(q ^ sign) - sign];
+    const int32_t k = GolombK(context.n, context.a);
+    int32_t corrected = predicted + ((context.c ^ sign) - sign);
+    corrected = corrected < 0 ? 0 : (corrected > max_value_ ? max_value_ : corrected);
+    const int32_t error = ModuloRange(((x - corrected) ^ sign) - sign);
+    // For k = 0 and a negative bias the mapping of A.5.2 is mirrored.
+    const int32_t mirror = k == 0 ? ((2 * context.b + context.n - 1) >> 31) : 0;
+    const int32_t mirrored = error ^ mirror;
+    EncodeMapped(writer, k, static_cast<uint32_t>((mirrored >> 31) ^ (2 * mirrored)), limit_);
+
+    context.a += std::abs(error);
+    context.b += error;
+    if (context.n == reset_) {
+      context.a >>= 1;
+      context.b >>= 1;
+      context.n >>= 1;
+    }
+    ++context.n;
+    if (context.b + context.n <= 0) {
+      context.b += context.n;
+      if (context.b <= -context.n) context.b = -context.n + 1;
+      if (context.c > -128) --context.c;
+    } else if (context.b > 0) {
+      context.b -= context.n;
+      if (context.b > 0) context.b = 0;
+      if (context.c < 127) ++context.c;
+    }
+  }
+
+  // The run length of A.7.1.1: a 1 per completed segment of 2^J samples, then
+  // (unless the run ends the line) a 0 and the remainder in J bits.
+  inline void EncodeRunLength(BitWriter& writer, int32_t run_length, bool end_of_line) {
+    while (run_length >= (1 << kRunOrder[run_index])) {
+      // As many whole segments as fit at once, each a single 1 bit.
+      writer.Put(1, 1);
+      run_length -= 1 << kRunOrder[run_index];
+      run_index = std::min(31, run_index + 1);
+    }
+    if (end_of_line) {
+      if (run_length != 0) writer.Put(1, 1);
+    } else {
+      writer.Put(static_cast<uint32_t>(run_length), kRunOrder[run_index] + 1);
+    }
+  }
+
+  // The sample ending a run inside a line (A.7.2), one component.
+  inline void EncodeRunInterruption(BitWriter& writer, int32_t x, int32_t ra, int32_t rb) {
+    if (ra == rb) {
+      EncodeInterruptionError(writer, run_[1], 1, ModuloRange(x - ra));
+    } else {
+      EncodeInterruptionError(writer, run_[0], 0, ModuloRange(ra > rb ? rb - x : x - rb));
+    }
+  }
+
+  // Sample interleave: each component of the interrupting pixel is coded with
+  // run context 0, the sign taken from rb - ra (0 counting as positive).
+  inline void EncodeRunInterruptionComponent(BitWriter& writer, int32_t x, int32_t ra, int32_t rb) {
+    EncodeInterruptionError(writer, run_[0], 0, ModuloRange(ra > rb ? rb - x : x - rb));
+  }
+
+  inline void EndRunInterruption() { run_index = std::max(0, run_index - 1); }
+
+ private:
+  // Reduces an error modulo RANGE = 2^P into [-RANGE/2, RANGE/2).
+  inline int32_t ModuloRange(int32_t error) const {
+    return static_cast<int32_t>(static_cast<uint32_t>(error) << sign_shift_) >> sign_shift_;
+  }
+
+  inline void EncodeInterruptionError(BitWriter& writer, RunContext& context, int32_t type,
+                                      int32_t error) {
+    const int32_t k = GolombK(context.n, context.a + (context.n >> 1) * type);
+    const bool map = (k == 0 && error > 0 && 2 * context.nn < context.n) ||
+                     (error < 0 && 2 * context.nn >= context.n) || (error < 0 && k != 0);
+    const int32_t mapped = 2 * std::abs(error) - type - static_cast<int32_t>(map);
+    EncodeMapped(writer, k, static_cast<uint32_t>(mapped), limit_ - kRunOrder[run_index] - 1);
+    if (error < 0) ++context.nn;
+    context.a += (mapped + 1 - type) >> 1;
+    if (context.n == reset_) {
+      context.a >>= 1;
+      context.n >>= 1;
+      context.nn >>= 1;
+    }
+    ++context.n;
+  }
+
+  // A limited-length Golomb code (A.5.3).
+  inline void EncodeMapped(BitWriter& writer, int32_t k, uint32_t mapped, int32_t limit) const {
+    const auto high = static_cast<int32_t>(mapped >> k);
+    if (high < limit - qbpp_ - 1) {
+      const uint32_t tail = (1u << k) | (mapped & ((1u << k) - 1));
+      if (high + 1 + k <= 32) {
+        writer.Put(tail, high + 1 + k);
+      } else {
+        writer.PutZeros(high);
+        writer.Put(tail, k + 1);
+      }
+    } else {
+      writer.PutZeros(limit - qbpp_ - 1);
+      writer.Put(1, 1);
+      writer.Put((mapped - 1) & ((1u << qbpp_) - 1), qbpp_);
+    }
+  }
+
+  RegularContext regular_[kRegularContexts];
+  RunContext run_[2];
+  int32_t max_value_;
+  int32_t qbpp_;
+  int32_t limit_;
+  int32_t reset_;
+  int32_t sign_shift_;
+};
+
+// Copies one line of samples into a coding line buffer, dropping the bits
+// above the precision as CharLS does.
+template <typename Sample>
+void FillLine(const Sample* source, size_t pixel_stride, uint32_t width, uint16_t mask,
+              uint16_t* line) {
+  if (pixel_stride == 1) {
+    for (uint32_t x = 0; x < width; ++x) line[x] = static_cast<uint16_t>(source[x] & mask);
+  } else {
+    for (uint32_t x = 0; x < width; ++x)
+      line[x] = static_cast<uint16_t>(source[x * pixel_stride] & mask);
+  }
+}
+
+void FillLine(const void* pixels, bool two_bytes, size_t offset, size_t pixel_stride,
+              uint32_t width, uint16_t mask, uint16_t* line) {
+  if (two_bytes) {
+    FillLine(static_cast<const uint16_t*>(pixels) + offset, pixel_stride, width, mask, line);
+  } else {
+    FillLine(static_cast<const uint8_t*>(pixels) + offset, pixel_stride, width, mask, line);
+  }
+}
+
+// Length of the run of repeats starting at `repeats`, at most `limit`.
+inline int32_t RunLength(const uint8_t* repeats, int32_t limit) {
+  int32_t length = 0;
+  while (length < limit) {
+    uint64_t word;
+    std::memcpy(&word, repeats + length, 8);
+    const uint64_t missing = ~word & 0x0101010101010101ull;  // bytes that are 0
+    if (missing != 0) {
+      length += __builtin_ctzll(missing) / 8;
+      break;
+    }
+    length += 8;
+  }
+  return std::min(length, limit);
+}
+
+// Worst case of one coded line of `samples` samples: LIMIT bits each plus run
+// bits, and one stuffed bit per 7.
+size_t MaxLineBytes(const CodingParameters& params, size_t samples) {
+  return (samples * static_cast<size_t>(params.limit + 1) + 64) / 7 + 16;
+}
+
+// Output space grows per line, so the writer never checks bounds per bit.
+class OutputBuffer {
+ public:
+  explicit OutputBuffer(std::vector<uint8_t>& out) : out_(out), start_(out.size()) {}
+  void Reserve(BitWriter& writer, size_t bytes) {
+    const size_t used = static_cast<size_t>(writer.position() - out_.data());
+    if (out_.size() - used < bytes) {
+      out_.resize(std::max(out_.size() * 2, used + bytes));
+      writer.Rebase(out_.data() + used);
+    }
+  }
+  void Finish(const BitWriter& writer) {
+    out_.resize(static_cast<size_t>(writer.position() - out_.data()));
+  }
+  uint8_t* begin() { return out_.data() + start_; }
+
+ private:
+  std::vector<uint8_t>& out_;
+  size_t start_;
+};
+
+// The line buffers of one component: two lines that swap roles each row,
+// each with one sample in front (index -1) and padding behind.
+class LinePair {
+ public:
+  explicit LinePair(uint32_t width)
+      : stride_(width + 1 + kLinePadding + 1), storage_(2 * stride_, 0) {}
+  uint16_t* previous(uint32_t row) { return storage_.data() + (row & 1) * stride_ + 1; }
+  uint16_t* current(uint32_t row) { return storage_.data() + ((row + 1) & 1) * stride_ + 1; }
+
+ private:
+  size_t stride_;
+  std::vector<uint16_t> storage_;
+};
+
+struct LineAnalysisBuffers {
+  explicit LineAnalysisBuffers(uint32_t width)
+      : context(width + kLinePadding), prediction(width + kLinePadding),
+        repeats(width + kLinePadding + 8, 0) {}
+  std::vector<int16_t> context;
+  std::vector<uint16_t> prediction;
+  std::vector<uint8_t> repeats;
+};
+
+}  // namespace
+
+void EncodeScan(const CodingParameters& params, const ScanLayout& layout, const void* pixels,
+                std::vector<uint8_t>& out) {
+  const uint32_t width = layout.width;
+  const auto signed_width = static_cast<int32_t>(width);
+  const bool two_bytes = params.bits_per_sample > 8;
+  const auto mask = static_cast<uint16_t>(params.max_value);
+  AdaptiveCoder coder(params);
+  std::vector<LinePair> lines(static_cast<size_t>(layout.components), LinePair(width));
+  std::vector<int32_t> run_index(static_cast<size_t>(layout.components), 0);
+  LineAnalysisBuffers analysis(width);
+  int16_t* const contexts = analysis.context.data();
+  uint16_t* const predictions = analysis.prediction.data();
+  uint8_t* const repeats = analysis.repeats.data();
+
+  OutputBuffer output(out);
+  BitWriter writer(nullptr);
+  writer.Rebase(output.begin());
+  const size_t row_bytes = MaxLineBytes(params, static_cast<size_t>(width) * layout.components);
+
+  for (uint32_t row = 0; row < layout.height; ++row) {
+    output.Reserve(writer, row_bytes);
+    for (int component = 0; component < layout.components; ++component) {
+      uint16_t* const prev = lines[component].previous(row);
+      uint16_t* const cur = lines[component].current(row);
+      FillLine(pixels, two_bytes,
+               layout.first + row * layout.row_stride + component * layout.component_stride,
+               layout.pixel_stride, width, mask, cur);
+      prev[width] = prev[width - 1];
+      cur[-1] = prev[0];
+      AnalyzeLine(prev, cur, width, params.t1, params.t2, params.t3, contexts, predictions,
+                  repeats);
+
+      coder.run_index = run_index[component];
+      int32_t i = 0;
+      while (i < signed_width) {
+        const int32_t q = contexts[i];
+        if (q != 0) {
+          coder.EncodeRegular(writer, q, cur[i], predictions[i]);
+          ++i;
+          continue;
+        }
+        const int32_t remaining = signed_width - i;
+        const int32_t run_length = RunLength(repeats + i, remaining);
+        coder.EncodeRunLength(writer, run_length, run_length == remaining);
+        i += run_length;
+        if (i < signed_width) {
+          coder.EncodeRunInterruption(writer, cur[i], cur[i - 1], prev[i]);
+          coder.EndRunInterruption();
+          ++i;
+        }
+      }
+      run_index[component] = coder.run_index;
+    }
+  }
+  writer.Finish();
+  output.Finish(writer);
+}
+
+void EncodeSampleInterleavedScan(const CodingParameters& params, uint32_t width, uint32_t height,
+                                 const void* pixels, std::vector<uint8_t>& out) {
+  constexpr int kComponents = 3;
+  const auto signed_width = static_cast<int32_t>(width);
+  const bool two_bytes = params.bits_per_sample > 8;
+  const auto mask = static_cast<uint16_t>(params.max_value);
+  AdaptiveCoder coder(params);
+  std::vector<LinePair> lines(kComponents, LinePair(width));
+  std::vector<LineAnalysisBuffers> analysis(kComponents, LineAnalysisBuffers(width));
+  std::vector<uint8_t> all_repeat(width + kLinePadding + 8, 0);
+
+  OutputBuffer output(out);
+  BitWriter writer(nullptr);
+  writer.Rebase(output.begin());
+  const size_t row_bytes = MaxLineBytes(params, static_cast<size_t>(width) * kComponents);
+
+  for (uint32_t row = 0; row < height; ++row) {
+    output.Reserve(writer, row_bytes);
+    uint16_t* prev[kComponents];
+    uint16_t* cur[kComponents];
+    for (int c = 0; c < kComponents; ++c) {
+      prev[c] = lines[c].previous(row);
+      cur[c] = lines[c].current(row);
+      FillLine(pixels, two_bytes, static_cast<size_t>(row) * width * kComponents + c, kComponents,
+               width, mask, cur[c]);
+      prev[c][width] = prev[c][width - 1];
+      cur[c][-1] = prev[c][0];
+      AnalyzeLine(prev[c], cur[c], width, params.t1, params.t2, params.t3,
+                  analysis[c].context.data(), analysis[c].prediction.data(),
+                  analysis[c].repeats.data());
+    }
+    for (uint32_t x = 0; x < width; ++x)
+      all_repeat[x] = analysis[0].repeats[x] & analysis[1].repeats[x] & analysis[2].repeats[x];
+
+    int32_t i = 0;
+    while (i < signed_width) {
+      const int32_t q0 = analysis[0].context[i];
+      const int32_t q1 = analysis[1].context[i];
+      const int32_t q2 = analysis[2].context[i];
+      if ((q0 | q1 | q2) != 0) {
+        coder.EncodeRegular(writer, q0, cur[0][i], analysis[0].prediction[i]);
+        coder.EncodeRegular(writer, q1, cur[1][i], analysis[1].prediction[i]);
+        coder.EncodeRegular(writer, q2, cur[2][i], analysis[2].prediction[i]);
+        ++i;
+        continue;
+      }
+      const int32_t remaining = signed_width - i;
+      const int32_t run_length = RunLength(all_repeat.data() + i, remaining);
+      coder.EncodeRunLength(writer, run_length, run_length == remaining);
+      i += run_length;
+      if (i < signed_width) {
+        for (int c = 0; c < kComponents; ++c)
+          coder.EncodeRunInterruptionComponent(writer, cur[c][i], cur[c][i - 1], prev[c][i]);
+        coder.EndRunInterruption();
+        ++i;
+      }
+    }
+  }
+  writer.Finish();
+  output.Finish(writer);
+}
+
+}  // namespace pacs::jls::internal
