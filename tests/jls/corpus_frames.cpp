@@ -6,6 +6,8 @@
 #include <dcmtk/dcmdata/dcpixel.h>
 #include <dcmtk/dcmdata/dcpixseq.h>
 #include <dcmtk/dcmdata/dcpxitem.h>
+#include <dcmtk/dcmdata/dcrledrg.h>
+#include <dcmtk/dcmjpeg/djdecode.h>
 
 #include <cstring>
 #include <fstream>
@@ -17,6 +19,19 @@ namespace {
 constexpr const char* kNativeSyntaxes[] = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1",
                                            "1.2.840.10008.1.2.2"};
 constexpr const char* kJpegLsSyntaxes[] = {"1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"};
+// Decoded by DCMTK itself (dcmjpeg's IJG codecs, dcmdata's RLE): no CharLS copy.
+constexpr const char* kDcmtkDecodedSyntaxes[] = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51",
+                                                 "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70",
+                                                 "1.2.840.10008.1.2.5"};
+
+void RegisterDcmtkDecoders() {
+  static const bool registered = [] {
+    DJDecoderRegistration::registerCodecs();
+    DcmRLEDecoderRegistration::registerCodecs();
+    return true;
+  }();
+  (void)registered;
+}
 
 template <size_t N>
 bool OneOf(const std::string& value, const char* const (&list)[N]) {
@@ -134,10 +149,15 @@ std::vector<CorpusFrame> FramesOfFile(const std::string& relative_path, uint32_t
     return ReadNative(dataset, proto, static_cast<uint32_t>(frames), limit);
   if (OneOf(syntax, kJpegLsSyntaxes))
     return ReadJpegLs(dataset, proto, static_cast<uint32_t>(frames), limit);
+  if (OneOf(syntax, kDcmtkDecodedSyntaxes)) {
+    RegisterDcmtkDecoders();
+    if (dataset->chooseRepresentation(EXS_LittleEndianExplicit, nullptr).bad()) return {};
+    return ReadNative(dataset, proto, static_cast<uint32_t>(frames), limit);
+  }
   return {};
 }
 
-std::vector<CorpusFrame> NativeGrayscaleFrames() {
+std::vector<CorpusFrame> GrayscaleFrames(bool native) {
   std::vector<CorpusFrame> out;
   std::ifstream manifest(CorpusDir() + "/MANIFEST.tsv");
   std::string line;
@@ -151,7 +171,7 @@ std::vector<CorpusFrame> NativeGrayscaleFrames() {
     // SamplesPerPixel(10) NumberOfFrames(11) TransferSyntaxUID(12)
     if (columns.size() < 13) continue;
     if (columns[10] != "1" || (columns[7] != "8" && columns[7] != "16")) continue;
-    if (!OneOf(columns[12], kNativeSyntaxes)) continue;
+    if (OneOf(columns[12], kNativeSyntaxes) != native) continue;
     for (CorpusFrame& frame : FramesOfFile(columns[0])) out.push_back(std::move(frame));
   }
   return out;

@@ -21,13 +21,15 @@ struct CorpusFrame {
 
 std::string CorpusDir();
 
-// Every frame of every single-sample 8/16-bit file under the corpus whose
+// Every frame of every single-sample 8/16-bit file of MANIFEST.tsv whose
 // transfer syntax is native (implicit/explicit little, explicit big endian),
-// in MANIFEST.tsv order. Unreadable (deliberately malformed) files are skipped.
-std::vector<CorpusFrame> NativeGrayscaleFrames();
+// or with native == false, compressed in a way decoded here (JPEG and RLE by
+// DCMTK, JPEG-LS by CharLS; JPEG 2000 files are skipped). Unreadable
+// (deliberately malformed) files are skipped.
+std::vector<CorpusFrame> GrayscaleFrames(bool native);
 
-// The frames of one file (native, or JPEG-LS which CharLS decodes); `limit`
-// caps the number of frames (0: all).
+// The frames of one file (native, JPEG/RLE decoded by DCMTK or JPEG-LS
+// decoded by CharLS); `limit` caps the number of frames (0: all).
 std::vector<CorpusFrame> FramesOfFile(const std::string& relative_path, uint32_t limit = 0);
 
 // The samples as CharLS takes them at `bits` precision: bytes up to 8 bits,
