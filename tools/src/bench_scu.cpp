@@ -128,10 +128,6 @@ void ConfigureScu(DcmSCU& scu, const PushTarget& target) {
   scu.setProgressNotificationMode(false);
 }
 
-struct WorkerState {
-  PushResult result;
-};
-
 class Worker {
  public:
   Worker(Corpus::Impl& corpus, const PushTarget& target, std::atomic<uint64_t>& done_files,

@@ -45,10 +45,11 @@ class Corpus {
   Status Preload();
   bool preloaded() const;
 
+  struct Impl;  // defined in bench_scu.cpp, where Push() reaches the loaded datasets
+
  private:
   Corpus();
-  friend struct CorpusAccess;  // bench_scu.cpp reaches the loaded datasets
-  struct Impl;
+  friend struct CorpusAccess;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -1,0 +1,65 @@
+// File: bench_peers.h
+// The systems `pacscore bench` measures, each started fresh on loopback in
+// its own folder: pacscore itself (this binary's `serve`), Orthanc from the
+// Debian package (plain, and with JPEG-LS ingest transcoding), and DCMTK's
+// storescp writing files.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "bench_process.h"
+#include "bench_scu.h"
+#include "json.h"
+#include "pacs/base/result.h"
+
+namespace pacs::tools::bench {
+
+enum class PeerKind { kPacscore, kOrthanc, kOrthancJpegLs, kStorescp };
+
+struct PeerSpec {
+  PeerKind kind = PeerKind::kPacscore;
+  std::string codec;  // pacscore: the --codec passed to serve; empty: the server's default
+  int associations = 1;
+};
+
+// Short name for tables ("pacscore", "orthanc", "orthanc-jpegls", "storescp").
+std::string PeerLabel(const PeerSpec& spec);
+// One line on how the peer is configured, for the result notes.
+std::string PeerSetup(const PeerSpec& spec);
+
+// The installed program a peer needs; nullopt (with `why`) when missing.
+std::optional<std::string> PeerProgram(PeerKind kind, std::string& why);
+// "Orthanc 1.10.1", "storescp v3.6.7", ... ; empty when not installed.
+std::string PeerVersion(PeerKind kind);
+
+// A peer running in `folder`. Not thread-safe.
+class RunningPeer {
+ public:
+  // Starts the peer and waits (bounded) until it answers C-ECHO.
+  static Result<RunningPeer> Start(const PeerSpec& spec, const std::filesystem::path& folder);
+  RunningPeer(RunningPeer&&) noexcept = default;
+  RunningPeer& operator=(RunningPeer&&) noexcept = default;
+  ~RunningPeer() = default;
+
+  PushTarget target() const { return target_; }
+  pid_t pid() const { return process_.pid(); }
+  // pacscore only: GET /stats of its admin endpoint.
+  Result<JsonValue> PacscoreStats() const;
+  // Stops it (bounded); returns the apparent size of what it stored (data
+  // folder, index included; logs and configuration excluded).
+  Result<uint64_t> StopAndMeasureStored();
+  std::string LogTail() const { return process_.LogTail(); }
+
+ private:
+  RunningPeer(PeerSpec spec, ChildProcess process) : spec_(std::move(spec)), process_(std::move(process)) {}
+  PeerSpec spec_;
+  ChildProcess process_;
+  PushTarget target_;
+  std::filesystem::path store_folder_;
+  uint16_t admin_port_ = 0;
+};
+
+}  // namespace pacs::tools::bench
