@@ -17,28 +17,24 @@ std::string SafeName(const std::string& uid) {
 
 Result<std::filesystem::path> ExportInstance(const engine::Store& store,
                                              const engine::InstanceRecord& record,
-                                             const std::filesystem::path& out_dir) {
-  auto file = RebuildInstance(store, record);
-  if (!file.ok()) return file.status().WithContext("instance " + record.sop_instance_uid);
+                                             const std::filesystem::path& out_dir, const TargetSyntax& target) {
+  auto built = BuildInstance(store, record, target);
+  if (!built.ok()) return built.status().WithContext("instance " + record.sop_instance_uid);
   const auto dir = out_dir / SafeName(record.study_instance_uid) / SafeName(record.series_instance_uid);
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Status::IOError("cannot create " + dir.string() + ": " + ec.message());
   const auto path = dir / (SafeName(record.sop_instance_uid) + ".dcm");
-  OFCondition cond = (*file)->saveFile(path.c_str(), ReceivedTransferSyntax(record), EET_ExplicitLength,
-                                       EGL_recalcGL, EPD_noChange, 0, 0, EWM_createNewMeta);
-  if (cond.bad())
-    return Status::IOError("cannot write " + path.string() + " for instance " + record.sop_instance_uid + ": " +
-                           cond.text());
+  PACS_RETURN_IF_ERROR(WritePart10(*built, path).WithContext("instance " + record.sop_instance_uid));
   return path;
 }
 
 Result<ExportSummary> ExportInstances(const engine::Store& store, const std::filesystem::path& out_dir,
-                                      const std::string& study_uid) {
+                                      const std::string& study_uid, const TargetSyntax& target) {
   ExportSummary summary;
   Status scan = store.ForEachInstance([&](const engine::InstanceRecord& rec) {
     if (!study_uid.empty() && rec.study_instance_uid != study_uid) return true;
-    auto written = ExportInstance(store, rec, out_dir);
+    auto written = ExportInstance(store, rec, out_dir, target);
     if (written.ok()) {
       ++summary.exported;
     } else {

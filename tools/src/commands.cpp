@@ -17,6 +17,7 @@
 #include "pacs/dicom/exporter.h"
 #include "pacs/dicom/ingest.h"
 #include "pacs/dicom/instance_split.h"
+#include "pacs/dicom/transcode.h"
 
 namespace pacs::tools {
 namespace fs = std::filesystem;
@@ -150,8 +151,10 @@ int RunServe(int argc, char** argv) {
       return {200, ToJson(IngestReply(report))};
     }
     if (method == "POST" && target == "/export") {
+      auto syntax = dicom::ParseTargetSyntax(request->GetString("transfer_syntax"));
+      if (!syntax.ok()) return {400, ToJson(JsonObject{{"error", syntax.status().ToString()}})};
       return {200, ToJson(ExportReply(dicom::ExportInstances(**store, request->GetString("out"),
-                                                              request->GetString("study"))))};
+                                                              request->GetString("study"), *syntax)))};
     }
     return {404, ToJson(JsonObject{{"error", "no such endpoint: " + method + " " + target}})};
   };
@@ -242,16 +245,21 @@ int RunImport(int argc, char** argv) {
 }
 
 int RunExport(int argc, char** argv) {
-  auto args = ParseArgs(argc, argv, {"data", "out", "study"}, {});
+  auto args = ParseArgs(argc, argv, {"data", "out", "study", "transfer-syntax"}, {});
   if (!args.ok()) return Fail(args.status());
   const std::string data = args->Get("data"), out = args->Get("out");
   if (data.empty() || out.empty())
-    return Fail(Status::InvalidArgument("usage: pacscore export --data DIR --out DIR [--study UID]"));
+    return Fail(Status::InvalidArgument(
+        "usage: pacscore export --data DIR --out DIR [--study UID] [--transfer-syntax original|stored|UID]"));
+  const std::string syntax_text = args->Get("transfer-syntax", "original");
+  auto syntax = dicom::ParseTargetSyntax(syntax_text);
+  if (!syntax.ok()) return Fail(syntax.status());
   const std::string out_abs = fs::absolute(out).string();
   JsonValue reply;
   if (auto server = FindRunningServer(data)) {
     auto http = AdminRequest(*server, "POST", "/export",
-                             ToJson(JsonObject{{"out", out_abs}, {"study", args->Get("study")}}));
+                             ToJson(JsonObject{{"out", out_abs}, {"study", args->Get("study")},
+                                               {"transfer_syntax", syntax_text}}));
     if (!http.ok()) return Fail(http.status());
     auto parsed = ParseJson(http->body);
     if (!parsed.ok()) return Fail(parsed.status());
@@ -259,7 +267,7 @@ int RunExport(int argc, char** argv) {
   } else {
     auto store = OpenFolder(data, engine::DuplicatePolicy::kKeep, /*read_only=*/true);
     if (!store.ok()) return Fail(store.status());
-    reply = ExportReply(dicom::ExportInstances(**store, out_abs, args->Get("study")));
+    reply = ExportReply(dicom::ExportInstances(**store, out_abs, args->Get("study"), *syntax));
   }
   if (!reply.GetString("error").empty()) return Fail(Status::IOError(reply.GetString("error")));
   if (const JsonValue* errors = reply.Get("errors"))

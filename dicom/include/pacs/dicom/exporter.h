@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "pacs/base/result.h"
+#include "pacs/dicom/transcode.h"
 #include "pacs/engine/store.h"
 
 namespace pacs::dicom {
@@ -18,13 +19,14 @@ struct ExportSummary {
   std::vector<std::string> errors;  // one line per failed instance
 };
 
-// Writes one instance in the transfer syntax it arrived in; returns the path.
+// Writes one instance in `target` (default: the syntax it arrived in); returns the path.
 Result<std::filesystem::path> ExportInstance(const engine::Store& store,
                                              const engine::InstanceRecord& record,
-                                             const std::filesystem::path& out_dir);
+                                             const std::filesystem::path& out_dir,
+                                             const TargetSyntax& target = {});
 
 // Exports every instance, or those of one study when `study_uid` is not empty.
 Result<ExportSummary> ExportInstances(const engine::Store& store, const std::filesystem::path& out_dir,
-                                      const std::string& study_uid);
+                                      const std::string& study_uid, const TargetSyntax& target = {});
 
 }  // namespace pacs::dicom
