@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "bench.h"
 #include "cli.h"
 #include "pacs/dicom/instance_split.h"
 
@@ -16,7 +17,8 @@ void Usage() {
                "         [--max-associations N] [--on-duplicate keep|replace|reject]\n"
                "  import --data DIR PATH...\n"
                "  export --data DIR --out DIR [--study UID]\n"
-               "  stats  --data DIR [--json]\n");
+               "  stats  --data DIR [--json]\n"
+               "  bench  ingest|compare --corpus DIR [...]   (pacscore bench --help)\n");
 }
 
 }  // namespace
@@ -32,6 +34,7 @@ int main(int argc, char** argv) {
   if (command == "import") return pacs::tools::RunImport(argc - 2, argv + 2);
   if (command == "export") return pacs::tools::RunExport(argc - 2, argv + 2);
   if (command == "stats") return pacs::tools::RunStats(argc - 2, argv + 2);
+  if (command == "bench") return pacs::tools::RunBench(argc - 2, argv + 2);
   std::fprintf(stderr, "pacscore: unknown command '%s'\n", command.c_str());
   Usage();
   return 1;
