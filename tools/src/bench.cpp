@@ -330,7 +330,8 @@ int RunIngest(int argc, char** argv) {
     for (const auto& m : passes) pass_json.push_back(m.ToJson());
     // Totals over every pass; run/pass and the per-pass stored/sent ratio do not apply.
     ResultJson::Object summary;
-    for (auto& [key, value] : std::get<ResultJson::Object>(all.ToJson().v))
+    ResultJson all_json = all.ToJson();
+    for (auto& [key, value] : std::get<ResultJson::Object>(all_json.v))
       if (key != "run" && key != "pass" && key != "stored_per_sent" && key != "stored_per_received")
         summary.emplace_back(key, std::move(value));
     summary.emplace_back("repeat_traffic_bytes", repeat_traffic);
