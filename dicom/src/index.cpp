@@ -46,19 +46,6 @@ const std::string& Value(const index::Attributes& a, uint32_t tag) {
   return v ? *v : kEmpty;
 }
 
-// Splits a backslash-separated value into its non-empty values.
-std::vector<std::string> Values(const std::string& v) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= v.size()) {
-    size_t end = v.find('\\', start);
-    if (end == std::string::npos) end = v.size();
-    if (end > start) out.push_back(v.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
-
 // Secondary index entries that point at a study (all but ModalitiesInStudy,
 // which follows the study's series).
 struct StudyIndexEntry {
@@ -69,12 +56,12 @@ std::vector<StudyIndexEntry> StudyIndexEntries(const Record& study, const std::s
   std::vector<StudyIndexEntry> out;
   const auto& a = study.attributes;
   const std::string pid = Value(a, Tag(0x0010, 0x0020)), issuer = Value(a, Tag(0x0010, 0x0021));
-  out.push_back({SecondaryKey(index::kPatientIdIndex, index::PatientKey(pid, issuer), study_uid), ""});
+  out.push_back({index::SecondaryKey(index::kPatientIdIndex, index::PatientKey(pid, issuer), study_uid), ""});
   for (const auto& term : index::NameTerms(Value(a, Tag(0x0010, 0x0010))))
-    out.push_back({SecondaryKey(index::kNameIndex, term, study_uid), study.patient_key});
-  out.push_back({SecondaryKey(index::kDateIndex, Value(a, Tag(0x0008, 0x0020)), study_uid), ""});
+    out.push_back({index::SecondaryKey(index::kNameIndex, term, study_uid), study.patient_key});
+  out.push_back({index::SecondaryKey(index::kDateIndex, Value(a, Tag(0x0008, 0x0020)), study_uid), ""});
   const std::string& accession = Value(a, Tag(0x0008, 0x0050));
-  if (!accession.empty()) out.push_back({SecondaryKey(index::kAccessionIndex, accession, study_uid), ""});
+  if (!accession.empty()) out.push_back({index::SecondaryKey(index::kAccessionIndex, accession, study_uid), ""});
   return out;
 }
 
@@ -139,7 +126,7 @@ Status IndexWriter::OnInstanceAdded(engine::CatalogTxn& txn, const engine::Insta
     e.attributes = levels[2];
     const std::string& modality = Value(e.attributes, Tag(0x0008, 0x0060));
     if (!modality.empty() && (*study)->modalities[modality]++ == 0)
-      txn.Put(SecondaryKey(index::kModalityIndex, modality, study_uid), "");
+      txn.Put(index::SecondaryKey(index::kModalityIndex, modality, study_uid), "");
     (*study)->series += 1;
     (*patient)->series += 1;
     txn.Put(index::SeriesLookupKey(series_uid), study_uid);
@@ -203,7 +190,7 @@ Status IndexWriter::OnInstanceRemoved(engine::CatalogTxn& txn, const engine::Ins
     if (auto it = (*study)->modalities.find(modality); !modality.empty() && it != (*study)->modalities.end()) {
       if (--it->second == 0) {
         (*study)->modalities.erase(it);
-        txn.Delete(SecondaryKey(index::kModalityIndex, modality, study_uid));
+        txn.Delete(index::SecondaryKey(index::kModalityIndex, modality, study_uid));
       }
     }
   } else {
@@ -213,7 +200,7 @@ Status IndexWriter::OnInstanceRemoved(engine::CatalogTxn& txn, const engine::Ins
   if ((*study)->instances == 0) {
     for (const auto& e : StudyIndexEntries(**study, study_uid)) txn.Delete(e.key);
     for (const auto& [modality, count] : (*study)->modalities)
-      txn.Delete(SecondaryKey(index::kModalityIndex, modality, study_uid));
+      txn.Delete(index::SecondaryKey(index::kModalityIndex, modality, study_uid));
     txn.Delete(study_key);
     decrement((*patient)->studies);
   } else {

@@ -2,6 +2,7 @@
 
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcxfer.h"
+#include "pacs/dicom/index.h"
 #include "pacs/dicom/instance_split.h"
 
 namespace pacs::dicom {
@@ -9,6 +10,7 @@ namespace pacs::dicom {
 Result<IngestReport> Ingestor::IngestDataset(DcmDataset& dataset, E_TransferSyntax xfer) {
   auto split = SplitInstance(dataset, xfer, policy_);
   if (!split.ok()) return split.status().WithContext("rejected, nothing stored");
+  split->catalog_payload = BuildCatalogPayload(dataset);  // the split removed Pixel Data only
   IngestReport report;
   report.sop_instance_uid = split->record.sop_instance_uid;
   report.study_instance_uid = split->record.study_instance_uid;

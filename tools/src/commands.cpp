@@ -15,6 +15,7 @@
 #include "pacs/base/log.h"
 #include "pacs/dicom/dicom_server.h"
 #include "pacs/dicom/exporter.h"
+#include "pacs/dicom/index.h"
 #include "pacs/dicom/ingest.h"
 #include "pacs/dicom/instance_split.h"
 #include "pacs/dicom/transcode.h"
@@ -31,6 +32,8 @@ int Fail(const Status& status) {
 Result<std::unique_ptr<engine::Store>> OpenFolder(const std::string& dir, engine::DuplicatePolicy policy,
                                                   bool read_only = false) {
   auto store = engine::Store::Open({.path = dir, .on_duplicate = policy, .read_only = read_only});
+  // The query index rides on every commit of a writer.
+  if (store.ok() && !read_only) (*store)->SetCatalogObserver(&dicom::IndexObserver());
   if (!store.ok() && engine::IsLockedByAnotherProcess(store.status()))
     return Status::Busy("data folder " + dir +
                         " is held by another process whose admin endpoint does not answer; stop it or wait");
@@ -89,7 +92,7 @@ std::vector<fs::path> CollectFiles(const std::vector<std::string>& paths, std::v
 
 int RunServe(int argc, char** argv) {
   auto args = ParseArgs(argc, argv,
-                        {"data", "port", "aet", "admin-port", "max-associations", "on-duplicate", "codec"},
+                        {"data", "port", "aet", "admin-port", "max-associations", "on-duplicate", "codec", "peer"},
                         {"verbose", "verify-encode", "no-verify-encode"});
   if (!args.ok()) return Fail(args.status());
   const std::string data = args->Get("data");
@@ -106,6 +109,13 @@ int RunServe(int argc, char** argv) {
   const std::string aet = args->Get("aet", "PACSCORE");
   if (aet.empty() || aet.size() > 16) return Fail(Status::InvalidArgument("--aet must be 1-16 characters"));
   if (args->Has("verbose")) SetLogLevel(LogLevel::kDebug);
+  std::vector<dicom::PeerAddress> peers;  // C-MOVE destinations, --peer NAME=AET@HOST:PORT (repeatable)
+  if (auto it = args->flags.find("peer"); it != args->flags.end())
+    for (const auto& text : it->second) {
+      auto peer = dicom::ParsePeer(text);
+      if (!peer.ok()) return Fail(peer.status());
+      peers.push_back(*peer);
+    }
 
   // DCMTK reads TCP_NODELAY when it creates sockets: without it every
   // exchange waits on a delayed ACK and a DCMTK node tops out near 20 images/s.
@@ -121,7 +131,8 @@ int RunServe(int argc, char** argv) {
   auto store = OpenFolder(data, *policy);
   if (!store.ok()) return Fail(store.status());
   dicom::Ingestor ingestor(**store, *codec_policy);
-  dicom::DicomServer server(ingestor, {.port = *port, .ae_title = aet, .max_associations = *max_assoc});
+  dicom::DicomServer server(ingestor,
+                            {.port = *port, .ae_title = aet, .max_associations = *max_assoc, .peers = peers});
 
   const std::string data_abs = fs::absolute(data).string();
   AdminHandler handler = [&](const std::string& method, const std::string& target,

@@ -1,16 +1,18 @@
 // File: dicom_server.h
-// The DICOM node: C-ECHO and C-STORE over a pool of association threads
-// (DCMTK's DcmSCPPool). Each C-STORE is answered only after the instance is
-// durable in the store.
+// The DICOM node: C-ECHO, C-STORE, C-FIND, C-MOVE and C-GET over a pool of
+// association threads (DCMTK's DcmSCPPool). Each C-STORE is answered only
+// after the instance is durable in the store; queries read the query index.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "pacs/base/result.h"
 #include "pacs/dicom/ingest.h"
+#include "pacs/dicom/retrieve.h"
 
 namespace pacs::dicom {
 
@@ -18,6 +20,7 @@ struct ServerOptions {
   uint16_t port = 11112;
   std::string ae_title = "PACSCORE";
   uint16_t max_associations = 16;
+  std::vector<PeerAddress> peers;  // C-MOVE destinations (`--peer`)
 };
 
 // Live counters of the running server (since start).
@@ -27,6 +30,11 @@ struct ServerCounters {
   std::atomic<uint64_t> stores_succeeded{0};
   std::atomic<uint64_t> stores_failed{0};
   std::atomic<uint64_t> receive_failures{0};  // datasets that could not be received (association aborted)
+  std::atomic<uint64_t> find_requests{0};
+  std::atomic<uint64_t> move_requests{0};
+  std::atomic<uint64_t> get_requests{0};
+  std::atomic<uint64_t> retrieve_suboperations_completed{0};
+  std::atomic<uint64_t> retrieve_suboperations_failed{0};
 };
 
 class DicomServer {
