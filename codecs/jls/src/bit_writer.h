@@ -9,8 +9,12 @@
 #include <cstdint>
 #include <cstring>
 
+#define PACS_JLS_INLINE inline __attribute__((always_inline))
+
 namespace pacs::jls::internal {
 
+// A value type: the scan encoder keeps a copy in a local variable during a
+// line, so that the compiler holds its state in registers.
 class BitWriter {
  public:
   // `out` must have room for everything written; the scan encoder checks the
@@ -18,14 +22,14 @@ class BitWriter {
   explicit BitWriter(uint8_t* out) : out_(out) {}
 
   // Appends the `count` low bits of `bits` (count <= 32, upper bits zero).
-  inline void Put(uint32_t bits, int count) {
+  PACS_JLS_INLINE void Put(uint32_t bits, int count) {
     pending_ = (pending_ << count) | bits;
     pending_count_ += count;
     if (pending_count_ >= 32) Drain();
   }
 
   // Appends `count` zero bits, any number.
-  inline void PutZeros(int count) {
+  PACS_JLS_INLINE void PutZeros(int count) {
     while (count > 32) {
       Put(0, 32);
       count -= 32;
@@ -45,7 +49,7 @@ class BitWriter {
   // Brings pending_count_ below 32. The fast path writes four bytes at once
   // when no stuffing is involved: the previous byte was not 0xFF and none of
   // the first three new bytes is (a 0xFF in the fourth only matters later).
-  inline void Drain() {
+  PACS_JLS_INLINE void Drain() {
     if (!last_was_ff_) {
       const auto word = static_cast<uint32_t>(pending_ >> (pending_count_ - 32));
       // A zero byte of ~word is a 0xFF of word; the test may flag a byte
@@ -61,6 +65,10 @@ class BitWriter {
         return;
       }
     }
+    DrainSlow();
+  }
+
+  __attribute__((noinline)) void DrainSlow() {
     while (pending_count_ >= 32) EmitSlow();
   }
 

@@ -1,6 +1,5 @@
 // Highway kernels for line_analysis.h, compiled once per SIMD target and
-// dispatched at run time. Samples are widened to int32 lanes so that 16-bit
-// gradients (up to +-65535) fit.
+// dispatched at run time.
 #include "line_analysis.h"
 
 #include <algorithm>
@@ -15,58 +14,66 @@ namespace pacs::jls::internal {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Q(D) of A.3.3 for NEAR = 0: the sign of d times the number of the bounds
-// 1, T1, T2, T3 that |d| reaches (|d| > T - 1: Highway 1.0 has no >= for
-// integers). Comparison masks are all ones (-1), so summing them counts
-// negatively.
-template <class D, class V>
-HWY_INLINE V QuantizeGradient(D d, V gradient, V t1_minus_1, V t2_minus_1, V t3_minus_1) {
-  const V zero = hn::Zero(d);
-  const V magnitude = hn::Abs(gradient);
-  const V minus_count =
-      hn::VecFromMask(d, magnitude > zero) + hn::VecFromMask(d, magnitude > t1_minus_1) +
-      hn::VecFromMask(d, magnitude > t2_minus_1) + hn::VecFromMask(d, magnitude > t3_minus_1);
-  return hn::IfThenElse(gradient < zero, minus_count, hn::Neg(minus_count));
+// Everything runs on uint16_t lanes (16 per AVX2 vector), unsigned where a
+// value may exceed 32767: a gradient's magnitude comes from saturating
+// subtractions, and a + b - c of the predictor wraps harmlessly since its
+// result lies between a and b.
+
+// Q(D) of A.3.3 for NEAR = 0 and gradient p - q: the sign of p - q times
+// the number of the bounds 1, T1, T2, T3 that |p - q| reaches. The default
+// thresholds are at most 276 (< 32768), so the magnitude is capped at 32767
+// to compare as signed (x86 has no unsigned 16-bit compare). Masks are all
+// ones (-1), so their sum counts negatively.
+template <class DI, class VU, class VI>
+HWY_INLINE VI QuantizeGradient(DI di, VU p, VU q, VI t1_minus_1, VI t2_minus_1, VI t3_minus_1) {
+  const hn::RebindToUnsigned<DI> du;
+  const VU up = hn::SaturatedSub(p, q);    // p - q if p > q, else 0
+  const VU down = hn::SaturatedSub(q, p);  // q - p if q > p, else 0
+  const VI magnitude = hn::BitCast(di, hn::Min(hn::Or(up, down), hn::Set(du, 0x7FFF)));
+  const VI zero = hn::Zero(di);
+  const VI minus_count =
+      hn::VecFromMask(di, magnitude > zero) + hn::VecFromMask(di, magnitude > t1_minus_1) +
+      hn::VecFromMask(di, magnitude > t2_minus_1) + hn::VecFromMask(di, magnitude > t3_minus_1);
+  const auto negative = hn::RebindMask(di, down != hn::Zero(du));
+  return hn::IfThenElse(negative, minus_count, hn::Neg(minus_count));
 }
 
 void AnalyzeLine(const uint16_t* HWY_RESTRICT prev, const uint16_t* HWY_RESTRICT cur, size_t width,
                  int32_t t1, int32_t t2, int32_t t3, int16_t* HWY_RESTRICT context,
                  uint16_t* HWY_RESTRICT prediction, uint8_t* HWY_RESTRICT repeats) {
-  const hn::ScalableTag<int32_t> d32;
-  const hn::Rebind<uint16_t, decltype(d32)> du16;
-  const hn::Rebind<int16_t, decltype(d32)> di16;
-  const hn::Rebind<uint8_t, decltype(d32)> du8;
-  using V = hn::Vec<decltype(d32)>;
-  const V vt1 = hn::Set(d32, t1 - 1);
-  const V vt2 = hn::Set(d32, t2 - 1);
-  const V vt3 = hn::Set(d32, t3 - 1);
-  const V one = hn::Set(d32, 1);
-  const V k81 = hn::Set(d32, 81);
-  const V k9 = hn::Set(d32, 9);
-  const auto load = [&](const uint16_t* p) { return hn::PromoteTo(d32, hn::LoadU(du16, p)); };
+  const hn::ScalableTag<uint16_t> du;
+  const hn::RebindToSigned<decltype(du)> di;
+  const hn::Rebind<uint8_t, decltype(di)> du8;
+  using VI = hn::Vec<decltype(di)>;
+  const VI vt1 = hn::Set(di, static_cast<int16_t>(t1 - 1));
+  const VI vt2 = hn::Set(di, static_cast<int16_t>(t2 - 1));
+  const VI vt3 = hn::Set(di, static_cast<int16_t>(t3 - 1));
+  const VI k81 = hn::Set(di, 81);
+  const VI k9 = hn::Set(di, 9);
+  const VI one = hn::Set(di, 1);
 
-  const size_t lanes = hn::Lanes(d32);
+  const size_t lanes = hn::Lanes(du);
   for (size_t i = 0; i < width; i += lanes) {
-    const V a = load(cur + i - 1);
-    const V b = load(prev + i);
-    const V c = load(prev + i - 1);
-    const V dd = load(prev + i + 1);
-    const V x = load(cur + i);
+    const auto a = hn::LoadU(du, cur + i - 1);
+    const auto b = hn::LoadU(du, prev + i);
+    const auto c = hn::LoadU(du, prev + i - 1);
+    const auto d = hn::LoadU(du, prev + i + 1);
+    const auto x = hn::LoadU(du, cur + i);
 
-    const V q1 = QuantizeGradient(d32, dd - b, vt1, vt2, vt3);
-    const V q2 = QuantizeGradient(d32, b - c, vt1, vt2, vt3);
-    const V q3 = QuantizeGradient(d32, c - a, vt1, vt2, vt3);
-    const V q = q1 * k81 + q2 * k9 + q3;
-    hn::StoreU(hn::DemoteTo(di16, q), di16, context + i);
+    const VI q1 = QuantizeGradient(di, d, b, vt1, vt2, vt3);
+    const VI q2 = QuantizeGradient(di, b, c, vt1, vt2, vt3);
+    const VI q3 = QuantizeGradient(di, c, a, vt1, vt2, vt3);
+    hn::StoreU(q1 * k81 + q2 * k9 + q3, di, context + i);
 
-    const V low = hn::Min(a, b);
-    const V high = hn::Max(a, b);
     // c >= max(a, b) -> min(a, b); c <= min(a, b) -> max(a, b); else a + b - c.
-    const V predicted =
-        hn::IfThenElse(high > c, hn::IfThenElse(c > low, a + b - c, high), low);
-    hn::StoreU(hn::DemoteTo(du16, predicted), du16, prediction + i);
+    const auto low = hn::Min(a, b);
+    const auto high = hn::Max(a, b);
+    const auto predicted = hn::IfThenElse(
+        hn::Max(c, high) == c, low, hn::IfThenElse(hn::Min(c, low) == c, high, a + b - c));
+    hn::StoreU(predicted, du, prediction + i);
 
-    hn::StoreU(hn::DemoteTo(du8, hn::IfThenElseZero(x == a, one)), du8, repeats + i);
+    const VI repeat = hn::IfThenElseZero(hn::RebindMask(di, x == a), one);
+    hn::StoreU(hn::DemoteTo(du8, repeat), du8, repeats + i);
   }
 }
 

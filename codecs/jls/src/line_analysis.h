@@ -12,7 +12,8 @@
 namespace pacs::jls::internal {
 
 // How far past `width` AnalyzeLine may read its input lines and write its
-// outputs: one full vector of the widest target (AVX2, 8 x int32) plus slack.
+// outputs: one full vector of the widest target (AVX2, 16 x uint16_t) plus
+// slack.
 inline constexpr size_t kLinePadding = 32;
 
 // prev and cur point at sample 0 of the previous and current line, with the
@@ -22,7 +23,8 @@ inline constexpr size_t kLinePadding = 32;
 //   context[i]    signed context number 81*Q1 + 9*Q2 + Q3 (0 means run mode)
 //   prediction[i] the median edge predictor of a, b, c
 //   repeats[i]    1 if cur[i] == cur[i-1], else 0
-// Outputs must have room for width + kLinePadding entries.
+// Outputs must have room for width + kLinePadding entries. The thresholds
+// must be below 32768 (the defaults are at most 276).
 void AnalyzeLine(const uint16_t* prev, const uint16_t* cur, size_t width, int32_t t1, int32_t t2,
                  int32_t t3, int16_t* context, uint16_t* prediction, uint8_t* repeats);
 

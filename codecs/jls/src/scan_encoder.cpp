@@ -31,64 +31,84 @@ struct RunContext {
 };
 
 // The Golomb parameter: the smallest k with n * 2^k >= a (A.5.1).
-inline int32_t GolombK(int32_t n, int32_t a) {
+PACS_JLS_INLINE int32_t GolombK(int32_t n, int32_t a) {
   if (n >= a) return 0;
-  int32_t k = __builtin_clz(static_cast<uint32_t>(n)) - __builtin_clz(static_cast<uint32_t>(a));
+  const int32_t k =
+      __builtin_clz(static_cast<uint32_t>(n)) - __builtin_clz(static_cast<uint32_t>(a));
   return (n << k) < a ? k + 1 : k;
 }
 
-class AdaptiveCoder {
+// The context statistics of a scan, shared by its components.
+struct ContextTables {
+  explicit ContextTables(const CodingParameters& params) {
+    const int32_t initial_a = std::max(2, (params.range + 32) / 64);
+    for (RegularContext& context : regular) context = {initial_a, 0, 0, 1};
+    for (RunContext& context : run) context = {initial_a, 1, 0};
+  }
+  RegularContext regular[kRegularContexts];
+  RunContext run[2];
+};
+
+// The coding of one line. Constructed on the stack per line with the writer
+// and run index copied in, so that the compiler keeps all of it in registers
+// (stores through the output byte pointer could otherwise alias any member).
+class LineCoder {
  public:
-  explicit AdaptiveCoder(const CodingParameters& params)
-      : max_value_(params.max_value),
+  LineCoder(const CodingParameters& params, ContextTables& tables, const BitWriter& writer,
+            int32_t run_index)
+      : writer(writer),
+        run_index(run_index),
+        regular_(tables.regular),
+        run_(tables.run),
+        max_value_(params.max_value),
         qbpp_(params.qbpp),
         limit_(params.limit),
         reset_(params.reset),
-        sign_shift_(32 - params.bits_per_sample) {
-    const int32_t initial_a = std::max(2, (params.range + 32) / 64);
-    for (RegularContext& context : regular_) context = {initial_a, 0, 0, 1};
-    for (RunContext& context : run_) context = {initial_a, 1, 0};
-  }
+        sign_shift_(32 - params.bits_per_sample) {}
 
-  int32_t run_index = 0;
+  BitWriter writer;
+  int32_t run_index;
 
   // Regular mode (A.4-A.6) for a sample with context number q != 0.
-  inline void EncodeRegular(BitWriter& writer, int32_t q, int32_t x, int32_t predicted) {
+  PACS_JLS_INLINE void EncodeRegular(int32_t q, int32_t x, int32_t predicted) {
     const int32_t sign = q >> 31;  // 0 or -1
     RegularContext& context = regular_[(q ^ sign) - sign];
-    const int32_t k = GolombK(context.n, context.a);
-    int32_t corrected = predicted + ((context.c ^ sign) - sign);
+    const int32_t a = context.a, b = context.b, c = context.c, n = context.n;
+    const int32_t k = GolombK(n, a);
+    int32_t corrected = predicted + ((c ^ sign) - sign);
     corrected = corrected < 0 ? 0 : (corrected > max_value_ ? max_value_ : corrected);
     const int32_t error = ModuloRange(((x - corrected) ^ sign) - sign);
     // For k = 0 and a negative bias the mapping of A.5.2 is mirrored.
-    const int32_t mirror = k == 0 ? ((2 * context.b + context.n - 1) >> 31) : 0;
+    const int32_t mirror = k == 0 ? ((2 * b + n - 1) >> 31) : 0;
     const int32_t mirrored = error ^ mirror;
-    EncodeMapped(writer, k, static_cast<uint32_t>((mirrored >> 31) ^ (2 * mirrored)), limit_);
+    EncodeMapped(k, static_cast<uint32_t>((mirrored >> 31) ^ (2 * mirrored)), limit_);
 
-    context.a += std::abs(error);
-    context.b += error;
-    if (context.n == reset_) {
-      context.a >>= 1;
-      context.b >>= 1;
-      context.n >>= 1;
+    int32_t new_a = a + std::abs(error);
+    int32_t new_b = b + error;
+    int32_t new_n = n;
+    if (n == reset_) {
+      new_a >>= 1;
+      new_b >>= 1;
+      new_n >>= 1;
     }
-    ++context.n;
-    if (context.b + context.n <= 0) {
-      context.b += context.n;
-      if (context.b <= -context.n) context.b = -context.n + 1;
-      if (context.c > -128) --context.c;
-    } else if (context.b > 0) {
-      context.b -= context.n;
-      if (context.b > 0) context.b = 0;
-      if (context.c < 127) ++context.c;
+    ++new_n;
+    int32_t new_c = c;
+    if (new_b + new_n <= 0) {
+      new_b += new_n;
+      if (new_b <= -new_n) new_b = -new_n + 1;
+      if (new_c > -128) --new_c;
+    } else if (new_b > 0) {
+      new_b -= new_n;
+      if (new_b > 0) new_b = 0;
+      if (new_c < 127) ++new_c;
     }
+    context = {new_a, new_b, new_c, new_n};
   }
 
   // The run length of A.7.1.1: a 1 per completed segment of 2^J samples, then
   // (unless the run ends the line) a 0 and the remainder in J bits.
-  inline void EncodeRunLength(BitWriter& writer, int32_t run_length, bool end_of_line) {
+  PACS_JLS_INLINE void EncodeRunLength(int32_t run_length, bool end_of_line) {
     while (run_length >= (1 << kRunOrder[run_index])) {
-      // As many whole segments as fit at once, each a single 1 bit.
       writer.Put(1, 1);
       run_length -= 1 << kRunOrder[run_index];
       run_index = std::min(31, run_index + 1);
@@ -101,35 +121,34 @@ class AdaptiveCoder {
   }
 
   // The sample ending a run inside a line (A.7.2), one component.
-  inline void EncodeRunInterruption(BitWriter& writer, int32_t x, int32_t ra, int32_t rb) {
+  PACS_JLS_INLINE void EncodeRunInterruption(int32_t x, int32_t ra, int32_t rb) {
     if (ra == rb) {
-      EncodeInterruptionError(writer, run_[1], 1, ModuloRange(x - ra));
+      EncodeInterruptionError(run_[1], 1, ModuloRange(x - ra));
     } else {
-      EncodeInterruptionError(writer, run_[0], 0, ModuloRange(ra > rb ? rb - x : x - rb));
+      EncodeInterruptionError(run_[0], 0, ModuloRange(ra > rb ? rb - x : x - rb));
     }
   }
 
   // Sample interleave: each component of the interrupting pixel is coded with
   // run context 0, the sign taken from rb - ra (0 counting as positive).
-  inline void EncodeRunInterruptionComponent(BitWriter& writer, int32_t x, int32_t ra, int32_t rb) {
-    EncodeInterruptionError(writer, run_[0], 0, ModuloRange(ra > rb ? rb - x : x - rb));
+  PACS_JLS_INLINE void EncodeRunInterruptionComponent(int32_t x, int32_t ra, int32_t rb) {
+    EncodeInterruptionError(run_[0], 0, ModuloRange(ra > rb ? rb - x : x - rb));
   }
 
-  inline void EndRunInterruption() { run_index = std::max(0, run_index - 1); }
+  PACS_JLS_INLINE void EndRunInterruption() { run_index = std::max(0, run_index - 1); }
 
  private:
   // Reduces an error modulo RANGE = 2^P into [-RANGE/2, RANGE/2).
-  inline int32_t ModuloRange(int32_t error) const {
+  PACS_JLS_INLINE int32_t ModuloRange(int32_t error) const {
     return static_cast<int32_t>(static_cast<uint32_t>(error) << sign_shift_) >> sign_shift_;
   }
 
-  inline void EncodeInterruptionError(BitWriter& writer, RunContext& context, int32_t type,
-                                      int32_t error) {
+  PACS_JLS_INLINE void EncodeInterruptionError(RunContext& context, int32_t type, int32_t error) {
     const int32_t k = GolombK(context.n, context.a + (context.n >> 1) * type);
     const bool map = (k == 0 && error > 0 && 2 * context.nn < context.n) ||
                      (error < 0 && 2 * context.nn >= context.n) || (error < 0 && k != 0);
     const int32_t mapped = 2 * std::abs(error) - type - static_cast<int32_t>(map);
-    EncodeMapped(writer, k, static_cast<uint32_t>(mapped), limit_ - kRunOrder[run_index] - 1);
+    EncodeMapped(k, static_cast<uint32_t>(mapped), limit_ - kRunOrder[run_index] - 1);
     if (error < 0) ++context.nn;
     context.a += (mapped + 1 - type) >> 1;
     if (context.n == reset_) {
@@ -141,16 +160,20 @@ class AdaptiveCoder {
   }
 
   // A limited-length Golomb code (A.5.3).
-  inline void EncodeMapped(BitWriter& writer, int32_t k, uint32_t mapped, int32_t limit) const {
+  PACS_JLS_INLINE void EncodeMapped(int32_t k, uint32_t mapped, int32_t limit) {
     const auto high = static_cast<int32_t>(mapped >> k);
+    if (__builtin_expect(high + 1 + k <= 32 && high < limit - qbpp_ - 1, 1)) {
+      writer.Put((1u << k) | (mapped & ((1u << k) - 1)), high + 1 + k);
+      return;
+    }
+    EncodeLongCode(k, mapped, high, limit);
+  }
+
+  __attribute__((noinline)) void EncodeLongCode(int32_t k, uint32_t mapped, int32_t high,
+                                                int32_t limit) {
     if (high < limit - qbpp_ - 1) {
-      const uint32_t tail = (1u << k) | (mapped & ((1u << k) - 1));
-      if (high + 1 + k <= 32) {
-        writer.Put(tail, high + 1 + k);
-      } else {
-        writer.PutZeros(high);
-        writer.Put(tail, k + 1);
-      }
+      writer.PutZeros(high);
+      writer.Put((1u << k) | (mapped & ((1u << k) - 1)), k + 1);
     } else {
       writer.PutZeros(limit - qbpp_ - 1);
       writer.Put(1, 1);
@@ -158,13 +181,13 @@ class AdaptiveCoder {
     }
   }
 
-  RegularContext regular_[kRegularContexts];
-  RunContext run_[2];
-  int32_t max_value_;
-  int32_t qbpp_;
-  int32_t limit_;
-  int32_t reset_;
-  int32_t sign_shift_;
+  RegularContext* regular_;
+  RunContext* run_;
+  const int32_t max_value_;
+  const int32_t qbpp_;
+  const int32_t limit_;
+  const int32_t reset_;
+  const int32_t sign_shift_;
 };
 
 // Copies one line of samples into a coding line buffer, dropping the bits
@@ -263,7 +286,7 @@ void EncodeScan(const CodingParameters& params, const ScanLayout& layout, const 
   const auto signed_width = static_cast<int32_t>(width);
   const bool two_bytes = params.bits_per_sample > 8;
   const auto mask = static_cast<uint16_t>(params.max_value);
-  AdaptiveCoder coder(params);
+  ContextTables tables(params);
   std::vector<LinePair> lines(static_cast<size_t>(layout.components), LinePair(width));
   std::vector<int32_t> run_index(static_cast<size_t>(layout.components), 0);
   LineAnalysisBuffers analysis(width);
@@ -289,25 +312,26 @@ void EncodeScan(const CodingParameters& params, const ScanLayout& layout, const 
       AnalyzeLine(prev, cur, width, params.t1, params.t2, params.t3, contexts, predictions,
                   repeats);
 
-      coder.run_index = run_index[component];
+      LineCoder coder(params, tables, writer, run_index[component]);
       int32_t i = 0;
       while (i < signed_width) {
         const int32_t q = contexts[i];
         if (q != 0) {
-          coder.EncodeRegular(writer, q, cur[i], predictions[i]);
+          coder.EncodeRegular(q, cur[i], predictions[i]);
           ++i;
           continue;
         }
         const int32_t remaining = signed_width - i;
         const int32_t run_length = RunLength(repeats + i, remaining);
-        coder.EncodeRunLength(writer, run_length, run_length == remaining);
+        coder.EncodeRunLength(run_length, run_length == remaining);
         i += run_length;
         if (i < signed_width) {
-          coder.EncodeRunInterruption(writer, cur[i], cur[i - 1], prev[i]);
+          coder.EncodeRunInterruption(cur[i], cur[i - 1], prev[i]);
           coder.EndRunInterruption();
           ++i;
         }
       }
+      writer = coder.writer;
       run_index[component] = coder.run_index;
     }
   }
@@ -321,7 +345,8 @@ void EncodeSampleInterleavedScan(const CodingParameters& params, uint32_t width,
   const auto signed_width = static_cast<int32_t>(width);
   const bool two_bytes = params.bits_per_sample > 8;
   const auto mask = static_cast<uint16_t>(params.max_value);
-  AdaptiveCoder coder(params);
+  ContextTables tables(params);
+  int32_t run_index = 0;
   std::vector<LinePair> lines(kComponents, LinePair(width));
   std::vector<LineAnalysisBuffers> analysis(kComponents, LineAnalysisBuffers(width));
   std::vector<uint8_t> all_repeat(width + kLinePadding + 8, 0);
@@ -349,29 +374,32 @@ void EncodeSampleInterleavedScan(const CodingParameters& params, uint32_t width,
     for (uint32_t x = 0; x < width; ++x)
       all_repeat[x] = analysis[0].repeats[x] & analysis[1].repeats[x] & analysis[2].repeats[x];
 
+    LineCoder coder(params, tables, writer, run_index);
     int32_t i = 0;
     while (i < signed_width) {
       const int32_t q0 = analysis[0].context[i];
       const int32_t q1 = analysis[1].context[i];
       const int32_t q2 = analysis[2].context[i];
       if ((q0 | q1 | q2) != 0) {
-        coder.EncodeRegular(writer, q0, cur[0][i], analysis[0].prediction[i]);
-        coder.EncodeRegular(writer, q1, cur[1][i], analysis[1].prediction[i]);
-        coder.EncodeRegular(writer, q2, cur[2][i], analysis[2].prediction[i]);
+        coder.EncodeRegular(q0, cur[0][i], analysis[0].prediction[i]);
+        coder.EncodeRegular(q1, cur[1][i], analysis[1].prediction[i]);
+        coder.EncodeRegular(q2, cur[2][i], analysis[2].prediction[i]);
         ++i;
         continue;
       }
       const int32_t remaining = signed_width - i;
       const int32_t run_length = RunLength(all_repeat.data() + i, remaining);
-      coder.EncodeRunLength(writer, run_length, run_length == remaining);
+      coder.EncodeRunLength(run_length, run_length == remaining);
       i += run_length;
       if (i < signed_width) {
         for (int c = 0; c < kComponents; ++c)
-          coder.EncodeRunInterruptionComponent(writer, cur[c][i], cur[c][i - 1], prev[c][i]);
+          coder.EncodeRunInterruptionComponent(cur[c][i], cur[c][i - 1], prev[c][i]);
         coder.EndRunInterruption();
         ++i;
       }
     }
+    writer = coder.writer;
+    run_index = coder.run_index;
   }
   writer.Finish();
   output.Finish(writer);
