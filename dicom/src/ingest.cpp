@@ -4,18 +4,28 @@
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "pacs/dicom/index.h"
 #include "pacs/dicom/instance_split.h"
+#include "pacs/engine/sync_point.h"
 
 namespace pacs::dicom {
 
 Result<IngestReport> Ingestor::IngestDataset(DcmDataset& dataset, E_TransferSyntax xfer) {
-  auto split = SplitInstance(dataset, xfer, policy_);
+  auto split = SplitInstance(dataset, xfer, policy_, &store_);
   if (!split.ok()) return split.status().WithContext("rejected, nothing stored");
-  split->catalog_payload = BuildCatalogPayload(dataset);  // the split removed Pixel Data only
+  PACS_SYNC_POINT("Ingestor::IngestDataset:AfterSplit");
+  split->catalog_payload = BuildCatalogPayload(dataset);  // the split leaves the dataset as it was
   IngestReport report;
   report.sop_instance_uid = split->record.sop_instance_uid;
   report.study_instance_uid = split->record.study_instance_uid;
   report.received_bytes = split->record.received_bytes;
   auto commit = store_.CommitInstance(*split);
+  if (!commit.ok() && commit.status().code() == StatusCode::kBusy) {
+    // A frame we skipped as already stored was collected meanwhile: split
+    // again with every frame's bytes.
+    auto full = SplitInstance(dataset, xfer, policy_, nullptr);
+    if (!full.ok()) return full.status().WithContext("rejected, nothing stored");
+    full->catalog_payload = split->catalog_payload;
+    commit = store_.CommitInstance(*full);
+  }
   if (!commit.ok()) return commit.status().WithContext("SOP Instance " + report.sop_instance_uid);
   report.commit = *commit;
   return report;

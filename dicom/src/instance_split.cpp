@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <mutex>
 #include <optional>
 
 #include "dcmtk/dcmdata/dcdeftag.h"
@@ -10,11 +11,14 @@
 #include "dcmtk/dcmdata/dcpixel.h"
 #include "dcmtk/dcmdata/dcpixseq.h"
 #include "dcmtk/dcmdata/dcpxitem.h"
+#include "dcmtk/dcmdata/dcrledrg.h"
+#include "dcmtk/dcmjpeg/djdecode.h"
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "dcmtk/oflog/oflog.h"
 #include "pacs/base/log.h"
 #include "pacs/codecs/codec_choice.h"
 #include "pacs/codecs/codec_options.h"
+#include "fragments.h"
 
 namespace pacs::dicom {
 namespace {
@@ -77,14 +81,16 @@ Status DecodeDataset(const std::string& bytes, E_TransferSyntax xfer, DcmDataset
   return Status::Ok();
 }
 
-std::string PixelDescription(DcmDataset& ds) {
+// `photometric` overrides the dataset's, for compressed data whose decoded
+// pixels are in another colour space (J2K YBR_RCT decodes to RGB).
+std::string PixelDescription(DcmDataset& ds, const std::string& photometric = {}) {
   return "native|" + std::to_string(GetLong(ds, DCM_Rows, 0)) + "|" +
          std::to_string(GetLong(ds, DCM_Columns, 0)) + "|" +
          std::to_string(GetLong(ds, DCM_BitsAllocated, 0)) + "|" +
          std::to_string(GetLong(ds, DCM_BitsStored, 0)) + "|" +
          std::to_string(GetLong(ds, DCM_SamplesPerPixel, 1)) + "|" +
          std::to_string(GetLong(ds, DCM_PixelRepresentation, 0)) + "|" +
-         GetString(ds, DCM_PhotometricInterpretation) + "|" +
+         (photometric.empty() ? GetString(ds, DCM_PhotometricInterpretation) : photometric) + "|" +
          std::to_string(GetLong(ds, DCM_PlanarConfiguration, 0));
 }
 
@@ -96,6 +102,7 @@ void AddChunk(engine::InstanceWrite& w, std::string bytes, const std::string& de
   // Identity is the pixels (with their description), whatever encoding stores them.
   chunk.hash = description.empty() ? engine::Sha256(AsBytes(bytes))
                                    : engine::Sha256({AsBytes(description), AsBytes(bytes)});
+  if (!description.empty()) chunk.pixel_hash = chunk.hash;  // a native frame is its own pixel identity
   w.record.chunks.push_back(chunk);
   w.chunk_bytes.push_back(codec == codecs::CodecId::kRaw ? std::move(bytes) : std::move(stored));
 }
@@ -138,7 +145,7 @@ std::pair<codecs::CodecId, std::string> EncodeFrame(const codecs::FrameInfo& inf
 }
 
 Status SplitNative(DcmDataset& ds, DcmPixelData& px, E_TransferSyntax xfer, const PixelCodecPolicy& policy,
-                   engine::InstanceWrite& w) {
+                   const engine::Store* stored_frames, engine::InstanceWrite& w) {
   Uint8* data = nullptr;
   const Uint32 length = px.getLength();
   if (length > 0 && (px.getUint8Array(data).bad() || data == nullptr))
@@ -166,6 +173,22 @@ Status SplitNative(DcmDataset& ds, DcmPixelData& px, E_TransferSyntax xfer, cons
     const std::string modality = GetString(ds, DCM_Modality);
     for (long f = 0; f < frames; ++f) {
       std::string raw(bytes + f * frame_bytes, frame_bytes);
+      if (stored_frames) {
+        // A frame already stored (a re-sent or corrected study) is not encoded
+        // again: the commit references the stored chunk, or asks for a retry
+        // with the bytes if the chunk was collected in between.
+        const engine::ContentHash key = engine::Sha256({AsBytes(description), AsBytes(raw)});
+        if (auto codec = stored_frames->HasChunk(key)) {
+          engine::PixelChunk chunk;
+          chunk.hash = key;
+          chunk.pixel_hash = key;
+          chunk.size = raw.size();
+          chunk.codec = *codec;
+          w.record.chunks.push_back(chunk);
+          w.chunk_bytes.emplace_back();
+          continue;
+        }
+      }
       if (encodable) {
         auto [codec, stored] = EncodeFrame(*info, raw, photometric, modality, policy,
                                            "instance " + w.record.sop_instance_uid + " frame " + std::to_string(f));
@@ -183,7 +206,50 @@ Status SplitNative(DcmDataset& ds, DcmPixelData& px, E_TransferSyntax xfer, cons
   return Status::Ok();
 }
 
-Status SplitEncapsulated(DcmPixelData& px, E_TransferSyntax xfer, engine::InstanceWrite& w) {
+void RegisterDcmtkCodecs() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    DJDecoderRegistration::registerCodecs();
+    DcmRLEDecoderRegistration::registerCodecs();
+  });
+}
+
+// Decoded frames of lossless compressed Pixel Data, for the pixel identity
+// recorded beside the received codestream. Empty when we cannot decode it.
+std::vector<std::string> DecodeReceivedFrames(DcmDataset& ds, E_TransferSyntax xfer, const codecs::FrameInfo& info,
+                                              const std::string& bot, const std::vector<std::string>& fragments,
+                                              size_t frames) {
+  std::optional<codecs::CodecId> ours;
+  if (xfer == EXS_JPEGLSLossless) ours = codecs::CodecId::kJpegLs;
+  if (xfer == EXS_JPEG2000LosslessOnly) ours = codecs::CodecId::kJ2k;
+  std::vector<std::string> out;
+  if (ours) {
+    auto codestreams = GroupFragments(bot, fragments, frames);
+    if (!codestreams.ok()) return {};
+    auto codec = codecs::MakeCodec(*ours);
+    for (const auto& cs : *codestreams) {
+      auto decoded = codec->Decode(info, AsBytes(cs));
+      if (!decoded.ok()) return {};
+      out.emplace_back(decoded->begin(), decoded->end());
+    }
+    return out;
+  }
+  if (xfer != EXS_RLELossless && xfer != EXS_JPEGProcess14SV1 && xfer != EXS_JPEGProcess14) return {};
+  // DCMTK's JPEG lossless and RLE decoders, on a copy: the dataset keeps its
+  // received representation untouched.
+  RegisterDcmtkCodecs();
+  DcmDataset copy(ds);
+  if (copy.chooseRepresentation(EXS_LittleEndianExplicit, nullptr).bad()) return {};
+  const Uint8* data = nullptr;
+  unsigned long count = 0;
+  if (copy.findAndGetUint8Array(DCM_PixelData, data, &count).bad() || data == nullptr) return {};
+  const size_t frame_bytes = info.FrameBytes();
+  if (count < frame_bytes * frames) return {};
+  for (size_t f = 0; f < frames; ++f) out.emplace_back(reinterpret_cast<const char*>(data) + f * frame_bytes, frame_bytes);
+  return out;
+}
+
+Status SplitEncapsulated(DcmDataset& ds, DcmPixelData& px, E_TransferSyntax xfer, engine::InstanceWrite& w) {
   DcmPixelSequence* seq = nullptr;
   if (px.getEncapsulatedRepresentation(xfer, nullptr, seq).bad() || seq == nullptr)
     return Status::InvalidArgument("Pixel Data is not encapsulated although the transfer syntax is " +
@@ -192,6 +258,7 @@ Status SplitEncapsulated(DcmPixelData& px, E_TransferSyntax xfer, engine::Instan
   w.record.pixel_vr = "OB";
   const unsigned long items = seq->card();
   if (items == 0) return Status::InvalidArgument("encapsulated Pixel Data has no Basic Offset Table item");
+  std::vector<std::string> fragments;
   for (unsigned long i = 0; i < items; ++i) {
     DcmPixelItem* item = nullptr;
     if (seq->getItem(item, i).bad() || item == nullptr)
@@ -201,13 +268,34 @@ Status SplitEncapsulated(DcmPixelData& px, E_TransferSyntax xfer, engine::Instan
     if (len > 0 && (item->getUint8Array(data).bad() || data == nullptr))
       return Status::InvalidArgument("encapsulated Pixel Data item " + std::to_string(i) + " is unreadable");
     std::string bytes(reinterpret_cast<const char*>(data), len);
-    if (i == 0) {
-      w.record.offset_table = std::move(bytes);
-    } else {
-      AddChunk(w, std::move(bytes), "");
-      w.record.chunks.back().codec = engine::kChunkAsReceived;
-    }
+    if (i == 0) w.record.offset_table = std::move(bytes);
+    else fragments.push_back(std::move(bytes));
   }
+  for (const auto& f : fragments) {
+    AddChunk(w, f, "");
+    w.record.chunks.back().codec = engine::kChunkAsReceived;
+  }
+
+  // The same image may be held in other encodings (a native copy, another
+  // codec): record the identity of the decoded pixels beside each frame.
+  auto info = FrameInfoFromDataset(ds);
+  if (!info.ok() || DcmXfer(xfer).isLossy()) return Status::Ok();
+  const size_t frames = static_cast<size_t>(std::max(1L, GetLong(ds, DCM_NumberOfFrames, 1)));
+  std::vector<size_t> sizes;
+  for (const auto& f : fragments) sizes.push_back(f.size());
+  auto starts = FrameStartFragments(w.record.offset_table, sizes, frames);
+  if (!starts.ok()) return Status::Ok();
+  const auto decoded = DecodeReceivedFrames(ds, xfer, *info, w.record.offset_table, fragments, frames);
+  if (decoded.size() != frames) {
+    LogWarning("instance " + w.record.sop_instance_uid + ": received " + DcmXfer(xfer).getXferName() +
+               " pixel data could not be decoded for its pixel identity; stored as received");
+    return Status::Ok();
+  }
+  std::string photometric = GetString(ds, DCM_PhotometricInterpretation);
+  if (xfer == EXS_JPEG2000LosslessOnly && (photometric == "YBR_RCT" || photometric == "YBR_ICT")) photometric = "RGB";
+  const std::string description = PixelDescription(ds, photometric);
+  for (size_t f = 0; f < frames; ++f)
+    w.record.chunks[(*starts)[f]].pixel_hash = engine::Sha256({AsBytes(description), AsBytes(decoded[f])});
   return Status::Ok();
 }
 
@@ -260,7 +348,7 @@ Result<codecs::FrameInfo> FrameInfoFromDataset(DcmItem& ds) {
 }
 
 Result<engine::InstanceWrite> SplitInstance(DcmDataset& dataset, E_TransferSyntax xfer,
-                                            const PixelCodecPolicy& policy) {
+                                            const PixelCodecPolicy& policy, const engine::Store* stored_frames) {
   engine::InstanceWrite w;
   auto& rec = w.record;
   rec.sop_instance_uid = GetString(dataset, DCM_SOPInstanceUID);
@@ -282,14 +370,17 @@ Result<engine::InstanceWrite> SplitInstance(DcmDataset& dataset, E_TransferSynta
   if (dataset.findAndGetElement(DCM_PixelData, element).good() && element != nullptr) {
     if (element->ident() != EVR_PixelData) return Status::InvalidArgument("Pixel Data element has an unexpected type");
     auto* px = static_cast<DcmPixelData*>(element);
-    if (xfer_info.isEncapsulated()) PACS_RETURN_IF_ERROR(SplitEncapsulated(*px, xfer, w));
-    else PACS_RETURN_IF_ERROR(SplitNative(dataset, *px, xfer, policy, w));
-    delete dataset.remove(element);
+    if (xfer_info.isEncapsulated()) PACS_RETURN_IF_ERROR(SplitEncapsulated(dataset, *px, xfer, w));
+    else PACS_RETURN_IF_ERROR(SplitNative(dataset, *px, xfer, policy, stored_frames, w));
   }
 
   const E_TransferSyntax header_xfer = HeaderSyntaxFor(xfer);
   rec.header_transfer_syntax_uid = DcmXfer(header_xfer).getXferID();
+  // The header is the dataset without its Pixel Data; the element goes back
+  // afterwards so the caller's dataset is unchanged (a retry splits it again).
+  DcmElement* pixel_element = element ? dataset.remove(element) : nullptr;
   auto header = EncodeDataset(dataset, header_xfer);
+  if (pixel_element) dataset.insert(pixel_element, true);
   if (!header.ok()) return header.status();
   w.header_bytes = std::move(*header);
   rec.header_size = w.header_bytes.size();

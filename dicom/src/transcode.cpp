@@ -19,6 +19,7 @@
 #include "pacs/codecs/codec_choice.h"
 #include "pacs/codecs/codec_options.h"
 #include "pacs/dicom/instance_split.h"
+#include "fragments.h"
 
 namespace pacs::dicom {
 namespace {
@@ -52,12 +53,9 @@ std::string GetString(DcmItem& item, const DcmTagKey& tag) {
 
 std::span<const uint8_t> Bytes(const std::string& s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
 
-// The frames of an encapsulated pixel sequence: one fragment per frame, all
-// fragments for a single frame, or grouped by the Basic Offset Table.
+// The frames of an encapsulated pixel sequence (see fragments.h).
 Result<std::vector<std::string>> FramesOfSequence(DcmPixelSequence& seq, size_t frames) {
   std::vector<std::string> fragments;
-  std::vector<uint32_t> starts;  // offset of each fragment's item relative to the first
-  uint32_t offset = 0;
   std::string bot;
   for (unsigned long i = 0; i < seq.card(); ++i) {
     DcmPixelItem* item = nullptr;
@@ -66,33 +64,10 @@ Result<std::vector<std::string>> FramesOfSequence(DcmPixelSequence& seq, size_t 
     const Uint32 len = item->getLength();
     if (len > 0 && item->getUint8Array(data).bad()) return Status::Corruption("pixel item unreadable");
     std::string bytes(reinterpret_cast<const char*>(data), len);
-    if (i == 0) {
-      bot = std::move(bytes);
-      continue;
-    }
-    starts.push_back(offset);
-    offset += 8 + len;
-    fragments.push_back(std::move(bytes));
+    if (i == 0) bot = std::move(bytes);
+    else fragments.push_back(std::move(bytes));
   }
-  if (fragments.size() == frames) return fragments;
-  if (frames == 1) {
-    std::string all;
-    for (auto& f : fragments) all += f;
-    return std::vector<std::string>{std::move(all)};
-  }
-  if (bot.size() == 4 * frames) {
-    std::vector<std::string> out(frames);
-    for (size_t f = 0; f < frames; ++f) {
-      uint32_t begin = 0, end = UINT32_MAX;
-      std::memcpy(&begin, bot.data() + 4 * f, 4);
-      if (f + 1 < frames) std::memcpy(&end, bot.data() + 4 * (f + 1), 4);
-      for (size_t k = 0; k < fragments.size(); ++k)
-        if (starts[k] >= begin && starts[k] < end) out[f] += fragments[k];
-    }
-    return out;
-  }
-  return Status::Unsupported(std::to_string(fragments.size()) + " fragments for " + std::to_string(frames) +
-                             " frames and no usable offset table");
+  return GroupFragments(bot, fragments, frames);
 }
 
 struct NativeFrames {

@@ -5,7 +5,7 @@
 namespace pacs::engine {
 namespace {
 
-constexpr uint8_t kRecordVersion = 1;
+constexpr uint8_t kRecordVersion = 1;  // pre-release: the format may still change within version 1
 
 void PutVarint(std::string& out, uint64_t v) {
   while (v >= 0x80) {
@@ -83,6 +83,7 @@ std::string InstanceRecord::Encode() const {
     out.append(AsKey(c.hash));
     PutVarint(out, c.size);
     out.push_back(static_cast<char>(c.codec));
+    out.append(AsKey(c.pixel_hash));
   }
   return out;
 }
@@ -109,7 +110,8 @@ Result<InstanceRecord> InstanceRecord::Decode(std::string_view bytes) {
   rec.pixel_layout = static_cast<PixelLayout>(layout);
   rec.chunks.resize(count);
   for (auto& c : rec.chunks) {
-    if (!r.Raw(c.hash.data(), c.hash.size()) || !r.Varint(c.size) || !r.Raw(&c.codec, 1))
+    if (!r.Raw(c.hash.data(), c.hash.size()) || !r.Varint(c.size) || !r.Raw(&c.codec, 1) ||
+        !r.Raw(c.pixel_hash.data(), c.pixel_hash.size()))
       return Status::Corruption("instance record chunk list is truncated");
   }
   if (!r.AtEnd()) return Status::Corruption("instance record has trailing bytes");

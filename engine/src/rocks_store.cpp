@@ -3,8 +3,11 @@
 //   instances  SOP Instance UID -> InstanceRecord
 //   headers    SHA-256 -> header bytes (zstd with a trained dictionary)
 //   frames     SHA-256 -> pixel chunk bytes (integrated BlobDB)
-//   refs       'h'|'f' + SHA-256 -> reference count
-//   index      "pat/", "study/", "series/" + key -> instance count
+//   refs       'h' + SHA-256 -> header reference count;
+//              'f' + SHA-256 -> chunk reference count, codec, sizes
+//   index      "pat/", "study/", "series/" + key -> instance count;
+//              "enc/" + pixel hash + chunk hash, "encn/" + pixel hash -> counts
+//   gc         chunk SHA-256 -> time (ms) its reference count reached zero
 //   catalog    whatever the CatalogObserver (the query index) writes
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
@@ -20,6 +23,7 @@
 
 #include "pacs/codecs/frame_codec.h"
 #include "pacs/engine/store.h"
+#include "pacs/engine/sync_point.h"
 
 namespace pacs::engine {
 namespace {
@@ -27,8 +31,9 @@ namespace {
 constexpr char kSchemaKey[] = "meta/schema_version";
 constexpr char kSchemaVersion[] = "1";
 
-enum Cf : size_t { kDefault = 0, kInstances, kHeaders, kFrames, kRefs, kIndex, kCatalog, kCfCount };
-const char* const kCfNames[kCfCount] = {"default", "instances", "headers", "frames", "refs", "index", "catalog"};
+enum Cf : size_t { kDefault = 0, kInstances, kHeaders, kFrames, kRefs, kIndex, kCatalog, kGc, kCfCount };
+const char* const kCfNames[kCfCount] = {"default", "instances", "headers", "frames", "refs",
+                                        "index", "catalog", "gc"};
 
 std::string EncodeU64(uint64_t v) {
   std::string s(8, '\0');
@@ -60,9 +65,55 @@ constexpr char kCountSeries[] = "count/series";
 constexpr char kCountInstances[] = "count/instances";
 constexpr char kCountReceived[] = "count/received_bytes";
 constexpr char kCountReceivedTotal[] = "count/received_bytes_total";
-constexpr char kCountChunks[] = "count/chunks";
-constexpr char kCountChunkBytes[] = "count/chunk_bytes";
+constexpr char kCountChunks[] = "count/chunks";                  // referenced chunks
+constexpr char kCountChunkBytes[] = "count/chunk_bytes";         // their stored bytes
+constexpr char kCountChunkRefs[] = "count/chunk_refs";           // references to chunks
+constexpr char kCountRefStoredBytes[] = "count/referenced_stored_bytes";  // stored bytes per reference
+constexpr char kCountMultiEncoded[] = "count/multi_encoded";     // pixel identities with >= 2 encodings
+constexpr char kCountGcChunks[] = "count/gc_chunks";             // unreferenced chunks awaiting collection
+constexpr char kCountGcBytes[] = "count/gc_bytes";
 constexpr char kCountCodecPrefix[] = "count/codec/";  // + name + "/chunks" | "/raw_bytes" | "/stored_bytes"
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The refs value of a chunk: its reference count and what is stored. Kept
+// (with count 0) while the chunk awaits collection.
+struct ChunkRef {
+  bool exists = false;
+  uint64_t count = 0;
+  uint8_t codec = 0;
+  uint64_t raw_size = 0;
+  uint64_t stored_size = 0;
+
+  std::string Encode() const {
+    return EncodeU64(count) + std::string(1, static_cast<char>(codec)) + EncodeU64(raw_size) + EncodeU64(stored_size);
+  }
+  static ChunkRef Decode(std::string_view v) {
+    ChunkRef r;
+    r.exists = true;
+    if (v.size() < 25) return r;
+    r.count = DecodeU64(v.substr(0, 8));
+    r.codec = static_cast<uint8_t>(v[8]);
+    r.raw_size = DecodeU64(v.substr(9, 8));
+    r.stored_size = DecodeU64(v.substr(17, 8));
+    return r;
+  }
+};
+
+std::string CodecCounterName(uint8_t codec) {
+  return std::string(kCountCodecPrefix) +
+         (codec == kChunkAsReceived ? std::string("as_received")
+                                    : std::string(codecs::CodecName(static_cast<codecs::CodecId>(codec))));
+}
+
+ContentHash HashOf(std::string_view key) {
+  ContentHash h{};
+  std::copy(key.begin(), key.begin() + std::min(key.size(), h.size()), h.begin());
+  return h;
+}
 
 class RocksStore;
 
@@ -75,20 +126,27 @@ class CommitBuilder {
   void RemoveInstance(const InstanceRecord& rec);
   void AddCounter(const std::string& key, int64_t delta) { counters_[key] += delta; }
   Status Finish(rocksdb::WriteBatch& batch);
+  // After Finish: the codec a chunk is actually stored with (an existing
+  // chunk keeps the encoding it was first stored in).
+  uint8_t StoredCodec(const ContentHash& h, uint8_t fallback) const {
+    auto it = chunks_.find(std::string(AsKey(h)));
+    return it == chunks_.end() ? fallback : it->second.codec;
+  }
 
  private:
-  struct RefChange {
+  struct ChunkChange {
     int64_t delta = 0;
-    Cf blob_cf = kFrames;
-    const std::string* bytes = nullptr;  // set when the blob may need writing
-    uint64_t raw_size = 0;               // frames: bytes of the chunk in the dataset
-    uint8_t codec = 0;                   // frames: how the stored bytes are encoded
+    const std::string* bytes = nullptr;  // bytes offered by an ingest (may be absent)
+    uint64_t raw_size = 0;
+    uint8_t codec = 0;
   };
-  void CountChunk(const RefChange& change, int64_t sign, uint64_t stored_size);
   RocksStore& store_;
-  std::map<std::string, RefChange> refs_;      // refs key -> change
-  std::map<std::string, int64_t> index_;       // index key -> delta
-  std::map<std::string, int64_t> counters_;    // counter key -> delta
+  std::map<std::string, int64_t> headers_;              // header hash -> delta
+  std::map<std::string, const std::string*> header_bytes_;
+  std::map<std::string, ChunkChange> chunks_;           // chunk hash -> change
+  std::map<std::string, int64_t> encodings_;            // pixel hash + chunk hash -> delta
+  std::map<std::string, int64_t> index_;                // index key -> delta
+  std::map<std::string, int64_t> counters_;             // counter key -> delta
 };
 
 // Pending catalog writes of one commit, layered over the database.
@@ -142,6 +200,16 @@ class RocksStore final : public Store {
   Result<std::string> GetChunk(const ContentHash& hash) const override {
     return GetBlob(kFrames, hash, "pixel chunk");
   }
+  std::optional<uint8_t> HasChunk(const ContentHash& hash) const override {
+    Status status;
+    ChunkRef ref = ReadChunkRef(hash, status);
+    if (!status.ok() || !ref.exists || ref.count == 0) return std::nullopt;
+    return ref.codec;
+  }
+  Result<uint64_t> DeleteInstances(const DeleteSelector& selector) override;
+  Result<CollectReport> CollectGarbage(std::chrono::milliseconds grace) override;
+  Result<CollectReport> Compact(std::chrono::milliseconds grace) override;
+  Result<VerifyReport> VerifyStructure(std::chrono::milliseconds grace) const override;
   Status ForEachInstance(const std::function<bool(const InstanceRecord&)>& visit) const override {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kInstances]));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -184,6 +252,17 @@ class RocksStore final : public Store {
     return DecodeU64(value);
   }
   rocksdb::ColumnFamilyHandle* cf(Cf c) const { return cfs_[c]; }
+  ChunkRef ReadChunkRef(const ContentHash& h, Status& status) const {
+    std::string value;
+    auto s = db_->Get(rocksdb::ReadOptions(), cfs_[kRefs], "f" + std::string(AsKey(h)), &value);
+    if (s.IsNotFound()) return ChunkRef{};
+    if (!s.ok()) status = FromRocks(s, "reading chunk reference " + ToHex(h));
+    return ChunkRef::Decode(value);
+  }
+  bool BlobExists(Cf c, std::string_view key) const {
+    std::string value;
+    return db_->Get(rocksdb::ReadOptions(), cfs_[c], key, &value).ok();
+  }
 
  private:
   Result<std::string> GetBlob(Cf cf, const ContentHash& hash, const char* what) const {
@@ -202,17 +281,17 @@ class RocksStore final : public Store {
 };
 
 void CommitBuilder::AddInstance(const InstanceRecord& rec, const InstanceWrite* write) {
-  auto& header = refs_["h" + std::string(AsKey(rec.header_hash))];
-  header.delta += 1;
-  header.blob_cf = kHeaders;
-  if (write) header.bytes = &write->header_bytes;
+  const std::string header = std::string(AsKey(rec.header_hash));
+  headers_[header] += 1;
+  if (write) header_bytes_[header] = &write->header_bytes;
   for (size_t i = 0; i < rec.chunks.size(); ++i) {
-    auto& change = refs_["f" + std::string(AsKey(rec.chunks[i].hash))];
+    const auto& c = rec.chunks[i];
+    auto& change = chunks_[std::string(AsKey(c.hash))];
     change.delta += 1;
-    change.blob_cf = kFrames;
-    if (write) change.bytes = &write->chunk_bytes[i];
-    change.raw_size = rec.chunks[i].size;
-    change.codec = rec.chunks[i].codec;
+    if (write && !write->chunk_bytes[i].empty()) change.bytes = &write->chunk_bytes[i];
+    change.raw_size = c.size;
+    change.codec = c.codec;
+    if (c.pixel_hash != ContentHash{}) encodings_[std::string(AsKey(c.pixel_hash)) + std::string(AsKey(c.hash))] += 1;
   }
   index_[PatientKey(rec)] += 1;
   index_["study/" + rec.study_instance_uid] += 1;
@@ -222,15 +301,13 @@ void CommitBuilder::AddInstance(const InstanceRecord& rec, const InstanceWrite* 
 }
 
 void CommitBuilder::RemoveInstance(const InstanceRecord& rec) {
-  auto& header = refs_["h" + std::string(AsKey(rec.header_hash))];
-  header.delta -= 1;
-  header.blob_cf = kHeaders;
+  headers_[std::string(AsKey(rec.header_hash))] -= 1;
   for (const auto& c : rec.chunks) {
-    auto& change = refs_["f" + std::string(AsKey(c.hash))];
+    auto& change = chunks_[std::string(AsKey(c.hash))];
     change.delta -= 1;
-    change.blob_cf = kFrames;
     change.raw_size = c.size;
     change.codec = c.codec;
+    if (c.pixel_hash != ContentHash{}) encodings_[std::string(AsKey(c.pixel_hash)) + std::string(AsKey(c.hash))] -= 1;
   }
   index_[PatientKey(rec)] -= 1;
   index_["study/" + rec.study_instance_uid] -= 1;
@@ -239,53 +316,100 @@ void CommitBuilder::RemoveInstance(const InstanceRecord& rec) {
   counters_[kCountReceived] -= static_cast<int64_t>(rec.received_bytes);
 }
 
-void CommitBuilder::CountChunk(const RefChange& change, int64_t sign, uint64_t stored_size) {
-  const std::string codec =
-      std::string(kCountCodecPrefix) +
-      (change.codec == kChunkAsReceived ? std::string("as_received")
-                                        : std::string(codecs::CodecName(static_cast<codecs::CodecId>(change.codec))));
-  counters_[kCountChunks] += sign;
-  counters_[kCountChunkBytes] += sign * static_cast<int64_t>(stored_size);
-  counters_[codec + "/chunks"] += sign;
-  counters_[codec + "/raw_bytes"] += sign * static_cast<int64_t>(change.raw_size);
-  counters_[codec + "/stored_bytes"] += sign * static_cast<int64_t>(stored_size);
-}
-
 Status CommitBuilder::Finish(rocksdb::WriteBatch& batch) {
   Status status;
-  for (auto& [key, change] : refs_) {
-    uint64_t before = store_.ReadU64(kRefs, key, status);
-    auto after = static_cast<int64_t>(before) + change.delta;
-    std::string_view hash_key(key.data() + 1, key.size() - 1);
-    ContentHash hash{};
-    std::copy(hash_key.begin(), hash_key.end(), hash.begin());
-    if (after < 0) return Status::Corruption("reference count below zero for " + ToHex(hash));
+  // Headers: stored while referenced, removed with their last reference
+  // (every ingest carries its header bytes, so no race can lose one).
+  for (const auto& [key, delta] : headers_) {
+    if (delta == 0) continue;
+    const std::string ref_key = "h" + key;
+    const uint64_t before = store_.ReadU64(kRefs, ref_key, status);
+    const int64_t after = static_cast<int64_t>(before) + delta;
+    if (after < 0) return Status::Corruption("header reference count below zero for " + ToHex(HashOf(key)));
     if (before == 0 && after > 0) {
-      if (!change.bytes) return Status::Internal("new blob " + ToHex(hash) + " without bytes");
-      batch.Put(store_.cf(change.blob_cf), hash_key, *change.bytes);
-      if (change.blob_cf == kFrames) CountChunk(change, +1, change.bytes->size());
-    } else if (before > 0 && after == 0) {
-      if (change.blob_cf == kFrames) {
-        // The stored size is needed for the counters; read it before deleting.
-        auto stored = store_.GetChunk(hash);
-        if (!stored.ok()) return stored.status().WithContext("removing a frame");
-        CountChunk(change, -1, stored->size());
-      }
-      batch.Delete(store_.cf(change.blob_cf), hash_key);
+      auto bytes = header_bytes_.find(key);
+      if (bytes == header_bytes_.end()) return Status::Internal("new header " + ToHex(HashOf(key)) + " without bytes");
+      batch.Put(store_.cf(kHeaders), key, *bytes->second);
     }
-    if (after == 0) batch.Delete(store_.cf(kRefs), key);
-    else if (static_cast<uint64_t>(after) != before) batch.Put(store_.cf(kRefs), key, EncodeU64(after));
+    if (after == 0) {
+      batch.Delete(store_.cf(kHeaders), key);
+      batch.Delete(store_.cf(kRefs), ref_key);
+    } else {
+      batch.Put(store_.cf(kRefs), ref_key, EncodeU64(static_cast<uint64_t>(after)));
+    }
+  }
+  // Chunks: a chunk whose count reaches zero stays, listed in `gc`, until the
+  // collector removes it after the grace period; a reference that arrives
+  // before that revives it.
+  for (auto& [key, change] : chunks_) {
+    if (change.delta == 0) continue;
+    const ContentHash hash = HashOf(key);
+    ChunkRef ref = store_.ReadChunkRef(hash, status);
+    PACS_RETURN_IF_ERROR(status);
+    const int64_t after = static_cast<int64_t>(ref.count) + change.delta;
+    if (after < 0) return Status::Corruption("chunk reference count below zero for " + ToHex(hash));
+    if (!ref.exists) {
+      if (change.delta < 0) return Status::Corruption("removing a reference to unknown chunk " + ToHex(hash));
+      if (!change.bytes)
+        return Status::Busy("chunk " + ToHex(hash) + " was collected before this commit; retry with its bytes");
+      batch.Put(store_.cf(kFrames), key, *change.bytes);
+      ref.exists = true;
+      ref.codec = change.codec;
+      ref.raw_size = change.raw_size;
+      ref.stored_size = change.bytes->size();
+    } else if (ref.count == 0 && after > 0) {
+      batch.Delete(store_.cf(kGc), key);  // revived before collection
+      counters_[kCountGcChunks] -= 1;
+      counters_[kCountGcBytes] -= static_cast<int64_t>(ref.stored_size);
+    }
+    change.codec = ref.codec;  // the stored encoding wins
+    const int64_t sign = (ref.count == 0 && after > 0) ? 1 : (ref.count > 0 && after == 0) ? -1 : 0;
+    if (sign != 0) {
+      const std::string codec = CodecCounterName(ref.codec);
+      counters_[kCountChunks] += sign;
+      counters_[kCountChunkBytes] += sign * static_cast<int64_t>(ref.stored_size);
+      counters_[codec + "/chunks"] += sign;
+      counters_[codec + "/raw_bytes"] += sign * static_cast<int64_t>(ref.raw_size);
+      counters_[codec + "/stored_bytes"] += sign * static_cast<int64_t>(ref.stored_size);
+    }
+    if (sign < 0) {
+      batch.Put(store_.cf(kGc), key, EncodeU64(static_cast<uint64_t>(NowMs())));
+      counters_[kCountGcChunks] += 1;
+      counters_[kCountGcBytes] += static_cast<int64_t>(ref.stored_size);
+    }
+    counters_[kCountChunkRefs] += change.delta;
+    counters_[kCountRefStoredBytes] += change.delta * static_cast<int64_t>(ref.stored_size);
+    ref.count = static_cast<uint64_t>(after);
+    batch.Put(store_.cf(kRefs), "f" + key, ref.Encode());
+  }
+  // Encodings of one decoded-pixel identity.
+  for (const auto& [key, delta] : encodings_) {
+    if (delta == 0) continue;
+    const std::string enc_key = "enc/" + key;
+    const std::string count_key = "encn/" + key.substr(0, 32);
+    const uint64_t before = store_.ReadU64(kIndex, enc_key, status);
+    const int64_t after = static_cast<int64_t>(before) + delta;
+    if (after < 0) return Status::Corruption("encoding count below zero");
+    if (after == 0) batch.Delete(store_.cf(kIndex), enc_key);
+    else batch.Put(store_.cf(kIndex), enc_key, EncodeU64(static_cast<uint64_t>(after)));
+    if ((before == 0) == (after == 0)) continue;  // the set of encodings did not change
+    index_[count_key] += after > 0 ? 1 : -1;
   }
   for (auto& [key, delta] : index_) {
     if (delta == 0) continue;
     uint64_t before = store_.ReadU64(kIndex, key, status);
     int64_t after = static_cast<int64_t>(before) + delta;
     if (after < 0) return Status::Corruption("index count below zero for " + key);
-    const char* counter = key.starts_with("pat/") ? kCountPatients
-                          : key.starts_with("study/") ? kCountStudies
-                                                      : kCountSeries;
-    if (before == 0 && after > 0) counters_[counter] += 1;
-    if (before > 0 && after == 0) counters_[counter] -= 1;
+    if (key.starts_with("encn/")) {
+      if (before < 2 && after >= 2) counters_[kCountMultiEncoded] += 1;
+      if (before >= 2 && after < 2) counters_[kCountMultiEncoded] -= 1;
+    } else {
+      const char* counter = key.starts_with("pat/") ? kCountPatients
+                            : key.starts_with("study/") ? kCountStudies
+                                                        : kCountSeries;
+      if (before == 0 && after > 0) counters_[counter] += 1;
+      if (before > 0 && after == 0) counters_[counter] -= 1;
+    }
     if (after == 0) batch.Delete(store_.cf(kIndex), key);
     else batch.Put(store_.cf(kIndex), key, EncodeU64(after));
   }
@@ -340,14 +464,17 @@ Result<CommitResult> RocksStore::CommitInstance(const InstanceWrite& write) {
 
   rocksdb::WriteBatch batch;
   PACS_RETURN_IF_ERROR(builder.Finish(batch));
-  if (observer_ && (result.outcome == CommitOutcome::kStored || result.outcome == CommitOutcome::kReplaced)) {
+  const bool adds = result.outcome == CommitOutcome::kStored || result.outcome == CommitOutcome::kReplaced;
+  InstanceRecord stored = rec;
+  for (auto& c : stored.chunks) c.codec = builder.StoredCodec(c.hash, c.codec);
+  if (observer_ && adds) {
     RocksCatalogTxn txn(*db_, cfs_[kCatalog]);
     if (result.outcome == CommitOutcome::kReplaced) PACS_RETURN_IF_ERROR(observer_->OnInstanceRemoved(txn, *existing));
-    PACS_RETURN_IF_ERROR(observer_->OnInstanceAdded(txn, rec, write.catalog_payload));
+    PACS_RETURN_IF_ERROR(observer_->OnInstanceAdded(txn, stored, write.catalog_payload));
     txn.ApplyTo(batch);
   }
-  if (result.outcome == CommitOutcome::kStored || result.outcome == CommitOutcome::kReplaced)
-    batch.Put(cfs_[kInstances], rec.sop_instance_uid, rec.Encode());
+  if (adds) batch.Put(cfs_[kInstances], rec.sop_instance_uid, stored.Encode());
+  PACS_SYNC_POINT("RocksStore::CommitInstance:BeforeWrite");
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync_writes;
   PACS_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "committing instance " + rec.sop_instance_uid));
@@ -378,6 +505,12 @@ Result<StoreStats> RocksStore::Stats(bool flush_first) {
   st.received_bytes_total = ReadU64(kDefault, kCountReceivedTotal, status);
   st.chunks = ReadU64(kDefault, kCountChunks, status);
   st.chunk_bytes = ReadU64(kDefault, kCountChunkBytes, status);
+  st.chunk_references = ReadU64(kDefault, kCountChunkRefs, status);
+  const uint64_t referenced_bytes = ReadU64(kDefault, kCountRefStoredBytes, status);
+  st.dedup_saved_bytes = referenced_bytes > st.chunk_bytes ? referenced_bytes - st.chunk_bytes : 0;
+  st.frames_in_several_encodings = ReadU64(kDefault, kCountMultiEncoded, status);
+  st.chunks_awaiting_collection = ReadU64(kDefault, kCountGcChunks, status);
+  st.chunk_bytes_awaiting_collection = ReadU64(kDefault, kCountGcBytes, status);
   PACS_RETURN_IF_ERROR(status);
   {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kDefault]));
@@ -414,6 +547,158 @@ Result<StoreStats> RocksStore::Stats(bool flush_first) {
     }
   }
   return st;
+}
+
+Result<uint64_t> RocksStore::DeleteInstances(const DeleteSelector& sel) {
+  const int set = !sel.study_instance_uid.empty() + !sel.series_instance_uid.empty() + !sel.sop_instance_uid.empty();
+  if (set != 1) return Status::InvalidArgument("delete needs exactly one of --study, --series, --instance");
+  std::lock_guard lock(commit_mutex_);
+  std::vector<InstanceRecord> victims;
+  if (!sel.sop_instance_uid.empty()) {
+    auto rec = GetInstance(sel.sop_instance_uid);
+    if (rec.ok()) victims.push_back(std::move(*rec));
+    else if (rec.status().code() != StatusCode::kNotFound) return rec.status();
+  } else {
+    PACS_RETURN_IF_ERROR(ForEachInstance([&](const InstanceRecord& r) {
+      if ((!sel.study_instance_uid.empty() && r.study_instance_uid == sel.study_instance_uid) ||
+          (!sel.series_instance_uid.empty() && r.series_instance_uid == sel.series_instance_uid))
+        victims.push_back(r);
+      return true;
+    }));
+  }
+  if (victims.empty()) return uint64_t{0};
+  CommitBuilder builder(*this);
+  rocksdb::WriteBatch batch;
+  for (const auto& v : victims) builder.RemoveInstance(v);
+  PACS_RETURN_IF_ERROR(builder.Finish(batch));
+  if (observer_) {
+    RocksCatalogTxn txn(*db_, cfs_[kCatalog]);
+    for (const auto& v : victims) PACS_RETURN_IF_ERROR(observer_->OnInstanceRemoved(txn, v));
+    txn.ApplyTo(batch);
+  }
+  for (const auto& v : victims) batch.Delete(cfs_[kInstances], v.sop_instance_uid);
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync_writes;
+  PACS_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "deleting instances"));
+  return static_cast<uint64_t>(victims.size());
+}
+
+Result<CollectReport> RocksStore::CollectGarbage(std::chrono::milliseconds grace) {
+  if (options_.read_only) return Status::InvalidArgument("the data folder is open read-only");
+  CollectReport report;
+  const int64_t cutoff = NowMs() - grace.count();
+  std::vector<std::string> candidates;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kGc]));
+    for (it->SeekToFirst(); it->Valid(); it->Next())
+      if (static_cast<int64_t>(DecodeU64(it->value().ToStringView())) <= cutoff) candidates.push_back(it->key().ToString());
+    PACS_RETURN_IF_ERROR(FromRocks(it->status(), "scanning collectable chunks"));
+  }
+  report.candidates = candidates.size();
+  // The scan ran without the commit lock: an ingest may have referenced a
+  // candidate since. Under the lock, only chunks still unreferenced and
+  // still listed go; the re-check is what keeps such a frame.
+  PACS_SYNC_POINT("RocksStore::CollectGarbage:AfterScan");
+  std::lock_guard lock(commit_mutex_);
+  rocksdb::WriteBatch batch;
+  Status status;
+  int64_t bytes = 0;
+  for (const auto& key : candidates) {
+    ChunkRef ref = ReadChunkRef(HashOf(key), status);
+    PACS_RETURN_IF_ERROR(status);
+    std::string since;
+    const bool listed = db_->Get(rocksdb::ReadOptions(), cfs_[kGc], key, &since).ok();
+    if (!ref.exists || ref.count != 0 || !listed || static_cast<int64_t>(DecodeU64(since)) > cutoff) {
+      ++report.rescued;
+      continue;
+    }
+    batch.Delete(cfs_[kFrames], key);
+    batch.Delete(cfs_[kRefs], "f" + key);
+    batch.Delete(cfs_[kGc], key);
+    ++report.collected;
+    bytes += static_cast<int64_t>(ref.stored_size);
+  }
+  report.collected_bytes = static_cast<uint64_t>(bytes);
+  if (report.collected == 0) return report;
+  const uint64_t gc_chunks = ReadU64(kDefault, kCountGcChunks, status);
+  const uint64_t gc_bytes = ReadU64(kDefault, kCountGcBytes, status);
+  PACS_RETURN_IF_ERROR(status);
+  batch.Put(cfs_[kDefault], kCountGcChunks, EncodeU64(gc_chunks - report.collected));
+  batch.Put(cfs_[kDefault], kCountGcBytes, EncodeU64(gc_bytes - report.collected_bytes));
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync_writes;
+  PACS_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "collecting unreferenced chunks"));
+  return report;
+}
+
+Result<CollectReport> RocksStore::Compact(std::chrono::milliseconds grace) {
+  auto report = CollectGarbage(grace);
+  if (!report.ok()) return report;
+  PACS_RETURN_IF_ERROR(Flush());
+  rocksdb::CompactRangeOptions options;
+  options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  // Rewrite every blob file so that the space of removed frames comes back.
+  options.blob_garbage_collection_policy = rocksdb::BlobGarbageCollectionPolicy::kForce;
+  options.blob_garbage_collection_age_cutoff = 1.0;
+  for (auto* cf : cfs_)
+    PACS_RETURN_IF_ERROR(FromRocks(db_->CompactRange(options, cf, nullptr, nullptr), "compacting"));
+  return report;
+}
+
+Result<VerifyReport> RocksStore::VerifyStructure(std::chrono::milliseconds grace) const {
+  VerifyReport report;
+  std::map<std::string, uint64_t> header_refs, chunk_refs;
+  PACS_RETURN_IF_ERROR(ForEachInstance([&](const InstanceRecord& r) {
+    ++report.instances;
+    ++header_refs[std::string(AsKey(r.header_hash))];
+    for (const auto& c : r.chunks) ++chunk_refs[std::string(AsKey(c.hash))];
+    return true;
+  }));
+  auto problem = [&](std::string line) {
+    if (report.problems.size() < 1000) report.problems.push_back(std::move(line));
+  };
+  // Every stored count equals the references, and every referenced blob exists.
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kRefs]));
+  std::map<std::string, uint64_t> seen_headers, seen_chunks;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string key = it->key().ToString();
+    if (key.size() != 33) {
+      problem("malformed reference key of " + std::to_string(key.size()) + " bytes");
+      continue;
+    }
+    const std::string hash = key.substr(1);
+    if (key[0] == 'h') seen_headers[hash] = DecodeU64(it->value().ToStringView());
+    else seen_chunks[hash] = ChunkRef::Decode(it->value().ToStringView()).count;
+  }
+  PACS_RETURN_IF_ERROR(FromRocks(it->status(), "scanning references"));
+  for (const auto& [hash, n] : header_refs) {
+    ++report.headers;
+    if (seen_headers[hash] != n)
+      problem("header " + ToHex(HashOf(hash)) + ": stored count " + std::to_string(seen_headers[hash]) +
+              ", referenced " + std::to_string(n) + " times");
+    if (!BlobExists(kHeaders, hash)) problem("header " + ToHex(HashOf(hash)) + " is referenced but missing");
+  }
+  for (const auto& [hash, n] : seen_headers)
+    if (!header_refs.count(hash)) problem("header " + ToHex(HashOf(hash)) + " has count " + std::to_string(n) + " but no instance uses it");
+  for (const auto& [hash, n] : chunk_refs) {
+    ++report.chunks;
+    report.references += n;
+    if (seen_chunks[hash] != n)
+      problem("chunk " + ToHex(HashOf(hash)) + ": stored count " + std::to_string(seen_chunks[hash]) +
+              ", referenced " + std::to_string(n) + " times");
+    if (!BlobExists(kFrames, hash)) problem("chunk " + ToHex(HashOf(hash)) + " is referenced but missing");
+  }
+  const int64_t cutoff = NowMs() - grace.count();
+  for (const auto& [hash, n] : seen_chunks) {
+    if (chunk_refs.count(hash)) continue;
+    if (n != 0) problem("chunk " + ToHex(HashOf(hash)) + " has count " + std::to_string(n) + " but no instance uses it");
+    std::string since;
+    if (!db_->Get(rocksdb::ReadOptions(), cfs_[kGc], hash, &since).ok())
+      problem("unreferenced chunk " + ToHex(HashOf(hash)) + " is not listed for collection");
+    else if (static_cast<int64_t>(DecodeU64(since)) <= cutoff)
+      problem("unreferenced chunk " + ToHex(HashOf(hash)) + " is past its grace period (run compact)");
+  }
+  return report;
 }
 
 rocksdb::ColumnFamilyOptions CfOptions(Cf cf) {

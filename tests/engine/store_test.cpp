@@ -1,4 +1,5 @@
 #include "pacs/engine/store.h"
+#include "pacs/engine/sync_point.h"
 
 #include <gtest/gtest.h>
 
@@ -172,6 +173,127 @@ TEST_F(StoreTest, CatalogObserverWritesInTheSameCommit) {
     return true;
   }).ok());
   EXPECT_EQ(seen, (std::vector<std::string>{"i/1.1=replaced", "i/1.2=second"}));
+}
+
+}  // namespace
+}  // namespace pacs::engine
+
+namespace pacs::engine {
+namespace {
+
+using std::chrono::hours;
+using std::chrono::milliseconds;
+
+void ExpectClean(Store& store, milliseconds grace = hours(1)) {
+  auto report = store.VerifyStructure(grace);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  for (const auto& p : report->problems) ADD_FAILURE() << p;
+}
+
+TEST_F(StoreTest, DeletedFramesWaitForTheGracePeriodThenGo) {
+  const std::string shared(6000, 's');
+  ASSERT_TRUE(store_->CommitInstance(MakeInstance("1.1", "9", "h1", {shared})).ok());
+  ASSERT_TRUE(store_->CommitInstance(MakeInstance("1.2", "8", "h2", {shared, std::string(5000, 'u')})).ok());
+  ExpectClean(*store_);
+  const ContentHash shared_key = store_->GetInstance("1.1")->chunks[0].hash;
+  EXPECT_EQ(store_->HasChunk(shared_key), std::optional<uint8_t>(0));
+
+  ASSERT_EQ(*store_->DeleteInstances({.study_instance_uid = "9"}), 1u);
+  EXPECT_TRUE(store_->HasChunk(shared_key).has_value()) << "still referenced by 1.2";
+  ExpectClean(*store_);
+  ASSERT_EQ(*store_->DeleteInstances({.sop_instance_uid = "1.2"}), 1u);
+  EXPECT_FALSE(store_->HasChunk(shared_key).has_value());
+  auto st = store_->Stats(false);
+  EXPECT_EQ(st->instances, 0u);
+  EXPECT_EQ(st->chunks, 0u);
+  EXPECT_EQ(st->chunks_awaiting_collection, 2u);
+  EXPECT_EQ(st->chunk_bytes_awaiting_collection, 11000u);
+  ExpectClean(*store_);  // within the grace period: not a problem
+  auto past = store_->VerifyStructure(milliseconds(0));
+  EXPECT_EQ(past->problems.size(), 2u) << "past the grace period, uncollected chunks are reported";
+
+  auto kept = store_->CollectGarbage(hours(1));
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->collected, 0u);
+  EXPECT_TRUE(store_->GetChunk(shared_key).ok());
+  auto gone = store_->Compact(milliseconds(0));
+  ASSERT_TRUE(gone.ok()) << gone.status().ToString();
+  EXPECT_EQ(gone->collected, 2u);
+  EXPECT_EQ(gone->collected_bytes, 11000u);
+  EXPECT_EQ(store_->GetChunk(shared_key).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->Stats(false)->chunks_awaiting_collection, 0u);
+  ExpectClean(*store_, milliseconds(0));
+}
+
+TEST_F(StoreTest, ReferenceBeforeCollectionRevivesTheFrame) {
+  const std::string frame(4000, 'r');
+  ASSERT_TRUE(store_->CommitInstance(MakeInstance("1.1", "9", "h1", {frame})).ok());
+  ASSERT_EQ(*store_->DeleteInstances({.sop_instance_uid = "1.1"}), 1u);
+  ASSERT_TRUE(store_->CommitInstance(MakeInstance("1.2", "9", "h2", {frame})).ok());
+  auto st = store_->Stats(false);
+  EXPECT_EQ(st->chunks, 1u);
+  EXPECT_EQ(st->chunks_awaiting_collection, 0u);
+  EXPECT_EQ(store_->CollectGarbage(milliseconds(0))->collected, 0u);
+  EXPECT_TRUE(store_->GetChunk(store_->GetInstance("1.2")->chunks[0].hash).ok());
+  ExpectClean(*store_, milliseconds(0));
+}
+
+// The race of the issue: the collector scans the unreferenced frames without
+// the commit lock; an ingest references one of them before the collector
+// removes it. The sync point runs that ingest exactly in that window.
+// Protection: CollectGarbage re-reads each candidate's reference count under
+// the commit lock and keeps any that is referenced again. Remove that
+// re-check (delete every scanned candidate) and this test fails: the frame of
+// instance 2.1 is gone, GetChunk returns NotFound and VerifyStructure reports
+// "chunk ... is referenced but missing".
+TEST_F(StoreTest, CollectorNeverRemovesAFrameReferencedAfterItsScan) {
+  const std::string frame(7000, 'z');
+  ASSERT_TRUE(store_->CommitInstance(MakeInstance("1.1", "9", "h1", {frame})).ok());
+  ASSERT_EQ(*store_->DeleteInstances({.sop_instance_uid = "1.1"}), 1u);
+  bool ingested = false;
+  SyncPoints::Set("RocksStore::CollectGarbage:AfterScan", [&] {
+    ingested = store_->CommitInstance(MakeInstance("2.1", "7", "h2", {frame})).ok();
+  });
+  auto report = store_->CollectGarbage(milliseconds(0));
+  SyncPoints::ClearAll();
+  ASSERT_TRUE(ingested);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->candidates, 1u);
+  EXPECT_EQ(report->rescued, 1u);
+  EXPECT_EQ(report->collected, 0u);
+  auto chunk = store_->GetChunk(store_->GetInstance("2.1")->chunks[0].hash);
+  ASSERT_TRUE(chunk.ok()) << chunk.status().ToString();
+  EXPECT_EQ(*chunk, frame);
+  ExpectClean(*store_, milliseconds(0));
+}
+
+// The other side: an ingest that skipped a frame's bytes because HasChunk()
+// said it was stored must not commit a reference to a frame collected in the
+// meantime. The sync point collects just before the commit writes.
+TEST_F(StoreTest, IngestWithoutBytesOfACollectedFrameIsRefusedNotLost) {
+  const std::string frame(7000, 'q');
+  ASSERT_TRUE(store_->CommitInstance(MakeInstance("1.1", "9", "h1", {frame})).ok());
+  auto without_bytes = MakeInstance("2.1", "7", "h2", {frame});
+  ASSERT_TRUE(store_->HasChunk(without_bytes.record.chunks[0].hash).has_value());
+  without_bytes.chunk_bytes[0].clear();  // what ingest does for a frame already stored
+  ASSERT_EQ(*store_->DeleteInstances({.sop_instance_uid = "1.1"}), 1u);
+  ASSERT_EQ(store_->CollectGarbage(milliseconds(0))->collected, 1u);
+  auto refused = store_->CommitInstance(without_bytes);
+  EXPECT_EQ(refused.status().code(), StatusCode::kBusy) << refused.status().ToString();
+  EXPECT_EQ(store_->GetInstance("2.1").status().code(), StatusCode::kNotFound) << "nothing half-committed";
+  // The retry with the bytes succeeds.
+  ASSERT_TRUE(store_->CommitInstance(MakeInstance("2.1", "7", "h2", {frame})).ok());
+  ExpectClean(*store_, milliseconds(0));
+}
+
+TEST_F(StoreTest, DedupStatsCountReferencesAndSavings) {
+  const std::string frame(9000, 'd');
+  ASSERT_TRUE(store_->CommitInstance(MakeInstance("1.1", "9", "h1", {frame, frame})).ok());
+  ASSERT_TRUE(store_->CommitInstance(MakeInstance("1.2", "9", "h2", {frame})).ok());
+  auto st = store_->Stats(false);
+  EXPECT_EQ(st->chunks, 1u);
+  EXPECT_EQ(st->chunk_references, 3u);
+  EXPECT_EQ(st->dedup_saved_bytes, 18000u);
 }
 
 }  // namespace

@@ -19,11 +19,14 @@ namespace pacs::dicom {
 // what it reads, so that what we store is what was sent.
 void InitDicomLibrary();
 
-// Splits `dataset` (which arrived in `xfer`) into an InstanceWrite. The
-// dataset's Pixel Data element is removed in the process. Native frames are
-// encoded per `policy`; compressed pixel data is kept byte for byte.
+// Splits `dataset` (which arrived in `xfer`) into an InstanceWrite; the
+// dataset itself is left as it was. Native frames are encoded per `policy`,
+// except those `stored_frames` already holds (their bytes are left out);
+// compressed pixel data is kept byte for byte, with the identity of its
+// decoded pixels beside it when we can decode it.
 Result<engine::InstanceWrite> SplitInstance(DcmDataset& dataset, E_TransferSyntax xfer,
-                                            const PixelCodecPolicy& policy = {});
+                                            const PixelCodecPolicy& policy = {},
+                                            const engine::Store* stored_frames = nullptr);
 
 // Rebuilds the stored instance as a file format object (meta header regenerated).
 Result<std::unique_ptr<DcmFileFormat>> RebuildInstance(const engine::Store& store,

@@ -27,7 +27,11 @@ struct PixelChunk {
   ContentHash hash{};       // key of the stored bytes in the frames column family
   uint64_t size = 0;        // bytes of the chunk as it appears in the dataset
   uint8_t codec = 0;        // pacs::codecs::CodecId of the stored bytes, or kChunkAsReceived
-  bool operator==(const PixelChunk&) const = default;
+  // Identity of the decoded pixels of the frame this chunk starts (native
+  // frames: the chunk key itself; compressed frames: the hash the native
+  // frame would have); all zero when unknown or not the start of a frame.
+  ContentHash pixel_hash{};
+  bool operator==(const PixelChunk& o) const { return hash == o.hash && size == o.size; }
 };
 
 struct InstanceRecord {

@@ -5,8 +5,10 @@
 #pragma once
 
 #include <cstdint>
+#include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -35,7 +37,10 @@ struct StoreOptions {
 struct InstanceWrite {
   InstanceRecord record;
   std::string header_bytes;
-  std::vector<std::string> chunk_bytes;  // parallel to record.chunks: stored bytes
+  // Parallel to record.chunks: stored bytes. May be empty for a chunk that
+  // HasChunk() reported stored; if the frame was collected meanwhile the
+  // commit fails with kBusy and the caller retries with the bytes.
+  std::vector<std::string> chunk_bytes;
   std::string catalog_payload;           // handed to the CatalogObserver, not stored by the engine
 };
 
@@ -69,11 +74,34 @@ struct StoreStats {
   uint64_t received_bytes_total = 0;  // all traffic committed or deduplicated, repeats included
   uint64_t chunks = 0;                // distinct pixel chunks stored
   uint64_t chunk_bytes = 0;           // their stored size
+  uint64_t chunk_references = 0;      // references from instances to chunks (frame_references)
+  uint64_t dedup_saved_bytes = 0;     // stored bytes that identical chunks would have taken again
+  uint64_t frames_in_several_encodings = 0;  // decoded-pixel identities held in more than one encoding
+  uint64_t chunks_awaiting_collection = 0;   // unreferenced, kept for the grace period
+  uint64_t chunk_bytes_awaiting_collection = 0;
   uint64_t pixel_raw_bytes = 0;       // distinct chunks, as native pixels (or as received, if compressed)
   uint64_t pixel_stored_bytes = 0;    // distinct chunks, as stored
   std::map<std::string, CodecUsage> per_codec;  // by codec name ("raw", "jpegls", ...)
   uint64_t stored_bytes = 0;          // apparent size of all files in the data folder
   uint64_t disk_usage_bytes = 0;      // allocated blocks (du)
+};
+
+struct DeleteSelector {
+  std::string study_instance_uid;   // exactly one of the three is set
+  std::string series_instance_uid;
+  std::string sop_instance_uid;
+};
+
+struct CollectReport {
+  uint64_t candidates = 0;      // unreferenced chunks past the grace period when scanned
+  uint64_t collected = 0;       // removed
+  uint64_t collected_bytes = 0;
+  uint64_t rescued = 0;         // re-referenced between the scan and the removal: kept
+};
+
+struct VerifyReport {
+  uint64_t instances = 0, headers = 0, chunks = 0, references = 0;
+  std::vector<std::string> problems;  // one line each
 };
 
 // Thread-safe: any number of threads may call any method. Commits are
@@ -87,6 +115,20 @@ class Store {
   virtual Result<InstanceRecord> GetInstance(std::string_view sop_instance_uid) const = 0;
   virtual Result<std::string> GetHeader(const ContentHash& hash) const = 0;
   virtual Result<std::string> GetChunk(const ContentHash& hash) const = 0;
+  // The codec of a referenced chunk (reference count above zero), if any:
+  // ingest skips encoding frames that are already stored.
+  virtual std::optional<uint8_t> HasChunk(const ContentHash& hash) const = 0;
+  // Removes the selected instances in one commit; returns how many. Chunks
+  // left without references are kept until CollectGarbage.
+  virtual Result<uint64_t> DeleteInstances(const DeleteSelector& selector) = 0;
+  // Removes chunks unreferenced for longer than `grace`.
+  virtual Result<CollectReport> CollectGarbage(std::chrono::milliseconds grace) = 0;
+  // CollectGarbage, then a full compaction with blob garbage collection.
+  virtual Result<CollectReport> Compact(std::chrono::milliseconds grace) = 0;
+  // Structural checks: every referenced header and chunk exists, every stored
+  // reference count equals the references the instances make, no chunk is
+  // unreferenced past `grace`. Parsing and re-hashing are dicom/'s (verify --deep).
+  virtual Result<VerifyReport> VerifyStructure(std::chrono::milliseconds grace) const = 0;
   // Visits every instance in SOP Instance UID order until `visit` returns false.
   virtual Status ForEachInstance(const std::function<bool(const InstanceRecord&)>& visit) const = 0;
   // Flushes memtables so that stored_bytes reflects the data folder.
