@@ -262,6 +262,7 @@ int RunIngest(int argc, char** argv) {
     }
   }
 
+  provenance.load_average_after = LoadAverage();
   // All passes together.
   PushMeasurement all;
   all.system = system;
@@ -417,7 +418,11 @@ int RunCompare(int argc, char** argv) {
   Provenance provenance =
       MakeProvenance(CommandLine("compare", argc, argv), *corpus, corpus_dir, *associations, *work, kinds);
   std::optional<std::string> gnuplot = FindProgram("gnuplot");
-  if (gnuplot) provenance.versions.emplace_back("gnuplot", FirstOutputLine({*gnuplot, "--version"}));
+  if (gnuplot) {
+    std::string version = FirstOutputLine({*gnuplot, "--version"});  // "gnuplot 5.4 patchlevel 4"
+    if (version.rfind("gnuplot ", 0) == 0) version = version.substr(8);
+    provenance.versions.emplace_back("gnuplot", version);
+  }
 
   for (const auto& s : systems)
     if (!s.skipped.empty()) std::fprintf(stderr, "skipping %s: %s\n", PeerLabel(s.spec).c_str(), s.skipped.c_str());
@@ -465,6 +470,7 @@ int RunCompare(int argc, char** argv) {
     }
   }
 
+  provenance.load_average_after = LoadAverage();
   // Medians per system; ratios against the first pacscore.
   struct Summary {
     double mb_s = 0, inst_s = 0, p50 = 0, p99 = 0;
@@ -523,8 +529,7 @@ int RunCompare(int argc, char** argv) {
     rows.push_back({label + (sum.failed ? " (" + std::to_string(sum.failed) + " failed)" : ""),
                     FormatDouble(sum.mb_s, 1), FormatDouble(sum.inst_s, 1), FormatDouble(sum.p50, 2),
                     FormatDouble(sum.p99, 2), Opt(sum.cpu, 2), Opt(sum.ratio, 3), speed, size});
-    bars.push_back({label, sum.mb_s,
-                    FormatDouble(sum.mb_s, 1) + " MB/s, stores " + Opt(sum.ratio, 2) + "x"});
+    bars.push_back({label, sum.mb_s, "stores " + Opt(sum.ratio, 2) + "x", FormatDouble(sum.mb_s, 1) + " MB/s"});
   }
 
   fs::path corpus_name = fs::path(corpus_dir).lexically_normal();

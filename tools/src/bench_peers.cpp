@@ -110,11 +110,14 @@ std::string PeerVersion(PeerKind kind) {
   switch (kind) {
     case PeerKind::kPacscore: return "";
     case PeerKind::kOrthanc:
-    case PeerKind::kOrthancJpegLs: return FirstOutputLine({*program, "--version"});
+    case PeerKind::kOrthancJpegLs: {
+      const std::string line = FirstOutputLine({*program, "--version"});  // "/usr/sbin/Orthanc 1.10.1"
+      return line.substr(line.rfind(' ') + 1);
+    }
     case PeerKind::kStorescp: {
       std::string line = FirstOutputLine({*program, "--version"});  // "$dcmtk: storescp v3.6.7 2022-04-22 $"
       line.erase(std::remove(line.begin(), line.end(), '$'), line.end());
-      if (line.rfind("dcmtk: ", 0) == 0) line = line.substr(7);
+      if (line.rfind("dcmtk: storescp ", 0) == 0) line = line.substr(16);
       while (!line.empty() && line.back() == ' ') line.pop_back();
       return line;
     }

@@ -293,6 +293,7 @@ MachineInfo DescribeMachine(const fs::path& work_dir) {
     }
     meminfo.ignore(1 << 20, '\n');
   }
+  m.load_average = LoadAverage();
   utsname uts{};
   if (uname(&uts) == 0) m.kernel = std::string(uts.sysname) + " " + uts.release + " " + uts.machine;
   // The longest mount point that holds the work folder.
@@ -312,6 +313,13 @@ MachineInfo DescribeMachine(const fs::path& work_dir) {
     }
   }
   return m;
+}
+
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five, fifteen;
+  in >> one >> five >> fifteen;
+  return one + " " + five + " " + fifteen;
 }
 
 std::string SelfExecutable() {

@@ -77,8 +77,11 @@ struct MachineInfo {
   uint64_t memory_bytes = 0;
   std::string kernel;
   std::string work_filesystem;  // filesystem type of the folder the servers write to
+  std::string load_average;     // /proc/loadavg's 1, 5, 15 minute figures when described
 };
 MachineInfo DescribeMachine(const std::filesystem::path& work_dir);
+// "1.23 0.98 0.50": other work on a shared machine shows up here.
+std::string LoadAverage();
 
 // The path of the running pacscore binary (/proc/self/exe).
 std::string SelfExecutable();

@@ -123,7 +123,9 @@ ResultJson Provenance::ToJson() const {
                                      {"cores", static_cast<int64_t>(machine.cores)},
                                      {"memory_bytes", machine.memory_bytes},
                                      {"kernel", machine.kernel},
-                                     {"work_filesystem", machine.work_filesystem}}},
+                                     {"work_filesystem", machine.work_filesystem},
+                                     {"load_average_before", machine.load_average},
+                                     {"load_average_after", load_average_after}}},
       {"versions", std::move(versions_json)},
       {"corpus", ResultJson::Object{{"dir", corpus_dir},
                                     {"files", corpus_files},
@@ -141,7 +143,8 @@ std::string Provenance::ToMarkdown() const {
     versions_text += (versions_text.empty() ? "" : ", ") + name + " " + (version.empty() ? "?" : version);
   return "- Machine: " + machine.cpu_model + ", " + std::to_string(machine.cores) + " cores, " +
          FormatDouble(static_cast<double>(machine.memory_bytes) / (1024.0 * 1024 * 1024), 1) + " GiB memory, " +
-         machine.kernel + "; servers write to " + machine.work_filesystem + "\n" +
+         machine.kernel + "; servers write to " + machine.work_filesystem + "; load average " +
+         machine.load_average + " before, " + load_average_after + " after\n" +
          "- Versions: " + versions_text + "\n" + "- Corpus: `" + corpus_dir + "`, " + std::to_string(corpus_files) +
          " files, " + FormatDouble(static_cast<double>(corpus_dataset_bytes) / 1e6, 1) + " MB of datasets (" +
          std::to_string(corpus_skipped) + " files skipped)\n" + "- " + std::to_string(associations) +
@@ -214,7 +217,10 @@ Status PlotBars(const std::string& gnuplot, const std::string& stem, const std::
   {
     std::ofstream dat(stem + ".dat");
     for (const auto& b : bars) {
-      dat << GnuplotQuote(b.label) << " " << FormatDouble(b.value, 3) << " " << GnuplotQuote(b.annotation) << "\n";
+      // pacscore's bars in blue, the peers' in grey.
+      const int colour = b.label.rfind("pacscore", 0) == 0 ? 0x4477aa : 0x999999;
+      dat << GnuplotQuote(b.label) << " " << FormatDouble(b.value, 3) << " " << GnuplotQuote(b.annotation) << " "
+          << colour << " " << GnuplotQuote(b.second_annotation) << "\n";
       max_value = std::max(max_value, b.value);
     }
     if (!dat) return Status::IOError("cannot write " + stem + ".dat");
@@ -226,16 +232,16 @@ Status PlotBars(const std::string& gnuplot, const std::string& stem, const std::
        << "set output " << GnuplotQuote(png) << "\n"
        << "set title " << GnuplotQuote(title) << " noenhanced\n"
        << "set ylabel " << GnuplotQuote(y_label) << " noenhanced\n"
-       << "set style data histograms\n"
-       << "set style histogram clustered gap 1\n"
        << "set style fill solid 0.85 border -1\n"
-       << "set boxwidth 0.7\n"
+       << "set boxwidth 0.6\n"
+       << "set xrange [-0.6:" << FormatDouble(static_cast<double>(bars.size()) - 0.4, 1) << "]\n"
        << "set yrange [0:" << FormatDouble(std::max(1.0, max_value * 1.25), 3) << "]\n"
        << "set grid ytics\n"
        << "set xtics noenhanced\n"
        << "unset key\n"
-       << "plot " << GnuplotQuote(stem + ".dat") << " using 2:xtic(1) linecolor rgb '#4477aa', \\\n"
-       << "     '' using 0:2:3 with labels offset 0,1.2 noenhanced\n";
+       << "plot " << GnuplotQuote(stem + ".dat") << " using 0:2:4:xtic(1) with boxes linecolor rgb variable, \\\n"
+       << "     '' using 0:2:3 with labels offset 0,1.0 noenhanced, \\\n"
+       << "     '' using 0:2:5 with labels offset 0,2.2 noenhanced\n";
     if (!gp) return Status::IOError("cannot write " + stem + ".gp");
   }
   std::string output;

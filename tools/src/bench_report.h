@@ -77,6 +77,7 @@ struct Provenance {
   uint64_t corpus_file_bytes = 0;
   bool client_preloaded = false;
   int associations = 1;
+  std::string load_average_after;  // at the end of the benchmark
   ResultJson ToJson() const;
   std::string ToMarkdown() const;  // a few bullet lines
 };
@@ -92,7 +93,8 @@ std::string MarkdownTable(const std::vector<std::string>& header, const std::vec
 struct Bar {
   std::string label;
   double value = 0;
-  std::string annotation;  // printed above the bar
+  std::string annotation;         // printed above the bar
+  std::string second_annotation;  // a line above that
 };
 // Writes `<stem>.dat`, `<stem>.gp` and `<stem>.png` with gnuplot; the PNG has
 // one labelled bar per entry and `y_label` on the value axis.
