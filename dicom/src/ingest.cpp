@@ -1,5 +1,10 @@
 #include "pacs/dicom/ingest.h"
 
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "pacs/dicom/index.h"
@@ -28,7 +33,21 @@ Result<IngestReport> Ingestor::IngestDataset(DcmDataset& dataset, E_TransferSynt
   }
   if (!commit.ok()) return commit.status().WithContext("SOP Instance " + report.sop_instance_uid);
   report.commit = *commit;
+  HoldAfterCommitForTests();
   return report;
+}
+
+void Ingestor::HoldAfterCommitForTests() {
+  // Test-only hook for the crash test: PACS_TEST_HOLD_AFTER_COMMIT=N makes
+  // the N-th commit of this process stop here, durable but unanswered,
+  // after touching PACS_TEST_HOLD_MARKER, until the process is killed.
+  static const long hold_at = [] {
+    const char* v = std::getenv("PACS_TEST_HOLD_AFTER_COMMIT");
+    return v ? std::atol(v) : 0L;
+  }();
+  if (hold_at <= 0 || ++commits_ != static_cast<uint64_t>(hold_at)) return;
+  if (const char* marker = std::getenv("PACS_TEST_HOLD_MARKER")) std::ofstream(marker) << "held\n";
+  std::this_thread::sleep_for(std::chrono::hours(1));
 }
 
 Result<IngestReport> Ingestor::IngestFile(const std::filesystem::path& path) {

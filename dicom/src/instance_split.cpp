@@ -453,4 +453,69 @@ Result<std::unique_ptr<DcmFileFormat>> RebuildInstance(const engine::Store& stor
   return file;
 }
 
+Status VerifyInstanceDeep(const engine::Store& store, const engine::InstanceRecord& rec) {
+  auto header = store.GetHeader(rec.header_hash);
+  if (!header.ok()) return header.status();
+  if (engine::Sha256(AsBytes(*header)) != rec.header_hash) return Status::Corruption("header bytes do not match their hash");
+  DcmDataset ds;
+  PACS_RETURN_IF_ERROR(DecodeDataset(*header, DcmXfer(rec.header_transfer_syntax_uid.c_str()).getXfer(), ds));
+  std::optional<codecs::FrameInfo> info;
+  if (auto described = FrameInfoFromDataset(ds); described.ok()) info = *described;
+  std::vector<std::string> fragments;
+  for (size_t i = 0; i < rec.chunks.size(); ++i) {
+    const auto& chunk = rec.chunks[i];
+    auto bytes = store.GetChunk(chunk.hash);
+    if (!bytes.ok()) return bytes.status().WithContext("chunk " + std::to_string(i));
+    const std::string where = "chunk " + std::to_string(i) + " (" + engine::ToHex(chunk.hash) + ")";
+    const bool native_frame = rec.pixel_layout == engine::PixelLayout::kNative && chunk.pixel_hash == chunk.hash;
+    if (native_frame) {
+      std::string raw = *bytes;
+      if (chunk.codec != static_cast<uint8_t>(codecs::CodecId::kRaw)) {
+        if (!info) return Status::Corruption(where + ": header no longer describes the frame");
+        auto decoded = codecs::MakeCodec(static_cast<codecs::CodecId>(chunk.codec))->Decode(*info, AsBytes(*bytes));
+        if (!decoded.ok()) return decoded.status().WithContext(where + " does not decode");
+        raw.assign(decoded->begin(), decoded->end());
+      }
+      if (engine::Sha256({AsBytes(PixelDescription(ds)), AsBytes(raw)}) != chunk.hash)
+        return Status::Corruption(where + ": pixels do not hash to the frame's key");
+    } else if (engine::Sha256(AsBytes(*bytes)) != chunk.hash) {
+      return Status::Corruption(where + ": bytes do not hash to their key");
+    }
+    if (rec.pixel_layout == engine::PixelLayout::kEncapsulated) fragments.push_back(std::move(*bytes));
+  }
+  // Compressed frames with a recorded pixel identity must decode to it.
+  const bool has_identity = std::any_of(rec.chunks.begin(), rec.chunks.end(),
+                                        [](const engine::PixelChunk& c) { return c.pixel_hash != engine::ContentHash{}; });
+  if (rec.pixel_layout == engine::PixelLayout::kEncapsulated && has_identity && info) {
+    const E_TransferSyntax xfer = ReceivedTransferSyntax(rec);
+    const size_t frames = static_cast<size_t>(std::max(1L, GetLong(ds, DCM_NumberOfFrames, 1)));
+    // DCMTK's decoders need the pixel data inside the dataset.
+    auto* seq = new DcmPixelSequence(DCM_PixelSequenceTag);
+    auto* bot = new DcmPixelItem(DCM_PixelItemTag);
+    bot->putUint8Array(reinterpret_cast<const Uint8*>(rec.offset_table.data()), static_cast<unsigned long>(rec.offset_table.size()));
+    seq->insert(bot);
+    for (const auto& f : fragments) {
+      auto* item = new DcmPixelItem(DCM_PixelItemTag);
+      item->putUint8Array(reinterpret_cast<const Uint8*>(f.data()), static_cast<unsigned long>(f.size()));
+      seq->insert(item);
+    }
+    auto* px = new DcmPixelData(DCM_PixelData);
+    px->putOriginalRepresentation(xfer, nullptr, seq);
+    ds.insert(px, true);
+    const auto decoded = DecodeReceivedFrames(ds, xfer, *info, rec.offset_table, fragments, frames);
+    if (decoded.size() != frames) return Status::Corruption("compressed frames with a recorded identity do not decode");
+    std::vector<size_t> sizes;
+    for (const auto& f : fragments) sizes.push_back(f.size());
+    auto starts = FrameStartFragments(rec.offset_table, sizes, frames);
+    if (!starts.ok()) return starts.status();
+    std::string photometric = GetString(ds, DCM_PhotometricInterpretation);
+    if (xfer == EXS_JPEG2000LosslessOnly && (photometric == "YBR_RCT" || photometric == "YBR_ICT")) photometric = "RGB";
+    const std::string description = PixelDescription(ds, photometric);
+    for (size_t f = 0; f < frames; ++f)
+      if (engine::Sha256({AsBytes(description), AsBytes(decoded[f])}) != rec.chunks[(*starts)[f]].pixel_hash)
+        return Status::Corruption("frame " + std::to_string(f) + " decodes to pixels other than its recorded identity");
+  }
+  return Status::Ok();
+}
+
 }  // namespace pacs::dicom

@@ -76,6 +76,12 @@ JsonValue StatsToJson(const engine::StoreStats& s) {
                               {"raw_bytes", usage.raw_bytes},
                               {"stored_bytes", usage.stored_bytes}};
   return JsonObject{
+      {"unique_frames", s.chunks},
+      {"frame_references", s.chunk_references},
+      {"dedup_saved_bytes", s.dedup_saved_bytes},
+      {"frames_in_several_encodings", s.frames_in_several_encodings},
+      {"frames_awaiting_collection", s.chunks_awaiting_collection},
+      {"frame_bytes_awaiting_collection", s.chunk_bytes_awaiting_collection},
       {"pixel_raw_bytes", s.pixel_raw_bytes},
       {"pixel_stored_bytes", s.pixel_stored_bytes},
       {"codecs", std::move(codecs)},

@@ -52,7 +52,22 @@ class Progress {
   double start_;
 };
 
+// Prints "pacscore: <status>" on stderr; returns 1.
+int Fail(const Status& status);
+// Opens a data folder (read-only: a point-in-time view that writes nothing).
+// A writer gets the query index installed. Busy when another process holds it.
+Result<std::unique_ptr<engine::Store>> OpenFolder(const std::string& dir, engine::DuplicatePolicy policy,
+                                                  bool read_only = false);
+// delete / compact / verify on an open store, for the CLI and the admin
+// endpoint alike. `request` holds the flags as JSON ("study", "gc_grace_ms",
+// "deep", ...); the reply has "error" on failure.
+JsonValue HandleMaintenance(engine::Store& store, const std::string& action, const JsonValue& request);
+Result<int64_t> ParseDurationMs(const std::string& text, const std::string& flag);
+
 int RunServe(int argc, char** argv);
+int RunDelete(int argc, char** argv);
+int RunCompact(int argc, char** argv);
+int RunVerify(int argc, char** argv);
 int RunImport(int argc, char** argv);
 int RunExport(int argc, char** argv);
 int RunStats(int argc, char** argv);

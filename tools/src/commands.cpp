@@ -22,15 +22,13 @@
 
 namespace pacs::tools {
 namespace fs = std::filesystem;
-namespace {
-
 int Fail(const Status& status) {
   std::fprintf(stderr, "pacscore: %s\n", status.ToString().c_str());
   return 1;
 }
 
 Result<std::unique_ptr<engine::Store>> OpenFolder(const std::string& dir, engine::DuplicatePolicy policy,
-                                                  bool read_only = false) {
+                                                  bool read_only) {
   auto store = engine::Store::Open({.path = dir, .on_duplicate = policy, .read_only = read_only});
   // The query index rides on every commit of a writer.
   if (store.ok() && !read_only) (*store)->SetCatalogObserver(&dicom::IndexObserver());
@@ -39,6 +37,8 @@ Result<std::unique_ptr<engine::Store>> OpenFolder(const std::string& dir, engine
                         " is held by another process whose admin endpoint does not answer; stop it or wait");
   return store;
 }
+
+namespace {
 
 Result<dicom::PixelCodecPolicy> CodecPolicyFromArgs(const Args& args) {
   auto policy = dicom::ParseCodecPolicy(args.Get("codec", "auto"));
@@ -167,6 +167,10 @@ int RunServe(int argc, char** argv) {
       return {200, ToJson(ExportReply(dicom::ExportInstances(**store, request->GetString("out"),
                                                               request->GetString("study"), *syntax)))};
     }
+    if (method == "POST" && (target == "/delete" || target == "/compact" || target == "/verify")) {
+      auto reply = HandleMaintenance(**store, target.substr(1), *request);
+      return {reply.GetString("error").empty() ? 200 : 400, ToJson(reply)};
+    }
     return {404, ToJson(JsonObject{{"error", "no such endpoint: " + method + " " + target}})};
   };
   auto admin = AdminServer::Start(*admin_port, handler);
@@ -224,7 +228,7 @@ int RunImport(int argc, char** argv) {
     ingestor = std::make_unique<dicom::Ingestor>(*store, *codec_policy);
   }
 
-  uint64_t stored = 0, duplicates = 0, rejected = problems.size(), bytes = 0;
+  uint64_t stored = 0, identical = 0, conflicting = 0, rejected = problems.size(), bytes = 0;
   Progress progress(files.size());
   for (size_t i = 0; i < files.size(); ++i) {
     const std::string path = fs::absolute(files[i]).string();
@@ -239,7 +243,15 @@ int RunImport(int argc, char** argv) {
       reply = IngestReply(ingestor->IngestFile(path));
     }
     if (reply.Get("ok") && std::get<bool>(reply.Get("ok")->v)) {
-      (reply.GetString("outcome") == "stored" || reply.GetString("outcome") == "replaced" ? stored : duplicates)++;
+      const std::string outcome = reply.GetString("outcome");
+      if (outcome == "stored") ++stored;
+      else if (outcome == "identical duplicate") ++identical;
+      else {
+        ++conflicting;
+        progress.Finish();
+        std::fprintf(stderr, "pacscore import: %s: SOP Instance %s was already stored with different content: %s\n",
+                     files[i].c_str(), reply.GetString("sop_instance_uid").c_str(), outcome.c_str());
+      }
       bytes += static_cast<uint64_t>(reply.GetInt("received_bytes"));
     } else {
       ++rejected;
@@ -249,9 +261,11 @@ int RunImport(int argc, char** argv) {
     progress.Update(i + 1, bytes);
   }
   progress.Finish();
-  std::printf("imported %llu new instances, %llu already stored, %llu rejected, %.1f MB%s\n",
-              static_cast<unsigned long long>(stored), static_cast<unsigned long long>(duplicates),
-              static_cast<unsigned long long>(rejected), bytes / 1e6, server ? " (through the running server)" : "");
+  std::printf("imported %llu new instances, %llu identical to stored ones, %llu conflicting with stored ones "
+              "(--on-duplicate decided), %llu rejected, %.1f MB%s\n",
+              static_cast<unsigned long long>(stored), static_cast<unsigned long long>(identical),
+              static_cast<unsigned long long>(conflicting), static_cast<unsigned long long>(rejected), bytes / 1e6,
+              server ? " (through the running server)" : "");
   return rejected == 0 ? 0 : 2;
 }
 

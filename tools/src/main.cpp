@@ -16,8 +16,11 @@ void Usage() {
                "  serve  --data DIR [--port 11112] [--aet PACSCORE] [--admin-port 8043]\n"
                "         [--max-associations N] [--on-duplicate keep|replace|reject]\n"
                "  import --data DIR PATH...\n"
-               "  export --data DIR --out DIR [--study UID]\n"
+               "  export --data DIR --out DIR [--study UID] [--transfer-syntax original|stored|UID]\n"
                "  stats  --data DIR [--json]\n"
+               "  delete --data DIR --study UID | --series UID | --instance UID\n"
+               "  compact --data DIR [--gc-grace 1h]\n"
+               "  verify --data DIR [--deep] [--gc-grace 1h]\n"
                "  bench  ingest|compare --corpus DIR [...]   (pacscore bench --help)\n");
 }
 
@@ -34,6 +37,9 @@ int main(int argc, char** argv) {
   if (command == "import") return pacs::tools::RunImport(argc - 2, argv + 2);
   if (command == "export") return pacs::tools::RunExport(argc - 2, argv + 2);
   if (command == "stats") return pacs::tools::RunStats(argc - 2, argv + 2);
+  if (command == "delete") return pacs::tools::RunDelete(argc - 2, argv + 2);
+  if (command == "compact") return pacs::tools::RunCompact(argc - 2, argv + 2);
+  if (command == "verify") return pacs::tools::RunVerify(argc - 2, argv + 2);
   if (command == "bench") return pacs::tools::RunBench(argc - 2, argv + 2);
   std::fprintf(stderr, "pacscore: unknown command '%s'\n", command.c_str());
   Usage();

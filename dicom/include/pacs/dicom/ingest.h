@@ -35,8 +35,11 @@ class Ingestor {
   engine::Store& store() { return store_; }
 
  private:
+  void HoldAfterCommitForTests();
+
   engine::Store& store_;
   const PixelCodecPolicy policy_;
+  std::atomic<uint64_t> commits_{0};  // counted only when the test hook is armed
 };
 
 }  // namespace pacs::dicom

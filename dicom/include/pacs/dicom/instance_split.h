@@ -32,6 +32,12 @@ Result<engine::InstanceWrite> SplitInstance(DcmDataset& dataset, E_TransferSynta
 Result<std::unique_ptr<DcmFileFormat>> RebuildInstance(const engine::Store& store,
                                                        const engine::InstanceRecord& record);
 
+// Deep check of one stored instance: its header parses, every chunk's bytes
+// hash to its key (native frames after decoding, with their pixel
+// description), and every compressed frame we can decode decodes to the
+// recorded pixel identity. OK or the first problem.
+Status VerifyInstanceDeep(const engine::Store& store, const engine::InstanceRecord& record);
+
 // The transfer syntax an instance record arrived in, as DCMTK's enum.
 E_TransferSyntax ReceivedTransferSyntax(const engine::InstanceRecord& record);
 
