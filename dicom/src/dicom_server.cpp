@@ -153,10 +153,10 @@ class StorageScp : public DcmThreadSCP {
                           : ASC_acceptPresentationContext(params, pc.presentationContextID, ts.c_str());
       } else if (IsStorageSopClass(abstract)) {
         // A requester that proposes the SCP role wants C-GET sub-operations on
-        // this context: prefer what every stored instance can be sent in.
+        // this context; the same preference serves it, since the transcoder
+        // writes every lossless syntax we prefer.
         const bool get_receiver = pc.proposedRole == ASC_SC_ROLE_SCP || pc.proposedRole == ASC_SC_ROLE_SCUSCP;
-        std::string ts = get_receiver ? FirstOf(kPlainTransferSyntaxes, offered) : std::string();
-        if (ts.empty()) ts = FirstOf(kStorageTransferSyntaxes, offered);
+        const std::string ts = FirstOf(kStorageTransferSyntaxes, offered);
         cond = ts.empty() ? ASC_refusePresentationContext(params, pc.presentationContextID,
                                                           ASC_P_TRANSFERSYNTAXESNOTSUPPORTED)
                           : ASC_acceptPresentationContext(params, pc.presentationContextID, ts.c_str(),

@@ -3,13 +3,13 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 
-#include "dcmtk/dcmdata/dcrledrg.h"
 #include "dcmtk/dcmdata/dcxfer.h"
-#include "dcmtk/dcmjpeg/djdecode.h"
 #include "dcmtk/dcmnet/scu.h"
-#include "pacs/dicom/instance_split.h"
+#include "pacs/codecs/codec_choice.h"
+#include "pacs/dicom/transcode.h"
 
 namespace pacs::dicom {
 namespace {
@@ -18,26 +18,30 @@ const char* const kUncompressed[] = {UID_LittleEndianExplicitTransferSyntax, UID
                                      UID_BigEndianExplicitTransferSyntax};
 
 bool IsUncompressed(const std::string& ts) {
-  return std::find(std::begin(kUncompressed), std::end(kUncompressed), ts) != std::end(kUncompressed) ||
-         ts == UID_DeflatedExplicitVRLittleEndianTransferSyntax;
+  return std::find(std::begin(kUncompressed), std::end(kUncompressed), ts) != std::end(kUncompressed);
 }
 
-// Encapsulated syntaxes DCMTK (dcmjpeg, dcmdata's RLE) decodes by itself.
-// JPEG-LS and JPEG 2000 need pacscore's transcoder.
-bool DcmtkDecodes(const std::string& ts) {
-  return ts == UID_JPEGProcess1TransferSyntax || ts == UID_JPEGProcess2_4TransferSyntax ||
-         ts == UID_JPEGProcess14TransferSyntax || ts == UID_JPEGProcess14SV1TransferSyntax ||
-         ts == UID_RLELosslessTransferSyntax;
+// Encapsulated syntaxes the transcoder writes losslessly.
+bool IsLosslessTarget(const std::string& ts) {
+  return ts == UID_JPEGLSLosslessTransferSyntax || ts == UID_JPEG2000LosslessOnlyTransferSyntax ||
+         ts == UID_RLELosslessTransferSyntax || ts == UID_JPEGProcess14SV1TransferSyntax ||
+         ts == UID_JPEGProcess14TransferSyntax;
 }
 
 bool DcmtkKnows(const std::string& ts) { return DcmXfer(ts.c_str()).getXfer() != EXS_Unknown; }
 
-void RegisterDecoders() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    DJDecoderRegistration::registerCodecs();
-    DcmRLEDecoderRegistration::registerCodecs();
-  });
+// The syntax of pacscore's own encoding of the frames, when every frame is
+// stored with one codec (what the transcoder's `stored` target gives).
+std::string StoredSyntax(const engine::InstanceRecord& record) {
+  if (record.pixel_layout != engine::PixelLayout::kNative || record.chunks.empty()) return {};
+  std::optional<uint8_t> codec;
+  for (const auto& c : record.chunks) {
+    if (c.size == 0 || c.codec == static_cast<uint8_t>(codecs::CodecId::kRaw)) continue;
+    if (codec && *codec != c.codec) return {};
+    codec = c.codec;
+  }
+  if (!codec) return {};
+  return std::string(codecs::TransferSyntaxUid(static_cast<codecs::CodecId>(*codec)));
 }
 
 }  // namespace
@@ -62,21 +66,20 @@ Result<PeerAddress> ParsePeer(std::string_view text) {
 }
 
 bool CanProduce(const engine::InstanceRecord& record, const std::string& ts) {
-  const std::string& original = record.transfer_syntax_uid;
-  if (!DcmtkKnows(ts)) return false;
-  if (ts == original) return true;
-  // Until the transcoder is plugged in here, only DCMTK's own conversions:
-  // between uncompressed syntaxes, and JPEG/RLE decoded to uncompressed.
-  if (ts == UID_DeflatedExplicitVRLittleEndianTransferSyntax) return false;
-  if (!IsUncompressed(ts)) return false;
-  return IsUncompressed(original) || DcmtkDecodes(original) || record.pixel_layout == engine::PixelLayout::kNone;
+  if (ts == record.transfer_syntax_uid) return DcmtkKnows(ts);  // as received, always
+  // HTJ2K (unknown to DCMTK 3.6.7) and deflate are never sent; lossy input
+  // passes through unchanged or not at all.
+  if (!DcmtkKnows(ts) || ts == UID_DeflatedExplicitVRLittleEndianTransferSyntax) return false;
+  if (record.pixel_layout == engine::PixelLayout::kNone) return IsUncompressed(ts);
+  return CanTranscode(record) && (IsUncompressed(ts) || IsLosslessTarget(ts));
 }
 
 std::vector<std::string> RetrievalSyntaxes(const engine::InstanceRecord& record) {
   std::vector<std::string> out;
   auto add = [&](const std::string& ts) {
-    if (std::find(out.begin(), out.end(), ts) == out.end() && CanProduce(record, ts)) out.push_back(ts);
+    if (!ts.empty() && std::find(out.begin(), out.end(), ts) == out.end() && CanProduce(record, ts)) out.push_back(ts);
   };
+  add(StoredSyntax(record));  // no encoding work: the stored codestreams go out as they are
   add(record.transfer_syntax_uid);
   for (const char* ts : kUncompressed) add(ts);
   return out;
@@ -85,6 +88,10 @@ std::vector<std::string> RetrievalSyntaxes(const engine::InstanceRecord& record)
 std::string ChooseSyntax(const engine::InstanceRecord& record, const std::vector<std::string>& accepted) {
   for (const auto& ts : RetrievalSyntaxes(record))
     if (std::find(accepted.begin(), accepted.end(), ts) != accepted.end()) return ts;
+  // A syntax accepted by the peer that is not among our proposals (C-GET:
+  // the requester chose the contexts), if the transcoder can write it.
+  for (const auto& ts : accepted)
+    if (CanProduce(record, ts)) return ts;
   return {};
 }
 
@@ -94,21 +101,11 @@ Result<std::unique_ptr<DcmFileFormat>> BuildForTransfer(const engine::Store& sto
   if (!CanProduce(record, ts))
     return Status::Unsupported("instance " + record.sop_instance_uid + " (received in " + record.transfer_syntax_uid +
                                ") cannot be sent in " + ts);
-  auto file = RebuildInstance(store, record);
-  if (!file.ok()) return file.status().WithContext("instance " + record.sop_instance_uid);
-  if (ts == record.transfer_syntax_uid) return file;
-  DcmDataset& dataset = *(*file)->getDataset();
-  const E_TransferSyntax target = DcmXfer(ts.c_str()).getXfer();
-  if (DcmtkDecodes(record.transfer_syntax_uid)) {
-    RegisterDecoders();
-    OFCondition cond = dataset.chooseRepresentation(EXS_LittleEndianExplicit, nullptr);
-    if (cond.bad())
-      return Status::Unsupported("instance " + record.sop_instance_uid + " cannot be decoded from " +
-                                 record.transfer_syntax_uid + ": " + cond.text());
-  }
-  if (!dataset.canWriteXfer(target, EXS_LittleEndianExplicit))
+  auto built = BuildInstance(store, record, TargetSyntax{TargetSyntax::Kind::kUid, ts});
+  if (!built.ok()) return built.status().WithContext("instance " + record.sop_instance_uid + " in " + ts);
+  if (!built->file->getDataset()->canWriteXfer(DcmXfer(ts.c_str()).getXfer()))
     return Status::Unsupported("instance " + record.sop_instance_uid + " cannot be written in " + ts);
-  return file;
+  return std::move(built->file);
 }
 
 // --- C-MOVE sub-association ---------------------------------------------------
