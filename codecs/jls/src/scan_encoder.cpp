@@ -9,6 +9,8 @@
 #include "scan_encoder.h"
 
 #include <algorithm>
+#include <array>
+#include <utility>
 #include <cstdlib>
 #include <cstring>
 
@@ -38,6 +40,22 @@ PACS_JLS_INLINE int32_t GolombK(int32_t n, int32_t a) {
   return (n << k) < a ? k + 1 : k;
 }
 
+// Length of the run of repeats starting at `repeats`, at most `limit`.
+inline int32_t RunLength(const uint8_t* repeats, int32_t limit) {
+  int32_t length = 0;
+  while (length < limit) {
+    uint64_t word;
+    std::memcpy(&word, repeats + length, 8);
+    const uint64_t missing = ~word & 0x0101010101010101ull;  // bytes that are 0
+    if (missing != 0) {
+      length += __builtin_ctzll(missing) / 8;
+      break;
+    }
+    length += 8;
+  }
+  return std::min(length, limit);
+}
+
 // The context statistics of a scan, shared by its components.
 struct ContextTables {
   explicit ContextTables(const CodingParameters& params) {
@@ -52,19 +70,13 @@ struct ContextTables {
 // The coding of one line. Constructed on the stack per line with the writer
 // and run index copied in, so that the compiler keeps all of it in registers
 // (stores through the output byte pointer could otherwise alias any member).
+// A template on the precision, so that MAXVAL, LIMIT and friends are
+// immediates: the line loop has more live values than x86 has registers.
+template <int kBits>
 class LineCoder {
  public:
-  LineCoder(const CodingParameters& params, ContextTables& tables, const BitWriter& writer,
-            int32_t run_index)
-      : writer(writer),
-        run_index(run_index),
-        regular_(tables.regular),
-        run_(tables.run),
-        max_value_(params.max_value),
-        qbpp_(params.qbpp),
-        limit_(params.limit),
-        reset_(params.reset),
-        sign_shift_(32 - params.bits_per_sample) {}
+  LineCoder(ContextTables& tables, const BitWriter& writer, int32_t run_index)
+      : writer(writer), run_index(run_index), regular_(tables.regular), run_(tables.run) {}
 
   BitWriter writer;
   int32_t run_index;
@@ -181,14 +193,105 @@ class LineCoder {
     }
   }
 
+  static constexpr CodingParameters kParams = DefaultLosslessParameters(kBits);
+  static constexpr int32_t max_value_ = kParams.max_value;
+  static constexpr int32_t qbpp_ = kParams.qbpp;
+  static constexpr int32_t limit_ = kParams.limit;
+  static constexpr int32_t reset_ = kParams.reset;
+  static constexpr int32_t sign_shift_ = 32 - kBits;
+
   RegularContext* regular_;
   RunContext* run_;
-  const int32_t max_value_;
-  const int32_t qbpp_;
-  const int32_t limit_;
-  const int32_t reset_;
-  const int32_t sign_shift_;
 };
+
+// One line of one component (interleave modes none and line).
+template <int kBits>
+void EncodeLine(ContextTables& tables, BitWriter& writer, int32_t& run_index,
+                const uint16_t* prev, const uint16_t* cur, const int16_t* contexts,
+                const uint16_t* predictions, const uint8_t* repeats, int32_t width) {
+  LineCoder<kBits> coder(tables, writer, run_index);
+  int32_t i = 0;
+  while (i < width) {
+    const int32_t q = contexts[i];
+    if (q != 0) {
+      coder.EncodeRegular(q, cur[i], predictions[i]);
+      ++i;
+      continue;
+    }
+    const int32_t remaining = width - i;
+    const int32_t run_length = RunLength(repeats + i, remaining);
+    coder.EncodeRunLength(run_length, run_length == remaining);
+    i += run_length;
+    if (i < width) {
+      coder.EncodeRunInterruption(cur[i], cur[i - 1], prev[i]);
+      coder.EndRunInterruption();
+      ++i;
+    }
+  }
+  writer = coder.writer;
+  run_index = coder.run_index;
+}
+
+struct ComponentLine {
+  const uint16_t* prev;
+  const uint16_t* cur;
+  const int16_t* contexts;
+  const uint16_t* predictions;
+};
+
+// One line of pixel-interleaved samples of 3 components: a pixel is in run
+// mode only when all three contexts are 0 (`all_repeat`: all three repeat).
+template <int kBits>
+void EncodeTripletLine(ContextTables& tables, BitWriter& writer, int32_t& run_index,
+                       const ComponentLine (&line)[3], const uint8_t* all_repeat, int32_t width) {
+  LineCoder<kBits> coder(tables, writer, run_index);
+  int32_t i = 0;
+  while (i < width) {
+    const int32_t q0 = line[0].contexts[i];
+    const int32_t q1 = line[1].contexts[i];
+    const int32_t q2 = line[2].contexts[i];
+    if ((q0 | q1 | q2) != 0) {
+      coder.EncodeRegular(q0, line[0].cur[i], line[0].predictions[i]);
+      coder.EncodeRegular(q1, line[1].cur[i], line[1].predictions[i]);
+      coder.EncodeRegular(q2, line[2].cur[i], line[2].predictions[i]);
+      ++i;
+      continue;
+    }
+    const int32_t remaining = width - i;
+    const int32_t run_length = RunLength(all_repeat + i, remaining);
+    coder.EncodeRunLength(run_length, run_length == remaining);
+    i += run_length;
+    if (i < width) {
+      for (const ComponentLine& component : line)
+        coder.EncodeRunInterruptionComponent(component.cur[i], component.cur[i - 1],
+                                             component.prev[i]);
+      coder.EndRunInterruption();
+      ++i;
+    }
+  }
+  writer = coder.writer;
+  run_index = coder.run_index;
+}
+
+using LineFunction = void (*)(ContextTables&, BitWriter&, int32_t&, const uint16_t*,
+                              const uint16_t*, const int16_t*, const uint16_t*, const uint8_t*,
+                              int32_t);
+using TripletLineFunction = void (*)(ContextTables&, BitWriter&, int32_t&,
+                                     const ComponentLine (&)[3], const uint8_t*, int32_t);
+
+template <int... kBits>
+constexpr std::array<LineFunction, 17> MakeLineFunctions(std::integer_sequence<int, kBits...>) {
+  return {nullptr, nullptr, &EncodeLine<kBits + 2>...};
+}
+template <int... kBits>
+constexpr std::array<TripletLineFunction, 17> MakeTripletLineFunctions(
+    std::integer_sequence<int, kBits...>) {
+  return {nullptr, nullptr, &EncodeTripletLine<kBits + 2>...};
+}
+// Indexed by the precision, 2..16.
+constexpr auto kLineFunctions = MakeLineFunctions(std::make_integer_sequence<int, 15>());
+constexpr auto kTripletLineFunctions =
+    MakeTripletLineFunctions(std::make_integer_sequence<int, 15>());
 
 // Copies one line of samples into a coding line buffer, dropping the bits
 // above the precision as CharLS does.
@@ -210,22 +313,6 @@ void FillLine(const void* pixels, bool two_bytes, size_t offset, size_t pixel_st
   } else {
     FillLine(static_cast<const uint8_t*>(pixels) + offset, pixel_stride, width, mask, line);
   }
-}
-
-// Length of the run of repeats starting at `repeats`, at most `limit`.
-inline int32_t RunLength(const uint8_t* repeats, int32_t limit) {
-  int32_t length = 0;
-  while (length < limit) {
-    uint64_t word;
-    std::memcpy(&word, repeats + length, 8);
-    const uint64_t missing = ~word & 0x0101010101010101ull;  // bytes that are 0
-    if (missing != 0) {
-      length += __builtin_ctzll(missing) / 8;
-      break;
-    }
-    length += 8;
-  }
-  return std::min(length, limit);
 }
 
 // Worst case of one coded line of `samples` samples: LIMIT bits each plus run
@@ -287,6 +374,7 @@ void EncodeScan(const CodingParameters& params, const ScanLayout& layout, const 
   const bool two_bytes = params.bits_per_sample > 8;
   const auto mask = static_cast<uint16_t>(params.max_value);
   ContextTables tables(params);
+  const LineFunction encode_line = kLineFunctions[params.bits_per_sample];
   std::vector<LinePair> lines(static_cast<size_t>(layout.components), LinePair(width));
   std::vector<int32_t> run_index(static_cast<size_t>(layout.components), 0);
   LineAnalysisBuffers analysis(width);
@@ -312,27 +400,8 @@ void EncodeScan(const CodingParameters& params, const ScanLayout& layout, const 
       AnalyzeLine(prev, cur, width, params.t1, params.t2, params.t3, contexts, predictions,
                   repeats);
 
-      LineCoder coder(params, tables, writer, run_index[component]);
-      int32_t i = 0;
-      while (i < signed_width) {
-        const int32_t q = contexts[i];
-        if (q != 0) {
-          coder.EncodeRegular(q, cur[i], predictions[i]);
-          ++i;
-          continue;
-        }
-        const int32_t remaining = signed_width - i;
-        const int32_t run_length = RunLength(repeats + i, remaining);
-        coder.EncodeRunLength(run_length, run_length == remaining);
-        i += run_length;
-        if (i < signed_width) {
-          coder.EncodeRunInterruption(cur[i], cur[i - 1], prev[i]);
-          coder.EndRunInterruption();
-          ++i;
-        }
-      }
-      writer = coder.writer;
-      run_index[component] = coder.run_index;
+      encode_line(tables, writer, run_index[component], prev, cur, contexts, predictions, repeats,
+                  signed_width);
     }
   }
   writer.Finish();
@@ -346,6 +415,7 @@ void EncodeSampleInterleavedScan(const CodingParameters& params, uint32_t width,
   const bool two_bytes = params.bits_per_sample > 8;
   const auto mask = static_cast<uint16_t>(params.max_value);
   ContextTables tables(params);
+  const TripletLineFunction encode_triplet_line = kTripletLineFunctions[params.bits_per_sample];
   int32_t run_index = 0;
   std::vector<LinePair> lines(kComponents, LinePair(width));
   std::vector<LineAnalysisBuffers> analysis(kComponents, LineAnalysisBuffers(width));
@@ -374,32 +444,11 @@ void EncodeSampleInterleavedScan(const CodingParameters& params, uint32_t width,
     for (uint32_t x = 0; x < width; ++x)
       all_repeat[x] = analysis[0].repeats[x] & analysis[1].repeats[x] & analysis[2].repeats[x];
 
-    LineCoder coder(params, tables, writer, run_index);
-    int32_t i = 0;
-    while (i < signed_width) {
-      const int32_t q0 = analysis[0].context[i];
-      const int32_t q1 = analysis[1].context[i];
-      const int32_t q2 = analysis[2].context[i];
-      if ((q0 | q1 | q2) != 0) {
-        coder.EncodeRegular(q0, cur[0][i], analysis[0].prediction[i]);
-        coder.EncodeRegular(q1, cur[1][i], analysis[1].prediction[i]);
-        coder.EncodeRegular(q2, cur[2][i], analysis[2].prediction[i]);
-        ++i;
-        continue;
-      }
-      const int32_t remaining = signed_width - i;
-      const int32_t run_length = RunLength(all_repeat.data() + i, remaining);
-      coder.EncodeRunLength(run_length, run_length == remaining);
-      i += run_length;
-      if (i < signed_width) {
-        for (int c = 0; c < kComponents; ++c)
-          coder.EncodeRunInterruptionComponent(cur[c][i], cur[c][i - 1], prev[c][i]);
-        coder.EndRunInterruption();
-        ++i;
-      }
-    }
-    writer = coder.writer;
-    run_index = coder.run_index;
+    const ComponentLine line[kComponents] = {
+        {prev[0], cur[0], analysis[0].context.data(), analysis[0].prediction.data()},
+        {prev[1], cur[1], analysis[1].context.data(), analysis[1].prediction.data()},
+        {prev[2], cur[2], analysis[2].context.data(), analysis[2].prediction.data()}};
+    encode_triplet_line(tables, writer, run_index, line, all_repeat.data(), signed_width);
   }
   writer.Finish();
   output.Finish(writer);
