@@ -34,6 +34,8 @@ namespace {
 // files does not count as server time; larger corpora are read as they go.
 constexpr uint64_t kPreloadLimitBytes = 2ull << 30;
 
+Status Invalid(const std::string& message) { return Status::InvalidArgument(message); }
+
 int Fail(const Status& status) {
   std::fprintf(stderr, "pacscore bench: %s\n", status.ToString().c_str());
   return 1;
@@ -43,11 +45,12 @@ void BenchUsage() {
   std::fprintf(stderr,
                "usage: pacscore bench ingest  --corpus DIR [--associations N] [--repeat R] [--codec C]\n"
                "                              [--json FILE] [--target AET@HOST:PORT [--target-admin-port P]\n"
-               "                              [--target-pid PID]] [--work-dir DIR] [--keep]\n"
+               "                              [--target-pid PID]] [--serve-arg=--FLAG ...] [--work-dir DIR] [--keep]\n"
                "       pacscore bench compare --corpus DIR [--associations N] [--runs 3] [--codec C[,C...]]\n"
-               "                              [--out DIR] [--json FILE] [--work-dir DIR] [--keep]\n"
+               "                              [--serve-arg=--FLAG ...] [--out DIR] [--json FILE] [--work-dir DIR] [--keep]\n"
                "  --codec is passed to `pacscore serve` (jpegls|j2k|htj2k|auto|none); a list in compare\n"
-               "  measures one pacscore per codec. Results: MB = 10^6 bytes of datasets as sent.\n");
+               "  measures one pacscore per codec; --serve-arg passes any other flag to serve (repeatable).\n"
+               "  Results: MB = 10^6 bytes of datasets as sent.\n");
 }
 
 Result<int> ParsePositive(const Args& args, const std::string& flag, int fallback, int max) {
@@ -174,7 +177,7 @@ Result<PushTarget> ParseTarget(const std::string& text) {
 int RunIngest(int argc, char** argv) {
   auto args = ParseArgs(argc, argv,
                         {"corpus", "associations", "repeat", "codec", "json", "target", "target-admin-port",
-                         "target-pid", "work-dir"},
+                         "target-pid", "work-dir", "serve-arg"},
                         {"keep"});
   if (!args.ok()) return Fail(args.status());
   const std::string corpus_dir = args->Get("corpus");
@@ -187,7 +190,7 @@ int RunIngest(int argc, char** argv) {
   if (!associations.ok()) return Fail(associations.status());
   if (!repeat.ok()) return Fail(repeat.status());
   const bool external = args->Has("target");
-  if (external && args->Has("codec")) return Fail(Status::InvalidArgument("--codec is for the server bench starts, not with --target"));
+  if (external && args->Has("codec")) return Fail(Invalid("--codec is for the server bench starts, not with --target"));
 
   auto corpus = LoadCorpus(corpus_dir);
   if (!corpus.ok()) return Fail(corpus.status());
@@ -199,7 +202,10 @@ int RunIngest(int argc, char** argv) {
   pid_t server_pid = 0;
   std::optional<uint16_t> admin_port;
   std::string system = "pacscore", setup;
-  PeerSpec spec{.kind = PeerKind::kPacscore, .codec = args->Get("codec"), .associations = *associations};
+  PeerSpec spec{.kind = PeerKind::kPacscore, .codec = args->Get("codec"), .serve_args = {}, .associations = *associations};
+  if (args->Has("serve-arg")) spec.serve_args = args->flags.at("serve-arg");
+  if (external && !spec.serve_args.empty())
+    return Fail(Invalid("--serve-arg is for the server bench starts, not with --target"));
   if (external) {
     auto t = ParseTarget(args->Get("target"));
     if (!t.ok()) return Fail(t.status());
@@ -381,7 +387,8 @@ std::vector<std::string> SplitCommas(const std::string& text) {
 }
 
 int RunCompare(int argc, char** argv) {
-  auto args = ParseArgs(argc, argv, {"corpus", "associations", "runs", "codec", "out", "json", "work-dir"}, {"keep"});
+  auto args =
+      ParseArgs(argc, argv, {"corpus", "associations", "runs", "codec", "out", "json", "work-dir", "serve-arg"}, {"keep"});
   if (!args.ok()) return Fail(args.status());
   const std::string corpus_dir = args->Get("corpus");
   if (corpus_dir.empty() || !args->positional.empty()) {
@@ -396,10 +403,15 @@ int RunCompare(int argc, char** argv) {
   std::vector<SystemResult> systems;
   std::vector<std::string> codecs = SplitCommas(args->Get("codec"));
   if (codecs.empty()) codecs.emplace_back();
+  std::vector<std::string> serve_args;
+  if (args->Has("serve-arg")) serve_args = args->flags.at("serve-arg");
   for (const auto& codec : codecs)
-    systems.push_back({PeerSpec{.kind = PeerKind::kPacscore, .codec = codec, .associations = *associations}, "", {}});
+    systems.push_back(
+        {PeerSpec{.kind = PeerKind::kPacscore, .codec = codec, .serve_args = serve_args, .associations = *associations},
+         "",
+         {}});
   for (PeerKind kind : {PeerKind::kOrthanc, PeerKind::kOrthancJpegLs, PeerKind::kStorescp})
-    systems.push_back({PeerSpec{.kind = kind, .codec = "", .associations = *associations}, "", {}});
+    systems.push_back({PeerSpec{.kind = kind, .codec = "", .serve_args = {}, .associations = *associations}, "", {}});
   std::vector<PeerKind> kinds;
   for (auto& s : systems) {
     std::string why;

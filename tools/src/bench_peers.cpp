@@ -57,6 +57,12 @@ std::string OrthancConfig(const PeerSpec& spec, const fs::path& db, uint16_t htt
   return json;
 }
 
+std::string ServeArgsText(const PeerSpec& spec) {
+  std::string text;
+  for (const auto& a : spec.serve_args) text += " " + a;
+  return text;
+}
+
 }  // namespace
 
 std::string PeerLabel(const PeerSpec& spec) {
@@ -73,7 +79,7 @@ std::string PeerSetup(const PeerSpec& spec) {
   switch (spec.kind) {
     case PeerKind::kPacscore:
       return "pacscore serve, fresh data folder, " +
-             (spec.codec.empty() ? std::string("default codec") : "--codec " + spec.codec) +
+             (spec.codec.empty() ? std::string("default codec") : "--codec " + spec.codec) + ServeArgsText(spec) +
              ", each C-STORE answered after a synced commit";
     case PeerKind::kOrthanc:
       return "Orthanc, SQLite index, SyncStorageArea true, no transcoding, MaximumPduLength 131072, "
@@ -146,6 +152,7 @@ Result<RunningPeer> RunningPeer::Start(const PeerSpec& spec, const fs::path& fol
       argv = {*program, "serve", "--data", store.string(), "--port", std::to_string(*dicom_port), "--admin-port", "0",
               "--aet", aet, "--max-associations", std::to_string(std::max(16, spec.associations))};
       if (!spec.codec.empty()) argv.insert(argv.end(), {"--codec", spec.codec});
+      argv.insert(argv.end(), spec.serve_args.begin(), spec.serve_args.end());
       break;
     case PeerKind::kOrthanc:
     case PeerKind::kOrthancJpegLs: {

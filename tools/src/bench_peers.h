@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "bench_process.h"
 #include "bench_scu.h"
@@ -22,6 +23,7 @@ enum class PeerKind { kPacscore, kOrthanc, kOrthancJpegLs, kStorescp };
 struct PeerSpec {
   PeerKind kind = PeerKind::kPacscore;
   std::string codec;  // pacscore: the --codec passed to serve; empty: the server's default
+  std::vector<std::string> serve_args;  // pacscore: further flags for serve, e.g. --no-verify-encode
   int associations = 1;
 };
 
