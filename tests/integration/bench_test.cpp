@@ -131,6 +131,47 @@ TEST(BenchIngest, RefusesAnEmptyCorpusAndAnUnknownBenchmark) {
   EXPECT_EQ(run.exit_code, 1);
 }
 
+TEST(BenchQuery, TimesEveryQueryKindTheCorpusHasKeysFor) {
+  const fs::path corpus = MakeSubset("bench_query_corpus", 5, true);
+  const fs::path json_path = MakeTempDir("bench_query_out") / "query.json";
+  auto run = RunCommand({PacscoreBinary(), "bench", "query", "--corpus", corpus.string(), "--queries", "20", "--json",
+                         json_path.string()},
+                        {}, std::chrono::seconds(120));
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const std::string json = ReadAll(json_path);
+  for (const std::string kind : {"study by PatientID", "series of a study", "instances of a series"}) {
+    for (const std::string mode : {"one association", "association per query"}) {
+      size_t at = json.find("\"kind\": \"" + kind + "\"");
+      while (at != std::string::npos && json.substr(at, 120).find("\"mode\": \"" + mode + "\"") == std::string::npos)
+        at = json.find("\"kind\": \"" + kind + "\"", at + 1);
+      ASSERT_NE(at, std::string::npos) << kind << " / " << mode << "\n" << json;
+      EXPECT_EQ(Number(json, "queries", at), 20);
+      EXPECT_EQ(Number(json, "failed", at), 0) << json.substr(at, 600);
+      EXPECT_GE(Number(json, "matches_per_query", at), 1);
+      EXPECT_GT(Number(json, "latency_ms_p50", at), 0);
+    }
+  }
+}
+
+TEST(BenchRetrieve, GetsBackEveryStoredInstance) {
+  const fs::path corpus = MakeSubset("bench_retrieve_corpus", 8, true);
+  const size_t files = CountFiles(corpus);
+  const fs::path json_path = MakeTempDir("bench_retrieve_out") / "retrieve.json";
+  auto run = RunCommand({PacscoreBinary(), "bench", "retrieve", "--corpus", corpus.string(), "--associations", "2",
+                         "--repeat", "2", "--level", "series", "--json", json_path.string()},
+                        {}, std::chrono::seconds(120));
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const std::string json = ReadAll(json_path);
+  const size_t passes = json.find("\"passes\"");
+  ASSERT_NE(passes, std::string::npos) << json;
+  // dcm_qa_ts holds one SOP instance in several syntaxes: the store keeps one per UID.
+  EXPECT_GE(Number(json, "instances_received", passes), 9.0) << json;
+  EXPECT_LE(Number(json, "instances_received", passes), static_cast<double>(files));
+  EXPECT_EQ(Number(json, "failed", passes), 0);
+  EXPECT_GT(Number(json, "mb_per_second", passes), 0);
+  EXPECT_GT(Number(json, "request_ms_p50", passes), 0);
+}
+
 TEST(BenchCompare, WritesTableMarkdownAndPngForEveryInstalledPeer) {
   const fs::path corpus = MakeSubset("bench_compare_corpus", 10, false);
   const fs::path out = MakeTempDir("bench_compare_out");

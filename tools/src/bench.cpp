@@ -6,15 +6,18 @@
 #include <rocksdb/version.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "admin_http.h"
 #include "bench_peers.h"
 #include "bench_process.h"
+#include "bench_qr.h"
 #include "bench_report.h"
 #include "bench_scu.h"
 #include "cli.h"
@@ -48,6 +51,9 @@ void BenchUsage() {
                "                              [--target-pid PID]] [--serve-arg=--FLAG ...] [--work-dir DIR] [--keep]\n"
                "       pacscore bench compare --corpus DIR [--associations N] [--runs 3] [--codec C[,C...]]\n"
                "                              [--serve-arg=--FLAG ...] [--out DIR] [--json FILE] [--work-dir DIR] [--keep]\n"
+               "       pacscore bench query   --corpus DIR [--queries 200] [--codec C] [--json FILE] [--target ...]\n"
+               "       pacscore bench retrieve --corpus DIR [--associations N] [--repeat 3] [--level study|series]\n"
+               "                              [--codec C] [--json FILE] [--target ...]\n"
                "  --codec is passed to `pacscore serve` (jpegls|j2k|htj2k|auto|none); a list in compare\n"
                "  measures one pacscore per codec; --serve-arg passes any other flag to serve (repeatable).\n"
                "  Results: MB = 10^6 bytes of datasets as sent.\n");
@@ -632,6 +638,307 @@ int RunCompare(int argc, char** argv) {
   return exit_code;
 }
 
+// --- bench query / bench retrieve ------------------------------------------------
+
+// The node the query/retrieve benchmarks talk to, with the corpus stored in it.
+struct PreparedNode {
+  std::optional<fs::path> work;
+  std::optional<RunningPeer> server;
+  PushTarget target;
+  pid_t pid = 0;
+  std::string system;
+  std::string setup;
+  PushMeasurement ingest;
+};
+
+Result<PreparedNode> PrepareNode(const Args& args, Corpus& corpus) {
+  PreparedNode node;
+  if (args.Has("target")) {
+    if (args.Has("codec") || args.Has("serve-arg"))
+      return Invalid("--codec and --serve-arg are for the server bench starts, not with --target");
+    auto t = ParseTarget(args.Get("target"));
+    if (!t.ok()) return t.status();
+    node.target = *t;
+    node.system = args.Get("target");
+    node.setup = "external node " + node.system;
+    if (args.Has("target-pid")) node.pid = static_cast<pid_t>(std::atol(args.Get("target-pid").c_str()));
+  } else {
+    PeerSpec spec{.kind = PeerKind::kPacscore, .codec = args.Get("codec"), .serve_args = {}, .associations = 4};
+    if (args.Has("serve-arg")) spec.serve_args = args.flags.at("serve-arg");
+    auto folder = MakeWorkFolder(args.Get("work-dir", DefaultWorkParent().string()));
+    if (!folder.ok()) return folder.status();
+    node.work = *folder;
+    auto started = RunningPeer::Start(spec, *node.work / "pacscore");
+    if (!started.ok()) return started.status();
+    node.server.emplace(std::move(*started));
+    node.target = node.server->target();
+    node.pid = node.server->pid();
+    node.system = PeerLabel(spec);
+    node.setup = PeerSetup(spec);
+  }
+  std::fprintf(stderr, "storing the corpus in %s first\n", node.system.c_str());
+  node.ingest = MeasurePush(corpus, node.target, 2, node.pid, node.system);
+  PrintFailures(node.ingest);
+  if (node.ingest.push.succeeded == 0) return Status::IOError("no instance of the corpus could be stored in " + node.system);
+  return node;
+}
+
+void FinishNode(PreparedNode& node, bool keep) {
+  if (node.server)
+    if (auto stopped = node.server->StopAndMeasureStored(); !stopped.ok())
+      std::fprintf(stderr, "pacscore bench: %s\n", stopped.status().ToString().c_str());
+  if (!node.work) return;
+  if (keep) {
+    std::fprintf(stderr, "kept the server's folder %s\n", node.work->c_str());
+    return;
+  }
+  std::error_code ec;
+  fs::remove_all(*node.work, ec);
+}
+
+// "20240105" shifted by `days`, for date-range queries; empty when not a date.
+std::string ShiftDate(const std::string& date, int days) {
+  if (date.size() != 8 || date.find_first_not_of("0123456789") != std::string::npos) return "";
+  const std::chrono::year_month_day ymd{std::chrono::year(std::stoi(date.substr(0, 4))),
+                                        std::chrono::month(static_cast<unsigned>(std::stoi(date.substr(4, 2)))),
+                                        std::chrono::day(static_cast<unsigned>(std::stoi(date.substr(6, 2))))};
+  if (!ymd.ok()) return "";
+  const std::chrono::year_month_day shifted{std::chrono::sys_days(ymd) + std::chrono::days(days)};
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d%02u%02u", static_cast<int>(shifted.year()),
+                static_cast<unsigned>(shifted.month()), static_cast<unsigned>(shifted.day()));
+  return buf;
+}
+
+struct TimingSummary {
+  uint64_t requests = 0, failed = 0, matches = 0, bytes = 0;
+  double p50 = 0, p95 = 0, p99 = 0, total_ms = 0;
+  std::string first_error;
+};
+
+TimingSummary Summarize(const std::vector<RequestTiming>& timings) {
+  TimingSummary s;
+  PushMeasurement helper;  // reuses the percentile rule of the ingest numbers
+  for (const auto& t : timings) {
+    ++s.requests;
+    s.total_ms += t.ms;
+    if (!t.error.empty()) {
+      ++s.failed;
+      if (s.first_error.empty()) s.first_error = t.error;
+      continue;
+    }
+    s.matches += t.matches;
+    s.bytes += t.bytes;
+    helper.push.latencies_ms.push_back(t.ms);
+  }
+  s.p50 = helper.latency_percentile_ms(50);
+  s.p95 = helper.latency_percentile_ms(95);
+  s.p99 = helper.latency_percentile_ms(99);
+  return s;
+}
+
+int RunQuery(int argc, char** argv) {
+  auto args = ParseArgs(argc, argv, {"corpus", "queries", "codec", "serve-arg", "json", "target", "target-pid", "work-dir"},
+                        {"keep"});
+  if (!args.ok()) return Fail(args.status());
+  const std::string corpus_dir = args->Get("corpus");
+  if (corpus_dir.empty() || !args->positional.empty()) {
+    BenchUsage();
+    return Fail(Invalid("bench query needs --corpus DIR and no other arguments"));
+  }
+  auto per_kind = ParsePositive(*args, "queries", 200, 1000000);
+  if (!per_kind.ok()) return Fail(per_kind.status());
+  auto corpus = LoadCorpus(corpus_dir);
+  if (!corpus.ok()) return Fail(corpus.status());
+
+  // The query mix of the query/retrieve issue, over keys that exist in the corpus.
+  std::set<std::string> patient_ids, accessions, dates, name_prefixes, studies;
+  std::set<std::pair<std::string, std::string>> series;
+  for (const auto& f : corpus->files()) {
+    if (!f.patient_id.empty()) patient_ids.insert(f.patient_id);
+    if (!f.accession_number.empty()) accessions.insert(f.accession_number);
+    if (!ShiftDate(f.study_date, 0).empty()) dates.insert(f.study_date);
+    if (f.patient_name.size() >= 3) name_prefixes.insert(f.patient_name.substr(0, 3) + "*");
+    if (!f.study_uid.empty()) studies.insert(f.study_uid);
+    if (!f.study_uid.empty() && !f.series_uid.empty()) series.emplace(f.study_uid, f.series_uid);
+  }
+  struct Kind {
+    std::string name;
+    std::vector<FindQuery> distinct;
+  };
+  std::vector<Kind> kinds(6);
+  kinds[0].name = "study by PatientID";
+  for (const auto& v : patient_ids)
+    kinds[0].distinct.push_back({kinds[0].name, false, "STUDY", {{"PatientID", v}, {"StudyInstanceUID", ""}, {"StudyDate", ""}}});
+  kinds[1].name = "study by AccessionNumber";
+  for (const auto& v : accessions)
+    kinds[1].distinct.push_back({kinds[1].name, false, "STUDY", {{"AccessionNumber", v}, {"StudyInstanceUID", ""}}});
+  kinds[2].name = "studies in a 1-week date range";
+  for (const auto& d : dates)
+    kinds[2].distinct.push_back({kinds[2].name, false, "STUDY",
+                                 {{"StudyDate", ShiftDate(d, -3) + "-" + ShiftDate(d, 3)}, {"StudyInstanceUID", ""}}});
+  kinds[3].name = "patients by name wildcard";
+  for (const auto& v : name_prefixes)
+    kinds[3].distinct.push_back({kinds[3].name, true, "PATIENT", {{"PatientName", v}, {"PatientID", ""}}});
+  kinds[4].name = "series of a study";
+  for (const auto& v : studies)
+    kinds[4].distinct.push_back({kinds[4].name, false, "SERIES",
+                                 {{"StudyInstanceUID", v}, {"SeriesInstanceUID", ""}, {"Modality", ""}}});
+  kinds[5].name = "instances of a series";
+  for (const auto& [study, s] : series)
+    kinds[5].distinct.push_back({kinds[5].name, false, "IMAGE",
+                                 {{"StudyInstanceUID", study}, {"SeriesInstanceUID", s}, {"SOPInstanceUID", ""}}});
+
+  auto node = PrepareNode(*args, *corpus);
+  if (!node.ok()) return Fail(node.status());
+  Provenance provenance = MakeProvenance(CommandLine("query", argc, argv), *corpus, corpus_dir, 1,
+                                         node->work ? *node->work : DefaultWorkParent(), {PeerKind::kPacscore});
+  std::vector<std::vector<std::string>> rows;
+  ResultJson::Array kinds_json;
+  int exit_code = node->ingest.push.failed ? 2 : 0;
+  for (const auto& kind : kinds) {
+    if (kind.distinct.empty()) {
+      rows.push_back({kind.name, "skipped: no such key", "-", "-", "-", "-", "-", "-", "-"});
+      kinds_json.push_back(ResultJson::Object{{"kind", kind.name}, {"skipped", "no such key in the corpus"}});
+      continue;
+    }
+    std::vector<FindQuery> queries;
+    for (int i = 0; i < *per_kind; ++i) queries.push_back(kind.distinct[static_cast<size_t>(i) % kind.distinct.size()]);
+    for (bool per_query : {false, true}) {
+      const TimingSummary s = Summarize(RunFinds(node->target, queries, per_query));
+      if (s.failed) {
+        exit_code = 2;
+        std::fprintf(stderr, "%s: %llu C-FIND(s) failed, first: %s\n", kind.name.c_str(),
+                     static_cast<unsigned long long>(s.failed), s.first_error.c_str());
+      }
+      const uint64_t ok = s.requests - s.failed;
+      const std::string mode = per_query ? "association per query" : "one association";
+      rows.push_back({kind.name, mode, std::to_string(s.requests), std::to_string(s.failed),
+                      FormatDouble(ok ? static_cast<double>(s.matches) / static_cast<double>(ok) : 0, 1),
+                      FormatDouble(s.p50, 2), FormatDouble(s.p95, 2), FormatDouble(s.p99, 2),
+                      FormatDouble(s.total_ms > 0 ? static_cast<double>(s.requests) / (s.total_ms / 1e3) : 0, 1)});
+      kinds_json.push_back(ResultJson::Object{
+          {"kind", kind.name},
+          {"mode", mode},
+          {"distinct_keys", static_cast<uint64_t>(kind.distinct.size())},
+          {"queries", s.requests},
+          {"failed", s.failed},
+          {"matches_per_query", ok ? static_cast<double>(s.matches) / static_cast<double>(ok) : 0.0},
+          {"latency_ms_p50", s.p50},
+          {"latency_ms_p95", s.p95},
+          {"latency_ms_p99", s.p99},
+          {"queries_per_second", s.total_ms > 0 ? static_cast<double>(s.requests) / (s.total_ms / 1e3) : 0.0},
+          {"first_error", s.first_error}});
+    }
+  }
+  provenance.load_average_after = LoadAverage();
+  FinishNode(*node, args->Has("keep"));
+  std::printf("\npacscore bench query: %s, index of %zu instances from %s; C-FIND round trips, one client\n",
+              node->system.c_str(), corpus->files().size(), corpus_dir.c_str());
+  std::printf("%s", PlainTable({"query", "mode", "queries", "failed", "matches/q", "p50 ms", "p95 ms", "p99 ms", "q/s"},
+                               rows)
+                        .c_str());
+  if (args->Has("json")) {
+    ResultJson result = ResultJson::Object{{"benchmark", "query"},      {"provenance", provenance.ToJson()},
+                                           {"system", node->system},    {"setup", node->setup},
+                                           {"ingest", node->ingest.ToJson()}, {"kinds", std::move(kinds_json)}};
+    if (Status s = WriteText(args->Get("json"), ToText(result) + "\n"); !s.ok()) return Fail(s);
+  }
+  return exit_code;
+}
+
+int RunRetrieve(int argc, char** argv) {
+  auto args = ParseArgs(argc, argv,
+                        {"corpus", "associations", "repeat", "level", "codec", "serve-arg", "json", "target",
+                         "target-pid", "work-dir"},
+                        {"keep"});
+  if (!args.ok()) return Fail(args.status());
+  const std::string corpus_dir = args->Get("corpus");
+  if (corpus_dir.empty() || !args->positional.empty()) {
+    BenchUsage();
+    return Fail(Invalid("bench retrieve needs --corpus DIR and no other arguments"));
+  }
+  auto associations = ParsePositive(*args, "associations", 1, 64);
+  auto repeat = ParsePositive(*args, "repeat", 3, 1000);
+  if (!associations.ok()) return Fail(associations.status());
+  if (!repeat.ok()) return Fail(repeat.status());
+  const std::string level = args->Get("level", "study");
+  if (level != "study" && level != "series") return Fail(Invalid("--level must be study or series"));
+  auto corpus = LoadCorpus(corpus_dir);
+  if (!corpus.ok()) return Fail(corpus.status());
+
+  std::set<std::pair<std::string, std::string>> units, storage_set;
+  uint64_t instances_per_pass = 0;
+  for (const auto& f : corpus->files()) {
+    if (f.study_uid.empty()) continue;
+    units.emplace(f.study_uid, level == "series" ? f.series_uid : "");
+    storage_set.emplace(f.sop_class_uid, f.transfer_syntax);
+    ++instances_per_pass;
+  }
+  std::vector<std::pair<std::string, std::string>> storage(storage_set.begin(), storage_set.end());
+  std::vector<GetRequest> requests;
+  for (const auto& [study, s] : units) requests.push_back({study, s});
+
+  auto node = PrepareNode(*args, *corpus);
+  if (!node.ok()) return Fail(node.status());
+  Provenance provenance = MakeProvenance(CommandLine("retrieve", argc, argv), *corpus, corpus_dir, *associations,
+                                         node->work ? *node->work : DefaultWorkParent(), {PeerKind::kPacscore});
+  std::vector<std::vector<std::string>> rows;
+  ResultJson::Array passes_json;
+  int exit_code = node->ingest.push.failed ? 2 : 0;
+  for (int pass = 1; pass <= *repeat; ++pass) {
+    std::optional<double> cpu_before = node->pid > 0 ? ProcessTreeCpuSeconds(node->pid) : std::nullopt;
+    double wall = 0;
+    const TimingSummary s = Summarize(RunGets(node->target, requests, storage, *associations, wall));
+    std::optional<double> cpu_after = node->pid > 0 ? ProcessTreeCpuSeconds(node->pid) : std::nullopt;
+    std::optional<double> cpu;
+    if (cpu_before && cpu_after) cpu = *cpu_after - *cpu_before;
+    if (s.failed || s.matches != instances_per_pass) {
+      exit_code = 2;
+      std::fprintf(stderr, "pass %d: %llu of %llu C-GETs failed (first: %s); %llu of %llu instances received\n", pass,
+                   static_cast<unsigned long long>(s.failed), static_cast<unsigned long long>(s.requests),
+                   s.first_error.c_str(), static_cast<unsigned long long>(s.matches),
+                   static_cast<unsigned long long>(instances_per_pass));
+    }
+    const double mb_s = wall > 0 ? static_cast<double>(s.bytes) / wall / 1e6 : 0;
+    const double inst_s = wall > 0 ? static_cast<double>(s.matches) / wall : 0;
+    rows.push_back({"pass " + std::to_string(pass), std::to_string(s.requests), std::to_string(s.failed),
+                    std::to_string(s.matches), FormatDouble(static_cast<double>(s.bytes) / 1e6, 1),
+                    FormatDouble(mb_s, 1), FormatDouble(inst_s, 1), FormatDouble(s.p50, 1), FormatDouble(s.p99, 1),
+                    Opt(cpu, 2)});
+    passes_json.push_back(ResultJson::Object{{"pass", pass},
+                                             {"requests", s.requests},
+                                             {"failed", s.failed},
+                                             {"instances_received", s.matches},
+                                             {"bytes_received", s.bytes},
+                                             {"wall_seconds", wall},
+                                             {"mb_per_second", mb_s},
+                                             {"instances_per_second", inst_s},
+                                             {"request_ms_p50", s.p50},
+                                             {"request_ms_p95", s.p95},
+                                             {"request_ms_p99", s.p99},
+                                             {"server_cpu_seconds", cpu},
+                                             {"first_error", s.first_error}});
+  }
+  provenance.load_average_after = LoadAverage();
+  FinishNode(*node, args->Has("keep"));
+  std::printf("\npacscore bench retrieve: %s, %zu C-GET(s) at %s level per pass, %d association(s)\n",
+              node->system.c_str(), requests.size(), level.c_str(), *associations);
+  std::printf("%s", PlainTable({"", "C-GETs", "failed", "instances", "MB", "MB/s", "inst/s", "p50 ms", "p99 ms",
+                                "server CPU s"},
+                               rows)
+                        .c_str());
+  std::printf("MB = 10^6 bytes of datasets received in the transfer syntax each file was sent in; latency = one whole C-GET\n");
+  if (args->Has("json")) {
+    ResultJson result = ResultJson::Object{{"benchmark", "retrieve"},        {"provenance", provenance.ToJson()},
+                                           {"system", node->system},          {"setup", node->setup},
+                                           {"level", level},                  {"ingest", node->ingest.ToJson()},
+                                           {"passes", std::move(passes_json)}};
+    if (Status s = WriteText(args->Get("json"), ToText(result) + "\n"); !s.ok()) return Fail(s);
+  }
+  return exit_code;
+}
+
 }  // namespace
 
 int RunBench(int argc, char** argv) {
@@ -645,10 +952,8 @@ int RunBench(int argc, char** argv) {
   const std::string sub = argv[0];
   if (sub == "ingest") return RunIngest(argc - 1, argv + 1);
   if (sub == "compare") return RunCompare(argc - 1, argv + 1);
-  if (sub == "query" || sub == "retrieve") {
-    std::fprintf(stderr, "pacscore bench %s: not available yet (C-FIND/C-GET have not landed)\n", sub.c_str());
-    return 1;
-  }
+  if (sub == "query") return RunQuery(argc - 1, argv + 1);
+  if (sub == "retrieve") return RunRetrieve(argc - 1, argv + 1);
   std::fprintf(stderr, "pacscore bench: unknown benchmark '%s'\n", sub.c_str());
   BenchUsage();
   return 1;

@@ -72,6 +72,12 @@ bool Describe(const fs::path& path, CorpusFile& out, std::string& reason) {
   out.path = path.string();
   out.sop_class_uid = Get(ds, DCM_SOPClassUID);
   out.sop_instance_uid = Get(ds, DCM_SOPInstanceUID);
+  out.patient_id = Get(ds, DCM_PatientID);
+  out.patient_name = Get(ds, DCM_PatientName);
+  out.accession_number = Get(ds, DCM_AccessionNumber);
+  out.study_date = Get(ds, DCM_StudyDate);
+  out.study_uid = Get(ds, DCM_StudyInstanceUID);
+  out.series_uid = Get(ds, DCM_SeriesInstanceUID);
   const DcmXfer xfer(ds.getOriginalXfer());
   out.transfer_syntax = xfer.getXferID();
   std::error_code ec;

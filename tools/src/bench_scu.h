@@ -22,6 +22,13 @@ struct CorpusFile {
   std::string transfer_syntax;
   uint64_t file_bytes = 0;
   uint64_t dataset_bytes = 0;  // the file without preamble and meta header: what travels in the C-STORE
+  // Query keys `bench query` and `bench retrieve` ask for.
+  std::string patient_id;
+  std::string patient_name;
+  std::string accession_number;
+  std::string study_date;
+  std::string study_uid;
+  std::string series_uid;
 };
 
 // The sendable files under a folder. Not shared between threads except

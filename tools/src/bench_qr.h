@@ -1,0 +1,48 @@
+// File: bench_qr.h
+// The query/retrieve side of `pacscore bench`: C-FIND and C-GET clients
+// (DCMTK's DcmSCU, kept behind this header) that time each request.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bench_scu.h"
+
+namespace pacs::tools::bench {
+
+struct FindQuery {
+  std::string kind;          // "study by PatientID", ...
+  bool patient_root = false;  // Patient Root model; Study Root otherwise
+  std::string level;          // PATIENT, STUDY, SERIES, IMAGE
+  // Matching and return keys by DICOM keyword ("PatientID"); empty value = return key.
+  std::vector<std::pair<std::string, std::string>> keys;
+};
+
+struct RequestTiming {
+  double ms = 0;
+  uint64_t matches = 0;  // C-FIND: pending responses; C-GET: instances received
+  uint64_t bytes = 0;    // C-GET: dataset bytes received
+  std::string error;     // empty when the request completed with status Success
+};
+
+// Sends `queries` in order, over one association for all of them, or a new
+// association for each (its set-up then counts in the time).
+std::vector<RequestTiming> RunFinds(const PushTarget& target, const std::vector<FindQuery>& queries,
+                                    bool association_per_query);
+
+struct GetRequest {
+  std::string study_uid;
+  std::string series_uid;  // empty: the whole study
+};
+
+// C-GETs `requests` over `associations` parallel associations (dealt
+// round-robin). Each association offers to receive the SOP class/transfer
+// syntax pairs in `storage` (role SCP). `wall_seconds` is the time from the
+// first association request to the end of the last C-GET.
+std::vector<RequestTiming> RunGets(const PushTarget& target, const std::vector<GetRequest>& requests,
+                                   const std::vector<std::pair<std::string, std::string>>& storage, int associations,
+                                   double& wall_seconds);
+
+}  // namespace pacs::tools::bench
