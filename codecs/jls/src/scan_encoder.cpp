@@ -114,7 +114,13 @@ class LineCoder {
       if (new_b > 0) new_b = 0;
       if (new_c < 127) ++new_c;
     }
-    context = {new_a, new_b, new_c, new_n};
+    // Four scalar stores (see CMakeLists.txt: no SLP vectorisation): the next
+    // sample of this context loads the fields one by one, and forwarding a
+    // 16-byte vector store to those loads stalls.
+    context.a = new_a;
+    context.b = new_b;
+    context.c = new_c;
+    context.n = new_n;
   }
 
   // The run length of A.7.1.1: a 1 per completed segment of 2^J samples, then
