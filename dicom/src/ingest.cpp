@@ -14,7 +14,12 @@
 namespace pacs::dicom {
 
 Result<IngestReport> Ingestor::IngestDataset(DcmDataset& dataset, E_TransferSyntax xfer) {
-  auto split = SplitInstance(dataset, xfer, policy_, &store_);
+  // Frames waiting for the background encoder beyond which ingest encodes
+  // inline again: the sender then slows down instead of the backlog growing.
+  constexpr uint64_t kMaxBacklog = 2048;
+  PixelCodecPolicy policy = policy_;
+  policy.background = background_ != nullptr && background_->backlog() < kMaxBacklog;
+  auto split = SplitInstance(dataset, xfer, policy, &store_);
   if (!split.ok()) return split.status().WithContext("rejected, nothing stored");
   PACS_SYNC_POINT("Ingestor::IngestDataset:AfterSplit");
   split->catalog_payload = BuildCatalogPayload(dataset);  // the split leaves the dataset as it was
@@ -26,13 +31,14 @@ Result<IngestReport> Ingestor::IngestDataset(DcmDataset& dataset, E_TransferSynt
   if (!commit.ok() && commit.status().code() == StatusCode::kBusy) {
     // A frame we skipped as already stored was collected meanwhile: split
     // again with every frame's bytes.
-    auto full = SplitInstance(dataset, xfer, policy_, nullptr);
+    auto full = SplitInstance(dataset, xfer, policy, nullptr);
     if (!full.ok()) return full.status().WithContext("rejected, nothing stored");
     full->catalog_payload = split->catalog_payload;
     commit = store_.CommitInstance(*full);
   }
   if (!commit.ok()) return commit.status().WithContext("SOP Instance " + report.sop_instance_uid);
   report.commit = *commit;
+  if (policy.background) background_->Notify();
   HoldAfterCommitForTests();
   return report;
 }

@@ -109,9 +109,9 @@ void AddChunk(engine::InstanceWrite& w, std::string bytes, const std::string& de
 
 // Encodes one native frame per the policy. Returns the codec actually used
 // and the stored bytes; kRaw (and no bytes) when raw is better or safer.
-std::pair<codecs::CodecId, std::string> EncodeFrame(const codecs::FrameInfo& info, std::string_view raw,
-                                                    const std::string& photometric, const std::string& modality,
-                                                    const PixelCodecPolicy& policy, const std::string& where) {
+// The codec and options the policy picks for a frame; kRaw when none applies.
+codecs::CodecChoice ChooseFrameCodec(const codecs::FrameInfo& info, const std::string& photometric,
+                                     const std::string& modality, const PixelCodecPolicy& policy) {
   codecs::CodecChoice choice = codecs::ChooseCodecAndOptions(info, photometric, modality);
   if (policy.forced) {
     choice.codec = *policy.forced;
@@ -119,30 +119,41 @@ std::pair<codecs::CodecId, std::string> EncodeFrame(const codecs::FrameInfo& inf
         info.samples_per_pixel == 3 && photometric == "RGB" &&
         (choice.codec == codecs::CodecId::kJ2k || choice.codec == codecs::CodecId::kHtj2k);
   }
-  if (choice.codec == codecs::CodecId::kRaw) return {codecs::CodecId::kRaw, {}};
-  auto codec = codecs::MakeCodec(choice.codec, choice.options);
-  if (!codec->Supports(info)) return {codecs::CodecId::kRaw, {}};
+  if (choice.codec != codecs::CodecId::kRaw && !codecs::MakeCodec(choice.codec)->Supports(info))
+    choice.codec = codecs::CodecId::kRaw;
+  return choice;
+}
+
+}  // namespace
+
+std::pair<codecs::CodecId, std::string> EncodeFrameLosslessly(const codecs::FrameInfo& info, std::string_view raw,
+                                                              codecs::CodecId codec_id, const codecs::CodecOptions& options,
+                                                              bool verify, const std::string& where) {
+  if (codec_id == codecs::CodecId::kRaw) return {codecs::CodecId::kRaw, {}};
+  auto codec = codecs::MakeCodec(codec_id, options);
+  const std::string name(codecs::CodecName(codec_id));
   std::span<const uint8_t> raw_bytes(reinterpret_cast<const uint8_t*>(raw.data()), raw.size());
   auto encoded = codec->Encode(info, raw_bytes);
   if (!encoded.ok()) {
-    LogWarning(where + ": " + std::string(codecs::CodecName(choice.codec)) + " encoding failed (" +
-               encoded.status().ToString() + "); stored raw");
+    LogWarning(where + ": " + name + " encoding failed (" + encoded.status().ToString() + "); stored raw");
     return {codecs::CodecId::kRaw, {}};
   }
   if (encoded->size() >= raw.size()) return {codecs::CodecId::kRaw, {}};  // no gain: keep it simple
-  if (policy.verify_encode) {
+  if (verify) {
     auto decoded = codec->Decode(info, *encoded);
     if (!decoded.ok() || decoded->size() != raw.size() ||
         std::memcmp(decoded->data(), raw.data(), raw.size()) != 0) {
-      LogError(where + ": " + std::string(codecs::CodecName(choice.codec)) +
+      LogError(where + ": " + name +
                " ENCODING IS NOT LOSSLESS for this frame (decode check failed" +
                (decoded.ok() ? std::string() : ": " + decoded.status().ToString()) +
                "); the frame is stored raw, nothing lost");
       return {codecs::CodecId::kRaw, {}};
     }
   }
-  return {choice.codec, std::string(encoded->begin(), encoded->end())};
+  return {codec_id, std::string(encoded->begin(), encoded->end())};
 }
+
+namespace {
 
 Status SplitNative(DcmDataset& ds, DcmPixelData& px, E_TransferSyntax xfer, const PixelCodecPolicy& policy,
                    const engine::Store* stored_frames, engine::InstanceWrite& w) {
@@ -189,9 +200,18 @@ Status SplitNative(DcmDataset& ds, DcmPixelData& px, E_TransferSyntax xfer, cons
           continue;
         }
       }
-      if (encodable) {
-        auto [codec, stored] = EncodeFrame(*info, raw, photometric, modality, policy,
-                                           "instance " + w.record.sop_instance_uid + " frame " + std::to_string(f));
+      const codecs::CodecChoice choice =
+          encodable ? ChooseFrameCodec(*info, photometric, modality, policy) : codecs::CodecChoice{};
+      if (choice.codec != codecs::CodecId::kRaw && policy.background) {
+        // Stored raw now, re-encoded off the C-STORE path (the job is kept
+        // in the same commit, so a restart resumes it).
+        AddChunk(w, std::move(raw), description);
+        w.deferred_work.emplace_back(w.record.chunks.back().hash,
+                                     EncodeJob{choice.codec, choice.options.rgb_colour_transform, *info}.Serialize());
+      } else if (choice.codec != codecs::CodecId::kRaw) {
+        auto [codec, stored] =
+            EncodeFrameLosslessly(*info, raw, choice.codec, choice.options, policy.verify_encode,
+                                  "instance " + w.record.sop_instance_uid + " frame " + std::to_string(f));
         AddChunk(w, std::move(raw), description, codec, std::move(stored));
       } else {
         AddChunk(w, std::move(raw), description);
@@ -403,9 +423,10 @@ Result<std::unique_ptr<DcmFileFormat>> RebuildInstance(const engine::Store& stor
     std::optional<codecs::FrameInfo> info;
     for (size_t i = 0; i < record.chunks.size(); ++i) {
       const auto& chunk = record.chunks[i];
-      auto bytes = store.GetChunk(chunk.hash);
-      if (!bytes.ok()) return bytes.status();
-      if (chunk.codec == static_cast<uint8_t>(codecs::CodecId::kRaw)) {
+      auto stored = store.ReadChunk(chunk.hash);  // its codec may have changed since the commit
+      if (!stored.ok()) return stored.status();
+      const std::string* bytes = &stored->bytes;
+      if (stored->codec == static_cast<uint8_t>(codecs::CodecId::kRaw)) {
         pixels += *bytes;
         continue;
       }
@@ -414,7 +435,7 @@ Result<std::unique_ptr<DcmFileFormat>> RebuildInstance(const engine::Store& stor
         if (!described.ok()) return described.status().WithContext("stored header no longer describes the frames");
         info = *described;
       }
-      auto codec = codecs::MakeCodec(static_cast<codecs::CodecId>(chunk.codec));
+      auto codec = codecs::MakeCodec(static_cast<codecs::CodecId>(stored->codec));
       auto decoded = codec->Decode(*info, AsBytes(*bytes));
       if (!decoded.ok())
         return decoded.status().WithContext("frame " + std::to_string(i) + " (" +
@@ -464,15 +485,16 @@ Status VerifyInstanceDeep(const engine::Store& store, const engine::InstanceReco
   std::vector<std::string> fragments;
   for (size_t i = 0; i < rec.chunks.size(); ++i) {
     const auto& chunk = rec.chunks[i];
-    auto bytes = store.GetChunk(chunk.hash);
-    if (!bytes.ok()) return bytes.status().WithContext("chunk " + std::to_string(i));
+    auto stored = store.ReadChunk(chunk.hash);
+    if (!stored.ok()) return stored.status().WithContext("chunk " + std::to_string(i));
+    std::string* bytes = &stored->bytes;
     const std::string where = "chunk " + std::to_string(i) + " (" + engine::ToHex(chunk.hash) + ")";
     const bool native_frame = rec.pixel_layout == engine::PixelLayout::kNative && chunk.pixel_hash == chunk.hash;
     if (native_frame) {
       std::string raw = *bytes;
-      if (chunk.codec != static_cast<uint8_t>(codecs::CodecId::kRaw)) {
+      if (stored->codec != static_cast<uint8_t>(codecs::CodecId::kRaw)) {
         if (!info) return Status::Corruption(where + ": header no longer describes the frame");
-        auto decoded = codecs::MakeCodec(static_cast<codecs::CodecId>(chunk.codec))->Decode(*info, AsBytes(*bytes));
+        auto decoded = codecs::MakeCodec(static_cast<codecs::CodecId>(stored->codec))->Decode(*info, AsBytes(*bytes));
         if (!decoded.ok()) return decoded.status().WithContext(where + " does not decode");
         raw.assign(decoded->begin(), decoded->end());
       }

@@ -97,9 +97,10 @@ Result<NativeFrames> DecodeFrames(const engine::Store& store, const engine::Inst
   if (rec.pixel_layout == engine::PixelLayout::kNative) {
     if (rec.chunks.size() < frames) return Status::Unsupported("pixel data does not split into frames");
     for (size_t f = 0; f < frames; ++f) {
-      auto bytes = store.GetChunk(rec.chunks[f].hash);
-      if (!bytes.ok()) return bytes.status();
-      const auto codec = static_cast<CodecId>(rec.chunks[f].codec);
+      auto stored = store.ReadChunk(rec.chunks[f].hash);  // its codec may have changed since the commit
+      if (!stored.ok()) return stored.status();
+      std::string* bytes = &stored->bytes;
+      const auto codec = static_cast<CodecId>(stored->codec);
       if (codec == CodecId::kRaw) {
         out.frames.push_back(std::move(*bytes));
         out.stored.emplace_back();
@@ -286,9 +287,10 @@ Result<BuiltInstance> BuildInstance(const engine::Store& store, const engine::In
     std::optional<CodecId> codec;
     bool uniform = rec.pixel_layout == engine::PixelLayout::kNative && !rec.chunks.empty();
     for (const auto& c : rec.chunks) {
-      if (c.size == 0 || c.codec == static_cast<uint8_t>(CodecId::kRaw)) continue;
-      if (codec && *codec != static_cast<CodecId>(c.codec)) uniform = false;
-      codec = static_cast<CodecId>(c.codec);
+      const uint8_t stored_codec = store.HasChunk(c.hash).value_or(c.codec);  // current, not as committed
+      if (c.size == 0 || stored_codec == static_cast<uint8_t>(CodecId::kRaw)) continue;
+      if (codec && *codec != static_cast<CodecId>(stored_codec)) uniform = false;
+      codec = static_cast<CodecId>(stored_codec);
     }
     if (!uniform || !codec) return original();
     uid = std::string(codecs::TransferSyntaxUid(*codec));

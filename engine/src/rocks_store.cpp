@@ -8,6 +8,7 @@
 //   index      "pat/", "study/", "series/" + key -> instance count;
 //              "enc/" + pixel hash + chunk hash, "encn/" + pixel hash -> counts
 //   gc         chunk SHA-256 -> time (ms) its reference count reached zero
+//   work       chunk SHA-256 -> deferred re-encoding job (opaque to the engine)
 //   catalog    whatever the CatalogObserver (the query index) writes
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
@@ -31,9 +32,9 @@ namespace {
 constexpr char kSchemaKey[] = "meta/schema_version";
 constexpr char kSchemaVersion[] = "1";
 
-enum Cf : size_t { kDefault = 0, kInstances, kHeaders, kFrames, kRefs, kIndex, kCatalog, kGc, kCfCount };
+enum Cf : size_t { kDefault = 0, kInstances, kHeaders, kFrames, kRefs, kIndex, kCatalog, kGc, kWork, kCfCount };
 const char* const kCfNames[kCfCount] = {"default", "instances", "headers", "frames", "refs",
-                                        "index", "catalog", "gc"};
+                                        "index", "catalog", "gc", "work"};
 
 std::string EncodeU64(uint64_t v) {
   std::string s(8, '\0');
@@ -72,6 +73,7 @@ constexpr char kCountRefStoredBytes[] = "count/referenced_stored_bytes";  // sto
 constexpr char kCountMultiEncoded[] = "count/multi_encoded";     // pixel identities with >= 2 encodings
 constexpr char kCountGcChunks[] = "count/gc_chunks";             // unreferenced chunks awaiting collection
 constexpr char kCountGcBytes[] = "count/gc_bytes";
+constexpr char kCountWork[] = "count/deferred_work";           // chunks awaiting re-encoding
 constexpr char kCountCodecPrefix[] = "count/codec/";  // + name + "/chunks" | "/raw_bytes" | "/stored_bytes"
 
 int64_t NowMs() {
@@ -145,6 +147,7 @@ class CommitBuilder {
   std::map<std::string, const std::string*> header_bytes_;
   std::map<std::string, ChunkChange> chunks_;           // chunk hash -> change
   std::map<std::string, int64_t> encodings_;            // pixel hash + chunk hash -> delta
+  std::map<std::string, const std::string*> deferred_;  // chunk hash -> re-encoding job
   std::map<std::string, int64_t> index_;                // index key -> delta
   std::map<std::string, int64_t> counters_;             // counter key -> delta
 };
@@ -210,6 +213,10 @@ class RocksStore final : public Store {
   Result<CollectReport> CollectGarbage(std::chrono::milliseconds grace) override;
   Result<CollectReport> Compact(std::chrono::milliseconds grace) override;
   Result<VerifyReport> VerifyStructure(std::chrono::milliseconds grace) const override;
+  Result<StoredChunk> ReadChunk(const ContentHash& hash) const override;
+  Status ForEachDeferredWork(const std::function<bool(const ContentHash&, std::string_view)>& visit) const override;
+  Result<bool> CompleteDeferredWork(const ContentHash& hash, uint8_t expected_codec,
+                                    std::optional<std::pair<uint8_t, std::string>> reencoded) override;
   Status ForEachInstance(const std::function<bool(const InstanceRecord&)>& visit) const override {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kInstances]));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -293,6 +300,8 @@ void CommitBuilder::AddInstance(const InstanceRecord& rec, const InstanceWrite* 
     change.codec = c.codec;
     if (c.pixel_hash != ContentHash{}) encodings_[std::string(AsKey(c.pixel_hash)) + std::string(AsKey(c.hash))] += 1;
   }
+  if (write)
+    for (const auto& [hash, job] : write->deferred_work) deferred_[std::string(AsKey(hash))] = &job;
   index_[PatientKey(rec)] += 1;
   index_["study/" + rec.study_instance_uid] += 1;
   index_["series/" + rec.series_instance_uid] += 1;
@@ -353,6 +362,10 @@ Status CommitBuilder::Finish(rocksdb::WriteBatch& batch) {
       if (!change.bytes)
         return Status::Busy("chunk " + ToHex(hash) + " was collected before this commit; retry with its bytes");
       batch.Put(store_.cf(kFrames), key, *change.bytes);
+      if (auto job = deferred_.find(key); job != deferred_.end()) {
+        batch.Put(store_.cf(kWork), key, *job->second);  // re-encoded later, off the C-STORE path
+        counters_[kCountWork] += 1;
+      }
       ref.exists = true;
       ref.codec = change.codec;
       ref.raw_size = change.raw_size;
@@ -511,6 +524,7 @@ Result<StoreStats> RocksStore::Stats(bool flush_first) {
   st.frames_in_several_encodings = ReadU64(kDefault, kCountMultiEncoded, status);
   st.chunks_awaiting_collection = ReadU64(kDefault, kCountGcChunks, status);
   st.chunk_bytes_awaiting_collection = ReadU64(kDefault, kCountGcBytes, status);
+  st.chunks_awaiting_reencoding = ReadU64(kDefault, kCountWork, status);
   PACS_RETURN_IF_ERROR(status);
   {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kDefault]));
@@ -603,6 +617,7 @@ Result<CollectReport> RocksStore::CollectGarbage(std::chrono::milliseconds grace
   rocksdb::WriteBatch batch;
   Status status;
   int64_t bytes = 0;
+  uint64_t work_dropped = 0;
   for (const auto& key : candidates) {
     ChunkRef ref = ReadChunkRef(HashOf(key), status);
     PACS_RETURN_IF_ERROR(status);
@@ -615,6 +630,10 @@ Result<CollectReport> RocksStore::CollectGarbage(std::chrono::milliseconds grace
     batch.Delete(cfs_[kFrames], key);
     batch.Delete(cfs_[kRefs], "f" + key);
     batch.Delete(cfs_[kGc], key);
+    if (std::string job; db_->Get(rocksdb::ReadOptions(), cfs_[kWork], key, &job).ok()) {
+      batch.Delete(cfs_[kWork], key);
+      ++work_dropped;
+    }
     ++report.collected;
     bytes += static_cast<int64_t>(ref.stored_size);
   }
@@ -625,10 +644,83 @@ Result<CollectReport> RocksStore::CollectGarbage(std::chrono::milliseconds grace
   PACS_RETURN_IF_ERROR(status);
   batch.Put(cfs_[kDefault], kCountGcChunks, EncodeU64(gc_chunks - report.collected));
   batch.Put(cfs_[kDefault], kCountGcBytes, EncodeU64(gc_bytes - report.collected_bytes));
+  if (work_dropped > 0) {
+    const uint64_t work = ReadU64(kDefault, kCountWork, status);
+    batch.Put(cfs_[kDefault], kCountWork, EncodeU64(work - work_dropped));
+  }
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync_writes;
   PACS_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "collecting unreferenced chunks"));
   return report;
+}
+
+Result<StoredChunk> RocksStore::ReadChunk(const ContentHash& hash) const {
+  // One snapshot for the reference and the bytes: a background re-encoding
+  // replaces both at once.
+  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
+  std::string ref_value, bytes;
+  auto s_ref = db_->Get(ro, cfs_[kRefs], "f" + std::string(AsKey(hash)), &ref_value);
+  auto s_bytes = db_->Get(ro, cfs_[kFrames], AsKey(hash), &bytes);
+  db_->ReleaseSnapshot(snapshot);
+  if (s_bytes.IsNotFound() || s_ref.IsNotFound()) return Status::NotFound("pixel chunk " + ToHex(hash) + " is missing");
+  PACS_RETURN_IF_ERROR(FromRocks(s_ref, "reading chunk reference " + ToHex(hash)));
+  PACS_RETURN_IF_ERROR(FromRocks(s_bytes, "reading pixel chunk " + ToHex(hash)));
+  return StoredChunk{std::move(bytes), ChunkRef::Decode(ref_value).codec};
+}
+
+Status RocksStore::ForEachDeferredWork(const std::function<bool(const ContentHash&, std::string_view)>& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kWork]));
+  for (it->SeekToFirst(); it->Valid(); it->Next())
+    if (!visit(HashOf(it->key().ToStringView()), it->value().ToStringView())) break;
+  return FromRocks(it->status(), "scanning deferred work");
+}
+
+Result<bool> RocksStore::CompleteDeferredWork(const ContentHash& hash, uint8_t expected_codec,
+                                              std::optional<std::pair<uint8_t, std::string>> reencoded) {
+  const std::string key(AsKey(hash));
+  std::lock_guard lock(commit_mutex_);
+  rocksdb::WriteBatch batch;
+  Status status;
+  std::string job;
+  if (!db_->Get(rocksdb::ReadOptions(), cfs_[kWork], key, &job).ok()) return false;  // done or collected
+  batch.Delete(cfs_[kWork], key);
+  std::map<std::string, int64_t> counters{{kCountWork, -1}};
+  ChunkRef ref = ReadChunkRef(hash, status);
+  PACS_RETURN_IF_ERROR(status);
+  bool replaced = false;
+  if (reencoded && ref.exists && ref.codec == expected_codec && !reencoded->second.empty()) {
+    const int64_t delta = static_cast<int64_t>(reencoded->second.size()) - static_cast<int64_t>(ref.stored_size);
+    if (ref.count > 0) {
+      const std::string from = CodecCounterName(ref.codec), to = CodecCounterName(reencoded->first);
+      counters[from + "/chunks"] -= 1;
+      counters[from + "/raw_bytes"] -= static_cast<int64_t>(ref.raw_size);
+      counters[from + "/stored_bytes"] -= static_cast<int64_t>(ref.stored_size);
+      counters[to + "/chunks"] += 1;
+      counters[to + "/raw_bytes"] += static_cast<int64_t>(ref.raw_size);
+      counters[to + "/stored_bytes"] += static_cast<int64_t>(reencoded->second.size());
+      counters[kCountChunkBytes] += delta;
+      counters[kCountRefStoredBytes] += delta * static_cast<int64_t>(ref.count);
+    } else {
+      counters[kCountGcBytes] += delta;
+    }
+    batch.Put(cfs_[kFrames], key, reencoded->second);
+    ref.codec = reencoded->first;
+    ref.stored_size = reencoded->second.size();
+    batch.Put(cfs_[kRefs], "f" + key, ref.Encode());
+    replaced = true;
+  }
+  for (const auto& [name, delta] : counters) {
+    if (delta == 0) continue;
+    const uint64_t before = ReadU64(kDefault, name, status);
+    batch.Put(cfs_[kDefault], name, EncodeU64(static_cast<uint64_t>(static_cast<int64_t>(before) + delta)));
+  }
+  PACS_RETURN_IF_ERROR(status);
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync_writes;
+  PACS_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "storing a re-encoded chunk"));
+  return replaced;
 }
 
 Result<CollectReport> RocksStore::Compact(std::chrono::milliseconds grace) {

@@ -298,3 +298,46 @@ TEST_F(StoreTest, DedupStatsCountReferencesAndSavings) {
 
 }  // namespace
 }  // namespace pacs::engine
+
+namespace pacs::engine {
+namespace {
+
+TEST_F(StoreTest, DeferredReencodingReplacesOnlyWhatIsStillRaw) {
+  auto w = MakeInstance("1.1", "9", "h1", {std::string(8000, 'a'), std::string(8000, 'b')});
+  w.deferred_work.emplace_back(w.record.chunks[0].hash, "job-a");
+  w.deferred_work.emplace_back(w.record.chunks[1].hash, "job-b");
+  ASSERT_TRUE(store_->CommitInstance(w).ok());
+  std::vector<std::string> jobs;
+  ASSERT_TRUE(store_->ForEachDeferredWork([&](const ContentHash&, std::string_view job) {
+    jobs.emplace_back(job);
+    return true;
+  }).ok());
+  EXPECT_EQ(jobs.size(), 2u);
+  EXPECT_EQ(store_->Stats(false)->chunks_awaiting_reencoding, 2u);
+
+  auto done = store_->CompleteDeferredWork(w.record.chunks[0].hash, 0, std::make_pair(uint8_t{1}, std::string("tiny")));
+  ASSERT_TRUE(done.ok());
+  EXPECT_TRUE(*done);
+  auto chunk = store_->ReadChunk(w.record.chunks[0].hash);
+  EXPECT_EQ(chunk->bytes, "tiny");
+  EXPECT_EQ(chunk->codec, 1);
+  // A job whose chunk is no longer in the expected codec only goes away.
+  auto stale = store_->CompleteDeferredWork(w.record.chunks[1].hash, 2, std::make_pair(uint8_t{1}, std::string("x")));
+  ASSERT_TRUE(stale.ok());
+  EXPECT_FALSE(*stale);
+  EXPECT_EQ(store_->ReadChunk(w.record.chunks[1].hash)->bytes, std::string(8000, 'b'));
+  auto st = store_->Stats(false);
+  EXPECT_EQ(st->chunks_awaiting_reencoding, 0u);
+  EXPECT_EQ(st->chunk_bytes, 8004u);
+  EXPECT_EQ(st->per_codec["jpegls"].chunks, 1u);
+  EXPECT_EQ(st->per_codec["raw"].chunks, 1u);
+  ExpectClean(*store_);
+  // A frame stored again later is not queued again.
+  auto again = MakeInstance("1.2", "9", "h2", {std::string(8000, 'a')});
+  again.deferred_work.emplace_back(again.record.chunks[0].hash, "job-a-again");
+  ASSERT_TRUE(store_->CommitInstance(again).ok());
+  EXPECT_EQ(store_->Stats(false)->chunks_awaiting_reencoding, 0u);
+}
+
+}  // namespace
+}  // namespace pacs::engine

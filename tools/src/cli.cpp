@@ -82,6 +82,7 @@ JsonValue StatsToJson(const engine::StoreStats& s) {
       {"frames_in_several_encodings", s.frames_in_several_encodings},
       {"frames_awaiting_collection", s.chunks_awaiting_collection},
       {"frame_bytes_awaiting_collection", s.chunk_bytes_awaiting_collection},
+      {"frames_awaiting_reencoding", s.chunks_awaiting_reencoding},
       {"pixel_raw_bytes", s.pixel_raw_bytes},
       {"pixel_stored_bytes", s.pixel_stored_bytes},
       {"codecs", std::move(codecs)},

@@ -13,6 +13,8 @@
 #include "admin_http.h"
 #include "cli.h"
 #include "pacs/base/log.h"
+#include "pacs/codecs/frame_codec.h"
+#include "pacs/dicom/background_encoder.h"
 #include "pacs/dicom/dicom_server.h"
 #include "pacs/dicom/exporter.h"
 #include "pacs/dicom/index.h"
@@ -93,7 +95,7 @@ std::vector<fs::path> CollectFiles(const std::vector<std::string>& paths, std::v
 int RunServe(int argc, char** argv) {
   auto args = ParseArgs(argc, argv,
                         {"data", "port", "aet", "admin-port", "max-associations", "on-duplicate", "codec", "peer"},
-                        {"verbose", "verify-encode", "no-verify-encode"});
+                        {"verbose", "verify-encode", "no-verify-encode", "inline-encode"});
   if (!args.ok()) return Fail(args.status());
   const std::string data = args->Get("data");
   if (data.empty()) return Fail(Status::InvalidArgument("serve needs --data DIR"));
@@ -130,7 +132,11 @@ int RunServe(int argc, char** argv) {
 
   auto store = OpenFolder(data, *policy);
   if (!store.ok()) return Fail(store.status());
-  dicom::Ingestor ingestor(**store, *codec_policy);
+  // Frames are re-encoded behind the C-STORE responses unless --inline-encode.
+  dicom::BackgroundEncoder background(**store, codec_policy->verify_encode);
+  const bool use_background = !args->Has("inline-encode") && codec_policy->forced != codecs::CodecId::kRaw;
+  if (use_background) background.Start();
+  dicom::Ingestor ingestor(**store, *codec_policy, use_background ? &background : nullptr);
   dicom::DicomServer server(ingestor,
                             {.port = *port, .ae_title = aet, .max_associations = *max_assoc, .peers = peers});
 
@@ -150,6 +156,8 @@ int RunServe(int argc, char** argv) {
           {"stores_succeeded", c.stores_succeeded.load()},
           {"stores_failed", c.stores_failed.load()},
           {"receive_failures", c.receive_failures.load()},
+          {"background_encoded_frames", background.frames_encoded()},
+          {"background_backlog", background.backlog()},
       };
       return {200, ToJson(json)};
     }
@@ -166,6 +174,11 @@ int RunServe(int argc, char** argv) {
       if (!syntax.ok()) return {400, ToJson(JsonObject{{"error", syntax.status().ToString()}})};
       return {200, ToJson(ExportReply(dicom::ExportInstances(**store, request->GetString("out"),
                                                               request->GetString("study"), *syntax)))};
+    }
+    if (method == "POST" && target == "/compact" && use_background) {
+      // Compaction measures the archive as it will stay: re-encode first (bounded).
+      if (!background.WaitIdle(std::chrono::minutes(30)))
+        return {503, ToJson(JsonObject{{"error", "background encoding still busy after 30 minutes"}})};
     }
     if (method == "POST" && (target == "/delete" || target == "/compact" || target == "/verify")) {
       auto reply = HandleMaintenance(**store, target.substr(1), *request);
@@ -194,6 +207,7 @@ int RunServe(int argc, char** argv) {
   if (!run.ok()) pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();
   (*admin)->Stop();
+  background.Stop();  // the jobs left stay queued in the store for the next start
   std::error_code ec;
   fs::remove(AdminPortFile(data), ec);
   Status flushed = (*store)->Flush();

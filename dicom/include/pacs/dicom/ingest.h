@@ -10,6 +10,7 @@
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcdatset.h"
 #include "pacs/base/result.h"
+#include "pacs/dicom/background_encoder.h"
 #include "pacs/dicom/pixel_codec_policy.h"
 #include "pacs/engine/store.h"
 
@@ -25,7 +26,10 @@ struct IngestReport {
 // Thread-safe: shared by all associations and the admin endpoint.
 class Ingestor {
  public:
-  explicit Ingestor(engine::Store& store, PixelCodecPolicy policy = {}) : store_(store), policy_(policy) {}
+  // With `background`, frames are stored raw and re-encoded behind the
+  // C-STORE response while its backlog is short; past that, inline.
+  explicit Ingestor(engine::Store& store, PixelCodecPolicy policy = {}, BackgroundEncoder* background = nullptr)
+      : store_(store), policy_(policy), background_(background) {}
 
   // Stores a dataset received in `xfer`. Consumes the dataset's Pixel Data.
   Result<IngestReport> IngestDataset(DcmDataset& dataset, E_TransferSyntax xfer);
@@ -39,6 +43,7 @@ class Ingestor {
 
   engine::Store& store_;
   const PixelCodecPolicy policy_;
+  BackgroundEncoder* const background_;
   std::atomic<uint64_t> commits_{0};  // counted only when the test hook is armed
 };
 

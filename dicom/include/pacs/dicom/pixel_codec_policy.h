@@ -6,10 +6,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcitem.h"
 #include "pacs/base/result.h"
+#include "pacs/codecs/codec_options.h"
 #include "pacs/codecs/frame_codec.h"
 
 namespace pacs::dicom {
@@ -18,7 +20,28 @@ struct PixelCodecPolicy {
   // nullopt: `auto`, the per-format table of docs/codecs.md; kRaw: `none`.
   std::optional<codecs::CodecId> forced;
   bool verify_encode = true;
+  // Store frames raw at commit and re-encode them in the background (the
+  // server does, while its backlog is short; see BackgroundEncoder).
+  bool background = false;
 };
+
+// A deferred re-encoding of one raw frame: all the encoder needs, without
+// the dataset. Serialised into the engine's work queue.
+struct EncodeJob {
+  codecs::CodecId codec = codecs::CodecId::kRaw;
+  bool rgb_colour_transform = false;
+  codecs::FrameInfo info;
+  std::string Serialize() const;
+  static Result<EncodeJob> Parse(std::string_view bytes);
+};
+
+// Encodes one native frame with `codec`; kRaw and no bytes when the codec
+// fails, does not shrink it, or (with `verify`) does not decode back to it
+// (logged loudly, naming `where`).
+std::pair<codecs::CodecId, std::string> EncodeFrameLosslessly(const codecs::FrameInfo& info, std::string_view raw,
+                                                              codecs::CodecId codec,
+                                                              const codecs::CodecOptions& options, bool verify,
+                                                              const std::string& where);
 
 // Parses `jpegls|j2k|htj2k|auto|none`.
 Result<PixelCodecPolicy> ParseCodecPolicy(std::string_view name);

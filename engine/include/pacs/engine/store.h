@@ -41,6 +41,9 @@ struct InstanceWrite {
   // HasChunk() reported stored; if the frame was collected meanwhile the
   // commit fails with kBusy and the caller retries with the bytes.
   std::vector<std::string> chunk_bytes;
+  // Jobs to re-encode chunks off the C-STORE path, by chunk key; kept (in the
+  // same commit) only for chunks this commit stores for the first time.
+  std::vector<std::pair<ContentHash, std::string>> deferred_work;
   std::string catalog_payload;           // handed to the CatalogObserver, not stored by the engine
 };
 
@@ -79,6 +82,7 @@ struct StoreStats {
   uint64_t frames_in_several_encodings = 0;  // decoded-pixel identities held in more than one encoding
   uint64_t chunks_awaiting_collection = 0;   // unreferenced, kept for the grace period
   uint64_t chunk_bytes_awaiting_collection = 0;
+  uint64_t chunks_awaiting_reencoding = 0;   // stored raw for now, re-encoded in the background
   uint64_t pixel_raw_bytes = 0;       // distinct chunks, as native pixels (or as received, if compressed)
   uint64_t pixel_stored_bytes = 0;    // distinct chunks, as stored
   std::map<std::string, CodecUsage> per_codec;  // by codec name ("raw", "jpegls", ...)
@@ -97,6 +101,11 @@ struct CollectReport {
   uint64_t collected = 0;       // removed
   uint64_t collected_bytes = 0;
   uint64_t rescued = 0;         // re-referenced between the scan and the removal: kept
+};
+
+struct StoredChunk {
+  std::string bytes;
+  uint8_t codec = 0;  // how `bytes` are encoded (authoritative; may differ from the instance record's)
 };
 
 struct VerifyReport {
@@ -129,6 +138,16 @@ class Store {
   // reference count equals the references the instances make, no chunk is
   // unreferenced past `grace`. Parsing and re-hashing are dicom/'s (verify --deep).
   virtual Result<VerifyReport> VerifyStructure(std::chrono::milliseconds grace) const = 0;
+
+  // A chunk's bytes with the codec they are stored in, read consistently.
+  virtual Result<StoredChunk> ReadChunk(const ContentHash& hash) const = 0;
+  // Deferred re-encoding: visits the pending jobs; completing one either
+  // replaces the chunk's bytes (only if it is still stored in
+  // `expected_codec`) or, with nullopt, just drops the job. Returns whether
+  // the bytes were replaced.
+  virtual Status ForEachDeferredWork(const std::function<bool(const ContentHash&, std::string_view)>& visit) const = 0;
+  virtual Result<bool> CompleteDeferredWork(const ContentHash& hash, uint8_t expected_codec,
+                                            std::optional<std::pair<uint8_t, std::string>> reencoded) = 0;
   // Visits every instance in SOP Instance UID order until `visit` returns false.
   virtual Status ForEachInstance(const std::function<bool(const InstanceRecord&)>& visit) const = 0;
   // Flushes memtables so that stored_bytes reflects the data folder.
