@@ -212,6 +212,15 @@ Result<JsonValue> RunningPeer::PacscoreStats() const {
   return json;
 }
 
+Status RunningPeer::PacscoreSettle() const {
+  if (spec_.kind != PeerKind::kPacscore || admin_port_ == 0)
+    return Status::Unsupported(PeerLabel(spec_) + " has no pacscore admin endpoint");
+  auto reply = AdminRequest(admin_port_, "POST", "/compact", "{\"gc_grace_ms\":3600000}", 3600);
+  if (!reply.ok()) return reply.status().WithContext("POST /compact");
+  if (reply->status != 200) return Status::IOError("POST /compact answered " + std::to_string(reply->status) + ": " + reply->body);
+  return Status::Ok();
+}
+
 Result<uint64_t> RunningPeer::StopAndMeasureStored() {
   const int code = process_.Stop(std::chrono::seconds(120));
   const uint64_t stored = ApparentFolderBytes(store_folder_);

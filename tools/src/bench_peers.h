@@ -50,6 +50,10 @@ class RunningPeer {
   pid_t pid() const { return process_.pid(); }
   // pacscore only: GET /stats of its admin endpoint.
   Result<JsonValue> PacscoreStats() const;
+  // pacscore re-encodes frames behind the C-STORE responses: this waits until
+  // that is done and the archive is compacted (POST /compact), so that
+  // stored bytes are the archive's lasting size.
+  Status PacscoreSettle() const;
   // Stops it (bounded); returns the apparent size of what it stored (data
   // folder, index included; logs and configuration excluded).
   Result<uint64_t> StopAndMeasureStored();

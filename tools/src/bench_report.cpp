@@ -96,6 +96,7 @@ ResultJson PushMeasurement::ToJson() const {
       {"associations_opened", push.associations},
       {"sent_bytes", push.succeeded_bytes},
       {"wall_seconds", push.wall_seconds},
+      {"settle_seconds", settle_seconds},
       {"instances_per_second", instances_per_second()},
       {"mb_per_second", mb_per_second()},
       {"latency_ms_p50", latency_percentile_ms(50)},

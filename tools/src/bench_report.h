@@ -49,7 +49,10 @@ struct PushMeasurement {
   int run = 1;   // compare: which interleaved run
   int pass = 1;  // ingest --repeat: which pass over the corpus
   PushResult push;
-  std::optional<double> server_cpu_seconds;
+  std::optional<double> server_cpu_seconds;  // push and settle
+  // pacscore: seconds after the push until background re-encoding was done
+  // and the archive compacted (what stored_bytes is measured after).
+  std::optional<double> settle_seconds;
   // From the server's own accounting (pacscore's GET /stats) where it has one.
   std::optional<uint64_t> received_bytes;
   std::optional<uint64_t> received_bytes_total;
