@@ -52,24 +52,6 @@ E_TransferSyntax HeaderSyntaxFor(E_TransferSyntax xfer) {
   return xfer == EXS_DeflatedLittleEndianExplicit ? EXS_LittleEndianExplicit : xfer;
 }
 
-Result<std::string> EncodeDataset(DcmDataset& dataset, E_TransferSyntax xfer) {
-  std::string out;
-  std::vector<char> buffer(1 << 20);
-  DcmOutputBufferStream stream(buffer.data(), buffer.size());
-  dataset.transferInit();
-  OFCondition cond;
-  do {
-    cond = dataset.write(stream, xfer, EET_ExplicitLength, nullptr, EGL_noChange, EPD_noChange);
-    void* chunk = nullptr;
-    offile_off_t len = 0;
-    stream.flushBuffer(chunk, len);
-    out.append(static_cast<const char*>(chunk), static_cast<size_t>(len));
-  } while (cond == EC_StreamNotifyClient);
-  dataset.transferEnd();
-  if (cond.bad()) return Status::InvalidArgument(std::string("cannot encode header: ") + cond.text());
-  return out;
-}
-
 Status DecodeDataset(const std::string& bytes, E_TransferSyntax xfer, DcmDataset& dataset) {
   DcmInputBufferStream stream;
   stream.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
@@ -399,7 +381,7 @@ Result<engine::InstanceWrite> SplitInstance(DcmDataset& dataset, E_TransferSynta
   // The header is the dataset without its Pixel Data; the element goes back
   // afterwards so the caller's dataset is unchanged (a retry splits it again).
   DcmElement* pixel_element = element ? dataset.remove(element) : nullptr;
-  auto header = EncodeDataset(dataset, header_xfer);
+  auto header = EncodeDatasetBytes(dataset, header_xfer, EGL_noChange);
   if (pixel_element) dataset.insert(pixel_element, true);
   if (!header.ok()) return header.status();
   w.header_bytes = std::move(*header);
@@ -538,6 +520,24 @@ Status VerifyInstanceDeep(const engine::Store& store, const engine::InstanceReco
         return Status::Corruption("frame " + std::to_string(f) + " decodes to pixels other than its recorded identity");
   }
   return Status::Ok();
+}
+
+Result<std::string> EncodeDatasetBytes(DcmDataset& dataset, E_TransferSyntax xfer, E_GrpLenEncoding group_lengths) {
+  std::string out;
+  std::vector<char> buffer(1 << 20);
+  DcmOutputBufferStream stream(buffer.data(), buffer.size());
+  dataset.transferInit();
+  OFCondition cond;
+  do {
+    cond = dataset.write(stream, xfer, EET_ExplicitLength, nullptr, group_lengths, EPD_noChange);
+    void* chunk = nullptr;
+    offile_off_t len = 0;
+    stream.flushBuffer(chunk, len);
+    out.append(static_cast<const char*>(chunk), static_cast<size_t>(len));
+  } while (cond == EC_StreamNotifyClient);
+  dataset.transferEnd();
+  if (cond.bad()) return Status::InvalidArgument(std::string("cannot encode the dataset: ") + cond.text());
+  return out;
 }
 
 }  // namespace pacs::dicom

@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "dcmtk/dcmdata/dcdeftag.h"
-#include "dcmtk/dcmdata/dcostrmb.h"
 #include "dcmtk/dcmdata/dcpixel.h"
 #include "dcmtk/dcmdata/dcpixseq.h"
 #include "dcmtk/dcmdata/dcpxitem.h"
@@ -340,19 +339,9 @@ Status WritePart10(BuiltInstance& built, const std::filesystem::path& path) {
   // encoded by DCMTK under its carrier representation.
   std::string out = EncodeMetaHeader(GetString(ds, DCM_SOPClassUID), GetString(ds, DCM_SOPInstanceUID),
                                      built.transfer_syntax_uid);
-  std::vector<char> buffer(1 << 20);
-  DcmOutputBufferStream stream(buffer.data(), buffer.size());
-  ds.transferInit();
-  OFCondition cond;
-  do {
-    cond = ds.write(stream, built.dcmtk_xfer, EET_ExplicitLength, nullptr, EGL_recalcGL, EPD_noChange);
-    void* chunk = nullptr;
-    offile_off_t len = 0;
-    stream.flushBuffer(chunk, len);
-    out.append(static_cast<const char*>(chunk), static_cast<size_t>(len));
-  } while (cond == EC_StreamNotifyClient);
-  ds.transferEnd();
-  if (cond.bad()) return Status::IOError("cannot encode " + path.string() + ": " + cond.text());
+  auto dataset = EncodeDatasetBytes(ds, built.dcmtk_xfer);
+  if (!dataset.ok()) return dataset.status().WithContext(path.string());
+  out += *dataset;
   std::ofstream file(path, std::ios::binary | std::ios::trunc);
   file.write(out.data(), static_cast<std::streamsize>(out.size()));
   if (!file.good()) return Status::IOError("cannot write " + path.string());

@@ -12,10 +12,10 @@
 #include <random>
 
 #include "corpus.h"
+#include "pacs/dicom/instance_split.h"
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
-#include "dcmtk/dcmdata/dcostrmb.h"
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmnet/assoc.h"
 #include "dcmtk/dcmnet/dimse.h"
@@ -26,21 +26,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string Encode(DcmDataset& item, E_TransferSyntax xfer) {
-  std::string out;
-  std::vector<char> buffer(1 << 16);
-  DcmOutputBufferStream stream(buffer.data(), buffer.size());
-  item.transferInit();
-  OFCondition cond;
-  do {
-    cond = item.write(stream, xfer, EET_ExplicitLength, nullptr, EGL_recalcGL);
-    void* chunk = nullptr;
-    offile_off_t len = 0;
-    stream.flushBuffer(chunk, len);
-    out.append(static_cast<const char*>(chunk), len);
-  } while (cond == EC_StreamNotifyClient);
-  item.transferEnd();
-  return out;
+std::string Encode(DcmDataset& dataset, E_TransferSyntax xfer) {
+  auto bytes = dicom::EncodeDatasetBytes(dataset, xfer);
+  EXPECT_TRUE(bytes.ok()) << bytes.status().ToString();
+  return bytes.ok() ? *bytes : std::string();
 }
 
 // Opens an association proposing CT Image Storage in explicit VR little

@@ -41,6 +41,11 @@ Status VerifyInstanceDeep(const engine::Store& store, const engine::InstanceReco
 // The transfer syntax an instance record arrived in, as DCMTK's enum.
 E_TransferSyntax ReceivedTransferSyntax(const engine::InstanceRecord& record);
 
+// The bytes of `dataset` encoded in `xfer` (explicit-length sequences,
+// padding as it is), without preamble or meta header.
+Result<std::string> EncodeDatasetBytes(DcmDataset& dataset, E_TransferSyntax xfer,
+                                       E_GrpLenEncoding group_lengths = EGL_recalcGL);
+
 // Size of `dataset` encoded in `xfer` (what we count as received bytes).
 uint64_t EncodedDatasetSize(DcmDataset& dataset, E_TransferSyntax xfer);
 
