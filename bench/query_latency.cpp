@@ -85,7 +85,13 @@ class Client {
     scu_.addPresentationContext(UID_FINDStudyRootQueryRetrieveInformationModel, ts);
     scu_.addPresentationContext(UID_FINDPatientRootQueryRetrieveInformationModel, ts);
   }
-  bool Connect() { return scu_.initNetwork().good() && scu_.negotiateAssociation().good(); }
+  bool Connect() {
+    OFCondition cond = scu_.initNetwork();
+    if (cond.good()) cond = scu_.negotiateAssociation();
+    if (cond.bad()) last_error = cond.text();
+    return cond.good();
+  }
+  static inline std::string last_error;
   void Release() { scu_.releaseAssociation(); }
   // Returns the number of matches, or -1 on failure.
   long Find(const Query& q) {
@@ -96,6 +102,7 @@ class Client {
     for (const auto& [tag, value] : q.keys) ds.putAndInsertString(tag, value.c_str());
     OFList<QRResponse*> responses;
     OFCondition cond = scu_.sendFINDRequest(pres, &ds, &responses);
+    if (cond.bad()) last_error = cond.text();
     long matches = 0;
     for (auto* r : responses) {
       if (r->m_dataset) ++matches;
@@ -115,9 +122,10 @@ struct Server {
     port = FreePort();
     pid = fork();
     if (pid == 0) {
-      int null = open("/dev/null", O_WRONLY);
-      dup2(null, STDOUT_FILENO);
-      dup2(null, STDERR_FILENO);
+      const std::string log = data.string() + ".serve.log";
+      int out = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      dup2(out, STDOUT_FILENO);
+      dup2(out, STDERR_FILENO);
       execl(binary.c_str(), binary.c_str(), "serve", "--data", data.c_str(), "--port", std::to_string(port).c_str(),
             "--admin-port", "0", static_cast<char*>(nullptr));
       _exit(127);
@@ -162,6 +170,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   const int n = std::stoi(Flag(argc, argv, "--queries", "1000"));
+  const std::string only = Flag(argc, argv, "--only", "");  // run the kinds whose name contains this
   const SyntheticArchive archive(std::stoull(Flag(argc, argv, "--patients", "20000")),
                                  std::stoull(Flag(argc, argv, "--studies", "200000")));
   setenv("TCP_NODELAY", "1", 1);
@@ -219,6 +228,7 @@ int main(int argc, char** argv) {
   std::printf("|---|---|---|---|---|---|---|---|---|\n");
   for (const bool reuse : {false, true}) {
     for (const auto& kind : kinds) {
+      if (kind.name.find(only) == std::string::npos) continue;
       std::mt19937_64 rng(42);
       std::vector<Query> queries;
       for (int i = 0; i < n; ++i) queries.push_back(kind.make(rng));
@@ -253,7 +263,8 @@ int main(int argc, char** argv) {
         std::printf("| %s | %s | %s | %d | %.2f | %.2f | %.2f | %.2f | %.1f |%s\n", kind.name.c_str(),
                     reuse ? "one reused" : "one per query", cache, n, Percentile(ms, 0.50), Percentile(ms, 0.95),
                     Percentile(ms, 0.99), *std::max_element(ms.begin(), ms.end()),
-                    static_cast<double>(matches) / n, failures ? (" " + std::to_string(failures) + " failed").c_str() : "");
+                    static_cast<double>(matches) / n,
+                    failures ? (" " + std::to_string(failures) + " failed: " + Client::last_error).c_str() : "");
         std::fflush(stdout);
       }
       server.Stop();
