@@ -1,16 +1,24 @@
-// JPEG-LS lossless (1.2.840.10008.1.2.4.80) through CharLS 2.4.1.
+// JPEG-LS lossless (1.2.840.10008.1.2.4.80): our own encoder (codecs/jls)
+// where it applies, CharLS 2.4.1 otherwise and for decoding.
 //
-// Uses the charls::jpegls_encoder object, whose output (it writes the preset
-// coding parameters segment for > 12 bits) is byte-identical to DCMTK's
-// dcmcjpls. Colour is coded without CharLS's HP colour transforms, which
-// DICOM does not allow, with the interleave mode matching the native layout.
+// Both write what the charls::jpegls_encoder object writes (the preset coding
+// parameters segment for > 12 bits), byte-identical to DCMTK's dcmcjpls.
+// Colour is coded without CharLS's HP colour transforms, which DICOM does not
+// allow, with the interleave mode matching the native layout.
+// PACS_JPEGLS_ENCODER=charls in the environment forces CharLS (benchmarks).
 #include <charls/charls.h>
+
+#include <cstdlib>
+#include <cstring>
 
 #include <algorithm>
 
 #include "codec_common.h"
 #include "codec_factories.h"
 #include "pacs/codecs/pixel_scan.h"
+#ifdef PACS_HAVE_JLS_ENCODER
+#include "pacs/jls/jpegls_encoder.h"
+#endif
 
 namespace pacs::codecs::internal {
 namespace {
@@ -44,6 +52,23 @@ class JpegLsCodec final : public FrameCodec {
       for (size_t i = 0; i < narrowed.size(); ++i) narrowed[i] = raw[2 * i];
       source = narrowed;
     }
+#ifdef PACS_HAVE_JLS_ENCODER
+    // Our encoder writes the same bytes as charls::jpegls_encoder, faster.
+    const jls::FrameFormat format{
+        .width = info.columns,
+        .height = info.rows,
+        .bits_per_sample = precision,
+        .component_count = info.samples_per_pixel,
+        .interleave = info.samples_per_pixel == 3 && !info.planar ? jls::Interleave::kSample : jls::Interleave::kNone};
+    static const bool use_ours = [] {
+      const char* choice = std::getenv("PACS_JPEGLS_ENCODER");
+      return choice == nullptr || std::strcmp(choice, "charls") != 0;
+    }();
+    if (use_ours && jls::SupportsFormat(format) && source.size() == jls::SourceBytes(format)) {
+      auto encoded = jls::EncodeLossless(format, source);
+      if (encoded.ok()) return std::move(*encoded);
+    }
+#endif
     try {
       charls::jpegls_encoder encoder;
       encoder.frame_info({info.columns, info.rows, precision, info.samples_per_pixel});
