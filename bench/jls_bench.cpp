@@ -17,9 +17,9 @@
 #include <charls/charls.h>
 
 #include <algorithm>
-#include <ctime>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -39,8 +39,7 @@ struct Frame {
 
 std::vector<Frame> LoadFolder(const std::string& folder, size_t count, int bits_override = 0) {
   std::vector<std::string> files;
-  for (const auto& entry :
-       std::filesystem::directory_iterator(pacs::jls::testing::CorpusDir() + "/" + folder))
+  for (const auto& entry : std::filesystem::directory_iterator(pacs::jls::testing::CorpusDir() + "/" + folder))
     files.push_back(folder + "/" + entry.path().filename().string());
   std::sort(files.begin(), files.end());
   std::vector<Frame> frames;
@@ -48,8 +47,8 @@ std::vector<Frame> LoadFolder(const std::string& folder, size_t count, int bits_
     if (frames.size() >= count) break;
     for (const CorpusFrame& f : pacs::jls::testing::FramesOfFile(file, 1)) {
       const int bits = bits_override ? bits_override : std::clamp(f.bits_stored, 2, 16);
-      frames.push_back({{f.columns, f.rows, bits, 1, pacs::jls::Interleave::kNone},
-                        pacs::jls::testing::AsEncoderInput(f, bits)});
+      frames.push_back(
+          {{f.columns, f.rows, bits, 1, pacs::jls::Interleave::kNone}, pacs::jls::testing::AsEncoderInput(f, bits)});
     }
   }
   return frames;
@@ -60,8 +59,8 @@ std::vector<Frame> LoadFiles(const std::vector<std::string>& files) {
   for (const std::string& file : files)
     for (const CorpusFrame& f : pacs::jls::testing::FramesOfFile(file, 1)) {
       const int bits = std::clamp(f.bits_stored, 2, 16);
-      frames.push_back({{f.columns, f.rows, bits, 1, pacs::jls::Interleave::kNone},
-                        pacs::jls::testing::AsEncoderInput(f, bits)});
+      frames.push_back(
+          {{f.columns, f.rows, bits, 1, pacs::jls::Interleave::kNone}, pacs::jls::testing::AsEncoderInput(f, bits)});
     }
   return frames;
 }
@@ -74,8 +73,7 @@ const std::vector<Frame>& Set(const std::string& name) {
   if (name == "CT") frames = LoadFolder("dcm_qa_ct/philips_ct_140_slices", 20);
   if (name == "MR") frames = LoadFolder("dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22", 20);
   if (name == "CR")
-    frames = LoadFiles({"nema_wg04/RG1/RG1_JLSN.dcm", "nema_wg04/RG2/RG2_JLSL.dcm",
-                        "nema_wg04/RG3/RG3_JPLL.dcm"});
+    frames = LoadFiles({"nema_wg04/RG1/RG1_JLSN.dcm", "nema_wg04/RG2/RG2_JLSL.dcm", "nema_wg04/RG3/RG3_JPLL.dcm"});
   return sets.emplace(name, std::move(frames)).first->second;
 }
 
@@ -156,7 +154,9 @@ __attribute__((noinline)) size_t EncodeOnceCharls(const Frame& frame) {
   std::vector<uint8_t> out;
   return EncodeCharls(frame, out);
 }
-__attribute__((noinline)) size_t EncodeOnceOurs(const Frame& frame) { return EncodeOurs(frame); }
+__attribute__((noinline)) size_t EncodeOnceOurs(const Frame& frame) {
+  return EncodeOurs(frame);
+}
 
 }  // namespace
 
@@ -171,23 +171,20 @@ int main(int argc, char** argv) {
       }
       const auto& frames = Set(set);
       if (frames.empty()) return 2;
-      const size_t bytes =
-          which == "charls" ? EncodeOnceCharls(frames[0]) : EncodeOnceOurs(frames[0]);
-      std::printf("%s: %ux%u %d-bit %s frame -> %zu bytes\n", which.c_str(),
-                  frames[0].format.width, frames[0].format.height,
-                  frames[0].format.bits_per_sample, set.c_str(), bytes);
+      const size_t bytes = which == "charls" ? EncodeOnceCharls(frames[0]) : EncodeOnceOurs(frames[0]);
+      std::printf("%s: %ux%u %d-bit %s frame -> %zu bytes\n", which.c_str(), frames[0].format.width,
+                  frames[0].format.height, frames[0].format.bits_per_sample, set.c_str(), bytes);
       return 0;
     }
   }
   for (const char* set : {"CT", "MR", "CR"}) {
-    benchmark::RegisterBenchmark((std::string("BM_JlsEncode/") + set + "/charls").c_str(),
-                                 BM_JlsEncode, std::string(set), false)
+    benchmark::RegisterBenchmark((std::string("BM_JlsEncode/") + set + "/charls").c_str(), BM_JlsEncode,
+                                 std::string(set), false)
         ->Unit(benchmark::kMillisecond);
-    benchmark::RegisterBenchmark((std::string("BM_JlsEncode/") + set + "/ours").c_str(),
-                                 BM_JlsEncode, std::string(set), true)
+    benchmark::RegisterBenchmark((std::string("BM_JlsEncode/") + set + "/ours").c_str(), BM_JlsEncode, std::string(set),
+                                 true)
         ->Unit(benchmark::kMillisecond);
-    benchmark::RegisterBenchmark((std::string("BM_JlsCompare/") + set).c_str(), BM_JlsCompare,
-                                 std::string(set))
+    benchmark::RegisterBenchmark((std::string("BM_JlsCompare/") + set).c_str(), BM_JlsCompare, std::string(set))
         ->Unit(benchmark::kMillisecond);
   }
   benchmark::Initialize(&argc, argv);

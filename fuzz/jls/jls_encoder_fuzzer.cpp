@@ -18,7 +18,8 @@ struct Counters {
   unsigned long long compared = 0;
   unsigned long long charls_refused = 0;
   ~Counters() {
-    std::fprintf(stderr, "jls_encoder_fuzzer: %llu frames compared byte for byte with CharLS, %llu "
+    std::fprintf(stderr,
+                 "jls_encoder_fuzzer: %llu frames compared byte for byte with CharLS, %llu "
                  "that CharLS refused (output above its size estimate)\n",
                  compared, charls_refused);
   }
@@ -26,8 +27,7 @@ struct Counters {
 
 // Sample values from the fuzz data in one of a few shapes, so that runs,
 // smooth areas, noise and every quantisation bin all occur.
-std::vector<uint32_t> MakeSamples(const uint8_t* data, size_t size, size_t count, int bits,
-                                  int shape) {
+std::vector<uint32_t> MakeSamples(const uint8_t* data, size_t size, size_t count, int bits, int shape) {
   const uint32_t max_value = (1u << bits) - 1;
   std::vector<uint32_t> samples(count);
   if (size == 0) return samples;
@@ -60,12 +60,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 5) return 0;
   pacs::jls::FrameFormat format;
   format.width = 1 + (static_cast<uint32_t>(data[0]) | (data[1] & 1u) << 8);  // 1..512
-  format.height = 1 + (data[2] & 63u);                                         // 1..64
-  format.bits_per_sample = 2 + data[3] % 15;                                   // 2..16
+  format.height = 1 + (data[2] & 63u);                                        // 1..64
+  format.bits_per_sample = 2 + data[3] % 15;                                  // 2..16
   const int layout = (data[4] >> 2) % 4;  // 1 component, or 3 in mode none/line/sample
   format.component_count = layout == 0 ? 1 : 3;
-  format.interleave = layout == 0 ? pacs::jls::Interleave::kNone
-                                  : static_cast<pacs::jls::Interleave>(layout - 1);
+  format.interleave = layout == 0 ? pacs::jls::Interleave::kNone : static_cast<pacs::jls::Interleave>(layout - 1);
   const int shape = data[4] & 3;
   data += 5;
   size -= 5;
@@ -90,8 +89,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<uint8_t> reference;
   try {
     charls::jpegls_encoder encoder;
-    encoder.frame_info({format.width, format.height, format.bits_per_sample,
-                        format.component_count});
+    encoder.frame_info({format.width, format.height, format.bits_per_sample, format.component_count});
     encoder.interleave_mode(static_cast<charls::interleave_mode>(format.interleave));
     reference.resize(encoder.estimated_destination_size());
     encoder.destination(reference);
@@ -103,10 +101,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (reference != ours.value()) {
     size_t at = 0;
     while (at < reference.size() && at < ours->size() && reference[at] == (*ours)[at]) ++at;
-    std::fprintf(stderr, "MISMATCH %ux%u %d bits %d comp mode %d: sizes %zu (CharLS) %zu (ours), first "
-                 "difference at byte %zu\n", format.width, format.height, format.bits_per_sample,
-                 format.component_count, static_cast<int>(format.interleave), reference.size(),
-                 ours->size(), at);
+    std::fprintf(stderr,
+                 "MISMATCH %ux%u %d bits %d comp mode %d: sizes %zu (CharLS) %zu (ours), first "
+                 "difference at byte %zu\n",
+                 format.width, format.height, format.bits_per_sample, format.component_count,
+                 static_cast<int>(format.interleave), reference.size(), ours->size(), at);
     std::abort();
   }
   ++counters.compared;

@@ -16,8 +16,7 @@
 namespace pacs::jls::testing {
 namespace {
 
-constexpr const char* kNativeSyntaxes[] = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1",
-                                           "1.2.840.10008.1.2.2"};
+constexpr const char* kNativeSyntaxes[] = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"};
 constexpr const char* kJpegLsSyntaxes[] = {"1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"};
 // Decoded by DCMTK itself (dcmjpeg's IJG codecs, dcmdata's RLE): no CharLS copy.
 constexpr const char* kDcmtkDecodedSyntaxes[] = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51",
@@ -45,16 +44,14 @@ uint16_t GetUint16(DcmDataset* dataset, const DcmTagKey& tag, uint16_t fallback 
   return dataset->findAndGetUint16(tag, value).good() ? value : fallback;
 }
 
-std::vector<CorpusFrame> ReadNative(DcmDataset* dataset, CorpusFrame proto, uint32_t frames,
-                                    uint32_t limit) {
+std::vector<CorpusFrame> ReadNative(DcmDataset* dataset, CorpusFrame proto, uint32_t frames, uint32_t limit) {
   std::vector<CorpusFrame> out;
   const size_t pixels = static_cast<size_t>(proto.rows) * proto.columns;
   if (limit != 0 && frames > limit) frames = limit;
   if (proto.bits_allocated == 16) {
     const Uint16* words = nullptr;
     unsigned long count = 0;
-    if (dataset->findAndGetUint16Array(DCM_PixelData, words, &count).bad() || words == nullptr)
-      return out;
+    if (dataset->findAndGetUint16Array(DCM_PixelData, words, &count).bad() || words == nullptr) return out;
     for (uint32_t f = 0; f < frames && (f + 1) * pixels <= count; ++f) {
       CorpusFrame frame = proto;
       frame.index = f;
@@ -64,8 +61,7 @@ std::vector<CorpusFrame> ReadNative(DcmDataset* dataset, CorpusFrame proto, uint
   } else {
     const Uint8* bytes = nullptr;
     unsigned long count = 0;
-    if (dataset->findAndGetUint8Array(DCM_PixelData, bytes, &count).bad() || bytes == nullptr)
-      return out;
+    if (dataset->findAndGetUint8Array(DCM_PixelData, bytes, &count).bad() || bytes == nullptr) return out;
     for (uint32_t f = 0; f < frames && (f + 1) * pixels <= count; ++f) {
       CorpusFrame frame = proto;
       frame.index = f;
@@ -78,16 +74,14 @@ std::vector<CorpusFrame> ReadNative(DcmDataset* dataset, CorpusFrame proto, uint
 
 // JPEG-LS frames: the fragments of each item of the pixel sequence, decoded by
 // CharLS (single-frame files may split one frame over several fragments).
-std::vector<CorpusFrame> ReadJpegLs(DcmDataset* dataset, CorpusFrame proto, uint32_t frames,
-                                    uint32_t limit) {
+std::vector<CorpusFrame> ReadJpegLs(DcmDataset* dataset, CorpusFrame proto, uint32_t frames, uint32_t limit) {
   std::vector<CorpusFrame> out;
   DcmElement* element = nullptr;
   if (dataset->findAndGetElement(DCM_PixelData, element).bad()) return out;
   auto* pixel_data = static_cast<DcmPixelData*>(element);
   DcmPixelSequence* sequence = nullptr;
   E_TransferSyntax xfer = dataset->getOriginalXfer();
-  if (pixel_data->getEncapsulatedRepresentation(xfer, nullptr, sequence).bad() || !sequence)
-    return out;
+  if (pixel_data->getEncapsulatedRepresentation(xfer, nullptr, sequence).bad() || !sequence) return out;
   std::vector<std::vector<uint8_t>> codestreams;
   for (unsigned long i = 1; i < sequence->card(); ++i) {  // item 0 is the offset table
     DcmPixelItem* item = nullptr;
@@ -106,8 +100,7 @@ std::vector<CorpusFrame> ReadJpegLs(DcmDataset* dataset, CorpusFrame proto, uint
       decoder.source(codestreams[f]);
       decoder.read_header();
       const auto info = decoder.frame_info();
-      if (info.component_count != 1 || info.width != proto.columns || info.height != proto.rows)
-        continue;
+      if (info.component_count != 1 || info.width != proto.columns || info.height != proto.rows) continue;
       std::vector<uint8_t> decoded(decoder.destination_size());
       decoder.decode(decoded);
       CorpusFrame frame = proto;
@@ -127,7 +120,9 @@ std::vector<CorpusFrame> ReadJpegLs(DcmDataset* dataset, CorpusFrame proto, uint
 
 }  // namespace
 
-std::string CorpusDir() { return PACS_CORPUS_DIR; }
+std::string CorpusDir() {
+  return PACS_CORPUS_DIR;
+}
 
 std::vector<CorpusFrame> FramesOfFile(const std::string& relative_path, uint32_t limit) {
   DcmFileFormat file;
@@ -145,10 +140,8 @@ std::vector<CorpusFrame> FramesOfFile(const std::string& relative_path, uint32_t
   Sint32 frames = 1;
   if (dataset->findAndGetSint32(DCM_NumberOfFrames, frames).bad() || frames < 1) frames = 1;
   const std::string syntax = DcmXfer(dataset->getOriginalXfer()).getXferID();
-  if (OneOf(syntax, kNativeSyntaxes))
-    return ReadNative(dataset, proto, static_cast<uint32_t>(frames), limit);
-  if (OneOf(syntax, kJpegLsSyntaxes))
-    return ReadJpegLs(dataset, proto, static_cast<uint32_t>(frames), limit);
+  if (OneOf(syntax, kNativeSyntaxes)) return ReadNative(dataset, proto, static_cast<uint32_t>(frames), limit);
+  if (OneOf(syntax, kJpegLsSyntaxes)) return ReadJpegLs(dataset, proto, static_cast<uint32_t>(frames), limit);
   if (OneOf(syntax, kDcmtkDecodedSyntaxes)) {
     RegisterDcmtkDecoders();
     if (dataset->chooseRepresentation(EXS_LittleEndianExplicit, nullptr).bad()) return {};

@@ -10,8 +10,8 @@
 namespace pacs::jls::testing {
 
 struct CorpusFrame {
-  std::string file;     // relative to the corpus folder
-  uint32_t index = 0;   // frame number within the file
+  std::string file;    // relative to the corpus folder
+  uint32_t index = 0;  // frame number within the file
   uint32_t rows = 0;
   uint32_t columns = 0;
   int bits_allocated = 0;  // 8 or 16

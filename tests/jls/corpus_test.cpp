@@ -24,8 +24,8 @@ TEST(JlsCorpusTest, EveryGrayscaleFrameMatchesCharls) {
       const auto pixels = testing::AsEncoderInput(frame, bits);
       const auto expected = testing::CharlsEncode(format, pixels);
       const auto actual = EncodeLossless(format, pixels);
-      const std::string what = frame.file + " frame " + std::to_string(frame.index) + " at " +
-                               std::to_string(bits) + " bits";
+      const std::string what =
+          frame.file + " frame " + std::to_string(frame.index) + " at " + std::to_string(bits) + " bits";
       ASSERT_TRUE(actual.ok()) << what << ": " << actual.status().ToString();
       if (!expected) {
         ++charls_refused;
@@ -36,17 +36,17 @@ TEST(JlsCorpusTest, EveryGrayscaleFrameMatchesCharls) {
       if (bits == 16 && frame.bits_stored < 16) {
         ++at_16_bits;
         const uint16_t above = static_cast<uint16_t>(0xFFFFu << frame.bits_stored);
-        if (std::any_of(frame.samples.begin(), frame.samples.end(),
-                        [&](uint16_t s) { return (s & above) != 0; }))
+        if (std::any_of(frame.samples.begin(), frame.samples.end(), [&](uint16_t s) { return (s & above) != 0; }))
           ++with_bits_above;
       } else {
         ++at_bits_stored;
       }
     }
   }
-  std::printf("corpus: %zu grayscale frames; %d compared at BitsStored precision, %d at 16 bits "
-              "(%d of them with bits set above BitsStored); CharLS refused %d\n",
-              frames.size(), at_bits_stored, at_16_bits, with_bits_above, charls_refused);
+  std::printf(
+      "corpus: %zu grayscale frames; %d compared at BitsStored precision, %d at 16 bits "
+      "(%d of them with bits set above BitsStored); CharLS refused %d\n",
+      frames.size(), at_bits_stored, at_16_bits, with_bits_above, charls_refused);
   EXPECT_GT(frames.size(), 300u);
   EXPECT_EQ(at_bits_stored, static_cast<int>(frames.size()));
   EXPECT_GT(at_16_bits, 200);

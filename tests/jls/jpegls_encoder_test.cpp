@@ -21,13 +21,20 @@ enum class Content { kZero, kMax, kNoise, kSmooth, kSparseNoise, kStripes, kGarb
 
 const char* ContentName(Content c) {
   switch (c) {
-    case Content::kZero: return "zero";
-    case Content::kMax: return "max";
-    case Content::kNoise: return "noise";
-    case Content::kSmooth: return "smooth";
-    case Content::kSparseNoise: return "sparse_noise";
-    case Content::kStripes: return "stripes";
-    case Content::kGarbageAbove: return "garbage_above";
+    case Content::kZero:
+      return "zero";
+    case Content::kMax:
+      return "max";
+    case Content::kNoise:
+      return "noise";
+    case Content::kSmooth:
+      return "smooth";
+    case Content::kSparseNoise:
+      return "sparse_noise";
+    case Content::kStripes:
+      return "stripes";
+    case Content::kGarbageAbove:
+      return "garbage_above";
   }
   return "?";
 }
@@ -42,15 +49,27 @@ std::vector<uint8_t> MakePixels(const FrameFormat& f, Content content, uint32_t 
     const size_t x = i % f.width, y = i / f.width;
     uint32_t v = 0;
     switch (content) {
-      case Content::kZero: v = 0; break;
-      case Content::kMax: v = max_value; break;
-      case Content::kNoise: v = rng() & max_value; break;
+      case Content::kZero:
+        v = 0;
+        break;
+      case Content::kMax:
+        v = max_value;
+        break;
+      case Content::kNoise:
+        v = rng() & max_value;
+        break;
       case Content::kSmooth:
         v = static_cast<uint32_t>((x * 7 + y * 3) + (rng() % 5)) & max_value;
         break;
-      case Content::kSparseNoise: v = (rng() % 16 == 0) ? (rng() & max_value) : max_value / 3; break;
-      case Content::kStripes: v = ((x / 5 + y / 3) % 2) ? max_value : 0; break;
-      case Content::kGarbageAbove: v = rng() & 0xFFFF; break;  // CharLS masks
+      case Content::kSparseNoise:
+        v = (rng() % 16 == 0) ? (rng() & max_value) : max_value / 3;
+        break;
+      case Content::kStripes:
+        v = ((x / 5 + y / 3) % 2) ? max_value : 0;
+        break;
+      case Content::kGarbageAbove:
+        v = rng() & 0xFFFF;
+        break;  // CharLS masks
     }
     values[i] = v;
   }
@@ -66,8 +85,7 @@ std::vector<uint8_t> MakePixels(const FrameFormat& f, Content content, uint32_t 
   return bytes;
 }
 
-void ExpectSameAsCharls(const FrameFormat& f, std::span<const uint8_t> pixels,
-                        const std::string& what) {
+void ExpectSameAsCharls(const FrameFormat& f, std::span<const uint8_t> pixels, const std::string& what) {
   const auto expected = testing::CharlsEncode(f, pixels);
   const auto actual = EncodeLossless(f, pixels);
   ASSERT_TRUE(actual.ok()) << what << ": " << actual.status().ToString();
@@ -79,16 +97,14 @@ void ExpectSameAsCharls(const FrameFormat& f, std::span<const uint8_t> pixels,
   ASSERT_EQ(expected->size(), actual->size()) << what;
   const auto mismatch = std::mismatch(expected->begin(), expected->end(), actual->begin());
   EXPECT_TRUE(mismatch.first == expected->end())
-      << what << ": first difference at byte " << (mismatch.first - expected->begin()) << " of "
-      << expected->size();
+      << what << ": first difference at byte " << (mismatch.first - expected->begin()) << " of " << expected->size();
 }
 
 TEST(JlsEncoderTest, MatchesCharlsOnEdgeCases) {
   const uint32_t widths[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100};
   const uint32_t heights[] = {1, 2, 5, 17};
-  const Content contents[] = {Content::kZero,        Content::kMax,     Content::kNoise,
-                              Content::kSmooth,      Content::kSparseNoise, Content::kStripes,
-                              Content::kGarbageAbove};
+  const Content contents[] = {Content::kZero,        Content::kMax,     Content::kNoise,       Content::kSmooth,
+                              Content::kSparseNoise, Content::kStripes, Content::kGarbageAbove};
   int compared = 0;
   for (int bits = 2; bits <= 16; ++bits) {
     for (uint32_t w : widths) {
@@ -97,8 +113,8 @@ TEST(JlsEncoderTest, MatchesCharlsOnEdgeCases) {
           FrameFormat f{w, h, bits, 1, Interleave::kNone};
           const auto pixels = MakePixels(f, content, w * 131 + h * 7 + bits);
           ExpectSameAsCharls(f, pixels,
-                             std::to_string(w) + "x" + std::to_string(h) + " " +
-                                 std::to_string(bits) + " bits " + ContentName(content));
+                             std::to_string(w) + "x" + std::to_string(h) + " " + std::to_string(bits) + " bits " +
+                                 ContentName(content));
           ++compared;
         }
       }
@@ -111,8 +127,7 @@ TEST(JlsEncoderTest, MatchesCharlsOnLargerFrames) {
   for (int bits : {8, 10, 12, 13, 15, 16}) {
     for (Content content : {Content::kNoise, Content::kSmooth, Content::kSparseNoise}) {
       FrameFormat f{517, 203, bits, 1, Interleave::kNone};
-      ExpectSameAsCharls(f, MakePixels(f, content, 99 + bits),
-                         std::to_string(bits) + " bits " + ContentName(content));
+      ExpectSameAsCharls(f, MakePixels(f, content, 99 + bits), std::to_string(bits) + " bits " + ContentName(content));
     }
   }
 }
@@ -121,13 +136,12 @@ TEST(JlsEncoderTest, MatchesCharlsOnColour) {
   for (Interleave mode : {Interleave::kNone, Interleave::kLine, Interleave::kSample}) {
     for (int bits : {2, 5, 8, 12, 16}) {
       for (uint32_t w : {1u, 9u, 64u, 131u}) {
-        for (Content content : {Content::kNoise, Content::kSmooth, Content::kSparseNoise,
-                                Content::kStripes, Content::kZero, Content::kGarbageAbove}) {
+        for (Content content : {Content::kNoise, Content::kSmooth, Content::kSparseNoise, Content::kStripes,
+                                Content::kZero, Content::kGarbageAbove}) {
           FrameFormat f{w, 11, bits, 3, mode};
           ExpectSameAsCharls(f, MakePixels(f, content, w + bits),
-                             "colour mode " + std::to_string(static_cast<int>(mode)) + " " +
-                                 std::to_string(w) + " wide, " + std::to_string(bits) + " bits " +
-                                 ContentName(content));
+                             "colour mode " + std::to_string(static_cast<int>(mode)) + " " + std::to_string(w) +
+                                 " wide, " + std::to_string(bits) + " bits " + ContentName(content));
         }
       }
     }
@@ -168,10 +182,10 @@ TEST(JlsLineAnalysisTest, EveryTargetMatchesScalar) {
         std::vector<int16_t> ctx_simd(width + internal::kLinePadding), ctx_ref(width);
         std::vector<uint16_t> pred_simd(width + internal::kLinePadding), pred_ref(width);
         std::vector<uint8_t> rep_simd(width + internal::kLinePadding), rep_ref(width);
-        internal::AnalyzeLine(prev.data() + 1, cur.data() + 1, width, params.t1, params.t2,
-                              params.t3, ctx_simd.data(), pred_simd.data(), rep_simd.data());
-        internal::AnalyzeLineScalar(prev.data() + 1, cur.data() + 1, width, params.t1, params.t2,
-                                    params.t3, ctx_ref.data(), pred_ref.data(), rep_ref.data());
+        internal::AnalyzeLine(prev.data() + 1, cur.data() + 1, width, params.t1, params.t2, params.t3, ctx_simd.data(),
+                              pred_simd.data(), rep_simd.data());
+        internal::AnalyzeLineScalar(prev.data() + 1, cur.data() + 1, width, params.t1, params.t2, params.t3,
+                                    ctx_ref.data(), pred_ref.data(), rep_ref.data());
         for (size_t i = 0; i < width; ++i) {
           ASSERT_EQ(ctx_simd[i], ctx_ref[i]) << hwy::TargetName(target) << " i=" << i;
           ASSERT_EQ(pred_simd[i], pred_ref[i]) << hwy::TargetName(target) << " i=" << i;

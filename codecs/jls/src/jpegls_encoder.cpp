@@ -14,7 +14,7 @@ namespace {
 
 constexpr uint8_t kStartOfImage = 0xD8;
 constexpr uint8_t kEndOfImage = 0xD9;
-constexpr uint8_t kStartOfFrameJpegLs = 0xF7;  // SOF55
+constexpr uint8_t kStartOfFrameJpegLs = 0xF7;      // SOF55
 constexpr uint8_t kJpegLsPresetParameters = 0xF8;  // LSE
 constexpr uint8_t kStartOfScan = 0xDA;
 constexpr uint8_t kPresetCodingParametersId = 1;
@@ -38,9 +38,9 @@ class SegmentWriter {
 };
 
 std::string Describe(const FrameFormat& f) {
-  return std::to_string(f.width) + "x" + std::to_string(f.height) + ", " +
-         std::to_string(f.bits_per_sample) + " bits, " + std::to_string(f.component_count) +
-         " component(s), interleave " + std::to_string(static_cast<int>(f.interleave));
+  return std::to_string(f.width) + "x" + std::to_string(f.height) + ", " + std::to_string(f.bits_per_sample) +
+         " bits, " + std::to_string(f.component_count) + " component(s), interleave " +
+         std::to_string(static_cast<int>(f.interleave));
 }
 
 }  // namespace
@@ -62,18 +62,16 @@ size_t SourceBytes(const FrameFormat& format) {
          (format.bits_per_sample > 8 ? 2 : 1);
 }
 
-Result<std::vector<uint8_t>> EncodeLossless(const FrameFormat& format,
-                                            std::span<const uint8_t> pixels) {
+Result<std::vector<uint8_t>> EncodeLossless(const FrameFormat& format, std::span<const uint8_t> pixels) {
   if (!SupportsFormat(format))
-    return Status::InvalidArgument("JPEG-LS encoder (pacs::jls): unsupported frame " +
-                                   Describe(format) + "; nothing encoded");
+    return Status::InvalidArgument("JPEG-LS encoder (pacs::jls): unsupported frame " + Describe(format) +
+                                   "; nothing encoded");
   if (pixels.size() != SourceBytes(format))
     return Status::InvalidArgument("JPEG-LS encoder (pacs::jls): " + std::to_string(pixels.size()) +
-                                   " bytes given for a frame of " + Describe(format) +
-                                   " that needs " + std::to_string(SourceBytes(format)));
+                                   " bytes given for a frame of " + Describe(format) + " that needs " +
+                                   std::to_string(SourceBytes(format)));
 
-  const internal::CodingParameters params =
-      internal::DefaultLosslessParameters(format.bits_per_sample);
+  const internal::CodingParameters params = internal::DefaultLosslessParameters(format.bits_per_sample);
   const int components = format.component_count;
   const Interleave interleave = format.interleave;
 
@@ -150,6 +148,8 @@ Result<std::vector<uint8_t>> EncodeLossless(const FrameFormat& format,
   return out;
 }
 
-const char* ActiveSimdTarget() { return internal::ActiveTargetName(); }
+const char* ActiveSimdTarget() {
+  return internal::ActiveTargetName();
+}
 
 }  // namespace pacs::jls

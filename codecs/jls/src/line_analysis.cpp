@@ -31,16 +31,15 @@ HWY_INLINE VI QuantizeGradient(DI di, VU p, VU q, VI t1_minus_1, VI t2_minus_1, 
   const VU down = hn::SaturatedSub(q, p);  // q - p if q > p, else 0
   const VI magnitude = hn::BitCast(di, hn::Min(hn::Or(up, down), hn::Set(du, 0x7FFF)));
   const VI zero = hn::Zero(di);
-  const VI minus_count =
-      hn::VecFromMask(di, magnitude > zero) + hn::VecFromMask(di, magnitude > t1_minus_1) +
-      hn::VecFromMask(di, magnitude > t2_minus_1) + hn::VecFromMask(di, magnitude > t3_minus_1);
+  const VI minus_count = hn::VecFromMask(di, magnitude > zero) + hn::VecFromMask(di, magnitude > t1_minus_1) +
+                         hn::VecFromMask(di, magnitude > t2_minus_1) + hn::VecFromMask(di, magnitude > t3_minus_1);
   const auto negative = hn::RebindMask(di, down != hn::Zero(du));
   return hn::IfThenElse(negative, minus_count, hn::Neg(minus_count));
 }
 
-void AnalyzeLine(const uint16_t* HWY_RESTRICT prev, const uint16_t* HWY_RESTRICT cur, size_t width,
-                 int32_t t1, int32_t t2, int32_t t3, int16_t* HWY_RESTRICT context,
-                 uint16_t* HWY_RESTRICT prediction, uint8_t* HWY_RESTRICT repeats) {
+void AnalyzeLine(const uint16_t* HWY_RESTRICT prev, const uint16_t* HWY_RESTRICT cur, size_t width, int32_t t1,
+                 int32_t t2, int32_t t3, int16_t* HWY_RESTRICT context, uint16_t* HWY_RESTRICT prediction,
+                 uint8_t* HWY_RESTRICT repeats) {
   const hn::ScalableTag<uint16_t> du;
   const hn::RebindToSigned<decltype(du)> di;
   const hn::Rebind<uint8_t, decltype(di)> du8;
@@ -68,8 +67,8 @@ void AnalyzeLine(const uint16_t* HWY_RESTRICT prev, const uint16_t* HWY_RESTRICT
     // c >= max(a, b) -> min(a, b); c <= min(a, b) -> max(a, b); else a + b - c.
     const auto low = hn::Min(a, b);
     const auto high = hn::Max(a, b);
-    const auto predicted = hn::IfThenElse(
-        hn::Max(c, high) == c, low, hn::IfThenElse(hn::Min(c, low) == c, high, a + b - c));
+    const auto predicted =
+        hn::IfThenElse(hn::Max(c, high) == c, low, hn::IfThenElse(hn::Min(c, low) == c, high, a + b - c));
     hn::StoreU(predicted, du, prediction + i);
 
     const VI repeat = hn::IfThenElseZero(hn::RebindMask(di, x == a), one);
@@ -77,7 +76,9 @@ void AnalyzeLine(const uint16_t* HWY_RESTRICT prev, const uint16_t* HWY_RESTRICT
   }
 }
 
-const char* TargetName() { return hwy::TargetName(HWY_TARGET); }
+const char* TargetName() {
+  return hwy::TargetName(HWY_TARGET);
+}
 
 }  // namespace HWY_NAMESPACE
 }  // namespace pacs::jls::internal
@@ -89,12 +90,14 @@ namespace pacs::jls::internal {
 HWY_EXPORT(AnalyzeLine);
 HWY_EXPORT(TargetName);
 
-void AnalyzeLine(const uint16_t* prev, const uint16_t* cur, size_t width, int32_t t1, int32_t t2,
-                 int32_t t3, int16_t* context, uint16_t* prediction, uint8_t* repeats) {
+void AnalyzeLine(const uint16_t* prev, const uint16_t* cur, size_t width, int32_t t1, int32_t t2, int32_t t3,
+                 int16_t* context, uint16_t* prediction, uint8_t* repeats) {
   HWY_DYNAMIC_DISPATCH(AnalyzeLine)(prev, cur, width, t1, t2, t3, context, prediction, repeats);
 }
 
-const char* ActiveTargetName() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }
+const char* ActiveTargetName() {
+  return HWY_DYNAMIC_DISPATCH(TargetName)();
+}
 
 namespace {
 int32_t Quantize(int32_t d, int32_t t1, int32_t t2, int32_t t3) {
@@ -110,13 +113,12 @@ int32_t Quantize(int32_t d, int32_t t1, int32_t t2, int32_t t3) {
 }
 }  // namespace
 
-void AnalyzeLineScalar(const uint16_t* prev, const uint16_t* cur, size_t width, int32_t t1,
-                       int32_t t2, int32_t t3, int16_t* context, uint16_t* prediction,
-                       uint8_t* repeats) {
+void AnalyzeLineScalar(const uint16_t* prev, const uint16_t* cur, size_t width, int32_t t1, int32_t t2, int32_t t3,
+                       int16_t* context, uint16_t* prediction, uint8_t* repeats) {
   for (size_t i = 0; i < width; ++i) {
     const int32_t a = cur[i - 1], b = prev[i], c = prev[i - 1], d = prev[i + 1];
-    context[i] = static_cast<int16_t>(81 * Quantize(d - b, t1, t2, t3) +
-                                      9 * Quantize(b - c, t1, t2, t3) + Quantize(c - a, t1, t2, t3));
+    context[i] = static_cast<int16_t>(81 * Quantize(d - b, t1, t2, t3) + 9 * Quantize(b - c, t1, t2, t3) +
+                                      Quantize(c - a, t1, t2, t3));
     const int32_t low = std::min(a, b), high = std::max(a, b);
     prediction[i] = static_cast<uint16_t>(c >= high ? low : (c <= low ? high : a + b - c));
     repeats[i] = cur[i] == a ? 1 : 0;

@@ -25,14 +25,13 @@ inline constexpr size_t kLinePadding = 32;
 //   repeats[i]    1 if cur[i] == cur[i-1], else 0
 // Outputs must have room for width + kLinePadding entries. The thresholds
 // must be below 32768 (the defaults are at most 276).
-void AnalyzeLine(const uint16_t* prev, const uint16_t* cur, size_t width, int32_t t1, int32_t t2,
-                 int32_t t3, int16_t* context, uint16_t* prediction, uint8_t* repeats);
+void AnalyzeLine(const uint16_t* prev, const uint16_t* cur, size_t width, int32_t t1, int32_t t2, int32_t t3,
+                 int16_t* context, uint16_t* prediction, uint8_t* repeats);
 
 // The plain C++ version of the same, the reference the SIMD code is tested
 // against.
-void AnalyzeLineScalar(const uint16_t* prev, const uint16_t* cur, size_t width, int32_t t1,
-                       int32_t t2, int32_t t3, int16_t* context, uint16_t* prediction,
-                       uint8_t* repeats);
+void AnalyzeLineScalar(const uint16_t* prev, const uint16_t* cur, size_t width, int32_t t1, int32_t t2, int32_t t3,
+                       int16_t* context, uint16_t* prediction, uint8_t* repeats);
 
 const char* ActiveTargetName();
 

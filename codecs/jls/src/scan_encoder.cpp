@@ -10,9 +10,9 @@
 
 #include <algorithm>
 #include <array>
-#include <utility>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "bit_writer.h"
 #include "line_analysis.h"
@@ -21,8 +21,8 @@ namespace pacs::jls::internal {
 namespace {
 
 // J[RUNindex] of A.7.1.1: the run length order at each run index.
-constexpr int32_t kRunOrder[32] = {0, 0, 0, 0, 1, 1,  1,  1,  2,  2,  2,  2,  3,  3,  3,  3,
-                                   4, 4, 5, 5, 6, 6,  7,  7,  8,  9,  10, 11, 12, 13, 14, 15};
+constexpr int32_t kRunOrder[32] = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,  2,  3,  3,  3,  3,
+                                   4, 4, 5, 5, 6, 6, 7, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 constexpr int kRegularContexts = 365;
 
 struct RegularContext {
@@ -35,8 +35,7 @@ struct RunContext {
 // The Golomb parameter: the smallest k with n * 2^k >= a (A.5.1).
 PACS_JLS_INLINE int32_t GolombK(int32_t n, int32_t a) {
   if (n >= a) return 0;
-  const int32_t k =
-      __builtin_clz(static_cast<uint32_t>(n)) - __builtin_clz(static_cast<uint32_t>(a));
+  const int32_t k = __builtin_clz(static_cast<uint32_t>(n)) - __builtin_clz(static_cast<uint32_t>(a));
   return (n << k) < a ? k + 1 : k;
 }
 
@@ -187,8 +186,7 @@ class LineCoder {
     EncodeLongCode(k, mapped, high, limit);
   }
 
-  __attribute__((noinline)) void EncodeLongCode(int32_t k, uint32_t mapped, int32_t high,
-                                                int32_t limit) {
+  __attribute__((noinline)) void EncodeLongCode(int32_t k, uint32_t mapped, int32_t high, int32_t limit) {
     if (high < limit - qbpp_ - 1) {
       writer.PutZeros(high);
       writer.Put((1u << k) | (mapped & ((1u << k) - 1)), k + 1);
@@ -212,9 +210,8 @@ class LineCoder {
 
 // One line of one component (interleave modes none and line).
 template <int kBits>
-void EncodeLine(ContextTables& tables, BitWriter& writer, int32_t& run_index,
-                const uint16_t* prev, const uint16_t* cur, const int16_t* contexts,
-                const uint16_t* predictions, const uint8_t* repeats, int32_t width) {
+void EncodeLine(ContextTables& tables, BitWriter& writer, int32_t& run_index, const uint16_t* prev, const uint16_t* cur,
+                const int16_t* contexts, const uint16_t* predictions, const uint8_t* repeats, int32_t width) {
   LineCoder<kBits> coder(tables, writer, run_index);
   int32_t i = 0;
   while (i < width) {
@@ -248,8 +245,8 @@ struct ComponentLine {
 // One line of pixel-interleaved samples of 3 components: a pixel is in run
 // mode only when all three contexts are 0 (`all_repeat`: all three repeat).
 template <int kBits>
-void EncodeTripletLine(ContextTables& tables, BitWriter& writer, int32_t& run_index,
-                       const ComponentLine (&line)[3], const uint8_t* all_repeat, int32_t width) {
+void EncodeTripletLine(ContextTables& tables, BitWriter& writer, int32_t& run_index, const ComponentLine (&line)[3],
+                       const uint8_t* all_repeat, int32_t width) {
   LineCoder<kBits> coder(tables, writer, run_index);
   int32_t i = 0;
   while (i < width) {
@@ -269,8 +266,7 @@ void EncodeTripletLine(ContextTables& tables, BitWriter& writer, int32_t& run_in
     i += run_length;
     if (i < width) {
       for (const ComponentLine& component : line)
-        coder.EncodeRunInterruptionComponent(component.cur[i], component.cur[i - 1],
-                                             component.prev[i]);
+        coder.EncodeRunInterruptionComponent(component.cur[i], component.cur[i - 1], component.prev[i]);
       coder.EndRunInterruption();
       ++i;
     }
@@ -279,41 +275,36 @@ void EncodeTripletLine(ContextTables& tables, BitWriter& writer, int32_t& run_in
   run_index = coder.run_index;
 }
 
-using LineFunction = void (*)(ContextTables&, BitWriter&, int32_t&, const uint16_t*,
-                              const uint16_t*, const int16_t*, const uint16_t*, const uint8_t*,
-                              int32_t);
-using TripletLineFunction = void (*)(ContextTables&, BitWriter&, int32_t&,
-                                     const ComponentLine (&)[3], const uint8_t*, int32_t);
+using LineFunction = void (*)(ContextTables&, BitWriter&, int32_t&, const uint16_t*, const uint16_t*, const int16_t*,
+                              const uint16_t*, const uint8_t*, int32_t);
+using TripletLineFunction = void (*)(ContextTables&, BitWriter&, int32_t&, const ComponentLine (&)[3], const uint8_t*,
+                                     int32_t);
 
 template <int... kBits>
 constexpr std::array<LineFunction, 17> MakeLineFunctions(std::integer_sequence<int, kBits...>) {
   return {nullptr, nullptr, &EncodeLine<kBits + 2>...};
 }
 template <int... kBits>
-constexpr std::array<TripletLineFunction, 17> MakeTripletLineFunctions(
-    std::integer_sequence<int, kBits...>) {
+constexpr std::array<TripletLineFunction, 17> MakeTripletLineFunctions(std::integer_sequence<int, kBits...>) {
   return {nullptr, nullptr, &EncodeTripletLine<kBits + 2>...};
 }
 // Indexed by the precision, 2..16.
 constexpr auto kLineFunctions = MakeLineFunctions(std::make_integer_sequence<int, 15>());
-constexpr auto kTripletLineFunctions =
-    MakeTripletLineFunctions(std::make_integer_sequence<int, 15>());
+constexpr auto kTripletLineFunctions = MakeTripletLineFunctions(std::make_integer_sequence<int, 15>());
 
 // Copies one line of samples into a coding line buffer, dropping the bits
 // above the precision as CharLS does.
 template <typename Sample>
-void FillLine(const Sample* source, size_t pixel_stride, uint32_t width, uint16_t mask,
-              uint16_t* line) {
+void FillLine(const Sample* source, size_t pixel_stride, uint32_t width, uint16_t mask, uint16_t* line) {
   if (pixel_stride == 1) {
     for (uint32_t x = 0; x < width; ++x) line[x] = static_cast<uint16_t>(source[x] & mask);
   } else {
-    for (uint32_t x = 0; x < width; ++x)
-      line[x] = static_cast<uint16_t>(source[x * pixel_stride] & mask);
+    for (uint32_t x = 0; x < width; ++x) line[x] = static_cast<uint16_t>(source[x * pixel_stride] & mask);
   }
 }
 
-void FillLine(const void* pixels, bool two_bytes, size_t offset, size_t pixel_stride,
-              uint32_t width, uint16_t mask, uint16_t* line) {
+void FillLine(const void* pixels, bool two_bytes, size_t offset, size_t pixel_stride, uint32_t width, uint16_t mask,
+              uint16_t* line) {
   if (two_bytes) {
     FillLine(static_cast<const uint16_t*>(pixels) + offset, pixel_stride, width, mask, line);
   } else {
@@ -338,9 +329,7 @@ class OutputBuffer {
       writer.Rebase(out_.data() + used);
     }
   }
-  void Finish(const BitWriter& writer) {
-    out_.resize(static_cast<size_t>(writer.position() - out_.data()));
-  }
+  void Finish(const BitWriter& writer) { out_.resize(static_cast<size_t>(writer.position() - out_.data())); }
   uint8_t* begin() { return out_.data() + start_; }
 
  private:
@@ -352,8 +341,7 @@ class OutputBuffer {
 // each with one sample in front (index -1) and padding behind.
 class LinePair {
  public:
-  explicit LinePair(uint32_t width)
-      : stride_(width + 1 + kLinePadding + 1), storage_(2 * stride_, 0) {}
+  explicit LinePair(uint32_t width) : stride_(width + 1 + kLinePadding + 1), storage_(2 * stride_, 0) {}
   uint16_t* previous(uint32_t row) { return storage_.data() + (row & 1) * stride_ + 1; }
   uint16_t* current(uint32_t row) { return storage_.data() + ((row + 1) & 1) * stride_ + 1; }
 
@@ -364,8 +352,7 @@ class LinePair {
 
 struct LineAnalysisBuffers {
   explicit LineAnalysisBuffers(uint32_t width)
-      : context(width + kLinePadding), prediction(width + kLinePadding),
-        repeats(width + kLinePadding + 8, 0) {}
+      : context(width + kLinePadding), prediction(width + kLinePadding), repeats(width + kLinePadding + 8, 0) {}
   std::vector<int16_t> context;
   std::vector<uint16_t> prediction;
   std::vector<uint8_t> repeats;
@@ -398,24 +385,21 @@ void EncodeScan(const CodingParameters& params, const ScanLayout& layout, const 
     for (int component = 0; component < layout.components; ++component) {
       uint16_t* const prev = lines[component].previous(row);
       uint16_t* const cur = lines[component].current(row);
-      FillLine(pixels, two_bytes,
-               layout.first + row * layout.row_stride + component * layout.component_stride,
+      FillLine(pixels, two_bytes, layout.first + row * layout.row_stride + component * layout.component_stride,
                layout.pixel_stride, width, mask, cur);
       prev[width] = prev[width - 1];
       cur[-1] = prev[0];
-      AnalyzeLine(prev, cur, width, params.t1, params.t2, params.t3, contexts, predictions,
-                  repeats);
+      AnalyzeLine(prev, cur, width, params.t1, params.t2, params.t3, contexts, predictions, repeats);
 
-      encode_line(tables, writer, run_index[component], prev, cur, contexts, predictions, repeats,
-                  signed_width);
+      encode_line(tables, writer, run_index[component], prev, cur, contexts, predictions, repeats, signed_width);
     }
   }
   writer.Finish();
   output.Finish(writer);
 }
 
-void EncodeSampleInterleavedScan(const CodingParameters& params, uint32_t width, uint32_t height,
-                                 const void* pixels, std::vector<uint8_t>& out) {
+void EncodeSampleInterleavedScan(const CodingParameters& params, uint32_t width, uint32_t height, const void* pixels,
+                                 std::vector<uint8_t>& out) {
   constexpr int kComponents = 3;
   const auto signed_width = static_cast<int32_t>(width);
   const bool two_bytes = params.bits_per_sample > 8;
@@ -439,13 +423,11 @@ void EncodeSampleInterleavedScan(const CodingParameters& params, uint32_t width,
     for (int c = 0; c < kComponents; ++c) {
       prev[c] = lines[c].previous(row);
       cur[c] = lines[c].current(row);
-      FillLine(pixels, two_bytes, static_cast<size_t>(row) * width * kComponents + c, kComponents,
-               width, mask, cur[c]);
+      FillLine(pixels, two_bytes, static_cast<size_t>(row) * width * kComponents + c, kComponents, width, mask, cur[c]);
       prev[c][width] = prev[c][width - 1];
       cur[c][-1] = prev[c][0];
-      AnalyzeLine(prev[c], cur[c], width, params.t1, params.t2, params.t3,
-                  analysis[c].context.data(), analysis[c].prediction.data(),
-                  analysis[c].repeats.data());
+      AnalyzeLine(prev[c], cur[c], width, params.t1, params.t2, params.t3, analysis[c].context.data(),
+                  analysis[c].prediction.data(), analysis[c].repeats.data());
     }
     for (uint32_t x = 0; x < width; ++x)
       all_repeat[x] = analysis[0].repeats[x] & analysis[1].repeats[x] & analysis[2].repeats[x];

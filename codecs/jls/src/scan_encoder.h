@@ -33,7 +33,7 @@ void EncodeScan(const CodingParameters& params, const ScanLayout& layout, const 
 
 // Sample-interleaved scan of 3 components (pixels RGBRGB...), with CharLS's
 // joint run mode over whole pixels.
-void EncodeSampleInterleavedScan(const CodingParameters& params, uint32_t width, uint32_t height,
-                                 const void* pixels, std::vector<uint8_t>& out);
+void EncodeSampleInterleavedScan(const CodingParameters& params, uint32_t width, uint32_t height, const void* pixels,
+                                 std::vector<uint8_t>& out);
 
 }  // namespace pacs::jls::internal

@@ -25,10 +25,10 @@ enum class Interleave : uint8_t {
 };
 
 struct FrameFormat {
-  uint32_t width = 0;          // 1..65535
-  uint32_t height = 0;         // 1..65535
-  int bits_per_sample = 0;     // 2..16: the JPEG-LS sample precision P
-  int component_count = 1;     // 1, or 3 (see SupportsFormat)
+  uint32_t width = 0;       // 1..65535
+  uint32_t height = 0;      // 1..65535
+  int bits_per_sample = 0;  // 2..16: the JPEG-LS sample precision P
+  int component_count = 1;  // 1, or 3 (see SupportsFormat)
   Interleave interleave = Interleave::kNone;
 };
 
@@ -48,8 +48,7 @@ size_t SourceBytes(const FrameFormat& format);
 // Bits above bits_per_sample in the input are ignored (CharLS masks them).
 // Fails with InvalidArgument for an unsupported format or a buffer whose size
 // is not SourceBytes(format).
-Result<std::vector<uint8_t>> EncodeLossless(const FrameFormat& format,
-                                            std::span<const uint8_t> pixels);
+Result<std::vector<uint8_t>> EncodeLossless(const FrameFormat& format, std::span<const uint8_t> pixels);
 
 // The SIMD target the dispatcher picked for this CPU ("AVX2", "SSE4",
 // "EMU128"), for logs and benchmark labels.
