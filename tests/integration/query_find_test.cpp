@@ -69,8 +69,12 @@ class QueryFindTest : public ::testing::Test {
     server_ = new ServerProcess(*work_ / "data");
     ASSERT_TRUE(server_->Start()) << server_->Log();
     std::string log;
-    ASSERT_EQ(PushWithStorescu(push, server_->port(), 1, log), push.size()) << log;
+    ASSERT_EQ(PushWithStorescu(push, server_->port(), 1, log), push.size()) << log << server_->Log();
+    ready_ = true;
   }
+
+  // A failed suite set-up must fail every test, not skip it.
+  void SetUp() override { ASSERT_TRUE(ready_) << "the suite's set-up failed (see above)"; }
 
   static void TearDownTestSuite() {
     delete server_;
@@ -102,10 +106,12 @@ class QueryFindTest : public ::testing::Test {
   static fs::path* work_;
   static std::vector<FileAttributes>* files_;
   static ServerProcess* server_;
+  static bool ready_;
 };
 fs::path* QueryFindTest::work_ = nullptr;
 std::vector<FileAttributes>* QueryFindTest::files_ = nullptr;
 ServerProcess* QueryFindTest::server_ = nullptr;
+bool QueryFindTest::ready_ = false;
 
 const std::string kPhilipsStudy = "1.3.46.670589.33.1.15053592413351079234.27718218421047494460";
 

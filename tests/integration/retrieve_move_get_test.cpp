@@ -44,8 +44,12 @@ class RetrieveTest : public ::testing::Test {
                                 "GDCM=GDCMSCU@127.0.0.1:" + std::to_string(gdcm_port_)});
     ASSERT_TRUE(server_->Start()) << server_->Log();
     std::string log;
-    ASSERT_EQ(PushWithStorescu(push, server_->port(), 1, log), push.size()) << log;
+    ASSERT_EQ(PushWithStorescu(push, server_->port(), 1, log), push.size()) << log << server_->Log();
+    ready_ = true;
   }
+  // A failed suite set-up must fail every test, not skip it.
+  void SetUp() override { ASSERT_TRUE(ready_) << "the suite's set-up failed (see above)"; }
+
   static void TearDownTestSuite() {
     delete server_;
     fs::remove_all(*work_);
@@ -116,11 +120,13 @@ class RetrieveTest : public ::testing::Test {
   static fs::path* work_;
   static std::map<std::string, FileAttributes>* sent_;
   static ServerProcess* server_;
+  static bool ready_;
   static int dest_port_, gdcm_port_;
 };
 fs::path* RetrieveTest::work_ = nullptr;
 std::map<std::string, FileAttributes>* RetrieveTest::sent_ = nullptr;
 ServerProcess* RetrieveTest::server_ = nullptr;
+bool RetrieveTest::ready_ = false;
 int RetrieveTest::dest_port_ = 0;
 int RetrieveTest::gdcm_port_ = 0;
 
