@@ -79,7 +79,10 @@ struct NativeFrames {
 // The instance's frames as native pixels. `file` holds the instance as
 // received (RebuildInstance); for native records the stored codestreams are
 // kept beside each frame so that re-encoding into the same codec is skipped.
-Result<NativeFrames> DecodeFrames(const engine::Store& store, const engine::InstanceRecord& rec, DcmFileFormat& file) {
+// Frames already stored in `keep` are not decoded (their codestream goes out
+// as it is); their native bytes stay empty.
+Result<NativeFrames> DecodeFrames(const engine::Store& store, const engine::InstanceRecord& rec, DcmFileFormat& file,
+                                  std::optional<CodecId> keep = std::nullopt) {
   DcmDataset& ds = *file.getDataset();
   auto info = FrameInfoFromDataset(ds);
   if (!info.ok()) return info.status().WithContext("pixel data cannot be transcoded");
@@ -103,6 +106,11 @@ Result<NativeFrames> DecodeFrames(const engine::Store& store, const engine::Inst
       if (codec == CodecId::kRaw) {
         out.frames.push_back(std::move(*bytes));
         out.stored.emplace_back();
+      } else if (keep == codec) {
+        out.frames.emplace_back();
+        out.stored.push_back(std::move(*bytes));
+        out.stored_codec.push_back(codec);
+        continue;
       } else {
         auto decoded = codecs::MakeCodec(codec)->Decode(out.info, Bytes(*bytes));
         if (!decoded.ok()) return decoded.status().WithContext("frame " + std::to_string(f));
@@ -312,7 +320,7 @@ Result<BuiltInstance> BuildInstance(const engine::Store& store, const engine::In
   if (target_xfer.getXfer() != EXS_Unknown && target_xfer.isLossy())
     return Status::Unsupported("lossy transfer syntax " + uid + " would lose data");
 
-  auto frames = DecodeFrames(store, rec, **file);
+  auto frames = DecodeFrames(store, rec, **file, ours);
   if (!frames.ok()) return frames.status().WithContext("instance " + rec.sop_instance_uid);
   DcmDataset& ds = *(*file)->getDataset();
   delete ds.remove(DCM_PixelData);

@@ -41,6 +41,10 @@ TEST(RestartTest, StopRestartAndStatsThroughServerOrFolderAgree) {
   ASSERT_TRUE(server.Start()) << server.Log();
   std::string log;
   ASSERT_EQ(PushWithStorescu(files, server.port(), 2, log), files.size()) << log;
+  // Let the background re-encoding finish first (compact waits for it):
+  // otherwise it goes on changing the folder between the two measurements.
+  auto settle = RunCommand({PacscoreBinary(), "compact", "--data", (dir / "data").string()});
+  ASSERT_EQ(settle.exit_code, 0) << settle.output;
   const auto running = DataStats(dir / "data");
   EXPECT_EQ(running.at("instances"), 60);
   EXPECT_EQ(running.at("series"), 3);
