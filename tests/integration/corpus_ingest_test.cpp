@@ -42,6 +42,11 @@ class CorpusIngestTest : public ::testing::Test {
     EXPECT_EQ(stats["stores_failed"], 0) << server.Log();
     EXPECT_EQ(stats["stores_succeeded"], static_cast<long long>(files.size()));
 
+    // Wait for the background re-encoding (compact does), so that every
+    // frame the codec table applies to comes back through its codec.
+    auto settled = RunCommand({PacscoreBinary(), "compact", "--data", (dir / "data").string()});
+    ASSERT_EQ(settled.exit_code, 0) << settled.output;
+    EXPECT_EQ(Stats(dir / "data")["frames_awaiting_reencoding"], 0);
     auto exported = RunCommand({PacscoreBinary(), "export", "--data", (dir / "data").string(), "--out",
                                 (dir / "export").string()});
     ASSERT_EQ(exported.exit_code, 0) << exported.output;
