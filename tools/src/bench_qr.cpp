@@ -13,6 +13,7 @@
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmnet/diutil.h"
 #include "dcmtk/dcmnet/scu.h"
+#include "bench_dcmtk.h"
 
 namespace pacs::tools::bench {
 namespace {
@@ -23,19 +24,6 @@ double MsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
-void Configure(DcmSCU& scu, const PushTarget& target) {
-  scu.setAETitle(target.calling_aet.c_str());
-  scu.setPeerAETitle(target.called_aet.c_str());
-  scu.setPeerHostName(target.host.c_str());
-  scu.setPeerPort(target.port);
-  scu.setMaxReceivePDULength(ASC_MAXIMUMPDUSIZE);
-  scu.setConnectionTimeout(10);
-  scu.setACSETimeout(60);
-  scu.setDIMSEBlockingMode(DIMSE_NONBLOCKING);
-  scu.setDIMSETimeout(600);
-  scu.setVerbosePCMode(false);
-  scu.setProgressNotificationMode(false);
-}
 
 OFList<OFString> PlainSyntaxes() {
   OFList<OFString> syntaxes;
@@ -91,7 +79,7 @@ std::vector<RequestTiming> RunFinds(const PushTarget& target, const std::vector<
   std::unique_ptr<DcmSCU> scu;
   auto open = [&]() -> OFCondition {
     scu = std::make_unique<DcmSCU>();
-    Configure(*scu, target);
+    ConfigureScu(*scu, target);
     scu->addPresentationContext(UID_FINDPatientRootQueryRetrieveInformationModel, PlainSyntaxes());
     scu->addPresentationContext(UID_FINDStudyRootQueryRetrieveInformationModel, PlainSyntaxes());
     OFCondition cond = scu->initNetwork();
@@ -160,7 +148,7 @@ std::vector<RequestTiming> RunGets(const PushTarget& target, const std::vector<G
   for (int w = 0; w < associations; ++w) {
     threads.emplace_back([&, w] {
       CountingGetScu scu;
-      Configure(scu, target);
+      ConfigureScu(scu, target);
       scu.addPresentationContext(UID_GETStudyRootQueryRetrieveInformationModel, PlainSyntaxes());
       for (size_t i = 0; i < storage.size() && i < kMaxStorageContexts; ++i) {
         OFList<OFString> syntax;

@@ -21,6 +21,7 @@
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "dcmtk/dcmnet/diutil.h"
 #include "dcmtk/dcmnet/scu.h"
+#include "bench_dcmtk.h"
 
 namespace pacs::tools::bench {
 namespace fs = std::filesystem;
@@ -120,19 +121,6 @@ std::vector<std::vector<size_t>> PlanAssociations(const std::vector<CorpusFile>&
   return batches;
 }
 
-void ConfigureScu(DcmSCU& scu, const PushTarget& target) {
-  scu.setAETitle(target.calling_aet.c_str());
-  scu.setPeerAETitle(target.called_aet.c_str());
-  scu.setPeerHostName(target.host.c_str());
-  scu.setPeerPort(target.port);
-  scu.setMaxReceivePDULength(ASC_MAXIMUMPDUSIZE);
-  scu.setConnectionTimeout(10);
-  scu.setACSETimeout(60);
-  scu.setDIMSEBlockingMode(DIMSE_NONBLOCKING);
-  scu.setDIMSETimeout(600);
-  scu.setVerbosePCMode(false);
-  scu.setProgressNotificationMode(false);
-}
 
 class Worker {
  public:
@@ -342,5 +330,19 @@ Status Echo(const PushTarget& target, int timeout_seconds) {
 }
 
 std::string DcmtkVersion() { return OFFIS_DCMTK_VERSION_STRING; }
+
+void ConfigureScu(DcmSCU& scu, const PushTarget& target) {
+  scu.setAETitle(target.calling_aet.c_str());
+  scu.setPeerAETitle(target.called_aet.c_str());
+  scu.setPeerHostName(target.host.c_str());
+  scu.setPeerPort(target.port);
+  scu.setMaxReceivePDULength(ASC_MAXIMUMPDUSIZE);
+  scu.setConnectionTimeout(10);
+  scu.setACSETimeout(60);
+  scu.setDIMSEBlockingMode(DIMSE_NONBLOCKING);
+  scu.setDIMSETimeout(600);
+  scu.setVerbosePCMode(false);
+  scu.setProgressNotificationMode(false);
+}
 
 }  // namespace pacs::tools::bench
