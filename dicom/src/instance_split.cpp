@@ -11,13 +11,12 @@
 #include "dcmtk/dcmdata/dcpixel.h"
 #include "dcmtk/dcmdata/dcpixseq.h"
 #include "dcmtk/dcmdata/dcpxitem.h"
-#include "dcmtk/dcmdata/dcrledrg.h"
-#include "dcmtk/dcmjpeg/djdecode.h"
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "dcmtk/oflog/oflog.h"
 #include "pacs/base/log.h"
 #include "pacs/codecs/codec_choice.h"
 #include "pacs/codecs/codec_options.h"
+#include "dcmtk_codecs.h"
 #include "fragments.h"
 
 namespace pacs::dicom {
@@ -208,14 +207,6 @@ Status SplitNative(DcmDataset& ds, DcmPixelData& px, E_TransferSyntax xfer, cons
   return Status::Ok();
 }
 
-void RegisterDcmtkCodecs() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    DJDecoderRegistration::registerCodecs();
-    DcmRLEDecoderRegistration::registerCodecs();
-  });
-}
-
 // Decoded frames of lossless compressed Pixel Data, for the pixel identity
 // recorded beside the received codestream. Empty when we cannot decode it.
 std::vector<std::string> DecodeReceivedFrames(DcmDataset& ds, E_TransferSyntax xfer, const codecs::FrameInfo& info,
@@ -251,6 +242,32 @@ std::vector<std::string> DecodeReceivedFrames(DcmDataset& ds, E_TransferSyntax x
   return out;
 }
 
+// The identity of each frame's decoded pixels (keyed like a native frame),
+// with the index of the fragment that starts the frame. Unsupported when no
+// identity applies (lossy syntax, no decoder, frames not delimited);
+// Corruption when the pixels do not decode. Ingest and verify --deep share it.
+Result<std::vector<std::pair<size_t, engine::ContentHash>>> DecodedFrameIdentities(
+    DcmDataset& ds, E_TransferSyntax xfer, const std::string& bot, const std::vector<std::string>& fragments) {
+  auto info = FrameInfoFromDataset(ds);
+  if (!info.ok()) return info.status();
+  if (DcmXfer(xfer).isLossy()) return Status::Unsupported("lossy pixel data has no lossless identity");
+  const size_t frames = static_cast<size_t>(std::max(1L, GetLong(ds, DCM_NumberOfFrames, 1)));
+  std::vector<size_t> sizes;
+  for (const auto& f : fragments) sizes.push_back(f.size());
+  auto starts = FrameStartFragments(bot, sizes, frames);
+  if (!starts.ok()) return starts.status();
+  const auto decoded = DecodeReceivedFrames(ds, xfer, *info, bot, fragments, frames);
+  if (decoded.size() != frames)
+    return Status::Corruption(std::string("received ") + DcmXfer(xfer).getXferName() + " pixel data does not decode");
+  std::string photometric = GetString(ds, DCM_PhotometricInterpretation);
+  if (xfer == EXS_JPEG2000LosslessOnly && (photometric == "YBR_RCT" || photometric == "YBR_ICT")) photometric = "RGB";
+  const std::string description = PixelDescription(ds, photometric);
+  std::vector<std::pair<size_t, engine::ContentHash>> out;
+  for (size_t f = 0; f < frames; ++f)
+    out.emplace_back((*starts)[f], engine::Sha256({AsBytes(description), AsBytes(decoded[f])}));
+  return out;
+}
+
 Status SplitEncapsulated(DcmDataset& ds, DcmPixelData& px, E_TransferSyntax xfer, engine::InstanceWrite& w) {
   DcmPixelSequence* seq = nullptr;
   if (px.getEncapsulatedRepresentation(xfer, nullptr, seq).bad() || seq == nullptr)
@@ -280,24 +297,13 @@ Status SplitEncapsulated(DcmDataset& ds, DcmPixelData& px, E_TransferSyntax xfer
 
   // The same image may be held in other encodings (a native copy, another
   // codec): record the identity of the decoded pixels beside each frame.
-  auto info = FrameInfoFromDataset(ds);
-  if (!info.ok() || DcmXfer(xfer).isLossy()) return Status::Ok();
-  const size_t frames = static_cast<size_t>(std::max(1L, GetLong(ds, DCM_NumberOfFrames, 1)));
-  std::vector<size_t> sizes;
-  for (const auto& f : fragments) sizes.push_back(f.size());
-  auto starts = FrameStartFragments(w.record.offset_table, sizes, frames);
-  if (!starts.ok()) return Status::Ok();
-  const auto decoded = DecodeReceivedFrames(ds, xfer, *info, w.record.offset_table, fragments, frames);
-  if (decoded.size() != frames) {
-    LogWarning("instance " + w.record.sop_instance_uid + ": received " + DcmXfer(xfer).getXferName() +
-               " pixel data could not be decoded for its pixel identity; stored as received");
-    return Status::Ok();
+  auto identities = DecodedFrameIdentities(ds, xfer, w.record.offset_table, fragments);
+  if (identities.ok()) {
+    for (const auto& [start, identity] : *identities) w.record.chunks[start].pixel_hash = identity;
+  } else if (identities.status().code() == StatusCode::kCorruption) {
+    LogWarning("instance " + w.record.sop_instance_uid + ": " + identities.status().message() +
+               "; stored as received without its pixel identity");
   }
-  std::string photometric = GetString(ds, DCM_PhotometricInterpretation);
-  if (xfer == EXS_JPEG2000LosslessOnly && (photometric == "YBR_RCT" || photometric == "YBR_ICT")) photometric = "RGB";
-  const std::string description = PixelDescription(ds, photometric);
-  for (size_t f = 0; f < frames; ++f)
-    w.record.chunks[(*starts)[f]].pixel_hash = engine::Sha256({AsBytes(description), AsBytes(decoded[f])});
   return Status::Ok();
 }
 
@@ -492,7 +498,6 @@ Status VerifyInstanceDeep(const engine::Store& store, const engine::InstanceReco
                                         [](const engine::PixelChunk& c) { return c.pixel_hash != engine::ContentHash{}; });
   if (rec.pixel_layout == engine::PixelLayout::kEncapsulated && has_identity && info) {
     const E_TransferSyntax xfer = ReceivedTransferSyntax(rec);
-    const size_t frames = static_cast<size_t>(std::max(1L, GetLong(ds, DCM_NumberOfFrames, 1)));
     // DCMTK's decoders need the pixel data inside the dataset.
     auto* seq = new DcmPixelSequence(DCM_PixelSequenceTag);
     auto* bot = new DcmPixelItem(DCM_PixelItemTag);
@@ -506,17 +511,10 @@ Status VerifyInstanceDeep(const engine::Store& store, const engine::InstanceReco
     auto* px = new DcmPixelData(DCM_PixelData);
     px->putOriginalRepresentation(xfer, nullptr, seq);
     ds.insert(px, true);
-    const auto decoded = DecodeReceivedFrames(ds, xfer, *info, rec.offset_table, fragments, frames);
-    if (decoded.size() != frames) return Status::Corruption("compressed frames with a recorded identity do not decode");
-    std::vector<size_t> sizes;
-    for (const auto& f : fragments) sizes.push_back(f.size());
-    auto starts = FrameStartFragments(rec.offset_table, sizes, frames);
-    if (!starts.ok()) return starts.status();
-    std::string photometric = GetString(ds, DCM_PhotometricInterpretation);
-    if (xfer == EXS_JPEG2000LosslessOnly && (photometric == "YBR_RCT" || photometric == "YBR_ICT")) photometric = "RGB";
-    const std::string description = PixelDescription(ds, photometric);
-    for (size_t f = 0; f < frames; ++f)
-      if (engine::Sha256({AsBytes(description), AsBytes(decoded[f])}) != rec.chunks[(*starts)[f]].pixel_hash)
+    auto identities = DecodedFrameIdentities(ds, xfer, rec.offset_table, fragments);
+    if (!identities.ok()) return identities.status().WithContext("compressed frames with a recorded identity");
+    for (size_t f = 0; f < identities->size(); ++f)
+      if ((*identities)[f].second != rec.chunks[(*identities)[f].first].pixel_hash)
         return Status::Corruption("frame " + std::to_string(f) + " decodes to pixels other than its recorded identity");
   }
   return Status::Ok();

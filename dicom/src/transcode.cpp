@@ -18,6 +18,7 @@
 #include "pacs/codecs/codec_choice.h"
 #include "pacs/codecs/codec_options.h"
 #include "pacs/dicom/instance_split.h"
+#include "dcmtk_codecs.h"
 #include "fragments.h"
 
 namespace pacs::dicom {
@@ -25,8 +26,8 @@ namespace {
 
 using codecs::CodecId;
 
-// DCMTK's JPEG and RLE codecs (never dcmjpls: its private CharLS clashes
-// with the real one). Registered once per process.
+}  // namespace
+
 void RegisterDcmtkCodecs() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -36,6 +37,8 @@ void RegisterDcmtkCodecs() {
     DcmRLEEncoderRegistration::registerCodecs();
   });
 }
+
+namespace {
 
 std::optional<CodecId> OurCodecFor(std::string_view uid) {
   if (uid == UID_JPEGLSLosslessTransferSyntax) return CodecId::kJpegLs;
