@@ -15,13 +15,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-tools::JsonValue Stats(const fs::path& data) {
-  auto r = RunCommand({PacscoreBinary(), "stats", "--data", data.string(), "--json"});
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  auto json = tools::ParseJson(r.output);
-  return json.ok() ? *json : tools::JsonValue();
-}
-
 TEST(BackgroundEncodeTest, KilledWithABacklogStillEndsCompressedAndExact) {
   const fs::path dir = MakeTempDir("background");
   const fs::path data = dir / "data";
@@ -36,7 +29,7 @@ TEST(BackgroundEncodeTest, KilledWithABacklogStillEndsCompressedAndExact) {
   ASSERT_EQ(PushWithStorescu(files, server.port(), 4, log), 140u) << log;
   server.Kill();  // whatever is not re-encoded yet stays queued in the store
 
-  auto killed = Stats(data);
+  auto killed = StatsJson(data);
   std::printf("after the push and kill -9: %lld frames awaiting re-encoding\n",
               static_cast<long long>(killed.GetInt("frames_awaiting_reencoding")));
   EXPECT_EQ(killed.GetInt("instances"), 140);
@@ -45,7 +38,7 @@ TEST(BackgroundEncodeTest, KilledWithABacklogStillEndsCompressedAndExact) {
   ASSERT_TRUE(again.Start()) << again.Log();
   auto c = RunCommand({PacscoreBinary(), "compact", "--data", data.string()});  // waits for the backlog
   ASSERT_EQ(c.exit_code, 0) << c.output;
-  auto st = Stats(data);
+  auto st = StatsJson(data);
   EXPECT_EQ(st.GetInt("frames_awaiting_reencoding"), 0);
   const tools::JsonValue* codecs = st.Get("codecs");
   ASSERT_TRUE(codecs && codecs->Get("jpegls")) << tools::ToJson(st);

@@ -185,14 +185,13 @@ class CodecInteropTest : public ::testing::TestWithParam<std::string> {
 
 TEST_P(CodecInteropTest, EveryFrameIsStoredWithTheCodecAndRoundTrips) {
   // Frame counts by codec: every frame of these formats is encoded (none grows).
-  auto r0 = RunCommand({PacscoreBinary(), "stats", "--data", (dir_ / "data").string(), "--json"});
-  auto stats = tools::ParseJson(r0.output);
-  ASSERT_TRUE(stats.ok()) << r0.output;
-  EXPECT_EQ(stats->GetInt("instances"), static_cast<int64_t>(sources_.size()));
-  const tools::JsonValue* codecs = stats->Get("codecs");
-  ASSERT_TRUE(codecs && codecs->Get(GetParam())) << r0.output;
-  EXPECT_EQ(codecs->Get(GetParam())->GetInt("chunks"), kExpectedFrames) << r0.output;
-  EXPECT_EQ(codecs->Get("raw"), nullptr) << "no frame may stay raw: " << r0.output;
+  const tools::JsonValue stats = StatsJson(dir_ / "data");
+  const std::string stats_text = tools::ToJson(stats);
+  EXPECT_EQ(stats.GetInt("instances"), static_cast<int64_t>(sources_.size()));
+  const tools::JsonValue* codecs = stats.Get("codecs");
+  ASSERT_TRUE(codecs && codecs->Get(GetParam())) << stats_text;
+  EXPECT_EQ(codecs->Get(GetParam())->GetInt("chunks"), kExpectedFrames) << stats_text;
+  EXPECT_EQ(codecs->Get("raw"), nullptr) << "no frame may stay raw: " << stats_text;
   EXPECT_LT(codecs->Get(GetParam())->GetInt("stored_bytes"), codecs->Get(GetParam())->GetInt("raw_bytes"));
   auto r = RunCommand({PacscoreBinary(), "export", "--data", (dir_ / "data").string(), "--out",
                        (dir_ / "original").string()});

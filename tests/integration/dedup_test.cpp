@@ -27,14 +27,6 @@ std::vector<fs::path> FilesIn(const fs::path& dir) {
   return out;
 }
 
-tools::JsonValue StatsJson(const fs::path& data) {
-  auto r = RunCommand({PacscoreBinary(), "stats", "--data", data.string(), "--json"});
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  auto json = tools::ParseJson(r.output);
-  EXPECT_TRUE(json.ok()) << r.output;
-  return json.ok() ? *json : tools::JsonValue();
-}
-
 // The server re-encodes frames behind its C-STORE responses; `compact` waits
 // for that and compacts, so the folder is measured as it will stay.
 tools::JsonValue SettledStats(const fs::path& data) {

@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <cstring>
 #include <fstream>
 #include <regex>
@@ -165,6 +167,14 @@ std::map<std::string, long long> ParseStatsJson(const std::string& json) {
   for (std::sregex_iterator it(json.begin(), json.end(), pair_re), end; it != end; ++it)
     out.emplace((*it)[1].str(), std::stoll((*it)[2].str()));
   return out;
+}
+
+tools::JsonValue StatsJson(const fs::path& data) {
+  auto r = RunCommand({PacscoreBinary(), "stats", "--data", data.string(), "--json"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  auto json = tools::ParseJson(r.output);
+  EXPECT_TRUE(json.ok()) << r.output;
+  return json.ok() ? *json : tools::JsonValue();
 }
 
 }  // namespace pacs::testing

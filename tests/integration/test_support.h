@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "json.h"
+
 namespace pacs::testing {
 
 struct CommandResult {
@@ -59,5 +61,9 @@ std::optional<std::string> StorescuFlagFor(const std::string& transfer_syntax);
 
 // Parsed `pacscore stats --json`.
 std::map<std::string, long long> ParseStatsJson(const std::string& json);
+
+// `pacscore stats --data DIR --json`, run and parsed (a null value, and a
+// test failure, when it fails).
+tools::JsonValue StatsJson(const std::filesystem::path& data);
 
 }  // namespace pacs::testing
