@@ -35,8 +35,7 @@ Dataset LoadNative(const std::string& name, const std::string& folder, size_t ma
   Dataset dataset{name, {}, {}};
   for (const auto& entry : testing::ReadManifest()) {
     if (dataset.frames.size() >= max_frames) break;
-    if (!entry.relative_path.starts_with(folder) || !testing::IsNativeLittleEndian(entry.transfer_syntax))
-      continue;
+    if (!entry.relative_path.starts_with(folder) || !testing::IsNativeLittleEndian(entry.transfer_syntax)) continue;
     auto file = testing::ReadWholeFile(testing::CorpusDir() + "/" + entry.relative_path);
     if (!file) continue;
     FrameInfo info = entry.info;
@@ -130,8 +129,8 @@ void Memcpy(benchmark::State& state, const Dataset& dataset) {
     }
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * dataset.RawBytes()));
-  state.counters["MB/s"] = benchmark::Counter(static_cast<double>(dataset.RawBytes()) / 1e6,
-                                              benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["MB/s"] =
+      benchmark::Counter(static_cast<double>(dataset.RawBytes()) / 1e6, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["ratio"] = 1.0;
 }
 
@@ -165,8 +164,8 @@ void RunKernel(benchmark::State& state, Kernel kernel) {
   }
   // Bytes of input read per call.
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
-  state.counters["MB/s"] = benchmark::Counter(static_cast<double>(state.range(0)) / 1e6,
-                                              benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["MB/s"] =
+      benchmark::Counter(static_cast<double>(state.range(0)) / 1e6, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 template <typename Kernel>
@@ -180,15 +179,11 @@ void RegisterKernel(const std::string& name, Kernel kernel) {
 void RegisterKernels() {
   // The 16-bit kernels read half as many samples as bytes; U16ToI32 reads
   // bytes/2 samples too (its output is twice the input size).
-  RegisterKernel("memcpy", [](KernelBuffers& b) {
-    std::memcpy(b.u8_out.data(), b.u8_in.data(), b.u8_in.size());
-  });
-  RegisterKernel("MinMaxU16/simd", [](KernelBuffers& b) {
-    benchmark::DoNotOptimize(MinMaxU16(b.u16.data(), b.u16.size()));
-  });
-  RegisterKernel("MinMaxU16/scalar", [](KernelBuffers& b) {
-    benchmark::DoNotOptimize(scalar::MinMaxU16(b.u16.data(), b.u16.size()));
-  });
+  RegisterKernel("memcpy", [](KernelBuffers& b) { std::memcpy(b.u8_out.data(), b.u8_in.data(), b.u8_in.size()); });
+  RegisterKernel("MinMaxU16/simd",
+                 [](KernelBuffers& b) { benchmark::DoNotOptimize(MinMaxU16(b.u16.data(), b.u16.size())); });
+  RegisterKernel("MinMaxU16/scalar",
+                 [](KernelBuffers& b) { benchmark::DoNotOptimize(scalar::MinMaxU16(b.u16.data(), b.u16.size())); });
   RegisterKernel("MinMaxS16/simd", [](KernelBuffers& b) {
     benchmark::DoNotOptimize(MinMaxS16(reinterpret_cast<const int16_t*>(b.u16.data()), b.u16.size()));
   });
@@ -196,42 +191,31 @@ void RegisterKernels() {
     benchmark::DoNotOptimize(scalar::MinMaxS16(reinterpret_cast<const int16_t*>(b.u16.data()), b.u16.size()));
   });
   // No bit above 12 anywhere: the whole buffer is scanned.
-  RegisterKernel("HasBitsAboveU16/simd", [](KernelBuffers& b) {
-    benchmark::DoNotOptimize(HasBitsAboveU16(b.u16.data(), b.u16.size(), 12));
-  });
+  RegisterKernel("HasBitsAboveU16/simd",
+                 [](KernelBuffers& b) { benchmark::DoNotOptimize(HasBitsAboveU16(b.u16.data(), b.u16.size(), 12)); });
   RegisterKernel("HasBitsAboveU16/scalar", [](KernelBuffers& b) {
     benchmark::DoNotOptimize(scalar::HasBitsAboveU16(b.u16.data(), b.u16.size(), 12));
   });
-  RegisterKernel("ByteSwap16/simd", [](KernelBuffers& b) {
-    ByteSwap16(b.u16.data(), b.u16_out.data(), b.u16.size());
-  });
-  RegisterKernel("ByteSwap16/scalar", [](KernelBuffers& b) {
-    scalar::ByteSwap16(b.u16.data(), b.u16_out.data(), b.u16.size());
-  });
-  RegisterKernel("InterleavedToPlanar3x8/simd", [](KernelBuffers& b) {
-    InterleavedToPlanar3x8(b.u8_in.data(), b.u8_out.data(), b.u8_in.size() / 3);
-  });
+  RegisterKernel("ByteSwap16/simd", [](KernelBuffers& b) { ByteSwap16(b.u16.data(), b.u16_out.data(), b.u16.size()); });
+  RegisterKernel("ByteSwap16/scalar",
+                 [](KernelBuffers& b) { scalar::ByteSwap16(b.u16.data(), b.u16_out.data(), b.u16.size()); });
+  RegisterKernel("InterleavedToPlanar3x8/simd",
+                 [](KernelBuffers& b) { InterleavedToPlanar3x8(b.u8_in.data(), b.u8_out.data(), b.u8_in.size() / 3); });
   RegisterKernel("InterleavedToPlanar3x8/scalar", [](KernelBuffers& b) {
     scalar::InterleavedToPlanar3x8(b.u8_in.data(), b.u8_out.data(), b.u8_in.size() / 3);
   });
-  RegisterKernel("PlanarToInterleaved3x8/simd", [](KernelBuffers& b) {
-    PlanarToInterleaved3x8(b.u8_in.data(), b.u8_out.data(), b.u8_in.size() / 3);
-  });
+  RegisterKernel("PlanarToInterleaved3x8/simd",
+                 [](KernelBuffers& b) { PlanarToInterleaved3x8(b.u8_in.data(), b.u8_out.data(), b.u8_in.size() / 3); });
   RegisterKernel("PlanarToInterleaved3x8/scalar", [](KernelBuffers& b) {
     scalar::PlanarToInterleaved3x8(b.u8_in.data(), b.u8_out.data(), b.u8_in.size() / 3);
   });
-  RegisterKernel("U16ToI32Signed/simd", [](KernelBuffers& b) {
-    U16ToI32(b.u16.data(), b.i32.data(), b.u16.size(), 12, true);
-  });
-  RegisterKernel("U16ToI32Signed/scalar", [](KernelBuffers& b) {
-    scalar::U16ToI32(b.u16.data(), b.i32.data(), b.u16.size(), 12, true);
-  });
-  RegisterKernel("I32ToU16/simd", [](KernelBuffers& b) {
-    I32ToU16(b.i32.data(), b.u16_out.data(), b.u16.size(), 12);
-  });
-  RegisterKernel("I32ToU16/scalar", [](KernelBuffers& b) {
-    scalar::I32ToU16(b.i32.data(), b.u16_out.data(), b.u16.size(), 12);
-  });
+  RegisterKernel("U16ToI32Signed/simd",
+                 [](KernelBuffers& b) { U16ToI32(b.u16.data(), b.i32.data(), b.u16.size(), 12, true); });
+  RegisterKernel("U16ToI32Signed/scalar",
+                 [](KernelBuffers& b) { scalar::U16ToI32(b.u16.data(), b.i32.data(), b.u16.size(), 12, true); });
+  RegisterKernel("I32ToU16/simd", [](KernelBuffers& b) { I32ToU16(b.i32.data(), b.u16_out.data(), b.u16.size(), 12); });
+  RegisterKernel("I32ToU16/scalar",
+                 [](KernelBuffers& b) { scalar::I32ToU16(b.i32.data(), b.u16_out.data(), b.u16.size(), 12); });
 }
 
 void RegisterCodecs(const std::vector<Dataset>& datasets) {
@@ -241,21 +225,23 @@ void RegisterCodecs(const std::vector<Dataset>& datasets) {
       continue;
     }
     const Dataset* d = &dataset;
-    benchmark::RegisterBenchmark(("Codec/" + d->name + "/memcpy").c_str(),
-                                 [d](benchmark::State& s) { Memcpy(s, *d); })
-        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("Codec/" + d->name + "/memcpy").c_str(), [d](benchmark::State& s) {
+      Memcpy(s, *d);
+    })->Unit(benchmark::kMillisecond);
     for (CodecId id : {CodecId::kJpegLs, CodecId::kJ2k, CodecId::kHtj2k}) {
       for (bool rct : {false, true}) {
         // The colour transform only exists for three samples and JPEG 2000.
         if (rct && (id == CodecId::kJpegLs || d->info.samples_per_pixel != 3)) continue;
         const CodecOptions options{.rgb_colour_transform = rct};
         const std::string codec = std::string(CodecName(id)) + (rct ? "_rct" : "");
-        benchmark::RegisterBenchmark(("Codec/" + d->name + "/" + codec + "/encode").c_str(),
-                                     [d, id, options](benchmark::State& s) { Encode(s, *d, id, options); })
-            ->Unit(benchmark::kMillisecond);
-        benchmark::RegisterBenchmark(("Codec/" + d->name + "/" + codec + "/decode").c_str(),
-                                     [d, id, options](benchmark::State& s) { Decode(s, *d, id, options); })
-            ->Unit(benchmark::kMillisecond);
+        benchmark::RegisterBenchmark(("Codec/" + d->name + "/" + codec + "/encode").c_str(), [d, id, options](
+                                                                                                 benchmark::State& s) {
+          Encode(s, *d, id, options);
+        })->Unit(benchmark::kMillisecond);
+        benchmark::RegisterBenchmark(("Codec/" + d->name + "/" + codec + "/decode").c_str(), [d, id, options](
+                                                                                                 benchmark::State& s) {
+          Decode(s, *d, id, options);
+        })->Unit(benchmark::kMillisecond);
       }
     }
   }
@@ -278,12 +264,11 @@ int main(int argc, char** argv) {
   };
   benchmark::AddCustomContext("simd_target", KernelTargetName());
   for (const auto& d : datasets)
-    benchmark::AddCustomContext("dataset_" + d.name,
-                                std::to_string(d.frames.size()) + " frames of " +
-                                    std::to_string(d.info.columns) + "x" + std::to_string(d.info.rows) +
-                                    "x" + std::to_string(d.info.samples_per_pixel) + ", " +
-                                    std::to_string(d.info.bits_stored) + "/" +
-                                    std::to_string(d.info.bits_allocated) + " bits");
+    benchmark::AddCustomContext(
+        "dataset_" + d.name, std::to_string(d.frames.size()) + " frames of " + std::to_string(d.info.columns) + "x" +
+                                 std::to_string(d.info.rows) + "x" + std::to_string(d.info.samples_per_pixel) + ", " +
+                                 std::to_string(d.info.bits_stored) + "/" + std::to_string(d.info.bits_allocated) +
+                                 " bits");
   RegisterCodecs(datasets);
   RegisterKernels();
   benchmark::RunSpecifiedBenchmarks();

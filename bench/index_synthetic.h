@@ -30,28 +30,28 @@ struct Weighted {
 // SMI* about 2.1% of patients.
 inline const std::vector<Weighted>& Surnames() {
   static const std::vector<Weighted> kSurnames = {
-      {"SMITH", 15},     {"SMIRNOV", 4},   {"SMIDT", 2},     {"JOHNSON", 12},  {"WILLIAMS", 11}, {"BROWN", 10},
-      {"JONES", 10},     {"GARCIA", 9},    {"MILLER", 9},    {"DAVIS", 9},     {"RODRIGUEZ", 8}, {"MARTINEZ", 8},
-      {"HERNANDEZ", 8},  {"LOPEZ", 8},     {"GONZALEZ", 8},  {"WILSON", 8},    {"ANDERSON", 8},  {"THOMAS", 8},
-      {"TAYLOR", 8},     {"MOORE", 7},     {"JACKSON", 7},   {"MARTIN", 7},    {"LEE", 7},       {"PEREZ", 7},
-      {"THOMPSON", 7},   {"WHITE", 7},     {"HARRIS", 7},    {"SANCHEZ", 7},   {"CLARK", 7},     {"RAMIREZ", 7},
-      {"LEWIS", 7},      {"ROBINSON", 7},  {"WALKER", 7},    {"YOUNG", 7},     {"ALLEN", 7},     {"KING", 7},
-      {"WRIGHT", 7},     {"SCOTT", 7},     {"TORRES", 7},    {"NGUYEN", 7},    {"HILL", 7},      {"FLORES", 7},
-      {"GREEN", 7},      {"ADAMS", 7},     {"NELSON", 7},    {"BAKER", 7},     {"HALL", 7},      {"RIVERA", 7},
-      {"CAMPBELL", 7},   {"MITCHELL", 7},  {"CARTER", 7},    {"ROBERTS", 7},   {"MUELLER", 7},   {"SCHMIDT", 7},
-      {"SCHNEIDER", 7},  {"FISCHER", 7},   {"WEBER", 7},     {"MEYER", 7},     {"WAGNER", 7},    {"BECKER", 7},
-      {"SCHULZ", 7},     {"HOFFMANN", 7},  {"DUPONT", 7},    {"DURAND", 7},    {"LEROY", 7},     {"MOREAU", 7},
-      {"SIMON", 7},      {"LAURENT", 7},   {"LEFEBVRE", 7},  {"MICHEL", 7},    {"ROSSI", 7},     {"RUSSO", 7},
-      {"FERRARI", 7},    {"ESPOSITO", 7},  {"BIANCHI", 7},   {"ROMANO", 7},    {"COLOMBO", 7},   {"RICCI", 7},
-      {"IVANOV", 7},     {"PETROV", 7},    {"SIDOROV", 7},   {"KUZNETSOV", 7}, {"POPOV", 7},     {"VASILIEV", 7},
-      {"NOVAK", 7},      {"KOWALSKI", 7},  {"NOWAK", 7},     {"WISNIEWSKI", 7}, {"DABROWSKI", 7}, {"LEWANDOWSKI", 7},
-      {"TANAKA", 7},     {"SUZUKI", 7},    {"TAKAHASHI", 7}, {"WATANABE", 7},  {"ITO", 7},       {"YAMAMOTO", 7},
-      {"NAKAMURA", 7},   {"KOBAYASHI", 7}, {"KATO", 7},      {"KIM", 7},       {"PARK", 7},      {"CHOI", 7},
-      {"WANG", 7},       {"LI", 7},        {"ZHANG", 7},     {"LIU", 7},       {"CHEN", 7},      {"YANG", 7},
-      {"HUANG", 7},      {"ZHAO", 7},      {"WU", 7},        {"ZHOU", 7},      {"XU", 7},        {"SUN", 7},
-      {"ANDERSEN", 7},   {"NIELSEN", 7},   {"HANSEN", 7},    {"PEDERSEN", 7},  {"LARSEN", 7},    {"JENSEN", 7},
-      {"OLSEN", 7},      {"BERG", 7},      {"LINDQVIST", 7}, {"NILSSON", 7},   {"ERIKSSON", 7},  {"KARLSSON", 7},
-      {"SILVA", 7},      {"SANTOS", 7},    {"OLIVEIRA", 7},  {"SOUZA", 7},     {"COSTA", 7},     {"PEREIRA", 7},
+      {"SMITH", 15},    {"SMIRNOV", 4},   {"SMIDT", 2},     {"JOHNSON", 12},   {"WILLIAMS", 11}, {"BROWN", 10},
+      {"JONES", 10},    {"GARCIA", 9},    {"MILLER", 9},    {"DAVIS", 9},      {"RODRIGUEZ", 8}, {"MARTINEZ", 8},
+      {"HERNANDEZ", 8}, {"LOPEZ", 8},     {"GONZALEZ", 8},  {"WILSON", 8},     {"ANDERSON", 8},  {"THOMAS", 8},
+      {"TAYLOR", 8},    {"MOORE", 7},     {"JACKSON", 7},   {"MARTIN", 7},     {"LEE", 7},       {"PEREZ", 7},
+      {"THOMPSON", 7},  {"WHITE", 7},     {"HARRIS", 7},    {"SANCHEZ", 7},    {"CLARK", 7},     {"RAMIREZ", 7},
+      {"LEWIS", 7},     {"ROBINSON", 7},  {"WALKER", 7},    {"YOUNG", 7},      {"ALLEN", 7},     {"KING", 7},
+      {"WRIGHT", 7},    {"SCOTT", 7},     {"TORRES", 7},    {"NGUYEN", 7},     {"HILL", 7},      {"FLORES", 7},
+      {"GREEN", 7},     {"ADAMS", 7},     {"NELSON", 7},    {"BAKER", 7},      {"HALL", 7},      {"RIVERA", 7},
+      {"CAMPBELL", 7},  {"MITCHELL", 7},  {"CARTER", 7},    {"ROBERTS", 7},    {"MUELLER", 7},   {"SCHMIDT", 7},
+      {"SCHNEIDER", 7}, {"FISCHER", 7},   {"WEBER", 7},     {"MEYER", 7},      {"WAGNER", 7},    {"BECKER", 7},
+      {"SCHULZ", 7},    {"HOFFMANN", 7},  {"DUPONT", 7},    {"DURAND", 7},     {"LEROY", 7},     {"MOREAU", 7},
+      {"SIMON", 7},     {"LAURENT", 7},   {"LEFEBVRE", 7},  {"MICHEL", 7},     {"ROSSI", 7},     {"RUSSO", 7},
+      {"FERRARI", 7},   {"ESPOSITO", 7},  {"BIANCHI", 7},   {"ROMANO", 7},     {"COLOMBO", 7},   {"RICCI", 7},
+      {"IVANOV", 7},    {"PETROV", 7},    {"SIDOROV", 7},   {"KUZNETSOV", 7},  {"POPOV", 7},     {"VASILIEV", 7},
+      {"NOVAK", 7},     {"KOWALSKI", 7},  {"NOWAK", 7},     {"WISNIEWSKI", 7}, {"DABROWSKI", 7}, {"LEWANDOWSKI", 7},
+      {"TANAKA", 7},    {"SUZUKI", 7},    {"TAKAHASHI", 7}, {"WATANABE", 7},   {"ITO", 7},       {"YAMAMOTO", 7},
+      {"NAKAMURA", 7},  {"KOBAYASHI", 7}, {"KATO", 7},      {"KIM", 7},        {"PARK", 7},      {"CHOI", 7},
+      {"WANG", 7},      {"LI", 7},        {"ZHANG", 7},     {"LIU", 7},        {"CHEN", 7},      {"YANG", 7},
+      {"HUANG", 7},     {"ZHAO", 7},      {"WU", 7},        {"ZHOU", 7},       {"XU", 7},        {"SUN", 7},
+      {"ANDERSEN", 7},  {"NIELSEN", 7},   {"HANSEN", 7},    {"PEDERSEN", 7},   {"LARSEN", 7},    {"JENSEN", 7},
+      {"OLSEN", 7},     {"BERG", 7},      {"LINDQVIST", 7}, {"NILSSON", 7},    {"ERIKSSON", 7},  {"KARLSSON", 7},
+      {"SILVA", 7},     {"SANTOS", 7},    {"OLIVEIRA", 7},  {"SOUZA", 7},      {"COSTA", 7},     {"PEREIRA", 7},
   };
   return kSurnames;
 }
@@ -69,7 +69,7 @@ inline const char* Pick(const std::vector<Weighted>& table, uint64_t h) {
 
 inline const std::vector<Weighted>& Modalities() {
   static const std::vector<Weighted> kModalities = {{"CT", 30}, {"MR", 20}, {"CR", 18}, {"US", 10}, {"DX", 10},
-                                                   {"MG", 6},  {"PT", 3},  {"NM", 2},  {"XA", 1}};
+                                                    {"MG", 6},  {"PT", 3},  {"NM", 2},  {"XA", 1}};
   return kModalities;
 }
 

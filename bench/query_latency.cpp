@@ -182,45 +182,65 @@ int main(int argc, char** argv) {
        [&](std::mt19937_64& rng) {
          auto s = study(rng);
          return Query{false,
-                      {{DCM_QueryRetrieveLevel, "STUDY"}, {DCM_PatientID, s.patient_id}, {DCM_StudyInstanceUID, ""},
-                       {DCM_StudyDate, ""}, {DCM_PatientName, ""}, {DCM_ModalitiesInStudy, ""},
+                      {{DCM_QueryRetrieveLevel, "STUDY"},
+                       {DCM_PatientID, s.patient_id},
+                       {DCM_StudyInstanceUID, ""},
+                       {DCM_StudyDate, ""},
+                       {DCM_PatientName, ""},
+                       {DCM_ModalitiesInStudy, ""},
                        {DCM_NumberOfStudyRelatedInstances, ""}}};
        }},
       {"study by AccessionNumber",
        [&](std::mt19937_64& rng) {
          auto s = study(rng);
          return Query{false,
-                      {{DCM_QueryRetrieveLevel, "STUDY"}, {DCM_AccessionNumber, s.accession},
-                       {DCM_StudyInstanceUID, ""}, {DCM_PatientName, ""}, {DCM_StudyDate, ""}}};
+                      {{DCM_QueryRetrieveLevel, "STUDY"},
+                       {DCM_AccessionNumber, s.accession},
+                       {DCM_StudyInstanceUID, ""},
+                       {DCM_PatientName, ""},
+                       {DCM_StudyDate, ""}}};
        }},
       {"studies in a 1-week date range",
        [&](std::mt19937_64& rng) {
          const uint64_t day = rng() % (3652 - 7);
          const std::string range = SyntheticArchive::DateFromDay(day) + "-" + SyntheticArchive::DateFromDay(day + 6);
          return Query{false,
-                      {{DCM_QueryRetrieveLevel, "STUDY"}, {DCM_StudyDate, range}, {DCM_StudyInstanceUID, ""},
-                       {DCM_PatientName, ""}, {DCM_PatientID, ""}, {DCM_ModalitiesInStudy, ""}}};
+                      {{DCM_QueryRetrieveLevel, "STUDY"},
+                       {DCM_StudyDate, range},
+                       {DCM_StudyInstanceUID, ""},
+                       {DCM_PatientName, ""},
+                       {DCM_PatientID, ""},
+                       {DCM_ModalitiesInStudy, ""}}};
        }},
       {"patients by name SMI*",
        [&](std::mt19937_64&) {
          return Query{true,
-                      {{DCM_QueryRetrieveLevel, "PATIENT"}, {DCM_PatientName, "SMI*"}, {DCM_PatientID, ""},
-                       {DCM_PatientBirthDate, ""}, {DCM_NumberOfPatientRelatedStudies, ""}}};
+                      {{DCM_QueryRetrieveLevel, "PATIENT"},
+                       {DCM_PatientName, "SMI*"},
+                       {DCM_PatientID, ""},
+                       {DCM_PatientBirthDate, ""},
+                       {DCM_NumberOfPatientRelatedStudies, ""}}};
        }},
       {"series of a study",
        [&](std::mt19937_64& rng) {
          auto s = study(rng);
          return Query{false,
-                      {{DCM_QueryRetrieveLevel, "SERIES"}, {DCM_StudyInstanceUID, s.study_uid},
-                       {DCM_SeriesInstanceUID, ""}, {DCM_Modality, ""}, {DCM_SeriesNumber, ""},
+                      {{DCM_QueryRetrieveLevel, "SERIES"},
+                       {DCM_StudyInstanceUID, s.study_uid},
+                       {DCM_SeriesInstanceUID, ""},
+                       {DCM_Modality, ""},
+                       {DCM_SeriesNumber, ""},
                        {DCM_NumberOfSeriesRelatedInstances, ""}}};
        }},
       {"instances of a series",
        [&](std::mt19937_64& rng) {
          auto s = study(rng);
          return Query{false,
-                      {{DCM_QueryRetrieveLevel, "IMAGE"}, {DCM_StudyInstanceUID, s.study_uid},
-                       {DCM_SeriesInstanceUID, s.series[0].uid}, {DCM_SOPInstanceUID, ""}, {DCM_InstanceNumber, ""}}};
+                      {{DCM_QueryRetrieveLevel, "IMAGE"},
+                       {DCM_StudyInstanceUID, s.study_uid},
+                       {DCM_SeriesInstanceUID, s.series[0].uid},
+                       {DCM_SOPInstanceUID, ""},
+                       {DCM_InstanceNumber, ""}}};
        }},
   };
 
@@ -256,14 +276,15 @@ int main(int argc, char** argv) {
             }
           }
           ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-          if (m < 0) ++failures;
-          else matches += m;
+          if (m < 0)
+            ++failures;
+          else
+            matches += m;
         }
         if (reuse) reused.Release();
         std::printf("| %s | %s | %s | %d | %.2f | %.2f | %.2f | %.2f | %.1f |%s\n", kind.name.c_str(),
                     reuse ? "one reused" : "one per query", cache, n, Percentile(ms, 0.50), Percentile(ms, 0.95),
-                    Percentile(ms, 0.99), *std::max_element(ms.begin(), ms.end()),
-                    static_cast<double>(matches) / n,
+                    Percentile(ms, 0.99), *std::max_element(ms.begin(), ms.end()), static_cast<double>(matches) / n,
                     failures ? (" " + std::to_string(failures) + " failed: " + Client::last_error).c_str() : "");
         std::fflush(stdout);
       }

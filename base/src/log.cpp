@@ -12,7 +12,9 @@ std::atomic<int> g_min_level{static_cast<int>(LogLevel::kInfo)};
 std::mutex g_log_mutex;  // keeps lines from different threads whole
 }  // namespace
 
-void SetLogLevel(LogLevel level) { g_min_level = static_cast<int>(level); }
+void SetLogLevel(LogLevel level) {
+  g_min_level = static_cast<int>(level);
+}
 
 void Log(LogLevel level, std::string_view message) {
   if (static_cast<int>(level) < g_min_level) return;

@@ -8,8 +8,8 @@ namespace {
 // Photometric interpretations whose native bytes a FrameInfo cannot describe
 // (chroma subsampled) or that only exist as the output of a lossy/colour
 // transform; re-encoding them would need the transform undone first.
-constexpr std::array<std::string_view, 5> kKeepRaw = {
-    "YBR_FULL_422", "YBR_PARTIAL_422", "YBR_PARTIAL_420", "YBR_ICT", "YBR_RCT"};
+constexpr std::array<std::string_view, 5> kKeepRaw = {"YBR_FULL_422", "YBR_PARTIAL_422", "YBR_PARTIAL_420", "YBR_ICT",
+                                                      "YBR_RCT"};
 }  // namespace
 
 CodecChoice ChooseCodecAndOptions(const FrameInfo& info, std::string_view photometric,
@@ -33,8 +33,7 @@ CodecChoice ChooseCodecAndOptions(const FrameInfo& info, std::string_view photom
   return choice;
 }
 
-CodecId ChooseCodec(const FrameInfo& info, std::string_view photometric,
-                    std::string_view modality_hint) {
+CodecId ChooseCodec(const FrameInfo& info, std::string_view photometric, std::string_view modality_hint) {
   return ChooseCodecAndOptions(info, photometric, modality_hint).codec;
 }
 
@@ -44,10 +43,14 @@ CodecId ChooseCodec(const FrameInfo& info, std::string_view modality_hint) {
 
 std::string_view TransferSyntaxUid(CodecId id) {
   switch (id) {
-    case CodecId::kRaw: return "1.2.840.10008.1.2.1";
-    case CodecId::kJpegLs: return "1.2.840.10008.1.2.4.80";
-    case CodecId::kJ2k: return "1.2.840.10008.1.2.4.90";
-    case CodecId::kHtj2k: return "1.2.840.10008.1.2.4.201";
+    case CodecId::kRaw:
+      return "1.2.840.10008.1.2.1";
+    case CodecId::kJpegLs:
+      return "1.2.840.10008.1.2.4.80";
+    case CodecId::kJ2k:
+      return "1.2.840.10008.1.2.4.90";
+    case CodecId::kHtj2k:
+      return "1.2.840.10008.1.2.4.201";
   }
   return {};
 }

@@ -29,8 +29,12 @@ Status CheckEncodeInput(const FrameInfo& info, size_t raw_size, std::string_view
 
 std::string Describe(const FrameInfo& info);
 
-inline size_t BytesPerSample(const FrameInfo& info) { return info.bits_allocated > 8 ? 2 : 1; }
-inline size_t PixelCount(const FrameInfo& info) { return static_cast<size_t>(info.rows) * info.columns; }
+inline size_t BytesPerSample(const FrameInfo& info) {
+  return info.bits_allocated > 8 ? 2 : 1;
+}
+inline size_t PixelCount(const FrameInfo& info) {
+  return static_cast<size_t>(info.rows) * info.columns;
+}
 
 // A native frame seen as one contiguous, suitably aligned plane per sample
 // (component). Copies only when the frame is sample-interleaved colour or
@@ -52,10 +56,8 @@ class PlanarFrame {
 void PlanesToNative(const FrameInfo& info, const uint8_t* planes, uint8_t* out);
 
 // One plane's (or line's) samples <-> int32, see pixel_kernels.h.
-void SamplesToI32(const FrameInfo& info, const uint8_t* samples, size_t count, int32_t* dst,
-                  int precision);
-void I32ToSamples(const FrameInfo& info, const int32_t* src, size_t count, uint8_t* samples,
-                  int precision);
+void SamplesToI32(const FrameInfo& info, const uint8_t* samples, size_t count, int32_t* dst, int precision);
+void I32ToSamples(const FrameInfo& info, const int32_t* src, size_t count, uint8_t* samples, int precision);
 
 // JPEG 2000 resolution levels for an image: OpenJPEG rejects more than the
 // smaller side allows (2^(levels-1) <= side); 6 levels (5 wavelet
@@ -68,7 +70,7 @@ inline int ResolutionLevels(uint32_t columns, uint32_t rows) {
 }
 
 // Checks a decoder's output geometry against what the caller expects.
-Status CheckDecodedGeometry(const FrameInfo& info, std::string_view codec, uint32_t width,
-                            uint32_t height, uint32_t components, uint32_t precision);
+Status CheckDecodedGeometry(const FrameInfo& info, std::string_view codec, uint32_t width, uint32_t height,
+                            uint32_t components, uint32_t precision);
 
 }  // namespace pacs::codecs::internal

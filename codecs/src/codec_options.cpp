@@ -11,7 +11,7 @@ bool UsesColourTransform(std::span<const uint8_t> j2k_codestream) {
     const uint8_t marker = b[pos + 1];
     const size_t length = static_cast<size_t>(b[pos + 2]) << 8 | b[pos + 3];
     if (marker == 0x90 || length < 2) return false;  // SOT: no COD seen
-    if (marker == 0x52) {                             // COD: Scod, SGcod = order, layers(2), MCT
+    if (marker == 0x52) {                            // COD: Scod, SGcod = order, layers(2), MCT
       const size_t mct = pos + 2 + 2 + 1 + 1 + 2;
       return mct < b.size() && b[mct] != 0;
     }

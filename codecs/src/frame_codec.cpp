@@ -9,10 +9,14 @@ namespace pacs::codecs {
 
 std::string_view CodecName(CodecId id) {
   switch (id) {
-    case CodecId::kRaw: return "raw";
-    case CodecId::kJpegLs: return "jpegls";
-    case CodecId::kJ2k: return "j2k";
-    case CodecId::kHtj2k: return "htj2k";
+    case CodecId::kRaw:
+      return "raw";
+    case CodecId::kJpegLs:
+      return "jpegls";
+    case CodecId::kJ2k:
+      return "j2k";
+    case CodecId::kHtj2k:
+      return "htj2k";
   }
   return "unknown";
 }
@@ -24,28 +28,31 @@ class RawCodec final : public FrameCodec {
  public:
   CodecId id() const override { return CodecId::kRaw; }
   bool Supports(const FrameInfo&) const override { return true; }
-  Result<std::vector<uint8_t>> Encode(const FrameInfo& info,
-                                      std::span<const uint8_t> raw) const override {
+  Result<std::vector<uint8_t>> Encode(const FrameInfo& info, std::span<const uint8_t> raw) const override {
     if (raw.size() != info.FrameBytes())
-      return Status::InvalidArgument("raw frame has " + std::to_string(raw.size()) +
-                                     " bytes, expected " + std::to_string(info.FrameBytes()));
+      return Status::InvalidArgument("raw frame has " + std::to_string(raw.size()) + " bytes, expected " +
+                                     std::to_string(info.FrameBytes()));
     return std::vector<uint8_t>(raw.begin(), raw.end());
   }
-  Result<std::vector<uint8_t>> Decode(const FrameInfo& info,
-                                      std::span<const uint8_t> codestream) const override {
+  Result<std::vector<uint8_t>> Decode(const FrameInfo& info, std::span<const uint8_t> codestream) const override {
     return Encode(info, codestream);
   }
 };
 
 }  // namespace
 
-std::unique_ptr<FrameCodec> MakeCodec(CodecId id) { return MakeCodec(id, CodecOptions{}); }
+std::unique_ptr<FrameCodec> MakeCodec(CodecId id) {
+  return MakeCodec(id, CodecOptions{});
+}
 
 std::unique_ptr<FrameCodec> MakeCodec(CodecId id, const CodecOptions& options) {
   switch (id) {
-    case CodecId::kJpegLs: return internal::MakeJpegLsCodec();
-    case CodecId::kJ2k: return internal::MakeJ2kCodec(options.rgb_colour_transform);
-    case CodecId::kHtj2k: return internal::MakeHtj2kCodec(options.rgb_colour_transform);
+    case CodecId::kJpegLs:
+      return internal::MakeJpegLsCodec();
+    case CodecId::kJ2k:
+      return internal::MakeJ2kCodec(options.rgb_colour_transform);
+    case CodecId::kHtj2k:
+      return internal::MakeHtj2kCodec(options.rgb_colour_transform);
     case CodecId::kRaw:
     default:
       return std::make_unique<RawCodec>();

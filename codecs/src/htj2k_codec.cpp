@@ -1,7 +1,7 @@
 // HTJ2K lossless (1.2.840.10008.1.2.4.201) through OpenJPH 0.9: the
 // high-throughput block coder with the reversible 5/3 wavelet, one tile,
-// the reversible colour transform only when asked for (see j2k_codec.cpp). The codestream is plain JPEG 2000 Part 15, so
-// OpenJPEG 2.5 decodes it too (tests/codecs check that bit for bit).
+// the reversible colour transform only when asked for (see j2k_codec.cpp). The codestream is plain JPEG 2000 Part 15,
+// so OpenJPEG 2.5 decodes it too (tests/codecs check that bit for bit).
 #include <openjph/ojph_arch.h>  // first: defines OJPH_EXPORT for the others
 #include <openjph/ojph_codestream.h>
 #include <openjph/ojph_file.h>
@@ -35,7 +35,9 @@ ssize_t AppendToThreadError(void*, const char* data, size_t size) {
   t_openjph_error.append(data, size);
   return static_cast<ssize_t>(size);
 }
-ssize_t Discard(void*, const char*, size_t size) { return static_cast<ssize_t>(size); }
+ssize_t Discard(void*, const char*, size_t size) {
+  return static_cast<ssize_t>(size);
+}
 
 void ConfigureOpenJphMessages() {
   static std::once_flag once;
@@ -67,8 +69,7 @@ class Htj2kCodec final : public FrameCodec {
   CodecId id() const override { return CodecId::kHtj2k; }
   bool Supports(const FrameInfo& info) const override { return IsCodableFormat(info); }
 
-  Result<std::vector<uint8_t>> Encode(const FrameInfo& info,
-                                      std::span<const uint8_t> raw) const override {
+  Result<std::vector<uint8_t>> Encode(const FrameInfo& info, std::span<const uint8_t> raw) const override {
     PACS_RETURN_IF_ERROR(CheckEncodeInput(info, raw.size(), kName));
     ConfigureOpenJphMessages();
     const int precision = ChooseEncodingPrecision(info, raw);
@@ -102,8 +103,8 @@ class Htj2kCodec final : public FrameCodec {
       for (size_t n = 0; n < static_cast<size_t>(info.rows) * components; ++n) {
         if (component >= components || next_row[component] >= info.rows)
           return Status::Internal("HTJ2K encoder asked for an unexpected line");
-        SamplesToI32(info, planes.plane(component) + next_row[component]++ * row_bytes,
-                     info.columns, line->i32, precision);
+        SamplesToI32(info, planes.plane(component) + next_row[component]++ * row_bytes, info.columns, line->i32,
+                     precision);
         line = codestream.exchange(line, component);
       }
       codestream.flush();
@@ -111,15 +112,14 @@ class Htj2kCodec final : public FrameCodec {
       codestream.close();
       return bytes;
     } catch (const std::exception& error) {
-      return Status::Internal("HTJ2K encoding " + Describe(info) + " failed (OpenJPH): " +
-                              OpenJphMessage(error.what()));
+      return Status::Internal("HTJ2K encoding " + Describe(info) +
+                              " failed (OpenJPH): " + OpenJphMessage(error.what()));
     } catch (const char* error) {  // OpenJPH throws string literals on allocation failure
       return Status::Internal("HTJ2K encoding " + Describe(info) + " failed (OpenJPH): " + OpenJphMessage(error));
     }
   }
 
-  Result<std::vector<uint8_t>> Decode(const FrameInfo& info,
-                                      std::span<const uint8_t> codestream_bytes) const override {
+  Result<std::vector<uint8_t>> Decode(const FrameInfo& info, std::span<const uint8_t> codestream_bytes) const override {
     if (codestream_bytes.empty()) return Status::Corruption(std::string(kName) + " codestream is empty");
     ConfigureOpenJphMessages();
     try {
@@ -131,17 +131,15 @@ class Htj2kCodec final : public FrameCodec {
       const ojph::point extent = siz.get_image_extent();
       const ojph::point offset = siz.get_image_offset();
       const uint32_t components = siz.get_num_components();
-      PACS_RETURN_IF_ERROR(CheckDecodedGeometry(info, kName, extent.x - offset.x,
-                                                extent.y - offset.y, components,
+      PACS_RETURN_IF_ERROR(CheckDecodedGeometry(info, kName, extent.x - offset.x, extent.y - offset.y, components,
                                                 components ? siz.get_bit_depth(0) : 0));
       std::vector<int> depth(components);
       for (uint32_t c = 0; c < components; ++c) {
         depth[c] = static_cast<int>(siz.get_bit_depth(c));
         const ojph::point sub = siz.get_downsampling(c);
         if (depth[c] < 1 || depth[c] > info.bits_allocated || sub.x != 1 || sub.y != 1)
-          return Status::Corruption("HTJ2K component " + std::to_string(c) + " has " +
-                                    std::to_string(depth[c]) + " bits, subsampling " +
-                                    std::to_string(sub.x) + "x" + std::to_string(sub.y) +
+          return Status::Corruption("HTJ2K component " + std::to_string(c) + " has " + std::to_string(depth[c]) +
+                                    " bits, subsampling " + std::to_string(sub.x) + "x" + std::to_string(sub.y) +
                                     "; expected " + Describe(info));
       }
       codestream.set_planar(false);
@@ -157,19 +155,18 @@ class Htj2kCodec final : public FrameCodec {
         ojph::line_buf* line = codestream.pull(c);
         if (line == nullptr || c >= components || next_row[c] >= info.rows)
           return Status::Corruption("HTJ2K decoder returned an unexpected line");
-        I32ToSamples(info, line->i32, info.columns,
-                     plane_base + c * plane_bytes + next_row[c]++ * row_bytes, depth[c]);
+        I32ToSamples(info, line->i32, info.columns, plane_base + c * plane_bytes + next_row[c]++ * row_bytes, depth[c]);
       }
       codestream.close();
       std::vector<uint8_t> native(info.FrameBytes());
       PlanesToNative(info, plane_base, native.data());
       return native;
     } catch (const std::exception& error) {
-      return Status::Corruption("HTJ2K decoding into " + Describe(info) + " failed (OpenJPH): " +
-                                OpenJphMessage(error.what()));
+      return Status::Corruption("HTJ2K decoding into " + Describe(info) +
+                                " failed (OpenJPH): " + OpenJphMessage(error.what()));
     } catch (const char* error) {
-      return Status::Corruption("HTJ2K decoding into " + Describe(info) + " failed (OpenJPH): " +
-                                OpenJphMessage(error));
+      return Status::Corruption("HTJ2K decoding into " + Describe(info) +
+                                " failed (OpenJPH): " + OpenJphMessage(error));
     }
   }
 

@@ -119,8 +119,7 @@ class J2kCodec final : public FrameCodec {
   CodecId id() const override { return CodecId::kJ2k; }
   bool Supports(const FrameInfo& info) const override { return IsCodableFormat(info); }
 
-  Result<std::vector<uint8_t>> Encode(const FrameInfo& info,
-                                      std::span<const uint8_t> raw) const override {
+  Result<std::vector<uint8_t>> Encode(const FrameInfo& info, std::span<const uint8_t> raw) const override {
     PACS_RETURN_IF_ERROR(CheckEncodeInput(info, raw.size(), kName));
     const int precision = ChooseEncodingPrecision(info, raw);
     const int components = info.samples_per_pixel;
@@ -170,15 +169,14 @@ class J2kCodec final : public FrameCodec {
     opj_stream_set_write_function(stream.get(), WriteOut);
     opj_stream_set_skip_function(stream.get(), SkipOut);
     opj_stream_set_seek_function(stream.get(), SeekOut);
-    if (!opj_start_compress(codec.get(), image.get(), stream.get()) ||
-        !opj_encode(codec.get(), stream.get()) || !opj_end_compress(codec.get(), stream.get()))
+    if (!opj_start_compress(codec.get(), image.get(), stream.get()) || !opj_encode(codec.get(), stream.get()) ||
+        !opj_end_compress(codec.get(), stream.get()))
       return OpenJpegFailure("encoding " + Describe(info), errors);
     stream.reset();  // flushes
     return std::move(out.bytes);
   }
 
-  Result<std::vector<uint8_t>> Decode(const FrameInfo& info,
-                                      std::span<const uint8_t> codestream) const override {
+  Result<std::vector<uint8_t>> Decode(const FrameInfo& info, std::span<const uint8_t> codestream) const override {
     if (codestream.empty()) return Status::Corruption(std::string(kName) + " codestream is empty");
     std::string errors;
     CodecPtr codec(opj_create_decompress(OPJ_CODEC_J2K));
@@ -186,8 +184,7 @@ class J2kCodec final : public FrameCodec {
     InstallHandlers(codec.get(), &errors);
     opj_dparameters_t params;
     opj_set_default_decoder_parameters(&params);
-    if (!opj_setup_decoder(codec.get(), &params))
-      return OpenJpegFailure("decoder setup", errors);
+    if (!opj_setup_decoder(codec.get(), &params)) return OpenJpegFailure("decoder setup", errors);
 
     InputBuffer in{codestream};
     StreamPtr stream(opj_stream_create(OPJ_J2K_STREAM_CHUNK_SIZE, OPJ_TRUE));
@@ -202,13 +199,10 @@ class J2kCodec final : public FrameCodec {
     const bool header_ok = opj_read_header(stream.get(), codec.get(), &header_image);
     ImagePtr image(header_image);
     if (!header_ok) return OpenJpegFailure("reading the header", errors);
-    if (image->numcomps == 0)
-      return Status::Corruption("JPEG 2000 codestream has no components");
-    PACS_RETURN_IF_ERROR(CheckDecodedGeometry(info, kName, image->x1 - image->x0,
-                                              image->y1 - image->y0, image->numcomps,
-                                              image->comps[0].prec));
-    if (!opj_decode(codec.get(), stream.get(), image.get()) ||
-        !opj_end_decompress(codec.get(), stream.get()))
+    if (image->numcomps == 0) return Status::Corruption("JPEG 2000 codestream has no components");
+    PACS_RETURN_IF_ERROR(CheckDecodedGeometry(info, kName, image->x1 - image->x0, image->y1 - image->y0,
+                                              image->numcomps, image->comps[0].prec));
+    if (!opj_decode(codec.get(), stream.get(), image.get()) || !opj_end_decompress(codec.get(), stream.get()))
       return OpenJpegFailure("decoding into " + Describe(info), errors);
 
     const size_t plane_bytes = PixelCount(info) * BytesPerSample(info);
@@ -216,13 +210,12 @@ class J2kCodec final : public FrameCodec {
     auto* plane_base = reinterpret_cast<uint8_t*>(planes.data());
     for (uint32_t c = 0; c < image->numcomps; ++c) {
       const opj_image_comp_t& comp = image->comps[c];
-      if (comp.w != info.columns || comp.h != info.rows || comp.dx != 1 || comp.dy != 1 ||
-          comp.prec < 1 || comp.prec > info.bits_allocated || comp.data == nullptr)
-        return Status::Corruption("JPEG 2000 component " + std::to_string(c) + " is " +
-                                  std::to_string(comp.w) + "x" + std::to_string(comp.h) + " of " +
-                                  std::to_string(comp.prec) + " bits; expected " + Describe(info));
-      I32ToSamples(info, comp.data, PixelCount(info), plane_base + c * plane_bytes,
-                   static_cast<int>(comp.prec));
+      if (comp.w != info.columns || comp.h != info.rows || comp.dx != 1 || comp.dy != 1 || comp.prec < 1 ||
+          comp.prec > info.bits_allocated || comp.data == nullptr)
+        return Status::Corruption("JPEG 2000 component " + std::to_string(c) + " is " + std::to_string(comp.w) + "x" +
+                                  std::to_string(comp.h) + " of " + std::to_string(comp.prec) + " bits; expected " +
+                                  Describe(info));
+      I32ToSamples(info, comp.data, PixelCount(info), plane_base + c * plane_bytes, static_cast<int>(comp.prec));
     }
     std::vector<uint8_t> native(info.FrameBytes());
     PlanesToNative(info, plane_base, native.data());

@@ -29,8 +29,7 @@ constexpr std::string_view kName = "JPEG-LS";
 constexpr int kMinPrecision = 2;
 
 Status FromCharls(const charls::jpegls_error& error, std::string_view what) {
-  return Status::Corruption(std::string(kName) + " " + std::string(what) + " failed (CharLS): " +
-                            error.what());
+  return Status::Corruption(std::string(kName) + " " + std::string(what) + " failed (CharLS): " + error.what());
 }
 
 class JpegLsCodec final : public FrameCodec {
@@ -38,8 +37,7 @@ class JpegLsCodec final : public FrameCodec {
   CodecId id() const override { return CodecId::kJpegLs; }
   bool Supports(const FrameInfo& info) const override { return IsCodableFormat(info); }
 
-  Result<std::vector<uint8_t>> Encode(const FrameInfo& info,
-                                      std::span<const uint8_t> raw) const override {
+  Result<std::vector<uint8_t>> Encode(const FrameInfo& info, std::span<const uint8_t> raw) const override {
     PACS_RETURN_IF_ERROR(CheckEncodeInput(info, raw.size(), kName));
     const int precision = std::max<int>(kMinPrecision, ChooseEncodingPrecision(info, raw));
     // CharLS reads one byte per sample up to 8 bits and two above, so a
@@ -73,8 +71,7 @@ class JpegLsCodec final : public FrameCodec {
       charls::jpegls_encoder encoder;
       encoder.frame_info({info.columns, info.rows, precision, info.samples_per_pixel});
       if (info.samples_per_pixel == 3)
-        encoder.interleave_mode(info.planar ? charls::interleave_mode::none
-                                            : charls::interleave_mode::sample);
+        encoder.interleave_mode(info.planar ? charls::interleave_mode::none : charls::interleave_mode::sample);
       std::vector<uint8_t> codestream(encoder.estimated_destination_size());
       encoder.destination(codestream);
       codestream.resize(encoder.encode(source.data(), source.size()));
@@ -84,8 +81,7 @@ class JpegLsCodec final : public FrameCodec {
     }
   }
 
-  Result<std::vector<uint8_t>> Decode(const FrameInfo& info,
-                                      std::span<const uint8_t> codestream) const override {
+  Result<std::vector<uint8_t>> Decode(const FrameInfo& info, std::span<const uint8_t> codestream) const override {
     if (codestream.empty()) return Status::Corruption(std::string(kName) + " codestream is empty");
     std::vector<uint8_t> decoded;
     charls::interleave_mode interleave;
@@ -96,8 +92,8 @@ class JpegLsCodec final : public FrameCodec {
       decoder.read_header();
       const charls::frame_info& frame = decoder.frame_info();
       precision = frame.bits_per_sample;
-      PACS_RETURN_IF_ERROR(CheckDecodedGeometry(info, kName, frame.width, frame.height,
-                                                frame.component_count, frame.bits_per_sample));
+      PACS_RETURN_IF_ERROR(
+          CheckDecodedGeometry(info, kName, frame.width, frame.height, frame.component_count, frame.bits_per_sample));
       interleave = decoder.interleave_mode();
       decoded.resize(decoder.destination_size());
       decoder.decode(decoded);
@@ -111,8 +107,8 @@ class JpegLsCodec final : public FrameCodec {
       decoded = std::move(widened);
     }
     if (decoded.size() != info.FrameBytes())
-      return Status::Corruption("JPEG-LS decoder returned " + std::to_string(decoded.size()) +
-                                " bytes, expected " + std::to_string(info.FrameBytes()));
+      return Status::Corruption("JPEG-LS decoder returned " + std::to_string(decoded.size()) + " bytes, expected " +
+                                std::to_string(info.FrameBytes()));
     // CharLS returns planes for interleave mode none and pixel-interleaved
     // samples otherwise; a codestream from elsewhere may differ from `info`.
     if (info.samples_per_pixel == 3) {
@@ -135,6 +131,8 @@ class JpegLsCodec final : public FrameCodec {
 
 }  // namespace
 
-std::unique_ptr<FrameCodec> MakeJpegLsCodec() { return std::make_unique<JpegLsCodec>(); }
+std::unique_ptr<FrameCodec> MakeJpegLsCodec() {
+  return std::make_unique<JpegLsCodec>();
+}
 
 }  // namespace pacs::codecs::internal

@@ -10,7 +10,9 @@ int32_t SignExtend(uint32_t pattern, int precision) {
   const int shift = 32 - precision;
   return static_cast<int32_t>(pattern << shift) >> shift;
 }
-uint32_t LowMask(int precision) { return precision >= 32 ? ~0u : (1u << precision) - 1u; }
+uint32_t LowMask(int precision) {
+  return precision >= 32 ? ~0u : (1u << precision) - 1u;
+}
 }  // namespace
 
 MinMax MinMaxU16(const uint16_t* samples, size_t count) {
@@ -56,8 +58,7 @@ bool HasBitsAboveU8(const uint8_t* samples, size_t count, int bits) {
 }
 
 void ByteSwap16(const uint16_t* src, uint16_t* dst, size_t count) {
-  for (size_t i = 0; i < count; ++i)
-    dst[i] = static_cast<uint16_t>((src[i] << 8) | (src[i] >> 8));
+  for (size_t i = 0; i < count; ++i) dst[i] = static_cast<uint16_t>((src[i] << 8) | (src[i] >> 8));
 }
 
 void InterleavedToPlanar3x8(const uint8_t* src, uint8_t* dst, size_t pixels) {
@@ -77,13 +78,11 @@ void PlanarToInterleaved3x8(const uint8_t* src, uint8_t* dst, size_t pixels) {
 }
 
 void U16ToI32(const uint16_t* src, int32_t* dst, size_t count, int precision, bool is_signed) {
-  for (size_t i = 0; i < count; ++i)
-    dst[i] = is_signed ? SignExtend(src[i], precision) : static_cast<int32_t>(src[i]);
+  for (size_t i = 0; i < count; ++i) dst[i] = is_signed ? SignExtend(src[i], precision) : static_cast<int32_t>(src[i]);
 }
 
 void U8ToI32(const uint8_t* src, int32_t* dst, size_t count, int precision, bool is_signed) {
-  for (size_t i = 0; i < count; ++i)
-    dst[i] = is_signed ? SignExtend(src[i], precision) : static_cast<int32_t>(src[i]);
+  for (size_t i = 0; i < count; ++i) dst[i] = is_signed ? SignExtend(src[i], precision) : static_cast<int32_t>(src[i]);
 }
 
 void I32ToU16(const int32_t* src, uint16_t* dst, size_t count, int precision) {

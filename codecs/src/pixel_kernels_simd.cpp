@@ -70,7 +70,9 @@ T OrAll(const T* samples, size_t count) {
   return acc;
 }
 
-uint16_t OrAllU16Impl(const uint16_t* samples, size_t count) { return OrAll(samples, count); }
+uint16_t OrAllU16Impl(const uint16_t* samples, size_t count) {
+  return OrAll(samples, count);
+}
 
 // Blocks of this many samples are OR-ed before testing, so the early exit
 // costs one branch per block instead of one per vector.
@@ -127,8 +129,8 @@ void PlanarToInterleaved3x8Impl(const uint8_t* src, uint8_t* dst, size_t pixels)
   const size_t lanes = hn::Lanes(d);
   size_t i = 0;
   for (; i + lanes <= pixels; i += lanes) {
-    hn::StoreInterleaved3(hn::LoadU(d, src + i), hn::LoadU(d, src + pixels + i),
-                          hn::LoadU(d, src + 2 * pixels + i), d, dst + 3 * i);
+    hn::StoreInterleaved3(hn::LoadU(d, src + i), hn::LoadU(d, src + pixels + i), hn::LoadU(d, src + 2 * pixels + i), d,
+                          dst + 3 * i);
   }
   for (; i < pixels; ++i) {
     dst[3 * i] = src[i];
@@ -146,17 +148,14 @@ void ToI32(const T* src, int32_t* dst, size_t count, int precision, bool is_sign
   size_t i = 0;
   if (is_signed) {
     for (; i + lanes <= count; i += lanes) {
-      const auto v = hn::BitCast(d32, hn::PromoteTo(hn::RebindToUnsigned<decltype(d32)>(),
-                                                    hn::LoadU(dn, src + i)));
+      const auto v = hn::BitCast(d32, hn::PromoteTo(hn::RebindToUnsigned<decltype(d32)>(), hn::LoadU(dn, src + i)));
       hn::StoreU(hn::ShiftRightSame(hn::ShiftLeftSame(v, shift), shift), d32, dst + i);
     }
-    for (; i < count; ++i)
-      dst[i] = static_cast<int32_t>(static_cast<uint32_t>(src[i]) << shift) >> shift;
+    for (; i < count; ++i) dst[i] = static_cast<int32_t>(static_cast<uint32_t>(src[i]) << shift) >> shift;
   } else {
     for (; i + lanes <= count; i += lanes)
-      hn::StoreU(hn::BitCast(d32, hn::PromoteTo(hn::RebindToUnsigned<decltype(d32)>(),
-                                                hn::LoadU(dn, src + i))),
-                 d32, dst + i);
+      hn::StoreU(hn::BitCast(d32, hn::PromoteTo(hn::RebindToUnsigned<decltype(d32)>(), hn::LoadU(dn, src + i))), d32,
+                 dst + i);
     for (; i < count; ++i) dst[i] = src[i];
   }
 }
@@ -189,7 +188,9 @@ void I32ToU8Impl(const int32_t* src, uint8_t* dst, size_t count, int precision) 
   FromI32(src, dst, count, precision);
 }
 
-const char* TargetNameImpl() { return hwy::TargetName(HWY_TARGET); }
+const char* TargetNameImpl() {
+  return hwy::TargetName(HWY_TARGET);
+}
 
 }  // namespace pacs::codecs::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
@@ -254,7 +255,9 @@ void I32ToU16(const int32_t* src, uint16_t* dst, size_t count, int precision) {
 void I32ToU8(const int32_t* src, uint8_t* dst, size_t count, int precision) {
   HWY_DYNAMIC_DISPATCH(I32ToU8Impl)(src, dst, count, precision);
 }
-const char* KernelTargetName() { return HWY_DYNAMIC_DISPATCH(TargetNameImpl)(); }
+const char* KernelTargetName() {
+  return HWY_DYNAMIC_DISPATCH(TargetNameImpl)();
+}
 
 }  // namespace pacs::codecs
 #endif  // HWY_ONCE

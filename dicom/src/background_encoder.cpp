@@ -42,10 +42,10 @@ std::string EncodeJob::Serialize() const {
 Result<EncodeJob> EncodeJob::Parse(std::string_view in) {
   EncodeJob job;
   uint8_t version = 0, codec = 0, rct = 0, is_signed = 0, planar = 0;
-  if (!Take(in, version) || version != kJobVersion || !Take(in, codec) || !Take(in, rct) ||
-      !Take(in, job.info.rows) || !Take(in, job.info.columns) || !Take(in, job.info.bits_allocated) ||
-      !Take(in, job.info.bits_stored) || !Take(in, job.info.samples_per_pixel) || !Take(in, is_signed) ||
-      !Take(in, planar) || codec > static_cast<uint8_t>(codecs::CodecId::kHtj2k))
+  if (!Take(in, version) || version != kJobVersion || !Take(in, codec) || !Take(in, rct) || !Take(in, job.info.rows) ||
+      !Take(in, job.info.columns) || !Take(in, job.info.bits_allocated) || !Take(in, job.info.bits_stored) ||
+      !Take(in, job.info.samples_per_pixel) || !Take(in, is_signed) || !Take(in, planar) ||
+      codec > static_cast<uint8_t>(codecs::CodecId::kHtj2k))
     return Status::Corruption("malformed re-encoding job");
   job.codec = static_cast<codecs::CodecId>(codec);
   job.rgb_colour_transform = rct != 0;
@@ -54,9 +54,12 @@ Result<EncodeJob> EncodeJob::Parse(std::string_view in) {
   return job;
 }
 
-BackgroundEncoder::BackgroundEncoder(engine::Store& store, bool verify_encode) : store_(store), verify_(verify_encode) {}
+BackgroundEncoder::BackgroundEncoder(engine::Store& store, bool verify_encode)
+    : store_(store), verify_(verify_encode) {}
 
-BackgroundEncoder::~BackgroundEncoder() { Stop(); }
+BackgroundEncoder::~BackgroundEncoder() {
+  Stop();
+}
 
 void BackgroundEncoder::Start() {
   if (thread_.joinable()) return;
@@ -137,8 +140,10 @@ size_t BackgroundEncoder::RunOnePass() {
       if (codec != codecs::CodecId::kRaw) result.emplace(static_cast<uint8_t>(codec), std::move(bytes));
     }
     auto done = store_.CompleteDeferredWork(hash, static_cast<uint8_t>(codecs::CodecId::kRaw), std::move(result));
-    if (!done.ok()) LogError("background encoder: " + done.status().ToString());
-    else if (*done) ++encoded_;
+    if (!done.ok())
+      LogError("background encoder: " + done.status().ToString());
+    else if (*done)
+      ++encoded_;
     if (backlog_ > 0) --backlog_;
   }
   return jobs.size();

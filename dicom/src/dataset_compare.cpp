@@ -53,7 +53,8 @@ Status CompareValues(DcmElement& a, DcmElement& b, const std::string& where) {
   if (a.getPartialValue(va.data(), 0, len_a).bad() || b.getPartialValue(vb.data(), 0, len_b).bad())
     return Status::Corruption(where + ": value unreadable");
   if (padded) {
-    if (vb.back() != '\0' && vb.back() != ' ') return Status::Corruption(where + ": odd-length value gained a non-padding byte");
+    if (vb.back() != '\0' && vb.back() != ' ')
+      return Status::Corruption(where + ": odd-length value gained a non-padding byte");
     vb.pop_back();
   }
   if (va != vb) return Status::Corruption(where + ": values differ");
@@ -62,7 +63,8 @@ Status CompareValues(DcmElement& a, DcmElement& b, const std::string& where) {
 
 Status ComparePixelSequences(DcmPixelSequence& a, DcmPixelSequence& b, const std::string& where) {
   if (a.card() != b.card())
-    return Status::Corruption(where + ": " + std::to_string(a.card()) + " vs " + std::to_string(b.card()) + " fragments");
+    return Status::Corruption(where + ": " + std::to_string(a.card()) + " vs " + std::to_string(b.card()) +
+                              " fragments");
   for (unsigned long i = 0; i < a.card(); ++i) {
     DcmPixelItem *ia = nullptr, *ib = nullptr;
     if (a.getItem(ia, i).bad() || b.getItem(ib, i).bad()) return Status::Corruption(where + ": fragment unreadable");
@@ -96,7 +98,8 @@ Status CompareElements(DcmElement& a, DcmElement& b, const std::string& path) {
     auto& sa = static_cast<DcmSequenceOfItems&>(a);
     auto& sb = static_cast<DcmSequenceOfItems&>(b);
     if (sa.card() != sb.card())
-      return Status::Corruption(where + ": " + std::to_string(sa.card()) + " vs " + std::to_string(sb.card()) + " items");
+      return Status::Corruption(where + ": " + std::to_string(sa.card()) + " vs " + std::to_string(sb.card()) +
+                                " items");
     for (unsigned long i = 0; i < sa.card(); ++i)
       PACS_RETURN_IF_ERROR(CompareItems(*sa.getItem(i), *sb.getItem(i), where + "[" + std::to_string(i) + "]."));
     return Status::Ok();
@@ -121,6 +124,8 @@ Status CompareElements(DcmElement& a, DcmElement& b, const std::string& path) {
 
 }  // namespace
 
-Status CompareDatasets(DcmItem& expected, DcmItem& actual) { return CompareItems(expected, actual, ""); }
+Status CompareDatasets(DcmItem& expected, DcmItem& actual) {
+  return CompareItems(expected, actual, "");
+}
 
 }  // namespace pacs::dicom

@@ -116,10 +116,13 @@ std::unique_ptr<DcmDataset> FailedList(const std::vector<std::string>& uids) {
 
 Uint16 StoreStatusFor(const Status& status) {
   switch (status.code()) {
-    case StatusCode::kAlreadyExists: return 0x0111;  // Duplicate SOP Instance
+    case StatusCode::kAlreadyExists:
+      return 0x0111;  // Duplicate SOP Instance
     case StatusCode::kIOError:
-    case StatusCode::kBusy: return STATUS_STORE_Refused_OutOfResources;  // A700
-    default: return STATUS_STORE_Error_CannotUnderstand;                 // C000
+    case StatusCode::kBusy:
+      return STATUS_STORE_Refused_OutOfResources;  // A700
+    default:
+      return STATUS_STORE_Error_CannotUnderstand;  // C000
   }
 }
 
@@ -144,23 +147,24 @@ class StorageScp : public DcmThreadSCP {
       T_ASC_PresentationContext pc;
       if (ASC_getPresentationContext(params, i, &pc).bad()) continue;
       const std::string abstract = pc.abstractSyntax;
-      std::vector<std::string> offered(pc.proposedTransferSyntaxes, pc.proposedTransferSyntaxes + pc.transferSyntaxCount);
+      std::vector<std::string> offered(pc.proposedTransferSyntaxes,
+                                       pc.proposedTransferSyntaxes + pc.transferSyntaxCount);
       OFCondition cond = EC_Normal;
       if (IsServiceSopClass(abstract)) {
         const std::string ts = FirstOf(kPlainTransferSyntaxes, offered);
-        cond = ts.empty() ? ASC_refusePresentationContext(params, pc.presentationContextID,
-                                                          ASC_P_TRANSFERSYNTAXESNOTSUPPORTED)
-                          : ASC_acceptPresentationContext(params, pc.presentationContextID, ts.c_str());
+        cond = ts.empty()
+                   ? ASC_refusePresentationContext(params, pc.presentationContextID, ASC_P_TRANSFERSYNTAXESNOTSUPPORTED)
+                   : ASC_acceptPresentationContext(params, pc.presentationContextID, ts.c_str());
       } else if (IsStorageSopClass(abstract)) {
         // A requester that proposes the SCP role wants C-GET sub-operations on
         // this context; the same preference serves it, since the transcoder
         // writes every lossless syntax we prefer.
         const bool get_receiver = pc.proposedRole == ASC_SC_ROLE_SCP || pc.proposedRole == ASC_SC_ROLE_SCUSCP;
         const std::string ts = FirstOf(kStorageTransferSyntaxes, offered);
-        cond = ts.empty() ? ASC_refusePresentationContext(params, pc.presentationContextID,
-                                                          ASC_P_TRANSFERSYNTAXESNOTSUPPORTED)
-                          : ASC_acceptPresentationContext(params, pc.presentationContextID, ts.c_str(),
-                                                          get_receiver ? ASC_SC_ROLE_SCUSCP : ASC_SC_ROLE_DEFAULT);
+        cond = ts.empty()
+                   ? ASC_refusePresentationContext(params, pc.presentationContextID, ASC_P_TRANSFERSYNTAXESNOTSUPPORTED)
+                   : ASC_acceptPresentationContext(params, pc.presentationContextID, ts.c_str(),
+                                                   get_receiver ? ASC_SC_ROLE_SCUSCP : ASC_SC_ROLE_DEFAULT);
       } else {
         cond = ASC_refusePresentationContext(params, pc.presentationContextID, ASC_P_ABSTRACTSYNTAXNOTSUPPORTED);
       }
@@ -186,9 +190,7 @@ class StorageScp : public DcmThreadSCP {
  private:
   T_ASC_Association* assoc_ = nullptr;
 
-  std::string Peer() const {
-    return std::string(getPeerAETitle().c_str()) + "@" + getPeerIP().c_str();
-  }
+  std::string Peer() const { return std::string(getPeerAETitle().c_str()) + "@" + getPeerIP().c_str(); }
 
   OFCondition HandleStore(T_DIMSE_C_StoreRQ& request, const DcmPresentationContextInfo& info) {
     DcmDataset* received = nullptr;
@@ -210,14 +212,13 @@ class StorageScp : public DcmThreadSCP {
                    " already stored with different content (stored header " + report->commit.existing_header_hash +
                    ", received " + report->commit.new_header_hash + "); kept the stored one");
       else if (report->commit.outcome == engine::CommitOutcome::kReplaced)
-        LogWarning("C-STORE from " + Peer() + ": SOP Instance " + report->sop_instance_uid +
-                   " replaced (old header " + report->commit.existing_header_hash + ", new " +
-                   report->commit.new_header_hash + ")");
+        LogWarning("C-STORE from " + Peer() + ": SOP Instance " + report->sop_instance_uid + " replaced (old header " +
+                   report->commit.existing_header_hash + ", new " + report->commit.new_header_hash + ")");
     } else {
       ++g_shared.counters->stores_failed;
       status = StoreStatusFor(report.status());
-      LogError("C-STORE from " + Peer() + " of " + request.AffectedSOPInstanceUID + " failed: " +
-               report.status().ToString());
+      LogError("C-STORE from " + Peer() + " of " + request.AffectedSOPInstanceUID +
+               " failed: " + report.status().ToString());
     }
     return sendSTOREResponse(info.presentationContextID, request, status);
   }
@@ -268,7 +269,7 @@ class StorageScp : public DcmThreadSCP {
                               STATUS_FIND_Failed_UnableToProcess, detail.get());
     }
     Log(LogLevel::kDebug, "C-FIND from " + Peer() + ": " + std::to_string(stats->matches) + " matches of " +
-             std::to_string(stats->candidates) + " records read, index " + stats->index_used);
+                              std::to_string(stats->candidates) + " records read, index " + stats->index_used);
     return sendFINDResponse(pres_id, request.MessageID, sop_class.c_str(), nullptr,
                             cancelled ? STATUS_FIND_Cancel_MatchingTerminatedDueToCancelRequest : STATUS_Success);
   }
@@ -300,9 +301,11 @@ class StorageScp : public DcmThreadSCP {
     }
     for (const auto& ref : *refs) {
       auto rec = g_shared.ingestor->store().GetInstance(ref.sop_instance_uid);
-      if (rec.ok()) out.records.push_back(std::move(*rec));
-      else LogWarning(std::string(what) + ": indexed instance " + ref.sop_instance_uid + " is not readable: " +
-                      rec.status().ToString());
+      if (rec.ok())
+        out.records.push_back(std::move(*rec));
+      else
+        LogWarning(std::string(what) + ": indexed instance " + ref.sop_instance_uid +
+                   " is not readable: " + rec.status().ToString());
     }
     if (out.records.empty()) {
       // Nothing stored matches: a failure the requester can see, not an empty success.
@@ -327,8 +330,8 @@ class StorageScp : public DcmThreadSCP {
       ops.failed_uids.push_back(rec.sop_instance_uid);
       char hex[8];
       std::snprintf(hex, sizeof hex, "%04X", status.ok() ? *status : 0);
-      LogWarning(std::string(what) + " from " + Peer() + ": sub-operation for " + rec.sop_instance_uid + " failed: " +
-                 (status.ok() ? "status " + std::string(hex) : status.status().ToString()));
+      LogWarning(std::string(what) + " from " + Peer() + ": sub-operation for " + rec.sop_instance_uid +
+                 " failed: " + (status.ok() ? "status " + std::string(hex) : status.status().ToString()));
     }
   }
 
@@ -396,8 +399,8 @@ class StorageScp : public DcmThreadSCP {
       for (size_t i = resolved.records.size() - ops.remaining; i < resolved.records.size(); ++i)
         ops.failed_uids.push_back(resolved.records[i].sop_instance_uid);
     }
-    LogInfo("C-MOVE from " + Peer() + " to " + peer->ae_title + ": " + std::to_string(ops.completed) +
-            " completed, " + std::to_string(ops.failed) + " failed, " + std::to_string(ops.warning) + " warnings" +
+    LogInfo("C-MOVE from " + Peer() + " to " + peer->ae_title + ": " + std::to_string(ops.completed) + " completed, " +
+            std::to_string(ops.failed) + " failed, " + std::to_string(ops.warning) + " warnings" +
             (cancelled ? ", cancelled" : ""));
     auto failed = FailedList(ops.failed_uids);
     return sendMOVEResponse(pres_id, request.MessageID, sop_class.c_str(), failed.get(), FinalStatus(ops, cancelled),
@@ -417,8 +420,7 @@ class StorageScp : public DcmThreadSCP {
   // --- C-GET ----------------------------------------------------------------
 
   OFCondition SendGetResponse(T_ASC_PresentationContextID pres_id, const T_DIMSE_C_GetRQ& request, Uint16 status,
-                              const SubOperations& ops, DcmDataset* identifier, DcmDataset* detail,
-                              bool with_counts) {
+                              const SubOperations& ops, DcmDataset* identifier, DcmDataset* detail, bool with_counts) {
     T_DIMSE_Message rsp;
     std::memset(&rsp, 0, sizeof rsp);
     rsp.CommandField = DIMSE_C_GET_RSP;
@@ -454,14 +456,15 @@ class StorageScp : public DcmThreadSCP {
   }
 
   // One C-STORE sub-operation on this association; returns the peer's status.
-  Result<uint16_t> SendOnThisAssociation(const engine::InstanceRecord& rec, Uint16 message_id,
-                                         const std::vector<std::pair<T_ASC_PresentationContextID, std::string>>& contexts) {
+  Result<uint16_t> SendOnThisAssociation(
+      const engine::InstanceRecord& rec, Uint16 message_id,
+      const std::vector<std::pair<T_ASC_PresentationContextID, std::string>>& contexts) {
     std::vector<std::string> accepted;
     for (const auto& c : contexts) accepted.push_back(c.second);
     const std::string ts = ChooseSyntax(rec, accepted);
     if (ts.empty())
-      return Status::Unsupported("the requester accepted no transfer syntax pacscore can send " +
-                                 rec.sop_instance_uid + " (received in " + rec.transfer_syntax_uid + ") in");
+      return Status::Unsupported("the requester accepted no transfer syntax pacscore can send " + rec.sop_instance_uid +
+                                 " (received in " + rec.transfer_syntax_uid + ") in");
     T_ASC_PresentationContextID pres_id = 0;
     for (const auto& c : contexts)
       if (c.second == ts) pres_id = c.first;
@@ -523,8 +526,8 @@ class StorageScp : public DcmThreadSCP {
       CountSubOperation(ops, rec, status, "C-GET");
       if (!status.ok() && status.status().code() == StatusCode::kIOError) return DIMSE_RECEIVEFAILED;
       if (ops.remaining == 0) break;
-      cond = SendGetResponse(pres_id, request, STATUS_GET_Pending_SubOperationsAreContinuing, ops, nullptr, nullptr,
-                             true);
+      cond =
+          SendGetResponse(pres_id, request, STATUS_GET_Pending_SubOperationsAreContinuing, ops, nullptr, nullptr, true);
       if (cond.bad()) return cond;
       if (checkForCANCEL(pres_id, request.MessageID).good()) {
         cancelled = true;
@@ -559,9 +562,13 @@ DicomServer::DicomServer(Ingestor& ingestor, ServerOptions options)
     : impl_(std::make_unique<Impl>(ingestor, std::move(options))) {}
 DicomServer::~DicomServer() = default;
 
-const ServerCounters& DicomServer::counters() const { return impl_->counters; }
+const ServerCounters& DicomServer::counters() const {
+  return impl_->counters;
+}
 
-void DicomServer::Stop() { impl_->pool.stopAfterCurrentAssociations(); }
+void DicomServer::Stop() {
+  impl_->pool.stopAfterCurrentAssociations();
+}
 
 Status DicomServer::Run() {
   g_shared = {&impl_->ingestor, &impl_->counters, &impl_->queries, &impl_->options};
@@ -587,7 +594,8 @@ Status DicomServer::Run() {
 
   LogInfo("DICOM node " + impl_->options.ae_title + " listening on port " + std::to_string(impl_->options.port));
   cond = impl_->pool.listen();
-  if (cond.bad()) return Status::IOError("cannot listen on port " + std::to_string(impl_->options.port) + ": " + cond.text());
+  if (cond.bad())
+    return Status::IOError("cannot listen on port " + std::to_string(impl_->options.port) + ": " + cond.text());
   return Status::Ok();
 }
 

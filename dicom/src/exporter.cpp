@@ -15,8 +15,7 @@ std::string SafeName(const std::string& uid) {
 
 }  // namespace
 
-Result<std::filesystem::path> ExportInstance(const engine::Store& store,
-                                             const engine::InstanceRecord& record,
+Result<std::filesystem::path> ExportInstance(const engine::Store& store, const engine::InstanceRecord& record,
                                              const std::filesystem::path& out_dir, const TargetSyntax& target) {
   auto built = BuildInstance(store, record, target);
   if (!built.ok()) return built.status().WithContext("instance " + record.sop_instance_uid);

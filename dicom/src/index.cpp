@@ -14,8 +14,7 @@ using index::Tag;
 
 // VRs whose values SpecificCharacterSet applies to.
 bool IsTextVr(DcmEVR vr) {
-  return vr == EVR_SH || vr == EVR_LO || vr == EVR_ST || vr == EVR_LT || vr == EVR_UT || vr == EVR_PN ||
-         vr == EVR_UC;
+  return vr == EVR_SH || vr == EVR_LO || vr == EVR_ST || vr == EVR_LT || vr == EVR_UT || vr == EVR_PN || vr == EVR_UC;
 }
 
 const char* DelimitersFor(DcmEVR vr) {
@@ -67,8 +66,7 @@ std::vector<StudyIndexEntry> StudyIndexEntries(const Record& study, const std::s
 
 // Builds the attributes of each level from an instance's payload; falls back
 // to the identifying UIDs of the engine's record when the payload is empty.
-Status SplitPayload(const engine::InstanceRecord& record, std::string_view payload,
-                    index::Attributes (&levels)[4]) {
+Status SplitPayload(const engine::InstanceRecord& record, std::string_view payload, index::Attributes (&levels)[4]) {
   index::Attributes all;
   if (!payload.empty() && !index::Attributes::ReadFrom(payload, all))
     return Status::Corruption("catalog payload of " + record.sop_instance_uid + " does not decode");
@@ -207,8 +205,10 @@ Status IndexWriter::OnInstanceRemoved(engine::CatalogTxn& txn, const engine::Ins
     txn.Put(study_key, (*study)->Encode());
   }
 
-  if ((*patient)->studies == 0) txn.Delete(patient_key);
-  else txn.Put(patient_key, (*patient)->Encode());
+  if ((*patient)->studies == 0)
+    txn.Delete(patient_key);
+  else
+    txn.Put(patient_key, (*patient)->Encode());
   return Status::Ok();
 }
 
@@ -224,8 +224,9 @@ std::string BuildCatalogPayload(DcmItem& dataset) {
   index::Attributes attributes;
   for (uint32_t tag : index::IndexedTags()) {
     DcmElement* element = nullptr;
-    if (dataset.findAndGetElement(DcmTagKey(static_cast<Uint16>(tag >> 16), static_cast<Uint16>(tag & 0xFFFF)),
-                                  element, OFFalse)
+    if (dataset
+            .findAndGetElement(DcmTagKey(static_cast<Uint16>(tag >> 16), static_cast<Uint16>(tag & 0xFFFF)), element,
+                               OFFalse)
             .bad() ||
         element == nullptr)
       continue;

@@ -198,10 +198,10 @@ uint32_t UpperCase(uint32_t cp) {
     if (even_lower && !(cp & 1)) return cp - 1;
     return cp;
   }
-  if (cp == 0x3C2) return 0x3A3;                          // final sigma
-  if (cp >= 0x3B1 && cp <= 0x3C9) return cp - 0x20;       // Greek
+  if (cp == 0x3C2) return 0x3A3;                                           // final sigma
+  if (cp >= 0x3B1 && cp <= 0x3C9) return cp - 0x20;                        // Greek
   if (cp >= 0x3AC && cp <= 0x3AF) return cp == 0x3AC ? 0x386 : cp - 0x25;  // accented Greek vowels
-  if (cp >= 0x430 && cp <= 0x44F) return cp - 0x20;       // Cyrillic
+  if (cp >= 0x430 && cp <= 0x44F) return cp - 0x20;                        // Cyrillic
   if (cp >= 0x450 && cp <= 0x45F) return cp - 0x50;
   return cp;
 }
@@ -215,15 +215,17 @@ std::string_view TrimNameGroup(std::string_view g) {
 }  // namespace
 
 void Attributes::Set(uint32_t tag, std::string value) {
-  auto it = std::lower_bound(entries_.begin(), entries_.end(), tag,
-                             [](const auto& e, uint32_t t) { return e.first < t; });
-  if (it != entries_.end() && it->first == tag) it->second = std::move(value);
-  else entries_.emplace(it, tag, std::move(value));
+  auto it =
+      std::lower_bound(entries_.begin(), entries_.end(), tag, [](const auto& e, uint32_t t) { return e.first < t; });
+  if (it != entries_.end() && it->first == tag)
+    it->second = std::move(value);
+  else
+    entries_.emplace(it, tag, std::move(value));
 }
 
 const std::string* Attributes::Find(uint32_t tag) const {
-  auto it = std::lower_bound(entries_.begin(), entries_.end(), tag,
-                             [](const auto& e, uint32_t t) { return e.first < t; });
+  auto it =
+      std::lower_bound(entries_.begin(), entries_.end(), tag, [](const auto& e, uint32_t t) { return e.first < t; });
   return it != entries_.end() && it->first == tag ? &it->second : nullptr;
 }
 
@@ -268,9 +270,9 @@ Result<Record> Record::Decode(std::string_view bytes) {
   if (bytes.empty() || static_cast<uint8_t>(bytes.front()) != kRecordVersion)
     return Status::Corruption("query index record has an unknown version (reindex needed)");
   bytes.remove_prefix(1);
-  if (!Attributes::ReadFrom(bytes, r.attributes) || !GetString(bytes, r.patient_key) ||
-      !GetVarint(bytes, r.studies) || !GetVarint(bytes, r.series) || !GetVarint(bytes, r.instances) ||
-      !GetTally(bytes, r.modalities) || !GetTally(bytes, r.sop_classes))
+  if (!Attributes::ReadFrom(bytes, r.attributes) || !GetString(bytes, r.patient_key) || !GetVarint(bytes, r.studies) ||
+      !GetVarint(bytes, r.series) || !GetVarint(bytes, r.instances) || !GetTally(bytes, r.modalities) ||
+      !GetTally(bytes, r.sop_classes))
     return Status::Corruption("query index record is truncated");
   return r;
 }
@@ -296,8 +298,12 @@ bool IsComputedTag(uint32_t tag) {
   return std::any_of(std::begin(kComputed), std::end(kComputed), [&](const TagLevel& e) { return e.tag == tag; });
 }
 
-std::string PatientRecordKey(std::string_view patient_key) { return "P" + std::string(patient_key); }
-std::string StudyRecordKey(std::string_view study) { return "S" + std::string(study); }
+std::string PatientRecordKey(std::string_view patient_key) {
+  return "P" + std::string(patient_key);
+}
+std::string StudyRecordKey(std::string_view study) {
+  return "S" + std::string(study);
+}
 std::string SeriesRecordKey(std::string_view study, std::string_view series) {
   std::string k = "E" + std::string(study);
   k.push_back('\0');
@@ -312,8 +318,12 @@ std::string InstanceRecordKey(std::string_view study, std::string_view series, s
   k.append(sop);
   return k;
 }
-std::string SeriesLookupKey(std::string_view series) { return "e" + std::string(series); }
-std::string InstanceLookupKey(std::string_view sop) { return "i" + std::string(sop); }
+std::string SeriesLookupKey(std::string_view series) {
+  return "e" + std::string(series);
+}
+std::string InstanceLookupKey(std::string_view sop) {
+  return "i" + std::string(sop);
+}
 std::string SecondaryKey(std::string_view index, std::string_view value, std::string_view study) {
   std::string k(index);
   k.append(value);
@@ -358,7 +368,9 @@ std::string FoldCase(std::string_view s) {
   return out;
 }
 
-std::string NormalizeNameGroup(std::string_view group) { return FoldCase(TrimNameGroup(group)); }
+std::string NormalizeNameGroup(std::string_view group) {
+  return FoldCase(TrimNameGroup(group));
+}
 
 std::vector<std::string> NameTerms(std::string_view pn) {
   std::vector<std::string> terms;

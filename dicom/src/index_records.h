@@ -33,7 +33,9 @@ namespace pacs::dicom::index {
 
 enum class Level : uint8_t { kPatient = 0, kStudy = 1, kSeries = 2, kImage = 3 };
 
-constexpr uint32_t Tag(uint16_t group, uint16_t element) { return (uint32_t{group} << 16) | element; }
+constexpr uint32_t Tag(uint16_t group, uint16_t element) {
+  return (uint32_t{group} << 16) | element;
+}
 
 // Attribute values by tag, sorted by tag; multi-valued ones joined with '\'.
 class Attributes {
@@ -52,10 +54,10 @@ class Attributes {
 // class tallies are kept where they are answered from (study, patient).
 struct Record {
   Attributes attributes;
-  std::string patient_key;  // study records: the patient the study is filed under
-  uint64_t studies = 0;     // patient
-  uint64_t series = 0;      // patient, study
-  uint64_t instances = 0;   // patient, study, series
+  std::string patient_key;                      // study records: the patient the study is filed under
+  uint64_t studies = 0;                         // patient
+  uint64_t series = 0;                          // patient, study
+  uint64_t instances = 0;                       // patient, study, series
   std::map<std::string, uint64_t> modalities;   // study: Modality -> number of series
   std::map<std::string, uint64_t> sop_classes;  // study: SOP Class UID -> number of instances
 

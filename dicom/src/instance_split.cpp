@@ -13,11 +13,11 @@
 #include "dcmtk/dcmdata/dcpxitem.h"
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "dcmtk/oflog/oflog.h"
+#include "dcmtk_codecs.h"
+#include "fragments.h"
 #include "pacs/base/log.h"
 #include "pacs/codecs/codec_choice.h"
 #include "pacs/codecs/codec_options.h"
-#include "dcmtk_codecs.h"
-#include "fragments.h"
 
 namespace pacs::dicom {
 namespace {
@@ -65,12 +65,10 @@ Status DecodeDataset(const std::string& bytes, E_TransferSyntax xfer, DcmDataset
 // `photometric` overrides the dataset's, for compressed data whose decoded
 // pixels are in another colour space (J2K YBR_RCT decodes to RGB).
 std::string PixelDescription(DcmDataset& ds, const std::string& photometric = {}) {
-  return "native|" + std::to_string(GetLong(ds, DCM_Rows, 0)) + "|" +
-         std::to_string(GetLong(ds, DCM_Columns, 0)) + "|" +
-         std::to_string(GetLong(ds, DCM_BitsAllocated, 0)) + "|" +
-         std::to_string(GetLong(ds, DCM_BitsStored, 0)) + "|" +
-         std::to_string(GetLong(ds, DCM_SamplesPerPixel, 1)) + "|" +
-         std::to_string(GetLong(ds, DCM_PixelRepresentation, 0)) + "|" +
+  return "native|" + std::to_string(GetLong(ds, DCM_Rows, 0)) + "|" + std::to_string(GetLong(ds, DCM_Columns, 0)) +
+         "|" + std::to_string(GetLong(ds, DCM_BitsAllocated, 0)) + "|" +
+         std::to_string(GetLong(ds, DCM_BitsStored, 0)) + "|" + std::to_string(GetLong(ds, DCM_SamplesPerPixel, 1)) +
+         "|" + std::to_string(GetLong(ds, DCM_PixelRepresentation, 0)) + "|" +
          (photometric.empty() ? GetString(ds, DCM_PhotometricInterpretation) : photometric) + "|" +
          std::to_string(GetLong(ds, DCM_PlanarConfiguration, 0));
 }
@@ -81,8 +79,8 @@ void AddChunk(engine::InstanceWrite& w, std::string bytes, const std::string& de
   chunk.size = bytes.size();
   chunk.codec = static_cast<uint8_t>(codec);
   // Identity is the pixels (with their description), whatever encoding stores them.
-  chunk.hash = description.empty() ? engine::Sha256(AsBytes(bytes))
-                                   : engine::Sha256({AsBytes(description), AsBytes(bytes)});
+  chunk.hash =
+      description.empty() ? engine::Sha256(AsBytes(bytes)) : engine::Sha256({AsBytes(description), AsBytes(bytes)});
   if (!description.empty()) chunk.pixel_hash = chunk.hash;  // a native frame is its own pixel identity
   w.record.chunks.push_back(chunk);
   w.chunk_bytes.push_back(codec == codecs::CodecId::kRaw ? std::move(bytes) : std::move(stored));
@@ -108,8 +106,9 @@ codecs::CodecChoice ChooseFrameCodec(const codecs::FrameInfo& info, const std::s
 }  // namespace
 
 std::pair<codecs::CodecId, std::string> EncodeFrameLosslessly(const codecs::FrameInfo& info, std::string_view raw,
-                                                              codecs::CodecId codec_id, const codecs::CodecOptions& options,
-                                                              bool verify, const std::string& where) {
+                                                              codecs::CodecId codec_id,
+                                                              const codecs::CodecOptions& options, bool verify,
+                                                              const std::string& where) {
   if (codec_id == codecs::CodecId::kRaw) return {codecs::CodecId::kRaw, {}};
   auto codec = codecs::MakeCodec(codec_id, options);
   const std::string name(codecs::CodecName(codec_id));
@@ -122,10 +121,8 @@ std::pair<codecs::CodecId, std::string> EncodeFrameLosslessly(const codecs::Fram
   if (encoded->size() >= raw.size()) return {codecs::CodecId::kRaw, {}};  // no gain: keep it simple
   if (verify) {
     auto decoded = codec->Decode(info, *encoded);
-    if (!decoded.ok() || decoded->size() != raw.size() ||
-        std::memcmp(decoded->data(), raw.data(), raw.size()) != 0) {
-      LogError(where + ": " + name +
-               " ENCODING IS NOT LOSSLESS for this frame (decode check failed" +
+    if (!decoded.ok() || decoded->size() != raw.size() || std::memcmp(decoded->data(), raw.data(), raw.size()) != 0) {
+      LogError(where + ": " + name + " ENCODING IS NOT LOSSLESS for this frame (decode check failed" +
                (decoded.ok() ? std::string() : ": " + decoded.status().ToString()) +
                "); the frame is stored raw, nothing lost");
       return {codecs::CodecId::kRaw, {}};
@@ -149,9 +146,8 @@ Status SplitNative(DcmDataset& ds, DcmPixelData& px, E_TransferSyntax xfer, cons
   const long rows = GetLong(ds, DCM_Rows, 0), cols = GetLong(ds, DCM_Columns, 0);
   const long bits = GetLong(ds, DCM_BitsAllocated, 0), spp = GetLong(ds, DCM_SamplesPerPixel, 1);
   const long frames = std::max(1L, GetLong(ds, DCM_NumberOfFrames, 1));
-  const uint64_t frame_bytes = (bits % 8 == 0 && rows > 0 && cols > 0 && spp > 0)
-                                   ? static_cast<uint64_t>(rows) * cols * spp * (bits / 8)
-                                   : 0;
+  const uint64_t frame_bytes =
+      (bits % 8 == 0 && rows > 0 && cols > 0 && spp > 0) ? static_cast<uint64_t>(rows) * cols * spp * (bits / 8) : 0;
   const std::string description = PixelDescription(ds);
   const auto* bytes = reinterpret_cast<const char*>(data);
   if (frame_bytes > 0 && frame_bytes * frames <= length) {
@@ -238,7 +234,8 @@ std::vector<std::string> DecodeReceivedFrames(DcmDataset& ds, E_TransferSyntax x
   if (copy.findAndGetUint8Array(DCM_PixelData, data, &count).bad() || data == nullptr) return {};
   const size_t frame_bytes = info.FrameBytes();
   if (count < frame_bytes * frames) return {};
-  for (size_t f = 0; f < frames; ++f) out.emplace_back(reinterpret_cast<const char*>(data) + f * frame_bytes, frame_bytes);
+  for (size_t f = 0; f < frames; ++f)
+    out.emplace_back(reinterpret_cast<const char*>(data) + f * frame_bytes, frame_bytes);
   return out;
 }
 
@@ -287,8 +284,10 @@ Status SplitEncapsulated(DcmDataset& ds, DcmPixelData& px, E_TransferSyntax xfer
     if (len > 0 && (item->getUint8Array(data).bad() || data == nullptr))
       return Status::InvalidArgument("encapsulated Pixel Data item " + std::to_string(i) + " is unreadable");
     std::string bytes(reinterpret_cast<const char*>(data), len);
-    if (i == 0) w.record.offset_table = std::move(bytes);
-    else fragments.push_back(std::move(bytes));
+    if (i == 0)
+      w.record.offset_table = std::move(bytes);
+    else
+      fragments.push_back(std::move(bytes));
   }
   for (const auto& f : fragments) {
     AddChunk(w, f, "");
@@ -328,11 +327,16 @@ E_TransferSyntax ReceivedTransferSyntax(const engine::InstanceRecord& record) {
 Result<PixelCodecPolicy> ParseCodecPolicy(std::string_view name) {
   PixelCodecPolicy policy;
   if (name == "auto") return policy;
-  if (name == "none") policy.forced = codecs::CodecId::kRaw;
-  else if (name == "jpegls") policy.forced = codecs::CodecId::kJpegLs;
-  else if (name == "j2k") policy.forced = codecs::CodecId::kJ2k;
-  else if (name == "htj2k") policy.forced = codecs::CodecId::kHtj2k;
-  else return Status::InvalidArgument("--codec must be jpegls, j2k, htj2k, auto or none, not '" + std::string(name) + "'");
+  if (name == "none")
+    policy.forced = codecs::CodecId::kRaw;
+  else if (name == "jpegls")
+    policy.forced = codecs::CodecId::kJpegLs;
+  else if (name == "j2k")
+    policy.forced = codecs::CodecId::kJ2k;
+  else if (name == "htj2k")
+    policy.forced = codecs::CodecId::kHtj2k;
+  else
+    return Status::InvalidArgument("--codec must be jpegls, j2k, htj2k, auto or none, not '" + std::string(name) + "'");
   return policy;
 }
 
@@ -355,8 +359,8 @@ Result<codecs::FrameInfo> FrameInfoFromDataset(DcmItem& ds) {
   return info;
 }
 
-Result<engine::InstanceWrite> SplitInstance(DcmDataset& dataset, E_TransferSyntax xfer,
-                                            const PixelCodecPolicy& policy, const engine::Store* stored_frames) {
+Result<engine::InstanceWrite> SplitInstance(DcmDataset& dataset, E_TransferSyntax xfer, const PixelCodecPolicy& policy,
+                                            const engine::Store* stored_frames) {
   engine::InstanceWrite w;
   auto& rec = w.record;
   rec.sop_instance_uid = GetString(dataset, DCM_SOPInstanceUID);
@@ -371,15 +375,18 @@ Result<engine::InstanceWrite> SplitInstance(DcmDataset& dataset, E_TransferSynta
   if (xfer == EXS_Unknown) return Status::Unsupported("unknown transfer syntax");
   rec.transfer_syntax_uid = xfer_info.getXferID();
   rec.received_bytes = EncodedDatasetSize(dataset, xfer);
-  rec.received_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch()).count();
+  rec.received_unix_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
 
   DcmElement* element = nullptr;
   if (dataset.findAndGetElement(DCM_PixelData, element).good() && element != nullptr) {
     if (element->ident() != EVR_PixelData) return Status::InvalidArgument("Pixel Data element has an unexpected type");
     auto* px = static_cast<DcmPixelData*>(element);
-    if (xfer_info.isEncapsulated()) PACS_RETURN_IF_ERROR(SplitEncapsulated(dataset, *px, xfer, w));
-    else PACS_RETURN_IF_ERROR(SplitNative(dataset, *px, xfer, policy, stored_frames, w));
+    if (xfer_info.isEncapsulated())
+      PACS_RETURN_IF_ERROR(SplitEncapsulated(dataset, *px, xfer, w));
+    else
+      PACS_RETURN_IF_ERROR(SplitNative(dataset, *px, xfer, policy, stored_frames, w));
   }
 
   const E_TransferSyntax header_xfer = HeaderSyntaxFor(xfer);
@@ -426,16 +433,16 @@ Result<std::unique_ptr<DcmFileFormat>> RebuildInstance(const engine::Store& stor
       auto codec = codecs::MakeCodec(static_cast<codecs::CodecId>(stored->codec));
       auto decoded = codec->Decode(*info, AsBytes(*bytes));
       if (!decoded.ok())
-        return decoded.status().WithContext("frame " + std::to_string(i) + " (" +
-                                            engine::ToHex(chunk.hash) + ") does not decode");
+        return decoded.status().WithContext("frame " + std::to_string(i) + " (" + engine::ToHex(chunk.hash) +
+                                            ") does not decode");
       if (decoded->size() != chunk.size)
         return Status::Corruption("frame " + std::to_string(i) + " decodes to " + std::to_string(decoded->size()) +
                                   " bytes, expected " + std::to_string(chunk.size));
       pixels.append(reinterpret_cast<const char*>(decoded->data()), decoded->size());
     }
     if (pixels.size() != record.pixel_length)
-      return Status::Corruption("pixel chunks add up to " + std::to_string(pixels.size()) +
-                                " bytes, record says " + std::to_string(record.pixel_length));
+      return Status::Corruption("pixel chunks add up to " + std::to_string(pixels.size()) + " bytes, record says " +
+                                std::to_string(record.pixel_length));
     auto* px = new DcmPixelData(DcmTag(DCM_PixelData, DcmVR(record.pixel_vr.c_str()).getEVR()));
     px->putUint8Array(reinterpret_cast<const Uint8*>(pixels.data()), static_cast<unsigned long>(pixels.size()));
     ds.insert(px, true);
@@ -465,7 +472,8 @@ Result<std::unique_ptr<DcmFileFormat>> RebuildInstance(const engine::Store& stor
 Status VerifyInstanceDeep(const engine::Store& store, const engine::InstanceRecord& rec) {
   auto header = store.GetHeader(rec.header_hash);
   if (!header.ok()) return header.status();
-  if (engine::Sha256(AsBytes(*header)) != rec.header_hash) return Status::Corruption("header bytes do not match their hash");
+  if (engine::Sha256(AsBytes(*header)) != rec.header_hash)
+    return Status::Corruption("header bytes do not match their hash");
   DcmDataset ds;
   PACS_RETURN_IF_ERROR(DecodeDataset(*header, DcmXfer(rec.header_transfer_syntax_uid.c_str()).getXfer(), ds));
   std::optional<codecs::FrameInfo> info;
@@ -494,14 +502,16 @@ Status VerifyInstanceDeep(const engine::Store& store, const engine::InstanceReco
     if (rec.pixel_layout == engine::PixelLayout::kEncapsulated) fragments.push_back(std::move(*bytes));
   }
   // Compressed frames with a recorded pixel identity must decode to it.
-  const bool has_identity = std::any_of(rec.chunks.begin(), rec.chunks.end(),
-                                        [](const engine::PixelChunk& c) { return c.pixel_hash != engine::ContentHash{}; });
+  const bool has_identity = std::any_of(rec.chunks.begin(), rec.chunks.end(), [](const engine::PixelChunk& c) {
+    return c.pixel_hash != engine::ContentHash{};
+  });
   if (rec.pixel_layout == engine::PixelLayout::kEncapsulated && has_identity && info) {
     const E_TransferSyntax xfer = ReceivedTransferSyntax(rec);
     // DCMTK's decoders need the pixel data inside the dataset.
     auto* seq = new DcmPixelSequence(DCM_PixelSequenceTag);
     auto* bot = new DcmPixelItem(DCM_PixelItemTag);
-    bot->putUint8Array(reinterpret_cast<const Uint8*>(rec.offset_table.data()), static_cast<unsigned long>(rec.offset_table.size()));
+    bot->putUint8Array(reinterpret_cast<const Uint8*>(rec.offset_table.data()),
+                       static_cast<unsigned long>(rec.offset_table.size()));
     seq->insert(bot);
     for (const auto& f : fragments) {
       auto* item = new DcmPixelItem(DCM_PixelItemTag);

@@ -38,14 +38,20 @@ constexpr uint32_t kSopInstanceUid = Tag(0x0008, 0x0018);
 // Beyond this many entries an index is "not selective"; probing stops there.
 constexpr uint64_t kProbeCap = 20000;
 
-Level ToLevel(QueryLevel l) { return static_cast<Level>(static_cast<int>(l)); }
+Level ToLevel(QueryLevel l) {
+  return static_cast<Level>(static_cast<int>(l));
+}
 
 const char* LevelName(QueryLevel l) {
   switch (l) {
-    case QueryLevel::kPatient: return "PATIENT";
-    case QueryLevel::kStudy: return "STUDY";
-    case QueryLevel::kSeries: return "SERIES";
-    case QueryLevel::kImage: return "IMAGE";
+    case QueryLevel::kPatient:
+      return "PATIENT";
+    case QueryLevel::kStudy:
+      return "STUDY";
+    case QueryLevel::kSeries:
+      return "SERIES";
+    case QueryLevel::kImage:
+      return "IMAGE";
   }
   return "";
 }
@@ -151,10 +157,14 @@ class Runner {
   Status Run(const std::function<bool()>& emit) {
     emit_ = emit;
     switch (level_) {
-      case Level::kPatient: return RunPatients();
-      case Level::kStudy: return RunStudies();
-      case Level::kSeries: return RunSeries();
-      case Level::kImage: return RunImages();
+      case Level::kPatient:
+        return RunPatients();
+      case Level::kStudy:
+        return RunStudies();
+      case Level::kSeries:
+        return RunSeries();
+      case Level::kImage:
+        return RunImages();
     }
     return Status::Ok();
   }
@@ -183,24 +193,41 @@ class Runner {
 
   std::string ValueAt(uint32_t tag, Level level) {
     switch (tag) {
-      case Tag(0x0020, 0x1200): return Counter(PatientRecord(), &Record::studies);
-      case Tag(0x0020, 0x1202): return Counter(PatientRecord(), &Record::series);
-      case Tag(0x0020, 0x1204): return Counter(PatientRecord(), &Record::instances);
-      case Tag(0x0020, 0x1206): return Counter(current_.study.get(), &Record::series);
-      case Tag(0x0020, 0x1208): return Counter(current_.study.get(), &Record::instances);
-      case Tag(0x0020, 0x1209): return Counter(current_.series.get(), &Record::instances);
-      case Tag(0x0008, 0x0061): return current_.study ? Join(current_.study->modalities) : "";
-      case Tag(0x0008, 0x0062): return current_.study ? Join(current_.study->sop_classes) : "";
-      default: break;
+      case Tag(0x0020, 0x1200):
+        return Counter(PatientRecord(), &Record::studies);
+      case Tag(0x0020, 0x1202):
+        return Counter(PatientRecord(), &Record::series);
+      case Tag(0x0020, 0x1204):
+        return Counter(PatientRecord(), &Record::instances);
+      case Tag(0x0020, 0x1206):
+        return Counter(current_.study.get(), &Record::series);
+      case Tag(0x0020, 0x1208):
+        return Counter(current_.study.get(), &Record::instances);
+      case Tag(0x0020, 0x1209):
+        return Counter(current_.series.get(), &Record::instances);
+      case Tag(0x0008, 0x0061):
+        return current_.study ? Join(current_.study->modalities) : "";
+      case Tag(0x0008, 0x0062):
+        return current_.study ? Join(current_.study->sop_classes) : "";
+      default:
+        break;
     }
     const Record* rec = nullptr;
     switch (level) {
       // Below PATIENT level, the study record carries the patient attributes
       // as that study's instances gave them.
-      case Level::kPatient: rec = level_ == Level::kPatient ? current_.patient.get() : current_.study.get(); break;
-      case Level::kStudy: rec = current_.study.get(); break;
-      case Level::kSeries: rec = current_.series.get(); break;
-      case Level::kImage: rec = current_.instance.get(); break;
+      case Level::kPatient:
+        rec = level_ == Level::kPatient ? current_.patient.get() : current_.study.get();
+        break;
+      case Level::kStudy:
+        rec = current_.study.get();
+        break;
+      case Level::kSeries:
+        rec = current_.series.get();
+        break;
+      case Level::kImage:
+        rec = current_.instance.get();
+        break;
     }
     if (!rec) return {};
     const std::string* v = rec->attributes.Find(tag);
@@ -312,7 +339,8 @@ class Runner {
   // Study-id sources from study- and patient-level keys, most specific first.
   std::vector<Source> StudySources() {
     std::vector<Source> out;
-    if (auto* m = MatcherFor(kStudyInstanceUid); m && (m->kind() == MatchKind::kSingle || m->kind() == MatchKind::kList))
+    if (auto* m = MatcherFor(kStudyInstanceUid);
+        m && (m->kind() == MatchKind::kSingle || m->kind() == MatchKind::kList))
       out.push_back(UidList(*m, "uid"));
     if (auto* m = MatcherFor(kAccessionNumber))
       if (auto s = ValueIndex(*m, index::kAccessionIndex, false)) out.push_back(std::move(*s));
@@ -436,8 +464,10 @@ class Runner {
         ok = MatchLevel(Level::kPatient) && MatchLevel(Level::kStudy);
       }
       // Series and image runs revisit a study once per series; remember it.
-      if (level_ != Level::kStudy) cached = study_cache_.emplace(study_uid, std::make_pair(current_.study, ok)).first;
-      else return ok;
+      if (level_ != Level::kStudy)
+        cached = study_cache_.emplace(study_uid, std::make_pair(current_.study, ok)).first;
+      else
+        return ok;
     }
     current_ = {};
     current_.study_uid = study_uid;
@@ -509,9 +539,8 @@ class Runner {
   Status RunSeries() {
     Status inner;
     auto scan = [&](const std::string& prefix) {
-      return store_.ScanCatalog(prefix, [&](std::string_view key, std::string_view bytes) {
-        return VisitSeries(key, bytes, inner);
-      });
+      return store_.ScanCatalog(
+          prefix, [&](std::string_view key, std::string_view bytes) { return VisitSeries(key, bytes, inner); });
     };
     const KeyMatcher* series_uids = MatcherFor(kSeriesInstanceUid);
     if (series_uids && (series_uids->kind() == MatchKind::kSingle || series_uids->kind() == MatchKind::kList)) {
@@ -572,9 +601,8 @@ class Runner {
   Status RunImages() {
     Status inner;
     auto scan = [&](const std::string& prefix) {
-      return store_.ScanCatalog(prefix, [&](std::string_view key, std::string_view bytes) {
-        return VisitInstance(key, bytes, inner);
-      });
+      return store_.ScanCatalog(
+          prefix, [&](std::string_view key, std::string_view bytes) { return VisitInstance(key, bytes, inner); });
     };
     const KeyMatcher* sop_uids = MatcherFor(kSopInstanceUid);
     if (sop_uids && (sop_uids->kind() == MatchKind::kSingle || sop_uids->kind() == MatchKind::kList)) {
@@ -638,8 +666,8 @@ bool IsAscii(const std::string& s) {
 
 void PutValue(DcmDataset& rsp, const QueryKey& key, const std::string& value) {
   DcmTag tag(static_cast<Uint16>(key.tag >> 16), static_cast<Uint16>(key.tag & 0xFFFF));
-  if (tag.getEVR() == EVR_UNKNOWN || tag.getEVR() == EVR_UN || tag.getEVR() == EVR_xs ||
-      tag.getEVR() == EVR_ox || tag.getEVR() == EVR_lt)
+  if (tag.getEVR() == EVR_UNKNOWN || tag.getEVR() == EVR_UN || tag.getEVR() == EVR_xs || tag.getEVR() == EVR_ox ||
+      tag.getEVR() == EVR_lt)
     if (!key.vr.empty()) tag.setVR(DcmVR(key.vr.c_str()));
   if (key.is_sequence) {
     rsp.insert(new DcmSequenceOfItems(tag), true);
@@ -661,11 +689,16 @@ Result<Query> ParseIdentifier(DcmDataset& identifier, InformationModel model) {
     return Status::InvalidArgument("identifier has no QueryRetrieveLevel (0008,0052)");
   std::string name(level.c_str());
   name.erase(std::remove(name.begin(), name.end(), ' '), name.end());
-  if (name == "PATIENT") q.level = QueryLevel::kPatient;
-  else if (name == "STUDY") q.level = QueryLevel::kStudy;
-  else if (name == "SERIES") q.level = QueryLevel::kSeries;
-  else if (name == "IMAGE") q.level = QueryLevel::kImage;
-  else return Status::InvalidArgument("unknown QueryRetrieveLevel '" + name + "'");
+  if (name == "PATIENT")
+    q.level = QueryLevel::kPatient;
+  else if (name == "STUDY")
+    q.level = QueryLevel::kStudy;
+  else if (name == "SERIES")
+    q.level = QueryLevel::kSeries;
+  else if (name == "IMAGE")
+    q.level = QueryLevel::kImage;
+  else
+    return Status::InvalidArgument("unknown QueryRetrieveLevel '" + name + "'");
   if (model == InformationModel::kStudyRoot && q.level == QueryLevel::kPatient)
     return Status::InvalidArgument("QueryRetrieveLevel PATIENT does not exist in the Study Root model");
 
@@ -716,7 +749,8 @@ Result<QueryStats> QueryEngine::Find(const Query& query,
       ascii = ascii && IsAscii(value);
       PutValue(rsp, key, value);
     }
-    if (!ascii) rsp.putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 192");
+    if (!ascii)
+      rsp.putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 192");
     else if (!query.requested_charset.empty())
       rsp.putAndInsertString(DCM_SpecificCharacterSet, query.requested_charset.c_str());
     return on_match(rsp);
@@ -730,8 +764,9 @@ Result<std::vector<InstanceRef>> QueryEngine::Resolve(const Query& query) const 
   for (const auto& key : query.keys)
     if (!key.is_sequence && !key.value.empty() && key.value != "*") narrowed = true;
   if (!narrowed)
-    return Status::InvalidArgument("the identifier names no unique key (StudyInstanceUID, SeriesInstanceUID, "
-                                   "SOPInstanceUID or PatientID): nothing to retrieve");
+    return Status::InvalidArgument(
+        "the identifier names no unique key (StudyInstanceUID, SeriesInstanceUID, "
+        "SOPInstanceUID or PatientID): nothing to retrieve");
   Query images = query;
   images.level = QueryLevel::kImage;
   Runner runner(impl_->store, images, impl_->ae_title);
@@ -747,12 +782,10 @@ Result<std::vector<InstanceRef>> QueryEngine::Resolve(const Query& query) const 
 std::string ConvertResponseCharset(DcmDataset& response, const std::string& requested_charset) {
   OFString current;
   response.findAndGetOFStringArray(DCM_SpecificCharacterSet, current);
-  if (current != "ISO_IR 192" || requested_charset.empty() || requested_charset == "ISO_IR 192")
-    return current.c_str();
+  if (current != "ISO_IR 192" || requested_charset.empty() || requested_charset == "ISO_IR 192") return current.c_str();
   // Try the requester's own character set; keep UTF-8 when a value does not fit.
   DcmDataset converted(response);
-  if (converted.convertCharacterSet("ISO_IR 192", requested_charset.c_str(), 0, OFTrue).bad())
-    return current.c_str();
+  if (converted.convertCharacterSet("ISO_IR 192", requested_charset.c_str(), 0, OFTrue).bad()) return current.c_str();
   response = converted;
   return requested_charset;
 }

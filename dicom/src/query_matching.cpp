@@ -7,9 +7,13 @@
 namespace pacs::dicom::query {
 namespace {
 
-bool IsDateTimeVr(const std::string& vr) { return vr == "DA" || vr == "TM" || vr == "DT"; }
+bool IsDateTimeVr(const std::string& vr) {
+  return vr == "DA" || vr == "TM" || vr == "DT";
+}
 
-bool HasWildcard(std::string_view s) { return s.find_first_of("*?") != std::string_view::npos; }
+bool HasWildcard(std::string_view s) {
+  return s.find_first_of("*?") != std::string_view::npos;
+}
 
 std::vector<std::string_view> Split(std::string_view s, char sep) {
   std::vector<std::string_view> out;
@@ -102,8 +106,8 @@ KeyMatcher::KeyMatcher(uint32_t tag, std::string vr, std::string value)
     const size_t dash = v.find('-');
     // DT values may carry a UTC offset ("+0100" / "-0500") after 14+ digits;
     // a dash at position >= 14 of a single DT value is such an offset.
-    if (dash != std::string_view::npos && !(vr_ == "DT" && dash >= 14 && v.find('-', dash + 1) == v.npos &&
-                                            v.size() - dash == 5)) {
+    if (dash != std::string_view::npos &&
+        !(vr_ == "DT" && dash >= 14 && v.find('-', dash + 1) == v.npos && v.size() - dash == 5)) {
       kind_ = MatchKind::kRange;
       lower_ = NormalizeDateTime(v.substr(0, dash));
       upper_ = NormalizeDateTime(v.substr(dash + 1));
@@ -123,13 +127,15 @@ KeyMatcher::KeyMatcher(uint32_t tag, std::string vr, std::string value)
   const auto parts = Split(v, '\\');
   for (auto part : parts) {
     part = Trim(part);
-    std::string alt = is_person_name() ? (part.find('=') != part.npos ? NormalizeWholeName(part)
-                                                                      : index::NormalizeNameGroup(part))
-                                       : std::string(part);
+    std::string alt = is_person_name()
+                          ? (part.find('=') != part.npos ? NormalizeWholeName(part) : index::NormalizeNameGroup(part))
+                          : std::string(part);
     alternatives_.push_back(std::move(alt));
   }
-  if (parts.size() > 1) kind_ = MatchKind::kList;
-  else kind_ = HasWildcard(alternatives_[0]) ? MatchKind::kWildcard : MatchKind::kSingle;
+  if (parts.size() > 1)
+    kind_ = MatchKind::kList;
+  else
+    kind_ = HasWildcard(alternatives_[0]) ? MatchKind::kWildcard : MatchKind::kSingle;
 }
 
 bool KeyMatcher::MatchesOne(std::string_view stored) const {

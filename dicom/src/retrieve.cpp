@@ -28,7 +28,9 @@ bool IsLosslessTarget(const std::string& ts) {
          ts == UID_JPEGProcess14TransferSyntax;
 }
 
-bool DcmtkKnows(const std::string& ts) { return DcmXfer(ts.c_str()).getXfer() != EXS_Unknown; }
+bool DcmtkKnows(const std::string& ts) {
+  return DcmXfer(ts.c_str()).getXfer() != EXS_Unknown;
+}
 
 // The syntax of pacscore's own encoding of the frames, when every frame is
 // stored with one codec (what the transcoder's `stored` target gives).
@@ -56,8 +58,8 @@ Result<PeerAddress> ParsePeer(std::string_view text) {
   peer.ae_title = std::string(text.substr(eq + 1, at - eq - 1));
   peer.host = std::string(text.substr(at + 1, colon - at - 1));
   const std::string port(text.substr(colon + 1));
-  if (peer.name.empty() || peer.ae_title.empty() || peer.ae_title.size() > 16 || peer.host.empty() ||
-      port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit))
+  if (peer.name.empty() || peer.ae_title.empty() || peer.ae_title.size() > 16 || peer.host.empty() || port.empty() ||
+      port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit))
     return Status::InvalidArgument(usage);
   const long p = std::stol(port);
   if (p < 1 || p > 65535) return Status::InvalidArgument(usage);
@@ -96,8 +98,7 @@ std::string ChooseSyntax(const engine::InstanceRecord& record, const std::vector
 }
 
 Result<std::unique_ptr<DcmFileFormat>> BuildForTransfer(const engine::Store& store,
-                                                        const engine::InstanceRecord& record,
-                                                        const std::string& ts) {
+                                                        const engine::InstanceRecord& record, const std::string& ts) {
   if (!CanProduce(record, ts))
     return Status::Unsupported("instance " + record.sop_instance_uid + " (received in " + record.transfer_syntax_uid +
                                ") cannot be sent in " + ts);
@@ -121,8 +122,7 @@ StoreAssociation::~StoreAssociation() {
   if (impl_ && impl_->scu.isConnected()) impl_->scu.releaseAssociation();
 }
 
-Result<std::unique_ptr<StoreAssociation>> StoreAssociation::Open(const PeerAddress& peer,
-                                                                 const std::string& calling_ae,
+Result<std::unique_ptr<StoreAssociation>> StoreAssociation::Open(const PeerAddress& peer, const std::string& calling_ae,
                                                                  const std::vector<engine::InstanceRecord>& records) {
   std::unique_ptr<StoreAssociation> assoc(new StoreAssociation());
   DcmSCU& scu = assoc->impl_->scu;
@@ -151,8 +151,7 @@ Result<std::unique_ptr<StoreAssociation>> StoreAssociation::Open(const PeerAddre
   }
   OFCondition cond = scu.initNetwork();
   if (cond.good()) cond = scu.negotiateAssociation();
-  if (cond.bad())
-    return Status::IOError("cannot open an association to " + assoc->impl_->peer + ": " + cond.text());
+  if (cond.bad()) return Status::IOError("cannot open an association to " + assoc->impl_->peer + ": " + cond.text());
   return assoc;
 }
 

@@ -15,11 +15,11 @@
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "dcmtk/dcmjpeg/djdecode.h"
 #include "dcmtk/dcmjpeg/djencode.h"
+#include "dcmtk_codecs.h"
+#include "fragments.h"
 #include "pacs/codecs/codec_choice.h"
 #include "pacs/codecs/codec_options.h"
 #include "pacs/dicom/instance_split.h"
-#include "dcmtk_codecs.h"
-#include "fragments.h"
 
 namespace pacs::dicom {
 namespace {
@@ -53,7 +53,9 @@ std::string GetString(DcmItem& item, const DcmTagKey& tag) {
   return v.c_str();
 }
 
-std::span<const uint8_t> Bytes(const std::string& s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
+std::span<const uint8_t> Bytes(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
 
 // The frames of an encapsulated pixel sequence (see fragments.h).
 Result<std::vector<std::string>> FramesOfSequence(DcmPixelSequence& seq, size_t frames) {
@@ -66,15 +68,17 @@ Result<std::vector<std::string>> FramesOfSequence(DcmPixelSequence& seq, size_t 
     const Uint32 len = item->getLength();
     if (len > 0 && item->getUint8Array(data).bad()) return Status::Corruption("pixel item unreadable");
     std::string bytes(reinterpret_cast<const char*>(data), len);
-    if (i == 0) bot = std::move(bytes);
-    else fragments.push_back(std::move(bytes));
+    if (i == 0)
+      bot = std::move(bytes);
+    else
+      fragments.push_back(std::move(bytes));
   }
   return GroupFragments(bot, fragments, frames);
 }
 
 struct NativeFrames {
   codecs::FrameInfo info;
-  std::vector<std::string> frames;           // native bytes, little endian
+  std::vector<std::string> frames;                 // native bytes, little endian
   std::vector<std::optional<std::string>> stored;  // our stored codestream per frame, if any
   std::vector<CodecId> stored_codec;
 };
@@ -92,7 +96,8 @@ Result<NativeFrames> DecodeFrames(const engine::Store& store, const engine::Inst
   long frames_long = 1;
   {
     OFString s;
-    if (ds.findAndGetOFString(DCM_NumberOfFrames, s).good() && !s.empty()) frames_long = std::max(1L, std::atol(s.c_str()));
+    if (ds.findAndGetOFString(DCM_NumberOfFrames, s).good() && !s.empty())
+      frames_long = std::max(1L, std::atol(s.c_str()));
   }
   const size_t frames = static_cast<size_t>(frames_long);
   NativeFrames out;
@@ -139,7 +144,8 @@ Result<NativeFrames> DecodeFrames(const engine::Store& store, const engine::Inst
     // A J2K codestream with the colour transform decodes to RGB.
     for (size_t f = 0; f < frames; ++f) {
       auto decoded = codecs::MakeCodec(*ours)->Decode(out.info, Bytes((*codestreams)[f]));
-      if (!decoded.ok()) return decoded.status().WithContext("received frame " + std::to_string(f) + " does not decode");
+      if (!decoded.ok())
+        return decoded.status().WithContext("received frame " + std::to_string(f) + " does not decode");
       out.frames.emplace_back(decoded->begin(), decoded->end());
       out.stored.push_back((*codestreams)[f]);
       out.stored_codec.push_back(*ours);
@@ -177,8 +183,8 @@ Result<BuiltInstance> EncodeWithOurCodec(std::unique_ptr<DcmFileFormat> file, Na
   DcmDataset& ds = *file->getDataset();
   const std::string photometric = GetString(ds, DCM_PhotometricInterpretation);
   codecs::CodecOptions options;
-  options.rgb_colour_transform = nf.info.samples_per_pixel == 3 && photometric == "RGB" &&
-                                 (codec == CodecId::kJ2k || codec == CodecId::kHtj2k);
+  options.rgb_colour_transform =
+      nf.info.samples_per_pixel == 3 && photometric == "RGB" && (codec == CodecId::kJ2k || codec == CodecId::kHtj2k);
   auto encoder = codecs::MakeCodec(codec, options);
   if (!encoder->Supports(nf.info))
     return Status::Unsupported(std::string(codecs::CodecName(codec)) + " does not support this pixel format");
@@ -201,7 +207,8 @@ Result<BuiltInstance> EncodeWithOurCodec(std::unique_ptr<DcmFileFormat> file, Na
     }
     if (codec != CodecId::kJpegLs && codecs::UsesColourTransform(Bytes(codestream))) rct = true;
     if (seq->storeCompressedFrame(offsets, reinterpret_cast<Uint8*>(codestream.data()),
-                                  static_cast<Uint32>(codestream.size()), 0).bad()) {
+                                  static_cast<Uint32>(codestream.size()), 0)
+            .bad()) {
       delete seq;
       return Status::Internal("cannot store compressed frame");
     }
@@ -265,7 +272,8 @@ Result<TargetSyntax> ParseTargetSyntax(std::string_view text) {
     return t;
   }
   if (text.find_first_not_of("0123456789.") != std::string_view::npos)
-    return Status::InvalidArgument("--transfer-syntax must be original, stored or a UID, not '" + std::string(text) + "'");
+    return Status::InvalidArgument("--transfer-syntax must be original, stored or a UID, not '" + std::string(text) +
+                                   "'");
   t.kind = TargetSyntax::Kind::kUid;
   t.uid = std::string(text);
   return t;
@@ -348,8 +356,8 @@ Status WritePart10(BuiltInstance& built, const std::filesystem::path& path) {
   }
   // A syntax DCMTK does not know (HTJ2K): our meta header, then the dataset
   // encoded by DCMTK under its carrier representation.
-  std::string out = EncodeMetaHeader(GetString(ds, DCM_SOPClassUID), GetString(ds, DCM_SOPInstanceUID),
-                                     built.transfer_syntax_uid);
+  std::string out =
+      EncodeMetaHeader(GetString(ds, DCM_SOPClassUID), GetString(ds, DCM_SOPInstanceUID), built.transfer_syntax_uid);
   auto dataset = EncodeDatasetBytes(ds, built.dcmtk_xfer);
   if (!dataset.ok()) return dataset.status().WithContext(path.string());
   out += *dataset;

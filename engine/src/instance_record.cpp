@@ -65,9 +65,8 @@ bool InstanceRecord::SameContentAs(const InstanceRecord& other) const {
 std::string InstanceRecord::Encode() const {
   std::string out;
   out.push_back(static_cast<char>(kRecordVersion));
-  for (const std::string* s :
-       {&sop_instance_uid, &sop_class_uid, &study_instance_uid, &series_instance_uid, &patient_id,
-        &issuer_of_patient_id, &transfer_syntax_uid, &header_transfer_syntax_uid}) {
+  for (const std::string* s : {&sop_instance_uid, &sop_class_uid, &study_instance_uid, &series_instance_uid,
+                               &patient_id, &issuer_of_patient_id, &transfer_syntax_uid, &header_transfer_syntax_uid}) {
     PutBytes(out, *s);
   }
   out.append(AsKey(header_hash));
@@ -95,9 +94,8 @@ Result<InstanceRecord> InstanceRecord::Decode(std::string_view bytes) {
   InstanceRecord rec;
   bool ok = true;
   for (std::string* s :
-       {&rec.sop_instance_uid, &rec.sop_class_uid, &rec.study_instance_uid,
-        &rec.series_instance_uid, &rec.patient_id, &rec.issuer_of_patient_id,
-        &rec.transfer_syntax_uid, &rec.header_transfer_syntax_uid}) {
+       {&rec.sop_instance_uid, &rec.sop_class_uid, &rec.study_instance_uid, &rec.series_instance_uid, &rec.patient_id,
+        &rec.issuer_of_patient_id, &rec.transfer_syntax_uid, &rec.header_transfer_syntax_uid}) {
     ok = ok && r.Bytes(*s);
   }
   uint64_t ms = 0, count = 0;

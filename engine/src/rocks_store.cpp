@@ -34,7 +34,7 @@ constexpr char kSchemaVersion[] = "1";
 
 enum Cf : size_t { kDefault = 0, kInstances, kHeaders, kFrames, kRefs, kIndex, kCatalog, kGc, kWork, kCfCount };
 const char* const kCfNames[kCfCount] = {"default", "instances", "headers", "frames", "refs",
-                                        "index", "catalog", "gc", "work"};
+                                        "index",   "catalog",   "gc",      "work"};
 
 std::string EncodeU64(uint64_t v) {
   std::string s(8, '\0');
@@ -66,14 +66,14 @@ constexpr char kCountSeries[] = "count/series";
 constexpr char kCountInstances[] = "count/instances";
 constexpr char kCountReceived[] = "count/received_bytes";
 constexpr char kCountReceivedTotal[] = "count/received_bytes_total";
-constexpr char kCountChunks[] = "count/chunks";                  // referenced chunks
-constexpr char kCountChunkBytes[] = "count/chunk_bytes";         // their stored bytes
-constexpr char kCountChunkRefs[] = "count/chunk_refs";           // references to chunks
+constexpr char kCountChunks[] = "count/chunks";                           // referenced chunks
+constexpr char kCountChunkBytes[] = "count/chunk_bytes";                  // their stored bytes
+constexpr char kCountChunkRefs[] = "count/chunk_refs";                    // references to chunks
 constexpr char kCountRefStoredBytes[] = "count/referenced_stored_bytes";  // stored bytes per reference
-constexpr char kCountMultiEncoded[] = "count/multi_encoded";     // pixel identities with >= 2 encodings
-constexpr char kCountGcChunks[] = "count/gc_chunks";             // unreferenced chunks awaiting collection
+constexpr char kCountMultiEncoded[] = "count/multi_encoded";              // pixel identities with >= 2 encodings
+constexpr char kCountGcChunks[] = "count/gc_chunks";                      // unreferenced chunks awaiting collection
 constexpr char kCountGcBytes[] = "count/gc_bytes";
-constexpr char kCountWork[] = "count/deferred_work";           // chunks awaiting re-encoding
+constexpr char kCountWork[] = "count/deferred_work";  // chunks awaiting re-encoding
 constexpr char kCountCodecPrefix[] = "count/codec/";  // + name + "/chunks" | "/raw_bytes" | "/stored_bytes"
 
 int64_t NowMs() {
@@ -106,9 +106,9 @@ struct ChunkRef {
 };
 
 std::string CodecCounterName(uint8_t codec) {
-  return std::string(kCountCodecPrefix) +
-         (codec == kChunkAsReceived ? std::string("as_received")
-                                    : std::string(codecs::CodecName(static_cast<codecs::CodecId>(codec))));
+  return std::string(kCountCodecPrefix) + (codec == kChunkAsReceived
+                                               ? std::string("as_received")
+                                               : std::string(codecs::CodecName(static_cast<codecs::CodecId>(codec))));
 }
 
 ContentHash HashOf(std::string_view key) {
@@ -143,7 +143,7 @@ class CommitBuilder {
     uint8_t codec = 0;
   };
   RocksStore& store_;
-  std::map<std::string, int64_t> headers_;              // header hash -> delta
+  std::map<std::string, int64_t> headers_;  // header hash -> delta
   std::map<std::string, const std::string*> header_bytes_;
   std::map<std::string, ChunkChange> chunks_;           // chunk hash -> change
   std::map<std::string, int64_t> encodings_;            // pixel hash + chunk hash -> delta
@@ -168,8 +168,10 @@ class RocksCatalogTxn final : public CatalogTxn {
   void Delete(std::string_view key) override { pending_[std::string(key)] = std::nullopt; }
   void ApplyTo(rocksdb::WriteBatch& batch) const {
     for (const auto& [key, value] : pending_) {
-      if (value) batch.Put(cf_, key, *value);
-      else batch.Delete(cf_, key);
+      if (value)
+        batch.Put(cf_, key, *value);
+      else
+        batch.Delete(cf_, key);
     }
   }
 
@@ -181,8 +183,7 @@ class RocksCatalogTxn final : public CatalogTxn {
 
 class RocksStore final : public Store {
  public:
-  RocksStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> cfs,
-             StoreOptions options)
+  RocksStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> cfs, StoreOptions options)
       : db_(std::move(db)), cfs_(std::move(cfs)), options_(std::move(options)) {}
   ~RocksStore() override {
     for (auto* cf : cfs_) db_->DestroyColumnFamilyHandle(cf);
@@ -197,12 +198,8 @@ class RocksStore final : public Store {
     PACS_RETURN_IF_ERROR(FromRocks(s, "reading instance " + std::string(uid)));
     return InstanceRecord::Decode(value);
   }
-  Result<std::string> GetHeader(const ContentHash& hash) const override {
-    return GetBlob(kHeaders, hash, "header");
-  }
-  Result<std::string> GetChunk(const ContentHash& hash) const override {
-    return GetBlob(kFrames, hash, "pixel chunk");
-  }
+  Result<std::string> GetHeader(const ContentHash& hash) const override { return GetBlob(kHeaders, hash, "header"); }
+  Result<std::string> GetChunk(const ContentHash& hash) const override { return GetBlob(kFrames, hash, "pixel chunk"); }
   std::optional<uint8_t> HasChunk(const ContentHash& hash) const override {
     Status status;
     ChunkRef ref = ReadChunkRef(hash, status);
@@ -284,7 +281,7 @@ class RocksStore final : public Store {
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
   StoreOptions options_;
   CatalogObserver* observer_ = nullptr;  // set before the first commit
-  std::mutex commit_mutex_;  // serialises read-modify-write of refs, index, counters and catalog
+  std::mutex commit_mutex_;              // serialises read-modify-write of refs, index, counters and catalog
 };
 
 void CommitBuilder::AddInstance(const InstanceRecord& rec, const InstanceWrite* write) {
@@ -403,8 +400,10 @@ Status CommitBuilder::Finish(rocksdb::WriteBatch& batch) {
     const uint64_t before = store_.ReadU64(kIndex, enc_key, status);
     const int64_t after = static_cast<int64_t>(before) + delta;
     if (after < 0) return Status::Corruption("encoding count below zero");
-    if (after == 0) batch.Delete(store_.cf(kIndex), enc_key);
-    else batch.Put(store_.cf(kIndex), enc_key, EncodeU64(static_cast<uint64_t>(after)));
+    if (after == 0)
+      batch.Delete(store_.cf(kIndex), enc_key);
+    else
+      batch.Put(store_.cf(kIndex), enc_key, EncodeU64(static_cast<uint64_t>(after)));
     if ((before == 0) == (after == 0)) continue;  // the set of encodings did not change
     index_[count_key] += after > 0 ? 1 : -1;
   }
@@ -417,14 +416,16 @@ Status CommitBuilder::Finish(rocksdb::WriteBatch& batch) {
       if (before < 2 && after >= 2) counters_[kCountMultiEncoded] += 1;
       if (before >= 2 && after < 2) counters_[kCountMultiEncoded] -= 1;
     } else {
-      const char* counter = key.starts_with("pat/") ? kCountPatients
+      const char* counter = key.starts_with("pat/")     ? kCountPatients
                             : key.starts_with("study/") ? kCountStudies
                                                         : kCountSeries;
       if (before == 0 && after > 0) counters_[counter] += 1;
       if (before > 0 && after == 0) counters_[counter] -= 1;
     }
-    if (after == 0) batch.Delete(store_.cf(kIndex), key);
-    else batch.Put(store_.cf(kIndex), key, EncodeU64(after));
+    if (after == 0)
+      batch.Delete(store_.cf(kIndex), key);
+    else
+      batch.Put(store_.cf(kIndex), key, EncodeU64(after));
   }
   for (auto& [key, delta] : counters_) {
     if (delta == 0) continue;
@@ -458,10 +459,9 @@ Result<CommitResult> RocksStore::CommitInstance(const InstanceWrite& write) {
       rocksdb::WriteOptions wo;
       wo.sync = options_.sync_writes;
       PACS_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &traffic), "counting received bytes"));
-      return Status::AlreadyExists("SOP Instance UID " + rec.sop_instance_uid +
-                                   " is already stored with different content (stored header " +
-                                   result.existing_header_hash + ", received " +
-                                   result.new_header_hash + "); rejected, nothing stored");
+      return Status::AlreadyExists(
+          "SOP Instance UID " + rec.sop_instance_uid + " is already stored with different content (stored header " +
+          result.existing_header_hash + ", received " + result.new_header_hash + "); rejected, nothing stored");
     } else if (options_.on_duplicate == DuplicatePolicy::kKeep) {
       result.outcome = CommitOutcome::kKeptExisting;
     } else {
@@ -535,13 +535,17 @@ Result<StoreStats> RocksStore::Stats(bool flush_first) {
       auto& usage = st.per_codec[rest.substr(0, slash)];
       const std::string field = rest.substr(slash + 1);
       const uint64_t v = DecodeU64(it->value().ToStringView());
-      if (field == "chunks") usage.chunks = v;
-      else if (field == "raw_bytes") usage.raw_bytes = v;
-      else if (field == "stored_bytes") usage.stored_bytes = v;
+      if (field == "chunks")
+        usage.chunks = v;
+      else if (field == "raw_bytes")
+        usage.raw_bytes = v;
+      else if (field == "stored_bytes")
+        usage.stored_bytes = v;
     }
     PACS_RETURN_IF_ERROR(FromRocks(it->status(), "reading codec counters"));
     for (auto it2 = st.per_codec.begin(); it2 != st.per_codec.end();) {
-      if (it2->second.chunks == 0) it2 = st.per_codec.erase(it2);  // all such chunks were deleted
+      if (it2->second.chunks == 0)
+        it2 = st.per_codec.erase(it2);  // all such chunks were deleted
       else {
         st.pixel_raw_bytes += it2->second.raw_bytes;
         st.pixel_stored_bytes += it2->second.stored_bytes;
@@ -570,8 +574,10 @@ Result<uint64_t> RocksStore::DeleteInstances(const DeleteSelector& sel) {
   std::vector<InstanceRecord> victims;
   if (!sel.sop_instance_uid.empty()) {
     auto rec = GetInstance(sel.sop_instance_uid);
-    if (rec.ok()) victims.push_back(std::move(*rec));
-    else if (rec.status().code() != StatusCode::kNotFound) return rec.status();
+    if (rec.ok())
+      victims.push_back(std::move(*rec));
+    else if (rec.status().code() != StatusCode::kNotFound)
+      return rec.status();
   } else {
     PACS_RETURN_IF_ERROR(ForEachInstance([&](const InstanceRecord& r) {
       if ((!sel.study_instance_uid.empty() && r.study_instance_uid == sel.study_instance_uid) ||
@@ -605,7 +611,8 @@ Result<CollectReport> RocksStore::CollectGarbage(std::chrono::milliseconds grace
   {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kGc]));
     for (it->SeekToFirst(); it->Valid(); it->Next())
-      if (static_cast<int64_t>(DecodeU64(it->value().ToStringView())) <= cutoff) candidates.push_back(it->key().ToString());
+      if (static_cast<int64_t>(DecodeU64(it->value().ToStringView())) <= cutoff)
+        candidates.push_back(it->key().ToString());
     PACS_RETURN_IF_ERROR(FromRocks(it->status(), "scanning collectable chunks"));
   }
   report.candidates = candidates.size();
@@ -732,8 +739,7 @@ Result<CollectReport> RocksStore::Compact(std::chrono::milliseconds grace) {
   // Rewrite every blob file so that the space of removed frames comes back.
   options.blob_garbage_collection_policy = rocksdb::BlobGarbageCollectionPolicy::kForce;
   options.blob_garbage_collection_age_cutoff = 1.0;
-  for (auto* cf : cfs_)
-    PACS_RETURN_IF_ERROR(FromRocks(db_->CompactRange(options, cf, nullptr, nullptr), "compacting"));
+  for (auto* cf : cfs_) PACS_RETURN_IF_ERROR(FromRocks(db_->CompactRange(options, cf, nullptr, nullptr), "compacting"));
   return report;
 }
 
@@ -759,8 +765,10 @@ Result<VerifyReport> RocksStore::VerifyStructure(std::chrono::milliseconds grace
       continue;
     }
     const std::string hash = key.substr(1);
-    if (key[0] == 'h') seen_headers[hash] = DecodeU64(it->value().ToStringView());
-    else seen_chunks[hash] = ChunkRef::Decode(it->value().ToStringView()).count;
+    if (key[0] == 'h')
+      seen_headers[hash] = DecodeU64(it->value().ToStringView());
+    else
+      seen_chunks[hash] = ChunkRef::Decode(it->value().ToStringView()).count;
   }
   PACS_RETURN_IF_ERROR(FromRocks(it->status(), "scanning references"));
   for (const auto& [hash, n] : header_refs) {
@@ -771,19 +779,21 @@ Result<VerifyReport> RocksStore::VerifyStructure(std::chrono::milliseconds grace
     if (!BlobExists(kHeaders, hash)) problem("header " + ToHex(HashOf(hash)) + " is referenced but missing");
   }
   for (const auto& [hash, n] : seen_headers)
-    if (!header_refs.count(hash)) problem("header " + ToHex(HashOf(hash)) + " has count " + std::to_string(n) + " but no instance uses it");
+    if (!header_refs.count(hash))
+      problem("header " + ToHex(HashOf(hash)) + " has count " + std::to_string(n) + " but no instance uses it");
   for (const auto& [hash, n] : chunk_refs) {
     ++report.chunks;
     report.references += n;
     if (seen_chunks[hash] != n)
-      problem("chunk " + ToHex(HashOf(hash)) + ": stored count " + std::to_string(seen_chunks[hash]) +
-              ", referenced " + std::to_string(n) + " times");
+      problem("chunk " + ToHex(HashOf(hash)) + ": stored count " + std::to_string(seen_chunks[hash]) + ", referenced " +
+              std::to_string(n) + " times");
     if (!BlobExists(kFrames, hash)) problem("chunk " + ToHex(HashOf(hash)) + " is referenced but missing");
   }
   const int64_t cutoff = NowMs() - grace.count();
   for (const auto& [hash, n] : seen_chunks) {
     if (chunk_refs.count(hash)) continue;
-    if (n != 0) problem("chunk " + ToHex(HashOf(hash)) + " has count " + std::to_string(n) + " but no instance uses it");
+    if (n != 0)
+      problem("chunk " + ToHex(HashOf(hash)) + " has count " + std::to_string(n) + " but no instance uses it");
     std::string since;
     if (!db_->Get(rocksdb::ReadOptions(), cfs_[kGc], hash, &since).ok())
       problem("unreferenced chunk " + ToHex(HashOf(hash)) + " is not listed for collection");
@@ -827,16 +837,19 @@ Result<DuplicatePolicy> ParseDuplicatePolicy(std::string_view name) {
   if (name == "keep") return DuplicatePolicy::kKeep;
   if (name == "replace") return DuplicatePolicy::kReplace;
   if (name == "reject") return DuplicatePolicy::kReject;
-  return Status::InvalidArgument("--on-duplicate must be keep, replace or reject, not '" +
-                                 std::string(name) + "'");
+  return Status::InvalidArgument("--on-duplicate must be keep, replace or reject, not '" + std::string(name) + "'");
 }
 
 const char* CommitOutcomeName(CommitOutcome outcome) {
   switch (outcome) {
-    case CommitOutcome::kStored: return "stored";
-    case CommitOutcome::kIdenticalDuplicate: return "identical duplicate";
-    case CommitOutcome::kKeptExisting: return "kept existing";
-    case CommitOutcome::kReplaced: return "replaced";
+    case CommitOutcome::kStored:
+      return "stored";
+    case CommitOutcome::kIdenticalDuplicate:
+      return "identical duplicate";
+    case CommitOutcome::kKeptExisting:
+      return "kept existing";
+    case CommitOutcome::kReplaced:
+      return "replaced";
   }
   return "unknown";
 }
@@ -859,8 +872,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 5;
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (size_t i = 0; i < kCfCount; ++i)
-    descriptors.emplace_back(kCfNames[i], CfOptions(static_cast<Cf>(i)));
+  for (size_t i = 0; i < kCfCount; ++i) descriptors.emplace_back(kCfNames[i], CfOptions(static_cast<Cf>(i)));
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   // RocksDB's own LOG at INFO grows with every flush; it is part of the folder

@@ -6,10 +6,14 @@
 namespace pacs::codecs {
 namespace {
 
-FrameInfo Format(uint16_t allocated, uint16_t stored, uint16_t samples, bool is_signed = false,
-                 bool planar = false) {
-  return FrameInfo{.rows = 64, .columns = 64, .bits_allocated = allocated, .bits_stored = stored,
-                   .samples_per_pixel = samples, .is_signed = is_signed, .planar = planar};
+FrameInfo Format(uint16_t allocated, uint16_t stored, uint16_t samples, bool is_signed = false, bool planar = false) {
+  return FrameInfo{.rows = 64,
+                   .columns = 64,
+                   .bits_allocated = allocated,
+                   .bits_stored = stored,
+                   .samples_per_pixel = samples,
+                   .is_signed = is_signed,
+                   .planar = planar};
 }
 
 TEST(CodecChoiceTest, FollowsTheDocumentedTable) {

@@ -23,14 +23,21 @@ struct Case {
   Pattern pattern;
 };
 
-FrameInfo Grey(uint32_t rows, uint32_t columns, uint16_t allocated, uint16_t stored,
-               bool is_signed = false) {
-  return FrameInfo{.rows = rows, .columns = columns, .bits_allocated = allocated,
-                   .bits_stored = stored, .samples_per_pixel = 1, .is_signed = is_signed};
+FrameInfo Grey(uint32_t rows, uint32_t columns, uint16_t allocated, uint16_t stored, bool is_signed = false) {
+  return FrameInfo{.rows = rows,
+                   .columns = columns,
+                   .bits_allocated = allocated,
+                   .bits_stored = stored,
+                   .samples_per_pixel = 1,
+                   .is_signed = is_signed};
 }
 FrameInfo Rgb(uint32_t rows, uint32_t columns, uint16_t allocated, bool planar) {
-  return FrameInfo{.rows = rows, .columns = columns, .bits_allocated = allocated,
-                   .bits_stored = allocated, .samples_per_pixel = 3, .planar = planar};
+  return FrameInfo{.rows = rows,
+                   .columns = columns,
+                   .bits_allocated = allocated,
+                   .bits_stored = allocated,
+                   .samples_per_pixel = 3,
+                   .planar = planar};
 }
 
 std::vector<Case> Cases() {
@@ -38,13 +45,14 @@ std::vector<Case> Cases() {
   // Every precision from 1 to 16 bits, in the smallest word that holds it.
   for (uint16_t bits = 1; bits <= 16; ++bits) {
     const uint16_t allocated = bits <= 8 ? 8 : 16;
-    cases.push_back({"Noise" + std::to_string(bits) + "of" + std::to_string(allocated),
-                     Grey(23, 17, allocated, bits), Pattern::kNoise});
-    cases.push_back({"Smooth" + std::to_string(bits) + "of" + std::to_string(allocated),
-                     Grey(40, 33, allocated, bits), Pattern::kSmooth});
+    cases.push_back({"Noise" + std::to_string(bits) + "of" + std::to_string(allocated), Grey(23, 17, allocated, bits),
+                     Pattern::kNoise});
+    cases.push_back({"Smooth" + std::to_string(bits) + "of" + std::to_string(allocated), Grey(40, 33, allocated, bits),
+                     Pattern::kSmooth});
   }
   // <= 8 bits stored in a 16-bit word (JPEG-LS narrows these to bytes).
-  for (uint16_t bits : {2, 8}) cases.push_back({"Noise" + std::to_string(bits) + "of16", Grey(9, 11, 16, bits), Pattern::kNoise});
+  for (uint16_t bits : {2, 8})
+    cases.push_back({"Noise" + std::to_string(bits) + "of16", Grey(9, 11, 16, bits), Pattern::kNoise});
   for (Pattern p : {Pattern::kConstantZero, Pattern::kConstantMax}) {
     cases.push_back({std::string(testing::PatternName(p)) + "12of16", Grey(64, 64, 16, 12), p});
     cases.push_back({std::string(testing::PatternName(p)) + "8of8", Grey(31, 7, 8, 8), p});
@@ -105,13 +113,12 @@ TEST_P(CodecRoundTrip, IsBitExact) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Generated, CodecRoundTrip,
-    ::testing::Combine(::testing::Values(CodecId::kJpegLs, CodecId::kJ2k, CodecId::kHtj2k),
-                       ::testing::ValuesIn(Cases())),
-    [](const auto& info) {
-      return std::string(CodecName(std::get<0>(info.param))) + "_" + std::get<1>(info.param).name;
-    });
+INSTANTIATE_TEST_SUITE_P(Generated, CodecRoundTrip,
+                         ::testing::Combine(::testing::Values(CodecId::kJpegLs, CodecId::kJ2k, CodecId::kHtj2k),
+                                            ::testing::ValuesIn(Cases())),
+                         [](const auto& info) {
+                           return std::string(CodecName(std::get<0>(info.param))) + "_" + std::get<1>(info.param).name;
+                         });
 
 // J2K and HTJ2K with the reversible colour transform: still bit-exact on
 // every RGB case, the COD segment says so, and OpenJPEG undoes OpenJPH's RCT.
@@ -142,13 +149,12 @@ std::vector<Case> ColourCases() {
   return colour;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Rct, ColourTransformRoundTrip,
-    ::testing::Combine(::testing::Values(CodecId::kJ2k, CodecId::kHtj2k),
-                       ::testing::ValuesIn(ColourCases())),
-    [](const auto& info) {
-      return std::string(CodecName(std::get<0>(info.param))) + "_" + std::get<1>(info.param).name;
-    });
+INSTANTIATE_TEST_SUITE_P(Rct, ColourTransformRoundTrip,
+                         ::testing::Combine(::testing::Values(CodecId::kJ2k, CodecId::kHtj2k),
+                                            ::testing::ValuesIn(ColourCases())),
+                         [](const auto& info) {
+                           return std::string(CodecName(std::get<0>(info.param))) + "_" + std::get<1>(info.param).name;
+                         });
 
 TEST(ColourTransformTest, NotACodestreamSaysNo) {
   EXPECT_FALSE(UsesColourTransform({}));
@@ -178,7 +184,8 @@ TEST_P(CodecErrors, RejectsUnsupportedFormats) {
   EXPECT_FALSE(codec->Supports(FrameInfo{.rows = 4, .columns = 4, .bits_allocated = 1, .bits_stored = 1}));
   EXPECT_FALSE(codec->Supports(FrameInfo{.rows = 4, .columns = 4, .bits_allocated = 16, .bits_stored = 0}));
   EXPECT_FALSE(codec->Supports(FrameInfo{.rows = 4, .columns = 4, .bits_allocated = 8, .bits_stored = 12}));
-  EXPECT_FALSE(codec->Supports(FrameInfo{.rows = 4, .columns = 4, .bits_allocated = 8, .bits_stored = 8, .samples_per_pixel = 2}));
+  EXPECT_FALSE(codec->Supports(
+      FrameInfo{.rows = 4, .columns = 4, .bits_allocated = 8, .bits_stored = 8, .samples_per_pixel = 2}));
   EXPECT_FALSE(codec->Supports(FrameInfo{.rows = 0, .columns = 4, .bits_allocated = 8, .bits_stored = 8}));
   EXPECT_FALSE(codec->Supports(FrameInfo{.rows = 4, .columns = 70000, .bits_allocated = 8, .bits_stored = 8}));
   const FrameInfo unsupported{.rows = 2, .columns = 2, .bits_allocated = 32, .bits_stored = 32};
@@ -219,8 +226,7 @@ TEST_P(CodecErrors, GeometryMismatchIsCorruption) {
   const auto decoded = codec->Decode(other, *encoded);
   ASSERT_FALSE(decoded.ok());
   EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption);
-  EXPECT_NE(decoded.status().message().find("expected"), std::string::npos)
-      << decoded.status().message();
+  EXPECT_NE(decoded.status().message().find("expected"), std::string::npos) << decoded.status().message();
   other = info;
   other.bits_allocated = 8, other.bits_stored = 8;
   EXPECT_FALSE(codec->Decode(other, *encoded).ok());
@@ -239,8 +245,7 @@ TEST_P(CodecErrors, AcceptsMisalignedInput) {
   EXPECT_TRUE(*decoded == raw);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllCodecs, CodecErrors,
-                         ::testing::Values(CodecId::kJpegLs, CodecId::kJ2k, CodecId::kHtj2k),
+INSTANTIATE_TEST_SUITE_P(AllCodecs, CodecErrors, ::testing::Values(CodecId::kJpegLs, CodecId::kJ2k, CodecId::kHtj2k),
                          [](const auto& info) { return std::string(CodecName(info.param)); });
 
 }  // namespace

@@ -36,8 +36,7 @@ const std::vector<RealFrames>& Selection() {
     std::vector<RealFrames> chosen;
     std::map<std::string, int> per_folder;
     for (CorpusEntry& entry : testing::ReadManifest()) {
-      if (!testing::IsNativeLittleEndian(entry.transfer_syntax) ||
-          entry.relative_path.starts_with("malformed/"))
+      if (!testing::IsNativeLittleEndian(entry.transfer_syntax) || entry.relative_path.starts_with("malformed/"))
         continue;
       if (ChooseCodec(entry.info, entry.photometric, entry.modality) == CodecId::kRaw) continue;
       const std::string folder = std::filesystem::path(entry.relative_path).parent_path();
@@ -55,8 +54,7 @@ const std::vector<RealFrames>& Selection() {
       }
       RealFrames real{entry, {}};
       for (uint32_t f = 0; f < frames; ++f)
-        real.frames.emplace_back(pixels->begin() + f * frame_bytes,
-                                 pixels->begin() + (f + 1) * frame_bytes);
+        real.frames.emplace_back(pixels->begin() + f * frame_bytes, pixels->begin() + (f + 1) * frame_bytes);
       ++per_folder[folder];
       chosen.push_back(std::move(real));
     }
@@ -80,8 +78,8 @@ TEST_P(CorpusRoundTrip, RealFramesAreBitExact) {
       ASSERT_TRUE(encoded.ok()) << real.entry.relative_path << ": " << encoded.status().ToString();
       const auto decoded = codec->Decode(info, *encoded);
       ASSERT_TRUE(decoded.ok()) << real.entry.relative_path << ": " << decoded.status().ToString();
-      ASSERT_TRUE(*decoded == raw) << real.entry.relative_path << " frame " << f
-                                   << " did not round-trip through " << CodecName(GetParam());
+      ASSERT_TRUE(*decoded == raw) << real.entry.relative_path << " frame " << f << " did not round-trip through "
+                                   << CodecName(GetParam());
       ++frames;
       raw_bytes += raw.size();
       coded_bytes += encoded->size();
@@ -91,11 +89,12 @@ TEST_P(CorpusRoundTrip, RealFramesAreBitExact) {
       multi_frame_frames += real.entry.frames > 1;
     }
   }
-  std::printf("%s: %zu real frames from %zu files bit-exact, %.3f stored/raw; signed %zu, colour %zu, "
-              "bits above BitsStored %zu, from multi-frame objects %zu\n",
-              std::string(CodecName(GetParam())).c_str(), frames, Selection().size(),
-              raw_bytes ? static_cast<double>(coded_bytes) / raw_bytes : 0.0, signed_frames,
-              colour_frames, above_stored_frames, multi_frame_frames);
+  std::printf(
+      "%s: %zu real frames from %zu files bit-exact, %.3f stored/raw; signed %zu, colour %zu, "
+      "bits above BitsStored %zu, from multi-frame objects %zu\n",
+      std::string(CodecName(GetParam())).c_str(), frames, Selection().size(),
+      raw_bytes ? static_cast<double>(coded_bytes) / raw_bytes : 0.0, signed_frames, colour_frames, above_stored_frames,
+      multi_frame_frames);
   RecordProperty("frames", static_cast<int>(frames));
   // The selection must keep covering every kind of frame the table names.
   EXPECT_GE(frames, 60u);
@@ -121,8 +120,7 @@ TEST(CorpusChosenCodec, RoundTripsWithTheTableChoice) {
       ASSERT_TRUE(encoded.ok()) << real.entry.relative_path << ": " << encoded.status().ToString();
       const auto decoded = codec->Decode(info, *encoded);
       ASSERT_TRUE(decoded.ok() && *decoded == raw) << real.entry.relative_path;
-      ++frames_per_choice[std::string(CodecName(choice.codec)) +
-                          (choice.options.rgb_colour_transform ? "+rct" : "")];
+      ++frames_per_choice[std::string(CodecName(choice.codec)) + (choice.options.rgb_colour_transform ? "+rct" : "")];
     }
   }
   for (const auto& [name, count] : frames_per_choice) std::printf("%s: %zu frames\n", name.c_str(), count);
@@ -143,9 +141,8 @@ class ForeignCodestreams : public ::testing::TestWithParam<GoldenPair> {};
 TEST_P(ForeignCodestreams, DecodeToTheUncompressedPixels) {
   const GoldenPair pair = GetParam();
   const auto manifest = testing::ReadManifest();
-  const auto row = std::find_if(manifest.begin(), manifest.end(), [&](const CorpusEntry& e) {
-    return e.relative_path == pair.uncompressed;
-  });
+  const auto row = std::find_if(manifest.begin(), manifest.end(),
+                                [&](const CorpusEntry& e) { return e.relative_path == pair.uncompressed; });
   ASSERT_NE(row, manifest.end()) << pair.uncompressed << " not in MANIFEST.tsv";
   const FrameInfo info = row->info;
   const auto unc_file = testing::ReadWholeFile(testing::CorpusDir() + "/" + pair.uncompressed);

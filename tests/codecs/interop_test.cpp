@@ -27,7 +27,9 @@ bool HaveTool(const std::string& tool) {
   return std::system(("command -v " + tool + " >/dev/null 2>&1").c_str()) == 0;
 }
 
-int RunQuietly(const std::string& command) { return std::system((command + " >/dev/null 2>&1").c_str()); }
+int RunQuietly(const std::string& command) {
+  return std::system((command + " >/dev/null 2>&1").c_str());
+}
 
 class ScratchDir {
  public:
@@ -73,11 +75,10 @@ std::vector<NamedFrame> Frames() {
       frames.push_back({name, info, std::vector<uint8_t>(pixels->begin(), pixels->end())});
     }
   }
-  const FrameInfo masked{.rows = 37, .columns = 41, .bits_allocated = 16, .bits_stored = 12,
-                         .is_signed = true};
+  const FrameInfo masked{.rows = 37, .columns = 41, .bits_allocated = 16, .bits_stored = 12, .is_signed = true};
   frames.push_back({"signed_masked", masked, testing::MakeFrame(masked, Pattern::kSignedMasked)});
-  const FrameInfo planar{.rows = 30, .columns = 31, .bits_allocated = 8, .bits_stored = 8,
-                         .samples_per_pixel = 3, .planar = true};
+  const FrameInfo planar{
+      .rows = 30, .columns = 31, .bits_allocated = 8, .bits_stored = 8, .samples_per_pixel = 3, .planar = true};
   frames.push_back({"rgb_planar", planar, testing::MakeFrame(planar, Pattern::kSmooth)});
   return frames;
 }
@@ -88,15 +89,14 @@ uint32_t Sample(const FrameInfo& info, std::span<const uint8_t> raw, size_t inde
 
 // Same pixel values: every bit when the codestream carried the whole word,
 // else the BitsStored bits (a decoder may sign-extend above them).
-void ExpectSamePixelValues(const FrameInfo& info, std::span<const uint8_t> expected,
-                           std::span<const uint8_t> actual, const std::string& what) {
+void ExpectSamePixelValues(const FrameInfo& info, std::span<const uint8_t> expected, std::span<const uint8_t> actual,
+                           const std::string& what) {
   ASSERT_EQ(actual.size(), expected.size()) << what;
   const bool whole_word = HasBitsAboveStored(info, expected);
   const uint32_t mask = whole_word ? (1u << info.bits_allocated) - 1u : (1u << info.bits_stored) - 1u;
   const size_t count = info.FrameBytes() / (info.bits_allocated / 8);
   for (size_t i = 0; i < count; ++i)
-    ASSERT_EQ(Sample(info, expected, i) & mask, Sample(info, actual, i) & mask)
-        << what << ": sample " << i;
+    ASSERT_EQ(Sample(info, expected, i) & mask, Sample(info, actual, i) & mask) << what << ": sample " << i;
 }
 
 // PGX as opj_decompress writes it: "PG ML +|- prec width height\n", then
@@ -109,8 +109,7 @@ std::optional<std::vector<uint32_t>> ReadPgx(const std::string& path, int* preci
   char sign = 0;
   int width = 0, height = 0;
   const std::string header(bytes->begin(), newline);
-  if (std::sscanf(header.c_str(), "PG ML %c %d %d %d", &sign, precision, &width, &height) != 4)
-    return std::nullopt;
+  if (std::sscanf(header.c_str(), "PG ML %c %d %d %d", &sign, precision, &width, &height) != 4) return std::nullopt;
   const size_t bytes_per = *precision > 8 ? 2 : 1;
   const uint8_t* data = &*newline + 1;
   std::vector<uint32_t> values(static_cast<size_t>(width) * height);
@@ -137,8 +136,7 @@ TEST_P(OpjDecompressInterop, DecodesOurCodestreamsBitExact) {
     ASSERT_TRUE(encoded.ok()) << encoded.status().ToString();
     const std::string j2k = dir / (frame.name + ".j2k");
     WriteFile(j2k, *encoded);
-    ASSERT_EQ(RunQuietly("opj_decompress -i " + j2k + " -o " + (dir / (frame.name + ".pgx"))), 0)
-        << frame.name;
+    ASSERT_EQ(RunQuietly("opj_decompress -i " + j2k + " -o " + (dir / (frame.name + ".pgx"))), 0) << frame.name;
     const size_t pixels = static_cast<size_t>(frame.info.rows) * frame.info.columns;
     for (int c = 0; c < frame.info.samples_per_pixel; ++c) {
       int precision = 0;
@@ -148,9 +146,7 @@ TEST_P(OpjDecompressInterop, DecodesOurCodestreamsBitExact) {
       ASSERT_EQ(values->size(), pixels);
       const uint32_t mask = (1u << precision) - 1u;
       for (size_t i = 0; i < pixels; ++i) {
-        const size_t index = frame.info.samples_per_pixel == 1 ? i
-                             : frame.info.planar               ? c * pixels + i
-                                                               : 3 * i + c;
+        const size_t index = frame.info.samples_per_pixel == 1 ? i : frame.info.planar ? c * pixels + i : 3 * i + c;
         ASSERT_EQ((*values)[i] & mask, Sample(frame.info, frame.raw, index))
             << frame.name << " component " << c << " pixel " << i;
       }
@@ -170,16 +166,17 @@ INSTANTIATE_TEST_SUITE_P(J2kAndHtj2k, OpjDecompressInterop,
 // --- Minimal DICOM Part 10 writer, enough for dcmdjpls and gdcmconv. ---
 
 void PutTag(std::vector<uint8_t>& out, uint16_t group, uint16_t element) {
-  out.insert(out.end(), {static_cast<uint8_t>(group), static_cast<uint8_t>(group >> 8),
-                         static_cast<uint8_t>(element), static_cast<uint8_t>(element >> 8)});
+  out.insert(out.end(), {static_cast<uint8_t>(group), static_cast<uint8_t>(group >> 8), static_cast<uint8_t>(element),
+                         static_cast<uint8_t>(element >> 8)});
 }
-void Put16(std::vector<uint8_t>& out, uint16_t v) { out.insert(out.end(), {static_cast<uint8_t>(v), static_cast<uint8_t>(v >> 8)}); }
+void Put16(std::vector<uint8_t>& out, uint16_t v) {
+  out.insert(out.end(), {static_cast<uint8_t>(v), static_cast<uint8_t>(v >> 8)});
+}
 void Put32(std::vector<uint8_t>& out, uint32_t v) {
   Put16(out, static_cast<uint16_t>(v));
   Put16(out, static_cast<uint16_t>(v >> 16));
 }
-void PutString(std::vector<uint8_t>& out, uint16_t group, uint16_t element, const char* vr,
-               std::string value) {
+void PutString(std::vector<uint8_t>& out, uint16_t group, uint16_t element, const char* vr, std::string value) {
   if (value.size() % 2) value.push_back(std::string_view(vr) == "UI" ? '\0' : ' ');
   PutTag(out, group, element);
   out.insert(out.end(), vr, vr + 2);
@@ -194,8 +191,7 @@ void PutUs(std::vector<uint8_t>& out, uint16_t group, uint16_t element, uint16_t
 }
 
 std::vector<uint8_t> EncapsulatedDicom(const FrameInfo& info, std::string_view transfer_syntax,
-                                       std::span<const uint8_t> codestream,
-                                       const std::string& colour_photometric) {
+                                       std::span<const uint8_t> codestream, const std::string& colour_photometric) {
   const std::string sop_class = "1.2.840.10008.5.1.4.1.1.7";  // Secondary Capture
   const std::string instance = "1.2.826.0.1.3680043.10.1234.1";
   std::vector<uint8_t> meta;
@@ -260,8 +256,7 @@ TEST_P(DicomToolInterop, DecodesOurCodestreamsToTheSamePixels) {
     ASSERT_TRUE(encoded.ok()) << encoded.status().ToString();
     const std::string in = dir / (frame.name + ".dcm");
     const std::string out = dir / (frame.name + "_raw.dcm");
-    WriteFile(in, EncapsulatedDicom(frame.info, TransferSyntaxUid(tool.codec), *encoded,
-                                    tool.rct ? "YBR_RCT" : "RGB"));
+    WriteFile(in, EncapsulatedDicom(frame.info, TransferSyntaxUid(tool.codec), *encoded, tool.rct ? "YBR_RCT" : "RGB"));
     std::string command = tool.command;
     command.replace(command.find("IN"), 2, in);
     command.replace(command.find("OUT"), 3, out);
@@ -274,8 +269,7 @@ TEST_P(DicomToolInterop, DecodesOurCodestreamsToTheSamePixels) {
     // (the codestream orders the components); GDCM writes its decoded output
     // colour-by-pixel, so compare in the layout the output file declares.
     std::vector<uint8_t> expected = frame.raw;
-    if (frame.info.samples_per_pixel == 3 &&
-        testing::ReadPlanarConfiguration(*decoded_file) != frame.info.planar) {
+    if (frame.info.samples_per_pixel == 3 && testing::ReadPlanarConfiguration(*decoded_file) != frame.info.planar) {
       const size_t pixels = static_cast<size_t>(frame.info.rows) * frame.info.columns;
       for (size_t i = 0; i < pixels; ++i)
         for (size_t c = 0; c < 3; ++c) {
@@ -290,13 +284,12 @@ TEST_P(DicomToolInterop, DecodesOurCodestreamsToTheSamePixels) {
   EXPECT_GE(checked, 4u);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Tools, DicomToolInterop,
-    ::testing::Values(DicomTool{"dcmdjpls", CodecId::kJpegLs, "dcmdjpls IN OUT"},
-                      DicomTool{"gdcmconv_jpegls", CodecId::kJpegLs, "gdcmconv --raw IN OUT"},
-                      DicomTool{"gdcmconv_j2k", CodecId::kJ2k, "gdcmconv --raw IN OUT"},
-                      DicomTool{"gdcmconv_j2k_rct", CodecId::kJ2k, "gdcmconv --raw IN OUT", true}),
-    [](const auto& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Tools, DicomToolInterop,
+                         ::testing::Values(DicomTool{"dcmdjpls", CodecId::kJpegLs, "dcmdjpls IN OUT"},
+                                           DicomTool{"gdcmconv_jpegls", CodecId::kJpegLs, "gdcmconv --raw IN OUT"},
+                                           DicomTool{"gdcmconv_j2k", CodecId::kJ2k, "gdcmconv --raw IN OUT"},
+                                           DicomTool{"gdcmconv_j2k_rct", CodecId::kJ2k, "gdcmconv --raw IN OUT", true}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
 }  // namespace pacs::codecs

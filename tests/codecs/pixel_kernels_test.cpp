@@ -14,8 +14,8 @@
 namespace pacs::codecs {
 namespace {
 
-const size_t kLengths[] = {0, 1, 2, 3, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 129,
-                           1000, 4095, 4096, 4097, 8193, 10007};
+const size_t kLengths[] = {0,  1,  2,  3,   7,   15,   16,   17,   31,   32,   33,
+                           63, 64, 65, 127, 129, 1000, 4095, 4096, 4097, 8193, 10007};
 
 template <typename T>
 std::vector<T> Random(size_t count, uint32_t seed, uint32_t mask = 0xFFFFFFFFu) {
@@ -40,8 +40,7 @@ class PixelKernelsTest : public ::testing::TestWithParam<int64_t> {
   void TearDown() override { hwy::SetSupportedTargetsForTest(0); }
 };
 
-INSTANTIATE_TEST_SUITE_P(Targets, PixelKernelsTest,
-                         ::testing::Values(HWY_AVX2, HWY_SSE4, HWY_STATIC_TARGET),
+INSTANTIATE_TEST_SUITE_P(Targets, PixelKernelsTest, ::testing::Values(HWY_AVX2, HWY_SSE4, HWY_STATIC_TARGET),
                          [](const auto& info) { return std::string(hwy::TargetName(info.param)); });
 
 TEST(PixelKernelsDispatchTest, PicksTheBestCompiledTarget) {
@@ -73,8 +72,7 @@ TEST_P(PixelKernelsTest, OrAndBitDepthMatchScalar) {
     for (uint32_t mask : {0x0u, 0x1u, 0xFFFu, 0x3FFFu, 0xFFFFu}) {
       auto u = Random<uint16_t>(n, static_cast<uint32_t>(n) * 31 + mask, mask);
       EXPECT_EQ(OrAllU16(u.data(), n), scalar::OrAllU16(u.data(), n));
-      EXPECT_EQ(ActualBitDepthU16(u.data(), n),
-                std::bit_width(static_cast<unsigned>(scalar::OrAllU16(u.data(), n))));
+      EXPECT_EQ(ActualBitDepthU16(u.data(), n), std::bit_width(static_cast<unsigned>(scalar::OrAllU16(u.data(), n))));
     }
   }
 }

@@ -8,13 +8,20 @@ namespace pacs::codecs::testing {
 
 const char* PatternName(Pattern pattern) {
   switch (pattern) {
-    case Pattern::kConstantZero: return "ConstantZero";
-    case Pattern::kConstantMax: return "ConstantMax";
-    case Pattern::kNoise: return "Noise";
-    case Pattern::kSmooth: return "Smooth";
-    case Pattern::kSignedExtended: return "SignedExtended";
-    case Pattern::kSignedMasked: return "SignedMasked";
-    case Pattern::kGarbageAbove: return "GarbageAbove";
+    case Pattern::kConstantZero:
+      return "ConstantZero";
+    case Pattern::kConstantMax:
+      return "ConstantMax";
+    case Pattern::kNoise:
+      return "Noise";
+    case Pattern::kSmooth:
+      return "Smooth";
+    case Pattern::kSignedExtended:
+      return "SignedExtended";
+    case Pattern::kSignedMasked:
+      return "SignedMasked";
+    case Pattern::kGarbageAbove:
+      return "GarbageAbove";
   }
   return "?";
 }
@@ -29,9 +36,15 @@ std::vector<uint8_t> MakeFrame(const FrameInfo& info, Pattern pattern, uint32_t 
   for (size_t i = 0; i < count; ++i) {
     uint32_t value = 0;
     switch (pattern) {
-      case Pattern::kConstantZero: value = 0; break;
-      case Pattern::kConstantMax: value = stored_mask; break;
-      case Pattern::kNoise: value = rng() & stored_mask; break;
+      case Pattern::kConstantZero:
+        value = 0;
+        break;
+      case Pattern::kConstantMax:
+        value = stored_mask;
+        break;
+      case Pattern::kNoise:
+        value = rng() & stored_mask;
+        break;
       case Pattern::kSmooth: {
         const size_t pixel = i / info.samples_per_pixel;
         const uint32_t x = static_cast<uint32_t>(pixel % info.columns);
@@ -46,7 +59,9 @@ std::vector<uint8_t> MakeFrame(const FrameInfo& info, Pattern pattern, uint32_t 
         value = static_cast<uint32_t>(v) & (pattern == Pattern::kSignedMasked ? stored_mask : word_mask);
         break;
       }
-      case Pattern::kGarbageAbove: value = rng() & word_mask; break;
+      case Pattern::kGarbageAbove:
+        value = rng() & word_mask;
+        break;
     }
     if (bytes_per_sample == 1) {
       frame[i] = static_cast<uint8_t>(value);
@@ -58,7 +73,9 @@ std::vector<uint8_t> MakeFrame(const FrameInfo& info, Pattern pattern, uint32_t 
   return frame;
 }
 
-std::string CorpusDir() { return PACS_CORPUS_DIR; }
+std::string CorpusDir() {
+  return PACS_CORPUS_DIR;
+}
 
 std::vector<CorpusEntry> ReadManifest() {
   std::vector<CorpusEntry> entries;
@@ -102,8 +119,12 @@ bool IsNativeLittleEndian(const std::string& transfer_syntax) {
 }
 
 namespace {
-uint32_t Le32(const uint8_t* p) { return p[0] | p[1] << 8 | p[2] << 16 | static_cast<uint32_t>(p[3]) << 24; }
-uint16_t Le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | p[1] << 8); }
+uint32_t Le32(const uint8_t* p) {
+  return p[0] | p[1] << 8 | p[2] << 16 | static_cast<uint32_t>(p[3]) << 24;
+}
+uint16_t Le16(const uint8_t* p) {
+  return static_cast<uint16_t>(p[0] | p[1] << 8);
+}
 constexpr uint8_t kPixelDataTag[4] = {0xE0, 0x7F, 0x10, 0x00};
 
 // Header size and value length of an element at `pos` (the tag), for either
@@ -122,21 +143,18 @@ bool ElementHeader(std::span<const uint8_t> file, size_t pos, size_t* header, ui
 }
 }  // namespace
 
-std::optional<std::span<const uint8_t>> FindNativePixelData(std::span<const uint8_t> file,
-                                                            size_t min_bytes) {
+std::optional<std::span<const uint8_t>> FindNativePixelData(std::span<const uint8_t> file, size_t min_bytes) {
   for (size_t pos = 0; pos + 12 <= file.size(); ++pos) {
     if (std::memcmp(file.data() + pos, kPixelDataTag, 4) != 0) continue;
     size_t header = 0;
     uint32_t length = 0;
     if (!ElementHeader(file, pos, &header, &length) || length == 0xFFFFFFFFu) continue;
-    if (length >= min_bytes && pos + header + length <= file.size())
-      return file.subspan(pos + header, min_bytes);
+    if (length >= min_bytes && pos + header + length <= file.size()) return file.subspan(pos + header, min_bytes);
   }
   return std::nullopt;
 }
 
-std::vector<std::vector<uint8_t>> FindEncapsulatedFrames(std::span<const uint8_t> file,
-                                                         uint32_t frames) {
+std::vector<std::vector<uint8_t>> FindEncapsulatedFrames(std::span<const uint8_t> file, uint32_t frames) {
   for (size_t pos = 0; pos + 12 <= file.size(); ++pos) {
     if (std::memcmp(file.data() + pos, kPixelDataTag, 4) != 0) continue;
     size_t header = 0;
@@ -150,8 +168,7 @@ std::vector<std::vector<uint8_t>> FindEncapsulatedFrames(std::span<const uint8_t
       const uint32_t item_length = Le32(file.data() + item + 4);
       if (element == 0xE0DD) break;  // sequence delimiter
       if (element != 0xE000 || item + 8 + item_length > file.size()) return {};
-      if (!first)
-        fragments.emplace_back(file.begin() + item + 8, file.begin() + item + 8 + item_length);
+      if (!first) fragments.emplace_back(file.begin() + item + 8, file.begin() + item + 8 + item_length);
       first = false;  // the first item is the basic offset table
       item += 8 + item_length;
     }

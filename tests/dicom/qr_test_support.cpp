@@ -12,8 +12,8 @@
 #include <thread>
 
 #include "dcmtk/dcmdata/dcdeftag.h"
-#include "dcmtk/dcmdata/dcdict.h"
 #include "dcmtk/dcmdata/dcdicent.h"
+#include "dcmtk/dcmdata/dcdict.h"
 #include "test_support.h"
 
 namespace pacs::testing {
@@ -127,7 +127,9 @@ BackgroundProcess::BackgroundProcess(std::vector<std::string> argv, std::map<std
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let it bind its port
 }
 
-BackgroundProcess::~BackgroundProcess() { Stop(); }
+BackgroundProcess::~BackgroundProcess() {
+  Stop();
+}
 
 void BackgroundProcess::Stop() {
   if (pid_ <= 0) return;

@@ -68,8 +68,8 @@ class QueryIndexTest : public ::testing::Test {
     id.putAndInsertString(DCM_QueryRetrieveLevel, names[static_cast<int>(level)]);
     for (const auto& [tag, value] : keys) id.putAndInsertString(tag, value.c_str());
     id.putAndInsertString(returned, "");
-    auto q = ParseIdentifier(id, level == QueryLevel::kPatient ? InformationModel::kPatientRoot
-                                                               : InformationModel::kStudyRoot);
+    auto q = ParseIdentifier(
+        id, level == QueryLevel::kPatient ? InformationModel::kPatientRoot : InformationModel::kStudyRoot);
     EXPECT_TRUE(q.ok()) << q.status().ToString();
     QueryEngine engine(*store_, "PACSCORE");
     std::multiset<std::string> out;
@@ -168,7 +168,9 @@ TEST_F(QueryIndexTest, RetrievalResolvesEveryLevel) {
   };
   EXPECT_EQ(resolve(InformationModel::kPatientRoot, "PATIENT", {{DCM_PatientID, "P1"}}), 3u);
   EXPECT_EQ(resolve(InformationModel::kStudyRoot, "STUDY", {{DCM_StudyInstanceUID, "4.1"}}), 2u);
-  EXPECT_EQ(resolve(InformationModel::kStudyRoot, "SERIES", {{DCM_StudyInstanceUID, "4.1"}, {DCM_SeriesInstanceUID, "4.1.2"}}), 1u);
+  EXPECT_EQ(resolve(InformationModel::kStudyRoot, "SERIES",
+                    {{DCM_StudyInstanceUID, "4.1"}, {DCM_SeriesInstanceUID, "4.1.2"}}),
+            1u);
   EXPECT_EQ(resolve(InformationModel::kStudyRoot, "IMAGE", {{DCM_SOPInstanceUID, "4.2.1.1\\4.1.1.1"}}), 2u);
   EXPECT_EQ(resolve(InformationModel::kStudyRoot, "STUDY", {{DCM_StudyInstanceUID, "9.9"}}), 0u);
   DcmDataset empty;

@@ -1,8 +1,8 @@
 // PS3.4 C.2.2.2 matching on UTF-8 values, and the PN normalisation the
 // index and the matcher share.
+#include "query_matching.h"
 #include "gtest/gtest.h"
 #include "index_records.h"
-#include "query_matching.h"
 
 namespace pacs::dicom::query {
 namespace {
@@ -89,10 +89,10 @@ TEST(KeyMatcher, UidListsAndValueLists) {
 }
 
 TEST(FoldCase, LatinGreekCyrillic) {
-  EXPECT_EQ(index::FoldCase("abc\xc3\xa9\xc3\xbf"), "ABC\xc3\x89\xc5\xb8");                      // é ÿ
-  EXPECT_EQ(index::FoldCase("\xce\xb1\xcf\x82"), "\xce\x91\xce\xa3");                           // α ς
-  EXPECT_EQ(index::FoldCase("\xd0\xb0\xd1\x91"), "\xd0\x90\xd0\x81");                           // а ё
-  EXPECT_EQ(index::FoldCase("\xe7\x8e\x8b"), "\xe7\x8e\x8b");                                   // 王 unchanged
+  EXPECT_EQ(index::FoldCase("abc\xc3\xa9\xc3\xbf"), "ABC\xc3\x89\xc5\xb8");  // é ÿ
+  EXPECT_EQ(index::FoldCase("\xce\xb1\xcf\x82"), "\xce\x91\xce\xa3");        // α ς
+  EXPECT_EQ(index::FoldCase("\xd0\xb0\xd1\x91"), "\xd0\x90\xd0\x81");        // а ё
+  EXPECT_EQ(index::FoldCase("\xe7\x8e\x8b"), "\xe7\x8e\x8b");                // 王 unchanged
 }
 
 TEST(NameTerms, OneTermPerNonEmptyGroupAndValue) {

@@ -12,9 +12,8 @@ namespace {
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("pacs_store_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = std::filesystem::temp_directory_path() / ("pacs_store_test_" + std::to_string(::getpid()) + "_" +
+                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     Reopen(DuplicatePolicy::kKeep);
   }
@@ -28,8 +27,8 @@ class StoreTest : public ::testing::Test {
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
     store_ = std::move(*opened);
   }
-  static InstanceWrite MakeInstance(const std::string& sop, const std::string& study,
-                                    const std::string& header, std::vector<std::string> frames) {
+  static InstanceWrite MakeInstance(const std::string& sop, const std::string& study, const std::string& header,
+                                    std::vector<std::string> frames) {
     InstanceWrite w;
     w.record.sop_instance_uid = sop;
     w.record.study_instance_uid = study;
@@ -41,8 +40,7 @@ class StoreTest : public ::testing::Test {
     w.record.received_bytes = header.size();
     w.record.pixel_layout = PixelLayout::kNative;
     for (auto& f : frames) {
-      w.record.chunks.push_back(
-          {Sha256(std::span(reinterpret_cast<const uint8_t*>(f.data()), f.size())), f.size(), 0});
+      w.record.chunks.push_back({Sha256(std::span(reinterpret_cast<const uint8_t*>(f.data()), f.size())), f.size(), 0});
       w.record.received_bytes += f.size();
     }
     w.chunk_bytes = std::move(frames);
@@ -168,10 +166,13 @@ TEST_F(StoreTest, CatalogObserverWritesInTheSameCommit) {
   EXPECT_EQ(observer.removed, 1);
   EXPECT_EQ(store_->GetCatalog("count")->value(), "2");
   std::vector<std::string> seen;
-  ASSERT_TRUE(store_->ScanCatalog("i/", [&](std::string_view k, std::string_view v) {
-    seen.push_back(std::string(k) + "=" + std::string(v));
-    return true;
-  }).ok());
+  ASSERT_TRUE(store_
+                  ->ScanCatalog("i/",
+                                [&](std::string_view k, std::string_view v) {
+                                  seen.push_back(std::string(k) + "=" + std::string(v));
+                                  return true;
+                                })
+                  .ok());
   EXPECT_EQ(seen, (std::vector<std::string>{"i/1.1=replaced", "i/1.2=second"}));
 }
 
@@ -251,9 +252,8 @@ TEST_F(StoreTest, CollectorNeverRemovesAFrameReferencedAfterItsScan) {
   ASSERT_TRUE(store_->CommitInstance(MakeInstance("1.1", "9", "h1", {frame})).ok());
   ASSERT_EQ(*store_->DeleteInstances({.sop_instance_uid = "1.1"}), 1u);
   bool ingested = false;
-  SyncPoints::Set("RocksStore::CollectGarbage:AfterScan", [&] {
-    ingested = store_->CommitInstance(MakeInstance("2.1", "7", "h2", {frame})).ok();
-  });
+  SyncPoints::Set("RocksStore::CollectGarbage:AfterScan",
+                  [&] { ingested = store_->CommitInstance(MakeInstance("2.1", "7", "h2", {frame})).ok(); });
   auto report = store_->CollectGarbage(milliseconds(0));
   SyncPoints::ClearAll();
   ASSERT_TRUE(ingested);
@@ -308,10 +308,12 @@ TEST_F(StoreTest, DeferredReencodingReplacesOnlyWhatIsStillRaw) {
   w.deferred_work.emplace_back(w.record.chunks[1].hash, "job-b");
   ASSERT_TRUE(store_->CommitInstance(w).ok());
   std::vector<std::string> jobs;
-  ASSERT_TRUE(store_->ForEachDeferredWork([&](const ContentHash&, std::string_view job) {
-    jobs.emplace_back(job);
-    return true;
-  }).ok());
+  ASSERT_TRUE(store_
+                  ->ForEachDeferredWork([&](const ContentHash&, std::string_view job) {
+                    jobs.emplace_back(job);
+                    return true;
+                  })
+                  .ok());
   EXPECT_EQ(jobs.size(), 2u);
   EXPECT_EQ(store_->Stats(false)->chunks_awaiting_reencoding, 2u);
 

@@ -35,8 +35,7 @@ void RoundTripFile(const fs::path& path, Counts& counts) {
   if (DcmXfer(ds.getOriginalXfer()).isEncapsulated()) {
     // JPEG and RLE: the frames as DCMTK decodes them. JPEG-LS and JPEG 2000
     // input is decoded by our own codecs, which these frames are testing.
-    if (ds.chooseRepresentation(EXS_LittleEndianExplicit, nullptr).bad() ||
-        !ds.canWriteXfer(EXS_LittleEndianExplicit))
+    if (ds.chooseRepresentation(EXS_LittleEndianExplicit, nullptr).bad() || !ds.canWriteXfer(EXS_LittleEndianExplicit))
       return;
   }
   auto info = dicom::FrameInfoFromDataset(ds);

@@ -44,7 +44,8 @@ TEST(BackgroundEncodeTest, KilledWithABacklogStillEndsCompressedAndExact) {
   ASSERT_TRUE(codecs && codecs->Get("jpegls")) << tools::ToJson(st);
   EXPECT_EQ(codecs->Get("jpegls")->GetInt("chunks"), 140);
   EXPECT_EQ(codecs->Get("raw"), nullptr);
-  const double ratio = static_cast<double>(st.GetInt("stored_bytes")) / static_cast<double>(st.GetInt("received_bytes"));
+  const double ratio =
+      static_cast<double>(st.GetInt("stored_bytes")) / static_cast<double>(st.GetInt("received_bytes"));
   std::printf("CT series over C-STORE, --codec auto: stored/received = %.3f\n", ratio);
   EXPECT_LE(ratio, 0.42);
 

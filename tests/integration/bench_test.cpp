@@ -43,7 +43,8 @@ fs::path MakeSubset(const std::string& name, size_t count, bool with_transfer_sy
   for (const auto& e : fs::directory_iterator(CorpusDir() / "dcm_qa_ct" / "philips_ct_140_slices"))
     if (e.is_regular_file()) ct.push_back(e.path());
   std::sort(ct.begin(), ct.end());
-  for (size_t i = 0; i < count && i < ct.size(); ++i) fs::create_symlink(ct[i], dir / ("ct_" + ct[i].filename().string()));
+  for (size_t i = 0; i < count && i < ct.size(); ++i)
+    fs::create_symlink(ct[i], dir / ("ct_" + ct[i].filename().string()));
   if (with_transfer_syntaxes)
     for (const auto& e : fs::directory_iterator(CorpusDir() / "dcm_qa_ts"))
       if (e.is_regular_file()) fs::create_symlink(e.path(), dir / ("ts_" + e.path().filename().string()));
@@ -124,7 +125,8 @@ TEST(BenchIngest, TargetsARunningServer) {
 
 TEST(BenchIngest, RefusesAnEmptyCorpusAndAnUnknownBenchmark) {
   const fs::path empty = MakeTempDir("bench_empty_corpus");
-  auto run = RunCommand({PacscoreBinary(), "bench", "ingest", "--corpus", empty.string()}, {}, std::chrono::seconds(30));
+  auto run =
+      RunCommand({PacscoreBinary(), "bench", "ingest", "--corpus", empty.string()}, {}, std::chrono::seconds(30));
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_NE(run.output.find("no sendable DICOM file"), std::string::npos) << run.output;
   run = RunCommand({PacscoreBinary(), "bench", "nonsense"}, {}, std::chrono::seconds(30));

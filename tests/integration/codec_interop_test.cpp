@@ -8,10 +8,10 @@
 #include <sstream>
 
 #include "corpus.h"
-#include "json.h"
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
+#include "json.h"
 #include "test_support.h"
 
 namespace pacs::testing {
@@ -21,16 +21,16 @@ namespace fs = std::filesystem;
 
 // Uncompressed inputs covering the pixel formats of docs/codecs.md.
 const char* const kInputs[] = {
-    "dcm_qa_ct/ge_hispeed_dual_head/01.dcm",         // 16/16 signed CT
-    "dcm_qa_12bit/12bitSigned_0x0F0F.dcm",           // signed 12 in 16, bits above BitsStored
-    "nema_wg04/US1/US1_UNC.dcm",                     // RGB 8-bit
-    "nema_wg04/NM1/NM1_UNC.dcm",                     // signed 16, 1024x256
-    "pydicom_data/693_UNCR.dcm",                     // 14 bits stored, signed
-    "pydicom_data/eCT_Supplemental.dcm",             // multi-frame (2)
-    "pydicom_data/OBXXXX1A.dcm",                     // 8-bit palette colour
-    "dicomparser/us_IM00001_8fr_rgb_implicit.dcm",   // multi-frame RGB, implicit VR
-    "highdicom/dx_image.dcm",                        // 169x211: odd sizes, odd length
-    "dcm_qa_decubitus/HFS_3_t1_fl2d_sag/0001.dcm",   // 12 in 16 unsigned MR
+    "dcm_qa_ct/ge_hispeed_dual_head/01.dcm",        // 16/16 signed CT
+    "dcm_qa_12bit/12bitSigned_0x0F0F.dcm",          // signed 12 in 16, bits above BitsStored
+    "nema_wg04/US1/US1_UNC.dcm",                    // RGB 8-bit
+    "nema_wg04/NM1/NM1_UNC.dcm",                    // signed 16, 1024x256
+    "pydicom_data/693_UNCR.dcm",                    // 14 bits stored, signed
+    "pydicom_data/eCT_Supplemental.dcm",            // multi-frame (2)
+    "pydicom_data/OBXXXX1A.dcm",                    // 8-bit palette colour
+    "dicomparser/us_IM00001_8fr_rgb_implicit.dcm",  // multi-frame RGB, implicit VR
+    "highdicom/dx_image.dcm",                       // 169x211: odd sizes, odd length
+    "dcm_qa_decubitus/HFS_3_t1_fl2d_sag/0001.dcm",  // 12 in 16 unsigned MR
 };
 constexpr int kExpectedFrames = 1 + 1 + 1 + 1 + 1 + 2 + 1 + 8 + 1 + 1;
 
@@ -66,7 +66,8 @@ std::optional<Pixels> ReadNative(const fs::path& path) {
     for (long f = 0; f < p.frames; ++f)
       for (size_t i = 0; i < plane; ++i)
         for (int c = 0; c < 3; ++c)
-          std::memcpy(&interleaved[f * frame_bytes + (i * 3 + c) * bps], &p.bytes[f * frame_bytes + (c * plane + i) * bps], bps);
+          std::memcpy(&interleaved[f * frame_bytes + (i * 3 + c) * bps],
+                      &p.bytes[f * frame_bytes + (c * plane + i) * bps], bps);
     p.bytes = std::move(interleaved);
     p.planar = 0;
   }
@@ -107,7 +108,8 @@ class CodecInteropTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     dir_ = MakeTempDir("interop_" + GetParam());
-    std::vector<std::string> argv = {PacscoreBinary(), "import", "--data", (dir_ / "data").string(), "--codec", GetParam()};
+    std::vector<std::string> argv = {PacscoreBinary(),         "import",  "--data",
+                                     (dir_ / "data").string(), "--codec", GetParam()};
     for (const char* rel : kInputs) {
       if (!fs::exists(CorpusDir() / rel)) continue;
       argv.push_back((CorpusDir() / rel).string());
@@ -172,7 +174,8 @@ class CodecInteropTest : public ::testing::TestWithParam<std::string> {
       if (want->photometric == "RGB" && want->samples == 3) {
         // opj_decompress undoes the colour transform itself: planes are R, G, B.
       }
-      EXPECT_TRUE(got == want->bytes.substr(0, frame_bytes)) << "opj_decompress decodes " << sources_[uid] << " differently";
+      EXPECT_TRUE(got == want->bytes.substr(0, frame_bytes))
+          << "opj_decompress decodes " << sources_[uid] << " differently";
       ++compared;
     }
     EXPECT_EQ(compared, static_cast<int>(sources_.size()));
@@ -193,8 +196,8 @@ TEST_P(CodecInteropTest, EveryFrameIsStoredWithTheCodecAndRoundTrips) {
   EXPECT_EQ(codecs->Get(GetParam())->GetInt("chunks"), kExpectedFrames) << stats_text;
   EXPECT_EQ(codecs->Get("raw"), nullptr) << "no frame may stay raw: " << stats_text;
   EXPECT_LT(codecs->Get(GetParam())->GetInt("stored_bytes"), codecs->Get(GetParam())->GetInt("raw_bytes"));
-  auto r = RunCommand({PacscoreBinary(), "export", "--data", (dir_ / "data").string(), "--out",
-                       (dir_ / "original").string()});
+  auto r = RunCommand(
+      {PacscoreBinary(), "export", "--data", (dir_ / "data").string(), "--out", (dir_ / "original").string()});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   for (const auto& [uid, path] : BySopUid(dir_ / "original"))
     EXPECT_EQ(CompareFiles(sources_[uid], path), "") << sources_[uid];
@@ -207,11 +210,17 @@ class GdcmInteropTest : public CodecInteropTest {};
 class DcmtkInteropTest : public CodecInteropTest {};
 class OpenJpegInteropTest : public CodecInteropTest {};
 
-TEST_P(GdcmInteropTest, GdcmDecodesStoredOutputToOriginalPixels) { DecodeAllWith({"gdcmconv", "--raw", "IN", "OUT"}); }
+TEST_P(GdcmInteropTest, GdcmDecodesStoredOutputToOriginalPixels) {
+  DecodeAllWith({"gdcmconv", "--raw", "IN", "OUT"});
+}
 
-TEST_P(DcmtkInteropTest, DcmtkDecodesStoredJpegLsToOriginalPixels) { DecodeAllWith({"dcmdjpls", "IN", "OUT"}); }
+TEST_P(DcmtkInteropTest, DcmtkDecodesStoredJpegLsToOriginalPixels) {
+  DecodeAllWith({"dcmdjpls", "IN", "OUT"});
+}
 
-TEST_P(OpenJpegInteropTest, OpenJpegDecodesStoredJ2kAndHtj2kToOriginalPixels) { DecodeFirstFramesWithOpenJpeg(); }
+TEST_P(OpenJpegInteropTest, OpenJpegDecodesStoredJ2kAndHtj2kToOriginalPixels) {
+  DecodeFirstFramesWithOpenJpeg();
+}
 
 INSTANTIATE_TEST_SUITE_P(Codecs, CodecInteropTest, ::testing::Values("jpegls", "j2k", "htj2k"));
 INSTANTIATE_TEST_SUITE_P(Codecs, GdcmInteropTest, ::testing::Values("jpegls", "j2k"));

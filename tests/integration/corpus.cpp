@@ -45,10 +45,14 @@ bool Describe(const fs::path& path, SampleFile& out, std::string& reason) {
   out.study_uid = Get(ds, DCM_StudyInstanceUID);
   out.series_uid = Get(ds, DCM_SeriesInstanceUID);
   const std::string sop_class = Get(ds, DCM_SOPClassUID);
-  if (out.sop_instance_uid.empty()) reason = "no SOP Instance UID";
-  else if (!IsStorageSopClass(sop_class)) reason = "SOP class " + sop_class + " is not a storage SOP class";
-  else if (auto flag = StorescuFlagFor(out.transfer_syntax)) out.storescu_flag = *flag;
-  else reason = "storescu cannot propose transfer syntax " + out.transfer_syntax;
+  if (out.sop_instance_uid.empty())
+    reason = "no SOP Instance UID";
+  else if (!IsStorageSopClass(sop_class))
+    reason = "SOP class " + sop_class + " is not a storage SOP class";
+  else if (auto flag = StorescuFlagFor(out.transfer_syntax))
+    out.storescu_flag = *flag;
+  else
+    reason = "storescu cannot propose transfer syntax " + out.transfer_syntax;
   return reason.empty();
 }
 
@@ -64,8 +68,10 @@ SampleSet LoadCorpus() {
     if (rel.empty() || rel.rfind("malformed/", 0) == 0) continue;
     SampleFile f;
     std::string reason;
-    if (Describe(CorpusDir() / rel, f, reason)) set.files.push_back(f);
-    else set.skipped.push_back(rel + ": " + reason);
+    if (Describe(CorpusDir() / rel, f, reason))
+      set.files.push_back(f);
+    else
+      set.skipped.push_back(rel + ": " + reason);
   }
   return set;
 }
@@ -84,8 +90,10 @@ SampleSet LoadPydicomValid() {
     }
     SampleFile f;
     std::string reason;
-    if (Describe(p, f, reason)) set.files.push_back(f);
-    else set.skipped.push_back(p.filename().string() + ": " + reason);
+    if (Describe(p, f, reason))
+      set.files.push_back(f);
+    else
+      set.skipped.push_back(p.filename().string() + ": " + reason);
   }
   return set;
 }
@@ -109,10 +117,12 @@ size_t PushWithStorescu(const std::vector<SampleFile>& files, int port, int asso
         argv.insert(argv.end(), paths.begin(), paths.end());
         auto r = RunCommand(argv, {{"TCP_NODELAY", "1"}}, std::chrono::seconds(600));
         size_t count = 0;
-        for (size_t pos = 0; (pos = r.output.find("Received Store Response (Success)", pos)) != std::string::npos; ++pos)
+        for (size_t pos = 0; (pos = r.output.find("Received Store Response (Success)", pos)) != std::string::npos;
+             ++pos)
           ++count;
         ok += count;
-        if (count != paths.size()) out += "storescu " + flag + " exit " + std::to_string(r.exit_code) + ":\n" + r.output;
+        if (count != paths.size())
+          out += "storescu " + flag + " exit " + std::to_string(r.exit_code) + ":\n" + r.output;
       }
       return std::make_pair(ok, out);
     }));
@@ -165,8 +175,10 @@ std::vector<std::string> CheckRoundTrip(const std::vector<SampleFile>& sent, con
       }
       diffs += "\n  vs " + c->path.string() + ": " + d;
     }
-    if (match) stored.push_back(*match);
-    else problems.push_back("round trip differs for " + uid + diffs);
+    if (match)
+      stored.push_back(*match);
+    else
+      problems.push_back("round trip differs for " + uid + diffs);
   }
   if (exported.size() != by_uid.size())
     problems.push_back("exported " + std::to_string(exported.size()) + " instances, sent " +

@@ -47,8 +47,8 @@ class CorpusIngestTest : public ::testing::Test {
     auto settled = RunCommand({PacscoreBinary(), "compact", "--data", (dir / "data").string()});
     ASSERT_EQ(settled.exit_code, 0) << settled.output;
     EXPECT_EQ(Stats(dir / "data")["frames_awaiting_reencoding"], 0);
-    auto exported = RunCommand({PacscoreBinary(), "export", "--data", (dir / "data").string(), "--out",
-                                (dir / "export").string()});
+    auto exported =
+        RunCommand({PacscoreBinary(), "export", "--data", (dir / "data").string(), "--out", (dir / "export").string()});
     ASSERT_EQ(exported.exit_code, 0) << exported.output;
     std::vector<SampleFile> stored;
     auto problems = CheckRoundTrip(files, dir / "export", stored);

@@ -62,8 +62,10 @@ std::set<std::string> Acknowledged(const fs::path& log) {
   std::set<std::string> ok;
   std::string line, current;
   while (std::getline(in, line)) {
-    if (auto p = line.find("Sending file: "); p != std::string::npos) current = line.substr(p + 14);
-    else if (line.find("Received Store Response (Success)") != std::string::npos && !current.empty()) ok.insert(current);
+    if (auto p = line.find("Sending file: "); p != std::string::npos)
+      current = line.substr(p + 14);
+    else if (line.find("Received Store Response (Success)") != std::string::npos && !current.empty())
+      ok.insert(current);
   }
   return ok;
 }

@@ -86,11 +86,13 @@ TEST_F(DedupTrapsTest, OneSliceInNineSyntaxesIsOneFrameWithOneIdentity) {
   auto report = store->VerifyStructure(std::chrono::hours(1));
   ASSERT_TRUE(report.ok());
   EXPECT_TRUE(report->problems.empty());
-  store->ForEachInstance([&](const engine::InstanceRecord& rec) {
-    Status s = dicom::VerifyInstanceDeep(*store, rec);
-    EXPECT_TRUE(s.ok()) << rec.sop_instance_uid << ": " << s.ToString();
-    return true;
-  }).ok();
+  store
+      ->ForEachInstance([&](const engine::InstanceRecord& rec) {
+        Status s = dicom::VerifyInstanceDeep(*store, rec);
+        EXPECT_TRUE(s.ok()) << rec.sop_instance_uid << ": " << s.ToString();
+        return true;
+      })
+      .ok();
 }
 
 // dcm_qa_12bit: three different images under one SOP Instance UID.

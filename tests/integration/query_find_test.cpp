@@ -20,8 +20,10 @@ namespace {
 namespace fs = std::filesystem;
 
 const char* const kCorpusFolders[] = {
-    "dcm_qa_ct/philips_ingenuity_head_phantom/", "dcm_qa_ct/ge_hispeed_dual_head/",
-    "dcm_qa_decubitus/HFS_3_t1_fl2d_sag/",       "suyashkumar_dicom/",
+    "dcm_qa_ct/philips_ingenuity_head_phantom/",
+    "dcm_qa_ct/ge_hispeed_dual_head/",
+    "dcm_qa_decubitus/HFS_3_t1_fl2d_sag/",
+    "suyashkumar_dicom/",
     "nema_wg04/CT1/",
 };
 const char* const kCharsetFiles[] = {"chrFren.dcm", "chrGerm.dcm", "chrX1.dcm"};
@@ -99,8 +101,8 @@ class QueryFindTest : public ::testing::Test {
     return out;
   }
   static size_t CountFiles(const std::string& keyword, const std::string& value) {
-    return static_cast<size_t>(std::count_if(files_->begin(), files_->end(),
-                                             [&](const FileAttributes& f) { return f[keyword] == value; }));
+    return static_cast<size_t>(
+        std::count_if(files_->begin(), files_->end(), [&](const FileAttributes& f) { return f[keyword] == value; }));
   }
 
   static fs::path* work_;
@@ -215,18 +217,18 @@ TEST_F(QueryFindTest, CombinedKeysNarrowTheAnswer) {
 }
 
 TEST_F(QueryFindTest, PatientLevelInPatientRoot) {
-  auto r = Find({.patient_root = true,
-                 .level = "PATIENT",
-                 .keys = {"PatientID", "PatientName", "NumberOfPatientRelatedStudies",
-                          "NumberOfPatientRelatedInstances"}});
+  auto r =
+      Find({.patient_root = true,
+            .level = "PATIENT",
+            .keys = {"PatientID", "PatientName", "NumberOfPatientRelatedStudies", "NumberOfPatientRelatedInstances"}});
   EXPECT_EQ(r.DistinctValues("PatientID"), Expected("PatientID", [](auto&) { return true; }));
   r = Find({.patient_root = true,
             .level = "PATIENT",
             .keys = {"PatientID=1CT1", "NumberOfPatientRelatedStudies", "NumberOfPatientRelatedInstances"}});
   ASSERT_EQ(r.responses.size(), 1u);
   EXPECT_EQ(r.DistinctValues("NumberOfPatientRelatedStudies"),
-            std::set<std::string>{std::to_string(
-                Expected("StudyInstanceUID", [](auto& f) { return f["PatientID"] == "1CT1"; }).size())});
+            std::set<std::string>{
+                std::to_string(Expected("StudyInstanceUID", [](auto& f) { return f["PatientID"] == "1CT1"; }).size())});
   EXPECT_EQ(r.DistinctValues("NumberOfPatientRelatedInstances"),
             std::set<std::string>{std::to_string(CountFiles("PatientID", "1CT1"))});
   // Patient Root, STUDY level under a patient.
@@ -238,8 +240,7 @@ TEST_F(QueryFindTest, SeriesOfAStudy) {
   auto r = Find({.level = "SERIES",
                  .keys = {"StudyInstanceUID=" + kPhilipsStudy, "SeriesInstanceUID", "Modality",
                           "NumberOfSeriesRelatedInstances", "SeriesNumber"}});
-  const auto expected =
-      Expected("SeriesInstanceUID", [](auto& f) { return f["StudyInstanceUID"] == kPhilipsStudy; });
+  const auto expected = Expected("SeriesInstanceUID", [](auto& f) { return f["StudyInstanceUID"] == kPhilipsStudy; });
   EXPECT_EQ(r.DistinctValues("SeriesInstanceUID"), expected);
   ASSERT_EQ(r.responses.size(), expected.size());
   for (const auto& rsp : r.responses) {
@@ -257,8 +258,8 @@ TEST_F(QueryFindTest, InstancesOfASeriesAndByUid) {
   const std::string series = (*files_)[0]["SeriesInstanceUID"];
   const std::string study = (*files_)[0]["StudyInstanceUID"];
   auto r = Find({.level = "IMAGE",
-                 .keys = {"StudyInstanceUID=" + study, "SeriesInstanceUID=" + series, "SOPInstanceUID",
-                          "SOPClassUID", "InstanceNumber"}});
+                 .keys = {"StudyInstanceUID=" + study, "SeriesInstanceUID=" + series, "SOPInstanceUID", "SOPClassUID",
+                          "InstanceNumber"}});
   const auto expected = Expected("SOPInstanceUID", [&](auto& f) { return f["SeriesInstanceUID"] == series; });
   EXPECT_EQ(r.DistinctValues("SOPInstanceUID"), expected);
   EXPECT_EQ(r.responses.size(), expected.size());
@@ -286,12 +287,13 @@ TEST_F(QueryFindTest, NameInLatin1MatchesLatin1AndUtf8StoredNames) {
 }
 
 TEST_F(QueryFindTest, NameInUtf8MatchesBothAndIgnoresCase) {
-  auto r = Find({.level = "STUDY",
-                 .keys = {"PatientName=buc^j\xc3\xa9r\xc3\xb4me", "PatientID"},
-                 .charset = "ISO_IR 192"});
+  auto r =
+      Find({.level = "STUDY", .keys = {"PatientName=buc^j\xc3\xa9r\xc3\xb4me", "PatientID"}, .charset = "ISO_IR 192"});
   EXPECT_EQ(r.DistinctValues("PatientID"), (std::set<std::string>{"SCSFREN", "SCSFREN-UTF8"}));
   // A wildcard after a non-ASCII letter, in Latin-1.
-  r = Find({.level = "STUDY", .keys = {"PatientID"}, .raw_values = {{"PatientName", "\xc4neas^R\xfc*"}},
+  r = Find({.level = "STUDY",
+            .keys = {"PatientID"},
+            .raw_values = {{"PatientName", "\xc4neas^R\xfc*"}},
             .charset = "ISO_IR 100"});
   EXPECT_EQ(r.DistinctValues("PatientID"), std::set<std::string>{"SCSGERM"});
 }
@@ -326,8 +328,8 @@ TEST_F(QueryFindTest, GdcmscuFindsStudies) {
                         {}, std::chrono::seconds(60));
   EXPECT_NE(run.output.find("C-Find was successful"), std::string::npos) << run.output;
   std::regex pending(R"(\(0000,0900\) \?\? \(US\) 65280)");
-  const auto n = std::distance(std::sregex_iterator(run.output.begin(), run.output.end(), pending),
-                               std::sregex_iterator());
+  const auto n =
+      std::distance(std::sregex_iterator(run.output.begin(), run.output.end(), pending), std::sregex_iterator());
   EXPECT_EQ(n, 2);  // one pending response (GDCM prints each command twice)
 }
 

@@ -39,9 +39,8 @@ class RetrieveTest : public ::testing::Test {
     }
     dest_port_ = FreePort();
     gdcm_port_ = FreePort();
-    server_ = new ServerProcess(*work_ / "data",
-                               {"--peer", "DEST=DESTSCP@127.0.0.1:" + std::to_string(dest_port_), "--peer",
-                                "GDCM=GDCMSCU@127.0.0.1:" + std::to_string(gdcm_port_)});
+    server_ = new ServerProcess(*work_ / "data", {"--peer", "DEST=DESTSCP@127.0.0.1:" + std::to_string(dest_port_),
+                                                  "--peer", "GDCM=GDCMSCU@127.0.0.1:" + std::to_string(gdcm_port_)});
     ASSERT_TRUE(server_->Start()) << server_->Log();
     std::string log;
     ASSERT_EQ(PushWithStorescu(push, server_->port(), 1, log), push.size()) << log << server_->Log();
@@ -203,9 +202,19 @@ TEST_F(RetrieveTest, MoveSendsStoredAndReceivedCodestreams) {
   auto r = Movescu({"QueryRetrieveLevel=PATIENT", "PatientID=1CT1"}, "DESTSCP");
   // Patient level exists only in Patient Root; movescu -S asks in Study Root.
   EXPECT_NE(r.output.find("DataSetDoesNotMatchSOPClass"), std::string::npos) << r.output;
-  std::vector<std::string> argv = {"movescu", "-d", "-P", "-aec", "PACSCORE", "-aem", "DESTSCP",
-                                   "-k", "QueryRetrieveLevel=PATIENT", "-k", "PatientID=1CT1",
-                                   "127.0.0.1", std::to_string(server_->port())};
+  std::vector<std::string> argv = {"movescu",
+                                   "-d",
+                                   "-P",
+                                   "-aec",
+                                   "PACSCORE",
+                                   "-aem",
+                                   "DESTSCP",
+                                   "-k",
+                                   "QueryRetrieveLevel=PATIENT",
+                                   "-k",
+                                   "PatientID=1CT1",
+                                   "127.0.0.1",
+                                   std::to_string(server_->port())};
   r = RunCommand(argv, {{"TCP_NODELAY", "1"}}, std::chrono::seconds(120));
   const size_t expected = SentCount("PatientID", "1CT1");
   EXPECT_EQ(Completed(r.output), static_cast<int>(expected)) << r.output;
@@ -298,8 +307,8 @@ TEST_F(RetrieveTest, UnknownDestinationAndMissingStudyAreRefused) {
 TEST_F(RetrieveTest, GdcmscuMovesAStudy) {
   const fs::path out = Fresh("gdcm_move");
   auto r = RunCommand({"gdcmscu", "--move", "--studyroot", "--study", "--call", "PACSCORE", "--aetitle", "GDCMSCU",
-                       "--port-scp", std::to_string(gdcm_port_), "-o", out.string(), "--key",
-                       "20,d=" + kPhilipsStudy, "127.0.0.1", std::to_string(server_->port())},
+                       "--port-scp", std::to_string(gdcm_port_), "-o", out.string(), "--key", "20,d=" + kPhilipsStudy,
+                       "127.0.0.1", std::to_string(server_->port())},
                       {}, std::chrono::seconds(120));
   const size_t expected = SentCount("StudyInstanceUID", kPhilipsStudy);
   EXPECT_EQ(FilesIn(out).size(), expected) << r.output;

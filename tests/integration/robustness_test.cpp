@@ -12,13 +12,13 @@
 #include <random>
 
 #include "corpus.h"
-#include "pacs/dicom/instance_split.h"
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmnet/assoc.h"
 #include "dcmtk/dcmnet/dimse.h"
+#include "pacs/dicom/instance_split.h"
 #include "test_support.h"
 
 namespace pacs::testing {
@@ -138,7 +138,8 @@ TEST_F(RobustnessTest, ImportRejectsMalformedFilesNamingFileAndReason) {
     EXPECT_NE(r.output.find(path.string() + ": "), std::string::npos) << "no line naming the file: " << r.output;
     EXPECT_NE(r.output.find("1 rejected"), std::string::npos) << r.output;
   }
-  auto stats = ParseStatsJson(RunCommand({PacscoreBinary(), "stats", "--data", (dir_ / "data").string(), "--json"}).output);
+  auto stats =
+      ParseStatsJson(RunCommand({PacscoreBinary(), "stats", "--data", (dir_ / "data").string(), "--json"}).output);
   EXPECT_EQ(stats["instances"], 9);
   ExpectIntact(valid_, "after_malformed");
 }
@@ -199,11 +200,13 @@ TEST_F(RobustnessTest, NetworkGarbageTruncationAndOverrunsLeaveServerHealthy) {
   }
 
   // Nothing of the bad input was stored; the server still stores; old data intact.
-  auto stats = ParseStatsJson(RunCommand({PacscoreBinary(), "stats", "--data", (dir_ / "data").string(), "--json"}).output);
+  auto stats =
+      ParseStatsJson(RunCommand({PacscoreBinary(), "stats", "--data", (dir_ / "data").string(), "--json"}).output);
   EXPECT_EQ(stats["instances"], 1);
   std::optional<SampleFile> other;
   for (const auto& f : LoadCorpus().files)
-    if (f.path.string().find("nema_wg04/CT1/") != std::string::npos && f.transfer_syntax == "1.2.840.10008.1.2.1") other = f;
+    if (f.path.string().find("nema_wg04/CT1/") != std::string::npos && f.transfer_syntax == "1.2.840.10008.1.2.1")
+      other = f;
   ASSERT_TRUE(other.has_value());
   ASSERT_EQ(PushWithStorescu({*other}, server.port(), 1, log), 1u) << log;
   ExpectIntact({good, *other}, "after");

@@ -84,9 +84,15 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
-std::string PacscoreBinary() { return std::string(PACS_BIN_DIR) + "/pacscore"; }
-fs::path CorpusDir() { return PACS_CORPUS_DIR; }
-fs::path PydicomDir() { return PACS_PYDICOM_DIR; }
+std::string PacscoreBinary() {
+  return std::string(PACS_BIN_DIR) + "/pacscore";
+}
+fs::path CorpusDir() {
+  return PACS_CORPUS_DIR;
+}
+fs::path PydicomDir() {
+  return PACS_PYDICOM_DIR;
+}
 
 fs::path MakeTempDir(const std::string& name) {
   fs::path dir = fs::temp_directory_path() / ("pacs_it_" + std::to_string(getpid()) + "_" + name);
@@ -105,8 +111,8 @@ ServerProcess::~ServerProcess() {
 bool ServerProcess::Start() {
   port_ = FreePort();
   log_path_ = data_dir_.string() + ".serve.log";
-  std::vector<std::string> argv = {PacscoreBinary(), "serve", "--data", data_dir_.string(),
-                                   "--port", std::to_string(port_), "--admin-port", "0"};
+  std::vector<std::string> argv = {PacscoreBinary(),      "serve",        "--data", data_dir_.string(), "--port",
+                                   std::to_string(port_), "--admin-port", "0"};
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   pid_ = Spawn(argv, {}, fd);
@@ -150,7 +156,7 @@ std::string ServerProcess::Log() const {
 
 std::optional<std::string> StorescuFlagFor(const std::string& ts) {
   static const std::map<std::string, std::string> kFlags = {
-      {"1.2.840.10008.1.2", ""},         {"1.2.840.10008.1.2.1", ""},      {"1.2.840.10008.1.2.2", ""},
+      {"1.2.840.10008.1.2", ""},         {"1.2.840.10008.1.2.1", ""},       {"1.2.840.10008.1.2.2", ""},
       {"1.2.840.10008.1.2.1.99", "-xd"}, {"1.2.840.10008.1.2.4.50", "-xy"}, {"1.2.840.10008.1.2.4.51", "-xx"},
       {"1.2.840.10008.1.2.4.70", "-xs"}, {"1.2.840.10008.1.2.4.80", "-xt"}, {"1.2.840.10008.1.2.4.81", "-xu"},
       {"1.2.840.10008.1.2.4.90", "-xv"}, {"1.2.840.10008.1.2.4.91", "-xw"}, {"1.2.840.10008.1.2.5", "-xr"},

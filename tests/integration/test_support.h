@@ -23,8 +23,7 @@ struct CommandResult {
 
 // Runs argv[0] (looked up in PATH) with extra environment entries; kills it
 // after `timeout`.
-CommandResult RunCommand(const std::vector<std::string>& argv,
-                         const std::map<std::string, std::string>& env = {},
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {},
                          std::chrono::seconds timeout = std::chrono::seconds(300));
 
 // A TCP port on 127.0.0.1 that was free a moment ago.

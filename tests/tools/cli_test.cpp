@@ -53,8 +53,7 @@ TEST(JsonTest, RoundTripsNestedValuesAndEscapes) {
     EXPECT_EQ(ToJson(*parsed), ToJson(v));
   }
   EXPECT_EQ(ParseJson(R"({"u":"caf\u00e9"})")->GetString("u"), "caf\xc3\xa9");
-  for (const char* bad : {"{", R"({"a":})", "[1,]", R"({"a":1} x)", "\"open"})
-    EXPECT_FALSE(ParseJson(bad).ok()) << bad;
+  for (const char* bad : {"{", R"({"a":})", "[1,]", R"({"a":1} x)", "\"open"}) EXPECT_FALSE(ParseJson(bad).ok()) << bad;
 }
 
 }  // namespace

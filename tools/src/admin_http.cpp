@@ -62,7 +62,8 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Start(uint16_t port, AdminHand
   if (!ec) impl.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) impl.acceptor.bind(endpoint, ec);
   if (!ec) impl.acceptor.listen(16, ec);
-  if (ec) return Status::IOError("admin endpoint cannot listen on 127.0.0.1:" + std::to_string(port) + ": " + ec.message());
+  if (ec)
+    return Status::IOError("admin endpoint cannot listen on 127.0.0.1:" + std::to_string(port) + ": " + ec.message());
   server->port_ = impl.acceptor.local_endpoint().port();
   impl.thread = std::thread([&impl] { impl.Serve(); });
   return server;
@@ -79,7 +80,9 @@ void AdminServer::Stop() {
   impl_->acceptor.close(ec);
 }
 
-AdminServer::~AdminServer() { Stop(); }
+AdminServer::~AdminServer() {
+  Stop();
+}
 
 Result<HttpReply> AdminRequest(uint16_t port, const std::string& method, const std::string& target,
                                const std::string& body, int timeout_seconds) {

@@ -19,8 +19,8 @@ struct HttpReply {
   std::string body;  // JSON
 };
 
-using AdminHandler = std::function<HttpReply(const std::string& method, const std::string& target,
-                                             const std::string& body)>;
+using AdminHandler =
+    std::function<HttpReply(const std::string& method, const std::string& target, const std::string& body)>;
 
 // Serves one request at a time on its own thread. Start/Stop from one thread.
 class AdminServer {

@@ -37,7 +37,9 @@ namespace {
 // files does not count as server time; larger corpora are read as they go.
 constexpr uint64_t kPreloadLimitBytes = 2ull << 30;
 
-Status Invalid(const std::string& message) { return Status::InvalidArgument(message); }
+Status Invalid(const std::string& message) {
+  return Status::InvalidArgument(message);
+}
 
 int Fail(const Status& status) {
   std::fprintf(stderr, "pacscore bench: %s\n", status.ToString().c_str());
@@ -45,18 +47,19 @@ int Fail(const Status& status) {
 }
 
 void BenchUsage() {
-  std::fprintf(stderr,
-               "usage: pacscore bench ingest  --corpus DIR [--associations N] [--repeat R] [--codec C]\n"
-               "                              [--json FILE] [--target AET@HOST:PORT [--target-admin-port P]\n"
-               "                              [--target-pid PID]] [--serve-arg=--FLAG ...] [--work-dir DIR] [--keep]\n"
-               "       pacscore bench compare --corpus DIR [--associations N] [--runs 3] [--codec C[,C...]]\n"
-               "                              [--serve-arg=--FLAG ...] [--out DIR] [--json FILE] [--work-dir DIR] [--keep]\n"
-               "       pacscore bench query   --corpus DIR [--queries 200] [--codec C] [--json FILE] [--target ...]\n"
-               "       pacscore bench retrieve --corpus DIR [--associations N] [--repeat 3] [--level study|series]\n"
-               "                              [--codec C] [--json FILE] [--target ...]\n"
-               "  --codec is passed to `pacscore serve` (jpegls|j2k|htj2k|auto|none); a list in compare\n"
-               "  measures one pacscore per codec; --serve-arg passes any other flag to serve (repeatable).\n"
-               "  Results: MB = 10^6 bytes of datasets as sent.\n");
+  std::fprintf(
+      stderr,
+      "usage: pacscore bench ingest  --corpus DIR [--associations N] [--repeat R] [--codec C]\n"
+      "                              [--json FILE] [--target AET@HOST:PORT [--target-admin-port P]\n"
+      "                              [--target-pid PID]] [--serve-arg=--FLAG ...] [--work-dir DIR] [--keep]\n"
+      "       pacscore bench compare --corpus DIR [--associations N] [--runs 3] [--codec C[,C...]]\n"
+      "                              [--serve-arg=--FLAG ...] [--out DIR] [--json FILE] [--work-dir DIR] [--keep]\n"
+      "       pacscore bench query   --corpus DIR [--queries 200] [--codec C] [--json FILE] [--target ...]\n"
+      "       pacscore bench retrieve --corpus DIR [--associations N] [--repeat 3] [--level study|series]\n"
+      "                              [--codec C] [--json FILE] [--target ...]\n"
+      "  --codec is passed to `pacscore serve` (jpegls|j2k|htj2k|auto|none); a list in compare\n"
+      "  measures one pacscore per codec; --serve-arg passes any other flag to serve (repeatable).\n"
+      "  Results: MB = 10^6 bytes of datasets as sent.\n");
 }
 
 Result<int> ParsePositive(const Args& args, const std::string& flag, int fallback, int max) {
@@ -178,7 +181,9 @@ std::string Mb(std::optional<uint64_t> bytes) {
   return bytes ? FormatDouble(static_cast<double>(*bytes) / 1e6, 1) : "-";
 }
 
-std::string Opt(std::optional<double> v, int decimals) { return v ? FormatDouble(*v, decimals) : "-"; }
+std::string Opt(std::optional<double> v, int decimals) {
+  return v ? FormatDouble(*v, decimals) : "-";
+}
 
 // --- bench ingest ------------------------------------------------------------
 
@@ -223,7 +228,8 @@ int RunIngest(int argc, char** argv) {
   pid_t server_pid = 0;
   std::optional<uint16_t> admin_port;
   std::string system = "pacscore", setup;
-  PeerSpec spec{.kind = PeerKind::kPacscore, .codec = args->Get("codec"), .serve_args = {}, .associations = *associations};
+  PeerSpec spec{
+      .kind = PeerKind::kPacscore, .codec = args->Get("codec"), .serve_args = {}, .associations = *associations};
   if (args->Has("serve-arg")) spec.serve_args = args->flags.at("serve-arg");
   if (external && !spec.serve_args.empty())
     return Fail(Invalid("--serve-arg is for the server bench starts, not with --target"));
@@ -305,8 +311,10 @@ int RunIngest(int argc, char** argv) {
     all.push.succeeded_bytes += m.push.succeeded_bytes;
     all.push.associations += m.push.associations;
     all.push.latencies_ms.insert(all.push.latencies_ms.end(), m.push.latencies_ms.begin(), m.push.latencies_ms.end());
-    if (m.server_cpu_seconds) cpu += *m.server_cpu_seconds;
-    else have_cpu = false;
+    if (m.server_cpu_seconds)
+      cpu += *m.server_cpu_seconds;
+    else
+      have_cpu = false;
   }
   if (have_cpu) all.server_cpu_seconds = cpu;
   all.received_bytes = passes.back().received_bytes;
@@ -319,10 +327,11 @@ int RunIngest(int argc, char** argv) {
   if (passes.size() > 1 && passes.front().received_bytes_total && passes.back().received_bytes_total &&
       passes.front().stored_bytes && passes.back().stored_bytes) {
     repeat_traffic = *passes.back().received_bytes_total - *passes.front().received_bytes_total;
-    const int64_t growth = static_cast<int64_t>(*passes.back().stored_bytes) -
-                           static_cast<int64_t>(*passes.front().stored_bytes);
+    const int64_t growth =
+        static_cast<int64_t>(*passes.back().stored_bytes) - static_cast<int64_t>(*passes.front().stored_bytes);
     dedup_savings = static_cast<uint64_t>(std::max<int64_t>(0, static_cast<int64_t>(*repeat_traffic) - growth));
-    if (*repeat_traffic > 0) dedup_fraction = static_cast<double>(*dedup_savings) / static_cast<double>(*repeat_traffic);
+    if (*repeat_traffic > 0)
+      dedup_fraction = static_cast<double>(*dedup_savings) / static_cast<double>(*repeat_traffic);
   }
   std::optional<double> stored_per_received;
   if (all.stored_bytes && all.received_bytes && *all.received_bytes > 0)
@@ -409,8 +418,8 @@ std::vector<std::string> SplitCommas(const std::string& text) {
 }
 
 int RunCompare(int argc, char** argv) {
-  auto args =
-      ParseArgs(argc, argv, {"corpus", "associations", "runs", "codec", "out", "json", "work-dir", "serve-arg"}, {"keep"});
+  auto args = ParseArgs(argc, argv, {"corpus", "associations", "runs", "codec", "out", "json", "work-dir", "serve-arg"},
+                        {"keep"});
   if (!args.ok()) return Fail(args.status());
   const std::string corpus_dir = args->Get("corpus");
   if (corpus_dir.empty() || !args->positional.empty()) {
@@ -437,8 +446,10 @@ int RunCompare(int argc, char** argv) {
   std::vector<PeerKind> kinds;
   for (auto& s : systems) {
     std::string why;
-    if (!PeerProgram(s.spec.kind, why)) s.skipped = why;
-    else kinds.push_back(s.spec.kind);
+    if (!PeerProgram(s.spec.kind, why))
+      s.skipped = why;
+    else
+      kinds.push_back(s.spec.kind);
   }
 
   auto corpus = LoadCorpus(corpus_dir);
@@ -539,9 +550,9 @@ int RunCompare(int argc, char** argv) {
   for (const auto& s : systems) summaries.push_back(summarize(s));
   const Summary& reference = summaries.front();
 
-  const std::vector<std::string> header = {"system",        "MB/s",         "inst/s",
-                                           "p50 ms",        "p99 ms",       "server CPU s",
-                                           "stored/received", "pacscore speed x", "pacscore size x"};
+  const std::vector<std::string> header = {"system",         "MB/s",         "inst/s",          "p50 ms",
+                                           "p99 ms",         "server CPU s", "stored/received", "pacscore speed x",
+                                           "pacscore size x"};
   std::vector<std::vector<std::string>> rows;
   std::vector<Bar> bars;
   int exit_code = 0;
@@ -560,7 +571,8 @@ int RunCompare(int argc, char** argv) {
     }
     if (sum.failed > 0) exit_code = 2;
     std::string speed = sum.mb_s > 0 && reference.measured ? FormatDouble(reference.mb_s / sum.mb_s, 2) : "-";
-    std::string size = reference.ratio && sum.ratio && *sum.ratio > 0 ? FormatDouble(*reference.ratio / *sum.ratio, 2) : "-";
+    std::string size =
+        reference.ratio && sum.ratio && *sum.ratio > 0 ? FormatDouble(*reference.ratio / *sum.ratio, 2) : "-";
     rows.push_back({label + (sum.failed ? " (" + std::to_string(sum.failed) + " failed)" : ""),
                     FormatDouble(sum.mb_s, 1), FormatDouble(sum.inst_s, 1), FormatDouble(sum.p50, 2),
                     FormatDouble(sum.p99, 2), Opt(sum.cpu, 2), Opt(sum.ratio, 3), speed, size});
@@ -569,22 +581,24 @@ int RunCompare(int argc, char** argv) {
 
   fs::path corpus_name = fs::path(corpus_dir).lexically_normal();
   if (corpus_name.filename().empty()) corpus_name = corpus_name.parent_path();
-  const std::string title = "C-STORE ingest of " + corpus_name.filename().string() +
-                            " (" + std::to_string(corpus->files().size()) + " files, " +
-                            FormatDouble(static_cast<double>(corpus->dataset_bytes()) / 1e6, 1) + " MB), " +
-                            std::to_string(*associations) + " association(s), median of " + std::to_string(*runs) +
-                            " run(s)";
+  const std::string title =
+      "C-STORE ingest of " + corpus_name.filename().string() + " (" + std::to_string(corpus->files().size()) +
+      " files, " + FormatDouble(static_cast<double>(corpus->dataset_bytes()) / 1e6, 1) + " MB), " +
+      std::to_string(*associations) + " association(s), median of " + std::to_string(*runs) + " run(s)";
   std::string notes;
   for (const auto& s : systems) {
-    notes += "- `" + PeerLabel(s.spec) + "`: " + (s.skipped.empty() ? PeerSetup(s.spec) : "skipped, " + s.skipped) + "\n";
+    notes +=
+        "- `" + PeerLabel(s.spec) + "`: " + (s.skipped.empty() ? PeerSetup(s.spec) : "skipped, " + s.skipped) + "\n";
     for (const auto& m : s.runs)
       if (!m.error.empty()) notes += "  - run " + std::to_string(m.run) + ": " + m.error + "\n";
   }
   notes +=
       "- MB/s: dataset bytes of the successful C-STOREs (as sent by the client, MB = 10^6 bytes) divided by the wall "
       "time from the first association request to the last response; each run starts every system fresh on an empty "
-      "folder, pacscore's after its background re-encoding finished and the archive was compacted (settle_seconds in the JSON). "
-      "Server CPU s: user+system time of the server process (and its children) during the push, and for pacscore the settle.\n"
+      "folder, pacscore's after its background re-encoding finished and the archive was compacted (settle_seconds in "
+      "the JSON). "
+      "Server CPU s: user+system time of the server process (and its children) during the push, and for pacscore the "
+      "settle.\n"
       "- stored/received: bytes the system keeps after the run (pacscore: `stored_bytes` of GET /stats; others: "
       "apparent size of their storage and index folder after a clean stop) per byte sent. pacscore speed x: pacscore's "
       "MB/s divided by the system's; pacscore size x: pacscore's stored/received divided by the system's.\n";
@@ -632,13 +646,14 @@ int RunCompare(int argc, char** argv) {
     o.emplace_back("runs", std::move(runs_json));
     systems_json.push_back(std::move(o));
   }
-  ResultJson result = ResultJson::Object{{"benchmark", "compare"},
-                                         {"provenance", provenance.ToJson()},
-                                         {"runs", *runs},
-                                         {"title", title},
-                                         {"chart", png_note.empty() ? ResultJson(stem.string() + ".png") : ResultJson()},
-                                         {"chart_note", png_note},
-                                         {"systems", std::move(systems_json)}};
+  ResultJson result =
+      ResultJson::Object{{"benchmark", "compare"},
+                         {"provenance", provenance.ToJson()},
+                         {"runs", *runs},
+                         {"title", title},
+                         {"chart", png_note.empty() ? ResultJson(stem.string() + ".png") : ResultJson()},
+                         {"chart_note", png_note},
+                         {"systems", std::move(systems_json)}};
   const std::string json_text = ToText(result) + "\n";
   if (Status s = WriteText(stem.string() + ".json", json_text); !s.ok()) return Fail(s);
   if (args->Has("json"))
@@ -651,8 +666,10 @@ int RunCompare(int argc, char** argv) {
               provenance.machine.cores, stem.c_str(), stem.c_str(),
               png_note.empty() ? (", " + stem.string() + ".png").c_str() : "");
   if (!png_note.empty()) std::fprintf(stderr, "pacscore bench: %s\n", png_note.c_str());
-  if (!args->Has("keep")) fs::remove_all(*work, ec);
-  else std::fprintf(stderr, "kept the servers' folders under %s\n", work->c_str());
+  if (!args->Has("keep"))
+    fs::remove_all(*work, ec);
+  else
+    std::fprintf(stderr, "kept the servers' folders under %s\n", work->c_str());
   return exit_code;
 }
 
@@ -697,7 +714,8 @@ Result<PreparedNode> PrepareNode(const Args& args, Corpus& corpus) {
   std::fprintf(stderr, "storing the corpus in %s first\n", node.system.c_str());
   node.ingest = MeasurePush(corpus, node.target, 2, node.pid, node.system);
   PrintFailures(node.ingest);
-  if (node.ingest.push.succeeded == 0) return Status::IOError("no instance of the corpus could be stored in " + node.system);
+  if (node.ingest.push.succeeded == 0)
+    return Status::IOError("no instance of the corpus could be stored in " + node.system);
   return node;
 }
 
@@ -756,8 +774,8 @@ TimingSummary Summarize(const std::vector<RequestTiming>& timings) {
 }
 
 int RunQuery(int argc, char** argv) {
-  auto args = ParseArgs(argc, argv, {"corpus", "queries", "codec", "serve-arg", "json", "target", "target-pid", "work-dir"},
-                        {"keep"});
+  auto args = ParseArgs(
+      argc, argv, {"corpus", "queries", "codec", "serve-arg", "json", "target", "target-pid", "work-dir"}, {"keep"});
   if (!args.ok()) return Fail(args.status());
   const std::string corpus_dir = args->Get("corpus");
   if (corpus_dir.empty() || !args->positional.empty()) {
@@ -787,24 +805,29 @@ int RunQuery(int argc, char** argv) {
   std::vector<Kind> kinds(6);
   kinds[0].name = "study by PatientID";
   for (const auto& v : patient_ids)
-    kinds[0].distinct.push_back({kinds[0].name, false, "STUDY", {{"PatientID", v}, {"StudyInstanceUID", ""}, {"StudyDate", ""}}});
+    kinds[0].distinct.push_back(
+        {kinds[0].name, false, "STUDY", {{"PatientID", v}, {"StudyInstanceUID", ""}, {"StudyDate", ""}}});
   kinds[1].name = "study by AccessionNumber";
   for (const auto& v : accessions)
     kinds[1].distinct.push_back({kinds[1].name, false, "STUDY", {{"AccessionNumber", v}, {"StudyInstanceUID", ""}}});
   kinds[2].name = "studies in a 1-week date range";
   for (const auto& d : dates)
-    kinds[2].distinct.push_back({kinds[2].name, false, "STUDY",
+    kinds[2].distinct.push_back({kinds[2].name,
+                                 false,
+                                 "STUDY",
                                  {{"StudyDate", ShiftDate(d, -3) + "-" + ShiftDate(d, 3)}, {"StudyInstanceUID", ""}}});
   kinds[3].name = "patients by name wildcard";
   for (const auto& v : name_prefixes)
     kinds[3].distinct.push_back({kinds[3].name, true, "PATIENT", {{"PatientName", v}, {"PatientID", ""}}});
   kinds[4].name = "series of a study";
   for (const auto& v : studies)
-    kinds[4].distinct.push_back({kinds[4].name, false, "SERIES",
-                                 {{"StudyInstanceUID", v}, {"SeriesInstanceUID", ""}, {"Modality", ""}}});
+    kinds[4].distinct.push_back(
+        {kinds[4].name, false, "SERIES", {{"StudyInstanceUID", v}, {"SeriesInstanceUID", ""}, {"Modality", ""}}});
   kinds[5].name = "instances of a series";
   for (const auto& [study, s] : series)
-    kinds[5].distinct.push_back({kinds[5].name, false, "IMAGE",
+    kinds[5].distinct.push_back({kinds[5].name,
+                                 false,
+                                 "IMAGE",
                                  {{"StudyInstanceUID", study}, {"SeriesInstanceUID", s}, {"SOPInstanceUID", ""}}});
 
   auto node = PrepareNode(*args, *corpus);
@@ -853,23 +876,23 @@ int RunQuery(int argc, char** argv) {
   FinishNode(*node, args->Has("keep"));
   std::printf("\npacscore bench query: %s, index of %zu instances from %s; C-FIND round trips, one client\n",
               node->system.c_str(), corpus->files().size(), corpus_dir.c_str());
-  std::printf("%s", PlainTable({"query", "mode", "queries", "failed", "matches/q", "p50 ms", "p95 ms", "p99 ms", "q/s"},
-                               rows)
-                        .c_str());
+  std::printf("%s",
+              PlainTable({"query", "mode", "queries", "failed", "matches/q", "p50 ms", "p95 ms", "p99 ms", "q/s"}, rows)
+                  .c_str());
   if (args->Has("json")) {
-    ResultJson result = ResultJson::Object{{"benchmark", "query"},      {"provenance", provenance.ToJson()},
-                                           {"system", node->system},    {"setup", node->setup},
-                                           {"ingest", node->ingest.ToJson()}, {"kinds", std::move(kinds_json)}};
+    ResultJson result = ResultJson::Object{
+        {"benchmark", "query"}, {"provenance", provenance.ToJson()}, {"system", node->system},
+        {"setup", node->setup}, {"ingest", node->ingest.ToJson()},   {"kinds", std::move(kinds_json)}};
     if (Status s = WriteText(args->Get("json"), ToText(result) + "\n"); !s.ok()) return Fail(s);
   }
   return exit_code;
 }
 
 int RunRetrieve(int argc, char** argv) {
-  auto args = ParseArgs(argc, argv,
-                        {"corpus", "associations", "repeat", "level", "codec", "serve-arg", "json", "target",
-                         "target-pid", "work-dir"},
-                        {"keep"});
+  auto args = ParseArgs(
+      argc, argv,
+      {"corpus", "associations", "repeat", "level", "codec", "serve-arg", "json", "target", "target-pid", "work-dir"},
+      {"keep"});
   if (!args.ok()) return Fail(args.status());
   const std::string corpus_dir = args->Get("corpus");
   if (corpus_dir.empty() || !args->positional.empty()) {
@@ -942,15 +965,19 @@ int RunRetrieve(int argc, char** argv) {
   FinishNode(*node, args->Has("keep"));
   std::printf("\npacscore bench retrieve: %s, %zu C-GET(s) at %s level per pass, %d association(s)\n",
               node->system.c_str(), requests.size(), level.c_str(), *associations);
-  std::printf("%s", PlainTable({"", "C-GETs", "failed", "instances", "MB", "MB/s", "inst/s", "p50 ms", "p99 ms",
-                                "server CPU s"},
-                               rows)
-                        .c_str());
-  std::printf("MB = 10^6 bytes of datasets received in the transfer syntax each file was sent in; latency = one whole C-GET\n");
+  std::printf(
+      "%s", PlainTable(
+                {"", "C-GETs", "failed", "instances", "MB", "MB/s", "inst/s", "p50 ms", "p99 ms", "server CPU s"}, rows)
+                .c_str());
+  std::printf(
+      "MB = 10^6 bytes of datasets received in the transfer syntax each file was sent in; latency = one whole C-GET\n");
   if (args->Has("json")) {
-    ResultJson result = ResultJson::Object{{"benchmark", "retrieve"},        {"provenance", provenance.ToJson()},
-                                           {"system", node->system},          {"setup", node->setup},
-                                           {"level", level},                  {"ingest", node->ingest.ToJson()},
+    ResultJson result = ResultJson::Object{{"benchmark", "retrieve"},
+                                           {"provenance", provenance.ToJson()},
+                                           {"system", node->system},
+                                           {"setup", node->setup},
+                                           {"level", level},
+                                           {"ingest", node->ingest.ToJson()},
                                            {"passes", std::move(passes_json)}};
     if (Status s = WriteText(args->Get("json"), ToText(result) + "\n"); !s.ok()) return Fail(s);
   }

@@ -17,7 +17,9 @@ constexpr const char* kJpegLsLossless = "1.2.840.10008.1.2.4.80";
 constexpr int kMaxPdu = 131072;
 constexpr auto kStartTimeout = std::chrono::seconds(60);
 
-std::string JsonQuote(const std::string& s) { return ToJson(JsonValue(s)); }
+std::string JsonQuote(const std::string& s) {
+  return ToJson(JsonValue(s));
+}
 
 Status WriteFile(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -67,10 +69,14 @@ std::string ServeArgsText(const PeerSpec& spec) {
 
 std::string PeerLabel(const PeerSpec& spec) {
   switch (spec.kind) {
-    case PeerKind::kPacscore: return spec.codec.empty() ? "pacscore" : "pacscore (" + spec.codec + ")";
-    case PeerKind::kOrthanc: return "orthanc";
-    case PeerKind::kOrthancJpegLs: return "orthanc-jpegls";
-    case PeerKind::kStorescp: return "storescp";
+    case PeerKind::kPacscore:
+      return spec.codec.empty() ? "pacscore" : "pacscore (" + spec.codec + ")";
+    case PeerKind::kOrthanc:
+      return "orthanc";
+    case PeerKind::kOrthancJpegLs:
+      return "orthanc-jpegls";
+    case PeerKind::kStorescp:
+      return "storescp";
   }
   return "?";
 }
@@ -95,7 +101,8 @@ std::string PeerSetup(const PeerSpec& spec) {
 
 std::optional<std::string> PeerProgram(PeerKind kind, std::string& why) {
   switch (kind) {
-    case PeerKind::kPacscore: return SelfExecutable();
+    case PeerKind::kPacscore:
+      return SelfExecutable();
     case PeerKind::kOrthanc:
     case PeerKind::kOrthancJpegLs:
       if (auto p = FindProgram("Orthanc", {"/usr/sbin", "/usr/local/sbin"})) return p;
@@ -114,7 +121,8 @@ std::string PeerVersion(PeerKind kind) {
   auto program = PeerProgram(kind, why);
   if (!program) return "";
   switch (kind) {
-    case PeerKind::kPacscore: return "";
+    case PeerKind::kPacscore:
+      return "";
     case PeerKind::kOrthanc:
     case PeerKind::kOrthancJpegLs: {
       const std::string line = FirstOutputLine({*program, "--version"});  // "/usr/sbin/Orthanc 1.10.1"
@@ -149,8 +157,18 @@ Result<RunningPeer> RunningPeer::Start(const PeerSpec& spec, const fs::path& fol
     case PeerKind::kPacscore:
       store = folder / "data";
       aet = "PACSCORE";
-      argv = {*program, "serve", "--data", store.string(), "--port", std::to_string(*dicom_port), "--admin-port", "0",
-              "--aet", aet, "--max-associations", std::to_string(std::max(16, spec.associations))};
+      argv = {*program,
+              "serve",
+              "--data",
+              store.string(),
+              "--port",
+              std::to_string(*dicom_port),
+              "--admin-port",
+              "0",
+              "--aet",
+              aet,
+              "--max-associations",
+              std::to_string(std::max(16, spec.associations))};
       if (!spec.codec.empty()) argv.insert(argv.end(), {"--codec", spec.codec});
       argv.insert(argv.end(), spec.serve_args.begin(), spec.serve_args.end());
       break;
@@ -208,7 +226,8 @@ Result<JsonValue> RunningPeer::PacscoreStats() const {
   if (!reply.ok()) return reply.status().WithContext("GET /stats");
   auto json = ParseJson(reply->body);
   if (!json.ok()) return json.status();
-  if (reply->status != 200) return Status::IOError("GET /stats answered " + std::to_string(reply->status) + ": " + reply->body);
+  if (reply->status != 200)
+    return Status::IOError("GET /stats answered " + std::to_string(reply->status) + ": " + reply->body);
   return json;
 }
 
@@ -217,7 +236,8 @@ Status RunningPeer::PacscoreSettle() const {
     return Status::Unsupported(PeerLabel(spec_) + " has no pacscore admin endpoint");
   auto reply = AdminRequest(admin_port_, "POST", "/compact", "{\"gc_grace_ms\":3600000}", 3600);
   if (!reply.ok()) return reply.status().WithContext("POST /compact");
-  if (reply->status != 200) return Status::IOError("POST /compact answered " + std::to_string(reply->status) + ": " + reply->body);
+  if (reply->status != 200)
+    return Status::IOError("POST /compact answered " + std::to_string(reply->status) + ": " + reply->body);
   return Status::Ok();
 }
 

@@ -22,7 +22,7 @@ enum class PeerKind { kPacscore, kOrthanc, kOrthancJpegLs, kStorescp };
 
 struct PeerSpec {
   PeerKind kind = PeerKind::kPacscore;
-  std::string codec;  // pacscore: the --codec passed to serve; empty: the server's default
+  std::string codec;                    // pacscore: the --codec passed to serve; empty: the server's default
   std::vector<std::string> serve_args;  // pacscore: further flags for serve, e.g. --no-verify-encode
   int associations = 1;
 };

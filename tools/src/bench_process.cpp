@@ -305,8 +305,7 @@ MachineInfo DescribeMachine(const fs::path& work_dir) {
     std::istringstream fields(line);
     std::string device, mount_point, type;
     fields >> device >> mount_point >> type;
-    const bool inside = target == mount_point || mount_point == "/" ||
-                        target.rfind(mount_point + "/", 0) == 0;
+    const bool inside = target == mount_point || mount_point == "/" || target.rfind(mount_point + "/", 0) == 0;
     if (inside && mount_point.size() >= best) {
       best = mount_point.size();
       m.work_filesystem = type + " (" + mount_point + ")";

@@ -64,7 +64,8 @@ Result<std::filesystem::path> MakeWorkFolder(const std::filesystem::path& parent
 std::optional<std::string> FindProgram(const std::string& program, const std::vector<std::string>& extra_dirs = {});
 
 // Runs a command to completion (bounded) and returns its first output line.
-std::string FirstOutputLine(const std::vector<std::string>& argv, std::chrono::seconds timeout = std::chrono::seconds(10));
+std::string FirstOutputLine(const std::vector<std::string>& argv,
+                            std::chrono::seconds timeout = std::chrono::seconds(10));
 
 // Runs a command to completion (bounded); returns the exit code (-1 on
 // timeout or signal) and appends its output to `output`.

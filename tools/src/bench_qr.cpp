@@ -7,13 +7,13 @@
 #include <memory>
 #include <thread>
 
+#include "bench_dcmtk.h"
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dctag.h"
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmnet/diutil.h"
 #include "dcmtk/dcmnet/scu.h"
-#include "bench_dcmtk.h"
 
 namespace pacs::tools::bench {
 namespace {
@@ -23,7 +23,6 @@ constexpr size_t kMaxStorageContexts = 127;  // plus the C-GET context: DCMTK's 
 double MsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
-
 
 OFList<OFString> PlainSyntaxes() {
   OFList<OFString> syntaxes;
@@ -113,8 +112,8 @@ std::vector<RequestTiming> RunFinds(const PushTarget& target, const std::vector<
                                        : UID_FINDStudyRootQueryRetrieveInformationModel;
     const T_ASC_PresentationContextID pc = scu->findAnyPresentationContextID(model, "");
     OFList<QRResponse*> responses;
-    OFCondition cond = pc == 0 ? OFCondition(DIMSE_NOVALIDPRESENTATIONCONTEXTID)
-                               : scu->sendFINDRequest(pc, &keys, &responses);
+    OFCondition cond =
+        pc == 0 ? OFCondition(DIMSE_NOVALIDPRESENTATIONCONTEXTID) : scu->sendFINDRequest(pc, &keys, &responses);
     if (association_per_query && scu) {
       scu->releaseAssociation();
       scu.reset();
@@ -122,8 +121,10 @@ std::vector<RequestTiming> RunFinds(const PushTarget& target, const std::vector<
     t.ms = MsSince(start);
     Uint16 final_status = 0xFFFF;
     for (QRResponse* r : responses) {
-      if (r->m_status == STATUS_Pending || r->m_status == STATUS_FIND_Pending_WarningUnsupportedOptionalKeys) ++t.matches;
-      else final_status = r->m_status;
+      if (r->m_status == STATUS_Pending || r->m_status == STATUS_FIND_Pending_WarningUnsupportedOptionalKeys)
+        ++t.matches;
+      else
+        final_status = r->m_status;
       delete r;
     }
     if (cond.bad()) {
@@ -183,8 +184,10 @@ std::vector<RequestTiming> RunGets(const PushTarget& target, const std::vector<G
           if (r->m_status != STATUS_Pending) final_status = r->m_status;
           delete r;
         }
-        if (cond.bad()) t.error = std::string("C-GET failed: ") + cond.text();
-        else if (final_status != STATUS_Success) t.error = "C-GET ended with status " + StatusText(final_status);
+        if (cond.bad())
+          t.error = std::string("C-GET failed: ") + cond.text();
+        else if (final_status != STATUS_Success)
+          t.error = "C-GET ended with status " + StatusText(final_status);
       }
       if (scu.isConnected()) scu.releaseAssociation();
     });

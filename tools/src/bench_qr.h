@@ -13,7 +13,7 @@
 namespace pacs::tools::bench {
 
 struct FindQuery {
-  std::string kind;          // "study by PatientID", ...
+  std::string kind;           // "study by PatientID", ...
   bool patient_root = false;  // Patient Root model; Study Root otherwise
   std::string level;          // PATIENT, STUDY, SERIES, IMAGE
   // Matching and return keys by DICOM keyword ("PatientID"); empty value = return key.

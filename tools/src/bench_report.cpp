@@ -11,9 +11,13 @@
 namespace pacs::tools::bench {
 namespace {
 
-std::string Quote(const std::string& s) { return tools::ToJson(JsonValue(s)); }
+std::string Quote(const std::string& s) {
+  return tools::ToJson(JsonValue(s));
+}
 
-std::string Pad(int n) { return std::string(static_cast<size_t>(n), ' '); }
+std::string Pad(int n) {
+  return std::string(static_cast<size_t>(n), ' ');
+}
 
 // gnuplot string literal in double quotes.
 std::string GnuplotQuote(const std::string& s) {
@@ -144,10 +148,10 @@ std::string Provenance::ToMarkdown() const {
     versions_text += (versions_text.empty() ? "" : ", ") + name + " " + (version.empty() ? "?" : version);
   return "- Machine: " + machine.cpu_model + ", " + std::to_string(machine.cores) + " cores, " +
          FormatDouble(static_cast<double>(machine.memory_bytes) / (1024.0 * 1024 * 1024), 1) + " GiB memory, " +
-         machine.kernel + "; servers write to " + machine.work_filesystem + "; load average " +
-         machine.load_average + " before, " + load_average_after + " after\n" +
-         "- Versions: " + versions_text + "\n" + "- Corpus: `" + corpus_dir + "`, " + std::to_string(corpus_files) +
-         " files, " + FormatDouble(static_cast<double>(corpus_dataset_bytes) / 1e6, 1) + " MB of datasets (" +
+         machine.kernel + "; servers write to " + machine.work_filesystem + "; load average " + machine.load_average +
+         " before, " + load_average_after + " after\n" + "- Versions: " + versions_text + "\n" + "- Corpus: `" +
+         corpus_dir + "`, " + std::to_string(corpus_files) + " files, " +
+         FormatDouble(static_cast<double>(corpus_dataset_bytes) / 1e6, 1) + " MB of datasets (" +
          std::to_string(corpus_skipped) + " files skipped)\n" + "- " + std::to_string(associations) +
          " parallel association(s); date " + date_utc + "\n" + "- Command: `" + command_line + "`\n";
 }

@@ -27,15 +27,15 @@ struct ResultJson {
   std::variant<std::nullptr_t, bool, int64_t, double, std::string, Array, Object> v = nullptr;
 
   ResultJson() = default;
-  ResultJson(bool b) : v(b) {}                                    // NOLINT
-  ResultJson(int i) : v(static_cast<int64_t>(i)) {}               // NOLINT
-  ResultJson(int64_t i) : v(i) {}                                 // NOLINT
-  ResultJson(uint64_t i) : v(static_cast<int64_t>(i)) {}          // NOLINT
-  ResultJson(double d) : v(d) {}                                  // NOLINT
-  ResultJson(std::string s) : v(std::move(s)) {}                  // NOLINT
-  ResultJson(const char* s) : v(std::string(s)) {}                // NOLINT
-  ResultJson(Array a) : v(std::move(a)) {}                        // NOLINT
-  ResultJson(Object o) : v(std::move(o)) {}                       // NOLINT
+  ResultJson(bool b) : v(b) {}                            // NOLINT
+  ResultJson(int i) : v(static_cast<int64_t>(i)) {}       // NOLINT
+  ResultJson(int64_t i) : v(i) {}                         // NOLINT
+  ResultJson(uint64_t i) : v(static_cast<int64_t>(i)) {}  // NOLINT
+  ResultJson(double d) : v(d) {}                          // NOLINT
+  ResultJson(std::string s) : v(std::move(s)) {}          // NOLINT
+  ResultJson(const char* s) : v(std::string(s)) {}        // NOLINT
+  ResultJson(Array a) : v(std::move(a)) {}                // NOLINT
+  ResultJson(Object o) : v(std::move(o)) {}               // NOLINT
   template <typename T>
   ResultJson(const std::optional<T>& o) {  // NOLINT: absent numbers are null
     if (o) *this = ResultJson(*o);
@@ -59,7 +59,7 @@ struct PushMeasurement {
   std::optional<uint64_t> stored_bytes;
   std::string error;  // the system could not be measured in this run
 
-  double mb_per_second() const;         // dataset bytes of succeeded C-STOREs / wall time, MB = 1e6 bytes
+  double mb_per_second() const;  // dataset bytes of succeeded C-STOREs / wall time, MB = 1e6 bytes
   double instances_per_second() const;
   double latency_percentile_ms(double p) const;  // nearest rank; 0 when nothing succeeded
   // stored_bytes / bytes the client sent successfully (the same yardstick for every system).

@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "bench_dcmtk.h"
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
@@ -21,7 +22,6 @@
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "dcmtk/dcmnet/diutil.h"
 #include "dcmtk/dcmnet/scu.h"
-#include "bench_dcmtk.h"
 
 namespace pacs::tools::bench {
 namespace fs = std::filesystem;
@@ -84,17 +84,22 @@ bool Describe(const fs::path& path, CorpusFile& out, std::string& reason) {
   std::error_code ec;
   out.file_bytes = fs::file_size(path, ec);
   uint64_t meta = 0;
-  if (HasPreamble(path))
-    meta = 132 + file.getMetaInfo()->getLength(EXS_LittleEndianExplicit, EET_ExplicitLength);
+  if (HasPreamble(path)) meta = 132 + file.getMetaInfo()->getLength(EXS_LittleEndianExplicit, EET_ExplicitLength);
   out.dataset_bytes = out.file_bytes > meta ? out.file_bytes - meta : out.file_bytes;
-  if (out.sop_class_uid.empty()) reason = "no SOP Class UID";
-  else if (out.sop_instance_uid.empty()) reason = "no SOP Instance UID";
-  else if (!IsStorageSopClass(out.sop_class_uid)) reason = "SOP class " + out.sop_class_uid + " is not a storage SOP class";
-  else if (xfer.getXfer() == EXS_Unknown) reason = "transfer syntax unknown to DCMTK, cannot be sent";
+  if (out.sop_class_uid.empty())
+    reason = "no SOP Class UID";
+  else if (out.sop_instance_uid.empty())
+    reason = "no SOP Instance UID";
+  else if (!IsStorageSopClass(out.sop_class_uid))
+    reason = "SOP class " + out.sop_class_uid + " is not a storage SOP class";
+  else if (xfer.getXfer() == EXS_Unknown)
+    reason = "transfer syntax unknown to DCMTK, cannot be sent";
   return reason.empty();
 }
 
-double Seconds(std::chrono::steady_clock::duration d) { return std::chrono::duration<double>(d).count(); }
+double Seconds(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
 
 // One worker: its files, in batches whose SOP class/transfer syntax pairs fit one association.
 std::vector<std::vector<size_t>> PlanAssociations(const std::vector<CorpusFile>& files,
@@ -120,7 +125,6 @@ std::vector<std::vector<size_t>> PlanAssociations(const std::vector<CorpusFile>&
   }
   return batches;
 }
-
 
 class Worker {
  public:
@@ -167,15 +171,17 @@ class Worker {
     OFCondition cond = scu.initNetwork();
     if (cond.good()) cond = scu.negotiateAssociation();
     if (cond.bad()) {
-      FailRest(batch, 0, std::string("association to ") + target_.called_aet + "@" + target_.host + ":" +
-                             std::to_string(target_.port) + " failed: " + cond.text());
+      FailRest(batch, 0,
+               std::string("association to ") + target_.called_aet + "@" + target_.host + ":" +
+                   std::to_string(target_.port) + " failed: " + cond.text());
       return;
     }
     ++result_.associations;
     for (size_t k = 0; k < batch.size(); ++k) {
       const size_t i = batch[k];
       const CorpusFile& f = corpus_.files[i];
-      const T_ASC_PresentationContextID pc = scu.findPresentationContextID(f.sop_class_uid.c_str(), f.transfer_syntax.c_str());
+      const T_ASC_PresentationContextID pc =
+          scu.findPresentationContextID(f.sop_class_uid.c_str(), f.transfer_syntax.c_str());
       if (pc == 0) {
         Fail(i, "the peer did not accept SOP class " + f.sop_class_uid + " in transfer syntax " + f.transfer_syntax);
         continue;
@@ -225,11 +231,21 @@ Corpus::Corpus(Corpus&&) noexcept = default;
 Corpus& Corpus::operator=(Corpus&&) noexcept = default;
 Corpus::~Corpus() = default;
 
-const std::vector<CorpusFile>& Corpus::files() const { return impl_->files; }
-const std::vector<std::string>& Corpus::skipped() const { return impl_->skipped; }
-uint64_t Corpus::dataset_bytes() const { return impl_->dataset_bytes; }
-uint64_t Corpus::file_bytes() const { return impl_->file_bytes; }
-bool Corpus::preloaded() const { return !impl_->loaded.empty(); }
+const std::vector<CorpusFile>& Corpus::files() const {
+  return impl_->files;
+}
+const std::vector<std::string>& Corpus::skipped() const {
+  return impl_->skipped;
+}
+uint64_t Corpus::dataset_bytes() const {
+  return impl_->dataset_bytes;
+}
+uint64_t Corpus::file_bytes() const {
+  return impl_->file_bytes;
+}
+bool Corpus::preloaded() const {
+  return !impl_->loaded.empty();
+}
 
 Result<Corpus> Corpus::Scan(const std::string& dir) {
   std::error_code ec;
@@ -329,7 +345,9 @@ Status Echo(const PushTarget& target, int timeout_seconds) {
   return Status::Ok();
 }
 
-std::string DcmtkVersion() { return OFFIS_DCMTK_VERSION_STRING; }
+std::string DcmtkVersion() {
+  return OFFIS_DCMTK_VERSION_STRING;
+}
 
 void ConfigureScu(DcmSCU& scu, const PushTarget& target) {
   scu.setAETitle(target.calling_aet.c_str());

@@ -70,11 +70,11 @@ struct PushTarget {
 struct PushResult {
   double wall_seconds = 0;
   uint64_t attempted = 0;
-  uint64_t succeeded = 0;         // status Success or Warning
-  uint64_t failed = 0;            // failure status, context not accepted, or association lost
-  uint64_t succeeded_bytes = 0;   // dataset bytes of the succeeded files
-  uint64_t associations = 0;      // associations opened
-  std::vector<double> latencies_ms;  // one per succeeded C-STORE
+  uint64_t succeeded = 0;             // status Success or Warning
+  uint64_t failed = 0;                // failure status, context not accepted, or association lost
+  uint64_t succeeded_bytes = 0;       // dataset bytes of the succeeded files
+  uint64_t associations = 0;          // associations opened
+  std::vector<double> latencies_ms;   // one per succeeded C-STORE
   std::vector<std::string> failures;  // the first few, with file and reason
 };
 

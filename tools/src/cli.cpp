@@ -51,7 +51,9 @@ Result<uint16_t> ParsePort(const std::string& text, const std::string& flag) {
   return static_cast<uint16_t>(v);
 }
 
-std::string AdminPortFile(const std::string& data_dir) { return data_dir + "/admin.port"; }
+std::string AdminPortFile(const std::string& data_dir) {
+  return data_dir + "/admin.port";
+}
 
 std::optional<uint16_t> FindRunningServer(const std::string& data_dir) {
   std::ifstream in(AdminPortFile(data_dir));
@@ -72,9 +74,8 @@ std::optional<uint16_t> FindRunningServer(const std::string& data_dir) {
 JsonValue StatsToJson(const engine::StoreStats& s) {
   JsonObject codecs;
   for (const auto& [name, usage] : s.per_codec)
-    codecs[name] = JsonObject{{"chunks", usage.chunks},
-                              {"raw_bytes", usage.raw_bytes},
-                              {"stored_bytes", usage.stored_bytes}};
+    codecs[name] =
+        JsonObject{{"chunks", usage.chunks}, {"raw_bytes", usage.raw_bytes}, {"stored_bytes", usage.stored_bytes}};
   return JsonObject{
       {"unique_frames", s.chunks},
       {"frame_references", s.chunk_references},

@@ -93,9 +93,9 @@ std::vector<fs::path> CollectFiles(const std::vector<std::string>& paths, std::v
 }  // namespace
 
 int RunServe(int argc, char** argv) {
-  auto args = ParseArgs(argc, argv,
-                        {"data", "port", "aet", "admin-port", "max-associations", "on-duplicate", "codec", "peer"},
-                        {"verbose", "verify-encode", "no-verify-encode", "inline-encode"});
+  auto args =
+      ParseArgs(argc, argv, {"data", "port", "aet", "admin-port", "max-associations", "on-duplicate", "codec", "peer"},
+                {"verbose", "verify-encode", "no-verify-encode", "inline-encode"});
   if (!args.ok()) return Fail(args.status());
   const std::string data = args->Get("data");
   if (data.empty()) return Fail(Status::InvalidArgument("serve needs --data DIR"));
@@ -104,8 +104,8 @@ int RunServe(int argc, char** argv) {
   auto max_assoc = ParsePort(args->Get("max-associations", "16"), "max-associations");
   auto policy = engine::ParseDuplicatePolicy(args->Get("on-duplicate", "keep"));
   auto codec_policy = CodecPolicyFromArgs(*args);
-  for (const Status* s : {&port.status(), &admin_port.status(), &max_assoc.status(), &policy.status(),
-                          &codec_policy.status()})
+  for (const Status* s :
+       {&port.status(), &admin_port.status(), &max_assoc.status(), &policy.status(), &codec_policy.status()})
     if (!s->ok()) return Fail(*s);
   if (*max_assoc == 0) return Fail(Status::InvalidArgument("--max-associations must be at least 1"));
   const std::string aet = args->Get("aet", "PACSCORE");
@@ -137,26 +137,21 @@ int RunServe(int argc, char** argv) {
   const bool use_background = !args->Has("inline-encode") && codec_policy->forced != codecs::CodecId::kRaw;
   if (use_background) background.Start();
   dicom::Ingestor ingestor(**store, *codec_policy, use_background ? &background : nullptr);
-  dicom::DicomServer server(ingestor,
-                            {.port = *port, .ae_title = aet, .max_associations = *max_assoc, .peers = peers});
+  dicom::DicomServer server(ingestor, {.port = *port, .ae_title = aet, .max_associations = *max_assoc, .peers = peers});
 
   const std::string data_abs = fs::absolute(data).string();
   AdminHandler handler = [&](const std::string& method, const std::string& target,
                              const std::string& body) -> HttpReply {
-    if (method == "GET" && target == "/health")
-      return {200, ToJson(JsonObject{{"ok", true}, {"data", data_abs}})};
+    if (method == "GET" && target == "/health") return {200, ToJson(JsonObject{{"ok", true}, {"data", data_abs}})};
     if (method == "GET" && target == "/stats") {
       auto stats = (*store)->Stats(true);
       if (!stats.ok()) return {500, ToJson(JsonObject{{"error", stats.status().ToString()}})};
       JsonValue json = StatsToJson(*stats);
       const auto& c = server.counters();
       std::get<JsonObject>(json.v)["server"] = JsonObject{
-          {"associations", c.associations.load()},
-          {"echo_requests", c.echo_requests.load()},
-          {"stores_succeeded", c.stores_succeeded.load()},
-          {"stores_failed", c.stores_failed.load()},
-          {"receive_failures", c.receive_failures.load()},
-          {"background_encoded_frames", background.frames_encoded()},
+          {"associations", c.associations.load()},         {"echo_requests", c.echo_requests.load()},
+          {"stores_succeeded", c.stores_succeeded.load()}, {"stores_failed", c.stores_failed.load()},
+          {"receive_failures", c.receive_failures.load()}, {"background_encoded_frames", background.frames_encoded()},
           {"background_backlog", background.backlog()},
       };
       return {200, ToJson(json)};
@@ -173,7 +168,7 @@ int RunServe(int argc, char** argv) {
       auto syntax = dicom::ParseTargetSyntax(request->GetString("transfer_syntax"));
       if (!syntax.ok()) return {400, ToJson(JsonObject{{"error", syntax.status().ToString()}})};
       return {200, ToJson(ExportReply(dicom::ExportInstances(**store, request->GetString("out"),
-                                                              request->GetString("study"), *syntax)))};
+                                                             request->GetString("study"), *syntax)))};
     }
     if (method == "POST" && target == "/compact" && use_background) {
       // Compaction measures the archive as it will stay: re-encode first (bounded).
@@ -258,8 +253,10 @@ int RunImport(int argc, char** argv) {
     }
     if (reply.Get("ok") && std::get<bool>(reply.Get("ok")->v)) {
       const std::string outcome = reply.GetString("outcome");
-      if (outcome == "stored") ++stored;
-      else if (outcome == "identical duplicate") ++identical;
+      if (outcome == "stored")
+        ++stored;
+      else if (outcome == "identical duplicate")
+        ++identical;
       else {
         ++conflicting;
         progress.Finish();
@@ -275,11 +272,12 @@ int RunImport(int argc, char** argv) {
     progress.Update(i + 1, bytes);
   }
   progress.Finish();
-  std::printf("imported %llu new instances, %llu identical to stored ones, %llu conflicting with stored ones "
-              "(--on-duplicate decided), %llu rejected, %.1f MB%s\n",
-              static_cast<unsigned long long>(stored), static_cast<unsigned long long>(identical),
-              static_cast<unsigned long long>(conflicting), static_cast<unsigned long long>(rejected), bytes / 1e6,
-              server ? " (through the running server)" : "");
+  std::printf(
+      "imported %llu new instances, %llu identical to stored ones, %llu conflicting with stored ones "
+      "(--on-duplicate decided), %llu rejected, %.1f MB%s\n",
+      static_cast<unsigned long long>(stored), static_cast<unsigned long long>(identical),
+      static_cast<unsigned long long>(conflicting), static_cast<unsigned long long>(rejected), bytes / 1e6,
+      server ? " (through the running server)" : "");
   return rejected == 0 ? 0 : 2;
 }
 
@@ -296,9 +294,9 @@ int RunExport(int argc, char** argv) {
   const std::string out_abs = fs::absolute(out).string();
   JsonValue reply;
   if (auto server = FindRunningServer(data)) {
-    auto http = AdminRequest(*server, "POST", "/export",
-                             ToJson(JsonObject{{"out", out_abs}, {"study", args->Get("study")},
-                                               {"transfer_syntax", syntax_text}}));
+    auto http = AdminRequest(
+        *server, "POST", "/export",
+        ToJson(JsonObject{{"out", out_abs}, {"study", args->Get("study")}, {"transfer_syntax", syntax_text}}));
     if (!http.ok()) return Fail(http.status());
     auto parsed = ParseJson(http->body);
     if (!parsed.ok()) return Fail(parsed.status());

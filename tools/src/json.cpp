@@ -9,11 +9,21 @@ void Escape(std::string& out, const std::string& s) {
   out.push_back('"');
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -33,10 +43,14 @@ void Write(std::string& out, const JsonValue& value, bool pretty, int depth) {
   std::visit(
       [&](const auto& x) {
         using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, std::nullptr_t>) out += "null";
-        else if constexpr (std::is_same_v<T, bool>) out += x ? "true" : "false";
-        else if constexpr (std::is_same_v<T, int64_t>) out += std::to_string(x);
-        else if constexpr (std::is_same_v<T, std::string>) Escape(out, x);
+        if constexpr (std::is_same_v<T, std::nullptr_t>)
+          out += "null";
+        else if constexpr (std::is_same_v<T, bool>)
+          out += x ? "true" : "false";
+        else if constexpr (std::is_same_v<T, int64_t>)
+          out += std::to_string(x);
+        else if constexpr (std::is_same_v<T, std::string>)
+          Escape(out, x);
         else if constexpr (std::is_same_v<T, JsonArray>) {
           out.push_back('[');
           for (size_t i = 0; i < x.size(); ++i) {
@@ -102,16 +116,27 @@ class Parser {
       if (pos_ >= s_.size()) break;
       char e = s_[pos_++];
       switch (e) {
-        case 'n': out.push_back('\n'); break;
-        case 'r': out.push_back('\r'); break;
-        case 't': out.push_back('\t'); break;
-        case 'b': out.push_back('\b'); break;
-        case 'f': out.push_back('\f'); break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
+        case 'b':
+          out.push_back('\b');
+          break;
+        case 'f':
+          out.push_back('\f');
+          break;
         case 'u': {
           if (pos_ + 4 > s_.size()) return Error("bad \\u escape");
           unsigned code = std::stoul(std::string(s_.substr(pos_, 4)), nullptr, 16);
           pos_ += 4;
-          if (code < 0x80) out.push_back(static_cast<char>(code));
+          if (code < 0x80)
+            out.push_back(static_cast<char>(code));
           else if (code < 0x800) {
             out.push_back(static_cast<char>(0xC0 | (code >> 6)));
             out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
@@ -122,7 +147,8 @@ class Parser {
           }
           break;
         }
-        default: out.push_back(e);
+        default:
+          out.push_back(e);
       }
     }
     if (!Eat('"')) return Error("unterminated string");
@@ -165,9 +191,18 @@ class Parser {
       if (!Eat(']')) return Error("expected ']'");
       return JsonValue(std::move(arr));
     }
-    if (s_.substr(pos_, 4) == "true") { pos_ += 4; return JsonValue(true); }
-    if (s_.substr(pos_, 5) == "false") { pos_ += 5; return JsonValue(false); }
-    if (s_.substr(pos_, 4) == "null") { pos_ += 4; return JsonValue(); }
+    if (s_.substr(pos_, 4) == "true") {
+      pos_ += 4;
+      return JsonValue(true);
+    }
+    if (s_.substr(pos_, 5) == "false") {
+      pos_ += 5;
+      return JsonValue(false);
+    }
+    if (s_.substr(pos_, 4) == "null") {
+      pos_ += 4;
+      return JsonValue();
+    }
     size_t start = pos_;
     if (s_[pos_] == '-') ++pos_;
     while (pos_ < s_.size() && (std::isdigit(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '.' ||
@@ -206,6 +241,8 @@ std::string ToJson(const JsonValue& value, bool pretty) {
   return out;
 }
 
-Result<JsonValue> ParseJson(std::string_view text) { return Parser(text).Document(); }
+Result<JsonValue> ParseJson(std::string_view text) {
+  return Parser(text).Document();
+}
 
 }  // namespace pacs::tools

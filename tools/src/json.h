@@ -22,14 +22,14 @@ struct JsonValue {
   std::variant<std::nullptr_t, bool, int64_t, std::string, JsonArray, JsonObject> v = nullptr;
 
   JsonValue() = default;
-  JsonValue(bool b) : v(b) {}                                  // NOLINT
-  JsonValue(int64_t i) : v(i) {}                               // NOLINT
-  JsonValue(uint64_t i) : v(static_cast<int64_t>(i)) {}        // NOLINT
-  JsonValue(int i) : v(static_cast<int64_t>(i)) {}             // NOLINT
-  JsonValue(std::string s) : v(std::move(s)) {}                // NOLINT
-  JsonValue(const char* s) : v(std::string(s)) {}              // NOLINT
-  JsonValue(JsonArray a) : v(std::move(a)) {}                  // NOLINT
-  JsonValue(JsonObject o) : v(std::move(o)) {}                 // NOLINT
+  JsonValue(bool b) : v(b) {}                            // NOLINT
+  JsonValue(int64_t i) : v(i) {}                         // NOLINT
+  JsonValue(uint64_t i) : v(static_cast<int64_t>(i)) {}  // NOLINT
+  JsonValue(int i) : v(static_cast<int64_t>(i)) {}       // NOLINT
+  JsonValue(std::string s) : v(std::move(s)) {}          // NOLINT
+  JsonValue(const char* s) : v(std::string(s)) {}        // NOLINT
+  JsonValue(JsonArray a) : v(std::move(a)) {}            // NOLINT
+  JsonValue(JsonObject o) : v(std::move(o)) {}           // NOLINT
 
   const JsonObject* object() const { return std::get_if<JsonObject>(&v); }
   const std::string* string() const { return std::get_if<std::string>(&v); }

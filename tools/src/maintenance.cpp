@@ -11,7 +11,9 @@ namespace {
 
 constexpr int64_t kDefaultGraceMs = 3600 * 1000;  // --gc-grace default: 1 hour
 
-JsonValue Error(const Status& s) { return JsonObject{{"error", s.ToString()}}; }
+JsonValue Error(const Status& s) {
+  return JsonObject{{"error", s.ToString()}};
+}
 
 JsonValue Verify(engine::Store& store, bool deep, int64_t grace_ms) {
   auto report = store.VerifyStructure(std::chrono::milliseconds(grace_ms));
@@ -62,8 +64,8 @@ int RunMaintenance(const std::string& action, const std::string& data, const Jso
     std::printf("verify%s: %lld instances, %lld headers, %lld frames, %lld frame references: %s\n",
                 reply.Get("deep") && std::get<bool>(reply.Get("deep")->v) ? " --deep" : "",
                 static_cast<long long>(reply.GetInt("instances")), static_cast<long long>(reply.GetInt("headers")),
-                static_cast<long long>(reply.GetInt("frames")), static_cast<long long>(reply.GetInt("frame_references")),
-                ok ? "clean" : "PROBLEMS FOUND");
+                static_cast<long long>(reply.GetInt("frames")),
+                static_cast<long long>(reply.GetInt("frame_references")), ok ? "clean" : "PROBLEMS FOUND");
     return ok ? 0 : 2;
   }
   std::printf("%s\n", ToJson(reply).c_str());
@@ -77,11 +79,16 @@ Result<int64_t> ParseDurationMs(const std::string& text, const std::string& flag
   const double v = std::strtod(text.c_str(), &end);
   const std::string unit = end ? end : "";
   double scale = -1;
-  if (unit.empty() || unit == "s") scale = 1000;
-  else if (unit == "ms") scale = 1;
-  else if (unit == "m") scale = 60e3;
-  else if (unit == "h") scale = 3600e3;
-  else if (unit == "d") scale = 86400e3;
+  if (unit.empty() || unit == "s")
+    scale = 1000;
+  else if (unit == "ms")
+    scale = 1;
+  else if (unit == "m")
+    scale = 60e3;
+  else if (unit == "h")
+    scale = 3600e3;
+  else if (unit == "d")
+    scale = 86400e3;
   if (text.empty() || end == text.c_str() || scale < 0 || v < 0)
     return Status::InvalidArgument("--" + flag + " must be a duration like 0, 90s, 30m, 1h; not '" + text + "'");
   return static_cast<int64_t>(v * scale);
@@ -115,7 +122,8 @@ int RunDelete(int argc, char** argv) {
   if (!args.ok()) return Fail(args.status());
   const int selectors = args->Has("study") + args->Has("series") + args->Has("instance");
   if (args->Get("data").empty() || selectors != 1)
-    return Fail(Status::InvalidArgument("usage: pacscore delete --data DIR --study UID | --series UID | --instance UID"));
+    return Fail(
+        Status::InvalidArgument("usage: pacscore delete --data DIR --study UID | --series UID | --instance UID"));
   JsonObject request;
   for (const char* key : {"study", "series", "instance"})
     if (args->Has(key)) request[key] = args->Get(key);
@@ -125,7 +133,8 @@ int RunDelete(int argc, char** argv) {
 int RunCompact(int argc, char** argv) {
   auto args = ParseArgs(argc, argv, {"data", "gc-grace"}, {});
   if (!args.ok()) return Fail(args.status());
-  if (args->Get("data").empty()) return Fail(Status::InvalidArgument("usage: pacscore compact --data DIR [--gc-grace 1h]"));
+  if (args->Get("data").empty())
+    return Fail(Status::InvalidArgument("usage: pacscore compact --data DIR [--gc-grace 1h]"));
   auto grace = ParseDurationMs(args->Get("gc-grace", "1h"), "gc-grace");
   if (!grace.ok()) return Fail(grace.status());
   return RunMaintenance("compact", args->Get("data"), JsonObject{{"gc_grace_ms", *grace}});
@@ -138,8 +147,7 @@ int RunVerify(int argc, char** argv) {
     return Fail(Status::InvalidArgument("usage: pacscore verify --data DIR [--deep] [--gc-grace 1h]"));
   auto grace = ParseDurationMs(args->Get("gc-grace", "1h"), "gc-grace");
   if (!grace.ok()) return Fail(grace.status());
-  return RunMaintenance("verify", args->Get("data"),
-                        JsonObject{{"gc_grace_ms", *grace}, {"deep", args->Has("deep")}});
+  return RunMaintenance("verify", args->Get("data"), JsonObject{{"gc_grace_ms", *grace}, {"deep", args->Has("deep")}});
 }
 
 }  // namespace pacs::tools

@@ -10,8 +10,14 @@ enum class LogLevel { kDebug, kInfo, kWarning, kError };
 
 void Log(LogLevel level, std::string_view message);
 void SetLogLevel(LogLevel level);
-inline void LogInfo(std::string_view m) { Log(LogLevel::kInfo, m); }
-inline void LogWarning(std::string_view m) { Log(LogLevel::kWarning, m); }
-inline void LogError(std::string_view m) { Log(LogLevel::kError, m); }
+inline void LogInfo(std::string_view m) {
+  Log(LogLevel::kInfo, m);
+}
+inline void LogWarning(std::string_view m) {
+  Log(LogLevel::kWarning, m);
+}
+inline void LogError(std::string_view m) {
+  Log(LogLevel::kError, m);
+}
 
 }  // namespace pacs

@@ -53,15 +53,24 @@ class [[nodiscard]] Status {
 
 inline const char* StatusCodeName(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return "OK";
-    case StatusCode::kInvalidArgument: return "Invalid argument";
-    case StatusCode::kNotFound: return "Not found";
-    case StatusCode::kCorruption: return "Corruption";
-    case StatusCode::kIOError: return "I/O error";
-    case StatusCode::kUnsupported: return "Unsupported";
-    case StatusCode::kAlreadyExists: return "Already exists";
-    case StatusCode::kBusy: return "Busy";
-    case StatusCode::kInternal: return "Internal error";
+    case StatusCode::kOk:
+      return "OK";
+    case StatusCode::kInvalidArgument:
+      return "Invalid argument";
+    case StatusCode::kNotFound:
+      return "Not found";
+    case StatusCode::kCorruption:
+      return "Corruption";
+    case StatusCode::kIOError:
+      return "I/O error";
+    case StatusCode::kUnsupported:
+      return "Unsupported";
+    case StatusCode::kAlreadyExists:
+      return "Already exists";
+    case StatusCode::kBusy:
+      return "Busy";
+    case StatusCode::kInternal:
+      return "Internal error";
   }
   return "Unknown";
 }
@@ -75,7 +84,7 @@ inline std::string Status::ToString() const {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : data_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : data_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : data_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(data_).ok() && "Result built from an OK status has no value");
   }
@@ -100,8 +109,8 @@ class [[nodiscard]] Result {
 }  // namespace pacs
 
 // Returns early from the enclosing function when `expr` yields a non-OK Status.
-#define PACS_RETURN_IF_ERROR(expr)              \
-  do {                                          \
-    ::pacs::Status pacs_status_ = (expr);       \
+#define PACS_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::pacs::Status pacs_status_ = (expr);        \
     if (!pacs_status_.ok()) return pacs_status_; \
   } while (0)

@@ -23,8 +23,7 @@ namespace pacs::codecs {
 // `modality_hint` ("CT", "US") does not change the choice today: the
 // measurements in docs/codecs.md showed the pixel format decides; it is
 // kept so the table can become modality-aware without touching callers.
-CodecId ChooseCodec(const FrameInfo& info, std::string_view photometric,
-                    std::string_view modality_hint);
+CodecId ChooseCodec(const FrameInfo& info, std::string_view photometric, std::string_view modality_hint);
 
 // The full decision: codec, encoder options, and the PhotometricInterpretation
 // a DICOM dataset carrying the codestream must declare (YBR_RCT for RGB coded
@@ -35,8 +34,7 @@ struct CodecChoice {
   CodecOptions options;
   std::string_view compressed_photometric;  // `photometric` itself or a literal
 };
-CodecChoice ChooseCodecAndOptions(const FrameInfo& info, std::string_view photometric,
-                                  std::string_view modality_hint);
+CodecChoice ChooseCodecAndOptions(const FrameInfo& info, std::string_view photometric, std::string_view modality_hint);
 
 // Same, for callers that do not know the photometric interpretation.
 CodecId ChooseCodec(const FrameInfo& info, std::string_view modality_hint = {});

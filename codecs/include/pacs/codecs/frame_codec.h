@@ -20,11 +20,11 @@ namespace pacs::codecs {
 struct FrameInfo {
   uint32_t rows = 0;
   uint32_t columns = 0;
-  uint16_t bits_allocated = 0;   // 8 or 16 for the codecs; 1 and 32 stay raw
-  uint16_t bits_stored = 0;      // <= bits_allocated
+  uint16_t bits_allocated = 0;     // 8 or 16 for the codecs; 1 and 32 stay raw
+  uint16_t bits_stored = 0;        // <= bits_allocated
   uint16_t samples_per_pixel = 1;  // 1 or 3
-  bool is_signed = false;        // PixelRepresentation 1
-  bool planar = false;           // PlanarConfiguration 1
+  bool is_signed = false;          // PixelRepresentation 1
+  bool planar = false;             // PlanarConfiguration 1
 
   size_t FrameBytes() const {
     return static_cast<size_t>(rows) * columns * samples_per_pixel * ((bits_allocated + 7) / 8);
@@ -34,10 +34,10 @@ struct FrameInfo {
 
 // Stable on-disk identifiers: never renumber (docs/storage-format.md).
 enum class CodecId : uint8_t {
-  kRaw = 0,      // our native bytes, little endian
-  kJpegLs = 1,   // JPEG-LS lossless, 1.2.840.10008.1.2.4.80
-  kJ2k = 2,      // JPEG 2000 reversible 5/3, 1.2.840.10008.1.2.4.90
-  kHtj2k = 3,    // HTJ2K lossless, 1.2.840.10008.1.2.4.201
+  kRaw = 0,     // our native bytes, little endian
+  kJpegLs = 1,  // JPEG-LS lossless, 1.2.840.10008.1.2.4.80
+  kJ2k = 2,     // JPEG 2000 reversible 5/3, 1.2.840.10008.1.2.4.90
+  kHtj2k = 3,   // HTJ2K lossless, 1.2.840.10008.1.2.4.201
 };
 
 std::string_view CodecName(CodecId id);
@@ -49,11 +49,9 @@ class FrameCodec {
   // Whether this codec can encode the frame losslessly.
   virtual bool Supports(const FrameInfo& info) const = 0;
   // Encodes one frame of info.FrameBytes() bytes.
-  virtual Result<std::vector<uint8_t>> Encode(const FrameInfo& info,
-                                              std::span<const uint8_t> raw) const = 0;
+  virtual Result<std::vector<uint8_t>> Encode(const FrameInfo& info, std::span<const uint8_t> raw) const = 0;
   // Decodes a codestream back into info.FrameBytes() native bytes.
-  virtual Result<std::vector<uint8_t>> Decode(const FrameInfo& info,
-                                              std::span<const uint8_t> codestream) const = 0;
+  virtual Result<std::vector<uint8_t>> Decode(const FrameInfo& info, std::span<const uint8_t> codestream) const = 0;
 };
 
 // Returns the codec for `id`; never null for a valid CodecId.

@@ -21,8 +21,8 @@ class BackgroundEncoder {
   BackgroundEncoder(engine::Store& store, bool verify_encode);
   ~BackgroundEncoder();
   void Start();
-  void Stop();                 // finishes the frame in hand, leaves the rest queued
-  void Notify();               // new work was committed
+  void Stop();    // finishes the frame in hand, leaves the rest queued
+  void Notify();  // new work was committed
   // Jobs not yet done (an estimate between scans).
   uint64_t backlog() const { return backlog_.load(); }
   // Waits until no job is left, at most `timeout`; true if drained.
@@ -36,7 +36,7 @@ class BackgroundEncoder {
   engine::Store& store_;
   const bool verify_;
   std::thread thread_;
-  std::mutex mutex_;               // guards stopping_, pending_notify_ and idle_
+  std::mutex mutex_;  // guards stopping_, pending_notify_ and idle_
   std::condition_variable wake_;
   std::condition_variable idle_cv_;
   bool stopping_ = false;

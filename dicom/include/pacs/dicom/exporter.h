@@ -20,10 +20,8 @@ struct ExportSummary {
 };
 
 // Writes one instance in `target` (default: the syntax it arrived in); returns the path.
-Result<std::filesystem::path> ExportInstance(const engine::Store& store,
-                                             const engine::InstanceRecord& record,
-                                             const std::filesystem::path& out_dir,
-                                             const TargetSyntax& target = {});
+Result<std::filesystem::path> ExportInstance(const engine::Store& store, const engine::InstanceRecord& record,
+                                             const std::filesystem::path& out_dir, const TargetSyntax& target = {});
 
 // Exports every instance, or those of one study when `study_uid` is not empty.
 Result<ExportSummary> ExportInstances(const engine::Store& store, const std::filesystem::path& out_dir,

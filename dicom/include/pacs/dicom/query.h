@@ -49,8 +49,8 @@ struct InstanceRef {
 
 // What a query run reports besides its matches.
 struct QueryStats {
-  std::string index_used;     // "xp", "xn", ..., "uid" or "scan:S" (full scan of a level)
-  uint64_t candidates = 0;    // records read
+  std::string index_used;   // "xp", "xn", ..., "uid" or "scan:S" (full scan of a level)
+  uint64_t candidates = 0;  // records read
   uint64_t matches = 0;
   bool unsupported_keys = false;  // a non-universal key the index cannot match (ignored)
 };

@@ -24,9 +24,9 @@ constexpr uint8_t kChunkAsReceived = 0xFF;
 
 // One piece of pixel data: a native frame or an encapsulated fragment.
 struct PixelChunk {
-  ContentHash hash{};       // key of the stored bytes in the frames column family
-  uint64_t size = 0;        // bytes of the chunk as it appears in the dataset
-  uint8_t codec = 0;        // pacs::codecs::CodecId of the stored bytes, or kChunkAsReceived
+  ContentHash hash{};  // key of the stored bytes in the frames column family
+  uint64_t size = 0;   // bytes of the chunk as it appears in the dataset
+  uint8_t codec = 0;   // pacs::codecs::CodecId of the stored bytes, or kChunkAsReceived
   // Identity of the decoded pixels of the frame this chunk starts (native
   // frames: the chunk key itself; compressed frames: the hash the native
   // frame would have); all zero when unknown or not the start of a frame.
@@ -41,16 +41,16 @@ struct InstanceRecord {
   std::string series_instance_uid;
   std::string patient_id;
   std::string issuer_of_patient_id;
-  std::string transfer_syntax_uid;  // as received
+  std::string transfer_syntax_uid;         // as received
   std::string header_transfer_syntax_uid;  // how the stored header bytes are encoded
   ContentHash header_hash{};
   uint64_t header_size = 0;
   uint64_t received_bytes = 0;  // size of the dataset as received
   int64_t received_unix_ms = 0;
   PixelLayout pixel_layout = PixelLayout::kNone;
-  std::string pixel_vr;             // "OB" or "OW"
-  uint64_t pixel_length = 0;        // native value length (kNative)
-  std::string offset_table;         // Basic Offset Table item bytes (kEncapsulated)
+  std::string pixel_vr;       // "OB" or "OW"
+  uint64_t pixel_length = 0;  // native value length (kNative)
+  std::string offset_table;   // Basic Offset Table item bytes (kEncapsulated)
   std::vector<PixelChunk> chunks;
 
   // Same content: same header bytes, same pixel chunks, same syntax.

@@ -4,12 +4,12 @@
 // RocksDB. docs/storage-format.md describes the keys and values.
 #pragma once
 
-#include <cstdint>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,7 +44,7 @@ struct InstanceWrite {
   // Jobs to re-encode chunks off the C-STORE path, by chunk key; kept (in the
   // same commit) only for chunks this commit stores for the first time.
   std::vector<std::pair<ContentHash, std::string>> deferred_work;
-  std::string catalog_payload;           // handed to the CatalogObserver, not stored by the engine
+  std::string catalog_payload;  // handed to the CatalogObserver, not stored by the engine
 };
 
 enum class CommitOutcome {
@@ -73,34 +73,34 @@ struct StoreStats {
   uint64_t studies = 0;
   uint64_t series = 0;
   uint64_t instances = 0;
-  uint64_t received_bytes = 0;        // datasets as received, of the instances now stored
-  uint64_t received_bytes_total = 0;  // all traffic committed or deduplicated, repeats included
-  uint64_t chunks = 0;                // distinct pixel chunks stored
-  uint64_t chunk_bytes = 0;           // their stored size
-  uint64_t chunk_references = 0;      // references from instances to chunks (frame_references)
-  uint64_t dedup_saved_bytes = 0;     // stored bytes that identical chunks would have taken again
+  uint64_t received_bytes = 0;               // datasets as received, of the instances now stored
+  uint64_t received_bytes_total = 0;         // all traffic committed or deduplicated, repeats included
+  uint64_t chunks = 0;                       // distinct pixel chunks stored
+  uint64_t chunk_bytes = 0;                  // their stored size
+  uint64_t chunk_references = 0;             // references from instances to chunks (frame_references)
+  uint64_t dedup_saved_bytes = 0;            // stored bytes that identical chunks would have taken again
   uint64_t frames_in_several_encodings = 0;  // decoded-pixel identities held in more than one encoding
   uint64_t chunks_awaiting_collection = 0;   // unreferenced, kept for the grace period
   uint64_t chunk_bytes_awaiting_collection = 0;
-  uint64_t chunks_awaiting_reencoding = 0;   // stored raw for now, re-encoded in the background
-  uint64_t pixel_raw_bytes = 0;       // distinct chunks, as native pixels (or as received, if compressed)
-  uint64_t pixel_stored_bytes = 0;    // distinct chunks, as stored
+  uint64_t chunks_awaiting_reencoding = 0;      // stored raw for now, re-encoded in the background
+  uint64_t pixel_raw_bytes = 0;                 // distinct chunks, as native pixels (or as received, if compressed)
+  uint64_t pixel_stored_bytes = 0;              // distinct chunks, as stored
   std::map<std::string, CodecUsage> per_codec;  // by codec name ("raw", "jpegls", ...)
-  uint64_t stored_bytes = 0;          // apparent size of all files in the data folder
-  uint64_t disk_usage_bytes = 0;      // allocated blocks (du)
+  uint64_t stored_bytes = 0;                    // apparent size of all files in the data folder
+  uint64_t disk_usage_bytes = 0;                // allocated blocks (du)
 };
 
 struct DeleteSelector {
-  std::string study_instance_uid;   // exactly one of the three is set
+  std::string study_instance_uid;  // exactly one of the three is set
   std::string series_instance_uid;
   std::string sop_instance_uid;
 };
 
 struct CollectReport {
-  uint64_t candidates = 0;      // unreferenced chunks past the grace period when scanned
-  uint64_t collected = 0;       // removed
+  uint64_t candidates = 0;  // unreferenced chunks past the grace period when scanned
+  uint64_t collected = 0;   // removed
   uint64_t collected_bytes = 0;
-  uint64_t rescued = 0;         // re-referenced between the scan and the removal: kept
+  uint64_t rescued = 0;  // re-referenced between the scan and the removal: kept
 };
 
 struct StoredChunk {
