@@ -1,13 +1,11 @@
 #include "pacs/dicom/retrieve.h"
 
 #include <algorithm>
-#include <map>
-#include <mutex>
 #include <optional>
-#include <set>
 
+#include "dcmtk/config/osconfig.h"
+#include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmdata/dcxfer.h"
-#include "dcmtk/dcmnet/scu.h"
 #include "pacs/codecs/codec_choice.h"
 #include "pacs/dicom/transcode.h"
 
@@ -95,89 +93,6 @@ std::string ChooseSyntax(const engine::InstanceRecord& record, const std::vector
   for (const auto& ts : accepted)
     if (CanProduce(record, ts)) return ts;
   return {};
-}
-
-Result<std::unique_ptr<DcmFileFormat>> BuildForTransfer(const engine::Store& store,
-                                                        const engine::InstanceRecord& record, const std::string& ts) {
-  if (!CanProduce(record, ts))
-    return Status::Unsupported("instance " + record.sop_instance_uid + " (received in " + record.transfer_syntax_uid +
-                               ") cannot be sent in " + ts);
-  auto built = BuildInstance(store, record, TargetSyntax{TargetSyntax::Kind::kUid, ts});
-  if (!built.ok()) return built.status().WithContext("instance " + record.sop_instance_uid + " in " + ts);
-  if (!built->file->getDataset()->canWriteXfer(DcmXfer(ts.c_str()).getXfer()))
-    return Status::Unsupported("instance " + record.sop_instance_uid + " cannot be written in " + ts);
-  return std::move(built->file);
-}
-
-// --- C-MOVE sub-association ---------------------------------------------------
-
-struct StoreAssociation::Impl {
-  DcmSCU scu;
-  std::string peer;
-};
-
-StoreAssociation::StoreAssociation() : impl_(std::make_unique<Impl>()) {}
-
-StoreAssociation::~StoreAssociation() {
-  if (impl_ && impl_->scu.isConnected()) impl_->scu.releaseAssociation();
-}
-
-Result<std::unique_ptr<StoreAssociation>> StoreAssociation::Open(const PeerAddress& peer, const std::string& calling_ae,
-                                                                 const std::vector<engine::InstanceRecord>& records) {
-  std::unique_ptr<StoreAssociation> assoc(new StoreAssociation());
-  DcmSCU& scu = assoc->impl_->scu;
-  assoc->impl_->peer = peer.ae_title + "@" + peer.host + ":" + std::to_string(peer.port);
-  scu.setAETitle(calling_ae.c_str());
-  scu.setPeerAETitle(peer.ae_title.c_str());
-  scu.setPeerHostName(peer.host.c_str());
-  scu.setPeerPort(peer.port);
-  scu.setMaxReceivePDULength(ASC_MAXIMUMPDUSIZE);
-  scu.setACSETimeout(30);
-  scu.setDIMSETimeout(120);
-  scu.setDIMSEBlockingMode(DIMSE_NONBLOCKING);
-  scu.setConnectionTimeout(10);
-  // One context per (SOP class, syntax): the peer accepts or refuses each.
-  std::set<std::pair<std::string, std::string>> contexts;
-  for (const auto& rec : records)
-    for (const auto& ts : RetrievalSyntaxes(rec)) contexts.emplace(rec.sop_class_uid, ts);
-  if (contexts.size() > 128)
-    return Status::Unsupported("the instances to send need " + std::to_string(contexts.size()) +
-                               " presentation contexts, more than the 128 of one association");
-  for (const auto& [sop_class, ts] : contexts) {
-    OFList<OFString> syntaxes;
-    syntaxes.push_back(ts.c_str());
-    OFCondition cond = scu.addPresentationContext(sop_class.c_str(), syntaxes);
-    if (cond.bad()) return Status::Internal(std::string("cannot propose a presentation context: ") + cond.text());
-  }
-  OFCondition cond = scu.initNetwork();
-  if (cond.good()) cond = scu.negotiateAssociation();
-  if (cond.bad()) return Status::IOError("cannot open an association to " + assoc->impl_->peer + ": " + cond.text());
-  return assoc;
-}
-
-Result<uint16_t> StoreAssociation::Send(const engine::Store& store, const engine::InstanceRecord& record,
-                                        const std::string& move_originator_ae, uint16_t move_originator_message_id) {
-  DcmSCU& scu = impl_->scu;
-  std::string chosen;
-  T_ASC_PresentationContextID pres_id = 0;
-  for (const auto& ts : RetrievalSyntaxes(record)) {
-    pres_id = scu.findPresentationContextID(record.sop_class_uid.c_str(), ts.c_str());
-    if (pres_id != 0) {
-      chosen = ts;
-      break;
-    }
-  }
-  if (pres_id == 0)
-    return Status::Unsupported(impl_->peer + " accepted no transfer syntax pacscore can send instance " +
-                               record.sop_instance_uid + " (" + record.sop_class_uid + ") in");
-  auto file = BuildForTransfer(store, record, chosen);
-  if (!file.ok()) return file.status();
-  Uint16 status = 0;
-  OFCondition cond = scu.sendSTORERequest(pres_id, "", (*file)->getDataset(), status, move_originator_ae.c_str(),
-                                          move_originator_message_id);
-  if (cond.bad())
-    return Status::IOError("C-STORE of " + record.sop_instance_uid + " to " + impl_->peer + " failed: " + cond.text());
-  return static_cast<uint16_t>(status);
 }
 
 }  // namespace pacs::dicom

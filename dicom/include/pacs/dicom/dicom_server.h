@@ -1,7 +1,7 @@
 // File: dicom_server.h
 // The DICOM node: C-ECHO, C-STORE, C-FIND, C-MOVE and C-GET over a pool of
-// association threads (DCMTK's DcmSCPPool). Each C-STORE is answered only
-// after the instance is durable in the store; queries read the query index.
+// association threads (dicom/src/scp/). Each C-STORE is answered only after
+// the instance is durable in the store; queries read the query index.
 #pragma once
 
 #include <atomic>
@@ -37,11 +37,14 @@ struct ServerCounters {
   std::atomic<uint64_t> retrieve_suboperations_failed{0};
 };
 
+// Run() on one thread; Stop() and counters() from any other.
 class DicomServer {
  public:
   DicomServer(Ingestor& ingestor, ServerOptions options);
   ~DicomServer();
   // Listens until Stop(); returns once running associations have ended.
+  // Logs "listening" only once the port is bound; fails with an IOError
+  // naming the port when it cannot be bound.
   Status Run();
   // Safe to call from any thread (e.g. a signal-handling thread).
   void Stop();

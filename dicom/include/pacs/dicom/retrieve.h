@@ -1,19 +1,16 @@
 // File: retrieve.h
-// The sending half of C-MOVE and C-GET: which transfer syntax an instance
-// goes out in, building it in that syntax, and the C-STORE association a
-// C-MOVE opens to its destination.
+// Which transfer syntax a stored instance goes out in when C-MOVE or C-GET
+// sends it, and the C-MOVE destinations `serve --peer` names. The DIMSE
+// side of retrieval (sub-operations, the C-STORE sender) is in dicom/src/scp/.
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "dcmtk/config/osconfig.h"
-#include "dcmtk/dcmdata/dcfilefo.h"
 #include "pacs/base/result.h"
-#include "pacs/engine/store.h"
+#include "pacs/engine/instance_record.h"
 
 namespace pacs::dicom {
 
@@ -31,55 +28,11 @@ Result<PeerAddress> ParsePeer(std::string_view text);
 // in, then the uncompressed ones. Filtered by CanProduce.
 std::vector<std::string> RetrievalSyntaxes(const engine::InstanceRecord& record);
 
-// Whether BuildForTransfer can produce `transfer_syntax` for `record`
-// losslessly (or pass a lossy codestream through unchanged).
+// Whether the instance can be built in `transfer_syntax` losslessly (or a
+// lossy codestream passed through unchanged) and sent by DCMTK.
 bool CanProduce(const engine::InstanceRecord& record, const std::string& transfer_syntax);
 
 // Of the syntaxes a peer accepted, the one to send `record` in, or "" when none.
 std::string ChooseSyntax(const engine::InstanceRecord& record, const std::vector<std::string>& accepted);
-
-// The instance, ready to be written in `transfer_syntax`.
-Result<std::unique_ptr<DcmFileFormat>> BuildForTransfer(const engine::Store& store,
-                                                        const engine::InstanceRecord& record,
-                                                        const std::string& transfer_syntax);
-
-// Sub-operation bookkeeping of one C-MOVE / C-GET.
-struct SubOperations {
-  uint32_t remaining = 0;
-  uint32_t completed = 0;
-  uint32_t failed = 0;
-  uint32_t warning = 0;
-  std::vector<std::string> failed_uids;  // SOP Instance UIDs that failed
-  // A DIMSE status word for the counts in the C-MOVE/C-GET response (they are
-  // 16 bits wide; larger retrievals report 65535).
-  static uint16_t Clamp(uint32_t n) { return static_cast<uint16_t>(n > 0xFFFF ? 0xFFFF : n); }
-};
-
-// One outgoing association carrying C-STORE sub-operations of a C-MOVE.
-// Not thread-safe: one per C-MOVE.
-class StoreAssociation {
- public:
-  // Proposes, for each SOP class of `records`, each syntax of
-  // RetrievalSyntaxes in a context of its own. Fails when the peer cannot be
-  // reached or rejects the association.
-  static Result<std::unique_ptr<StoreAssociation>> Open(const PeerAddress& peer, const std::string& calling_ae,
-                                                        const std::vector<engine::InstanceRecord>& records);
-  ~StoreAssociation();
-
-  // Sends one instance; returns the peer's C-STORE status (0 success,
-  // Bxxx warning, else failure) or an error when nothing could be sent.
-  Result<uint16_t> Send(const engine::Store& store, const engine::InstanceRecord& record,
-                        const std::string& move_originator_ae, uint16_t move_originator_message_id);
-
- private:
-  StoreAssociation();
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-};
-
-// DIMSE status classes.
-inline bool IsWarningStatus(uint16_t status) {
-  return (status & 0xF000) == 0xB000 || status == 0x0107 || status == 0x0116;
-}
 
 }  // namespace pacs::dicom

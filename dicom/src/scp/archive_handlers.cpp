@@ -1,0 +1,73 @@
+#include "archive_handlers.h"
+
+#include "dcmtk/dcmnet/dimse.h"
+#include "pacs/base/log.h"
+
+namespace pacs::dicom::scp {
+namespace {
+
+uint16_t StoreStatusFor(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kAlreadyExists:
+      return 0x0111;  // Duplicate SOP Instance
+    case StatusCode::kIOError:
+    case StatusCode::kBusy:
+      return STATUS_STORE_Refused_OutOfResources;  // A700
+    default:
+      return STATUS_STORE_Error_CannotUnderstand;  // C000
+  }
+}
+
+}  // namespace
+
+uint16_t ArchiveHandlers::HandleStore(DcmDataset& dataset, E_TransferSyntax xfer, const std::string& sop_instance_uid,
+                                      const std::string& peer) {
+  auto report = ingestor_.IngestDataset(dataset, xfer);
+  if (!report.ok()) {
+    LogError("C-STORE from " + peer + " of " + sop_instance_uid + " failed: " + report.status().ToString());
+    return StoreStatusFor(report.status());
+  }
+  if (report->commit.outcome == engine::CommitOutcome::kKeptExisting)
+    LogWarning("C-STORE from " + peer + ": SOP Instance " + report->sop_instance_uid +
+               " already stored with different content (stored header " + report->commit.existing_header_hash +
+               ", received " + report->commit.new_header_hash + "); kept the stored one");
+  else if (report->commit.outcome == engine::CommitOutcome::kReplaced)
+    LogWarning("C-STORE from " + peer + ": SOP Instance " + report->sop_instance_uid + " replaced (old header " +
+               report->commit.existing_header_hash + ", new " + report->commit.new_header_hash + ")");
+  return STATUS_Success;
+}
+
+DimseStatus ArchiveHandlers::HandleFind(DcmDataset& identifier, InformationModel model, const std::string& peer,
+                                        const std::function<bool(DcmDataset& response)>& send) {
+  auto query = ParseIdentifier(identifier, model);
+  if (!query.ok()) {
+    LogWarning("C-FIND from " + peer + " refused: " + query.status().message());
+    return {STATUS_FIND_Error_DataSetDoesNotMatchSOPClass, query.status().message()};
+  }
+  auto stats = queries_.Find(*query, [&](DcmDataset& response) {
+    ConvertResponseCharset(response, query->requested_charset);
+    return send(response);
+  });
+  if (!stats.ok()) {
+    LogError("C-FIND from " + peer + " failed: " + stats.status().ToString());
+    return {STATUS_FIND_Failed_UnableToProcess, stats.status().message()};
+  }
+  Log(LogLevel::kDebug, "C-FIND from " + peer + ": " + std::to_string(stats->matches) + " matches of " +
+                            std::to_string(stats->candidates) + " records read, index " + stats->index_used);
+  return {};
+}
+
+Retrieval ArchiveHandlers::HandleRetrieve(DcmDataset& identifier, InformationModel model, const std::string& service,
+                                          const std::string& peer) {
+  return Retrieval::Resolve(queries_, ingestor_.store(), identifier, model, service, peer);
+}
+
+const PeerAddress* ArchiveHandlers::FindMoveDestination(const std::string& move_destination) const {
+  for (const auto& peer : options_.peers)
+    if (peer.ae_title == move_destination) return &peer;
+  for (const auto& peer : options_.peers)
+    if (peer.name == move_destination) return &peer;
+  return nullptr;
+}
+
+}  // namespace pacs::dicom::scp

@@ -1,0 +1,55 @@
+#include "association_worker.h"
+
+#include "echo_scp.h"
+#include "find_scp.h"
+#include "get_scp.h"
+#include "move_scp.h"
+#include "pacs/base/log.h"
+#include "store_scp.h"
+
+namespace pacs::dicom::scp {
+
+OFCondition AssociationWorker::run(T_ASC_Association* assoc) {
+  assoc_ = assoc;
+  OFCondition cond = DcmThreadSCP::run(assoc);
+  assoc_ = nullptr;
+  return cond;
+}
+
+std::string AssociationWorker::Peer() const {
+  return std::string(getPeerAETitle().c_str()) + "@" + getPeerIP().c_str();
+}
+
+std::vector<StorageContext> AssociationWorker::AcceptedStorageContexts() const {
+  if (assoc_ == nullptr) return {};
+  return scp::AcceptedStorageContexts(assoc_->params);
+}
+
+OFCondition AssociationWorker::negotiateAssociation() {
+  if (assoc_ == nullptr) return DIMSE_ILLEGALASSOCIATION;
+  return NegotiatePresentationContexts(assoc_->params);
+}
+
+OFCondition AssociationWorker::handleIncomingCommand(T_DIMSE_Message* msg, const DcmPresentationContextInfo& info) {
+  switch (msg->CommandField) {
+    case DIMSE_C_STORE_RQ:
+      return HandleStoreRequest(*this, msg->msg.CStoreRQ, info);
+    case DIMSE_C_FIND_RQ:
+      return HandleFindRequest(*this, msg->msg.CFindRQ, info);
+    case DIMSE_C_MOVE_RQ:
+      return HandleMoveRequest(*this, msg->msg.CMoveRQ, info);
+    case DIMSE_C_GET_RQ:
+      return HandleGetRequest(*this, msg->msg.CGetRQ, info);
+    case DIMSE_C_ECHO_RQ:
+      return HandleEchoRequest(*this, msg->msg.CEchoRQ, info);
+    default:
+      return DcmThreadSCP::handleIncomingCommand(msg, info);  // DCMTK refuses what we do not serve
+  }
+}
+
+void AssociationWorker::notifyAssociationAcknowledge() {
+  ++context_.counters.associations;
+  LogInfo("association from " + Peer() + " accepted");
+}
+
+}  // namespace pacs::dicom::scp

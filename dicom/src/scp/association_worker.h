@@ -1,0 +1,54 @@
+// File: association_worker.h
+// One association on its own thread: negotiates its presentation contexts
+// and hands each DIMSE request to its service (echo_scp, store_scp, ...).
+// DcmSCP keeps its DIMSE calls protected; the worker makes public the ones
+// the services use, so that each service is a function of the worker.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "dcmtk/config/osconfig.h"
+#include "dcmtk/dcmnet/scpthrd.h"
+#include "negotiation.h"
+#include "scp_context.h"
+
+namespace pacs::dicom::scp {
+
+class AssociationWorker : public DcmThreadSCP {
+ public:
+  explicit AssociationWorker(const ScpContext& context) : context_(context) {}
+
+  // DcmSCP keeps its association pointer private; negotiation and C-GET need it.
+  OFCondition run(T_ASC_Association* assoc) override;
+
+  const ScpContext& context() const { return context_; }
+  // "AET@address" of the peer, for log lines.
+  std::string Peer() const;
+  // The storage contexts accepted on this association (C-GET sends on them).
+  std::vector<StorageContext> AcceptedStorageContexts() const;
+
+  using DcmSCP::checkForCANCEL;
+  using DcmSCP::getPeerAETitle;
+  using DcmSCP::handleECHORequest;
+  using DcmSCP::receiveDIMSECommand;
+  using DcmSCP::receiveDIMSEDataset;
+  using DcmSCP::receiveFINDRequest;
+  using DcmSCP::receiveMOVERequest;
+  using DcmSCP::receiveSTORERequest;
+  using DcmSCP::sendDIMSEMessage;
+  using DcmSCP::sendFINDResponse;
+  using DcmSCP::sendMOVEResponse;
+  using DcmSCP::sendSTOREResponse;
+
+ protected:
+  OFCondition negotiateAssociation() override;
+  OFCondition handleIncomingCommand(T_DIMSE_Message* msg, const DcmPresentationContextInfo& info) override;
+  void notifyAssociationAcknowledge() override;
+
+ private:
+  const ScpContext& context_;
+  T_ASC_Association* assoc_ = nullptr;  // while run() serves one, on this thread only
+};
+
+}  // namespace pacs::dicom::scp

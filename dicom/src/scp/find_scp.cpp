@@ -1,0 +1,49 @@
+#include "find_scp.h"
+
+#include <memory>
+
+#include "pacs/base/log.h"
+
+namespace pacs::dicom::scp {
+
+OFCondition HandleFindRequest(AssociationWorker& worker, T_DIMSE_C_FindRQ& request,
+                              const DcmPresentationContextInfo& info) {
+  const ScpContext& context = worker.context();
+  ++context.counters.find_requests;
+  const T_ASC_PresentationContextID pres_id = info.presentationContextID;
+  DcmDataset* received = nullptr;
+  OFCondition cond = worker.receiveFINDRequest(request, pres_id, received);
+  std::unique_ptr<DcmDataset> identifier(received);
+  if (cond.bad() || !identifier) {
+    LogError("C-FIND from " + worker.Peer() + ": identifier could not be received (" + cond.text() + ")");
+    return cond.bad() ? cond : DIMSE_RECEIVEFAILED;
+  }
+  const std::string sop_class = request.AffectedSOPClassUID;
+  bool cancelled = false;
+  uint64_t sent = 0;
+  OFCondition send_cond = EC_Normal;
+  const DimseStatus status =
+      context.find_handler.HandleFind(*identifier, ModelOf(sop_class), worker.Peer(), [&](DcmDataset& response) {
+        send_cond = worker.sendFINDResponse(pres_id, request.MessageID, sop_class.c_str(), &response,
+                                            STATUS_FIND_Pending_MatchesAreContinuing);
+        if (send_cond.bad()) return false;
+        // C-CANCEL arrives between responses; looking costs a poll of the socket.
+        if (++sent % 16 == 0 && worker.checkForCANCEL(pres_id, request.MessageID).good()) {
+          cancelled = true;
+          return false;
+        }
+        return true;
+      });
+  if (send_cond.bad()) {
+    LogError("C-FIND from " + worker.Peer() + ": sending a response failed (" + send_cond.text() + ")");
+    return send_cond;
+  }
+  if (!status.ok()) {
+    auto detail = ErrorDetail(status.error_comment);
+    return worker.sendFINDResponse(pres_id, request.MessageID, sop_class.c_str(), nullptr, status.code, detail.get());
+  }
+  return worker.sendFINDResponse(pres_id, request.MessageID, sop_class.c_str(), nullptr,
+                                 cancelled ? STATUS_FIND_Cancel_MatchingTerminatedDueToCancelRequest : STATUS_Success);
+}
+
+}  // namespace pacs::dicom::scp

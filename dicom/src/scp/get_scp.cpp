@@ -1,0 +1,98 @@
+#include "get_scp.h"
+
+#include <cstring>
+#include <memory>
+
+#include "pacs/base/log.h"
+#include "store_sender.h"
+
+namespace pacs::dicom::scp {
+namespace {
+
+// The requester's own association, as the C-STORE sender sees it.
+class RequesterChannel final : public DimseChannel {
+ public:
+  explicit RequesterChannel(AssociationWorker& worker) : worker_(worker) {}
+  OFCondition SendMessage(T_ASC_PresentationContextID pres_id, T_DIMSE_Message& message, DcmDataset* dataset) override {
+    return worker_.sendDIMSEMessage(pres_id, &message, dataset);
+  }
+  OFCondition ReceiveCommand(T_ASC_PresentationContextID& pres_id, T_DIMSE_Message& message) override {
+    DcmDataset* detail = nullptr;
+    OFCondition cond = worker_.receiveDIMSECommand(&pres_id, &message, &detail);
+    delete detail;
+    return cond;
+  }
+
+ private:
+  AssociationWorker& worker_;
+};
+
+// DcmSCP has no sendGETResponse: the C-GET-RSP is built here.
+OFCondition SendGetResponse(AssociationWorker& worker, T_ASC_PresentationContextID pres_id,
+                            const T_DIMSE_C_GetRQ& request, uint16_t status, const SubOperations* counts,
+                            DcmDataset* identifier, DcmDataset* detail) {
+  T_DIMSE_Message rsp;
+  std::memset(&rsp, 0, sizeof rsp);
+  rsp.CommandField = DIMSE_C_GET_RSP;
+  T_DIMSE_C_GetRSP& get = rsp.msg.CGetRSP;
+  get.MessageIDBeingRespondedTo = request.MessageID;
+  OFStandard::strlcpy(get.AffectedSOPClassUID, request.AffectedSOPClassUID, sizeof get.AffectedSOPClassUID);
+  get.DimseStatus = status;
+  get.DataSetType = identifier ? DIMSE_DATASET_PRESENT : DIMSE_DATASET_NULL;
+  get.opts = O_GET_AFFECTEDSOPCLASSUID;
+  if (counts != nullptr) {
+    get.NumberOfRemainingSubOperations = SubOperations::Clamp(counts->remaining);
+    get.NumberOfCompletedSubOperations = SubOperations::Clamp(counts->completed);
+    get.NumberOfFailedSubOperations = SubOperations::Clamp(counts->failed);
+    get.NumberOfWarningSubOperations = SubOperations::Clamp(counts->warning);
+    get.opts |= O_GET_NUMBEROFREMAININGSUBOPERATIONS | O_GET_NUMBEROFCOMPLETEDSUBOPERATIONS |
+                O_GET_NUMBEROFFAILEDSUBOPERATIONS | O_GET_NUMBEROFWARNINGSUBOPERATIONS;
+  }
+  return worker.sendDIMSEMessage(pres_id, &rsp, identifier, detail);
+}
+
+}  // namespace
+
+OFCondition HandleGetRequest(AssociationWorker& worker, T_DIMSE_C_GetRQ& request,
+                             const DcmPresentationContextInfo& info) {
+  const ScpContext& context = worker.context();
+  ++context.counters.get_requests;
+  T_ASC_PresentationContextID pres_id = info.presentationContextID;
+  DcmDataset* received = nullptr;
+  OFCondition cond = worker.receiveDIMSEDataset(&pres_id, &received);
+  std::unique_ptr<DcmDataset> identifier(received);
+  if (cond.bad() || !identifier) {
+    LogError("C-GET from " + worker.Peer() + ": identifier could not be received (" + cond.text() + ")");
+    return cond.bad() ? cond : DIMSE_RECEIVEFAILED;
+  }
+  const std::string sop_class = request.AffectedSOPClassUID;
+  Retrieval retrieval =
+      context.retrieve_handler.HandleRetrieve(*identifier, ModelOf(sop_class), "C-GET", worker.Peer());
+  if (retrieval.refused()) {
+    LogWarning("C-GET from " + worker.Peer() + " refused: " + retrieval.refusal().error_comment);
+    auto detail = ErrorDetail(retrieval.refusal().error_comment);
+    return SendGetResponse(worker, pres_id, request, retrieval.refusal().code, nullptr, nullptr, detail.get());
+  }
+  RequesterChannel channel(worker);
+  // Sub-operations are numbered on from the C-GET request's own message ID.
+  CStoreSender sender(channel, worker.AcceptedStorageContexts(), context.retrieve_handler.store(),
+                      CStoreSender::SyntaxChoice::kAnyAccepted, "the requester",
+                      static_cast<uint16_t>(request.MessageID + 1));
+  while (retrieval.HasNext()) {
+    const Result<uint16_t> status = sender.Send(retrieval.Next());
+    CountSubOperation(context.counters, retrieval.Record(status));
+    // The association failed under a sub-operation: nothing more can be said on it.
+    if (!status.ok() && status.status().code() == StatusCode::kIOError) return DIMSE_RECEIVEFAILED;
+    if (!retrieval.HasNext()) break;
+    const SubOperations& ops = retrieval.counts();
+    cond = SendGetResponse(worker, pres_id, request, STATUS_GET_Pending_SubOperationsAreContinuing, &ops, nullptr,
+                           nullptr);
+    if (cond.bad()) return cond;
+    if (worker.checkForCANCEL(pres_id, request.MessageID).good()) retrieval.Cancel();
+  }
+  LogInfo("C-GET from " + worker.Peer() + ": " + retrieval.Summary());
+  auto failed = retrieval.FailedIdentifier();
+  return SendGetResponse(worker, pres_id, request, retrieval.FinalStatus(), &retrieval.counts(), failed.get(), nullptr);
+}
+
+}  // namespace pacs::dicom::scp

@@ -1,0 +1,72 @@
+#include "move_scp.h"
+
+#include <memory>
+
+#include "pacs/base/log.h"
+#include "store_association.h"
+
+namespace pacs::dicom::scp {
+
+OFCondition HandleMoveRequest(AssociationWorker& worker, T_DIMSE_C_MoveRQ& request,
+                              const DcmPresentationContextInfo& info) {
+  const ScpContext& context = worker.context();
+  ++context.counters.move_requests;
+  const T_ASC_PresentationContextID pres_id = info.presentationContextID;
+  DcmDataset* received = nullptr;
+  OFString destination;
+  OFCondition cond = worker.receiveMOVERequest(request, pres_id, received, destination);
+  std::unique_ptr<DcmDataset> identifier(received);
+  if (cond.bad() || !identifier) {
+    LogError("C-MOVE from " + worker.Peer() + ": identifier could not be received (" + cond.text() + ")");
+    return cond.bad() ? cond : DIMSE_RECEIVEFAILED;
+  }
+  const std::string sop_class = request.AffectedSOPClassUID;
+  const PeerAddress* peer = context.retrieve_handler.FindMoveDestination(destination.c_str());
+  if (peer == nullptr) {
+    LogWarning("C-MOVE from " + worker.Peer() + " refused: move destination '" + destination.c_str() +
+               "' is not configured (serve --peer NAME=AET@HOST:PORT)");
+    auto detail = ErrorDetail("unknown move destination " + std::string(destination.c_str()));
+    return worker.sendMOVEResponse(pres_id, request.MessageID, sop_class.c_str(), nullptr,
+                                   STATUS_MOVE_Refused_MoveDestinationUnknown, detail.get());
+  }
+  Retrieval retrieval =
+      context.retrieve_handler.HandleRetrieve(*identifier, ModelOf(sop_class), "C-MOVE", worker.Peer());
+  if (retrieval.refused()) {
+    LogWarning("C-MOVE from " + worker.Peer() + " to " + peer->ae_title +
+               " refused: " + retrieval.refusal().error_comment);
+    auto detail = ErrorDetail(retrieval.refusal().error_comment);
+    return worker.sendMOVEResponse(pres_id, request.MessageID, sop_class.c_str(), nullptr, retrieval.refusal().code,
+                                   detail.get());
+  }
+  auto destination_association =
+      StoreAssociation::Open(*peer, context.options.ae_title, retrieval.instances(), context.retrieve_handler.store());
+  if (!destination_association.ok()) {
+    LogWarning("C-MOVE from " + worker.Peer() + ": " + destination_association.status().ToString() + "; nothing sent");
+    auto detail = ErrorDetail(destination_association.status().message());
+    return worker.sendMOVEResponse(pres_id, request.MessageID, sop_class.c_str(), nullptr,
+                                   STATUS_MOVE_Refused_OutOfResourcesSubOperations, detail.get(), 0, 0,
+                                   SubOperations::Clamp(retrieval.counts().remaining), 0);
+  }
+  const MoveOriginator originator{worker.getPeerAETitle().c_str(), request.MessageID};
+  CStoreSender& sender = (*destination_association)->sender();
+  while (retrieval.HasNext()) {
+    CountSubOperation(context.counters, retrieval.Record(sender.Send(retrieval.Next(), &originator)));
+    if (!retrieval.HasNext()) break;
+    const SubOperations& ops = retrieval.counts();
+    cond = worker.sendMOVEResponse(pres_id, request.MessageID, sop_class.c_str(), nullptr,
+                                   STATUS_MOVE_Pending_SubOperationsAreContinuing, nullptr,
+                                   SubOperations::Clamp(ops.remaining), SubOperations::Clamp(ops.completed),
+                                   SubOperations::Clamp(ops.failed), SubOperations::Clamp(ops.warning));
+    if (cond.bad()) return cond;
+    if (worker.checkForCANCEL(pres_id, request.MessageID).good()) retrieval.Cancel();
+  }
+  destination_association->reset();  // release the destination association before the final response
+  LogInfo("C-MOVE from " + worker.Peer() + " to " + peer->ae_title + ": " + retrieval.Summary());
+  const SubOperations& ops = retrieval.counts();
+  auto failed = retrieval.FailedIdentifier();
+  return worker.sendMOVEResponse(pres_id, request.MessageID, sop_class.c_str(), failed.get(), retrieval.FinalStatus(),
+                                 nullptr, SubOperations::Clamp(ops.remaining), SubOperations::Clamp(ops.completed),
+                                 SubOperations::Clamp(ops.failed), SubOperations::Clamp(ops.warning));
+}
+
+}  // namespace pacs::dicom::scp

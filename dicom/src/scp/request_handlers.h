@@ -1,0 +1,55 @@
+// File: request_handlers.h
+// The narrow interfaces between the DIMSE services (store_scp, find_scp,
+// move_scp, get_scp) and what answers them, in the shape of Orthanc's
+// IStoreRequestHandler / IFindRequestHandler: a service speaks DIMSE, its
+// handler decides and returns a DIMSE status. One handler serves every
+// association thread at once, so implementations are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "dcmtk/config/osconfig.h"
+#include "dcmtk/dcmdata/dcdatset.h"
+#include "dimse_status.h"
+#include "pacs/dicom/query.h"
+#include "pacs/dicom/retrieve.h"
+#include "retrieval.h"
+
+namespace pacs::dicom::scp {
+
+// `peer` in these calls is "AET@address" of the requester, for log lines.
+
+class StoreRequestHandler {
+ public:
+  virtual ~StoreRequestHandler() = default;
+  // Stores a dataset received in `xfer` (consuming its Pixel Data); returns
+  // the C-STORE response status.
+  virtual uint16_t HandleStore(DcmDataset& dataset, E_TransferSyntax xfer, const std::string& sop_instance_uid,
+                               const std::string& peer) = 0;
+};
+
+class FindRequestHandler {
+ public:
+  virtual ~FindRequestHandler() = default;
+  // Answers a C-FIND identifier: calls `send` with each response identifier
+  // until it returns false (a send failed, or the requester cancelled).
+  // Returns success, or the failure status to end the C-FIND with.
+  virtual DimseStatus HandleFind(DcmDataset& identifier, InformationModel model, const std::string& peer,
+                                 const std::function<bool(DcmDataset& response)>& send) = 0;
+};
+
+class RetrieveRequestHandler {
+ public:
+  virtual ~RetrieveRequestHandler() = default;
+  // The instances a C-MOVE or C-GET (`service`) identifier designates.
+  virtual Retrieval HandleRetrieve(DcmDataset& identifier, InformationModel model, const std::string& service,
+                                   const std::string& peer) = 0;
+  // The configured C-MOVE destination a Move Destination names, or null.
+  virtual const PeerAddress* FindMoveDestination(const std::string& move_destination) const = 0;
+  // Where the sub-operations read the instances they send.
+  virtual const engine::Store& store() const = 0;
+};
+
+}  // namespace pacs::dicom::scp
