@@ -345,10 +345,10 @@ std::string InstanceRecordKey(std::string_view study, std::string_view series, s
   return JoinKey(kInstanceRecords, {study, series, sop});
 }
 std::string SeriesLookupKey(std::string_view series) {
-  return JoinKey("e", {series});
+  return JoinKey(kSeriesLookups, {series});
 }
 std::string InstanceLookupKey(std::string_view sop) {
-  return JoinKey("i", {sop});
+  return JoinKey(kInstanceLookups, {sop});
 }
 std::string SecondaryKey(std::string_view index, std::string_view value, std::string_view study) {
   return JoinKey(index, {value, study});

@@ -1,6 +1,7 @@
 // File: index_records.h (private to pacs::dicom)
 // The query index's records and keys in the catalog column family, shared by
-// the writer (index.cpp, a CatalogObserver) and the reader (query_engine.cpp).
+// the writer (index.cpp, a CatalogObserver) and the reader (query_planner,
+// query_executor). Keys are built and split only here.
 // docs/conformance.md lists the attributes; this comment is the key schema:
 //
 //   P<pid>\0<issuer>                          patient record
@@ -90,6 +91,8 @@ inline constexpr std::string_view kPatientRecords = "P";
 inline constexpr std::string_view kStudyRecords = "S";
 inline constexpr std::string_view kSeriesRecords = "E";
 inline constexpr std::string_view kInstanceRecords = "I";
+inline constexpr std::string_view kSeriesLookups = "e";
+inline constexpr std::string_view kInstanceLookups = "i";
 // Secondary index keys: prefix + value + '\0' + study UID.
 inline constexpr std::string_view kPatientIdIndex = "xp";
 inline constexpr std::string_view kNameIndex = "xn";
