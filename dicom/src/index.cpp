@@ -140,7 +140,7 @@ Status IndexWriter::OnInstanceAdded(engine::CatalogTxn& txn, const engine::Insta
   Record instance;
   instance.attributes = std::move(levels[3]);
   txn.Put(instance_key, instance.Encode());
-  txn.Put(index::InstanceLookupKey(record.sop_instance_uid), study_uid + '\0' + series_uid);
+  txn.Put(index::InstanceLookupKey(record.sop_instance_uid), index::EncodeInstanceLocation(study_uid, series_uid));
   txn.Put(series_key, (*series)->Encode());
   txn.Put(study_key, (*study)->Encode());
   txn.Put(patient_key, (*patient)->Encode());
@@ -152,10 +152,8 @@ Status IndexWriter::OnInstanceRemoved(engine::CatalogTxn& txn, const engine::Ins
   auto where = txn.Get(lookup_key);
   if (!where.ok()) return where.status();
   if (!*where) return Status::Ok();  // never indexed (stored before the index existed)
-  const std::string& location = **where;
-  const size_t sep = location.find('\0');
-  const std::string study_uid = location.substr(0, sep);
-  const std::string series_uid = sep == std::string::npos ? "" : location.substr(sep + 1);
+  const index::InstanceLocation location = index::DecodeInstanceLocation(**where);
+  const std::string study_uid(location.study), series_uid(location.series);
 
   const std::string study_key = index::StudyRecordKey(study_uid);
   const std::string series_key = index::SeriesRecordKey(study_uid, series_uid);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <initializer_list>
 #include <unordered_map>
 
 namespace pacs::dicom::index {
@@ -298,38 +299,101 @@ bool IsComputedTag(uint32_t tag) {
   return std::any_of(std::begin(kComputed), std::end(kComputed), [&](const TagLevel& e) { return e.tag == tag; });
 }
 
+namespace {
+
+// family + parts joined by NUL. Sized up front and appended piece by piece:
+// `"P" + std::string(...)` made GCC 12 warn (-Wrestrict, a false positive
+// of its inlined insert at -O2/-O3).
+std::string JoinKey(std::string_view family, std::initializer_list<std::string_view> parts) {
+  size_t size = family.size() + parts.size();
+  for (std::string_view part : parts) size += part.size();
+  std::string key;
+  key.reserve(size);
+  key.append(family);
+  bool first = true;
+  for (std::string_view part : parts) {
+    if (!first) key.push_back('\0');
+    key.append(part);
+    first = false;
+  }
+  return key;
+}
+
+// Splits off the text up to the next NUL (all of it when there is none).
+std::string_view NextPart(std::string_view& rest) {
+  const size_t nul = rest.find('\0');
+  const std::string_view part = rest.substr(0, nul);
+  rest = nul == std::string_view::npos ? std::string_view() : rest.substr(nul + 1);
+  return part;
+}
+
+}  // namespace
+
+std::string PatientKey(std::string_view pid, std::string_view issuer) {
+  return JoinKey({}, {pid, issuer});
+}
 std::string PatientRecordKey(std::string_view patient_key) {
-  return "P" + std::string(patient_key);
+  return JoinKey(kPatientRecords, {patient_key});
 }
 std::string StudyRecordKey(std::string_view study) {
-  return "S" + std::string(study);
+  return JoinKey(kStudyRecords, {study});
 }
 std::string SeriesRecordKey(std::string_view study, std::string_view series) {
-  std::string k = "E" + std::string(study);
-  k.push_back('\0');
-  k.append(series);
-  return k;
+  return JoinKey(kSeriesRecords, {study, series});
 }
 std::string InstanceRecordKey(std::string_view study, std::string_view series, std::string_view sop) {
-  std::string k = "I" + std::string(study);
-  k.push_back('\0');
-  k.append(series);
-  k.push_back('\0');
-  k.append(sop);
-  return k;
+  return JoinKey(kInstanceRecords, {study, series, sop});
 }
 std::string SeriesLookupKey(std::string_view series) {
-  return "e" + std::string(series);
+  return JoinKey(kSeriesLookups, {series});
 }
 std::string InstanceLookupKey(std::string_view sop) {
-  return "i" + std::string(sop);
+  return JoinKey(kInstanceLookups, {sop});
 }
 std::string SecondaryKey(std::string_view index, std::string_view value, std::string_view study) {
-  std::string k(index);
-  k.append(value);
-  k.push_back('\0');
-  k.append(study);
-  return k;
+  return JoinKey(index, {value, study});
+}
+
+std::string RangePrefix(std::string_view family, std::string_view value, bool exact) {
+  return exact ? JoinKey(family, {value, {}}) : JoinKey(family, {value});
+}
+std::string RecordsOfStudyPrefix(Level level, std::string_view study) {
+  return JoinKey(level == Level::kImage ? kInstanceRecords : kSeriesRecords, {study, {}});
+}
+std::string InstancesOfSeriesPrefix(std::string_view study, std::string_view series) {
+  return JoinKey(kInstanceRecords, {study, series, {}});
+}
+
+std::string EncodeInstanceLocation(std::string_view study, std::string_view series) {
+  return JoinKey({}, {study, series});
+}
+InstanceLocation DecodeInstanceLocation(std::string_view value) {
+  InstanceLocation location;
+  location.study = NextPart(value);
+  location.series = value;
+  return location;
+}
+
+SecondaryKeyParts ParseSecondaryKey(std::string_view key) {
+  SecondaryKeyParts parts;
+  if (key.size() < 2) return parts;
+  key.remove_prefix(2);  // every secondary index prefix is two letters
+  parts.value = key.substr(0, key.find('\0'));
+  const size_t last = key.rfind('\0');
+  if (last != std::string_view::npos) parts.study = key.substr(last + 1);
+  return parts;
+}
+RecordKeyParts ParseRecordKey(std::string_view key) {
+  RecordKeyParts parts;
+  if (key.empty()) return parts;
+  std::string_view rest = key.substr(1);
+  parts.study = NextPart(rest);
+  parts.series = NextPart(rest);
+  parts.sop = rest;
+  return parts;
+}
+std::string_view RecordId(std::string_view key) {
+  return key.empty() ? key : key.substr(1);
 }
 
 std::string FoldCase(std::string_view s) {

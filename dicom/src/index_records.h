@@ -1,6 +1,7 @@
 // File: index_records.h (private to pacs::dicom)
 // The query index's records and keys in the catalog column family, shared by
-// the writer (index.cpp, a CatalogObserver) and the reader (query_engine.cpp).
+// the writer (index.cpp, a CatalogObserver) and the reader (query_planner,
+// query_executor). Keys are built and split only here.
 // docs/conformance.md lists the attributes; this comment is the key schema:
 //
 //   P<pid>\0<issuer>                          patient record
@@ -72,12 +73,11 @@ const std::vector<uint32_t>& IndexedTags();
 // Tags whose value the index computes (counters, ModalitiesInStudy, ...).
 bool IsComputedTag(uint32_t tag);
 
-inline std::string PatientKey(std::string_view pid, std::string_view issuer) {
-  std::string k(pid);
-  k.push_back('\0');
-  k.append(issuer);
-  return k;
-}
+// Every key is built and split here, nowhere else: the schema above is the
+// whole contract between the writer and the reader.
+
+// The patient a study is filed under: PatientID and IssuerOfPatientID.
+std::string PatientKey(std::string_view pid, std::string_view issuer);
 
 std::string PatientRecordKey(std::string_view patient_key);
 std::string StudyRecordKey(std::string_view study);
@@ -85,6 +85,14 @@ std::string SeriesRecordKey(std::string_view study, std::string_view series);
 std::string InstanceRecordKey(std::string_view study, std::string_view series, std::string_view sop);
 std::string SeriesLookupKey(std::string_view series);
 std::string InstanceLookupKey(std::string_view sop);
+
+// Key families: the first bytes of every key of a kind.
+inline constexpr std::string_view kPatientRecords = "P";
+inline constexpr std::string_view kStudyRecords = "S";
+inline constexpr std::string_view kSeriesRecords = "E";
+inline constexpr std::string_view kInstanceRecords = "I";
+inline constexpr std::string_view kSeriesLookups = "e";
+inline constexpr std::string_view kInstanceLookups = "i";
 // Secondary index keys: prefix + value + '\0' + study UID.
 inline constexpr std::string_view kPatientIdIndex = "xp";
 inline constexpr std::string_view kNameIndex = "xn";
@@ -92,6 +100,40 @@ inline constexpr std::string_view kDateIndex = "xd";
 inline constexpr std::string_view kAccessionIndex = "xa";
 inline constexpr std::string_view kModalityIndex = "xm";
 std::string SecondaryKey(std::string_view index, std::string_view value, std::string_view study);
+
+// The prefix of the keys of `family` whose first component (the indexed
+// value of a secondary index, the PatientID of a patient record, the study
+// UID of a study record) equals `value` when `exact`, or starts with it.
+// An empty non-exact value: the whole family.
+std::string RangePrefix(std::string_view family, std::string_view value, bool exact);
+// The series (Level::kSeries) or instance (Level::kImage) records of a study.
+std::string RecordsOfStudyPrefix(Level level, std::string_view study);
+// The instance records of one series.
+std::string InstancesOfSeriesPrefix(std::string_view study, std::string_view series);
+
+// Where an instance is filed: the value of its instance lookup key.
+struct InstanceLocation {
+  std::string_view study;
+  std::string_view series;
+};
+std::string EncodeInstanceLocation(std::string_view study, std::string_view series);
+InstanceLocation DecodeInstanceLocation(std::string_view value);
+
+// The parts of the keys (views into the key; a missing part is empty).
+struct SecondaryKeyParts {
+  std::string_view value;  // the indexed value (for xp, the PatientID)
+  std::string_view study;
+};
+SecondaryKeyParts ParseSecondaryKey(std::string_view key);
+struct RecordKeyParts {
+  std::string_view study;
+  std::string_view series;  // series and instance records
+  std::string_view sop;     // instance records
+};
+// A series (E) or instance (I) record key.
+RecordKeyParts ParseRecordKey(std::string_view key);
+// A patient (P) or study (S) record key: the patient key or the study UID.
+std::string_view RecordId(std::string_view key);
 
 // Upper-cases Latin, Greek and Cyrillic letters of a UTF-8 string: PN
 // matching is case-insensitive.

@@ -180,5 +180,66 @@ TEST_F(QueryIndexTest, RetrievalResolvesEveryLevel) {
   EXPECT_FALSE(engine.Resolve(*q).ok());  // no key: not "everything"
 }
 
+// Pins which index each level reads and how many records it reads (the
+// QueryStats a C-FIND logs), so restructuring the engine cannot change them.
+TEST_F(QueryIndexTest, EveryLevelReadsTheSameIndexAndRecords) {
+  Add({"P1", "Smith^John", "5.1", "5.1.1", "5.1.1.1", "20240105", "CT", "A1"});
+  Add({"P1", "Smith^John", "5.1", "5.1.1", "5.1.1.2", "20240105", "CT", "A1"});
+  Add({"P1", "Smith^John", "5.1", "5.1.10", "5.1.10.1", "20240105", "MR", "A1"});
+  Add({"P2", "Smithers^Ann", "5.2", "5.2.1", "5.2.1.1", "20240210", "US", "A2"});
+  Add({"P3", "Jones^Bob", "5.3", "5.3.1", "5.3.1.1", "20230310", "CT", "A3"});
+  struct Case {
+    QueryLevel level;
+    std::vector<std::pair<DcmTagKey, std::string>> keys;
+    DcmTagKey returned;
+    std::multiset<std::string> values;
+    std::string index_used;
+    uint64_t candidates;
+  };
+  const Case cases[] = {
+      {QueryLevel::kPatient, {}, DCM_PatientID, {"P1", "P2", "P3"}, "scan:P", 3},
+      {QueryLevel::kPatient,
+       {{DCM_PatientID, "P*"}},
+       DCM_PatientName,
+       {"Smith^John", "Smithers^Ann", "Jones^Bob"},
+       "P",
+       3},
+      {QueryLevel::kPatient, {{DCM_PatientName, "SMI*"}}, DCM_PatientID, {"P1", "P2"}, "xn", 2},
+      {QueryLevel::kStudy, {{DCM_PatientID, "P1"}}, DCM_StudyInstanceUID, {"5.1"}, "xp", 1},
+      {QueryLevel::kStudy, {{DCM_StudyInstanceUID, "5.1\\5.3"}}, DCM_PatientID, {"P1", "P3"}, "uid", 2},
+      {QueryLevel::kSeries, {{DCM_SeriesInstanceUID, "5.1.1"}}, DCM_Modality, {"CT"}, "uid", 3},
+      {QueryLevel::kSeries, {{DCM_StudyInstanceUID, "5.1"}}, DCM_SeriesInstanceUID, {"5.1.1", "5.1.10"}, "uid", 3},
+      {QueryLevel::kSeries, {{DCM_AccessionNumber, "A2"}}, DCM_SeriesInstanceUID, {"5.2.1"}, "xa", 2},
+      {QueryLevel::kSeries, {{DCM_Modality, "CT"}}, DCM_SeriesInstanceUID, {"5.1.1", "5.3.1"}, "scan:E", 7},
+      {QueryLevel::kImage,
+       {{DCM_SOPInstanceUID, "5.1.1.2\\5.2.1.1"}},
+       DCM_SeriesInstanceUID,
+       {"5.1.1", "5.2.1"},
+       "uid",
+       6},
+      {QueryLevel::kImage, {{DCM_SeriesInstanceUID, "5.1.1"}}, DCM_SOPInstanceUID, {"5.1.1.1", "5.1.1.2"}, "uid", 4},
+      {QueryLevel::kImage,
+       {{DCM_StudyDate, "20240101-20240131"}},
+       DCM_SOPInstanceUID,
+       {"5.1.1.1", "5.1.1.2", "5.1.10.1"},
+       "xd",
+       6},
+      {QueryLevel::kImage,
+       {},
+       DCM_SOPInstanceUID,
+       {"5.1.1.1", "5.1.1.2", "5.1.10.1", "5.2.1.1", "5.3.1.1"},
+       "scan:I",
+       12},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.index_used + " " + std::to_string(static_cast<int>(c.level)));
+    QueryStats stats;
+    EXPECT_EQ(Run(c.level, c.keys, c.returned, &stats), c.values);
+    EXPECT_EQ(stats.index_used, c.index_used);
+    EXPECT_EQ(stats.candidates, c.candidates);
+    EXPECT_EQ(stats.matches, c.values.size());
+  }
+}
+
 }  // namespace
 }  // namespace pacs::dicom
