@@ -10,7 +10,6 @@
 #include <openjph/ojph_params.h>
 
 #include <cstdio>
-#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -40,8 +39,8 @@ ssize_t Discard(void*, const char*, size_t size) {
 }
 
 void ConfigureOpenJphMessages() {
-  static std::once_flag once;
-  std::call_once(once, [] {
+  // Set up once per process (a function-local static, other callers waiting).
+  static const bool configured = [] {
     FILE* errors = fopencookie(nullptr, "w", {nullptr, AppendToThreadError, nullptr, nullptr});
     FILE* chatter = fopencookie(nullptr, "w", {nullptr, Discard, nullptr, nullptr});
     if (errors != nullptr) {
@@ -52,7 +51,9 @@ void ConfigureOpenJphMessages() {
       ojph::set_warning_stream(chatter);
       ojph::set_info_stream(chatter);
     }
-  });
+    return true;
+  }();
+  (void)configured;
   t_openjph_error.clear();
 }
 

@@ -68,45 +68,49 @@ void BackgroundEncoder::Start() {
 
 void BackgroundEncoder::Stop() {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     stopping_ = true;
   }
-  wake_.notify_all();
+  wake_.SignalAll();
   if (thread_.joinable()) thread_.join();
 }
 
 void BackgroundEncoder::Notify() {
   ++backlog_;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     pending_notify_ = true;
     idle_ = false;
   }
-  wake_.notify_one();
+  wake_.Signal();
 }
 
 bool BackgroundEncoder::WaitIdle(std::chrono::milliseconds timeout) {
   Notify();  // make the worker look even if nothing was announced
   --backlog_;
-  std::unique_lock lock(mutex_);
-  return idle_cv_.wait_for(lock, timeout, [this] { return idle_ && !pending_notify_; });
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  MutexLock lock(mutex_);
+  while (!idle_ || pending_notify_) {
+    if (!idle_cv_.WaitUntil(mutex_, deadline)) return idle_ && !pending_notify_;
+  }
+  return true;
 }
 
 void BackgroundEncoder::Run() {
   while (true) {
     {
-      std::unique_lock lock(mutex_);
+      MutexLock lock(mutex_);
       pending_notify_ = false;
       if (stopping_) return;
     }
     const size_t seen = RunOnePass();
-    std::unique_lock lock(mutex_);
+    MutexLock lock(mutex_);
     if (stopping_) return;
     if (seen == 0 && !pending_notify_) {
       idle_ = true;
       backlog_ = 0;
-      idle_cv_.notify_all();
-      wake_.wait(lock, [this] { return stopping_ || pending_notify_; });
+      idle_cv_.SignalAll();
+      while (!stopping_ && !pending_notify_) wake_.Wait(mutex_);
     }
   }
 }
@@ -125,7 +129,7 @@ size_t BackgroundEncoder::RunOnePass() {
   backlog_ = std::max<uint64_t>(backlog_.load(), jobs.size());
   for (const auto& [hash, text] : jobs) {
     {
-      std::lock_guard lock(mutex_);
+      MutexLock lock(mutex_);
       if (stopping_) return jobs.size();
     }
     auto job = EncodeJob::Parse(text);

@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <cstring>
-#include <mutex>
 #include <optional>
 
 #include "dcmtk/dcmdata/dcdeftag.h"

@@ -2,7 +2,6 @@
 
 #include <cstring>
 #include <fstream>
-#include <mutex>
 #include <vector>
 
 #include "dcmtk/dcmdata/dcdeftag.h"
@@ -29,13 +28,15 @@ using codecs::CodecId;
 }  // namespace
 
 void RegisterDcmtkCodecs() {
-  static std::once_flag once;
-  std::call_once(once, [] {
+  // A function-local static is initialised once, other callers waiting (C++11).
+  static const bool registered = [] {
     DJDecoderRegistration::registerCodecs();
     DJEncoderRegistration::registerCodecs();
     DcmRLEDecoderRegistration::registerCodecs();
     DcmRLEEncoderRegistration::registerCodecs();
-  });
+    return true;
+  }();
+  (void)registered;
 }
 
 namespace {
