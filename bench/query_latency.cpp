@@ -8,7 +8,9 @@
 //
 //   query_latency --data DIR --pacscore BIN [--queries 1000] [--studies 200000] [--patients 20000]
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,12 +25,10 @@
 #include <thread>
 #include <vector>
 
-#include "dcmtk/config/osconfig.h"
-#include "dcmtk/dcmdata/dcdeftag.h"
-#include "dcmtk/dcmdata/dcuid.h"
-#include "dcmtk/dcmnet/scu.h"
-#include "dcmtk/oflog/oflog.h"
 #include "index_synthetic.h"
+#include "pacs/dicom/instance_split.h"
+#include "pacs/dicom/query_scu.h"
+#include "pacs/dicom/store_scu.h"
 
 namespace {
 namespace fs = std::filesystem;
@@ -67,53 +67,16 @@ void EvictPageCache(const fs::path& dir) {
   }
 }
 
-struct Query {
-  bool patient_root = false;
-  std::vector<std::pair<DcmTagKey, std::string>> keys;
-};
+using Query = pacs::dicom::FindQuery;
 
-class Client {
- public:
-  Client(int port) {
-    scu_.setAETitle("QRBENCH");
-    scu_.setPeerAETitle("PACSCORE");
-    scu_.setPeerHostName("127.0.0.1");
-    scu_.setPeerPort(static_cast<Uint16>(port));
-    scu_.setMaxReceivePDULength(ASC_MAXIMUMPDUSIZE);
-    OFList<OFString> ts;
-    ts.push_back(UID_LittleEndianExplicitTransferSyntax);
-    scu_.addPresentationContext(UID_FINDStudyRootQueryRetrieveInformationModel, ts);
-    scu_.addPresentationContext(UID_FINDPatientRootQueryRetrieveInformationModel, ts);
-  }
-  bool Connect() {
-    OFCondition cond = scu_.initNetwork();
-    if (cond.good()) cond = scu_.negotiateAssociation();
-    if (cond.bad()) last_error = cond.text();
-    return cond.good();
-  }
-  static inline std::string last_error;
-  void Release() { scu_.releaseAssociation(); }
-  // Returns the number of matches, or -1 on failure.
-  long Find(const Query& q) {
-    const char* model = q.patient_root ? UID_FINDPatientRootQueryRetrieveInformationModel
-                                       : UID_FINDStudyRootQueryRetrieveInformationModel;
-    T_ASC_PresentationContextID pres = scu_.findPresentationContextID(model, "");
-    DcmDataset ds;
-    for (const auto& [tag, value] : q.keys) ds.putAndInsertString(tag, value.c_str());
-    OFList<QRResponse*> responses;
-    OFCondition cond = scu_.sendFINDRequest(pres, &ds, &responses);
-    if (cond.bad()) last_error = cond.text();
-    long matches = 0;
-    for (auto* r : responses) {
-      if (r->m_dataset) ++matches;
-      delete r;
-    }
-    return cond.good() ? matches : -1;
-  }
-
- private:
-  DcmSCU scu_;
-};
+pacs::dicom::ScuPeer Peer(int port) {
+  pacs::dicom::ScuPeer peer;
+  peer.host = "127.0.0.1";
+  peer.port = static_cast<uint16_t>(port);
+  peer.called_aet = "PACSCORE";
+  peer.calling_aet = "QRBENCH";
+  return peer;
+}
 
 struct Server {
   pid_t pid = -1;
@@ -132,11 +95,7 @@ struct Server {
     }
     for (int i = 0; i < 300; ++i) {  // up to 30 s
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      Client c(port);
-      if (c.Connect()) {
-        c.Release();
-        return true;
-      }
+      if (pacs::dicom::Echo(Peer(port), 5).ok()) return true;
     }
     return false;
   }
@@ -174,73 +133,77 @@ int main(int argc, char** argv) {
   const SyntheticArchive archive(std::stoull(Flag(argc, argv, "--patients", "20000")),
                                  std::stoull(Flag(argc, argv, "--studies", "200000")));
   setenv("TCP_NODELAY", "1", 1);
-  OFLog::configure(OFLogger::ERROR_LOG_LEVEL);
+  pacs::dicom::InitDicomLibrary();  // DCMTK logs errors only
 
   auto study = [&](std::mt19937_64& rng) { return archive.Study(rng() % archive.studies()); };
   const std::vector<Kind> kinds = {
       {"study by PatientID",
        [&](std::mt19937_64& rng) {
          auto s = study(rng);
-         return Query{false,
-                      {{DCM_QueryRetrieveLevel, "STUDY"},
-                       {DCM_PatientID, s.patient_id},
-                       {DCM_StudyInstanceUID, ""},
-                       {DCM_StudyDate, ""},
-                       {DCM_PatientName, ""},
-                       {DCM_ModalitiesInStudy, ""},
-                       {DCM_NumberOfStudyRelatedInstances, ""}}};
+         return Query{"",
+                      false,
+                      "STUDY",
+                      {{"PatientID", s.patient_id},
+                       {"StudyInstanceUID", ""},
+                       {"StudyDate", ""},
+                       {"PatientName", ""},
+                       {"ModalitiesInStudy", ""},
+                       {"NumberOfStudyRelatedInstances", ""}}};
        }},
       {"study by AccessionNumber",
        [&](std::mt19937_64& rng) {
          auto s = study(rng);
-         return Query{false,
-                      {{DCM_QueryRetrieveLevel, "STUDY"},
-                       {DCM_AccessionNumber, s.accession},
-                       {DCM_StudyInstanceUID, ""},
-                       {DCM_PatientName, ""},
-                       {DCM_StudyDate, ""}}};
+         return Query{
+             "",
+             false,
+             "STUDY",
+             {{"AccessionNumber", s.accession}, {"StudyInstanceUID", ""}, {"PatientName", ""}, {"StudyDate", ""}}};
        }},
       {"studies in a 1-week date range",
        [&](std::mt19937_64& rng) {
          const uint64_t day = rng() % (3652 - 7);
          const std::string range = SyntheticArchive::DateFromDay(day) + "-" + SyntheticArchive::DateFromDay(day + 6);
-         return Query{false,
-                      {{DCM_QueryRetrieveLevel, "STUDY"},
-                       {DCM_StudyDate, range},
-                       {DCM_StudyInstanceUID, ""},
-                       {DCM_PatientName, ""},
-                       {DCM_PatientID, ""},
-                       {DCM_ModalitiesInStudy, ""}}};
+         return Query{"",
+                      false,
+                      "STUDY",
+                      {{"StudyDate", range},
+                       {"StudyInstanceUID", ""},
+                       {"PatientName", ""},
+                       {"PatientID", ""},
+                       {"ModalitiesInStudy", ""}}};
        }},
       {"patients by name SMI*",
        [&](std::mt19937_64&) {
-         return Query{true,
-                      {{DCM_QueryRetrieveLevel, "PATIENT"},
-                       {DCM_PatientName, "SMI*"},
-                       {DCM_PatientID, ""},
-                       {DCM_PatientBirthDate, ""},
-                       {DCM_NumberOfPatientRelatedStudies, ""}}};
+         return Query{"",
+                      true,
+                      "PATIENT",
+                      {{"PatientName", "SMI*"},
+                       {"PatientID", ""},
+                       {"PatientBirthDate", ""},
+                       {"NumberOfPatientRelatedStudies", ""}}};
        }},
       {"series of a study",
        [&](std::mt19937_64& rng) {
          auto s = study(rng);
-         return Query{false,
-                      {{DCM_QueryRetrieveLevel, "SERIES"},
-                       {DCM_StudyInstanceUID, s.study_uid},
-                       {DCM_SeriesInstanceUID, ""},
-                       {DCM_Modality, ""},
-                       {DCM_SeriesNumber, ""},
-                       {DCM_NumberOfSeriesRelatedInstances, ""}}};
+         return Query{"",
+                      false,
+                      "SERIES",
+                      {{"StudyInstanceUID", s.study_uid},
+                       {"SeriesInstanceUID", ""},
+                       {"Modality", ""},
+                       {"SeriesNumber", ""},
+                       {"NumberOfSeriesRelatedInstances", ""}}};
        }},
       {"instances of a series",
        [&](std::mt19937_64& rng) {
          auto s = study(rng);
-         return Query{false,
-                      {{DCM_QueryRetrieveLevel, "IMAGE"},
-                       {DCM_StudyInstanceUID, s.study_uid},
-                       {DCM_SeriesInstanceUID, s.series[0].uid},
-                       {DCM_SOPInstanceUID, ""},
-                       {DCM_InstanceNumber, ""}}};
+         return Query{"",
+                      false,
+                      "IMAGE",
+                      {{"StudyInstanceUID", s.study_uid},
+                       {"SeriesInstanceUID", s.series[0].uid},
+                       {"SOPInstanceUID", ""},
+                       {"InstanceNumber", ""}}};
        }},
   };
 
@@ -252,6 +215,7 @@ int main(int argc, char** argv) {
       std::mt19937_64 rng(42);
       std::vector<Query> queries;
       for (int i = 0; i < n; ++i) queries.push_back(kind.make(rng));
+      for (auto& q : queries) q.kind = kind.name;
       Server server;
       EvictPageCache(data);
       if (!server.Start(binary, data)) {
@@ -259,33 +223,30 @@ int main(int argc, char** argv) {
         return 1;
       }
       for (const char* cache : {"cold", "warm"}) {
+        // One association for all queries is opened outside the clock; one
+        // per query counts its set-up and release in the latency.
+        const std::vector<pacs::dicom::RequestTiming> timings =
+            pacs::dicom::RunFinds(Peer(server.port), queries, /*association_per_query=*/!reuse);
         std::vector<double> ms;
         long matches = 0, failures = 0;
-        Client reused(server.port);
-        if (reuse && !reused.Connect()) return 1;
-        for (const auto& q : queries) {
-          const auto t0 = std::chrono::steady_clock::now();
-          long m = -1;
-          if (reuse) {
-            m = reused.Find(q);
-          } else {
-            Client c(server.port);
-            if (c.Connect()) {
-              m = c.Find(q);
-              c.Release();
-            }
-          }
-          ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-          if (m < 0)
+        std::string last_error;
+        for (const auto& t : timings) {
+          ms.push_back(t.ms);
+          if (!t.error.empty()) {
             ++failures;
-          else
-            matches += m;
+            last_error = t.error;
+          } else {
+            matches += static_cast<long>(t.matches);
+          }
         }
-        if (reuse) reused.Release();
+        if (reuse && failures == n && last_error.rfind("association failed", 0) == 0) {
+          std::fprintf(stderr, "query_latency: %s\n", last_error.c_str());
+          return 1;
+        }
         std::printf("| %s | %s | %s | %d | %.2f | %.2f | %.2f | %.2f | %.1f |%s\n", kind.name.c_str(),
                     reuse ? "one reused" : "one per query", cache, n, Percentile(ms, 0.50), Percentile(ms, 0.95),
                     Percentile(ms, 0.99), *std::max_element(ms.begin(), ms.end()), static_cast<double>(matches) / n,
-                    failures ? (" " + std::to_string(failures) + " failed: " + Client::last_error).c_str() : "");
+                    failures ? (" " + std::to_string(failures) + " failed: " + last_error).c_str() : "");
         std::fflush(stdout);
       }
       server.Stop();

@@ -4,8 +4,8 @@
 #include <cstring>
 #include <string>
 
-#include "bench.h"
 #include "cli.h"
+#include "pacs/bench/bench.h"
 #include "pacs/dicom/instance_split.h"
 
 namespace {
@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
   if (command == "delete") return pacs::tools::RunDelete(argc - 2, argv + 2);
   if (command == "compact") return pacs::tools::RunCompact(argc - 2, argv + 2);
   if (command == "verify") return pacs::tools::RunVerify(argc - 2, argv + 2);
-  if (command == "bench") return pacs::tools::RunBench(argc - 2, argv + 2);
+  if (command == "bench") return pacs::bench::RunBenchCommand(argc - 2, argv + 2);
   std::fprintf(stderr, "pacscore: unknown command '%s'\n", command.c_str());
   Usage();
   return 1;

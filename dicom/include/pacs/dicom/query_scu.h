@@ -1,6 +1,7 @@
-// File: bench_qr.h
-// The query/retrieve side of `pacscore bench`: C-FIND and C-GET clients
-// (DCMTK's DcmSCU, kept behind this header) that time each request.
+// File: query_scu.h
+// C-FIND and C-GET clients that time each request (DCMTK's DcmSCU stays
+// behind this header): the query/retrieve side of `pacscore bench` and of
+// the query latency driver.
 #pragma once
 
 #include <cstdint>
@@ -8,9 +9,9 @@
 #include <utility>
 #include <vector>
 
-#include "bench_scu.h"
+#include "pacs/dicom/store_scu.h"
 
-namespace pacs::tools::bench {
+namespace pacs::dicom {
 
 struct FindQuery {
   std::string kind;           // "study by PatientID", ...
@@ -29,7 +30,7 @@ struct RequestTiming {
 
 // Sends `queries` in order, over one association for all of them, or a new
 // association for each (its set-up then counts in the time).
-std::vector<RequestTiming> RunFinds(const PushTarget& target, const std::vector<FindQuery>& queries,
+std::vector<RequestTiming> RunFinds(const ScuPeer& peer, const std::vector<FindQuery>& queries,
                                     bool association_per_query);
 
 struct GetRequest {
@@ -41,8 +42,8 @@ struct GetRequest {
 // round-robin). Each association offers to receive the SOP class/transfer
 // syntax pairs in `storage` (role SCP). `wall_seconds` is the time from the
 // first association request to the end of the last C-GET.
-std::vector<RequestTiming> RunGets(const PushTarget& target, const std::vector<GetRequest>& requests,
+std::vector<RequestTiming> RunGets(const ScuPeer& peer, const std::vector<GetRequest>& requests,
                                    const std::vector<std::pair<std::string, std::string>>& storage, int associations,
                                    double& wall_seconds);
 
-}  // namespace pacs::tools::bench
+}  // namespace pacs::dicom

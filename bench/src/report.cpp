@@ -1,22 +1,34 @@
-#include "bench_report.h"
+#include "report.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 
-#include "json.h"
-
-namespace pacs::tools::bench {
+namespace pacs::bench {
 namespace {
 
-std::string Quote(const std::string& s) {
-  return tools::ToJson(JsonValue(s));
-}
-
-std::string Pad(int n) {
-  return std::string(static_cast<size_t>(n), ' ');
+// Result files carry six significant digits, as they always have: finer
+// digits are noise in a benchmark. (nlohmann prints a double's shortest
+// round-trip form with Grisu2, so now and then a rounded value still comes
+// out with 17 digits, e.g. 0.6881660000000001; it reads back the same.)
+void RoundFractions(ResultJson& value) {
+  if (value.is_number_float()) {
+    const double d = value.get<double>();
+    if (!std::isfinite(d)) {
+      value = nullptr;
+      return;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6g", d);
+    value = std::strtod(buf, nullptr);
+    return;
+  }
+  if (value.is_structured())
+    for (auto& element : value) RoundFractions(element);
 }
 
 // gnuplot string literal in double quotes.
@@ -31,36 +43,11 @@ std::string GnuplotQuote(const std::string& s) {
 
 }  // namespace
 
-std::string ToText(const ResultJson& value, int indent) {
-  struct Visitor {
-    int indent;
-    std::string operator()(std::nullptr_t) const { return "null"; }
-    std::string operator()(bool b) const { return b ? "true" : "false"; }
-    std::string operator()(int64_t i) const { return std::to_string(i); }
-    std::string operator()(double d) const {
-      if (!std::isfinite(d)) return "null";
-      char buf[32];
-      std::snprintf(buf, sizeof buf, "%.6g", d);
-      return buf;
-    }
-    std::string operator()(const std::string& s) const { return Quote(s); }
-    std::string operator()(const ResultJson::Array& a) const {
-      if (a.empty()) return "[]";
-      std::string out = "[\n";
-      for (size_t i = 0; i < a.size(); ++i)
-        out += Pad(indent + 2) + ToText(a[i], indent + 2) + (i + 1 < a.size() ? ",\n" : "\n");
-      return out + Pad(indent) + "]";
-    }
-    std::string operator()(const ResultJson::Object& o) const {
-      if (o.empty()) return "{}";
-      std::string out = "{\n";
-      for (size_t i = 0; i < o.size(); ++i)
-        out += Pad(indent + 2) + Quote(o[i].first) + ": " + ToText(o[i].second, indent + 2) +
-               (i + 1 < o.size() ? ",\n" : "\n");
-      return out + Pad(indent) + "}";
-    }
-  };
-  return std::visit(Visitor{indent}, value.v);
+std::string ToText(const ResultJson& value) {
+  ResultJson rounded = value;
+  RoundFractions(rounded);
+  // Paths and peer messages are not always UTF-8: replace, never throw.
+  return rounded.dump(2, ' ', false, ResultJson::error_handler_t::replace);
 }
 
 double PushMeasurement::mb_per_second() const {
@@ -85,12 +72,12 @@ std::optional<double> PushMeasurement::stored_per_sent() const {
 }
 
 ResultJson PushMeasurement::ToJson() const {
-  ResultJson::Array failures;
-  for (const auto& f : push.failures) failures.emplace_back(f);
+  ResultJson failures = ResultJson::array();
+  for (const auto& f : push.failures) failures.push_back(f);
   std::optional<double> stored_per_received;
   if (stored_bytes && received_bytes && *received_bytes > 0)
     stored_per_received = static_cast<double>(*stored_bytes) / static_cast<double>(*received_bytes);
-  ResultJson::Object o = {
+  ResultJson o = {
       {"system", system},
       {"run", run},
       {"pass", pass},
@@ -100,43 +87,43 @@ ResultJson PushMeasurement::ToJson() const {
       {"associations_opened", push.associations},
       {"sent_bytes", push.succeeded_bytes},
       {"wall_seconds", push.wall_seconds},
-      {"settle_seconds", settle_seconds},
+      {"settle_seconds", OrNull(settle_seconds)},
       {"instances_per_second", instances_per_second()},
       {"mb_per_second", mb_per_second()},
       {"latency_ms_p50", latency_percentile_ms(50)},
       {"latency_ms_p95", latency_percentile_ms(95)},
       {"latency_ms_p99", latency_percentile_ms(99)},
-      {"server_cpu_seconds", server_cpu_seconds},
-      {"received_bytes", received_bytes},
-      {"received_bytes_total", received_bytes_total},
-      {"stored_bytes", stored_bytes},
-      {"stored_per_received", stored_per_received},
-      {"stored_per_sent", stored_per_sent()},
+      {"server_cpu_seconds", OrNull(server_cpu_seconds)},
+      {"received_bytes", OrNull(received_bytes)},
+      {"received_bytes_total", OrNull(received_bytes_total)},
+      {"stored_bytes", OrNull(stored_bytes)},
+      {"stored_per_received", OrNull(stored_per_received)},
+      {"stored_per_sent", OrNull(stored_per_sent())},
       {"failures", std::move(failures)},
   };
-  if (!error.empty()) o.emplace_back("error", error);
+  if (!error.empty()) o["error"] = error;
   return o;
 }
 
 ResultJson Provenance::ToJson() const {
-  ResultJson::Object versions_json;
-  for (const auto& [name, version] : versions) versions_json.emplace_back(name, version);
-  return ResultJson::Object{
+  ResultJson versions_json = ResultJson::object();
+  for (const auto& [name, version] : versions) versions_json[name] = version;
+  return ResultJson{
       {"command_line", command_line},
       {"date_utc", date_utc},
-      {"machine", ResultJson::Object{{"cpu_model", machine.cpu_model},
-                                     {"cores", static_cast<int64_t>(machine.cores)},
-                                     {"memory_bytes", machine.memory_bytes},
-                                     {"kernel", machine.kernel},
-                                     {"work_filesystem", machine.work_filesystem},
-                                     {"load_average_before", machine.load_average},
-                                     {"load_average_after", load_average_after}}},
+      {"machine", ResultJson{{"cpu_model", machine.cpu_model},
+                             {"cores", static_cast<int64_t>(machine.cores)},
+                             {"memory_bytes", machine.memory_bytes},
+                             {"kernel", machine.kernel},
+                             {"work_filesystem", machine.work_filesystem},
+                             {"load_average_before", machine.load_average},
+                             {"load_average_after", load_average_after}}},
       {"versions", std::move(versions_json)},
-      {"corpus", ResultJson::Object{{"dir", corpus_dir},
-                                    {"files", corpus_files},
-                                    {"skipped_files", corpus_skipped},
-                                    {"dataset_bytes", corpus_dataset_bytes},
-                                    {"file_bytes", corpus_file_bytes}}},
+      {"corpus", ResultJson{{"dir", corpus_dir},
+                            {"files", corpus_files},
+                            {"skipped_files", corpus_skipped},
+                            {"dataset_bytes", corpus_dataset_bytes},
+                            {"file_bytes", corpus_file_bytes}}},
       {"associations", associations},
       {"client_preloaded", client_preloaded},
   };
@@ -257,4 +244,4 @@ Status PlotBars(const std::string& gnuplot, const std::string& stem, const std::
   return Status::Ok();
 }
 
-}  // namespace pacs::tools::bench
+}  // namespace pacs::bench

@@ -1,8 +1,8 @@
-// File: bench_scu.h
-// The load generator of `pacscore bench`: the DICOM files of a corpus folder
-// and a C-STORE client (DCMTK's DcmSCU, kept behind this header) that pushes
-// them over N parallel associations, each file in its own transfer syntax,
-// timing every C-STORE round trip.
+// File: store_scu.h
+// A C-STORE client: the sendable DICOM files of a folder and a sender that
+// pushes them over N parallel associations, each file in its own transfer
+// syntax, timing every round trip (DCMTK's DcmSCU stays behind this header).
+// The load generator of `pacscore bench`.
 #pragma once
 
 #include <cstdint>
@@ -13,16 +13,16 @@
 
 #include "pacs/base/result.h"
 
-namespace pacs::tools::bench {
+namespace pacs::dicom {
 
-struct CorpusFile {
+struct SendableFile {
   std::string path;
   std::string sop_class_uid;
   std::string sop_instance_uid;
   std::string transfer_syntax;
   uint64_t file_bytes = 0;
   uint64_t dataset_bytes = 0;  // the file without preamble and meta header: what travels in the C-STORE
-  // Query keys `bench query` and `bench retrieve` ask for.
+  // Query keys, for benchmarks that ask for what was sent.
   std::string patient_id;
   std::string patient_name;
   std::string accession_number;
@@ -32,18 +32,18 @@ struct CorpusFile {
 };
 
 // The sendable files under a folder. Not shared between threads except
-// through Push(), which gives each file to exactly one association.
-class Corpus {
+// through PushFiles(), which gives each file to exactly one association.
+class SendableFiles {
  public:
   // Every regular file under `dir`, recursively, in path order. Files DCMTK
   // cannot read, without SOP Class/Instance UID, of a non-storage SOP class or
   // in a transfer syntax DCMTK cannot send are listed in skipped().
-  static Result<Corpus> Scan(const std::string& dir);
-  Corpus(Corpus&&) noexcept;
-  Corpus& operator=(Corpus&&) noexcept;
-  ~Corpus();
+  static Result<SendableFiles> Scan(const std::string& dir);
+  SendableFiles(SendableFiles&&) noexcept;
+  SendableFiles& operator=(SendableFiles&&) noexcept;
+  ~SendableFiles();
 
-  const std::vector<CorpusFile>& files() const;
+  const std::vector<SendableFile>& files() const;
   const std::vector<std::string>& skipped() const;  // "path: reason"
   uint64_t dataset_bytes() const;
   uint64_t file_bytes() const;
@@ -52,19 +52,20 @@ class Corpus {
   Status Preload();
   bool preloaded() const;
 
-  struct Impl;  // defined in bench_scu.cpp, where Push() reaches the loaded datasets
+  struct Impl;  // defined in store_scu.cpp, where PushFiles() reaches the loaded datasets
 
  private:
-  Corpus();
-  friend struct CorpusAccess;
+  SendableFiles();
+  friend struct SendableFilesAccess;
   std::unique_ptr<Impl> impl_;
 };
 
-struct PushTarget {
+// The peer an association goes to, and the AE title we call it with.
+struct ScuPeer {
   std::string host = "127.0.0.1";
   uint16_t port = 0;
   std::string called_aet;
-  std::string calling_aet = "PACSBENCH";
+  std::string calling_aet;
 };
 
 struct PushResult {
@@ -78,18 +79,18 @@ struct PushResult {
   std::vector<std::string> failures;  // the first few, with file and reason
 };
 
-// Sends every file of `corpus` once over `associations` parallel associations
+// Sends every file of `files` once over `associations` parallel associations
 // (files dealt round-robin; an association proposes exactly the SOP class and
 // transfer syntax pairs of its files, at most 128, opening further
 // associations when one worker's files need more). `on_progress(files, bytes)`
 // is called from the calling thread a few times a second.
-PushResult Push(Corpus& corpus, const PushTarget& target, int associations,
-                const std::function<void(uint64_t files, uint64_t bytes)>& on_progress);
+PushResult PushFiles(SendableFiles& files, const ScuPeer& peer, int associations,
+                     const std::function<void(uint64_t files, uint64_t bytes)>& on_progress);
 
 // One C-ECHO; OK when the peer answered it.
-Status Echo(const PushTarget& target, int timeout_seconds);
+Status Echo(const ScuPeer& peer, int timeout_seconds);
 
 // The DCMTK version this binary was built with.
 std::string DcmtkVersion();
 
-}  // namespace pacs::tools::bench
+}  // namespace pacs::dicom

@@ -1,4 +1,5 @@
-#include "bench_peers.h"
+// The systems `pacscore bench` measures (peers.h).
+#include "peers.h"
 
 #include <algorithm>
 #include <fstream>
@@ -6,8 +7,9 @@
 
 #include "admin_http.h"
 #include "cli.h"
+#include "run_common.h"
 
-namespace pacs::tools::bench {
+namespace pacs::bench {
 namespace fs = std::filesystem;
 namespace {
 
@@ -18,7 +20,7 @@ constexpr int kMaxPdu = 131072;
 constexpr auto kStartTimeout = std::chrono::seconds(60);
 
 std::string JsonQuote(const std::string& s) {
-  return ToJson(JsonValue(s));
+  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Status WriteFile(const fs::path& path, const std::string& text) {
@@ -198,6 +200,7 @@ Result<RunningPeer> RunningPeer::Start(const PeerSpec& spec, const fs::path& fol
   if (!child.ok()) return child.status();
   RunningPeer peer(spec, std::move(*child));
   peer.store_folder_ = store;
+  peer.target_ = LoopbackPeer();
   peer.target_.port = *dicom_port;
   peer.target_.called_aet = aet;
 
@@ -208,23 +211,23 @@ Result<RunningPeer> RunningPeer::Start(const PeerSpec& spec, const fs::path& fol
     if (!peer.process_.Running())
       return Status::IOError(PeerLabel(spec) + " exited during start-up; its log:\n" + peer.LogTail());
     if (spec.kind == PeerKind::kPacscore) {
-      auto admin = FindRunningServer(store.string());
+      auto admin = tools::FindRunningServer(store.string());
       if (!admin) continue;
       peer.admin_port_ = *admin;
     }
-    last = Echo(peer.target_, 5);
+    last = dicom::Echo(peer.target_, 5);
     if (last.ok()) return peer;
   }
   return Status::IOError(PeerLabel(spec) + " did not answer C-ECHO within " + std::to_string(kStartTimeout.count()) +
                          " s (" + last.ToString() + "); its log:\n" + peer.LogTail());
 }
 
-Result<JsonValue> RunningPeer::PacscoreStats() const {
+Result<nlohmann::json> RunningPeer::PacscoreStats() const {
   if (spec_.kind != PeerKind::kPacscore || admin_port_ == 0)
     return Status::Unsupported(PeerLabel(spec_) + " has no pacscore admin endpoint");
-  auto reply = AdminRequest(admin_port_, "GET", "/stats", "", 600);
+  auto reply = tools::AdminRequest(admin_port_, "GET", "/stats", "", 600);
   if (!reply.ok()) return reply.status().WithContext("GET /stats");
-  auto json = ParseJson(reply->body);
+  auto json = ParseStatsReply(reply->body);
   if (!json.ok()) return json.status();
   if (reply->status != 200)
     return Status::IOError("GET /stats answered " + std::to_string(reply->status) + ": " + reply->body);
@@ -234,7 +237,7 @@ Result<JsonValue> RunningPeer::PacscoreStats() const {
 Status RunningPeer::PacscoreSettle() const {
   if (spec_.kind != PeerKind::kPacscore || admin_port_ == 0)
     return Status::Unsupported(PeerLabel(spec_) + " has no pacscore admin endpoint");
-  auto reply = AdminRequest(admin_port_, "POST", "/compact", "{\"gc_grace_ms\":3600000}", 3600);
+  auto reply = tools::AdminRequest(admin_port_, "POST", "/compact", "{\"gc_grace_ms\":3600000}", 3600);
   if (!reply.ok()) return reply.status().WithContext("POST /compact");
   if (reply->status != 200)
     return Status::IOError("POST /compact answered " + std::to_string(reply->status) + ": " + reply->body);
@@ -249,4 +252,4 @@ Result<uint64_t> RunningPeer::StopAndMeasureStored() {
   return stored;
 }
 
-}  // namespace pacs::tools::bench
+}  // namespace pacs::bench

@@ -1,4 +1,4 @@
-#include "bench_process.h"
+#include "process.h"
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -18,7 +18,7 @@
 #include <sstream>
 #include <thread>
 
-namespace pacs::tools::bench {
+namespace pacs::bench {
 namespace fs = std::filesystem;
 namespace {
 
@@ -336,4 +336,4 @@ void InstallInterruptCleanup() {
   signal(SIGPIPE, SIG_IGN);
 }
 
-}  // namespace pacs::tools::bench
+}  // namespace pacs::bench

@@ -1,8 +1,7 @@
-// File: bench_report.h
+// File: report.h
 // What a benchmark run measured and how it is written down: the numbers of
 // one push, the machine and versions they came from, plain-text tables,
-// result JSON (with fractional numbers, which the admin JSON subset lacks),
-// Markdown and a gnuplot bar chart.
+// result JSON, Markdown and a gnuplot bar chart.
 #pragma once
 
 #include <cstdint>
@@ -10,45 +9,34 @@
 #include <optional>
 #include <string>
 #include <utility>
-#include <variant>
 #include <vector>
 
-#include "bench_process.h"
-#include "bench_scu.h"
+#include <nlohmann/json.hpp>
+
 #include "pacs/base/result.h"
+#include "pacs/dicom/store_scu.h"
+#include "process.h"
 
-namespace pacs::tools::bench {
+namespace pacs::bench {
 
-// A JSON value for result files: like JsonValue, plus doubles, and objects
-// keep their keys in insertion order so result files read top-down.
-struct ResultJson {
-  using Object = std::vector<std::pair<std::string, ResultJson>>;
-  using Array = std::vector<ResultJson>;
-  std::variant<std::nullptr_t, bool, int64_t, double, std::string, Array, Object> v = nullptr;
-
-  ResultJson() = default;
-  ResultJson(bool b) : v(b) {}                            // NOLINT
-  ResultJson(int i) : v(static_cast<int64_t>(i)) {}       // NOLINT
-  ResultJson(int64_t i) : v(i) {}                         // NOLINT
-  ResultJson(uint64_t i) : v(static_cast<int64_t>(i)) {}  // NOLINT
-  ResultJson(double d) : v(d) {}                          // NOLINT
-  ResultJson(std::string s) : v(std::move(s)) {}          // NOLINT
-  ResultJson(const char* s) : v(std::string(s)) {}        // NOLINT
-  ResultJson(Array a) : v(std::move(a)) {}                // NOLINT
-  ResultJson(Object o) : v(std::move(o)) {}               // NOLINT
-  template <typename T>
-  ResultJson(const std::optional<T>& o) {  // NOLINT: absent numbers are null
-    if (o) *this = ResultJson(*o);
-  }
-};
-std::string ToText(const ResultJson& value, int indent = 0);
+// A result file's JSON: objects keep their keys in insertion order so result
+// files read top-down.
+using ResultJson = nlohmann::ordered_json;
+// An absent number is null.
+template <typename T>
+ResultJson OrNull(const std::optional<T>& value) {
+  return value ? ResultJson(*value) : ResultJson();
+}
+// Two-space indented text, one key per line; fractional numbers keep six
+// significant digits, and numbers that are not finite are null.
+std::string ToText(const ResultJson& value);
 
 // The numbers of one push of the whole corpus to one system.
 struct PushMeasurement {
   std::string system;
   int run = 1;   // compare: which interleaved run
   int pass = 1;  // ingest --repeat: which pass over the corpus
-  PushResult push;
+  dicom::PushResult push;
   std::optional<double> server_cpu_seconds;  // push and settle
   // pacscore: seconds after the push until background re-encoding was done
   // and the archive compacted (what stored_bytes is measured after).
@@ -104,4 +92,4 @@ struct Bar {
 Status PlotBars(const std::string& gnuplot, const std::string& stem, const std::string& title,
                 const std::string& y_label, const std::vector<Bar>& bars);
 
-}  // namespace pacs::tools::bench
+}  // namespace pacs::bench

@@ -1,4 +1,4 @@
-// File: bench_peers.h
+// File: peers.h
 // The systems `pacscore bench` measures, each started fresh on loopback in
 // its own folder: pacscore itself (this binary's `serve`), Orthanc from the
 // Debian package (plain, and with JPEG-LS ingest transcoding), and DCMTK's
@@ -11,12 +11,13 @@
 #include <string>
 #include <vector>
 
-#include "bench_process.h"
-#include "bench_scu.h"
-#include "json.h"
-#include "pacs/base/result.h"
+#include <nlohmann/json.hpp>
 
-namespace pacs::tools::bench {
+#include "pacs/base/result.h"
+#include "pacs/dicom/store_scu.h"
+#include "process.h"
+
+namespace pacs::bench {
 
 enum class PeerKind { kPacscore, kOrthanc, kOrthancJpegLs, kStorescp };
 
@@ -46,10 +47,10 @@ class RunningPeer {
   RunningPeer& operator=(RunningPeer&&) noexcept = default;
   ~RunningPeer() = default;
 
-  PushTarget target() const { return target_; }
+  dicom::ScuPeer target() const { return target_; }
   pid_t pid() const { return process_.pid(); }
   // pacscore only: GET /stats of its admin endpoint.
-  Result<JsonValue> PacscoreStats() const;
+  Result<nlohmann::json> PacscoreStats() const;
   // pacscore re-encodes frames behind the C-STORE responses: this waits until
   // that is done and the archive is compacted (POST /compact), so that
   // stored bytes are the archive's lasting size.
@@ -63,9 +64,9 @@ class RunningPeer {
   RunningPeer(PeerSpec spec, ChildProcess process) : spec_(std::move(spec)), process_(std::move(process)) {}
   PeerSpec spec_;
   ChildProcess process_;
-  PushTarget target_;
+  dicom::ScuPeer target_;
   std::filesystem::path store_folder_;
   uint16_t admin_port_ = 0;
 };
 
-}  // namespace pacs::tools::bench
+}  // namespace pacs::bench

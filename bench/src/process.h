@@ -1,4 +1,4 @@
-// File: bench_process.h
+// File: process.h
 // What `pacscore bench` needs from the operating system: child servers that
 // always die with the benchmark, their CPU time from /proc, free loopback
 // ports, folder sizes, and a description of the machine a result came from.
@@ -16,7 +16,7 @@
 
 #include "pacs/base/result.h"
 
-namespace pacs::tools::bench {
+namespace pacs::bench {
 
 // A child process started by the benchmark (a server under test). Its output
 // goes to a log file; it is sent SIGKILL when the benchmark process dies
@@ -91,4 +91,4 @@ std::string SelfExecutable();
 // SIGINT or SIGTERM, before it exits with 130.
 void InstallInterruptCleanup();
 
-}  // namespace pacs::tools::bench
+}  // namespace pacs::bench

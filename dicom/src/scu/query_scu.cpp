@@ -1,21 +1,21 @@
-// C-FIND and C-GET clients for `pacscore bench query|retrieve`; DCMTK stays
-// inside this file like in bench_scu.cpp.
-#include "bench_qr.h"
+// The C-FIND and C-GET clients behind query_scu.h; DCMTK stays inside this
+// file like in store_scu.cpp.
+#include "pacs/dicom/query_scu.h"
 
 #include <algorithm>
 #include <chrono>
 #include <memory>
 #include <thread>
 
-#include "bench_dcmtk.h"
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dctag.h"
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmnet/diutil.h"
 #include "dcmtk/dcmnet/scu.h"
+#include "scu_config.h"
 
-namespace pacs::tools::bench {
+namespace pacs::dicom {
 namespace {
 
 constexpr size_t kMaxStorageContexts = 127;  // plus the C-GET context: DCMTK's limit of 128
@@ -72,13 +72,13 @@ class CountingGetScu : public DcmSCU {
 
 }  // namespace
 
-std::vector<RequestTiming> RunFinds(const PushTarget& target, const std::vector<FindQuery>& queries,
+std::vector<RequestTiming> RunFinds(const ScuPeer& peer, const std::vector<FindQuery>& queries,
                                     bool association_per_query) {
   std::vector<RequestTiming> timings;
   std::unique_ptr<DcmSCU> scu;
   auto open = [&]() -> OFCondition {
     scu = std::make_unique<DcmSCU>();
-    ConfigureScu(*scu, target);
+    ConfigureScu(*scu, peer);
     scu->addPresentationContext(UID_FINDPatientRootQueryRetrieveInformationModel, PlainSyntaxes());
     scu->addPresentationContext(UID_FINDStudyRootQueryRetrieveInformationModel, PlainSyntaxes());
     OFCondition cond = scu->initNetwork();
@@ -139,7 +139,7 @@ std::vector<RequestTiming> RunFinds(const PushTarget& target, const std::vector<
   return timings;
 }
 
-std::vector<RequestTiming> RunGets(const PushTarget& target, const std::vector<GetRequest>& requests,
+std::vector<RequestTiming> RunGets(const ScuPeer& peer, const std::vector<GetRequest>& requests,
                                    const std::vector<std::pair<std::string, std::string>>& storage, int associations,
                                    double& wall_seconds) {
   std::vector<RequestTiming> timings(requests.size());
@@ -149,7 +149,7 @@ std::vector<RequestTiming> RunGets(const PushTarget& target, const std::vector<G
   for (int w = 0; w < associations; ++w) {
     threads.emplace_back([&, w] {
       CountingGetScu scu;
-      ConfigureScu(scu, target);
+      ConfigureScu(scu, peer);
       scu.addPresentationContext(UID_GETStudyRootQueryRetrieveInformationModel, PlainSyntaxes());
       for (size_t i = 0; i < storage.size() && i < kMaxStorageContexts; ++i) {
         OFList<OFString> syntax;
@@ -197,4 +197,4 @@ std::vector<RequestTiming> RunGets(const PushTarget& target, const std::vector<G
   return timings;
 }
 
-}  // namespace pacs::tools::bench
+}  // namespace pacs::dicom

@@ -1,7 +1,7 @@
-// The only part of tools/ that speaks DCMTK: `pacscore bench` is a DICOM
-// client, and a client built on dcmnet is what the peers it measures see from
+// The C-STORE client behind store_scu.h. `pacscore bench` is a DICOM client,
+// and a client built on dcmnet is what the peers it measures see from
 // modalities. OFCondition/OFString stay inside this file.
-#include "bench_scu.h"
+#include "pacs/dicom/store_scu.h"
 
 #include <algorithm>
 #include <atomic>
@@ -9,11 +9,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <mutex>
 #include <set>
 #include <thread>
 
-#include "bench_dcmtk.h"
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
@@ -22,20 +20,21 @@
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "dcmtk/dcmnet/diutil.h"
 #include "dcmtk/dcmnet/scu.h"
+#include "scu_config.h"
 
-namespace pacs::tools::bench {
+namespace pacs::dicom {
 namespace fs = std::filesystem;
 
-struct Corpus::Impl {
-  std::vector<CorpusFile> files;
+struct SendableFiles::Impl {
+  std::vector<SendableFile> files;
   std::vector<std::string> skipped;
   std::vector<std::unique_ptr<DcmFileFormat>> loaded;  // empty unless preloaded
   uint64_t dataset_bytes = 0;
   uint64_t file_bytes = 0;
 };
 
-struct CorpusAccess {
-  static Corpus::Impl& Of(Corpus& c) { return *c.impl_; }
+struct SendableFilesAccess {
+  static SendableFiles::Impl& Of(SendableFiles& files) { return *files.impl_; }
 };
 
 namespace {
@@ -62,7 +61,7 @@ bool HasPreamble(const fs::path& path) {
 }
 
 // Reads a file's identity without pulling large values (pixel data) into memory.
-bool Describe(const fs::path& path, CorpusFile& out, std::string& reason) {
+bool Describe(const fs::path& path, SendableFile& out, std::string& reason) {
   DcmFileFormat file;
   OFCondition cond = file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, 4096);
   if (cond.bad()) {
@@ -102,7 +101,7 @@ double Seconds(std::chrono::steady_clock::duration d) {
 }
 
 // One worker: its files, in batches whose SOP class/transfer syntax pairs fit one association.
-std::vector<std::vector<size_t>> PlanAssociations(const std::vector<CorpusFile>& files,
+std::vector<std::vector<size_t>> PlanAssociations(const std::vector<SendableFile>& files,
                                                   const std::vector<size_t>& mine) {
   std::set<std::pair<std::string, std::string>> keys;
   for (size_t i : mine) keys.emplace(files[i].sop_class_uid, files[i].transfer_syntax);
@@ -128,9 +127,9 @@ std::vector<std::vector<size_t>> PlanAssociations(const std::vector<CorpusFile>&
 
 class Worker {
  public:
-  Worker(Corpus::Impl& corpus, const PushTarget& target, std::atomic<uint64_t>& done_files,
+  Worker(SendableFiles::Impl& corpus, const ScuPeer& peer, std::atomic<uint64_t>& done_files,
          std::atomic<uint64_t>& done_bytes)
-      : corpus_(corpus), target_(target), done_files_(done_files), done_bytes_(done_bytes) {}
+      : corpus_(corpus), peer_(peer), done_files_(done_files), done_bytes_(done_bytes) {}
 
   void Run(const std::vector<size_t>& mine) {
     for (const auto& batch : PlanAssociations(corpus_.files, mine)) SendBatch(batch);
@@ -139,8 +138,8 @@ class Worker {
   PushResult& result() { return result_; }
 
  private:
-  Corpus::Impl& corpus_;
-  const PushTarget& target_;
+  SendableFiles::Impl& corpus_;
+  const ScuPeer& peer_;
   std::atomic<uint64_t>& done_files_;
   std::atomic<uint64_t>& done_bytes_;
   PushResult result_;
@@ -159,10 +158,10 @@ class Worker {
   void SendBatch(const std::vector<size_t>& batch) {
     result_.attempted += batch.size();
     DcmSCU scu;
-    ConfigureScu(scu, target_);
+    ConfigureScu(scu, peer_);
     std::set<std::pair<std::string, std::string>> proposed;
     for (size_t i : batch) {
-      const CorpusFile& f = corpus_.files[i];
+      const SendableFile& f = corpus_.files[i];
       if (!proposed.emplace(f.sop_class_uid, f.transfer_syntax).second) continue;
       OFList<OFString> syntaxes;
       syntaxes.push_back(f.transfer_syntax.c_str());
@@ -172,14 +171,14 @@ class Worker {
     if (cond.good()) cond = scu.negotiateAssociation();
     if (cond.bad()) {
       FailRest(batch, 0,
-               std::string("association to ") + target_.called_aet + "@" + target_.host + ":" +
-                   std::to_string(target_.port) + " failed: " + cond.text());
+               std::string("association to ") + peer_.called_aet + "@" + peer_.host + ":" + std::to_string(peer_.port) +
+                   " failed: " + cond.text());
       return;
     }
     ++result_.associations;
     for (size_t k = 0; k < batch.size(); ++k) {
       const size_t i = batch[k];
-      const CorpusFile& f = corpus_.files[i];
+      const SendableFile& f = corpus_.files[i];
       const T_ASC_PresentationContextID pc =
           scu.findPresentationContextID(f.sop_class_uid.c_str(), f.transfer_syntax.c_str());
       if (pc == 0) {
@@ -226,28 +225,28 @@ class Worker {
 
 }  // namespace
 
-Corpus::Corpus() : impl_(std::make_unique<Impl>()) {}
-Corpus::Corpus(Corpus&&) noexcept = default;
-Corpus& Corpus::operator=(Corpus&&) noexcept = default;
-Corpus::~Corpus() = default;
+SendableFiles::SendableFiles() : impl_(std::make_unique<Impl>()) {}
+SendableFiles::SendableFiles(SendableFiles&&) noexcept = default;
+SendableFiles& SendableFiles::operator=(SendableFiles&&) noexcept = default;
+SendableFiles::~SendableFiles() = default;
 
-const std::vector<CorpusFile>& Corpus::files() const {
+const std::vector<SendableFile>& SendableFiles::files() const {
   return impl_->files;
 }
-const std::vector<std::string>& Corpus::skipped() const {
+const std::vector<std::string>& SendableFiles::skipped() const {
   return impl_->skipped;
 }
-uint64_t Corpus::dataset_bytes() const {
+uint64_t SendableFiles::dataset_bytes() const {
   return impl_->dataset_bytes;
 }
-uint64_t Corpus::file_bytes() const {
+uint64_t SendableFiles::file_bytes() const {
   return impl_->file_bytes;
 }
-bool Corpus::preloaded() const {
+bool SendableFiles::preloaded() const {
   return !impl_->loaded.empty();
 }
 
-Result<Corpus> Corpus::Scan(const std::string& dir) {
+Result<SendableFiles> SendableFiles::Scan(const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return Status::NotFound("no corpus folder " + dir);
   std::vector<fs::path> paths;
@@ -256,9 +255,9 @@ Result<Corpus> Corpus::Scan(const std::string& dir) {
     if (it->is_regular_file(ec)) paths.push_back(it->path());
   if (ec) return Status::IOError("cannot list " + dir + ": " + ec.message());
   std::sort(paths.begin(), paths.end());
-  Corpus corpus;
+  SendableFiles corpus;
   for (const auto& p : paths) {
-    CorpusFile f;
+    SendableFile f;
     std::string reason;
     if (Describe(p, f, reason)) {
       corpus.impl_->dataset_bytes += f.dataset_bytes;
@@ -271,7 +270,7 @@ Result<Corpus> Corpus::Scan(const std::string& dir) {
   return corpus;
 }
 
-Status Corpus::Preload() {
+Status SendableFiles::Preload() {
   std::vector<std::unique_ptr<DcmFileFormat>> loaded;
   for (const auto& f : impl_->files) {
     auto file = std::make_unique<DcmFileFormat>();
@@ -284,9 +283,9 @@ Status Corpus::Preload() {
   return Status::Ok();
 }
 
-PushResult Push(Corpus& corpus, const PushTarget& target, int associations,
-                const std::function<void(uint64_t, uint64_t)>& on_progress) {
-  Corpus::Impl& impl = CorpusAccess::Of(corpus);
+PushResult PushFiles(SendableFiles& files, const ScuPeer& peer, int associations,
+                     const std::function<void(uint64_t, uint64_t)>& on_progress) {
+  SendableFiles::Impl& impl = SendableFilesAccess::Of(files);
   associations = std::max(1, associations);
   std::vector<std::vector<size_t>> share(static_cast<size_t>(associations));
   for (size_t i = 0; i < impl.files.size(); ++i) share[i % share.size()].push_back(i);
@@ -294,7 +293,7 @@ PushResult Push(Corpus& corpus, const PushTarget& target, int associations,
   std::atomic<uint64_t> done_files{0}, done_bytes{0};
   std::vector<std::unique_ptr<Worker>> workers;
   for (size_t w = 0; w < share.size(); ++w)
-    workers.push_back(std::make_unique<Worker>(impl, target, done_files, done_bytes));
+    workers.push_back(std::make_unique<Worker>(impl, peer, done_files, done_bytes));
   std::atomic<size_t> finished{0};
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::thread> threads;
@@ -325,9 +324,9 @@ PushResult Push(Corpus& corpus, const PushTarget& target, int associations,
   return total;
 }
 
-Status Echo(const PushTarget& target, int timeout_seconds) {
+Status Echo(const ScuPeer& peer, int timeout_seconds) {
   DcmSCU scu;
-  ConfigureScu(scu, target);
+  ConfigureScu(scu, peer);
   scu.setConnectionTimeout(timeout_seconds);
   scu.setACSETimeout(static_cast<Uint32>(timeout_seconds));
   scu.setDIMSETimeout(static_cast<Uint32>(timeout_seconds));
@@ -340,7 +339,7 @@ Status Echo(const PushTarget& target, int timeout_seconds) {
   if (cond.good()) cond = scu.sendECHORequest(0);
   if (scu.isConnected()) scu.releaseAssociation();
   if (cond.bad())
-    return Status::IOError("C-ECHO to " + target.called_aet + "@" + target.host + ":" + std::to_string(target.port) +
+    return Status::IOError("C-ECHO to " + peer.called_aet + "@" + peer.host + ":" + std::to_string(peer.port) +
                            " failed: " + cond.text());
   return Status::Ok();
 }
@@ -349,11 +348,11 @@ std::string DcmtkVersion() {
   return OFFIS_DCMTK_VERSION_STRING;
 }
 
-void ConfigureScu(DcmSCU& scu, const PushTarget& target) {
-  scu.setAETitle(target.calling_aet.c_str());
-  scu.setPeerAETitle(target.called_aet.c_str());
-  scu.setPeerHostName(target.host.c_str());
-  scu.setPeerPort(target.port);
+void ConfigureScu(DcmSCU& scu, const ScuPeer& peer) {
+  scu.setAETitle(peer.calling_aet.c_str());
+  scu.setPeerAETitle(peer.called_aet.c_str());
+  scu.setPeerHostName(peer.host.c_str());
+  scu.setPeerPort(peer.port);
   scu.setMaxReceivePDULength(ASC_MAXIMUMPDUSIZE);
   scu.setConnectionTimeout(10);
   scu.setACSETimeout(60);
@@ -363,4 +362,4 @@ void ConfigureScu(DcmSCU& scu, const PushTarget& target) {
   scu.setProgressNotificationMode(false);
 }
 
-}  // namespace pacs::tools::bench
+}  // namespace pacs::dicom

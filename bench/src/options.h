@@ -1,0 +1,74 @@
+// File: options.h
+// The flags of each `pacscore bench` benchmark, as parsed by bench_command.cpp,
+// and the run of each benchmark (one source file per benchmark).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pacs::bench {
+
+// The server a benchmark measures: a fresh `pacscore serve` it starts, or a
+// running node given with --target.
+struct ServerOptions {
+  std::optional<std::string> codec;     // --codec, passed to the serve it starts
+  std::vector<std::string> serve_args;  // --serve-arg=--FLAG, repeatable
+  std::optional<std::string> target;    // AET@HOST:PORT of a running node
+  std::optional<pid_t> target_pid;      // its process, for its CPU time
+  std::optional<std::string> work_dir;  // parent of the folder it starts servers in
+  bool keep = false;                    // keep that folder afterwards
+};
+
+struct IngestOptions {
+  std::string command_line;
+  std::string corpus;
+  int associations = 1;
+  int repeat = 1;
+  std::optional<std::string> json;
+  std::optional<uint16_t> target_admin_port;
+  ServerOptions server;
+};
+
+struct CompareOptions {
+  std::string command_line;
+  std::string corpus;
+  int associations = 1;
+  int runs = 3;
+  std::string codecs;  // comma-separated: one pacscore per codec
+  std::vector<std::string> serve_args;
+  std::string out = "bench-compare";
+  std::optional<std::string> json;
+  std::optional<std::string> work_dir;
+  bool keep = false;
+};
+
+struct QueryOptions {
+  std::string command_line;
+  std::string corpus;
+  int queries = 200;  // per query kind
+  std::optional<std::string> json;
+  ServerOptions server;
+};
+
+struct RetrieveOptions {
+  std::string command_line;
+  std::string corpus;
+  int associations = 1;
+  int repeat = 3;
+  std::string level = "study";  // study or series
+  std::optional<std::string> json;
+  ServerOptions server;
+};
+
+// Each returns the process exit code: 0 when everything was measured, 1 on
+// an error that stopped the benchmark, 2 when some requests failed.
+int RunIngest(const IngestOptions& options);      // ingest_run.cpp
+int RunCompare(const CompareOptions& options);    // compare_run.cpp
+int RunQuery(const QueryOptions& options);        // query_run.cpp
+int RunRetrieve(const RetrieveOptions& options);  // retrieve_run.cpp
+
+}  // namespace pacs::bench
