@@ -487,7 +487,7 @@ Result<CommitResult> RocksStore::CommitInstance(const InstanceWrite& write) {
     txn.ApplyTo(batch);
   }
   if (adds) batch.Put(cfs_[kInstances], rec.sop_instance_uid, stored.Encode());
-  PACS_SYNC_POINT("RocksStore::CommitInstance:BeforeWrite");
+  PACS_TEST_SYNC_POINT("RocksStore::CommitInstance:BeforeWrite");
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync_writes;
   PACS_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "committing instance " + rec.sop_instance_uid));
@@ -619,7 +619,7 @@ Result<CollectReport> RocksStore::CollectGarbage(std::chrono::milliseconds grace
   // The scan ran without the commit lock: an ingest may have referenced a
   // candidate since. Under the lock, only chunks still unreferenced and
   // still listed go; the re-check is what keeps such a frame.
-  PACS_SYNC_POINT("RocksStore::CollectGarbage:AfterScan");
+  PACS_TEST_SYNC_POINT("RocksStore::CollectGarbage:AfterScan");
   std::lock_guard lock(commit_mutex_);
   rocksdb::WriteBatch batch;
   Status status;

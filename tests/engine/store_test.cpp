@@ -252,10 +252,10 @@ TEST_F(StoreTest, CollectorNeverRemovesAFrameReferencedAfterItsScan) {
   ASSERT_TRUE(store_->CommitInstance(MakeInstance("1.1", "9", "h1", {frame})).ok());
   ASSERT_EQ(*store_->DeleteInstances({.sop_instance_uid = "1.1"}), 1u);
   bool ingested = false;
-  SyncPoints::Set("RocksStore::CollectGarbage:AfterScan",
-                  [&] { ingested = store_->CommitInstance(MakeInstance("2.1", "7", "h2", {frame})).ok(); });
+  SyncPoints::TEST_Set("RocksStore::CollectGarbage:AfterScan",
+                       [&] { ingested = store_->CommitInstance(MakeInstance("2.1", "7", "h2", {frame})).ok(); });
   auto report = store_->CollectGarbage(milliseconds(0));
-  SyncPoints::ClearAll();
+  SyncPoints::TEST_ClearAll();
   ASSERT_TRUE(ingested);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_EQ(report->candidates, 1u);
