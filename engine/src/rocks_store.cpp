@@ -184,7 +184,7 @@ class RocksCatalogTxn final : public CatalogTxn {
 class RocksStore final : public Store {
  public:
   RocksStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> cfs, StoreOptions options)
-      : db_(std::move(db)), cfs_(std::move(cfs)), options_(std::move(options)) {}
+      : db_(std::move(db)), cfs_(std::move(cfs)), options_(std::move(options)), observer_(options_.catalog_observer) {}
   ~RocksStore() override {
     for (auto* cf : cfs_) db_->DestroyColumnFamilyHandle(cf);
     db_->Close();
@@ -231,7 +231,6 @@ class RocksStore final : public Store {
   }
   Result<StoreStats> Stats(bool flush_first) override;
   const std::string& path() const override { return options_.path; }
-  void SetCatalogObserver(CatalogObserver* observer) override { observer_ = observer; }
   Result<std::optional<std::string>> GetCatalog(std::string_view key) const override {
     std::string value;
     auto s = db_->Get(rocksdb::ReadOptions(), cfs_[kCatalog], key, &value);
@@ -280,8 +279,8 @@ class RocksStore final : public Store {
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
   StoreOptions options_;
-  CatalogObserver* observer_ = nullptr;  // set before the first commit
-  std::mutex commit_mutex_;              // serialises read-modify-write of refs, index, counters and catalog
+  CatalogObserver* const observer_;  // from StoreOptions: fixed at open, read by commits without a lock
+  std::mutex commit_mutex_;          // serialises read-modify-write of refs, index, counters and catalog
 };
 
 void CommitBuilder::AddInstance(const InstanceRecord& rec, const InstanceWrite* write) {

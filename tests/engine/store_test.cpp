@@ -21,9 +21,9 @@ class StoreTest : public ::testing::Test {
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
-  void Reopen(DuplicatePolicy policy) {
+  void Reopen(DuplicatePolicy policy, CatalogObserver* observer = nullptr) {
     store_.reset();
-    auto opened = Store::Open({.path = dir_.string(), .on_duplicate = policy});
+    auto opened = Store::Open({.path = dir_.string(), .on_duplicate = policy, .catalog_observer = observer});
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
     store_ = std::move(*opened);
   }
@@ -150,8 +150,7 @@ class RecordingObserver : public CatalogObserver {
 
 TEST_F(StoreTest, CatalogObserverWritesInTheSameCommit) {
   RecordingObserver observer;
-  Reopen(DuplicatePolicy::kReplace);
-  store_->SetCatalogObserver(&observer);
+  Reopen(DuplicatePolicy::kReplace, &observer);
   auto a = MakeInstance("1.1", "9", "h1", {std::string(2000, 'a')});
   a.catalog_payload = "first";
   auto b = MakeInstance("1.2", "9", "h2", {std::string(2000, 'b')});

@@ -31,6 +31,9 @@ struct StoreOptions {
   // A point-in-time view that writes nothing to the folder (for `stats` and
   // `export` of a folder no server holds). Commits fail.
   bool read_only = false;
+  // The index that rides on every commit (the query index of dicom/), fixed
+  // for the life of the store; null for none. Not owned: it must outlive the store.
+  CatalogObserver* catalog_observer = nullptr;
 };
 
 // One instance ready to commit: the record plus the bytes it references.
@@ -155,8 +158,6 @@ class Store {
   virtual Result<StoreStats> Stats(bool flush_first) = 0;
   virtual const std::string& path() const = 0;
 
-  // Installs the index that rides on every commit (before any commit; not owned).
-  virtual void SetCatalogObserver(CatalogObserver* observer) = 0;
   virtual Result<std::optional<std::string>> GetCatalog(std::string_view key) const = 0;
   // Visits catalog entries with keys starting with `prefix`, in key order, until `visit` returns false.
   virtual Status ScanCatalog(std::string_view prefix,
