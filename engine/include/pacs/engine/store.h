@@ -118,6 +118,8 @@ struct VerifyReport {
 
 // Thread-safe: any number of threads may call any method. Commits are
 // serialised by an internal mutex (reference counts are read-modify-write).
+// A stored value that is short or malformed is reported as kCorruption
+// naming its column family and key, never read as zeros.
 class Store {
  public:
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
@@ -127,9 +129,10 @@ class Store {
   virtual Result<InstanceRecord> GetInstance(std::string_view sop_instance_uid) const = 0;
   virtual Result<std::string> GetHeader(const ContentHash& hash) const = 0;
   virtual Result<std::string> GetChunk(const ContentHash& hash) const = 0;
-  // The codec of a referenced chunk (reference count above zero), if any:
-  // ingest skips encoding frames that are already stored.
-  virtual std::optional<uint8_t> HasChunk(const ContentHash& hash) const = 0;
+  // The codec of a referenced chunk (reference count above zero), nullopt if
+  // none: ingest skips encoding frames that are already stored. A stored
+  // reference that cannot be read or decoded is an error, not "absent".
+  virtual Result<std::optional<uint8_t>> HasChunk(const ContentHash& hash) const = 0;
   // Removes the selected instances in one commit; returns how many. Chunks
   // left without references are kept until CollectGarbage.
   virtual Result<uint64_t> DeleteInstances(const DeleteSelector& selector) = 0;
