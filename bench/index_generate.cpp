@@ -64,12 +64,12 @@ int main(int argc, char** argv) {
   const uint64_t patients = std::stoull(Flag(argc, argv, "--patients", "20000"));
   const int threads = std::stoi(Flag(argc, argv, "--threads", "2"));
   pacs::dicom::InitDicomLibrary();
-  auto store = pacs::engine::Store::Open({.path = data, .sync_writes = false});
+  auto store = pacs::engine::Store::Open(
+      {.path = data, .sync_writes = false, .catalog_observer = &pacs::dicom::IndexObserver()});
   if (!store.ok()) {
     std::fprintf(stderr, "index_generate: %s\n", store.status().ToString().c_str());
     return 1;
   }
-  (*store)->SetCatalogObserver(&pacs::dicom::IndexObserver());
   pacs::dicom::Ingestor ingestor(**store);
   const SyntheticArchive archive(patients, studies);
 

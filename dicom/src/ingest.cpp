@@ -21,7 +21,7 @@ Result<IngestReport> Ingestor::IngestDataset(DcmDataset& dataset, E_TransferSynt
   policy.background = background_ != nullptr && background_->backlog() < kMaxBacklog;
   auto split = SplitInstance(dataset, xfer, policy, &store_);
   if (!split.ok()) return split.status().WithContext("rejected, nothing stored");
-  PACS_SYNC_POINT("Ingestor::IngestDataset:AfterSplit");
+  PACS_TEST_SYNC_POINT("Ingestor::IngestDataset:AfterSplit");
   split->catalog_payload = BuildCatalogPayload(dataset);  // the split leaves the dataset as it was
   IngestReport report;
   report.sop_instance_uid = split->record.sop_instance_uid;

@@ -165,7 +165,10 @@ Status SplitNative(DcmDataset& ds, DcmPixelData& px, E_TransferSyntax xfer, cons
         // again: the commit references the stored chunk, or asks for a retry
         // with the bytes if the chunk was collected in between.
         const engine::ContentHash key = engine::Sha256({AsBytes(description), AsBytes(raw)});
-        if (auto codec = stored_frames->HasChunk(key)) {
+        auto stored = stored_frames->HasChunk(key);
+        if (!stored.ok())
+          return stored.status().WithContext("instance " + w.record.sop_instance_uid + " frame " + std::to_string(f));
+        if (auto codec = *stored) {
           engine::PixelChunk chunk;
           chunk.hash = key;
           chunk.pixel_hash = key;

@@ -306,7 +306,9 @@ Result<BuiltInstance> BuildInstance(const engine::Store& store, const engine::In
     std::optional<CodecId> codec;
     bool uniform = rec.pixel_layout == engine::PixelLayout::kNative && !rec.chunks.empty();
     for (const auto& c : rec.chunks) {
-      const uint8_t stored_codec = store.HasChunk(c.hash).value_or(c.codec);  // current, not as committed
+      auto current = store.HasChunk(c.hash);  // current, not as committed
+      if (!current.ok()) return current.status();
+      const uint8_t stored_codec = current->value_or(c.codec);
       if (c.size == 0 || stored_codec == static_cast<uint8_t>(CodecId::kRaw)) continue;
       if (codec && *codec != static_cast<CodecId>(stored_codec)) uniform = false;
       codec = static_cast<CodecId>(stored_codec);

@@ -2,37 +2,48 @@
 
 #include <atomic>
 #include <map>
-#include <mutex>
+
+#include "pacs/base/mutex.h"
 
 namespace pacs::engine {
 namespace {
-std::atomic<bool> g_any{false};
-std::mutex g_mutex;  // guards g_callbacks
-std::map<std::string, std::function<void()>, std::less<>>& Callbacks() {
-  static std::map<std::string, std::function<void()>, std::less<>> callbacks;
-  return callbacks;
+
+struct Registry {
+  Mutex mutex;
+  std::map<std::string, std::function<void()>, std::less<>> callbacks GUARDED_BY(mutex);
+  // Whether any callback is installed: lets Process skip the lock in production.
+  std::atomic<bool> any{false};
+};
+
+Registry& TheRegistry() {
+  static Registry registry;
+  return registry;
 }
+
 }  // namespace
 
-void SyncPoints::Set(const std::string& name, std::function<void()> callback) {
-  std::lock_guard lock(g_mutex);
-  Callbacks()[name] = std::move(callback);
-  g_any = true;
+void SyncPoints::TEST_Set(const std::string& name, std::function<void()> callback) {
+  Registry& registry = TheRegistry();
+  MutexLock lock(registry.mutex);
+  registry.callbacks[name] = std::move(callback);
+  registry.any = true;
 }
 
-void SyncPoints::ClearAll() {
-  std::lock_guard lock(g_mutex);
-  Callbacks().clear();
-  g_any = false;
+void SyncPoints::TEST_ClearAll() {
+  Registry& registry = TheRegistry();
+  MutexLock lock(registry.mutex);
+  registry.callbacks.clear();
+  registry.any = false;
 }
 
 void SyncPoints::Process(std::string_view name) {
-  if (!g_any.load(std::memory_order_relaxed)) return;
+  Registry& registry = TheRegistry();
+  if (!registry.any.load(std::memory_order_relaxed)) return;
   std::function<void()> callback;
   {
-    std::lock_guard lock(g_mutex);
-    auto it = Callbacks().find(name);
-    if (it == Callbacks().end()) return;
+    MutexLock lock(registry.mutex);
+    auto it = registry.callbacks.find(name);
+    if (it == registry.callbacks.end()) return;
     callback = it->second;
   }
   callback();  // outside the lock: it may block on another thread's progress

@@ -49,10 +49,10 @@ class QueryIndexTest : public ::testing::Test {
   }
   void Open(engine::DuplicatePolicy policy) {
     store_.reset();
-    auto s = engine::Store::Open({.path = dir_.string(), .on_duplicate = policy, .sync_writes = false});
+    auto s = engine::Store::Open(
+        {.path = dir_.string(), .on_duplicate = policy, .sync_writes = false, .catalog_observer = &IndexObserver()});
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
-    store_->SetCatalogObserver(&IndexObserver());
   }
   void Add(const Instance& i, const char* charset = nullptr) {
     Ingestor ingestor(*store_);

@@ -2,7 +2,9 @@
 #include "pacs/engine/sync_point.h"
 
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 
+#include <algorithm>
 #include <filesystem>
 
 namespace pacs::engine {
@@ -21,9 +23,9 @@ class StoreTest : public ::testing::Test {
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
-  void Reopen(DuplicatePolicy policy) {
+  void Reopen(DuplicatePolicy policy, CatalogObserver* observer = nullptr) {
     store_.reset();
-    auto opened = Store::Open({.path = dir_.string(), .on_duplicate = policy});
+    auto opened = Store::Open({.path = dir_.string(), .on_duplicate = policy, .catalog_observer = observer});
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
     store_ = std::move(*opened);
   }
@@ -150,8 +152,7 @@ class RecordingObserver : public CatalogObserver {
 
 TEST_F(StoreTest, CatalogObserverWritesInTheSameCommit) {
   RecordingObserver observer;
-  Reopen(DuplicatePolicy::kReplace);
-  store_->SetCatalogObserver(&observer);
+  Reopen(DuplicatePolicy::kReplace, &observer);
   auto a = MakeInstance("1.1", "9", "h1", {std::string(2000, 'a')});
   a.catalog_payload = "first";
   auto b = MakeInstance("1.2", "9", "h2", {std::string(2000, 'b')});
@@ -197,13 +198,13 @@ TEST_F(StoreTest, DeletedFramesWaitForTheGracePeriodThenGo) {
   ASSERT_TRUE(store_->CommitInstance(MakeInstance("1.2", "8", "h2", {shared, std::string(5000, 'u')})).ok());
   ExpectClean(*store_);
   const ContentHash shared_key = store_->GetInstance("1.1")->chunks[0].hash;
-  EXPECT_EQ(store_->HasChunk(shared_key), std::optional<uint8_t>(0));
+  EXPECT_EQ(*store_->HasChunk(shared_key), std::optional<uint8_t>(0));
 
   ASSERT_EQ(*store_->DeleteInstances({.study_instance_uid = "9"}), 1u);
-  EXPECT_TRUE(store_->HasChunk(shared_key).has_value()) << "still referenced by 1.2";
+  EXPECT_TRUE(store_->HasChunk(shared_key)->has_value()) << "still referenced by 1.2";
   ExpectClean(*store_);
   ASSERT_EQ(*store_->DeleteInstances({.sop_instance_uid = "1.2"}), 1u);
-  EXPECT_FALSE(store_->HasChunk(shared_key).has_value());
+  EXPECT_FALSE(store_->HasChunk(shared_key)->has_value());
   auto st = store_->Stats(false);
   EXPECT_EQ(st->instances, 0u);
   EXPECT_EQ(st->chunks, 0u);
@@ -252,10 +253,10 @@ TEST_F(StoreTest, CollectorNeverRemovesAFrameReferencedAfterItsScan) {
   ASSERT_TRUE(store_->CommitInstance(MakeInstance("1.1", "9", "h1", {frame})).ok());
   ASSERT_EQ(*store_->DeleteInstances({.sop_instance_uid = "1.1"}), 1u);
   bool ingested = false;
-  SyncPoints::Set("RocksStore::CollectGarbage:AfterScan",
-                  [&] { ingested = store_->CommitInstance(MakeInstance("2.1", "7", "h2", {frame})).ok(); });
+  SyncPoints::TEST_Set("RocksStore::CollectGarbage:AfterScan",
+                       [&] { ingested = store_->CommitInstance(MakeInstance("2.1", "7", "h2", {frame})).ok(); });
   auto report = store_->CollectGarbage(milliseconds(0));
-  SyncPoints::ClearAll();
+  SyncPoints::TEST_ClearAll();
   ASSERT_TRUE(ingested);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_EQ(report->candidates, 1u);
@@ -274,7 +275,7 @@ TEST_F(StoreTest, IngestWithoutBytesOfACollectedFrameIsRefusedNotLost) {
   const std::string frame(7000, 'q');
   ASSERT_TRUE(store_->CommitInstance(MakeInstance("1.1", "9", "h1", {frame})).ok());
   auto without_bytes = MakeInstance("2.1", "7", "h2", {frame});
-  ASSERT_TRUE(store_->HasChunk(without_bytes.record.chunks[0].hash).has_value());
+  ASSERT_TRUE(store_->HasChunk(without_bytes.record.chunks[0].hash)->has_value());
   without_bytes.chunk_bytes[0].clear();  // what ingest does for a frame already stored
   ASSERT_EQ(*store_->DeleteInstances({.sop_instance_uid = "1.1"}), 1u);
   ASSERT_EQ(store_->CollectGarbage(milliseconds(0))->collected, 1u);
@@ -339,6 +340,95 @@ TEST_F(StoreTest, DeferredReencodingReplacesOnlyWhatIsStillRaw) {
   again.deferred_work.emplace_back(again.record.chunks[0].hash, "job-a-again");
   ASSERT_TRUE(store_->CommitInstance(again).ok());
   EXPECT_EQ(store_->Stats(false)->chunks_awaiting_reencoding, 0u);
+}
+
+}  // namespace
+}  // namespace pacs::engine
+
+namespace pacs::engine {
+namespace {
+
+// A stored value that is short or malformed must come back as kCorruption
+// naming its column family and key, never as zeros (which would, for
+// example, make a referenced chunk look absent, or restart a counter).
+// Each test writes the bad value with RocksDB directly into the closed
+// store's folder, then asks the public API.
+class StoredValueCorruptionTest : public StoreTest {
+ protected:
+  void PutRaw(const std::string& column_family, std::string_view key, std::string_view value) {
+    store_.reset();
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir_.string(), &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir_.string(), descriptors, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    const auto it = std::find(names.begin(), names.end(), column_family);
+    ASSERT_NE(it, names.end()) << column_family;
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    const auto put = db->Put(wo, handles[it - names.begin()], key, value);
+    for (auto* handle : handles) db->DestroyColumnFamilyHandle(handle);
+    ASSERT_TRUE(put.ok()) << put.ToString();
+    ASSERT_TRUE(db->Close().ok());
+    db.reset();
+    Reopen(DuplicatePolicy::kKeep);
+  }
+  static void ExpectCorruption(const Status& status, const std::string& column_family, const std::string& key) {
+    EXPECT_EQ(status.code(), StatusCode::kCorruption) << status.ToString();
+    EXPECT_NE(status.message().find("column family " + column_family), std::string::npos) << status.ToString();
+    EXPECT_NE(status.message().find(key), std::string::npos) << status.ToString();
+  }
+};
+
+TEST_F(StoredValueCorruptionTest, ShortChunkReferenceIsCorruptionNotAbsent) {
+  const std::string frame(5000, 'c');
+  auto first = MakeInstance("1.1", "9", "h1", {frame});
+  ASSERT_TRUE(store_->CommitInstance(first).ok());
+  const ContentHash hash = first.record.chunks[0].hash;
+  PutRaw("refs", "f" + std::string(AsKey(hash)), std::string(3, '\x01'));
+
+  ExpectCorruption(store_->HasChunk(hash).status(), "refs", "f" + ToHex(hash));
+  ExpectCorruption(store_->ReadChunk(hash).status(), "refs", "f" + ToHex(hash));
+  auto second = store_->CommitInstance(MakeInstance("1.2", "9", "h2", {frame}));
+  ExpectCorruption(second.status(), "refs", "f" + ToHex(hash));
+  EXPECT_EQ(store_->GetInstance("1.2").status().code(), StatusCode::kNotFound) << "nothing committed";
+  auto report = store_->VerifyStructure(std::chrono::hours(1));
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_FALSE(report->problems.empty()) << "verify lists the malformed reference";
+}
+
+TEST_F(StoredValueCorruptionTest, ShortCounterIsCorruptionNotZero) {
+  ASSERT_TRUE(store_->CommitInstance(MakeInstance("1.1", "9", "h1", {std::string(2000, 'a')})).ok());
+  PutRaw("default", "count/instances", "\x01\x02");
+  ExpectCorruption(store_->Stats(false).status(), "default", "count/instances");
+  ExpectCorruption(store_->CommitInstance(MakeInstance("1.2", "9", "h2", {std::string(2000, 'b')})).status(), "default",
+                   "count/instances");
+}
+
+TEST_F(StoredValueCorruptionTest, ShortIndexCountIsCorruption) {
+  ASSERT_TRUE(store_->CommitInstance(MakeInstance("1.1", "9", "h1", {std::string(2000, 'a')})).ok());
+  PutRaw("index", "study/9", "");
+  ExpectCorruption(store_->DeleteInstances({.sop_instance_uid = "1.1"}).status(), "index", "study/9");
+  EXPECT_TRUE(store_->GetInstance("1.1").ok()) << "nothing deleted";
+}
+
+TEST_F(StoredValueCorruptionTest, MalformedCollectionEntryIsCorruption) {
+  auto first = MakeInstance("1.1", "9", "h1", {std::string(2000, 'a')});
+  ASSERT_TRUE(store_->CommitInstance(first).ok());
+  ASSERT_EQ(*store_->DeleteInstances({.sop_instance_uid = "1.1"}), 1u);
+  const ContentHash hash = first.record.chunks[0].hash;
+  PutRaw("gc", AsKey(hash), "1234");
+  ExpectCorruption(store_->CollectGarbage(std::chrono::milliseconds(0)).status(), "gc", ToHex(hash));
+  EXPECT_TRUE(store_->GetChunk(hash).ok()) << "nothing collected";
+}
+
+TEST_F(StoredValueCorruptionTest, MalformedDeferredWorkKeyIsCorruption) {
+  PutRaw("work", "short-key", "job");
+  auto visited = store_->ForEachDeferredWork([](const ContentHash&, std::string_view) { return true; });
+  ExpectCorruption(visited, "work", "short-key");
 }
 
 }  // namespace

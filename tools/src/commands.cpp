@@ -31,9 +31,11 @@ int Fail(const Status& status) {
 
 Result<std::unique_ptr<engine::Store>> OpenFolder(const std::string& dir, engine::DuplicatePolicy policy,
                                                   bool read_only) {
-  auto store = engine::Store::Open({.path = dir, .on_duplicate = policy, .read_only = read_only});
   // The query index rides on every commit of a writer.
-  if (store.ok() && !read_only) (*store)->SetCatalogObserver(&dicom::IndexObserver());
+  auto store = engine::Store::Open({.path = dir,
+                                    .on_duplicate = policy,
+                                    .read_only = read_only,
+                                    .catalog_observer = read_only ? nullptr : &dicom::IndexObserver()});
   if (!store.ok() && engine::IsLockedByAnotherProcess(store.status()))
     return Status::Busy("data folder " + dir +
                         " is held by another process whose admin endpoint does not answer; stop it or wait");

@@ -18,7 +18,7 @@ namespace pacs::dicom {
 std::string BuildCatalogPayload(DcmItem& dataset);
 
 // The index writer. Stateless, so one process-wide instance serves every
-// store; install it with Store::SetCatalogObserver before the first commit.
+// store; pass it as StoreOptions::catalog_observer when opening the store.
 engine::CatalogObserver& IndexObserver();
 
 }  // namespace pacs::dicom

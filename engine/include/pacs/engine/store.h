@@ -31,6 +31,9 @@ struct StoreOptions {
   // A point-in-time view that writes nothing to the folder (for `stats` and
   // `export` of a folder no server holds). Commits fail.
   bool read_only = false;
+  // The index that rides on every commit (the query index of dicom/), fixed
+  // for the life of the store; null for none. Not owned: it must outlive the store.
+  CatalogObserver* catalog_observer = nullptr;
 };
 
 // One instance ready to commit: the record plus the bytes it references.
@@ -115,6 +118,8 @@ struct VerifyReport {
 
 // Thread-safe: any number of threads may call any method. Commits are
 // serialised by an internal mutex (reference counts are read-modify-write).
+// A stored value that is short or malformed is reported as kCorruption
+// naming its column family and key, never read as zeros.
 class Store {
  public:
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
@@ -124,9 +129,10 @@ class Store {
   virtual Result<InstanceRecord> GetInstance(std::string_view sop_instance_uid) const = 0;
   virtual Result<std::string> GetHeader(const ContentHash& hash) const = 0;
   virtual Result<std::string> GetChunk(const ContentHash& hash) const = 0;
-  // The codec of a referenced chunk (reference count above zero), if any:
-  // ingest skips encoding frames that are already stored.
-  virtual std::optional<uint8_t> HasChunk(const ContentHash& hash) const = 0;
+  // The codec of a referenced chunk (reference count above zero), nullopt if
+  // none: ingest skips encoding frames that are already stored. A stored
+  // reference that cannot be read or decoded is an error, not "absent".
+  virtual Result<std::optional<uint8_t>> HasChunk(const ContentHash& hash) const = 0;
   // Removes the selected instances in one commit; returns how many. Chunks
   // left without references are kept until CollectGarbage.
   virtual Result<uint64_t> DeleteInstances(const DeleteSelector& selector) = 0;
@@ -155,8 +161,6 @@ class Store {
   virtual Result<StoreStats> Stats(bool flush_first) = 0;
   virtual const std::string& path() const = 0;
 
-  // Installs the index that rides on every commit (before any commit; not owned).
-  virtual void SetCatalogObserver(CatalogObserver* observer) = 0;
   virtual Result<std::optional<std::string>> GetCatalog(std::string_view key) const = 0;
   // Visits catalog entries with keys starting with `prefix`, in key order, until `visit` returns false.
   virtual Status ScanCatalog(std::string_view prefix,

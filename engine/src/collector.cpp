@@ -1,0 +1,170 @@
+// The collector of unreferenced chunks, compaction, and the structural
+// verification that checks what commits and the collector promise: every
+// stored count equals the references, every referenced blob exists, nothing
+// unreferenced outlives its grace period.
+#include <rocksdb/options.h>
+
+#include "pacs/engine/sync_point.h"
+#include "rocks_store.h"
+
+namespace pacs::engine {
+
+Result<CollectReport> RocksStore::CollectGarbage(std::chrono::milliseconds grace) {
+  if (options_.read_only) return Status::InvalidArgument("the data folder is open read-only");
+  CollectReport report;
+  const int64_t cutoff = NowMs() - grace.count();
+  std::vector<std::string> candidates;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kGc]));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const std::string_view key = it->key().ToStringView();
+      PACS_RETURN_IF_ERROR(DecodeHashKey(kGc, key).status());
+      auto since = DecodeU64(kGc, key, it->value().ToStringView());
+      if (!since.ok()) return since.status();
+      if (static_cast<int64_t>(*since) <= cutoff) candidates.emplace_back(key);
+    }
+    PACS_RETURN_IF_ERROR(FromRocks(it->status(), "scanning collectable chunks"));
+  }
+  report.candidates = candidates.size();
+  // The scan ran without the commit lock: an ingest may have referenced a
+  // candidate since. Under the lock, only chunks still unreferenced and
+  // still listed go; the re-check is what keeps such a frame.
+  PACS_TEST_SYNC_POINT("RocksStore::CollectGarbage:AfterScan");
+  MutexLock lock(commit_mutex_);
+  rocksdb::WriteBatch batch;
+  int64_t bytes = 0;
+  uint64_t work_dropped = 0;
+  for (const auto& key : candidates) {
+    auto ref = ReadChunkRef(HashOf(key));
+    if (!ref.ok()) return ref.status();
+    auto listed = ReadValue(kGc, key);
+    if (!listed.ok()) return listed.status();
+    bool collectable = ref->has_value() && (*ref)->count == 0 && listed->has_value();
+    if (collectable) {
+      auto since = DecodeU64(kGc, key, **listed);
+      if (!since.ok()) return since.status();
+      collectable = static_cast<int64_t>(*since) <= cutoff;
+    }
+    if (!collectable) {
+      ++report.rescued;
+      continue;
+    }
+    batch.Delete(cfs_[kFrames], key);
+    batch.Delete(cfs_[kRefs], ChunkRefKey(key));
+    batch.Delete(cfs_[kGc], key);
+    auto queued = KeyExists(kWork, key);
+    if (!queued.ok()) return queued.status();
+    if (*queued) {
+      batch.Delete(cfs_[kWork], key);
+      ++work_dropped;
+    }
+    ++report.collected;
+    bytes += static_cast<int64_t>((*ref)->stored_size);
+  }
+  report.collected_bytes = static_cast<uint64_t>(bytes);
+  if (report.collected == 0) return report;
+  std::map<std::string, int64_t> counters{{kCountGcChunks, -static_cast<int64_t>(report.collected)},
+                                          {kCountGcBytes, -static_cast<int64_t>(report.collected_bytes)}};
+  if (work_dropped > 0) counters[kCountWork] = -static_cast<int64_t>(work_dropped);
+  PACS_RETURN_IF_ERROR(ApplyCounterDeltas(counters, batch));
+  PACS_RETURN_IF_ERROR(WriteLocked(batch, "collecting unreferenced chunks"));
+  return report;
+}
+
+Result<CollectReport> RocksStore::Compact(std::chrono::milliseconds grace) {
+  auto report = CollectGarbage(grace);
+  if (!report.ok()) return report;
+  PACS_RETURN_IF_ERROR(Flush());
+  rocksdb::CompactRangeOptions options;
+  options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  // Rewrite every blob file so that the space of removed frames comes back.
+  options.blob_garbage_collection_policy = rocksdb::BlobGarbageCollectionPolicy::kForce;
+  options.blob_garbage_collection_age_cutoff = 1.0;
+  for (auto* cf : cfs_) PACS_RETURN_IF_ERROR(FromRocks(db_->CompactRange(options, cf, nullptr, nullptr), "compacting"));
+  return report;
+}
+
+Result<VerifyReport> RocksStore::VerifyStructure(std::chrono::milliseconds grace) const {
+  VerifyReport report;
+  std::map<std::string, uint64_t> header_refs, chunk_refs;
+  PACS_RETURN_IF_ERROR(ForEachInstance([&](const InstanceRecord& r) {
+    ++report.instances;
+    ++header_refs[std::string(AsKey(r.header_hash))];
+    for (const auto& c : r.chunks) ++chunk_refs[std::string(AsKey(c.hash))];
+    return true;
+  }));
+  auto problem = [&](std::string line) {
+    if (report.problems.size() < 1000) report.problems.push_back(std::move(line));
+  };
+  // Every stored count equals the references, and every referenced blob
+  // exists. A malformed stored value is a problem to report, like a wrong
+  // count: verify lists what is wrong rather than stopping at the first.
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kRefs]));
+  std::map<std::string, uint64_t> seen_headers, seen_chunks;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string key = it->key().ToString();
+    if (key.size() != 33) {
+      problem("malformed reference key of " + std::to_string(key.size()) + " bytes");
+      continue;
+    }
+    const std::string hash = key.substr(1);
+    if (key[0] == 'h') {
+      auto count = DecodeU64(kRefs, key, it->value().ToStringView());
+      if (!count.ok()) {
+        problem(count.status().ToString());
+        continue;
+      }
+      seen_headers[hash] = *count;
+    } else {
+      auto ref = ChunkRef::Decode(key, it->value().ToStringView());
+      if (!ref.ok()) {
+        problem(ref.status().ToString());
+        continue;
+      }
+      seen_chunks[hash] = ref->count;
+    }
+  }
+  PACS_RETURN_IF_ERROR(FromRocks(it->status(), "scanning references"));
+  for (const auto& [hash, n] : header_refs) {
+    ++report.headers;
+    if (seen_headers[hash] != n)
+      problem("header " + ToHex(HashOf(hash)) + ": stored count " + std::to_string(seen_headers[hash]) +
+              ", referenced " + std::to_string(n) + " times");
+    auto exists = KeyExists(kHeaders, hash);
+    if (!exists.ok()) return exists.status();
+    if (!*exists) problem("header " + ToHex(HashOf(hash)) + " is referenced but missing");
+  }
+  for (const auto& [hash, n] : seen_headers)
+    if (!header_refs.count(hash))
+      problem("header " + ToHex(HashOf(hash)) + " has count " + std::to_string(n) + " but no instance uses it");
+  for (const auto& [hash, n] : chunk_refs) {
+    ++report.chunks;
+    report.references += n;
+    if (seen_chunks[hash] != n)
+      problem("chunk " + ToHex(HashOf(hash)) + ": stored count " + std::to_string(seen_chunks[hash]) + ", referenced " +
+              std::to_string(n) + " times");
+    auto exists = KeyExists(kFrames, hash);
+    if (!exists.ok()) return exists.status();
+    if (!*exists) problem("chunk " + ToHex(HashOf(hash)) + " is referenced but missing");
+  }
+  const int64_t cutoff = NowMs() - grace.count();
+  for (const auto& [hash, n] : seen_chunks) {
+    if (chunk_refs.count(hash)) continue;
+    if (n != 0)
+      problem("chunk " + ToHex(HashOf(hash)) + " has count " + std::to_string(n) + " but no instance uses it");
+    auto listed = ReadValue(kGc, hash);
+    if (!listed.ok()) return listed.status();
+    if (!listed->has_value()) {
+      problem("unreferenced chunk " + ToHex(HashOf(hash)) + " is not listed for collection");
+      continue;
+    }
+    auto since = DecodeU64(kGc, hash, **listed);
+    if (!since.ok())
+      problem(since.status().ToString());
+    else if (static_cast<int64_t>(*since) <= cutoff)
+      problem("unreferenced chunk " + ToHex(HashOf(hash)) + " is past its grace period (run compact)");
+  }
+  return report;
+}
+
+}  // namespace pacs::engine

@@ -1,0 +1,305 @@
+// Commits: adding and removing instances in one atomic batch, with the
+// reference counts, index counts, counters and catalog entries they change.
+// CommitBuilder accumulates the changes; RocksStore::ApplyCommit resolves them
+// against the stored counts under the commit lock.
+#include "pacs/engine/sync_point.h"
+#include "rocks_store.h"
+
+namespace pacs::engine {
+namespace {
+
+// Pending catalog writes of one commit, layered over the database.
+class RocksCatalogTxn final : public CatalogTxn {
+ public:
+  RocksCatalogTxn(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf) : db_(db), cf_(cf) {}
+  Result<std::optional<std::string>> Get(std::string_view key) override {
+    if (auto it = pending_.find(std::string(key)); it != pending_.end()) return it->second;
+    std::string value;
+    auto s = db_.Get(rocksdb::ReadOptions(), cf_, key, &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    PACS_RETURN_IF_ERROR(FromRocks(s, "reading catalog"));
+    return std::optional<std::string>(std::move(value));
+  }
+  void Put(std::string_view key, std::string_view value) override { pending_[std::string(key)] = std::string(value); }
+  void Delete(std::string_view key) override { pending_[std::string(key)] = std::nullopt; }
+  void ApplyTo(rocksdb::WriteBatch& batch) const {
+    for (const auto& [key, value] : pending_) {
+      if (value)
+        batch.Put(cf_, key, *value);
+      else
+        batch.Delete(cf_, key);
+    }
+  }
+
+ private:
+  rocksdb::DB& db_;
+  rocksdb::ColumnFamilyHandle* cf_;
+  std::map<std::string, std::optional<std::string>> pending_;
+};
+
+}  // namespace
+
+void CommitBuilder::AddInstance(const InstanceRecord& rec, const InstanceWrite* write) {
+  const std::string header = std::string(AsKey(rec.header_hash));
+  headers_[header] += 1;
+  if (write) header_bytes_[header] = &write->header_bytes;
+  for (size_t i = 0; i < rec.chunks.size(); ++i) {
+    const auto& c = rec.chunks[i];
+    auto& change = chunks_[std::string(AsKey(c.hash))];
+    change.delta += 1;
+    if (write && !write->chunk_bytes[i].empty()) change.bytes = &write->chunk_bytes[i];
+    change.raw_size = c.size;
+    change.codec = c.codec;
+    if (c.pixel_hash != ContentHash{}) encodings_[std::string(AsKey(c.pixel_hash)) + std::string(AsKey(c.hash))] += 1;
+  }
+  if (write)
+    for (const auto& [hash, job] : write->deferred_work) deferred_[std::string(AsKey(hash))] = &job;
+  index_[PatientKey(rec)] += 1;
+  index_["study/" + rec.study_instance_uid] += 1;
+  index_["series/" + rec.series_instance_uid] += 1;
+  counters_[kCountInstances] += 1;
+  counters_[kCountReceived] += static_cast<int64_t>(rec.received_bytes);
+}
+
+void CommitBuilder::RemoveInstance(const InstanceRecord& rec) {
+  headers_[std::string(AsKey(rec.header_hash))] -= 1;
+  for (const auto& c : rec.chunks) {
+    auto& change = chunks_[std::string(AsKey(c.hash))];
+    change.delta -= 1;
+    change.raw_size = c.size;
+    change.codec = c.codec;
+    if (c.pixel_hash != ContentHash{}) encodings_[std::string(AsKey(c.pixel_hash)) + std::string(AsKey(c.hash))] -= 1;
+  }
+  index_[PatientKey(rec)] -= 1;
+  index_["study/" + rec.study_instance_uid] -= 1;
+  index_["series/" + rec.series_instance_uid] -= 1;
+  counters_[kCountInstances] -= 1;
+  counters_[kCountReceived] -= static_cast<int64_t>(rec.received_bytes);
+}
+
+uint8_t CommitBuilder::StoredCodec(const ContentHash& h, uint8_t fallback) const {
+  auto it = chunks_.find(std::string(AsKey(h)));
+  return it == chunks_.end() ? fallback : it->second.codec;
+}
+
+Status RocksStore::ApplyCommit(CommitBuilder& builder, rocksdb::WriteBatch& batch) {
+  // In this order: chunk changes add counters, encoding changes add index
+  // changes, index changes add counters.
+  PACS_RETURN_IF_ERROR(ApplyHeaderChanges(builder, batch));
+  PACS_RETURN_IF_ERROR(ApplyChunkChanges(builder, batch));
+  PACS_RETURN_IF_ERROR(ApplyIndexChanges(builder, batch));
+  return ApplyCounterDeltas(builder.counters_, batch);
+}
+
+Status RocksStore::ApplyHeaderChanges(CommitBuilder& builder, rocksdb::WriteBatch& batch) {
+  // Headers: stored while referenced, removed with their last reference
+  // (every ingest carries its header bytes, so no race can lose one).
+  for (const auto& [key, delta] : builder.headers_) {
+    if (delta == 0) continue;
+    const std::string ref_key = HeaderRefKey(key);
+    auto before = ReadU64(kRefs, ref_key);
+    if (!before.ok()) return before.status();
+    const int64_t after = static_cast<int64_t>(*before) + delta;
+    if (after < 0) return Status::Corruption("header reference count below zero for " + ToHex(HashOf(key)));
+    if (*before == 0 && after > 0) {
+      auto bytes = builder.header_bytes_.find(key);
+      if (bytes == builder.header_bytes_.end())
+        return Status::Internal("new header " + ToHex(HashOf(key)) + " without bytes");
+      batch.Put(cfs_[kHeaders], key, *bytes->second);
+    }
+    if (after == 0) {
+      batch.Delete(cfs_[kHeaders], key);
+      batch.Delete(cfs_[kRefs], ref_key);
+    } else {
+      batch.Put(cfs_[kRefs], ref_key, EncodeU64(static_cast<uint64_t>(after)));
+    }
+  }
+  return Status::Ok();
+}
+
+Status RocksStore::ApplyChunkChanges(CommitBuilder& builder, rocksdb::WriteBatch& batch) {
+  auto& counters = builder.counters_;
+  // Chunks: a chunk whose count reaches zero stays, listed in `gc`, until the
+  // collector removes it after the grace period; a reference that arrives
+  // before that revives it.
+  for (auto& [key, change] : builder.chunks_) {
+    if (change.delta == 0) continue;
+    const ContentHash hash = HashOf(key);
+    auto stored = ReadChunkRef(hash);
+    if (!stored.ok()) return stored.status();
+    ChunkRef ref = stored->value_or(ChunkRef{});
+    const int64_t after = static_cast<int64_t>(ref.count) + change.delta;
+    if (after < 0) return Status::Corruption("chunk reference count below zero for " + ToHex(hash));
+    if (!stored->has_value()) {
+      if (change.delta < 0) return Status::Corruption("removing a reference to unknown chunk " + ToHex(hash));
+      if (!change.bytes)
+        return Status::Busy("chunk " + ToHex(hash) + " was collected before this commit; retry with its bytes");
+      batch.Put(cfs_[kFrames], key, *change.bytes);
+      if (auto job = builder.deferred_.find(key); job != builder.deferred_.end()) {
+        batch.Put(cfs_[kWork], key, *job->second);  // re-encoded later, off the C-STORE path
+        counters[kCountWork] += 1;
+      }
+      ref.codec = change.codec;
+      ref.raw_size = change.raw_size;
+      ref.stored_size = change.bytes->size();
+    } else if (ref.count == 0 && after > 0) {
+      batch.Delete(cfs_[kGc], key);  // revived before collection
+      counters[kCountGcChunks] -= 1;
+      counters[kCountGcBytes] -= static_cast<int64_t>(ref.stored_size);
+    }
+    change.codec = ref.codec;  // the stored encoding wins
+    const int64_t sign = (ref.count == 0 && after > 0) ? 1 : (ref.count > 0 && after == 0) ? -1 : 0;
+    if (sign != 0) {
+      const std::string codec = CodecCounterName(ref.codec);
+      counters[kCountChunks] += sign;
+      counters[kCountChunkBytes] += sign * static_cast<int64_t>(ref.stored_size);
+      counters[codec + "/chunks"] += sign;
+      counters[codec + "/raw_bytes"] += sign * static_cast<int64_t>(ref.raw_size);
+      counters[codec + "/stored_bytes"] += sign * static_cast<int64_t>(ref.stored_size);
+    }
+    if (sign < 0) {
+      batch.Put(cfs_[kGc], key, EncodeU64(static_cast<uint64_t>(NowMs())));
+      counters[kCountGcChunks] += 1;
+      counters[kCountGcBytes] += static_cast<int64_t>(ref.stored_size);
+    }
+    counters[kCountChunkRefs] += change.delta;
+    counters[kCountRefStoredBytes] += change.delta * static_cast<int64_t>(ref.stored_size);
+    ref.count = static_cast<uint64_t>(after);
+    batch.Put(cfs_[kRefs], ChunkRefKey(key), ref.Encode());
+  }
+  return Status::Ok();
+}
+
+Status RocksStore::ApplyIndexChanges(CommitBuilder& builder, rocksdb::WriteBatch& batch) {
+  // Encodings of one decoded-pixel identity.
+  for (const auto& [key, delta] : builder.encodings_) {
+    if (delta == 0) continue;
+    const std::string enc_key = "enc/" + key;
+    const std::string count_key = "encn/" + key.substr(0, 32);
+    auto before = ReadU64(kIndex, enc_key);
+    if (!before.ok()) return before.status();
+    const int64_t after = static_cast<int64_t>(*before) + delta;
+    if (after < 0) return Status::Corruption("encoding count below zero");
+    if (after == 0)
+      batch.Delete(cfs_[kIndex], enc_key);
+    else
+      batch.Put(cfs_[kIndex], enc_key, EncodeU64(static_cast<uint64_t>(after)));
+    if ((*before == 0) == (after == 0)) continue;  // the set of encodings did not change
+    builder.index_[count_key] += after > 0 ? 1 : -1;
+  }
+  auto& counters = builder.counters_;
+  for (auto& [key, delta] : builder.index_) {
+    if (delta == 0) continue;
+    auto read = ReadU64(kIndex, key);
+    if (!read.ok()) return read.status();
+    const uint64_t before = *read;
+    const int64_t after = static_cast<int64_t>(before) + delta;
+    if (after < 0) return Status::Corruption("index count below zero for " + key);
+    if (key.starts_with("encn/")) {
+      if (before < 2 && after >= 2) counters[kCountMultiEncoded] += 1;
+      if (before >= 2 && after < 2) counters[kCountMultiEncoded] -= 1;
+    } else {
+      const char* counter = key.starts_with("pat/")     ? kCountPatients
+                            : key.starts_with("study/") ? kCountStudies
+                                                        : kCountSeries;
+      if (before == 0 && after > 0) counters[counter] += 1;
+      if (before > 0 && after == 0) counters[counter] -= 1;
+    }
+    if (after == 0)
+      batch.Delete(cfs_[kIndex], key);
+    else
+      batch.Put(cfs_[kIndex], key, EncodeU64(after));
+  }
+  return Status::Ok();
+}
+
+Result<CommitResult> RocksStore::CommitInstance(const InstanceWrite& write) {
+  const InstanceRecord& rec = write.record;
+  if (rec.sop_instance_uid.empty()) return Status::InvalidArgument("instance has no SOP Instance UID");
+  if (write.chunk_bytes.size() != rec.chunks.size())
+    return Status::InvalidArgument("chunk bytes do not match the chunk list");
+
+  MutexLock lock(commit_mutex_);
+  CommitResult result;
+  result.new_header_hash = ToHex(rec.header_hash);
+  CommitBuilder builder;
+  builder.AddCounter(kCountReceivedTotal, static_cast<int64_t>(rec.received_bytes));
+
+  auto existing = GetInstance(rec.sop_instance_uid);
+  if (existing.ok()) {
+    result.existing_header_hash = ToHex(existing->header_hash);
+    if (existing->SameContentAs(rec)) {
+      result.outcome = CommitOutcome::kIdenticalDuplicate;
+    } else if (options_.on_duplicate == DuplicatePolicy::kReject) {
+      // The traffic still counts, though nothing of the instance is kept.
+      rocksdb::WriteBatch traffic;
+      PACS_RETURN_IF_ERROR(ApplyCommit(builder, traffic));
+      PACS_RETURN_IF_ERROR(WriteLocked(traffic, "counting received bytes"));
+      return Status::AlreadyExists(
+          "SOP Instance UID " + rec.sop_instance_uid + " is already stored with different content (stored header " +
+          result.existing_header_hash + ", received " + result.new_header_hash + "); rejected, nothing stored");
+    } else if (options_.on_duplicate == DuplicatePolicy::kKeep) {
+      result.outcome = CommitOutcome::kKeptExisting;
+    } else {
+      result.outcome = CommitOutcome::kReplaced;
+      builder.RemoveInstance(*existing);
+      builder.AddInstance(rec, &write);
+    }
+  } else if (existing.status().code() == StatusCode::kNotFound) {
+    builder.AddInstance(rec, &write);
+  } else {
+    return existing.status();
+  }
+
+  rocksdb::WriteBatch batch;
+  PACS_RETURN_IF_ERROR(ApplyCommit(builder, batch));
+  const bool adds = result.outcome == CommitOutcome::kStored || result.outcome == CommitOutcome::kReplaced;
+  InstanceRecord stored = rec;
+  for (auto& c : stored.chunks) c.codec = builder.StoredCodec(c.hash, c.codec);
+  if (observer_ && adds) {
+    RocksCatalogTxn txn(*db_, cfs_[kCatalog]);
+    if (result.outcome == CommitOutcome::kReplaced) PACS_RETURN_IF_ERROR(observer_->OnInstanceRemoved(txn, *existing));
+    PACS_RETURN_IF_ERROR(observer_->OnInstanceAdded(txn, stored, write.catalog_payload));
+    txn.ApplyTo(batch);
+  }
+  if (adds) batch.Put(cfs_[kInstances], rec.sop_instance_uid, stored.Encode());
+  PACS_TEST_SYNC_POINT("RocksStore::CommitInstance:BeforeWrite");
+  PACS_RETURN_IF_ERROR(WriteLocked(batch, "committing instance " + rec.sop_instance_uid));
+  return result;
+}
+
+Result<uint64_t> RocksStore::DeleteInstances(const DeleteSelector& sel) {
+  const int set = !sel.study_instance_uid.empty() + !sel.series_instance_uid.empty() + !sel.sop_instance_uid.empty();
+  if (set != 1) return Status::InvalidArgument("delete needs exactly one of --study, --series, --instance");
+  MutexLock lock(commit_mutex_);
+  std::vector<InstanceRecord> victims;
+  if (!sel.sop_instance_uid.empty()) {
+    auto rec = GetInstance(sel.sop_instance_uid);
+    if (rec.ok())
+      victims.push_back(std::move(*rec));
+    else if (rec.status().code() != StatusCode::kNotFound)
+      return rec.status();
+  } else {
+    PACS_RETURN_IF_ERROR(ForEachInstance([&](const InstanceRecord& r) {
+      if ((!sel.study_instance_uid.empty() && r.study_instance_uid == sel.study_instance_uid) ||
+          (!sel.series_instance_uid.empty() && r.series_instance_uid == sel.series_instance_uid))
+        victims.push_back(r);
+      return true;
+    }));
+  }
+  if (victims.empty()) return uint64_t{0};
+  CommitBuilder builder;
+  rocksdb::WriteBatch batch;
+  for (const auto& v : victims) builder.RemoveInstance(v);
+  PACS_RETURN_IF_ERROR(ApplyCommit(builder, batch));
+  if (observer_) {
+    RocksCatalogTxn txn(*db_, cfs_[kCatalog]);
+    for (const auto& v : victims) PACS_RETURN_IF_ERROR(observer_->OnInstanceRemoved(txn, v));
+    txn.ApplyTo(batch);
+  }
+  for (const auto& v : victims) batch.Delete(cfs_[kInstances], v.sop_instance_uid);
+  PACS_RETURN_IF_ERROR(WriteLocked(batch, "deleting instances"));
+  return static_cast<uint64_t>(victims.size());
+}
+
+}  // namespace pacs::engine

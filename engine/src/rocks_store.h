@@ -1,0 +1,189 @@
+// File: rocks_store.h
+// The RocksDB implementation of Store, shared by its source files, one per
+// concern: rocks_store.cpp (open, options, reads), commit_builder.cpp
+// (commits and reference counts), collector.cpp (collection and
+// verification), deferred_work.cpp (background re-encoding jobs). Also the
+// codecs of the stored keys and values that docs/storage-format.md lists.
+#pragma once
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pacs/base/mutex.h"
+#include "pacs/base/result.h"
+#include "pacs/engine/store.h"
+
+namespace pacs::engine {
+
+// Column families, in the order they are opened (the handles' order).
+enum Cf : size_t { kDefault = 0, kInstances, kHeaders, kFrames, kRefs, kIndex, kCatalog, kGc, kWork, kCfCount };
+inline constexpr const char* kCfNames[kCfCount] = {"default", "instances", "headers", "frames", "refs",
+                                                   "index",   "catalog",   "gc",      "work"};
+
+// Counters kept in the default column family.
+inline constexpr char kCountPatients[] = "count/patients";
+inline constexpr char kCountStudies[] = "count/studies";
+inline constexpr char kCountSeries[] = "count/series";
+inline constexpr char kCountInstances[] = "count/instances";
+inline constexpr char kCountReceived[] = "count/received_bytes";
+inline constexpr char kCountReceivedTotal[] = "count/received_bytes_total";
+inline constexpr char kCountChunks[] = "count/chunks";                           // referenced chunks
+inline constexpr char kCountChunkBytes[] = "count/chunk_bytes";                  // their stored bytes
+inline constexpr char kCountChunkRefs[] = "count/chunk_refs";                    // references to chunks
+inline constexpr char kCountRefStoredBytes[] = "count/referenced_stored_bytes";  // stored bytes per reference
+inline constexpr char kCountMultiEncoded[] = "count/multi_encoded";              // pixel identities with >= 2 encodings
+inline constexpr char kCountGcChunks[] = "count/gc_chunks";  // unreferenced chunks awaiting collection
+inline constexpr char kCountGcBytes[] = "count/gc_bytes";
+inline constexpr char kCountWork[] = "count/deferred_work";  // chunks awaiting re-encoding
+inline constexpr char kCountCodecPrefix[] = "count/codec/";  // + name + "/chunks" | "/raw_bytes" | "/stored_bytes"
+
+Status FromRocks(const rocksdb::Status& s, const std::string& what);
+
+// A stored key for messages: text as it is, the binary part of a hash key in hex.
+std::string KeyName(std::string_view key);
+// Status::Corruption naming the column family and key of a malformed value.
+Status CorruptValue(Cf cf, std::string_view key, const std::string& problem);
+
+std::string EncodeU64(uint64_t v);
+// A u64 value: exactly 8 bytes, else Corruption naming `cf` and `key`.
+Result<uint64_t> DecodeU64(Cf cf, std::string_view key, std::string_view value);
+// A key that is a content hash (frames, headers, gc, work): exactly 32 bytes.
+Result<ContentHash> DecodeHashKey(Cf cf, std::string_view key);
+// The hash of a key this process built from one (32 bytes).
+ContentHash HashOf(std::string_view key);
+
+inline std::string ChunkRefKey(std::string_view chunk_key) {
+  return "f" + std::string(chunk_key);
+}
+inline std::string HeaderRefKey(std::string_view header_key) {
+  return "h" + std::string(header_key);
+}
+std::string PatientKey(const InstanceRecord& r);
+std::string CodecCounterName(uint8_t codec);
+int64_t NowMs();
+
+// The refs value of a chunk: its reference count and what is stored. Kept
+// (with count 0) while the chunk awaits collection.
+struct ChunkRef {
+  uint64_t count = 0;
+  uint8_t codec = 0;
+  uint64_t raw_size = 0;
+  uint64_t stored_size = 0;
+
+  static constexpr size_t kEncodedSize = 25;
+  std::string Encode() const;
+  // Exactly kEncodedSize bytes, else Corruption naming the refs key.
+  static Result<ChunkRef> Decode(std::string_view key, std::string_view value);
+};
+
+// The read-modify-write changes of one commit, accumulated before any stored
+// count is read, so that a chunk referenced twice, or an instance replaced by
+// itself, is counted right. RocksStore::ApplyCommit resolves them against the
+// stored counts under the commit lock. Not shared between threads.
+class CommitBuilder {
+ public:
+  // `write` carries the bytes of an ingest; null when re-adding without bytes.
+  void AddInstance(const InstanceRecord& rec, const InstanceWrite* write);
+  void RemoveInstance(const InstanceRecord& rec);
+  void AddCounter(const std::string& key, int64_t delta) { counters_[key] += delta; }
+  // After ApplyCommit: the codec a chunk is actually stored with (an existing
+  // chunk keeps the encoding it was first stored in).
+  uint8_t StoredCodec(const ContentHash& h, uint8_t fallback) const;
+
+ private:
+  friend class RocksStore;
+  struct ChunkChange {
+    int64_t delta = 0;
+    const std::string* bytes = nullptr;  // bytes offered by an ingest (may be absent)
+    uint64_t raw_size = 0;
+    uint8_t codec = 0;
+  };
+  std::map<std::string, int64_t> headers_;  // header hash -> delta
+  std::map<std::string, const std::string*> header_bytes_;
+  std::map<std::string, ChunkChange> chunks_;           // chunk hash -> change
+  std::map<std::string, int64_t> encodings_;            // pixel hash + chunk hash -> delta
+  std::map<std::string, const std::string*> deferred_;  // chunk hash -> re-encoding job
+  std::map<std::string, int64_t> index_;                // index key -> delta
+  std::map<std::string, int64_t> counters_;             // counter key -> delta
+};
+
+// Thread-safe, as Store says. Reads take no lock: RocksDB is thread-safe and
+// each read is a consistent view of one key (ReadChunk: of two, by snapshot).
+// commit_mutex_ serialises the read-modify-write of the stored counts
+// (refs, index, counters, catalog, work): every write of a batch goes through
+// WriteLocked, and every step that reads a count it then rewrites REQUIRES it.
+class RocksStore final : public Store {
+ public:
+  RocksStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> cfs, StoreOptions options);
+  ~RocksStore() override;
+
+  // Reads (rocks_store.cpp).
+  Result<InstanceRecord> GetInstance(std::string_view uid) const override;
+  Result<std::string> GetHeader(const ContentHash& hash) const override;
+  Result<std::string> GetChunk(const ContentHash& hash) const override;
+  Result<std::optional<uint8_t>> HasChunk(const ContentHash& hash) const override;
+  Result<StoredChunk> ReadChunk(const ContentHash& hash) const override;
+  Status ForEachInstance(const std::function<bool(const InstanceRecord&)>& visit) const override;
+  Status Flush() override;
+  Result<StoreStats> Stats(bool flush_first) override;
+  const std::string& path() const override { return options_.path; }
+  Result<std::optional<std::string>> GetCatalog(std::string_view key) const override;
+  Status ScanCatalog(std::string_view prefix,
+                     const std::function<bool(std::string_view, std::string_view)>& visit) const override;
+
+  // Commits (commit_builder.cpp).
+  Result<CommitResult> CommitInstance(const InstanceWrite& write) override EXCLUDES(commit_mutex_);
+  Result<uint64_t> DeleteInstances(const DeleteSelector& selector) override EXCLUDES(commit_mutex_);
+
+  // Collection and verification (collector.cpp).
+  Result<CollectReport> CollectGarbage(std::chrono::milliseconds grace) override EXCLUDES(commit_mutex_);
+  Result<CollectReport> Compact(std::chrono::milliseconds grace) override EXCLUDES(commit_mutex_);
+  Result<VerifyReport> VerifyStructure(std::chrono::milliseconds grace) const override;
+
+  // Deferred work (deferred_work.cpp).
+  Status ForEachDeferredWork(const std::function<bool(const ContentHash&, std::string_view)>& visit) const override;
+  Result<bool> CompleteDeferredWork(const ContentHash& hash, uint8_t expected_codec,
+                                    std::optional<std::pair<uint8_t, std::string>> reencoded) override
+      EXCLUDES(commit_mutex_);
+
+ private:
+  // Shared reads (rocks_store.cpp). A missing key is not an error; a value
+  // that cannot be decoded is Corruption.
+  Result<std::optional<std::string>> ReadValue(Cf cf, std::string_view key,
+                                               const rocksdb::ReadOptions& options = {}) const;
+  Result<bool> KeyExists(Cf cf, std::string_view key) const;
+  Result<uint64_t> ReadU64(Cf cf, std::string_view key) const;  // 0 when absent
+  Result<std::optional<ChunkRef>> ReadChunkRef(const ContentHash& hash) const;
+  Result<std::string> GetBlob(Cf cf, const ContentHash& hash, const char* what) const;
+
+  // Writes `batch` (synced unless StoreOptions::sync_writes is off).
+  Status WriteLocked(rocksdb::WriteBatch& batch, const std::string& what) REQUIRES(commit_mutex_);
+  // Adds each delta to its u64 counter in the default column family.
+  Status ApplyCounterDeltas(const std::map<std::string, int64_t>& deltas, rocksdb::WriteBatch& batch)
+      REQUIRES(commit_mutex_);
+
+  // Resolving a CommitBuilder against the stored counts (commit_builder.cpp).
+  Status ApplyCommit(CommitBuilder& builder, rocksdb::WriteBatch& batch) REQUIRES(commit_mutex_);
+  Status ApplyHeaderChanges(CommitBuilder& builder, rocksdb::WriteBatch& batch) REQUIRES(commit_mutex_);
+  Status ApplyChunkChanges(CommitBuilder& builder, rocksdb::WriteBatch& batch) REQUIRES(commit_mutex_);
+  Status ApplyIndexChanges(CommitBuilder& builder, rocksdb::WriteBatch& batch) REQUIRES(commit_mutex_);
+
+  const std::unique_ptr<rocksdb::DB> db_;
+  const std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
+  const StoreOptions options_;
+  // From StoreOptions::catalog_observer: fixed at open, so commits read it
+  // without a lock. Not owned.
+  CatalogObserver* const observer_;
+  Mutex commit_mutex_;
+};
+
+}  // namespace pacs::engine
