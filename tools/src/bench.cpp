@@ -21,7 +21,6 @@
 #include "bench_report.h"
 #include "bench_scu.h"
 #include "cli.h"
-#include "json.h"
 
 #ifndef PACS_VERSION
 #define PACS_VERSION "unknown"
@@ -127,10 +126,10 @@ Provenance MakeProvenance(const std::string& command_line, const Corpus& corpus,
   return p;
 }
 
-std::optional<uint64_t> StatsField(const JsonValue& stats, const std::string& key) {
-  const JsonValue* v = stats.Get(key);
-  if (v == nullptr || v->integer() == nullptr) return std::nullopt;
-  return static_cast<uint64_t>(*v->integer());
+std::optional<uint64_t> StatsField(const Json& stats, const std::string& key) {
+  auto v = stats.find(key);
+  if (v == stats.end() || !v->is_number_integer()) return std::nullopt;
+  return v->get<uint64_t>();
 }
 
 // Waits until pacscore has re-encoded what it stored raw and compacted;
@@ -258,7 +257,7 @@ int RunIngest(int argc, char** argv) {
     system = PeerLabel(spec);
     setup = PeerSetup(spec);
   }
-  auto stats = [&]() -> Result<JsonValue> {
+  auto stats = [&]() -> Result<Json> {
     if (server) return server->PacscoreStats();
     if (admin_port) {
       auto reply = AdminRequest(*admin_port, "GET", "/stats", "", 600);

@@ -18,7 +18,7 @@ constexpr int kMaxPdu = 131072;
 constexpr auto kStartTimeout = std::chrono::seconds(60);
 
 std::string JsonQuote(const std::string& s) {
-  return ToJson(JsonValue(s));
+  return ToJson(Json(s));
 }
 
 Status WriteFile(const fs::path& path, const std::string& text) {
@@ -219,7 +219,7 @@ Result<RunningPeer> RunningPeer::Start(const PeerSpec& spec, const fs::path& fol
                          " s (" + last.ToString() + "); its log:\n" + peer.LogTail());
 }
 
-Result<JsonValue> RunningPeer::PacscoreStats() const {
+Result<Json> RunningPeer::PacscoreStats() const {
   if (spec_.kind != PeerKind::kPacscore || admin_port_ == 0)
     return Status::Unsupported(PeerLabel(spec_) + " has no pacscore admin endpoint");
   auto reply = AdminRequest(admin_port_, "GET", "/stats", "", 600);

@@ -13,7 +13,7 @@
 
 #include "bench_process.h"
 #include "bench_scu.h"
-#include "json.h"
+#include "cli.h"
 #include "pacs/base/result.h"
 
 namespace pacs::tools::bench {
@@ -49,7 +49,7 @@ class RunningPeer {
   PushTarget target() const { return target_; }
   pid_t pid() const { return process_.pid(); }
   // pacscore only: GET /stats of its admin endpoint.
-  Result<JsonValue> PacscoreStats() const;
+  Result<Json> PacscoreStats() const;
   // pacscore re-encodes frames behind the C-STORE responses: this waits until
   // that is done and the archive is compacted (POST /compact), so that
   // stored bytes are the archive's lasting size.

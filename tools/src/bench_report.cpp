@@ -6,13 +6,13 @@
 #include <filesystem>
 #include <fstream>
 
-#include "json.h"
+#include "cli.h"
 
 namespace pacs::tools::bench {
 namespace {
 
 std::string Quote(const std::string& s) {
-  return tools::ToJson(JsonValue(s));
+  return tools::ToJson(tools::Json(s));
 }
 
 std::string Pad(int n) {
