@@ -258,6 +258,13 @@ TEST(JsonTest, RoundTripsNestedValuesAndEscapes) {
   EXPECT_NE(ToJson(Json{{"path", "bad\xff"}}).find("bad\xef\xbf\xbd"), std::string::npos);
 }
 
+// Counters go out signed, as they always did: tests and scripts parse them
+// as signed 64-bit integers, and a counter that wrapped below zero reads -1.
+TEST(JsonTest, CountersAreWrittenAsSignedIntegers) {
+  EXPECT_EQ(ToJson(Json{{"background_backlog", JsonCount(uint64_t{0} - 1)}}), R"({"background_backlog":-1})");
+  EXPECT_EQ(ToJson(Json{{"instances", JsonCount(140)}}), R"({"instances":140})");
+}
+
 TEST(JsonTest, FieldsFallBackWhenAbsentOrOfAnotherType) {
   const Json object = {{"s", "text"}, {"i", 7}, {"f", 2.9}, {"b", true}};
   EXPECT_EQ(JsonString(object, "s"), "text");

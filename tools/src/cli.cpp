@@ -140,28 +140,30 @@ std::optional<uint16_t> FindRunningServer(const std::string& data_dir) {
 Json StatsToJson(const engine::StoreStats& s) {
   Json codecs = Json::object();
   for (const auto& [name, usage] : s.per_codec)
-    codecs[name] = {{"chunks", usage.chunks}, {"raw_bytes", usage.raw_bytes}, {"stored_bytes", usage.stored_bytes}};
+    codecs[name] = {{"chunks", JsonCount(usage.chunks)},
+                    {"raw_bytes", JsonCount(usage.raw_bytes)},
+                    {"stored_bytes", JsonCount(usage.stored_bytes)}};
   return {
-      {"unique_frames", s.chunks},
-      {"frame_references", s.chunk_references},
-      {"dedup_saved_bytes", s.dedup_saved_bytes},
-      {"frames_in_several_encodings", s.frames_in_several_encodings},
-      {"frames_awaiting_collection", s.chunks_awaiting_collection},
-      {"frame_bytes_awaiting_collection", s.chunk_bytes_awaiting_collection},
-      {"frames_awaiting_reencoding", s.chunks_awaiting_reencoding},
-      {"pixel_raw_bytes", s.pixel_raw_bytes},
-      {"pixel_stored_bytes", s.pixel_stored_bytes},
+      {"unique_frames", JsonCount(s.chunks)},
+      {"frame_references", JsonCount(s.chunk_references)},
+      {"dedup_saved_bytes", JsonCount(s.dedup_saved_bytes)},
+      {"frames_in_several_encodings", JsonCount(s.frames_in_several_encodings)},
+      {"frames_awaiting_collection", JsonCount(s.chunks_awaiting_collection)},
+      {"frame_bytes_awaiting_collection", JsonCount(s.chunk_bytes_awaiting_collection)},
+      {"frames_awaiting_reencoding", JsonCount(s.chunks_awaiting_reencoding)},
+      {"pixel_raw_bytes", JsonCount(s.pixel_raw_bytes)},
+      {"pixel_stored_bytes", JsonCount(s.pixel_stored_bytes)},
       {"codecs", std::move(codecs)},
-      {"patients", s.patients},
-      {"studies", s.studies},
-      {"series", s.series},
-      {"instances", s.instances},
-      {"received_bytes", s.received_bytes},
-      {"received_bytes_total", s.received_bytes_total},
-      {"stored_bytes", s.stored_bytes},
-      {"disk_usage_bytes", s.disk_usage_bytes},
-      {"pixel_chunks", s.chunks},
-      {"pixel_chunk_bytes", s.chunk_bytes},
+      {"patients", JsonCount(s.patients)},
+      {"studies", JsonCount(s.studies)},
+      {"series", JsonCount(s.series)},
+      {"instances", JsonCount(s.instances)},
+      {"received_bytes", JsonCount(s.received_bytes)},
+      {"received_bytes_total", JsonCount(s.received_bytes_total)},
+      {"stored_bytes", JsonCount(s.stored_bytes)},
+      {"disk_usage_bytes", JsonCount(s.disk_usage_bytes)},
+      {"pixel_chunks", JsonCount(s.chunks)},
+      {"pixel_chunk_bytes", JsonCount(s.chunk_bytes)},
   };
 }
 

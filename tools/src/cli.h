@@ -108,6 +108,12 @@ Result<Args> ParseArgs(int argc, char** argv, const std::set<std::string>& value
 // UTF-8 is written with U+FFFD instead of throwing.
 Result<Json> ParseJson(std::string_view text);
 std::string ToJson(const Json& value, bool pretty = false);
+// A counter as the admin API has always written it: a signed 64-bit integer,
+// so that one that wrapped below zero reads as a small negative number, not
+// as 2^64 - 1 that some parsers refuse.
+inline int64_t JsonCount(uint64_t count) {
+  return static_cast<int64_t>(count);
+}
 // Fields of a JSON object, with the fallback when absent or of another type.
 std::string JsonString(const Json& object, const std::string& key);
 int64_t JsonInt(const Json& object, const std::string& key, int64_t fallback = 0);

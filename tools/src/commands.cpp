@@ -47,14 +47,14 @@ Json IngestReply(const Result<dicom::IngestReport>& report) {
   return {{"ok", true},
           {"sop_instance_uid", report->sop_instance_uid},
           {"outcome", engine::CommitOutcomeName(report->commit.outcome)},
-          {"received_bytes", report->received_bytes}};
+          {"received_bytes", JsonCount(report->received_bytes)}};
 }
 
 Json ExportReply(const Result<dicom::ExportSummary>& summary) {
   if (!summary.ok()) return {{"ok", false}, {"error", summary.status().ToString()}};
   return {{"ok", summary->failed == 0},
-          {"exported", summary->exported},
-          {"failed", summary->failed},
+          {"exported", JsonCount(summary->exported)},
+          {"failed", JsonCount(summary->failed)},
           {"errors", summary->errors}};
 }
 

@@ -31,11 +31,11 @@ Json Verify(engine::Store& store, bool deep, int64_t grace_ms) {
   }
   return {{"ok", report->problems.empty()},
           {"deep", deep},
-          {"instances", report->instances},
-          {"headers", report->headers},
-          {"frames", report->chunks},
-          {"frame_references", report->references},
-          {"deep_checked_instances", deep_checked},
+          {"instances", JsonCount(report->instances)},
+          {"headers", JsonCount(report->headers)},
+          {"frames", JsonCount(report->chunks)},
+          {"frame_references", JsonCount(report->references)},
+          {"deep_checked_instances", JsonCount(deep_checked)},
           {"problems", report->problems}};
 }
 
@@ -97,14 +97,14 @@ Json HandleMaintenance(engine::Store& store, const std::string& action, const Js
                                           .series_instance_uid = JsonString(request, "series"),
                                           .sop_instance_uid = JsonString(request, "instance")});
     if (!deleted.ok()) return Error(deleted.status());
-    return {{"deleted_instances", *deleted}};
+    return {{"deleted_instances", JsonCount(*deleted)}};
   }
   if (action == "compact") {
     auto report = store.Compact(std::chrono::milliseconds(grace_ms));
     if (!report.ok()) return Error(report.status());
-    return {{"collected_frames", report->collected},
-            {"collected_bytes", report->collected_bytes},
-            {"kept_rereferenced_frames", report->rescued}};
+    return {{"collected_frames", JsonCount(report->collected)},
+            {"collected_bytes", JsonCount(report->collected_bytes)},
+            {"kept_rereferenced_frames", JsonCount(report->rescued)}};
   }
   if (action == "verify") return Verify(store, JsonBool(request, "deep"), grace_ms);
   return Error(Status::InvalidArgument("unknown action " + action));

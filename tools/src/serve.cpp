@@ -80,10 +80,13 @@ class AdminApi {
     Json json = StatsToJson(*stats);
     const auto& c = server_.counters();
     json["server"] = {
-        {"associations", c.associations.load()},         {"echo_requests", c.echo_requests.load()},
-        {"stores_succeeded", c.stores_succeeded.load()}, {"stores_failed", c.stores_failed.load()},
-        {"receive_failures", c.receive_failures.load()}, {"background_encoded_frames", background_.frames_encoded()},
-        {"background_backlog", background_.backlog()},
+        {"associations", JsonCount(c.associations.load())},
+        {"echo_requests", JsonCount(c.echo_requests.load())},
+        {"stores_succeeded", JsonCount(c.stores_succeeded.load())},
+        {"stores_failed", JsonCount(c.stores_failed.load())},
+        {"receive_failures", JsonCount(c.receive_failures.load())},
+        {"background_encoded_frames", JsonCount(background_.frames_encoded())},
+        {"background_backlog", JsonCount(background_.backlog())},
     };
     return JsonReply(200, json);
   }
