@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 
 #include "corpus.h"
-#include "json.h"
 #include "test_support.h"
 
 namespace pacs::testing {
@@ -31,21 +30,21 @@ TEST(BackgroundEncodeTest, KilledWithABacklogStillEndsCompressedAndExact) {
 
   auto killed = StatsJson(data);
   std::printf("after the push and kill -9: %lld frames awaiting re-encoding\n",
-              static_cast<long long>(killed.GetInt("frames_awaiting_reencoding")));
-  EXPECT_EQ(killed.GetInt("instances"), 140);
+              static_cast<long long>(tools::JsonInt(killed, "frames_awaiting_reencoding")));
+  EXPECT_EQ(tools::JsonInt(killed, "instances"), 140);
 
   ServerProcess again(data);
   ASSERT_TRUE(again.Start()) << again.Log();
   auto c = RunCommand({PacscoreBinary(), "compact", "--data", data.string()});  // waits for the backlog
   ASSERT_EQ(c.exit_code, 0) << c.output;
   auto st = StatsJson(data);
-  EXPECT_EQ(st.GetInt("frames_awaiting_reencoding"), 0);
-  const tools::JsonValue* codecs = st.Get("codecs");
-  ASSERT_TRUE(codecs && codecs->Get("jpegls")) << tools::ToJson(st);
-  EXPECT_EQ(codecs->Get("jpegls")->GetInt("chunks"), 140);
-  EXPECT_EQ(codecs->Get("raw"), nullptr);
-  const double ratio =
-      static_cast<double>(st.GetInt("stored_bytes")) / static_cast<double>(st.GetInt("received_bytes"));
+  EXPECT_EQ(tools::JsonInt(st, "frames_awaiting_reencoding"), 0);
+  const tools::Json codecs = st.value("codecs", tools::Json::object());
+  ASSERT_TRUE(codecs.contains("jpegls")) << tools::ToJson(st);
+  EXPECT_EQ(tools::JsonInt(codecs["jpegls"], "chunks"), 140);
+  EXPECT_FALSE(codecs.contains("raw"));
+  const double ratio = static_cast<double>(tools::JsonInt(st, "stored_bytes")) /
+                       static_cast<double>(tools::JsonInt(st, "received_bytes"));
   std::printf("CT series over C-STORE, --codec auto: stored/received = %.3f\n", ratio);
   EXPECT_LE(ratio, 0.42);
 

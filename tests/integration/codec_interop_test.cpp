@@ -11,7 +11,6 @@
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
-#include "json.h"
 #include "test_support.h"
 
 namespace pacs::testing {
@@ -188,14 +187,14 @@ class CodecInteropTest : public ::testing::TestWithParam<std::string> {
 
 TEST_P(CodecInteropTest, EveryFrameIsStoredWithTheCodecAndRoundTrips) {
   // Frame counts by codec: every frame of these formats is encoded (none grows).
-  const tools::JsonValue stats = StatsJson(dir_ / "data");
+  const tools::Json stats = StatsJson(dir_ / "data");
   const std::string stats_text = tools::ToJson(stats);
-  EXPECT_EQ(stats.GetInt("instances"), static_cast<int64_t>(sources_.size()));
-  const tools::JsonValue* codecs = stats.Get("codecs");
-  ASSERT_TRUE(codecs && codecs->Get(GetParam())) << stats_text;
-  EXPECT_EQ(codecs->Get(GetParam())->GetInt("chunks"), kExpectedFrames) << stats_text;
-  EXPECT_EQ(codecs->Get("raw"), nullptr) << "no frame may stay raw: " << stats_text;
-  EXPECT_LT(codecs->Get(GetParam())->GetInt("stored_bytes"), codecs->Get(GetParam())->GetInt("raw_bytes"));
+  EXPECT_EQ(tools::JsonInt(stats, "instances"), static_cast<int64_t>(sources_.size()));
+  const tools::Json codecs = stats.value("codecs", tools::Json::object());
+  ASSERT_TRUE(codecs.contains(GetParam())) << stats_text;
+  EXPECT_EQ(tools::JsonInt(codecs[GetParam()], "chunks"), kExpectedFrames) << stats_text;
+  EXPECT_FALSE(codecs.contains("raw")) << "no frame may stay raw: " << stats_text;
+  EXPECT_LT(tools::JsonInt(codecs[GetParam()], "stored_bytes"), tools::JsonInt(codecs[GetParam()], "raw_bytes"));
   auto r = RunCommand(
       {PacscoreBinary(), "export", "--data", (dir_ / "data").string(), "--out", (dir_ / "original").string()});
   ASSERT_EQ(r.exit_code, 0) << r.output;

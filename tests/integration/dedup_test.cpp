@@ -9,7 +9,6 @@
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
-#include "json.h"
 #include "pacs/dicom/ingest.h"
 #include "pacs/dicom/instance_split.h"
 #include "test_support.h"
@@ -29,7 +28,7 @@ std::vector<fs::path> FilesIn(const fs::path& dir) {
 
 // The server re-encodes frames behind its C-STORE responses; `compact` waits
 // for that and compacts, so the folder is measured as it will stay.
-tools::JsonValue SettledStats(const fs::path& data) {
+tools::Json SettledStats(const fs::path& data) {
   auto c = RunCommand({PacscoreBinary(), "compact", "--data", data.string()});
   EXPECT_EQ(c.exit_code, 0) << c.output;
   return StatsJson(data);
@@ -176,46 +175,46 @@ TEST(DedupFiguresTest, ResentCorrectedDeletedCompacted) {
 
   ServerProcess server(data);
   ASSERT_TRUE(server.Start()) << server.Log();
-  const long long empty = SettledStats(data).GetInt("stored_bytes");
+  const long long empty = tools::JsonInt(SettledStats(data), "stored_bytes");
   std::string log;
   ASSERT_EQ(PushWithStorescu(originals, server.port(), 1, log), 140u) << log;
-  const long long first = SettledStats(data).GetInt("stored_bytes");
+  const long long first = tools::JsonInt(SettledStats(data), "stored_bytes");
   ExpectVerifyDeepClean(data, "after the first push");
 
   ASSERT_EQ(PushWithStorescu(originals, server.port(), 1, log), 140u) << log;
   auto twice = SettledStats(data);
-  const long long second = twice.GetInt("stored_bytes");
+  const long long second = tools::JsonInt(twice, "stored_bytes");
   std::printf("stored_bytes: empty %lld, first push %lld, second push %lld (+%.3f%%)\n", empty, first, second,
               100.0 * (second - first) / (first - empty));
   EXPECT_LE(second - first, (first - empty) * 5 / 1000) << "a re-sent series may add at most 0.5%";
-  EXPECT_EQ(twice.GetInt("instances"), 140);
+  EXPECT_EQ(tools::JsonInt(twice, "instances"), 140);
 
   ASSERT_EQ(PushWithStorescu(copies, server.port(), 1, log), 140u) << log;
   auto corrected = SettledStats(data);
-  const long long third = corrected.GetInt("stored_bytes");
+  const long long third = tools::JsonInt(corrected, "stored_bytes");
   std::printf("corrected copy adds %lld bytes (%.3f%% of the first push)\n", third - second,
               100.0 * (third - second) / (first - empty));
   EXPECT_LE(third - second, (first - empty) * 2 / 100) << "a corrected copy may add only header bytes (2%)";
-  EXPECT_EQ(corrected.GetInt("instances"), 280);
-  EXPECT_EQ(corrected.GetInt("unique_frames"), 140);
-  EXPECT_EQ(corrected.GetInt("frame_references"), 280);
+  EXPECT_EQ(tools::JsonInt(corrected, "instances"), 280);
+  EXPECT_EQ(tools::JsonInt(corrected, "unique_frames"), 140);
+  EXPECT_EQ(tools::JsonInt(corrected, "frame_references"), 280);
   ExpectVerifyDeepClean(data, "after the corrected copy");
 
   for (const auto& study : copy_studies) {
     auto d = RunCommand({PacscoreBinary(), "delete", "--data", data.string(), "--study", study});
     ASSERT_EQ(d.exit_code, 0) << d.output;
   }
-  EXPECT_EQ(StatsJson(data).GetInt("instances"), 140);
+  EXPECT_EQ(tools::JsonInt(StatsJson(data), "instances"), 140);
   ExpectVerifyDeepClean(data, "after deleting the copy");
   auto d = RunCommand({PacscoreBinary(), "delete", "--data", data.string(), "--study", originals[0].study_uid});
   ASSERT_EQ(d.exit_code, 0) << d.output;
   auto deleted = StatsJson(data);
-  EXPECT_EQ(deleted.GetInt("instances"), 0);
-  EXPECT_EQ(deleted.GetInt("frames_awaiting_collection"), 140);
+  EXPECT_EQ(tools::JsonInt(deleted, "instances"), 0);
+  EXPECT_EQ(tools::JsonInt(deleted, "frames_awaiting_collection"), 140);
   ExpectVerifyDeepClean(data, "after deleting the original");
   auto c = RunCommand({PacscoreBinary(), "compact", "--data", data.string(), "--gc-grace", "0"});
   ASSERT_EQ(c.exit_code, 0) << c.output;
-  const long long after = SettledStats(data).GetInt("stored_bytes");
+  const long long after = tools::JsonInt(SettledStats(data), "stored_bytes");
   std::printf("after delete + compact --gc-grace 0: %lld bytes (empty archive %lld)\n", after, empty);
   EXPECT_LE(after, empty + 1000000) << "the space of deleted frames comes back";
   ExpectVerifyDeepClean(data, "after compact");

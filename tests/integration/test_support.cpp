@@ -175,12 +175,12 @@ std::map<std::string, long long> ParseStatsJson(const std::string& json) {
   return out;
 }
 
-tools::JsonValue StatsJson(const fs::path& data) {
+tools::Json StatsJson(const fs::path& data) {
   auto r = RunCommand({PacscoreBinary(), "stats", "--data", data.string(), "--json"});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   auto json = tools::ParseJson(r.output);
   EXPECT_TRUE(json.ok()) << r.output;
-  return json.ok() ? *json : tools::JsonValue();
+  return json.ok() ? *json : tools::Json::object();
 }
 
 }  // namespace pacs::testing

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "json.h"
+#include "cli.h"
 
 namespace pacs::testing {
 
@@ -61,8 +61,8 @@ std::optional<std::string> StorescuFlagFor(const std::string& transfer_syntax);
 // Parsed `pacscore stats --json`.
 std::map<std::string, long long> ParseStatsJson(const std::string& json);
 
-// `pacscore stats --data DIR --json`, run and parsed (a null value, and a
+// `pacscore stats --data DIR --json`, run and parsed (an empty object, and a
 // test failure, when it fails).
-tools::JsonValue StatsJson(const std::filesystem::path& data);
+tools::Json StatsJson(const std::filesystem::path& data);
 
 }  // namespace pacs::testing

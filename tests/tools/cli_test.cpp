@@ -1,59 +1,334 @@
-// The CLI's own pieces: flag parsing, durations, and the JSON the admin
-// endpoint and `--json` speak.
+// The command line (CLI11), its JSON (nlohmann-json) and its log lines
+// (spdlog): flags, defaults and rejects of every subcommand, --help, --config
+// FILE.json, durations, ports, peers, and --log-format json.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "cli.h"
-#include "json.h"
+#include "command_line.h"
+#include "pacs/base/log.h"
 
 namespace pacs::tools {
 namespace {
 
-TEST(ParseArgsTest, ValuesBooleansRepeatsAndErrors) {
-  const char* argv[] = {"--data", "d", "--peer=A=X@h:1", "--peer", "B=Y@h:2", "--json", "file1", "file2"};
-  auto args = ParseArgs(8, const_cast<char**>(argv), {"data", "peer"}, {"json"});
-  ASSERT_TRUE(args.ok()) << args.status().ToString();
-  EXPECT_EQ(args->Get("data"), "d");
-  EXPECT_EQ(args->flags.at("peer"), (std::vector<std::string>{"A=X@h:1", "B=Y@h:2"}));
-  EXPECT_TRUE(args->Has("json"));
-  EXPECT_EQ(args->positional, (std::vector<std::string>{"file1", "file2"}));
+namespace fs = std::filesystem;
 
-  const char* unknown[] = {"--bogus"};
-  EXPECT_EQ(ParseArgs(1, const_cast<char**>(unknown), {"data"}, {}).status().code(), StatusCode::kInvalidArgument);
-  const char* missing[] = {"--data"};
-  EXPECT_FALSE(ParseArgs(1, const_cast<char**>(missing), {"data"}, {}).ok());
-  const char* valued_bool[] = {"--json=yes"};
-  EXPECT_FALSE(ParseArgs(1, const_cast<char**>(valued_bool), {}, {"json"}).ok());
+// Parses `args` (after the program name); nullopt when the command would run.
+std::optional<int> ParseQuietly(CommandLine& command_line, const std::vector<std::string>& args,
+                                std::string* err = nullptr) {
+  ::testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStderr();
+  auto exit_status = command_line.Parse(args);
+  ::testing::internal::GetCapturedStdout();
+  const std::string captured_err = ::testing::internal::GetCapturedStderr();
+  if (err) *err = captured_err;
+  return exit_status;
 }
 
-TEST(ParseDurationTest, UnitsAndRejects) {
-  EXPECT_EQ(*ParseDurationMs("0", "g"), 0);
+TEST(CommandLineTest, ServeFlagsValuesRepeatsAndDefaults) {
+  CommandLine cli;
+  ASSERT_EQ(cli.Parse({"serve", "--data", "d", "--port=11113", "--peer=A=X@h:1", "--peer", "B=Y@h:2", "--verbose",
+                       "--inline-encode", "--codec", "jpegls", "--no-verify-encode"}),
+            std::nullopt);
+  EXPECT_EQ(cli.command(), "serve");
+  EXPECT_EQ(cli.serve.data, "d");
+  EXPECT_EQ(cli.serve.port, 11113);
+  EXPECT_EQ(cli.serve.peers, (std::vector<std::string>{"A=X@h:1", "B=Y@h:2"}));
+  EXPECT_TRUE(cli.serve.verbose);
+  EXPECT_TRUE(cli.serve.inline_encode);
+  EXPECT_TRUE(cli.serve.no_verify_encode);
+  EXPECT_EQ(cli.serve.codec, "jpegls");
+  // Defaults, as before the libraries.
+  EXPECT_EQ(cli.serve.aet, "PACSCORE");
+  EXPECT_EQ(cli.serve.admin_port, 8043);
+  EXPECT_EQ(cli.serve.max_associations, 16);
+  EXPECT_EQ(cli.serve.on_duplicate, "keep");
+  EXPECT_EQ(cli.log_format, "text");
+}
+
+TEST(CommandLineTest, AFlagGivenTwiceKeepsItsLastValue) {
+  CommandLine cli;
+  ASSERT_EQ(cli.Parse({"export", "--data", "a", "--data", "b", "--out", "o"}), std::nullopt);
+  EXPECT_EQ(cli.export_flags.data, "b");
+  EXPECT_EQ(cli.export_flags.transfer_syntax, "original");
+}
+
+TEST(CommandLineTest, ImportTakesPathsAfterItsFlags) {
+  CommandLine cli;
+  ASSERT_EQ(cli.Parse({"import", "--data", "d", "file1", "folder2", "--on-duplicate", "replace"}), std::nullopt);
+  EXPECT_EQ(cli.import.paths, (std::vector<std::string>{"file1", "folder2"}));
+  EXPECT_EQ(cli.import.on_duplicate, "replace");
+  EXPECT_EQ(cli.import.codec, "auto");
+}
+
+TEST(CommandLineTest, DurationsBecomeMilliseconds) {
+  for (const auto& [text, ms] : std::vector<std::pair<std::string, int64_t>>{{"0", 0},
+                                                                             {"90s", 90000},
+                                                                             {"30m", 1800000},
+                                                                             {"1h", 3600000},
+                                                                             {"250ms", 250},
+                                                                             {"2d", 172800000},
+                                                                             {"5", 5000}}) {
+    CommandLine cli;
+    ASSERT_EQ(cli.Parse({"compact", "--data", "d", "--gc-grace", text}), std::nullopt) << text;
+    EXPECT_EQ(cli.compact.gc_grace_ms, ms) << text;
+  }
+  CommandLine defaults;
+  ASSERT_EQ(defaults.Parse({"verify", "--data", "d", "--deep"}), std::nullopt);
+  EXPECT_EQ(defaults.verify.gc_grace_ms, 3600000);
+  EXPECT_TRUE(defaults.verify.deep);
+
   EXPECT_EQ(*ParseDurationMs("90s", "g"), 90000);
-  EXPECT_EQ(*ParseDurationMs("1h", "g"), 3600000);
-  EXPECT_EQ(*ParseDurationMs("250ms", "g"), 250);
-  EXPECT_FALSE(ParseDurationMs("soon", "g").ok());
-  EXPECT_FALSE(ParseDurationMs("-1h", "g").ok());
-  EXPECT_FALSE(ParseDurationMs("5 parsecs", "g").ok());
+  for (const char* bad : {"soon", "-1h", "5 parsecs", ""}) {
+    EXPECT_FALSE(ParseDurationMs(bad, "g").ok()) << bad;
+    CommandLine cli;
+    std::string err;
+    EXPECT_EQ(ParseQuietly(cli, {"compact", "--data", "d", "--gc-grace", bad}, &err), 1) << bad;
+    EXPECT_NE(err.find("--gc-grace"), std::string::npos) << err;
+  }
 }
 
-TEST(ParsePortTest, Range) {
+TEST(CommandLineTest, PortsAreCheckedWithTheFlagNamed) {
   EXPECT_EQ(*ParsePort("11112", "port"), 11112);
   EXPECT_FALSE(ParsePort("70000", "port").ok());
   EXPECT_FALSE(ParsePort("12a", "port").ok());
+  for (const auto& [flag, value] : std::vector<std::pair<std::string, std::string>>{
+           {"--port", "70000"}, {"--port", "12a"}, {"--admin-port", "-1"}, {"--max-associations", "0"}}) {
+    CommandLine cli;
+    std::string err;
+    EXPECT_EQ(ParseQuietly(cli, {"serve", "--data", "d", flag, value}, &err), 1) << flag << " " << value;
+    EXPECT_NE(err.find("pacscore: " + flag), std::string::npos) << err;
+    EXPECT_NE(err.find("pacscore serve --help"), std::string::npos) << err;
+  }
+  CommandLine any_port;
+  ASSERT_EQ(any_port.Parse({"serve", "--data", "d", "--admin-port", "0"}), std::nullopt);
+  EXPECT_EQ(any_port.serve.admin_port, 0);
+}
+
+TEST(CommandLineTest, PeersAreCheckedAsTheyAreParsed) {
+  CommandLine good;
+  ASSERT_EQ(good.Parse({"serve", "--data", "d", "--peer", "VIEWER=VIEWERAE@10.0.0.5:104"}), std::nullopt);
+  EXPECT_EQ(good.serve.peers.size(), 1u);
+  for (const char* bad : {"nonsense", "A=X@h:99999", "A=@h:1"}) {
+    CommandLine cli;
+    EXPECT_EQ(ParseQuietly(cli, {"serve", "--data", "d", "--peer", bad}), 1) << bad;
+  }
+}
+
+TEST(CommandLineTest, RejectsWithOneErrorStyle) {
+  const std::vector<std::vector<std::string>> rejects = {
+      {"serve", "--data", "d", "--bogus"},                     // unknown flag
+      {"serve", "--data"},                                     // missing value
+      {"serve"},                                               // missing --data
+      {"serve", "--data", "d", "--aet", "ABCDEFGHIJKLMNOPQ"},  // AE title over 16
+      {"serve", "--data", "d", "--on-duplicate", "merge"},     // unknown policy
+      {"serve", "--data", "d", "--codec", "gif"},              // unknown codec
+      {"serve", "--data", "d", "--verify-encode", "--no-verify-encode"},
+      {"serve", "--data", "d", "--log-format", "xml"},
+      {"import", "--data", "d"},  // no paths
+      {"export", "--data", "d"},  // no --out
+      {"export", "--data", "d", "--out", "o", "--transfer-syntax", "bogus"},
+      {"delete", "--data", "d"},  // no selector
+      {"delete", "--data", "d", "--study", "1", "--series", "2"},
+      {"stats", "--data", "d", "--deep"},
+      {"frobnicate"},
+  };
+  for (const auto& args : rejects) {
+    CommandLine cli;
+    std::string err;
+    EXPECT_EQ(ParseQuietly(cli, args, &err), 1) << args[0] << " " << (args.size() > 1 ? args.back() : "");
+    EXPECT_EQ(err.rfind("pacscore: ", 0), 0u) << err;
+    EXPECT_NE(err.find("--help"), std::string::npos) << err;
+  }
+  CommandLine none;
+  EXPECT_EQ(ParseQuietly(none, {}), 1);
+}
+
+TEST(CommandLineTest, HelpExitsZeroForEverySubcommand) {
+  for (const char* command : {"serve", "import", "export", "stats", "delete", "compact", "verify"}) {
+    CommandLine cli;
+    ::testing::internal::CaptureStdout();
+    EXPECT_EQ(cli.Parse({command, "--help"}), 0) << command;
+    const std::string out = ::testing::internal::GetCapturedStdout();
+    EXPECT_NE(out.find("--data"), std::string::npos) << command << ": " << out;
+    EXPECT_NE(out.find("--log-format"), std::string::npos) << command << ": " << out;
+    EXPECT_NE(out.find("--config"), std::string::npos) << command << ": " << out;
+  }
+  CommandLine top;
+  ::testing::internal::CaptureStdout();
+  EXPECT_EQ(top.Parse({"--help"}), 0);
+  const std::string usage = ::testing::internal::GetCapturedStdout();
+  for (const char* command : {"serve", "import", "export", "stats", "delete", "compact", "verify", "bench"})
+    EXPECT_NE(usage.find(command), std::string::npos) << command << " missing from " << usage;
+}
+
+TEST(CommandLineTest, ServeHelpListsEveryFlag) {
+  CommandLine cli;
+  const std::string help = cli.Help("serve");
+  for (const char* flag :
+       {"--data", "--port", "--aet", "--admin-port", "--max-associations", "--on-duplicate", "--codec", "--peer",
+        "--inline-encode", "--verify-encode", "--no-verify-encode", "--verbose", "--log-format", "--config"})
+    EXPECT_NE(help.find(flag), std::string::npos) << flag << " missing from " << help;
+}
+
+class ConfigFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override { path_ = fs::temp_directory_path() / ("pacs_cli_test_" + std::to_string(getpid()) + ".json"); }
+  void TearDown() override { fs::remove(path_); }
+  void Write(const std::string& text) { std::ofstream(path_) << text; }
+  fs::path path_;
+};
+
+TEST_F(ConfigFileTest, KeysAreLongFlagNamesAndTheCommandLineWins) {
+  Write(R"({"data": "/srv/pacs", "port": 11113, "aet": "FROMFILE", "peer": ["A=X@h:1", "B=Y@h:2"],
+            "verbose": true, "log-format": "json", "on-duplicate": "reject"})");
+  CommandLine cli;
+  ASSERT_EQ(cli.Parse({"serve", "--config", path_.string(), "--aet", "FROMFLAG"}), std::nullopt);
+  EXPECT_EQ(cli.serve.data, "/srv/pacs");
+  EXPECT_EQ(cli.serve.port, 11113);
+  EXPECT_EQ(cli.serve.aet, "FROMFLAG");
+  EXPECT_EQ(cli.serve.peers, (std::vector<std::string>{"A=X@h:1", "B=Y@h:2"}));
+  EXPECT_TRUE(cli.serve.verbose);
+  EXPECT_FALSE(cli.serve.inline_encode);
+  EXPECT_EQ(cli.serve.on_duplicate, "reject");
+  EXPECT_EQ(cli.log_format, "json");
+
+  // A repeatable flag on the command line replaces the file's list.
+  CommandLine peers;
+  ASSERT_EQ(peers.Parse({"serve", "--peer", "C=Z@h:3", "--config", path_.string()}), std::nullopt);
+  EXPECT_EQ(peers.serve.peers, (std::vector<std::string>{"C=Z@h:3"}));
+}
+
+TEST_F(ConfigFileTest, ValuesFromTheFileAreCheckedLikeFlags) {
+  Write(R"({"data": "d", "port": 70000})");
+  CommandLine cli;
+  std::string err;
+  EXPECT_EQ(ParseQuietly(cli, {"serve", "--config", path_.string()}, &err), 1);
+  EXPECT_NE(err.find("--port"), std::string::npos) << err;
+}
+
+TEST_F(ConfigFileTest, RejectsUnknownKeysBadJsonAndMissingFiles) {
+  for (const char* text :
+       {R"({"data": "d", "prot": 1})", R"({"data": "d",})", R"(["data", "d"])", R"({"data": {"nested": 1}})"}) {
+    Write(text);
+    CommandLine cli;
+    std::string err;
+    EXPECT_EQ(ParseQuietly(cli, {"serve", "--config", path_.string()}, &err), 1) << text;
+    EXPECT_NE(err.find("--config"), std::string::npos) << text << ": " << err;
+  }
+  CommandLine missing;
+  EXPECT_EQ(ParseQuietly(missing, {"serve", "--config", (path_.string() + ".absent")}), 1);
+}
+
+TEST_F(ConfigFileTest, RoundTripsThroughTheReader) {
+  CommandLine given;
+  ASSERT_EQ(given.Parse({"serve", "--data", "d", "--port", "11119", "--peer", "A=X@h:1", "--verbose"}), std::nullopt);
+  JsonConfig writer;
+  Write(writer.to_config(given.app().get_subcommand("serve"), false, false, ""));
+  CommandLine read;
+  ASSERT_EQ(read.Parse({"serve", "--config", path_.string()}), std::nullopt);
+  EXPECT_EQ(read.serve.data, "d");
+  EXPECT_EQ(read.serve.port, 11119);
+  EXPECT_EQ(read.serve.peers, (std::vector<std::string>{"A=X@h:1"}));
+  EXPECT_TRUE(read.serve.verbose);
 }
 
 TEST(JsonTest, RoundTripsNestedValuesAndEscapes) {
-  JsonValue v = JsonObject{{"n", int64_t{-42}},
-                           {"s", "line\n\"quoted\"\t\x01"},
-                           {"b", true},
-                           {"a", JsonArray{JsonValue(1), JsonValue("x"), JsonValue()}},
-                           {"o", JsonObject{{"k", "v"}}}};
+  const Json v = {{"n", -42},
+                  {"big", uint64_t{1} << 63},
+                  {"s", "line\n\"quoted\"\t\x01"},
+                  {"b", true},
+                  {"a", Json::array({1, "x", nullptr})},
+                  {"o", {{"k", "v"}}}};
   for (bool pretty : {false, true}) {
     auto parsed = ParseJson(ToJson(v, pretty));
     ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
-    EXPECT_EQ(ToJson(*parsed), ToJson(v));
+    EXPECT_EQ(*parsed, v);
   }
-  EXPECT_EQ(ParseJson(R"({"u":"caf\u00e9"})")->GetString("u"), "caf\xc3\xa9");
+  // Pretty output is what `stats --json` prints and tests read: "key": value.
+  EXPECT_NE(ToJson(v, true).find("\n  \"n\": -42"), std::string::npos) << ToJson(v, true);
+  EXPECT_EQ(JsonString(*ParseJson(R"({"u":"caf\u00e9"})"), "u"), "caf\xc3\xa9");
   for (const char* bad : {"{", R"({"a":})", "[1,]", R"({"a":1} x)", "\"open"}) EXPECT_FALSE(ParseJson(bad).ok()) << bad;
+  // Bytes that are not UTF-8 (a file name, say) are replaced, never thrown.
+  EXPECT_NE(ToJson(Json{{"path", "bad\xff"}}).find("bad\xef\xbf\xbd"), std::string::npos);
+}
+
+// Counters go out signed, as they always did: tests and scripts parse them
+// as signed 64-bit integers, and a counter that wrapped below zero reads -1.
+TEST(JsonTest, CountersAreWrittenAsSignedIntegers) {
+  EXPECT_EQ(ToJson(Json{{"background_backlog", JsonCount(uint64_t{0} - 1)}}), R"({"background_backlog":-1})");
+  EXPECT_EQ(ToJson(Json{{"instances", JsonCount(140)}}), R"({"instances":140})");
+}
+
+TEST(JsonTest, FieldsFallBackWhenAbsentOrOfAnotherType) {
+  const Json object = {{"s", "text"}, {"i", 7}, {"f", 2.9}, {"b", true}};
+  EXPECT_EQ(JsonString(object, "s"), "text");
+  EXPECT_EQ(JsonString(object, "i"), "");
+  EXPECT_EQ(JsonInt(object, "i"), 7);
+  EXPECT_EQ(JsonInt(object, "f"), 2);
+  EXPECT_EQ(JsonInt(object, "s", -1), -1);
+  EXPECT_EQ(JsonInt(Json(), "i", 5), 5);
+  EXPECT_TRUE(JsonBool(object, "b"));
+  EXPECT_FALSE(JsonBool(object, "i"));
+}
+
+TEST(ParseArgsTest, BenchFlagsValuesBooleansRepeatsAndErrors) {
+  const char* argv[] = {"--corpus", "d", "--serve-arg=--x", "--serve-arg", "--y", "--keep", "file1"};
+  auto args = ParseArgs(7, const_cast<char**>(argv), {"corpus", "serve-arg"}, {"keep"});
+  ASSERT_TRUE(args.ok()) << args.status().ToString();
+  EXPECT_EQ(args->Get("corpus"), "d");
+  EXPECT_EQ(args->flags.at("serve-arg"), (std::vector<std::string>{"--x", "--y"}));
+  EXPECT_TRUE(args->Has("keep"));
+  EXPECT_EQ(args->positional, (std::vector<std::string>{"file1"}));
+  const char* unknown[] = {"--bogus"};
+  EXPECT_EQ(ParseArgs(1, const_cast<char**>(unknown), {"corpus"}, {}).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(LogTest, JsonFormatWritesOneParseableObjectPerLine) {
+  SetLogFormat(LogFormat::kJson);
+  ::testing::internal::CaptureStderr();
+  LogInfo("admin endpoint on 127.0.0.1:8043");
+  LogWarning("a \"quoted\"\nmulti-line message\twith \x01 control bytes and \xff");
+  LogError("100% {} done");
+  const std::string out = ::testing::internal::GetCapturedStderr();
+  SetLogFormat(LogFormat::kText);
+
+  std::istringstream lines(out);
+  std::vector<Json> objects;
+  for (std::string line; std::getline(lines, line);) {
+    auto parsed = ParseJson(line);
+    ASSERT_TRUE(parsed.ok()) << line;
+    objects.push_back(*parsed);
+  }
+  ASSERT_EQ(objects.size(), 3u) << out;
+  EXPECT_EQ(JsonString(objects[0], "level"), "INFO");
+  EXPECT_EQ(JsonString(objects[0], "message"), "admin endpoint on 127.0.0.1:8043");
+  EXPECT_EQ(JsonString(objects[1], "level"), "WARN");
+  // Bytes that are not UTF-8 become U+FFFD; the line is kept.
+  EXPECT_EQ(JsonString(objects[1], "message"),
+            "a \"quoted\"\nmulti-line message\twith \x01 control bytes and \xef\xbf\xbd");
+  EXPECT_EQ(JsonString(objects[2], "message"), "100% {} done");
+  const std::string time = JsonString(objects[0], "time");
+  EXPECT_EQ(time.size(), 24u) << time;  // 2026-01-02T03:04:05.678Z
+  EXPECT_EQ(time.back(), 'Z') << time;
+  EXPECT_EQ(out.rfind("{\"time\":", 0), 0u) << "time first, for people reading the raw lines: " << out;
+}
+
+TEST(LogTest, TextFormatIsUtcMillisecondsLevelMessage) {
+  SetLogFormat(LogFormat::kText);
+  ::testing::internal::CaptureStderr();
+  LogInfo("stopped cleanly");
+  const std::string out = ::testing::internal::GetCapturedStderr();
+  // 2026-01-02T03:04:05.678Z INFO  stopped cleanly
+  ASSERT_EQ(out.size(), 24u + 1 + 5 + 1 + 15 + 1) << out;
+  EXPECT_EQ(out[10], 'T');
+  EXPECT_EQ(out[23], 'Z');
+  EXPECT_EQ(out.substr(24), " INFO  stopped cleanly\n");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
 
 #include "pacs/base/log.h"
 
@@ -37,7 +38,7 @@ struct AdminServer::Impl {
       try {
         reply = handler(std::string(req.method_string()), std::string(req.target()), req.body());
       } catch (const std::exception& e) {
-        reply = {500, std::string("{\"error\":\"internal error\"}")};
+        reply = {500, nlohmann::json{{"error", "internal error"}}.dump()};
         LogError(std::string("admin endpoint: ") + e.what());
       }
       http::response<http::string_body> res{static_cast<http::status>(reply.status), req.version()};

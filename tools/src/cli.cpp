@@ -11,6 +11,49 @@
 
 namespace pacs::tools {
 
+std::string PortProblem(const std::string& text) {
+  char* end = nullptr;
+  const long v = std::strtol(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || v < 0 || v > 65535) return "must be a port number 0-65535, not '" + text + "'";
+  return "";
+}
+
+Result<uint16_t> ParsePort(const std::string& text, const std::string& flag) {
+  if (std::string problem = PortProblem(text); !problem.empty())
+    return Status::InvalidArgument("--" + flag + " " + problem);
+  return static_cast<uint16_t>(std::strtol(text.c_str(), nullptr, 10));
+}
+
+namespace {
+
+// Milliseconds per unit of a duration, or nullopt for an unknown unit.
+std::optional<double> DurationScale(const std::string& unit) {
+  if (unit.empty() || unit == "s") return 1000;
+  if (unit == "ms") return 1;
+  if (unit == "m") return 60e3;
+  if (unit == "h") return 3600e3;
+  if (unit == "d") return 86400e3;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string DurationProblem(const std::string& text) {
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || end == text.c_str() || !DurationScale(end) || v < 0)
+    return "must be a duration like 0, 90s, 30m, 1h; not '" + text + "'";
+  return "";
+}
+
+Result<int64_t> ParseDurationMs(const std::string& text, const std::string& flag) {
+  if (std::string problem = DurationProblem(text); !problem.empty())
+    return Status::InvalidArgument("--" + flag + " " + problem);
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  return static_cast<int64_t>(v * *DurationScale(end));
+}
+
 Result<Args> ParseArgs(int argc, char** argv, const std::set<std::string>& value_flags,
                        const std::set<std::string>& bool_flags) {
   Args args;
@@ -43,12 +86,35 @@ Result<Args> ParseArgs(int argc, char** argv, const std::set<std::string>& value
   return args;
 }
 
-Result<uint16_t> ParsePort(const std::string& text, const std::string& flag) {
-  char* end = nullptr;
-  long v = std::strtol(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || v < 0 || v > 65535)
-    return Status::InvalidArgument("--" + flag + " must be a port number 0-65535, not '" + text + "'");
-  return static_cast<uint16_t>(v);
+Result<Json> ParseJson(std::string_view text) {
+  try {
+    return Json::parse(text);
+  } catch (const Json::exception& e) {
+    return Status::InvalidArgument(std::string("invalid JSON: ") + e.what());
+  }
+}
+
+std::string ToJson(const Json& value, bool pretty) {
+  return value.dump(pretty ? 2 : -1, ' ', /*ensure_ascii=*/false, Json::error_handler_t::replace);
+}
+
+std::string JsonString(const Json& object, const std::string& key) {
+  if (!object.is_object()) return "";
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+int64_t JsonInt(const Json& object, const std::string& key, int64_t fallback) {
+  if (!object.is_object()) return fallback;
+  auto it = object.find(key);
+  if (it == object.end() || !it->is_number()) return fallback;
+  return it->is_number_float() ? static_cast<int64_t>(it->get<double>()) : it->get<int64_t>();
+}
+
+bool JsonBool(const Json& object, const std::string& key) {
+  if (!object.is_object()) return false;
+  auto it = object.find(key);
+  return it != object.end() && it->is_boolean() && it->get<bool>();
 }
 
 std::string AdminPortFile(const std::string& data_dir) {
@@ -65,38 +131,39 @@ std::optional<uint16_t> FindRunningServer(const std::string& data_dir) {
   if (!json.ok()) return std::nullopt;
   // The port file may be stale and the port reused by another server: check the folder.
   std::error_code ec;
-  auto served = std::filesystem::weakly_canonical(json->GetString("data"), ec);
+  auto served = std::filesystem::weakly_canonical(JsonString(*json, "data"), ec);
   auto ours = std::filesystem::weakly_canonical(data_dir, ec);
   if (served != ours) return std::nullopt;
   return static_cast<uint16_t>(port);
 }
 
-JsonValue StatsToJson(const engine::StoreStats& s) {
-  JsonObject codecs;
+Json StatsToJson(const engine::StoreStats& s) {
+  Json codecs = Json::object();
   for (const auto& [name, usage] : s.per_codec)
-    codecs[name] =
-        JsonObject{{"chunks", usage.chunks}, {"raw_bytes", usage.raw_bytes}, {"stored_bytes", usage.stored_bytes}};
-  return JsonObject{
-      {"unique_frames", s.chunks},
-      {"frame_references", s.chunk_references},
-      {"dedup_saved_bytes", s.dedup_saved_bytes},
-      {"frames_in_several_encodings", s.frames_in_several_encodings},
-      {"frames_awaiting_collection", s.chunks_awaiting_collection},
-      {"frame_bytes_awaiting_collection", s.chunk_bytes_awaiting_collection},
-      {"frames_awaiting_reencoding", s.chunks_awaiting_reencoding},
-      {"pixel_raw_bytes", s.pixel_raw_bytes},
-      {"pixel_stored_bytes", s.pixel_stored_bytes},
+    codecs[name] = {{"chunks", JsonCount(usage.chunks)},
+                    {"raw_bytes", JsonCount(usage.raw_bytes)},
+                    {"stored_bytes", JsonCount(usage.stored_bytes)}};
+  return {
+      {"unique_frames", JsonCount(s.chunks)},
+      {"frame_references", JsonCount(s.chunk_references)},
+      {"dedup_saved_bytes", JsonCount(s.dedup_saved_bytes)},
+      {"frames_in_several_encodings", JsonCount(s.frames_in_several_encodings)},
+      {"frames_awaiting_collection", JsonCount(s.chunks_awaiting_collection)},
+      {"frame_bytes_awaiting_collection", JsonCount(s.chunk_bytes_awaiting_collection)},
+      {"frames_awaiting_reencoding", JsonCount(s.chunks_awaiting_reencoding)},
+      {"pixel_raw_bytes", JsonCount(s.pixel_raw_bytes)},
+      {"pixel_stored_bytes", JsonCount(s.pixel_stored_bytes)},
       {"codecs", std::move(codecs)},
-      {"patients", s.patients},
-      {"studies", s.studies},
-      {"series", s.series},
-      {"instances", s.instances},
-      {"received_bytes", s.received_bytes},
-      {"received_bytes_total", s.received_bytes_total},
-      {"stored_bytes", s.stored_bytes},
-      {"disk_usage_bytes", s.disk_usage_bytes},
-      {"pixel_chunks", s.chunks},
-      {"pixel_chunk_bytes", s.chunk_bytes},
+      {"patients", JsonCount(s.patients)},
+      {"studies", JsonCount(s.studies)},
+      {"series", JsonCount(s.series)},
+      {"instances", JsonCount(s.instances)},
+      {"received_bytes", JsonCount(s.received_bytes)},
+      {"received_bytes_total", JsonCount(s.received_bytes_total)},
+      {"stored_bytes", JsonCount(s.stored_bytes)},
+      {"disk_usage_bytes", JsonCount(s.disk_usage_bytes)},
+      {"pixel_chunks", JsonCount(s.chunks)},
+      {"pixel_chunk_bytes", JsonCount(s.chunk_bytes)},
   };
 }
 

@@ -1,20 +1,96 @@
 // File: cli.h
-// Flag parsing and the pieces every subcommand shares: finding the running
-// server that holds a data folder, progress output, stats as JSON.
+// What the subcommands share: their flags once parsed (command_line.cpp
+// parses them), finding the running server that holds a data folder, JSON
+// helpers, progress output, and the maintenance actions that the CLI and
+// the admin endpoint both run.
 #pragma once
 
+#include <cstdint>
 #include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "json.h"
 #include "pacs/base/result.h"
 #include "pacs/engine/store.h"
 
+namespace pacs::dicom {
+struct IngestReport;
+struct ExportSummary;
+}  // namespace pacs::dicom
+
 namespace pacs::tools {
 
+using Json = nlohmann::json;
+
+// The flags of each subcommand, already checked by the command line
+// (ports in range, known policies and codecs, well-formed peers).
+struct ServeFlags {
+  std::string data;
+  uint16_t port = 11112;
+  std::string aet = "PACSCORE";
+  uint16_t admin_port = 8043;
+  uint16_t max_associations = 16;
+  std::string on_duplicate = "keep";
+  std::string codec = "auto";
+  std::vector<std::string> peers;  // NAME=AET@HOST:PORT, C-MOVE destinations
+  bool verify_encode = false;      // the default; kept so scripts may say it
+  bool no_verify_encode = false;
+  bool inline_encode = false;
+  bool verbose = false;
+};
+
+struct ImportFlags {
+  std::string data;
+  std::string on_duplicate = "keep";
+  std::string codec = "auto";
+  bool verify_encode = false;
+  bool no_verify_encode = false;
+  std::vector<std::string> paths;
+};
+
+struct ExportFlags {
+  std::string data;
+  std::string out;
+  std::string study;
+  std::string transfer_syntax = "original";
+};
+
+struct StatsFlags {
+  std::string data;
+  bool json = false;
+};
+
+// delete, compact and verify.
+struct MaintenanceFlags {
+  std::string data;
+  std::string study, series, instance;  // delete: exactly one
+  int64_t gc_grace_ms = 3600 * 1000;    // compact, verify: --gc-grace, default 1h
+  bool deep = false;                    // verify
+  bool json = false;                    // print the reply as JSON, for scripts
+};
+
+int RunServe(const ServeFlags& flags);
+int RunImport(const ImportFlags& flags);
+int RunExport(const ExportFlags& flags);
+int RunStats(const StatsFlags& flags);
+int RunDelete(const MaintenanceFlags& flags);
+int RunCompact(const MaintenanceFlags& flags);
+int RunVerify(const MaintenanceFlags& flags);
+
+// Why `text` is not a port number 0-65535, or "" when it is one.
+std::string PortProblem(const std::string& text);
+// Why `text` is not a duration like 0, 250ms, 90s, 30m, 1h, 2d (plain
+// numbers are seconds), or "" when it is one.
+std::string DurationProblem(const std::string& text);
+Result<uint16_t> ParsePort(const std::string& text, const std::string& flag);
+Result<int64_t> ParseDurationMs(const std::string& text, const std::string& flag);
+
+// The flag parser `pacscore bench` still uses until it moves to bench/ with
+// a command line of its own. `value_flags` take a value, `bool_flags` do not.
 struct Args {
   std::map<std::string, std::vector<std::string>> flags;  // repeatable flags keep every value
   std::vector<std::string> positional;
@@ -25,19 +101,30 @@ struct Args {
     return it == flags.end() || it->second.empty() ? fallback : it->second.back();
   }
 };
-
-// Parses argv after the subcommand. `value_flags` take a value, `bool_flags` do not;
-// anything else is an error naming the flag.
 Result<Args> ParseArgs(int argc, char** argv, const std::set<std::string>& value_flags,
                        const std::set<std::string>& bool_flags);
-Result<uint16_t> ParsePort(const std::string& text, const std::string& flag);
+
+// JSON at the boundary: parse errors become a Status; text that is not valid
+// UTF-8 is written with U+FFFD instead of throwing.
+Result<Json> ParseJson(std::string_view text);
+std::string ToJson(const Json& value, bool pretty = false);
+// A counter as the admin API has always written it: a signed 64-bit integer,
+// so that one that wrapped below zero reads as a small negative number, not
+// as 2^64 - 1 that some parsers refuse.
+inline int64_t JsonCount(uint64_t count) {
+  return static_cast<int64_t>(count);
+}
+// Fields of a JSON object, with the fallback when absent or of another type.
+std::string JsonString(const Json& object, const std::string& key);
+int64_t JsonInt(const Json& object, const std::string& key, int64_t fallback = 0);
+bool JsonBool(const Json& object, const std::string& key);
 
 // The file in the data folder where `serve` publishes its admin port.
 std::string AdminPortFile(const std::string& data_dir);
 // The admin port of a live server holding `data_dir`, if one answers.
 std::optional<uint16_t> FindRunningServer(const std::string& data_dir);
 
-JsonValue StatsToJson(const engine::StoreStats& stats);
+Json StatsToJson(const engine::StoreStats& stats);
 
 // A one-line progress bar on stderr, drawn only when stderr is a terminal.
 class Progress {
@@ -52,24 +139,21 @@ class Progress {
   double start_;
 };
 
-// Prints "pacscore: <status>" on stderr; returns 1.
+// Reports "pacscore: <status>" on stderr (a log line with --log-format json);
+// returns 1, the exit status of a fatal error.
 int Fail(const Status& status);
 // Opens a data folder (read-only: a point-in-time view that writes nothing).
-// A writer gets the query index installed. Busy when another process holds it.
+// A writer gets the query index installed. Busy when another process holds
+// it, naming the admin port when that process is a pacscore server.
 Result<std::unique_ptr<engine::Store>> OpenFolder(const std::string& dir, engine::DuplicatePolicy policy,
                                                   bool read_only = false);
 // delete / compact / verify on an open store, for the CLI and the admin
 // endpoint alike. `request` holds the flags as JSON ("study", "gc_grace_ms",
 // "deep", ...); the reply has "error" on failure.
-JsonValue HandleMaintenance(engine::Store& store, const std::string& action, const JsonValue& request);
-Result<int64_t> ParseDurationMs(const std::string& text, const std::string& flag);
-
-int RunServe(int argc, char** argv);
-int RunDelete(int argc, char** argv);
-int RunCompact(int argc, char** argv);
-int RunVerify(int argc, char** argv);
-int RunImport(int argc, char** argv);
-int RunExport(int argc, char** argv);
-int RunStats(int argc, char** argv);
+Json HandleMaintenance(engine::Store& store, const std::string& action, const Json& request);
+// The replies of the admin endpoint's /import and /export, which `import` and
+// `export` also build when they open the folder themselves.
+Json IngestReply(const Result<dicom::IngestReport>& report);
+Json ExportReply(const Result<dicom::ExportSummary>& summary);
 
 }  // namespace pacs::tools

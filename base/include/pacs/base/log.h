@@ -1,5 +1,11 @@
 // File: log.h
-// One line per event on stderr, with a UTC timestamp and a level. Thread-safe.
+// One line per event on stderr, thread-safe. Text (the default): a UTC
+// timestamp with milliseconds, the level and the message. JSON, for log
+// shippers: one object per line with "time", "level" and "message".
+//
+//   SetLogFormat(LogFormat::kJson);
+//   LogInfo("admin endpoint on 127.0.0.1:8043");
+//   // {"time":"2026-01-02T03:04:05.678Z","level":"INFO","message":"admin endpoint on 127.0.0.1:8043"}
 #pragma once
 
 #include <string_view>
@@ -7,9 +13,13 @@
 namespace pacs {
 
 enum class LogLevel { kDebug, kInfo, kWarning, kError };
+enum class LogFormat { kText, kJson };
 
 void Log(LogLevel level, std::string_view message);
 void SetLogLevel(LogLevel level);
+// Set once at start-up, before other threads log; lines already written keep theirs.
+void SetLogFormat(LogFormat format);
+LogFormat GetLogFormat();
 inline void LogInfo(std::string_view m) {
   Log(LogLevel::kInfo, m);
 }

@@ -1,0 +1,284 @@
+#include "command_line.h"
+
+#include <cstdio>
+#include <functional>
+#include <utility>
+
+#include "pacs/base/log.h"
+#include "pacs/dicom/pixel_codec_policy.h"
+#include "pacs/dicom/retrieve.h"
+#include "pacs/dicom/transcode.h"
+
+namespace pacs::tools {
+namespace {
+
+// A check of a flag's value: `problem` says what is wrong with it, "" if nothing.
+// CLI11 reports it as "--flag: <problem>".
+CLI::Validator Check(std::function<std::string(const std::string&)> problem) {
+  return CLI::Validator([problem = std::move(problem)](std::string& text) { return problem(text); }, "");
+}
+
+// A check by one of the modules' own parsers (the same ones the run uses).
+// Their messages start with the flag ("--peer must be ..."), which CLI11
+// already puts in front: it is left out.
+template <typename T>
+CLI::Validator CheckWith(Result<T> (*parse)(std::string_view)) {
+  return Check([parse](const std::string& text) {
+    auto parsed = parse(text);
+    if (parsed.ok()) return std::string();
+    const std::string& message = parsed.status().message();
+    const size_t space = message.find(' ');
+    return message.rfind("--", 0) == 0 && space != std::string::npos ? message.substr(space + 1) : message;
+  });
+}
+
+const CLI::Validator kPort = Check(PortProblem);
+const CLI::Validator kAtLeastOne = Check([](const std::string& text) {
+  if (std::string problem = PortProblem(text); !problem.empty()) return problem;
+  return std::strtol(text.c_str(), nullptr, 10) == 0 ? std::string("must be at least 1") : std::string();
+});
+const CLI::Validator kAeTitle = Check([](const std::string& text) {
+  return text.empty() || text.size() > 16 ? std::string("must be 1-16 characters") : std::string();
+});
+// Rewrites 90s, 30m, 1h ... to milliseconds for an int64_t flag.
+const CLI::Validator kDurationToMs = CLI::Validator(
+    [](std::string& text) {
+      auto ms = ParseDurationMs(text, "");
+      if (!ms.ok()) return DurationProblem(text);
+      text = std::to_string(*ms);
+      return std::string();
+    },
+    "");
+
+constexpr const char* kDuplicateHelp =
+    "a SOP Instance UID that arrives again with other content: keep the stored one, replace it, "
+    "or reject it (status 0111)";
+constexpr const char* kCodecHelp =
+    "how uncompressed frames are stored, losslessly: auto picks per pixel format (docs/codecs.md)";
+
+void AddCodecFlags(CLI::App& command, std::string& codec, bool& verify_encode, bool& no_verify_encode) {
+  command.add_option("--codec", codec, kCodecHelp)
+      ->type_name("auto|jpegls|j2k|htj2k|none")
+      ->capture_default_str()
+      ->check(CheckWith(dicom::ParseCodecPolicy));
+  CLI::Option* verify = command.add_flag("--verify-encode", verify_encode,
+                                         "decode every encoded frame and compare it with the original (the default)");
+  CLI::Option* no_verify = command.add_flag("--no-verify-encode", no_verify_encode, "skip that check");
+  verify->excludes(no_verify);
+}
+
+CLI::Option* AddDataFlag(CLI::App& command, std::string& data) {
+  return command.add_option("--data", data, "the data folder (an embedded RocksDB store)")
+      ->type_name("DIR")
+      ->required();
+}
+
+}  // namespace
+
+CommandLine::CommandLine()
+    : app_("pacscore: a PACS core. It stores DICOM instances in a data folder and serves them over DICOM.",
+           "pacscore") {
+  // A flag given twice keeps its last value, as flags always did here.
+  app_.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app_.require_subcommand(1);
+  app_.footer("Run 'pacscore <command> --help' for the flags of a command.");
+  // The subcommands' --config feed this option, so that CLI11 reads the file
+  // after the command line and lets the flags given there win.
+  app_.config_formatter(config_);
+  app_.allow_config_extras(false);
+  config_file_ = app_.set_config("--config", "", "")->group("");
+  AddServe();
+  AddImport();
+  AddExport();
+  AddStats();
+  AddMaintenance();
+  // Listed for the usage only: main() hands `bench` its arguments untouched.
+  app_.add_subcommand("bench", "measure ingest, query and retrieval next to other archives (pacscore bench --help)")
+      ->prefix_command()
+      ->allow_extras();
+}
+
+void CommandLine::AddCommonFlags(CLI::App& command) {
+  command.add_option("--log-format", log_format, "log lines as text, or as one JSON object per line for log shippers")
+      ->type_name("text|json")
+      ->capture_default_str()
+      ->check(Check([](const std::string& text) {
+        return text == "text" || text == "json" ? std::string() : "must be text or json, not '" + text + "'";
+      }));
+  command
+      .add_option("--config",
+                  "read flags from a JSON file whose keys are this command's long flag names; "
+                  "flags given on the command line override it")
+      ->type_name("FILE.json")
+      ->configurable(false)
+      ->trigger_on_parse()
+      ->each([this, &command](const std::string& file) {
+        config_->set_section(&command);
+        config_file_->add_result(file);
+      });
+}
+
+void CommandLine::AddServe() {
+  CLI::App& command = *app_.add_subcommand("serve", "answer DICOM on a data folder, with an admin endpoint over HTTP");
+  AddDataFlag(command, serve.data);
+  command.add_option("--port", serve.port, "the DICOM port")->capture_default_str()->check(kPort);
+  command.add_option("--aet", serve.aet, "the AE title (1-16 characters)")->capture_default_str()->check(kAeTitle);
+  command.add_option("--admin-port", serve.admin_port, "the admin endpoint's port on 127.0.0.1 (0: any free port)")
+      ->capture_default_str()
+      ->check(kPort);
+  command.add_option("--max-associations", serve.max_associations, "DICOM associations served at once")
+      ->capture_default_str()
+      ->check(kAtLeastOne);
+  command.add_option("--on-duplicate", serve.on_duplicate, kDuplicateHelp)
+      ->type_name("keep|replace|reject")
+      ->capture_default_str()
+      ->check(CheckWith(engine::ParseDuplicatePolicy));
+  AddCodecFlags(command, serve.codec, serve.verify_encode, serve.no_verify_encode);
+  command.add_flag("--inline-encode", serve.inline_encode,
+                   "encode frames before each C-STORE response instead of in the background");
+  command.add_option("--peer", serve.peers, "a C-MOVE destination, repeatable; matched by AE title, then NAME")
+      ->type_name("NAME=AET@HOST:PORT")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->check(CheckWith(dicom::ParsePeer));
+  command.add_flag("--verbose", serve.verbose, "log debug lines too (each C-FIND, ...)");
+  AddCommonFlags(command);
+}
+
+void CommandLine::AddImport() {
+  CLI::App& command = *app_.add_subcommand("import", "store DICOM files or folders (recursively) in a data folder");
+  AddDataFlag(command, import.data);
+  command.add_option("--on-duplicate", import.on_duplicate, kDuplicateHelp)
+      ->type_name("keep|replace|reject")
+      ->capture_default_str()
+      ->check(CheckWith(engine::ParseDuplicatePolicy));
+  AddCodecFlags(command, import.codec, import.verify_encode, import.no_verify_encode);
+  command.add_option("paths", import.paths, "files or folders, read recursively")
+      ->type_name("PATH...")
+      ->required()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  AddCommonFlags(command);
+}
+
+void CommandLine::AddExport() {
+  CLI::App& command =
+      *app_.add_subcommand("export", "write instances as DICOM files to OUT/<StudyUID>/<SeriesUID>/<SOPUID>.dcm");
+  AddDataFlag(command, export_flags.data);
+  command.add_option("--out", export_flags.out, "the folder to write to")->type_name("DIR")->required();
+  command.add_option("--study", export_flags.study, "only this study (default: all)")->type_name("UID");
+  command
+      .add_option("--transfer-syntax", export_flags.transfer_syntax,
+                  "original: as received; stored: our compressed form; or a transfer syntax UID to transcode to")
+      ->type_name("original|stored|UID")
+      ->capture_default_str()
+      ->check(CheckWith(dicom::ParseTargetSyntax));
+  AddCommonFlags(command);
+}
+
+void CommandLine::AddStats() {
+  CLI::App& command = *app_.add_subcommand("stats", "counts and bytes of a data folder");
+  AddDataFlag(command, stats.data);
+  command.add_flag("--json", stats.json, "print JSON, for scripts");
+  AddCommonFlags(command);
+}
+
+void CommandLine::AddMaintenance() {
+  CLI::App& del = *app_.add_subcommand("delete", "remove a study, a series or an instance in one atomic commit");
+  AddDataFlag(del, delete_flags.data);
+  CLI::App& selection = *del.add_option_group("selection", "what to delete, exactly one of");
+  selection.add_option("--study", delete_flags.study, "a Study Instance UID")->type_name("UID");
+  selection.add_option("--series", delete_flags.series, "a Series Instance UID")->type_name("UID");
+  selection.add_option("--instance", delete_flags.instance, "a SOP Instance UID")->type_name("UID");
+  selection.require_option(1);
+  del.add_flag("--json", delete_flags.json, "print the reply as JSON, for scripts");
+  AddCommonFlags(del);
+
+  constexpr const char* kGraceHelp = "frames unreferenced for less than this are kept (0, 90s, 30m, 1h, 2d)";
+  CLI::App& compact_command =
+      *app_.add_subcommand("compact", "remove frames that no instance references any more, after --gc-grace");
+  AddDataFlag(compact_command, compact.data);
+  compact_command.add_option("--gc-grace", compact.gc_grace_ms, kGraceHelp)
+      ->type_name("DURATION")
+      ->default_str("1h")
+      ->transform(kDurationToMs);
+  compact_command.add_flag("--json", compact.json, "print the reply as JSON, for scripts");
+  AddCommonFlags(compact_command);
+
+  CLI::App& verify_command =
+      *app_.add_subcommand("verify", "check references, counts and headers; exit status 2 when a problem is found");
+  AddDataFlag(verify_command, verify.data);
+  verify_command.add_flag("--deep", verify.deep, "also re-hash and decode every frame");
+  verify_command.add_option("--gc-grace", verify.gc_grace_ms, kGraceHelp)
+      ->type_name("DURATION")
+      ->default_str("1h")
+      ->transform(kDurationToMs);
+  verify_command.add_flag("--json", verify.json, "print the report as JSON, for scripts");
+  AddCommonFlags(verify_command);
+}
+
+std::optional<int> CommandLine::Parse(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "%s", app_.help().c_str());
+    return 1;
+  }
+  const std::string first = argv[1];
+  if (first == "help") {
+    std::printf("%s", app_.help().c_str());
+    return 0;
+  }
+  // CLI11 would report an unknown command as "A subcommand is required".
+  const auto commands =
+      std::as_const(app_).get_subcommands([&first](const CLI::App* c) { return c->get_name() == first; });
+  if (first.rfind("-", 0) != 0 && commands.empty()) {
+    std::fprintf(stderr, "pacscore: unknown command '%s'\nRun 'pacscore --help' for the commands.\n", first.c_str());
+    return 1;
+  }
+  try {
+    app_.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app_.exit(e);  // --help
+    const std::string command_name = command();
+    std::fprintf(stderr, "pacscore: %s\nRun 'pacscore%s --help' for the flags.\n", e.what(),
+                 command_name.empty() ? "" : (" " + command_name).c_str());
+    return 1;
+  }
+  return std::nullopt;
+}
+
+std::optional<int> CommandLine::Parse(const std::vector<std::string>& args) {
+  std::vector<std::string> storage = {"pacscore"};
+  storage.insert(storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& arg : storage) argv.push_back(arg.data());
+  return Parse(static_cast<int>(argv.size()), argv.data());
+}
+
+std::string CommandLine::command() const {
+  const auto chosen = app_.get_subcommands();
+  return chosen.empty() ? std::string() : chosen.front()->get_name();
+}
+
+std::string CommandLine::Help(const std::string& command_name) const {
+  if (command_name.empty()) return app_.help();
+  return app_.get_subcommand(command_name)->help();
+}
+
+int CommandLine::Run() const {
+  SetLogFormat(log_format == "json" ? LogFormat::kJson : LogFormat::kText);
+  const std::string chosen = command();
+  if (chosen == "serve") return RunServe(serve);
+  if (chosen == "import") return RunImport(import);
+  if (chosen == "export") return RunExport(export_flags);
+  if (chosen == "stats") return RunStats(stats);
+  if (chosen == "delete") return RunDelete(delete_flags);
+  if (chosen == "compact") return RunCompact(compact);
+  if (chosen == "verify") return RunVerify(verify);
+  return Fail(Status::InvalidArgument("pacscore " + chosen + " is run by the pacscore program itself"));
+}
+
+int RunCommandLine(int argc, char** argv) {
+  CommandLine command_line;
+  if (auto exit_status = command_line.Parse(argc, argv)) return *exit_status;
+  return command_line.Run();
+}
+
+}  // namespace pacs::tools
