@@ -39,11 +39,11 @@ Result<IngestReport> Ingestor::IngestDataset(DcmDataset& dataset, E_TransferSynt
   if (!commit.ok()) return commit.status().WithContext("SOP Instance " + report.sop_instance_uid);
   report.commit = *commit;
   if (policy.background) background_->Notify();
-  HoldAfterCommitForTests();
+  TEST_HoldAfterCommit();
   return report;
 }
 
-void Ingestor::HoldAfterCommitForTests() {
+void Ingestor::TEST_HoldAfterCommit() {
   // Test-only hook for the crash test: PACS_TEST_HOLD_AFTER_COMMIT=N makes
   // the N-th commit of this process stop here, durable but unanswered,
   // after touching PACS_TEST_HOLD_MARKER, until the process is killed.

@@ -39,7 +39,7 @@ class Ingestor {
   engine::Store& store() { return store_; }
 
  private:
-  void HoldAfterCommitForTests();
+  void TEST_HoldAfterCommit();
 
   engine::Store& store_;
   const PixelCodecPolicy policy_;
