@@ -59,7 +59,8 @@ inline const std::vector<Weighted>& Surnames() {
 inline const char* Pick(const std::vector<Weighted>& table, uint64_t h) {
   unsigned total = 0;
   for (const auto& w : table) total += w.weight;
-  unsigned x = static_cast<unsigned>(h % total);
+  if (total == 0) return "";
+  auto x = static_cast<unsigned>(h % total);
   for (const auto& w : table) {
     if (x < w.weight) return w.value;
     x -= w.weight;

@@ -9,10 +9,10 @@
 //   query_latency --data DIR --pacscore BIN [--queries 1000] [--studies 200000] [--patients 20000]
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <csignal>
 
 #include <algorithm>
 #include <chrono>
@@ -46,11 +46,11 @@ int FreePort() {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
   socklen_t len = sizeof addr;
-  getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(s);
-  return ntohs(addr.sin_port);
+  const bool bound = s >= 0 && bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+                     getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  if (s >= 0) close(s);
+  return bound ? ntohs(addr.sin_port) : 0;
 }
 
 // Drops the folder's pages from the OS page cache.
@@ -83,6 +83,7 @@ struct Server {
   int port = 0;
   bool Start(const std::string& binary, const fs::path& data) {
     port = FreePort();
+    if (port == 0) return false;
     pid = fork();
     if (pid == 0) {
       const std::string log = data.string() + ".serve.log";
@@ -214,6 +215,7 @@ int main(int argc, char** argv) {
       if (kind.name.find(only) == std::string::npos) continue;
       std::mt19937_64 rng(42);
       std::vector<Query> queries;
+      queries.reserve(static_cast<size_t>(n));
       for (int i = 0; i < n; ++i) queries.push_back(kind.make(rng));
       for (auto& q : queries) q.kind = kind.name;
       Server server;

@@ -62,7 +62,7 @@ double PushMeasurement::latency_percentile_ms(double p) const {
   if (push.latencies_ms.empty()) return 0;
   std::vector<double> sorted = push.latencies_ms;
   std::sort(sorted.begin(), sorted.end());
-  const size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
+  const auto rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
   return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
 }
 

@@ -27,7 +27,7 @@ namespace {
 class RawCodec final : public FrameCodec {
  public:
   CodecId id() const override { return CodecId::kRaw; }
-  bool Supports(const FrameInfo&) const override { return true; }
+  bool Supports(const FrameInfo& /*info*/) const override { return true; }
   Result<std::vector<uint8_t>> Encode(const FrameInfo& info, std::span<const uint8_t> raw) const override {
     if (raw.size() != info.FrameBytes())
       return Status::InvalidArgument("raw frame has " + std::to_string(raw.size()) + " bytes, expected " +

@@ -30,11 +30,11 @@ constexpr std::string_view kName = "HTJ2K";
 // hit the error, so concurrent codecs do not mix messages.
 thread_local std::string t_openjph_error;
 
-ssize_t AppendToThreadError(void*, const char* data, size_t size) {
+ssize_t AppendToThreadError(void* /*unused*/, const char* data, size_t size) {
   t_openjph_error.append(data, size);
   return static_cast<ssize_t>(size);
 }
-ssize_t Discard(void*, const char*, size_t size) {
+ssize_t Discard(void* /*unused*/, const char* /*unused*/, size_t size) {
   return static_cast<ssize_t>(size);
 }
 

@@ -43,7 +43,7 @@ uint16_t OrAllU16(const uint16_t* samples, size_t count) {
 
 bool HasBitsAboveU16(const uint16_t* samples, size_t count, int bits) {
   if (bits >= 16) return false;
-  const uint16_t above = static_cast<uint16_t>(~LowMask(bits));
+  const auto above = static_cast<uint16_t>(~LowMask(bits));
   for (size_t i = 0; i < count; ++i)
     if (samples[i] & above) return true;
   return false;
@@ -51,7 +51,7 @@ bool HasBitsAboveU16(const uint16_t* samples, size_t count, int bits) {
 
 bool HasBitsAboveU8(const uint8_t* samples, size_t count, int bits) {
   if (bits >= 8) return false;
-  const uint8_t above = static_cast<uint8_t>(~LowMask(bits));
+  const auto above = static_cast<uint8_t>(~LowMask(bits));
   for (size_t i = 0; i < count; ++i)
     if (samples[i] & above) return true;
   return false;

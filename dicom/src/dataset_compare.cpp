@@ -26,7 +26,7 @@ std::vector<DcmElement*> Significant(DcmItem& item) {
 }
 
 std::string Where(const std::string& path, const DcmTag& tag) {
-  return path + tag.toString().c_str();
+  return path + tag.toString();
 }
 
 // VRs that DCMTK assigns when the encoding did not say (implicit VR): "??"

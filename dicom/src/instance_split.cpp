@@ -252,6 +252,7 @@ Result<std::vector<std::pair<size_t, engine::ContentHash>>> DecodedFrameIdentiti
   if (DcmXfer(xfer).isLossy()) return Status::Unsupported("lossy pixel data has no lossless identity");
   const size_t frames = static_cast<size_t>(std::max(1L, GetLong(ds, DCM_NumberOfFrames, 1)));
   std::vector<size_t> sizes;
+  sizes.reserve(fragments.size());
   for (const auto& f : fragments) sizes.push_back(f.size());
   auto starts = FrameStartFragments(bot, sizes, frames);
   if (!starts.ok()) return starts.status();

@@ -61,7 +61,7 @@ Result<Query> ParseIdentifier(DcmDataset& identifier, InformationModel model) {
   OFString level;
   if (identifier.findAndGetOFString(DCM_QueryRetrieveLevel, level).bad() || level.empty())
     return Status::InvalidArgument("identifier has no QueryRetrieveLevel (0008,0052)");
-  std::string name(level.c_str());
+  std::string name(level);
   name.erase(std::remove(name.begin(), name.end(), ' '), name.end());
   if (name == "PATIENT")
     q.level = QueryLevel::kPatient;
@@ -78,12 +78,12 @@ Result<Query> ParseIdentifier(DcmDataset& identifier, InformationModel model) {
 
   OFString charset;
   identifier.findAndGetOFStringArray(DCM_SpecificCharacterSet, charset);
-  q.requested_charset = charset.c_str();
+  q.requested_charset = charset;
   if (!charset.empty() && charset != "ISO_IR 192") {
     OFCondition cond = identifier.convertToUTF8();
     if (cond.bad())
       return Status::InvalidArgument("identifier text cannot be converted from SpecificCharacterSet '" +
-                                     std::string(charset.c_str()) + "' to UTF-8: " + cond.text());
+                                     std::string(charset) + "' to UTF-8: " + cond.text());
   }
   for (unsigned long i = 0; i < identifier.card(); ++i) {
     DcmElement* element = identifier.getElement(i);
@@ -156,10 +156,10 @@ Result<std::vector<InstanceRef>> QueryEngine::Resolve(const Query& query) const 
 std::string ConvertResponseCharset(DcmDataset& response, const std::string& requested_charset) {
   OFString current;
   response.findAndGetOFStringArray(DCM_SpecificCharacterSet, current);
-  if (current != "ISO_IR 192" || requested_charset.empty() || requested_charset == "ISO_IR 192") return current.c_str();
+  if (current != "ISO_IR 192" || requested_charset.empty() || requested_charset == "ISO_IR 192") return current;
   // Try the requester's own character set; keep UTF-8 when a value does not fit.
   DcmDataset converted(response);
-  if (converted.convertCharacterSet("ISO_IR 192", requested_charset.c_str(), 0, OFTrue).bad()) return current.c_str();
+  if (converted.convertCharacterSet("ISO_IR 192", requested_charset, 0, OFTrue).bad()) return current;
   response = converted;
   return requested_charset;
 }

@@ -79,7 +79,7 @@ Status QueryExecutor::Run(const std::function<bool()>& emit) {
 Result<const Source*> QueryExecutor::Choose() {
   const auto& sources = plan_.sources;
   if (sources.empty()) return Status::Internal("query plan without a source");
-  if (sources.size() == 1) return &sources[0];
+  if (sources.size() == 1) return sources.data();
   size_t best = 0;
   uint64_t best_count = UINT64_MAX;
   for (size_t i = 0; i < sources.size(); ++i) {
@@ -362,9 +362,8 @@ Result<QueryExecutor::RecordPtr> QueryExecutor::LoadRecord(const std::string& ke
 }
 
 bool QueryExecutor::MatchLevel(Level level) {
-  for (const auto& m : plan_.matchers[static_cast<int>(level)])
-    if (!m.Matches(ValueAt(m.tag(), level))) return false;
-  return true;
+  return std::ranges::all_of(plan_.matchers[static_cast<int>(level)],
+                             [&](const auto& m) { return m.Matches(ValueAt(m.tag(), level)); });
 }
 
 }  // namespace pacs::dicom::query

@@ -150,9 +150,9 @@ std::optional<Source> PatientIdRecords(const KeyMatcher& m) {
 
 std::vector<Source> PatientSources(const QueryPlan& plan) {
   std::vector<Source> out;
-  if (auto* m = MatcherFor(plan, kPatientId))
+  if (const auto* m = MatcherFor(plan, kPatientId))
     if (auto s = PatientIdRecords(*m)) out.push_back(std::move(*s));
-  if (auto* m = MatcherFor(plan, kPatientName))
+  if (const auto* m = MatcherFor(plan, kPatientName))
     if (auto s = ValueIndex(*m, index::kNameIndex, true)) out.push_back(std::move(*s));
   return out;
 }
@@ -160,17 +160,17 @@ std::vector<Source> PatientSources(const QueryPlan& plan) {
 // Studies from study- and patient-level keys, most specific first.
 std::vector<Source> StudySources(const QueryPlan& plan) {
   std::vector<Source> out;
-  if (auto* m = MatcherFor(plan, kStudyInstanceUid); IsUidList(m))
+  if (const auto* m = MatcherFor(plan, kStudyInstanceUid); IsUidList(m))
     out.push_back(Uids(Source::Kind::kUids, index::kStudyRecords, *m));
-  if (auto* m = MatcherFor(plan, kAccessionNumber))
+  if (const auto* m = MatcherFor(plan, kAccessionNumber))
     if (auto s = ValueIndex(*m, index::kAccessionIndex, false)) out.push_back(std::move(*s));
-  if (auto* m = MatcherFor(plan, kPatientId))
+  if (const auto* m = MatcherFor(plan, kPatientId))
     if (auto s = ValueIndex(*m, index::kPatientIdIndex, false)) out.push_back(std::move(*s));
-  if (auto* m = MatcherFor(plan, kPatientName))
+  if (const auto* m = MatcherFor(plan, kPatientName))
     if (auto s = ValueIndex(*m, index::kNameIndex, false)) out.push_back(std::move(*s));
-  if (auto* m = MatcherFor(plan, kStudyDate))
+  if (const auto* m = MatcherFor(plan, kStudyDate))
     if (auto s = DateIndex(*m)) out.push_back(std::move(*s));
-  if (auto* m = MatcherFor(plan, kModalitiesInStudy))
+  if (const auto* m = MatcherFor(plan, kModalitiesInStudy))
     if (auto s = ValueIndex(*m, index::kModalityIndex, false)) out.push_back(std::move(*s));
   return out;
 }
@@ -179,9 +179,9 @@ std::vector<Source> StudySources(const QueryPlan& plan) {
 // else the series UIDs, each looked up where it is filed.
 std::optional<Source> UidLookups(const QueryPlan& plan) {
   if (plan.level == Level::kImage)
-    if (auto* m = MatcherFor(plan, kSopInstanceUid); IsUidList(m))
+    if (const auto* m = MatcherFor(plan, kSopInstanceUid); IsUidList(m))
       return Uids(Source::Kind::kUidLookups, index::kInstanceLookups, *m);
-  if (auto* m = MatcherFor(plan, kSeriesInstanceUid); IsUidList(m))
+  if (const auto* m = MatcherFor(plan, kSeriesInstanceUid); IsUidList(m))
     return Uids(Source::Kind::kUidLookups, index::kSeriesLookups, *m);
   return std::nullopt;
 }

@@ -51,7 +51,7 @@ std::optional<CodecId> OurCodecFor(std::string_view uid) {
 std::string GetString(DcmItem& item, const DcmTagKey& tag) {
   OFString v;
   item.findAndGetOFStringArray(tag, v);
-  return v.c_str();
+  return v;
 }
 
 std::span<const uint8_t> Bytes(const std::string& s) {
@@ -100,7 +100,7 @@ Result<NativeFrames> DecodeFrames(const engine::Store& store, const engine::Inst
     if (ds.findAndGetOFString(DCM_NumberOfFrames, s).good() && !s.empty())
       frames_long = std::max(1L, std::atol(s.c_str()));
   }
-  const size_t frames = static_cast<size_t>(frames_long);
+  const auto frames = static_cast<size_t>(frames_long);
   NativeFrames out;
   out.info = *info;
   const size_t frame_bytes = info->FrameBytes();
@@ -117,14 +117,14 @@ Result<NativeFrames> DecodeFrames(const engine::Store& store, const engine::Inst
         out.stored.emplace_back();
       } else if (keep == codec) {
         out.frames.emplace_back();
-        out.stored.push_back(std::move(*bytes));
+        out.stored.emplace_back(std::move(*bytes));
         out.stored_codec.push_back(codec);
         continue;
       } else {
         auto decoded = codecs::MakeCodec(codec)->Decode(out.info, Bytes(*bytes));
         if (!decoded.ok()) return decoded.status().WithContext("frame " + std::to_string(f));
         out.frames.emplace_back(decoded->begin(), decoded->end());
-        out.stored.push_back(std::move(*bytes));
+        out.stored.emplace_back(std::move(*bytes));
       }
       out.stored_codec.push_back(codec);
       if (out.frames.back().size() != frame_bytes) return Status::Corruption("frame size mismatch");
@@ -148,7 +148,7 @@ Result<NativeFrames> DecodeFrames(const engine::Store& store, const engine::Inst
       if (!decoded.ok())
         return decoded.status().WithContext("received frame " + std::to_string(f) + " does not decode");
       out.frames.emplace_back(decoded->begin(), decoded->end());
-      out.stored.push_back((*codestreams)[f]);
+      out.stored.emplace_back((*codestreams)[f]);
       out.stored_codec.push_back(*ours);
     }
     if (GetString(ds, DCM_PhotometricInterpretation) == "YBR_RCT" ||
@@ -241,10 +241,10 @@ std::string EncodeMetaHeader(const std::string& sop_class, const std::string& so
     elements.append(vr, 2);
     if (long_form) {
       elements.append(2, '\0');
-      const uint32_t len = static_cast<uint32_t>(value.size());
+      const auto len = static_cast<uint32_t>(value.size());
       elements.append(reinterpret_cast<const char*>(&len), 4);
     } else {
-      const uint16_t len = static_cast<uint16_t>(value.size());
+      const auto len = static_cast<uint16_t>(value.size());
       elements.append(reinterpret_cast<const char*>(&len), 2);
     }
     elements += value;
@@ -257,7 +257,7 @@ std::string EncodeMetaHeader(const std::string& sop_class, const std::string& so
   put(0x0013, "SH", OFFIS_DTK_IMPLEMENTATION_VERSION_NAME);
   std::string out(128, '\0');
   out += "DICM";
-  const uint32_t group_length = static_cast<uint32_t>(elements.size());
+  const auto group_length = static_cast<uint32_t>(elements.size());
   out += std::string("\x02\x00\x00\x00UL\x04\x00", 8);
   out.append(reinterpret_cast<const char*>(&group_length), 4);
   return out + elements;

@@ -17,7 +17,7 @@ OFCondition AssociationWorker::run(T_ASC_Association* assoc) {
 }
 
 std::string AssociationWorker::Peer() const {
-  return std::string(getPeerAETitle().c_str()) + "@" + getPeerIP().c_str();
+  return std::string(getPeerAETitle()) + "@" + getPeerIP();
 }
 
 std::vector<StorageContext> AssociationWorker::AcceptedStorageContexts() const {

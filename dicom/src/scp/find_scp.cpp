@@ -24,7 +24,7 @@ OFCondition HandleFindRequest(AssociationWorker& worker, T_DIMSE_C_FindRQ& reque
   OFCondition send_cond = EC_Normal;
   const DimseStatus status =
       context.find_handler.HandleFind(*identifier, ModelOf(sop_class), worker.Peer(), [&](DcmDataset& response) {
-        send_cond = worker.sendFINDResponse(pres_id, request.MessageID, sop_class.c_str(), &response,
+        send_cond = worker.sendFINDResponse(pres_id, request.MessageID, sop_class, &response,
                                             STATUS_FIND_Pending_MatchesAreContinuing);
         if (send_cond.bad()) return false;
         // C-CANCEL arrives between responses; looking costs a poll of the socket.
@@ -40,9 +40,9 @@ OFCondition HandleFindRequest(AssociationWorker& worker, T_DIMSE_C_FindRQ& reque
   }
   if (!status.ok()) {
     auto detail = ErrorDetail(status.error_comment);
-    return worker.sendFINDResponse(pres_id, request.MessageID, sop_class.c_str(), nullptr, status.code, detail.get());
+    return worker.sendFINDResponse(pres_id, request.MessageID, sop_class, nullptr, status.code, detail.get());
   }
-  return worker.sendFINDResponse(pres_id, request.MessageID, sop_class.c_str(), nullptr,
+  return worker.sendFINDResponse(pres_id, request.MessageID, sop_class, nullptr,
                                  cancelled ? STATUS_FIND_Cancel_MatchingTerminatedDueToCancelRequest : STATUS_Success);
 }
 

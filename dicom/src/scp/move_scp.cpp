@@ -21,12 +21,12 @@ OFCondition HandleMoveRequest(AssociationWorker& worker, T_DIMSE_C_MoveRQ& reque
     return cond.bad() ? cond : DIMSE_RECEIVEFAILED;
   }
   const std::string sop_class = request.AffectedSOPClassUID;
-  const PeerAddress* peer = context.retrieve_handler.FindMoveDestination(destination.c_str());
+  const PeerAddress* peer = context.retrieve_handler.FindMoveDestination(destination);
   if (peer == nullptr) {
-    LogWarning("C-MOVE from " + worker.Peer() + " refused: move destination '" + destination.c_str() +
+    LogWarning("C-MOVE from " + worker.Peer() + " refused: move destination '" + destination +
                "' is not configured (serve --peer NAME=AET@HOST:PORT)");
-    auto detail = ErrorDetail("unknown move destination " + std::string(destination.c_str()));
-    return worker.sendMOVEResponse(pres_id, request.MessageID, sop_class.c_str(), nullptr,
+    auto detail = ErrorDetail("unknown move destination " + std::string(destination));
+    return worker.sendMOVEResponse(pres_id, request.MessageID, sop_class, nullptr,
                                    STATUS_MOVE_Refused_MoveDestinationUnknown, detail.get());
   }
   Retrieval retrieval =
@@ -35,7 +35,7 @@ OFCondition HandleMoveRequest(AssociationWorker& worker, T_DIMSE_C_MoveRQ& reque
     LogWarning("C-MOVE from " + worker.Peer() + " to " + peer->ae_title +
                " refused: " + retrieval.refusal().error_comment);
     auto detail = ErrorDetail(retrieval.refusal().error_comment);
-    return worker.sendMOVEResponse(pres_id, request.MessageID, sop_class.c_str(), nullptr, retrieval.refusal().code,
+    return worker.sendMOVEResponse(pres_id, request.MessageID, sop_class, nullptr, retrieval.refusal().code,
                                    detail.get());
   }
   auto destination_association =
@@ -43,17 +43,17 @@ OFCondition HandleMoveRequest(AssociationWorker& worker, T_DIMSE_C_MoveRQ& reque
   if (!destination_association.ok()) {
     LogWarning("C-MOVE from " + worker.Peer() + ": " + destination_association.status().ToString() + "; nothing sent");
     auto detail = ErrorDetail(destination_association.status().message());
-    return worker.sendMOVEResponse(pres_id, request.MessageID, sop_class.c_str(), nullptr,
+    return worker.sendMOVEResponse(pres_id, request.MessageID, sop_class, nullptr,
                                    STATUS_MOVE_Refused_OutOfResourcesSubOperations, detail.get(), 0, 0,
                                    SubOperations::Clamp(retrieval.counts().remaining), 0);
   }
-  const MoveOriginator originator{worker.getPeerAETitle().c_str(), request.MessageID};
+  const MoveOriginator originator{worker.getPeerAETitle(), request.MessageID};
   CStoreSender& sender = (*destination_association)->sender();
   while (retrieval.HasNext()) {
     CountSubOperation(context.counters, retrieval.Record(sender.Send(retrieval.Next(), &originator)));
     if (!retrieval.HasNext()) break;
     const SubOperations& ops = retrieval.counts();
-    cond = worker.sendMOVEResponse(pres_id, request.MessageID, sop_class.c_str(), nullptr,
+    cond = worker.sendMOVEResponse(pres_id, request.MessageID, sop_class, nullptr,
                                    STATUS_MOVE_Pending_SubOperationsAreContinuing, nullptr,
                                    SubOperations::Clamp(ops.remaining), SubOperations::Clamp(ops.completed),
                                    SubOperations::Clamp(ops.failed), SubOperations::Clamp(ops.warning));
@@ -64,8 +64,8 @@ OFCondition HandleMoveRequest(AssociationWorker& worker, T_DIMSE_C_MoveRQ& reque
   LogInfo("C-MOVE from " + worker.Peer() + " to " + peer->ae_title + ": " + retrieval.Summary());
   const SubOperations& ops = retrieval.counts();
   auto failed = retrieval.FailedIdentifier();
-  return worker.sendMOVEResponse(pres_id, request.MessageID, sop_class.c_str(), failed.get(), retrieval.FinalStatus(),
-                                 nullptr, SubOperations::Clamp(ops.remaining), SubOperations::Clamp(ops.completed),
+  return worker.sendMOVEResponse(pres_id, request.MessageID, sop_class, failed.get(), retrieval.FinalStatus(), nullptr,
+                                 SubOperations::Clamp(ops.remaining), SubOperations::Clamp(ops.completed),
                                  SubOperations::Clamp(ops.failed), SubOperations::Clamp(ops.warning));
 }
 

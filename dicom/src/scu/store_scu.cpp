@@ -45,7 +45,7 @@ constexpr size_t kMaxFailuresKept = 10;
 std::string Get(DcmItem& item, const DcmTagKey& tag) {
   OFString v;
   item.findAndGetOFString(tag, v);
-  return v.c_str();
+  return v;
 }
 
 bool IsStorageSopClass(const std::string& uid) {
@@ -115,7 +115,7 @@ std::vector<std::vector<size_t>> PlanAssociations(const std::vector<SendableFile
   std::set<std::pair<std::string, std::string>> in_batch;
   for (size_t i : sorted) {
     auto key = std::make_pair(files[i].sop_class_uid, files[i].transfer_syntax);
-    if (!in_batch.count(key) && in_batch.size() == kMaxContextsPerAssociation) {
+    if (!in_batch.contains(key) && in_batch.size() == kMaxContextsPerAssociation) {
       batches.emplace_back();
       in_batch.clear();
     }
@@ -164,8 +164,8 @@ class Worker {
       const SendableFile& f = corpus_.files[i];
       if (!proposed.emplace(f.sop_class_uid, f.transfer_syntax).second) continue;
       OFList<OFString> syntaxes;
-      syntaxes.push_back(f.transfer_syntax.c_str());
-      scu.addPresentationContext(f.sop_class_uid.c_str(), syntaxes);
+      syntaxes.emplace_back(f.transfer_syntax.c_str());
+      scu.addPresentationContext(f.sop_class_uid, syntaxes);
     }
     OFCondition cond = scu.initNetwork();
     if (cond.good()) cond = scu.negotiateAssociation();
@@ -179,8 +179,7 @@ class Worker {
     for (size_t k = 0; k < batch.size(); ++k) {
       const size_t i = batch[k];
       const SendableFile& f = corpus_.files[i];
-      const T_ASC_PresentationContextID pc =
-          scu.findPresentationContextID(f.sop_class_uid.c_str(), f.transfer_syntax.c_str());
+      const T_ASC_PresentationContextID pc = scu.findPresentationContextID(f.sop_class_uid, f.transfer_syntax);
       if (pc == 0) {
         Fail(i, "the peer did not accept SOP class " + f.sop_class_uid + " in transfer syntax " + f.transfer_syntax);
         continue;
@@ -331,8 +330,8 @@ Status Echo(const ScuPeer& peer, int timeout_seconds) {
   scu.setACSETimeout(static_cast<Uint32>(timeout_seconds));
   scu.setDIMSETimeout(static_cast<Uint32>(timeout_seconds));
   OFList<OFString> syntaxes;
-  syntaxes.push_back(UID_LittleEndianExplicitTransferSyntax);
-  syntaxes.push_back(UID_LittleEndianImplicitTransferSyntax);
+  syntaxes.emplace_back(UID_LittleEndianExplicitTransferSyntax);
+  syntaxes.emplace_back(UID_LittleEndianImplicitTransferSyntax);
   scu.addPresentationContext(UID_VerificationSOPClass, syntaxes);
   OFCondition cond = scu.initNetwork();
   if (cond.good()) cond = scu.negotiateAssociation();
@@ -349,9 +348,9 @@ std::string DcmtkVersion() {
 }
 
 void ConfigureScu(DcmSCU& scu, const ScuPeer& peer) {
-  scu.setAETitle(peer.calling_aet.c_str());
-  scu.setPeerAETitle(peer.called_aet.c_str());
-  scu.setPeerHostName(peer.host.c_str());
+  scu.setAETitle(peer.calling_aet);
+  scu.setPeerAETitle(peer.called_aet);
+  scu.setPeerHostName(peer.host);
   scu.setPeerPort(peer.port);
   scu.setMaxReceivePDULength(ASC_MAXIMUMPDUSIZE);
   scu.setConnectionTimeout(10);

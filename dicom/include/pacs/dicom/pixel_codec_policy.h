@@ -32,7 +32,7 @@ struct EncodeJob {
   bool rgb_colour_transform = false;
   codecs::FrameInfo info;
   std::string Serialize() const;
-  static Result<EncodeJob> Parse(std::string_view bytes);
+  static Result<EncodeJob> Parse(std::string_view in);
 };
 
 // Encodes one native frame with `codec`; kRaw and no bytes when the codec
@@ -48,6 +48,6 @@ Result<PixelCodecPolicy> ParseCodecPolicy(std::string_view name);
 
 // The frame description of a dataset's Image Pixel module, or an error when
 // it cannot be described (missing attributes, BitsAllocated not 8 or 16).
-Result<codecs::FrameInfo> FrameInfoFromDataset(DcmItem& dataset);
+Result<codecs::FrameInfo> FrameInfoFromDataset(DcmItem& ds);
 
 }  // namespace pacs::dicom

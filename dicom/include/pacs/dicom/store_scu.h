@@ -39,8 +39,8 @@ class SendableFiles {
   // cannot read, without SOP Class/Instance UID, of a non-storage SOP class or
   // in a transfer syntax DCMTK cannot send are listed in skipped().
   static Result<SendableFiles> Scan(const std::string& dir);
-  SendableFiles(SendableFiles&&) noexcept;
-  SendableFiles& operator=(SendableFiles&&) noexcept;
+  SendableFiles(SendableFiles&& /*unused*/) noexcept;
+  SendableFiles& operator=(SendableFiles&& /*unused*/) noexcept;
   ~SendableFiles();
 
   const std::vector<SendableFile>& files() const;
