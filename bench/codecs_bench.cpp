@@ -71,7 +71,7 @@ Dataset LoadJpegLsFile(const std::string& name, const std::string& relative_path
 void Encode(benchmark::State& state, const Dataset& dataset, CodecId id, CodecOptions options) {
   const auto codec = MakeCodec(id, options);
   size_t coded = 0;
-  for (auto _ : state) {
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): Google Benchmark loop idiom
     coded = 0;
     for (const auto& frame : dataset.frames) {
       auto encoded = codec->Encode(dataset.info, frame);
@@ -103,7 +103,7 @@ void Decode(benchmark::State& state, const Dataset& dataset, CodecId id, CodecOp
     coded += encoded->size();
     codestreams.push_back(std::move(encoded).value());
   }
-  for (auto _ : state) {
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): Google Benchmark loop idiom
     for (size_t i = 0; i < codestreams.size(); ++i) {
       auto decoded = codec->Decode(dataset.info, codestreams[i]);
       if (!decoded.ok() || decoded->size() != dataset.frames[i].size()) {
@@ -122,7 +122,7 @@ void Decode(benchmark::State& state, const Dataset& dataset, CodecId id, CodecOp
 
 void Memcpy(benchmark::State& state, const Dataset& dataset) {
   std::vector<uint8_t> copy(dataset.info.FrameBytes());
-  for (auto _ : state) {
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): Google Benchmark loop idiom
     for (const auto& frame : dataset.frames) {
       std::memcpy(copy.data(), frame.data(), frame.size());
       benchmark::ClobberMemory();
@@ -158,7 +158,7 @@ KernelBuffers& Buffers(size_t bytes) {
 template <typename Kernel>
 void RunKernel(benchmark::State& state, Kernel kernel) {
   KernelBuffers& b = Buffers(static_cast<size_t>(state.range(0)));
-  for (auto _ : state) {
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): Google Benchmark loop idiom
     kernel(b);
     benchmark::ClobberMemory();
   }

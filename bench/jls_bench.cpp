@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <exception>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -99,7 +100,7 @@ void BM_JlsEncode(benchmark::State& state, const std::string& set, bool ours) {
   }
   size_t raw = 0, coded = 0;
   std::vector<uint8_t> out;
-  for (auto _ : state) {
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): Google Benchmark loop idiom
     raw = coded = 0;
     for (const Frame& frame : frames) {
       coded += ours ? EncodeOurs(frame) : EncodeCharls(frame, out);
@@ -130,7 +131,7 @@ void BM_JlsCompare(benchmark::State& state, const std::string& set) {
   double seconds_charls = 0, seconds_ours = 0;
   size_t raw = 0;
   std::vector<uint8_t> out;
-  for (auto _ : state) {
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): Google Benchmark loop idiom
     for (const Frame& frame : frames) {
       const double t0 = ThreadSeconds();
       const size_t a = EncodeCharls(frame, out);
@@ -160,7 +161,7 @@ __attribute__((noinline)) size_t EncodeOnceOurs(const Frame& frame) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int Run(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg.rfind("--callgrind=", 0) == 0) {
@@ -191,4 +192,13 @@ int main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "jls_bench: %s\n", e.what());
+    return 1;
+  }
 }

@@ -46,6 +46,7 @@ int RunCompare(const CompareOptions& options) {
   std::vector<SystemResult> systems;
   std::vector<std::string> codecs = SplitCommas(options.codecs);
   if (codecs.empty()) codecs.emplace_back();
+  systems.reserve(systems.size() + codecs.size());
   for (const auto& codec : codecs)
     systems.push_back({PeerSpec{.kind = PeerKind::kPacscore,
                                 .codec = codec,
@@ -158,6 +159,7 @@ int RunCompare(const CompareOptions& options) {
     return out;
   };
   std::vector<Summary> summaries;
+  summaries.reserve(systems.size());
   for (const auto& s : systems) summaries.push_back(summarize(s));
   const Summary& reference = summaries.front();
 

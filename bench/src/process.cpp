@@ -2,13 +2,13 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <csignal>
 
 #include <array>
 #include <atomic>
@@ -40,7 +40,7 @@ void UnregisterChild(pid_t pid) {
   }
 }
 
-void OnInterrupt(int) {
+void OnInterrupt(int /*signal*/) {
   for (auto& slot : g_children) {
     const pid_t pid = slot.load();
     if (pid > 0) kill(pid, SIGKILL);
@@ -51,6 +51,7 @@ void OnInterrupt(int) {
 // fork + exec with stdout/stderr to `out_fd`; the child dies with us.
 pid_t Spawn(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env, int out_fd) {
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   const pid_t parent = getpid();
@@ -242,7 +243,8 @@ std::optional<std::string> FindProgram(const std::string& program, const std::ve
   }
   dirs.insert(dirs.end(), extra_dirs.begin(), extra_dirs.end());
   for (const auto& dir : dirs) {
-    const std::string candidate = dir + "/" + program;
+    std::string candidate = dir;
+    candidate.append("/").append(program);
     if (access(candidate.c_str(), X_OK) == 0) return candidate;
   }
   return std::nullopt;
@@ -308,7 +310,8 @@ MachineInfo DescribeMachine(const fs::path& work_dir) {
     const bool inside = target == mount_point || mount_point == "/" || target.rfind(mount_point + "/", 0) == 0;
     if (inside && mount_point.size() >= best) {
       best = mount_point.size();
-      m.work_filesystem = type + " (" + mount_point + ")";
+      m.work_filesystem = type;
+      m.work_filesystem.append(" (").append(mount_point).append(")");
     }
   }
   return m;

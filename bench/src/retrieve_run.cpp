@@ -36,6 +36,7 @@ int RunRetrieve(const RetrieveOptions& options) {
   }
   std::vector<std::pair<std::string, std::string>> storage(storage_set.begin(), storage_set.end());
   std::vector<dicom::GetRequest> requests;
+  requests.reserve(units.size());
   for (const auto& [study, s] : units) requests.push_back({study, s});
 
   auto node = PrepareNode(options.server, *corpus);

@@ -42,7 +42,7 @@ void CollectError(const char* message, void* user) {
   if (!errors->empty()) errors->append("; ");
   errors->append(text);
 }
-void Ignore(const char*, void*) {}
+void Ignore(const char* /*message*/, void* /*client_data*/) {}
 
 void InstallHandlers(opj_codec_t* codec, std::string* errors) {
   opj_set_error_handler(codec, CollectError, errors);

@@ -34,6 +34,7 @@ Result<std::vector<size_t>> FrameStartFragments(const std::string& bot, const st
 Result<std::vector<std::string>> GroupFragments(const std::string& bot, const std::vector<std::string>& fragments,
                                                 size_t frames) {
   std::vector<size_t> sizes;
+  sizes.reserve(fragments.size());
   for (const auto& f : fragments) sizes.push_back(f.size());
   auto starts = FrameStartFragments(bot, sizes, frames);
   if (!starts.ok()) return starts.status();

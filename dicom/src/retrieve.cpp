@@ -49,7 +49,8 @@ std::string StoredSyntax(const engine::InstanceRecord& record) {
 Result<PeerAddress> ParsePeer(std::string_view text) {
   const std::string usage = "--peer must be NAME=AET@HOST:PORT, not '" + std::string(text) + "'";
   const size_t eq = text.find('='), at = text.rfind('@'), colon = text.rfind(':');
-  if (eq == text.npos || at == text.npos || colon == text.npos || !(eq < at && at < colon))
+  if (eq == std::string_view::npos || at == std::string_view::npos || colon == std::string_view::npos ||
+      !(eq < at && at < colon))
     return Status::InvalidArgument(usage);
   PeerAddress peer;
   peer.name = std::string(text.substr(0, eq));
@@ -65,7 +66,8 @@ Result<PeerAddress> ParsePeer(std::string_view text) {
   return peer;
 }
 
-bool CanProduce(const engine::InstanceRecord& record, const std::string& ts) {
+bool CanProduce(const engine::InstanceRecord& record, const std::string& transfer_syntax) {
+  const std::string& ts = transfer_syntax;
   if (ts == record.transfer_syntax_uid) return DcmtkKnows(ts);  // as received, always
   // HTJ2K (unknown to DCMTK 3.6.7) and deflate are never sent; lossy input
   // passes through unchanged or not at all.

@@ -67,10 +67,10 @@ struct StatsFlags {
 // delete, compact and verify.
 struct MaintenanceFlags {
   std::string data;
-  std::string study, series, instance;  // delete: exactly one
-  int64_t gc_grace_ms = 3600 * 1000;    // compact, verify: --gc-grace, default 1h
-  bool deep = false;                    // verify
-  bool json = false;                    // print the reply as JSON, for scripts
+  std::string study, series, instance;         // delete: exactly one
+  int64_t gc_grace_ms = int64_t{3600} * 1000;  // compact, verify: --gc-grace, default 1h
+  bool deep = false;                           // verify
+  bool json = false;                           // print the reply as JSON, for scripts
 };
 
 int RunServe(const ServeFlags& flags);
@@ -95,7 +95,7 @@ struct Args {
   std::map<std::string, std::vector<std::string>> flags;  // repeatable flags keep every value
   std::vector<std::string> positional;
 
-  bool Has(const std::string& name) const { return flags.count(name) > 0; }
+  bool Has(const std::string& name) const { return flags.contains(name); }
   std::string Get(const std::string& name, const std::string& fallback = "") const {
     auto it = flags.find(name);
     return it == flags.end() || it->second.empty() ? fallback : it->second.back();
