@@ -7,19 +7,32 @@
 
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcxfer.h"
+#include "ingest_dataset.h"
 #include "pacs/dicom/index.h"
 #include "pacs/dicom/instance_split.h"
 #include "pacs/engine/sync_point.h"
 
 namespace pacs::dicom {
 
-Result<IngestReport> Ingestor::IngestDataset(DcmDataset& dataset, E_TransferSyntax xfer) {
+// Reaches the Ingestor's private state for IngestDataset().
+class DatasetIngest {
+ public:
+  static Result<IngestReport> Run(Ingestor& ingestor, DcmDataset& dataset, E_TransferSyntax xfer);
+};
+
+Result<IngestReport> IngestDataset(Ingestor& ingestor, DcmDataset& dataset, E_TransferSyntax xfer) {
+  return DatasetIngest::Run(ingestor, dataset, xfer);
+}
+
+Result<IngestReport> DatasetIngest::Run(Ingestor& ingestor, DcmDataset& dataset, E_TransferSyntax xfer) {
+  engine::Store& store = ingestor.store_;
+  BackgroundEncoder* const background = ingestor.background_;
   // Frames waiting for the background encoder beyond which ingest encodes
   // inline again: the sender then slows down instead of the backlog growing.
   constexpr uint64_t kMaxBacklog = 2048;
-  PixelCodecPolicy policy = policy_;
-  policy.background = background_ != nullptr && background_->backlog() < kMaxBacklog;
-  auto split = SplitInstance(dataset, xfer, policy, &store_);
+  PixelCodecPolicy policy = ingestor.policy_;
+  policy.background = background != nullptr && background->backlog() < kMaxBacklog;
+  auto split = SplitInstance(dataset, xfer, policy, &store);
   if (!split.ok()) return split.status().WithContext("rejected, nothing stored");
   PACS_TEST_SYNC_POINT("Ingestor::IngestDataset:AfterSplit");
   split->catalog_payload = BuildCatalogPayload(dataset);  // the split leaves the dataset as it was
@@ -27,19 +40,19 @@ Result<IngestReport> Ingestor::IngestDataset(DcmDataset& dataset, E_TransferSynt
   report.sop_instance_uid = split->record.sop_instance_uid;
   report.study_instance_uid = split->record.study_instance_uid;
   report.received_bytes = split->record.received_bytes;
-  auto commit = store_.CommitInstance(*split);
+  auto commit = store.CommitInstance(*split);
   if (!commit.ok() && commit.status().code() == StatusCode::kBusy) {
     // A frame we skipped as already stored was collected meanwhile: split
     // again with every frame's bytes.
     auto full = SplitInstance(dataset, xfer, policy, nullptr);
     if (!full.ok()) return full.status().WithContext("rejected, nothing stored");
     full->catalog_payload = split->catalog_payload;
-    commit = store_.CommitInstance(*full);
+    commit = store.CommitInstance(*full);
   }
   if (!commit.ok()) return commit.status().WithContext("SOP Instance " + report.sop_instance_uid);
   report.commit = *commit;
-  if (policy.background) background_->Notify();
-  TEST_HoldAfterCommit();
+  if (policy.background) background->Notify();
+  ingestor.TEST_HoldAfterCommit();
   return report;
 }
 
@@ -64,7 +77,7 @@ Result<IngestReport> Ingestor::IngestFile(const std::filesystem::path& path) {
   if (dataset.loadAllDataIntoMemory().bad()) return Status::InvalidArgument("dataset cannot be read completely");
   E_TransferSyntax xfer = dataset.getOriginalXfer();
   if (xfer == EXS_Unknown) return Status::Unsupported("transfer syntax unknown to DCMTK");
-  return IngestDataset(dataset, xfer);
+  return IngestDataset(*this, dataset, xfer);
 }
 
 }  // namespace pacs::dicom
