@@ -3,11 +3,17 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <thread>
+#include <unordered_map>
 
+#include "dcmtk/dcmdata/dcdicent.h"
+#include "dcmtk/dcmdata/dcdict.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "ingest_dataset.h"
+#include "pacs/base/mutex.h"
+#include "pacs/base/thread_annotations.h"
 #include "pacs/dicom/index.h"
 #include "pacs/dicom/instance_split.h"
 #include "pacs/engine/sync_point.h"
@@ -78,6 +84,62 @@ Result<IngestReport> Ingestor::IngestFile(const std::filesystem::path& path) {
   E_TransferSyntax xfer = dataset.getOriginalXfer();
   if (xfer == EXS_Unknown) return Status::Unsupported("transfer syntax unknown to DCMTK");
   return IngestDataset(*this, dataset, xfer);
+}
+
+namespace {
+
+// DCMTK looks a keyword up by scanning its whole dictionary, which made
+// index_generate about 20 times slower than building its datasets from
+// DCM_* constants; so each keyword is looked up once per process.
+// Thread-safe: mutex_ guards tags_.
+class KeywordTagCache {
+ public:
+  // The tag named `keyword`, with its dictionary VR; nullopt when DCMTK's
+  // dictionary has no such keyword.
+  std::optional<DcmTag> Find(const std::string& keyword) EXCLUDES(mutex_) {
+    {
+      ReaderLock lock(mutex_);
+      if (auto it = tags_.find(keyword); it != tags_.end()) return it->second;
+    }
+    const DcmDataDictionary& dictionary = dcmDataDict.rdlock();
+    const DcmDictEntry* entry = dictionary.findEntry(keyword.c_str());
+    std::optional<DcmTag> tag;
+    if (entry != nullptr) tag.emplace(entry->getKey(), entry->getVR());
+    dcmDataDict.rdunlock();
+    // Only hits are kept, so the cache is bounded by the dictionary.
+    if (tag) {
+      WriterLock lock(mutex_);
+      tags_.emplace(keyword, *tag);
+    }
+    return tag;
+  }
+
+ private:
+  SharedMutex mutex_;
+  std::unordered_map<std::string, DcmTag> tags_ GUARDED_BY(mutex_);
+};
+
+KeywordTagCache& KeywordTags() {
+  static KeywordTagCache cache;
+  return cache;
+}
+
+}  // namespace
+
+Result<IngestReport> Ingestor::IngestAttributes(
+    const std::vector<std::pair<std::string, std::string>>& keyword_values) {
+  DcmDataset dataset;
+  for (const auto& [keyword, value] : keyword_values) {
+    const std::optional<DcmTag> tag = KeywordTags().Find(keyword);
+    if (!tag)
+      return Status::InvalidArgument("unknown attribute keyword \"" + keyword +
+                                     "\" (not in DCMTK's data dictionary); rejected, nothing stored");
+    OFCondition cond = dataset.putAndInsertString(*tag, value.data(), static_cast<Uint32>(value.size()));
+    if (cond.bad())
+      return Status::InvalidArgument("attribute " + keyword + " " + std::string(tag->toString().c_str()) +
+                                     " cannot hold \"" + value + "\": " + cond.text() + "; rejected, nothing stored");
+  }
+  return IngestDataset(*this, dataset, EXS_LittleEndianExplicit);
 }
 
 }  // namespace pacs::dicom

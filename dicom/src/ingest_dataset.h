@@ -1,7 +1,7 @@
 // File: ingest_dataset.h
 // The DCMTK-typed entry point of the ingest pipeline (ingest.h), private to
 // dicom/ so that the public header needs no DCMTK: the C-STORE handler hands
-// it the dataset DCMTK received, and IngestFile ends in it.
+// it the dataset DCMTK received, and IngestFile and IngestAttributes end in it.
 #pragma once
 
 #include "dcmtk/config/osconfig.h"

@@ -8,6 +8,8 @@
 #include <atomic>
 #include <filesystem>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "pacs/base/result.h"
 #include "pacs/dicom/background_encoder.h"
@@ -33,6 +35,14 @@ class Ingestor {
 
   // Reads a Part 10 file (or a bare dataset) and stores it.
   Result<IngestReport> IngestFile(const std::filesystem::path& path);
+  // Stores a dataset made of the given attributes, as if it had arrived in
+  // Explicit VR Little Endian: each keyword (such as "PatientName") is looked
+  // up in DCMTK's data dictionary and its value given as DICOM text
+  // (multiple values separated by '\'); a keyword given twice keeps its
+  // last value. A keyword the dictionary does not know, or a value its
+  // element cannot hold (a sequence), rejects the whole dataset with nothing
+  // stored. For synthetic archives (bench/index_generate) and tests.
+  Result<IngestReport> IngestAttributes(const std::vector<std::pair<std::string, std::string>>& keyword_values);
 
   engine::Store& store() { return store_; }
 
