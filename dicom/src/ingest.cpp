@@ -135,9 +135,14 @@ Result<IngestReport> Ingestor::IngestAttributes(
       return Status::InvalidArgument("unknown attribute keyword \"" + keyword +
                                      "\" (not in DCMTK's data dictionary); rejected, nothing stored");
     OFCondition cond = dataset.putAndInsertString(*tag, value.data(), static_cast<Uint32>(value.size()));
-    if (cond.bad())
-      return Status::InvalidArgument("attribute " + keyword + " " + std::string(tag->toString().c_str()) +
-                                     " cannot hold \"" + value + "\": " + cond.text() + "; rejected, nothing stored");
+    if (cond.bad()) {
+      std::string message = "attribute " + keyword + " ";
+      message += tag->toString();
+      message += " cannot hold \"" + value + "\": ";
+      message += cond.text();
+      message += "; rejected, nothing stored";
+      return Status::InvalidArgument(std::move(message));
+    }
   }
   return IngestDataset(*this, dataset, EXS_LittleEndianExplicit);
 }
