@@ -11,10 +11,9 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
-#include "dcmtk/dcmdata/dcdatset.h"
-#include "dcmtk/dcmdata/dcdeftag.h"
 #include "index_synthetic.h"
 #include "pacs/dicom/index.h"
 #include "pacs/dicom/ingest.h"
@@ -30,26 +29,30 @@ std::string Flag(int argc, char** argv, const char* name, const std::string& fal
   return fallback;
 }
 
-void FillDataset(DcmDataset& ds, const pacs::bench::SyntheticStudy& s, const pacs::bench::SyntheticSeries& e, int k) {
-  ds.putAndInsertString(DCM_SOPClassUID, pacs::bench::SopClassFor(e.modality));
-  ds.putAndInsertString(DCM_SOPInstanceUID, SyntheticArchive::InstanceUid(e, k).c_str());
-  ds.putAndInsertString(DCM_StudyDate, s.date.c_str());
-  ds.putAndInsertString(DCM_StudyTime, s.time.c_str());
-  ds.putAndInsertString(DCM_AccessionNumber, s.accession.c_str());
-  ds.putAndInsertString(DCM_Modality, e.modality.c_str());
-  ds.putAndInsertString(DCM_ReferringPhysicianName, "REFERRER^A");
-  ds.putAndInsertString(DCM_StudyDescription, s.description.c_str());
-  ds.putAndInsertString(DCM_SeriesDescription, (e.modality + " SERIES " + std::to_string(e.number)).c_str());
-  ds.putAndInsertString(DCM_PatientName, s.patient_name.c_str());
-  ds.putAndInsertString(DCM_PatientID, s.patient_id.c_str());
-  ds.putAndInsertString(DCM_IssuerOfPatientID, "HOSPITAL");
-  ds.putAndInsertString(DCM_PatientBirthDate, s.birth_date.c_str());
-  ds.putAndInsertString(DCM_PatientSex, s.sex.c_str());
-  ds.putAndInsertString(DCM_StudyInstanceUID, s.study_uid.c_str());
-  ds.putAndInsertString(DCM_SeriesInstanceUID, e.uid.c_str());
-  ds.putAndInsertString(DCM_StudyID, std::to_string(s.index + 1).c_str());
-  ds.putAndInsertString(DCM_SeriesNumber, std::to_string(e.number).c_str());
-  ds.putAndInsertString(DCM_InstanceNumber, std::to_string(k + 1).c_str());
+// The attributes of instance `k` of series `e` in study `s`.
+std::vector<std::pair<std::string, std::string>> InstanceAttributes(const pacs::bench::SyntheticStudy& s,
+                                                                    const pacs::bench::SyntheticSeries& e, int k) {
+  return {
+      {"SOPClassUID", pacs::bench::SopClassFor(e.modality)},
+      {"SOPInstanceUID", SyntheticArchive::InstanceUid(e, k)},
+      {"StudyDate", s.date},
+      {"StudyTime", s.time},
+      {"AccessionNumber", s.accession},
+      {"Modality", e.modality},
+      {"ReferringPhysicianName", "REFERRER^A"},
+      {"StudyDescription", s.description},
+      {"SeriesDescription", e.modality + " SERIES " + std::to_string(e.number)},
+      {"PatientName", s.patient_name},
+      {"PatientID", s.patient_id},
+      {"IssuerOfPatientID", "HOSPITAL"},
+      {"PatientBirthDate", s.birth_date},
+      {"PatientSex", s.sex},
+      {"StudyInstanceUID", s.study_uid},
+      {"SeriesInstanceUID", e.uid},
+      {"StudyID", std::to_string(s.index + 1)},
+      {"SeriesNumber", std::to_string(e.number)},
+      {"InstanceNumber", std::to_string(k + 1)},
+  };
 }
 
 }  // namespace
@@ -82,9 +85,7 @@ int main(int argc, char** argv) {
         const auto s = archive.Study(i);
         for (const auto& e : s.series)
           for (int k = 0; k < e.instances; ++k) {
-            DcmDataset ds;
-            FillDataset(ds, s, e, k);
-            auto r = ingestor.IngestDataset(ds, EXS_LittleEndianExplicit);
+            auto r = ingestor.IngestAttributes(InstanceAttributes(s, e, k));
             if (!r.ok() && failures++ < 5) std::fprintf(stderr, "index_generate: %s\n", r.status().ToString().c_str());
             const uint64_t n = ++instances;
             if (n % 100000 == 0) {

@@ -3,23 +3,42 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <thread>
+#include <unordered_map>
 
+#include "dcmtk/dcmdata/dcdicent.h"
+#include "dcmtk/dcmdata/dcdict.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcxfer.h"
+#include "ingest_dataset.h"
+#include "pacs/base/mutex.h"
+#include "pacs/base/thread_annotations.h"
 #include "pacs/dicom/index.h"
 #include "pacs/dicom/instance_split.h"
 #include "pacs/engine/sync_point.h"
 
 namespace pacs::dicom {
 
-Result<IngestReport> Ingestor::IngestDataset(DcmDataset& dataset, E_TransferSyntax xfer) {
+// Reaches the Ingestor's private state for IngestDataset().
+class DatasetIngest {
+ public:
+  static Result<IngestReport> Run(Ingestor& ingestor, DcmDataset& dataset, E_TransferSyntax xfer);
+};
+
+Result<IngestReport> IngestDataset(Ingestor& ingestor, DcmDataset& dataset, E_TransferSyntax xfer) {
+  return DatasetIngest::Run(ingestor, dataset, xfer);
+}
+
+Result<IngestReport> DatasetIngest::Run(Ingestor& ingestor, DcmDataset& dataset, E_TransferSyntax xfer) {
+  engine::Store& store = ingestor.store_;
+  BackgroundEncoder* const background = ingestor.background_;
   // Frames waiting for the background encoder beyond which ingest encodes
   // inline again: the sender then slows down instead of the backlog growing.
   constexpr uint64_t kMaxBacklog = 2048;
-  PixelCodecPolicy policy = policy_;
-  policy.background = background_ != nullptr && background_->backlog() < kMaxBacklog;
-  auto split = SplitInstance(dataset, xfer, policy, &store_);
+  PixelCodecPolicy policy = ingestor.policy_;
+  policy.background = background != nullptr && background->backlog() < kMaxBacklog;
+  auto split = SplitInstance(dataset, xfer, policy, &store);
   if (!split.ok()) return split.status().WithContext("rejected, nothing stored");
   PACS_TEST_SYNC_POINT("Ingestor::IngestDataset:AfterSplit");
   split->catalog_payload = BuildCatalogPayload(dataset);  // the split leaves the dataset as it was
@@ -27,19 +46,19 @@ Result<IngestReport> Ingestor::IngestDataset(DcmDataset& dataset, E_TransferSynt
   report.sop_instance_uid = split->record.sop_instance_uid;
   report.study_instance_uid = split->record.study_instance_uid;
   report.received_bytes = split->record.received_bytes;
-  auto commit = store_.CommitInstance(*split);
+  auto commit = store.CommitInstance(*split);
   if (!commit.ok() && commit.status().code() == StatusCode::kBusy) {
     // A frame we skipped as already stored was collected meanwhile: split
     // again with every frame's bytes.
     auto full = SplitInstance(dataset, xfer, policy, nullptr);
     if (!full.ok()) return full.status().WithContext("rejected, nothing stored");
     full->catalog_payload = split->catalog_payload;
-    commit = store_.CommitInstance(*full);
+    commit = store.CommitInstance(*full);
   }
   if (!commit.ok()) return commit.status().WithContext("SOP Instance " + report.sop_instance_uid);
   report.commit = *commit;
-  if (policy.background) background_->Notify();
-  TEST_HoldAfterCommit();
+  if (policy.background) background->Notify();
+  ingestor.TEST_HoldAfterCommit();
   return report;
 }
 
@@ -64,7 +83,68 @@ Result<IngestReport> Ingestor::IngestFile(const std::filesystem::path& path) {
   if (dataset.loadAllDataIntoMemory().bad()) return Status::InvalidArgument("dataset cannot be read completely");
   E_TransferSyntax xfer = dataset.getOriginalXfer();
   if (xfer == EXS_Unknown) return Status::Unsupported("transfer syntax unknown to DCMTK");
-  return IngestDataset(dataset, xfer);
+  return IngestDataset(*this, dataset, xfer);
+}
+
+namespace {
+
+// DCMTK looks a keyword up by scanning its whole dictionary, which made
+// index_generate about 20 times slower than building its datasets from
+// DCM_* constants; so each keyword is looked up once per process.
+// Thread-safe: mutex_ guards tags_.
+class KeywordTagCache {
+ public:
+  // The tag named `keyword`, with its dictionary VR; nullopt when DCMTK's
+  // dictionary has no such keyword.
+  std::optional<DcmTag> Find(const std::string& keyword) EXCLUDES(mutex_) {
+    {
+      ReaderLock lock(mutex_);
+      if (auto it = tags_.find(keyword); it != tags_.end()) return it->second;
+    }
+    const DcmDataDictionary& dictionary = dcmDataDict.rdlock();
+    const DcmDictEntry* entry = dictionary.findEntry(keyword.c_str());
+    std::optional<DcmTag> tag;
+    if (entry != nullptr) tag.emplace(entry->getKey(), entry->getVR());
+    dcmDataDict.rdunlock();
+    // Only hits are kept, so the cache is bounded by the dictionary.
+    if (tag) {
+      WriterLock lock(mutex_);
+      tags_.emplace(keyword, *tag);
+    }
+    return tag;
+  }
+
+ private:
+  SharedMutex mutex_;
+  std::unordered_map<std::string, DcmTag> tags_ GUARDED_BY(mutex_);
+};
+
+KeywordTagCache& KeywordTags() {
+  static KeywordTagCache cache;
+  return cache;
+}
+
+}  // namespace
+
+Result<IngestReport> Ingestor::IngestAttributes(
+    const std::vector<std::pair<std::string, std::string>>& keyword_values) {
+  DcmDataset dataset;
+  for (const auto& [keyword, value] : keyword_values) {
+    const std::optional<DcmTag> tag = KeywordTags().Find(keyword);
+    if (!tag)
+      return Status::InvalidArgument("unknown attribute keyword \"" + keyword +
+                                     "\" (not in DCMTK's data dictionary); rejected, nothing stored");
+    OFCondition cond = dataset.putAndInsertString(*tag, value.data(), static_cast<Uint32>(value.size()));
+    if (cond.bad()) {
+      std::string message = "attribute " + keyword + " ";
+      message += tag->toString();
+      message += " cannot hold \"" + value + "\": ";
+      message += cond.text();
+      message += "; rejected, nothing stored";
+      return Status::InvalidArgument(std::move(message));
+    }
+  }
+  return IngestDataset(*this, dataset, EXS_LittleEndianExplicit);
 }
 
 }  // namespace pacs::dicom

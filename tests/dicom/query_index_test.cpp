@@ -7,6 +7,7 @@
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcuid.h"
 #include "gtest/gtest.h"
+#include "ingest_dataset.h"
 #include "pacs/dicom/index.h"
 #include "pacs/dicom/ingest.h"
 #include "pacs/dicom/instance_split.h"
@@ -57,7 +58,7 @@ class QueryIndexTest : public ::testing::Test {
   void Add(const Instance& i, const char* charset = nullptr) {
     Ingestor ingestor(*store_);
     auto ds = MakeDataset(i, charset);
-    auto r = ingestor.IngestDataset(*ds, EXS_LittleEndianExplicit);
+    auto r = IngestDataset(ingestor, *ds, EXS_LittleEndianExplicit);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
   }
   // Runs a query; returns the values of `keyword_tag` over the responses.

@@ -1,5 +1,6 @@
 #include "archive_handlers.h"
 
+#include "../ingest_dataset.h"
 #include "dcmtk/dcmnet/dimse.h"
 #include "pacs/base/log.h"
 
@@ -22,7 +23,7 @@ uint16_t StoreStatusFor(const Status& status) {
 
 uint16_t ArchiveHandlers::HandleStore(DcmDataset& dataset, E_TransferSyntax xfer, const std::string& sop_instance_uid,
                                       const std::string& peer) {
-  auto report = ingestor_.IngestDataset(dataset, xfer);
+  auto report = IngestDataset(ingestor_, dataset, xfer);
   if (!report.ok()) {
     LogError("C-STORE from " + peer + " of " + sop_instance_uid + " failed: " + report.status().ToString());
     return StoreStatusFor(report.status());

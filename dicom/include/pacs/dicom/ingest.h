@@ -1,14 +1,16 @@
 // File: ingest.h
 // The one ingest pipeline behind C-STORE and `pacscore import`: parse, split,
-// commit durably, report what happened in words a user can act on.
+// commit durably, report what happened in words a user can act on. DCMTK
+// types stay out of it: C-STORE's entry point, which takes a DCMTK dataset,
+// is IngestDataset() in dicom/src/ingest_dataset.h.
 #pragma once
 
 #include <atomic>
 #include <filesystem>
 #include <string>
+#include <utility>
+#include <vector>
 
-#include "dcmtk/config/osconfig.h"
-#include "dcmtk/dcmdata/dcdatset.h"
 #include "pacs/base/result.h"
 #include "pacs/dicom/background_encoder.h"
 #include "pacs/dicom/pixel_codec_policy.h"
@@ -31,14 +33,24 @@ class Ingestor {
   explicit Ingestor(engine::Store& store, PixelCodecPolicy policy = {}, BackgroundEncoder* background = nullptr)
       : store_(store), policy_(policy), background_(background) {}
 
-  // Stores a dataset received in `xfer`. Consumes the dataset's Pixel Data.
-  Result<IngestReport> IngestDataset(DcmDataset& dataset, E_TransferSyntax xfer);
   // Reads a Part 10 file (or a bare dataset) and stores it.
   Result<IngestReport> IngestFile(const std::filesystem::path& path);
+  // Stores a dataset made of the given attributes, as if it had arrived in
+  // Explicit VR Little Endian: each keyword (such as "PatientName") is looked
+  // up in DCMTK's data dictionary and its value given as DICOM text
+  // (multiple values separated by '\'); a keyword given twice keeps its
+  // last value. A keyword the dictionary does not know, or a value its
+  // element cannot hold (a sequence), rejects the whole dataset with nothing
+  // stored. For synthetic archives (bench/index_generate) and tests.
+  Result<IngestReport> IngestAttributes(const std::vector<std::pair<std::string, std::string>>& keyword_values);
 
   engine::Store& store() { return store_; }
 
  private:
+  // The pipeline behind IngestDataset() (dicom/src/ingest_dataset.h), which
+  // needs the policy, the encoder and the test hook below.
+  friend class DatasetIngest;
+
   void TEST_HoldAfterCommit();
 
   engine::Store& store_;
