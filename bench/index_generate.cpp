@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "index_synthetic.h"
+#include "pacs/dicom/dicom_library.h"
 #include "pacs/dicom/index.h"
 #include "pacs/dicom/ingest.h"
-#include "pacs/dicom/instance_split.h"
 
 namespace {
 

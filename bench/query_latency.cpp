@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "index_synthetic.h"
-#include "pacs/dicom/instance_split.h"
+#include "pacs/dicom/dicom_library.h"
 #include "pacs/dicom/query_scu.h"
 #include "pacs/dicom/store_scu.h"
 

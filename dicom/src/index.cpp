@@ -1,7 +1,9 @@
 #include "pacs/dicom/index.h"
 
+#include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcelem.h"
+#include "dcmtk/dcmdata/dcitem.h"
 #include "dcmtk/dcmdata/dcspchrs.h"
 #include "index_records.h"
 

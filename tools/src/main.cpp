@@ -4,7 +4,7 @@
 
 #include "command_line.h"
 #include "pacs/bench/bench.h"
-#include "pacs/dicom/instance_split.h"
+#include "pacs/dicom/dicom_library.h"
 
 int main(int argc, char** argv) {
   pacs::dicom::InitDicomLibrary();

@@ -7,9 +7,9 @@
 
 #include <string>
 
-#include "dcmtk/config/osconfig.h"
-#include "dcmtk/dcmdata/dcitem.h"
 #include "pacs/engine/catalog.h"
+
+class DcmItem;  // DCMTK's; only the dicom module's sources see its definition
 
 namespace pacs::dicom {
 

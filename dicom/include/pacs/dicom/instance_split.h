@@ -10,14 +10,11 @@
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "pacs/base/result.h"
+#include "pacs/dicom/dicom_library.h"
 #include "pacs/dicom/pixel_codec_policy.h"
 #include "pacs/engine/store.h"
 
 namespace pacs::dicom {
-
-// Call once per process before any parsing: keeps DCMTK from "correcting"
-// what it reads, so that what we store is what was sent.
-void InitDicomLibrary();
 
 // Splits `dataset` (which arrived in `xfer`) into an InstanceWrite; the
 // dataset itself is left as it was. Native frames are encoded per `policy`,

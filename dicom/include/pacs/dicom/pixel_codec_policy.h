@@ -8,11 +8,11 @@
 #include <string_view>
 #include <utility>
 
-#include "dcmtk/config/osconfig.h"
-#include "dcmtk/dcmdata/dcitem.h"
 #include "pacs/base/result.h"
 #include "pacs/codecs/codec_options.h"
 #include "pacs/codecs/frame_codec.h"
+
+class DcmItem;  // DCMTK's; only the dicom module's sources see its definition
 
 namespace pacs::dicom {
 
