@@ -83,7 +83,7 @@ void Encode(benchmark::State& state, const Dataset& dataset, CodecId id, CodecOp
       benchmark::DoNotOptimize(encoded->data());
     }
   }
-  const double raw = static_cast<double>(dataset.RawBytes());
+  const auto raw = static_cast<double>(dataset.RawBytes());
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * dataset.RawBytes()));
   state.counters["MB/s"] = benchmark::Counter(raw / 1e6, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["ratio"] = raw / static_cast<double>(coded);
@@ -113,7 +113,7 @@ void Decode(benchmark::State& state, const Dataset& dataset, CodecId id, CodecOp
       benchmark::DoNotOptimize(decoded->data());
     }
   }
-  const double raw = static_cast<double>(dataset.RawBytes());
+  const auto raw = static_cast<double>(dataset.RawBytes());
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * dataset.RawBytes()));
   state.counters["MB/s"] = benchmark::Counter(raw / 1e6, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["ratio"] = raw / static_cast<double>(coded);

@@ -55,7 +55,7 @@ std::string OrthancConfig(const PeerSpec& spec, const fs::path& db, uint16_t htt
   json += "  \"SaveJobs\" : false,\n";
   json += "  \"OverwriteInstances\" : false,\n";
   if (spec.kind == PeerKind::kOrthancJpegLs)
-    json += "  \"IngestTranscoding\" : \"" + std::string(kJpegLsLossless) + "\",\n";
+    json += R"(  "IngestTranscoding" : ")" + std::string(kJpegLsLossless) + "\",\n";
   json += "  \"SyncStorageArea\" : true\n";
   json += "}\n";
   return json;
@@ -191,7 +191,7 @@ Result<RunningPeer> RunningPeer::Start(const PeerSpec& spec, const fs::path& fol
       aet = "STORESCP";
       fs::create_directories(store, ec);
       argv = {*program, "-od", store.string(), "+xa", "-pdu", std::to_string(kMaxPdu), "-dhl", "-aet", aet};
-      if (spec.associations > 1) argv.push_back("--fork");
+      if (spec.associations > 1) argv.emplace_back("--fork");
       argv.push_back(std::to_string(*dicom_port));
       break;
   }

@@ -41,7 +41,7 @@ void DicomServer::Stop() {
 Status DicomServer::Run() {
   DcmSCPConfig& cfg = impl_->pool.getConfig();
   cfg.setPort(impl_->options.port);
-  cfg.setAETitle(impl_->options.ae_title.c_str());
+  cfg.setAETitle(impl_->options.ae_title);
   cfg.setRespondWithCalledAETitle(false);
   cfg.setHostLookupEnabled(false);
   cfg.setMaxReceivePDULength(ASC_MAXIMUMPDUSIZE);
@@ -54,8 +54,8 @@ Status DicomServer::Run() {
 
   // The pool wants a profile; the real negotiation is scp::NegotiatePresentationContexts.
   OFList<OFString> plain;
-  plain.push_back(UID_LittleEndianExplicitTransferSyntax);
-  plain.push_back(UID_LittleEndianImplicitTransferSyntax);
+  plain.emplace_back(UID_LittleEndianExplicitTransferSyntax);
+  plain.emplace_back(UID_LittleEndianImplicitTransferSyntax);
   OFCondition cond = cfg.addPresentationContext(UID_VerificationSOPClass, plain);
   if (cond.bad()) return Status::Internal(std::string("cannot configure presentation contexts: ") + cond.text());
 

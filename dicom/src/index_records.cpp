@@ -396,7 +396,8 @@ std::string_view RecordId(std::string_view key) {
   return key.empty() ? key : key.substr(1);
 }
 
-std::string FoldCase(std::string_view s) {
+std::string FoldCase(std::string_view utf8) {
+  const std::string_view s = utf8;
   std::string out;
   out.reserve(s.size());
   size_t i = 0;

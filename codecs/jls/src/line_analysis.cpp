@@ -10,8 +10,7 @@
 #include <hwy/highway.h>
 
 HWY_BEFORE_NAMESPACE();
-namespace pacs::jls::internal {
-namespace HWY_NAMESPACE {
+namespace pacs::jls::internal::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 // Everything runs on uint16_t lanes (16 per AVX2 vector), unsigned where a
@@ -80,8 +79,7 @@ const char* TargetName() {
   return hwy::TargetName(HWY_TARGET);
 }
 
-}  // namespace HWY_NAMESPACE
-}  // namespace pacs::jls::internal
+}  // namespace pacs::jls::internal::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE

@@ -281,11 +281,11 @@ using TripletLineFunction = void (*)(ContextTables&, BitWriter&, int32_t&, const
                                      int32_t);
 
 template <int... kBits>
-constexpr std::array<LineFunction, 17> MakeLineFunctions(std::integer_sequence<int, kBits...>) {
+constexpr std::array<LineFunction, 17> MakeLineFunctions(std::integer_sequence<int, kBits...> /*bits*/) {
   return {nullptr, nullptr, &EncodeLine<kBits + 2>...};
 }
 template <int... kBits>
-constexpr std::array<TripletLineFunction, 17> MakeTripletLineFunctions(std::integer_sequence<int, kBits...>) {
+constexpr std::array<TripletLineFunction, 17> MakeTripletLineFunctions(std::integer_sequence<int, kBits...> /*bits*/) {
   return {nullptr, nullptr, &EncodeTripletLine<kBits + 2>...};
 }
 // Indexed by the precision, 2..16.
@@ -323,7 +323,7 @@ class OutputBuffer {
  public:
   explicit OutputBuffer(std::vector<uint8_t>& out) : out_(out), start_(out.size()) {}
   void Reserve(BitWriter& writer, size_t bytes) {
-    const size_t used = static_cast<size_t>(writer.position() - out_.data());
+    const auto used = static_cast<size_t>(writer.position() - out_.data());
     if (out_.size() - used < bytes) {
       out_.resize(std::max(out_.size() * 2, used + bytes));
       writer.Rebase(out_.data() + used);

@@ -46,9 +46,9 @@ Result<std::unique_ptr<StoreAssociation>> StoreAssociation::Open(const PeerAddre
   std::unique_ptr<StoreAssociation> assoc(new StoreAssociation());
   ScuChannel& scu = assoc->impl_->scu;
   const std::string peer_name = peer.ae_title + "@" + peer.host + ":" + std::to_string(peer.port);
-  scu.setAETitle(calling_ae.c_str());
-  scu.setPeerAETitle(peer.ae_title.c_str());
-  scu.setPeerHostName(peer.host.c_str());
+  scu.setAETitle(calling_ae);
+  scu.setPeerAETitle(peer.ae_title);
+  scu.setPeerHostName(peer.host);
   scu.setPeerPort(peer.port);
   scu.setMaxReceivePDULength(ASC_MAXIMUMPDUSIZE);
   scu.setACSETimeout(30);
@@ -64,8 +64,8 @@ Result<std::unique_ptr<StoreAssociation>> StoreAssociation::Open(const PeerAddre
                                " presentation contexts, more than the 128 of one association");
   for (const auto& [sop_class, ts] : contexts) {
     OFList<OFString> syntaxes;
-    syntaxes.push_back(ts.c_str());
-    OFCondition cond = scu.addPresentationContext(sop_class.c_str(), syntaxes);
+    syntaxes.emplace_back(ts.c_str());
+    OFCondition cond = scu.addPresentationContext(sop_class, syntaxes);
     if (cond.bad()) return Status::Internal(std::string("cannot propose a presentation context: ") + cond.text());
   }
   OFCondition cond = scu.initNetwork();
@@ -74,7 +74,7 @@ Result<std::unique_ptr<StoreAssociation>> StoreAssociation::Open(const PeerAddre
 
   std::vector<StorageContext> accepted;
   for (const auto& [sop_class, ts] : contexts) {
-    const T_ASC_PresentationContextID id = scu.findPresentationContextID(sop_class.c_str(), ts.c_str());
+    const T_ASC_PresentationContextID id = scu.findPresentationContextID(sop_class, ts);
     if (id != 0) accepted.push_back({id, sop_class, ts});
   }
   // Message IDs on a new association start at 1, as DcmSCU numbers them.
