@@ -79,6 +79,7 @@ int main(int argc, char** argv) {
   std::atomic<uint64_t> next{0}, instances{0}, failures{0};
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::thread> workers;
+  workers.reserve(static_cast<size_t>(threads));
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&] {
       for (uint64_t i; (i = next++) < studies;) {

@@ -97,6 +97,7 @@ int RunQuery(const QueryOptions& options) {
       continue;
     }
     std::vector<dicom::FindQuery> queries;
+    queries.reserve(static_cast<size_t>(per_kind));
     for (int i = 0; i < per_kind; ++i) queries.push_back(kind.distinct[static_cast<size_t>(i) % kind.distinct.size()]);
     for (bool per_query : {false, true}) {
       const TimingSummary s = Summarize(dicom::RunFinds(node->target, queries, per_query));

@@ -172,7 +172,7 @@ void FromI32(const int32_t* src, T* dst, size_t count, int precision) {
   const hn::ScalableTag<int32_t> d32;
   const hn::Rebind<T, decltype(d32)> dn;
   const size_t lanes = hn::Lanes(d32);
-  const int32_t mask = static_cast<int32_t>((1u << precision) - 1u);
+  const auto mask = static_cast<int32_t>((1u << precision) - 1u);
   const auto vmask = hn::Set(d32, mask);
   size_t i = 0;
   // After masking every value is in [0, mask], so the saturating demotion is exact.

@@ -107,7 +107,7 @@ KeyMatcher::KeyMatcher(uint32_t tag, std::string vr, std::string value)
     // DT values may carry a UTC offset ("+0100" / "-0500") after 14+ digits;
     // a dash at position >= 14 of a single DT value is such an offset.
     if (dash != std::string_view::npos &&
-        !(vr_ == "DT" && dash >= 14 && v.find('-', dash + 1) == v.npos && v.size() - dash == 5)) {
+        !(vr_ == "DT" && dash >= 14 && v.find('-', dash + 1) == std::string_view::npos && v.size() - dash == 5)) {
       kind_ = MatchKind::kRange;
       lower_ = NormalizeDateTime(v.substr(0, dash));
       upper_ = NormalizeDateTime(v.substr(dash + 1));
@@ -128,7 +128,8 @@ KeyMatcher::KeyMatcher(uint32_t tag, std::string vr, std::string value)
   for (auto part : parts) {
     part = Trim(part);
     std::string alt = is_person_name()
-                          ? (part.find('=') != part.npos ? NormalizeWholeName(part) : index::NormalizeNameGroup(part))
+                          ? (part.find('=') != std::basic_string_view<char>::npos ? NormalizeWholeName(part)
+                                                                                  : index::NormalizeNameGroup(part))
                           : std::string(part);
     alternatives_.push_back(std::move(alt));
   }
@@ -160,9 +161,7 @@ bool KeyMatcher::MatchesOne(std::string_view stored) const {
     }
     return false;
   }
-  for (const auto& alt : alternatives_)
-    if (match(alt, stored)) return true;
-  return false;
+  return std::ranges::any_of(alternatives_, [&](const auto& alt) { return match(alt, stored); });
 }
 
 bool KeyMatcher::Matches(std::string_view stored) const {
@@ -170,9 +169,7 @@ bool KeyMatcher::Matches(std::string_view stored) const {
   if (MatchesOne(stored)) return true;
   // A multi-valued attribute matches when one of its values does.
   if (stored.find('\\') == std::string_view::npos) return false;
-  for (auto one : Split(stored, '\\'))
-    if (MatchesOne(one)) return true;
-  return false;
+  return std::ranges::any_of(Split(stored, '\\'), [this](auto one) { return MatchesOne(one); });
 }
 
 std::string KeyMatcher::LiteralPrefix() const {

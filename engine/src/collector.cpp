@@ -135,7 +135,7 @@ Result<VerifyReport> RocksStore::VerifyStructure(std::chrono::milliseconds grace
     if (!*exists) problem("header " + ToHex(HashOf(hash)) + " is referenced but missing");
   }
   for (const auto& [hash, n] : seen_headers)
-    if (!header_refs.count(hash))
+    if (!header_refs.contains(hash))
       problem("header " + ToHex(HashOf(hash)) + " has count " + std::to_string(n) + " but no instance uses it");
   for (const auto& [hash, n] : chunk_refs) {
     ++report.chunks;
@@ -149,7 +149,7 @@ Result<VerifyReport> RocksStore::VerifyStructure(std::chrono::milliseconds grace
   }
   const int64_t cutoff = NowMs() - grace.count();
   for (const auto& [hash, n] : seen_chunks) {
-    if (chunk_refs.count(hash)) continue;
+    if (chunk_refs.contains(hash)) continue;
     if (n != 0)
       problem("chunk " + ToHex(HashOf(hash)) + " has count " + std::to_string(n) + " but no instance uses it");
     auto listed = ReadValue(kGc, hash);

@@ -30,7 +30,7 @@ struct AdminServer::Impl {
       if (ec) continue;
       beast::flat_buffer buffer;
       http::request_parser<http::string_body> parser;
-      parser.body_limit(16 * 1024 * 1024);
+      parser.body_limit(uint64_t{16} * 1024 * 1024);
       http::read(socket, buffer, parser, ec);
       if (ec) continue;
       const auto& req = parser.get();
@@ -82,7 +82,11 @@ void AdminServer::Stop() {
 }
 
 AdminServer::~AdminServer() {
-  Stop();
+  try {
+    Stop();
+  } catch (const std::exception& e) {  // joining the thread can throw; a destructor must not
+    LogError(std::string("admin endpoint: stopping failed: ") + e.what());
+  }
 }
 
 Result<HttpReply> AdminRequest(uint16_t port, const std::string& method, const std::string& target,
@@ -100,7 +104,7 @@ Result<HttpReply> AdminRequest(uint16_t port, const std::string& method, const s
     http::write(stream, req);
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
-    parser.body_limit(256 * 1024 * 1024);
+    parser.body_limit(uint64_t{256} * 1024 * 1024);
     http::read(stream, buffer, parser);
     return HttpReply{static_cast<int>(parser.get().result_int()), parser.get().body()};
   } catch (const boost::system::system_error& e) {

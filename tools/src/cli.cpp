@@ -70,10 +70,10 @@ Result<Args> ParseArgs(int argc, char** argv, const std::set<std::string>& value
       name = name.substr(0, eq);
       inline_value = true;
     }
-    if (bool_flags.count(name)) {
+    if (bool_flags.contains(name)) {
       if (inline_value) return Status::InvalidArgument("--" + name + " takes no value");
       args.flags[name].push_back("true");
-    } else if (value_flags.count(name)) {
+    } else if (value_flags.contains(name)) {
       if (!inline_value) {
         if (i + 1 >= argc) return Status::InvalidArgument("--" + name + " needs a value");
         value = argv[++i];
@@ -173,7 +173,7 @@ static double NowSeconds() {
 
 Progress::Progress(uint64_t total) : total_(total), enabled_(isatty(STDERR_FILENO) != 0), start_(NowSeconds()) {}
 
-void Progress::Update(uint64_t done, uint64_t bytes) {
+void Progress::Update(uint64_t done, uint64_t bytes) const {
   if (!enabled_) return;
   constexpr int kWidth = 30;
   const int filled = total_ ? static_cast<int>(kWidth * done / total_) : kWidth;
@@ -184,7 +184,7 @@ void Progress::Update(uint64_t done, uint64_t bytes) {
   std::fflush(stderr);
 }
 
-void Progress::Finish() {
+void Progress::Finish() const {
   if (enabled_) std::fprintf(stderr, "\n");
 }
 

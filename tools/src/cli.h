@@ -130,8 +130,8 @@ Json StatsToJson(const engine::StoreStats& stats);
 class Progress {
  public:
   explicit Progress(uint64_t total);
-  void Update(uint64_t done, uint64_t bytes);
-  void Finish();
+  void Update(uint64_t done, uint64_t bytes) const;
+  void Finish() const;
 
  private:
   uint64_t total_;

@@ -228,7 +228,7 @@ std::optional<int> CommandLine::Parse(int argc, char** argv) {
   // CLI11 would report an unknown command as "A subcommand is required".
   const auto commands =
       std::as_const(app_).get_subcommands([&first](const CLI::App* c) { return c->get_name() == first; });
-  if (first.rfind("-", 0) != 0 && commands.empty()) {
+  if (first.rfind('-', 0) != 0 && commands.empty()) {
     std::fprintf(stderr, "pacscore: unknown command '%s'\nRun 'pacscore --help' for the commands.\n", first.c_str());
     return 1;
   }
@@ -248,6 +248,7 @@ std::optional<int> CommandLine::Parse(const std::vector<std::string>& args) {
   std::vector<std::string> storage = {"pacscore"};
   storage.insert(storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
+  argv.reserve(storage.size());
   for (auto& arg : storage) argv.push_back(arg.data());
   return Parse(static_cast<int>(argv.size()), argv.data());
 }

@@ -9,7 +9,7 @@
 namespace pacs::tools {
 namespace {
 
-constexpr int64_t kDefaultGraceMs = 3600 * 1000;  // --gc-grace default: 1 hour
+constexpr int64_t kDefaultGraceMs = int64_t{3600} * 1000;  // --gc-grace default: 1 hour
 
 Json Error(const Status& s) {
   return {{"error", s.ToString()}};

@@ -26,8 +26,8 @@ double MsSince(std::chrono::steady_clock::time_point start) {
 
 OFList<OFString> PlainSyntaxes() {
   OFList<OFString> syntaxes;
-  syntaxes.push_back(UID_LittleEndianExplicitTransferSyntax);
-  syntaxes.push_back(UID_LittleEndianImplicitTransferSyntax);
+  syntaxes.emplace_back(UID_LittleEndianExplicitTransferSyntax);
+  syntaxes.emplace_back(UID_LittleEndianImplicitTransferSyntax);
   return syntaxes;
 }
 
@@ -57,8 +57,8 @@ class CountingGetScu : public DcmSCU {
   uint64_t bytes = 0;
 
  protected:
-  OFCondition handleSTORERequest(const T_ASC_PresentationContextID, DcmDataset* incoming, OFBool& continue_session,
-                                 Uint16& status) override {
+  OFCondition handleSTORERequest(const T_ASC_PresentationContextID /*presID*/, DcmDataset* incoming,
+                                 OFBool& continue_session, Uint16& status) override {
     std::unique_ptr<DcmDataset> dataset(incoming);
     continue_session = OFTrue;
     status = STATUS_Success;
@@ -146,6 +146,7 @@ std::vector<RequestTiming> RunGets(const ScuPeer& peer, const std::vector<GetReq
   associations = std::max(1, associations);
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<size_t>(associations));
   for (int w = 0; w < associations; ++w) {
     threads.emplace_back([&, w] {
       CountingGetScu scu;
@@ -153,14 +154,14 @@ std::vector<RequestTiming> RunGets(const ScuPeer& peer, const std::vector<GetReq
       scu.addPresentationContext(UID_GETStudyRootQueryRetrieveInformationModel, PlainSyntaxes());
       for (size_t i = 0; i < storage.size() && i < kMaxStorageContexts; ++i) {
         OFList<OFString> syntax;
-        syntax.push_back(storage[i].second.c_str());
-        scu.addPresentationContext(storage[i].first.c_str(), syntax, ASC_SC_ROLE_SCP);
+        syntax.emplace_back(storage[i].second.c_str());
+        scu.addPresentationContext(storage[i].first, syntax, ASC_SC_ROLE_SCP);
       }
       OFCondition cond = scu.initNetwork();
       if (cond.good()) cond = scu.negotiateAssociation();
       const T_ASC_PresentationContextID pc =
           cond.good() ? scu.findAnyPresentationContextID(UID_GETStudyRootQueryRetrieveInformationModel, "") : 0;
-      for (size_t i = static_cast<size_t>(w); i < requests.size(); i += static_cast<size_t>(associations)) {
+      for (auto i = static_cast<size_t>(w); i < requests.size(); i += static_cast<size_t>(associations)) {
         RequestTiming& t = timings[i];
         if (cond.bad() || pc == 0) {
           t.error = cond.bad() ? std::string("association failed: ") + cond.text()
