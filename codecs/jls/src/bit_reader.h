@@ -79,16 +79,20 @@ class BitReader {
     return ReadUnarySlow();
   }
 
-  // Whether what is left between the read position and `marker` (the
-  // marker ending the coded data) is padding as CharLS accepts it: zero bits
-  // only, and no more than its bit cache holds.
+  // Whether the coded data ends where CharLS expects it to: what is left
+  // between the last bit read and `marker` (the marker after the coded
+  // data) is zero bits, fewer than fill the byte of that last bit. (CharLS
+  // counts a 0xFF byte as 7 bits and the byte after it as 8; its next marker
+  // must start right after the byte the last bit was read from.)
   bool OnlyPaddingBefore(const uint8_t* marker) const {
-    if (valid_ > 0 && (cache_ >> (64 - valid_)) != 0) return false;
     if (marker < pos_ || marker - pos_ > 8) return false;
+    if (valid_ > 0 && (cache_ >> (64 - valid_)) != 0) return false;
+    int unread = valid_ - (after_ff_ ? 1 : 0);
     for (const uint8_t* p = pos_; p < marker; ++p) {
       if (*p != 0) return false;
+      unread += p[-1] == 0xFF ? 7 : 8;
     }
-    return true;
+    return unread < (marker[-1] == 0xFF ? 7 : 8);
   }
 
   // Whether more bits were read than the coded data holds (zeros were

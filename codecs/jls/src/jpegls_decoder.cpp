@@ -365,6 +365,11 @@ Result<DecodedFrame> DecodeFrame(std::span<const uint8_t> codestream, const Expe
     if (scan_components < 1 || scan_components > 4 || scan_components > components ||
         size != 4 + 2 * static_cast<size_t>(scan_components))
       return fail(Status::Corruption("invalid SOS segment (" + std::to_string(scan_components) + " components)"));
+    for (int c = 0; c < scan_components; ++c) {
+      // Component ids are not checked (CharLS does not either).
+      if (p[2 + 2 * c] != 0)
+        return fail(Status::Unsupported("JPEG-LS mapping table " + std::to_string(p[2 + 2 * c]) + " in SOS"));
+    }
     const uint8_t* tail = p + 1 + 2 * scan_components;
     const int32_t near = tail[0];
     const int interleave_code = tail[1];

@@ -462,8 +462,8 @@ Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGe
   for (uint32_t row = 0; row < geometry.height; ++row) {
     if (geometry.restart_interval != 0 && row != 0 && row % geometry.restart_interval == 0) {
       const uint8_t* marker = NextMarker(reader.position(), end);
-      if (marker == nullptr)
-        return Status::Corruption("restart marker missing before line " + std::to_string(row) + " (truncated)");
+      if (marker == nullptr || !reader.OnlyPaddingBefore(marker))
+        return Status::Corruption("restart marker missing before line " + std::to_string(row));
       const uint8_t* p = marker + 1;
       while (p < end && *p == 0xFF) ++p;
       if (p >= end || *p != 0xD0 + (restart_count & 7))
