@@ -326,6 +326,11 @@ Status CheckFrameHeader(std::span<const uint8_t> codestream, const ExpectedFrame
   return CompareFrame(*frame, expected);
 }
 
+bool EndsWithEndOfImage(std::span<const uint8_t> codestream) {
+  const size_t n = codestream.size();
+  return n >= 2 && codestream[n - 2] == 0xFF && codestream[n - 1] == kEndOfImage;
+}
+
 size_t DecodedBytes(const ExpectedFrame& e) {
   return static_cast<size_t>(e.width) * e.height * static_cast<size_t>(e.components) *
          static_cast<size_t>(e.bits_allocated == 16 ? 2 : 1);

@@ -54,6 +54,12 @@ Result<FrameHeader> ReadFrameHeader(std::span<const uint8_t> codestream);
 // Corruption for a codestream whose header cannot be read or disagrees.
 Status CheckFrameHeader(std::span<const uint8_t> codestream, const ExpectedFrame& expected);
 
+// Whether the codestream's last two bytes are the EOI marker. CharLS 2.4.1
+// loops forever on many codestreams that end inside their coded data (seen
+// with truncated frames; none hung once EOI was appended): apply this too
+// before handing a foreign codestream to CharLS. DecodeFrame does not need it.
+bool EndsWithEndOfImage(std::span<const uint8_t> codestream);
+
 // The size DecodeFrame writes: width * height * components samples of
 // bits_allocated / 8 bytes each.
 size_t DecodedBytes(const ExpectedFrame& expected);
