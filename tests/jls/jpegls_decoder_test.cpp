@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <random>
 #include <string>
@@ -537,6 +539,26 @@ TEST(JlsDecoderTest, BitFlippedStreamsDecodeLikeCharlsOrFail) {
   }
   std::printf("bit flips: %d refused by the header check, %d refused by both, %d decoded identically\n", header_refused,
               tally.both_refused, tally.compared);
+}
+
+// Inputs that once made the fuzzer report a bug, replayed (under ASan/UBSan
+// in the fuzzer build, plainly here): each must end without a crash.
+TEST(JlsDecoderTest, ReplaysFuzzerFindings) {
+  const std::string dir = std::string(PACS_SOURCE_DIR) + "/tests/jls/data/";
+  int replayed = 0;
+  for (const char* name : {"decoder_fuzz_unary_shift_64.jls"}) {
+    std::ifstream file(dir + name, std::ios::binary);
+    ASSERT_TRUE(file.good()) << dir + name;
+    const std::vector<uint8_t> codestream((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    const auto header = ReadFrameHeader(codestream);
+    ASSERT_TRUE(header.ok()) << name;
+    const ExpectedFrame expected{header->width, header->height, header->component_count,
+                                 header->bits_per_sample > 8 ? 16 : 8, header->bits_per_sample};
+    std::vector<uint8_t> out(DecodedBytes(expected));
+    EXPECT_FALSE(DecodeFrame(codestream, expected, out).ok()) << name;
+    ++replayed;
+  }
+  EXPECT_EQ(replayed, 1);
 }
 
 }  // namespace

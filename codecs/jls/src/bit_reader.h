@@ -71,7 +71,7 @@ class BitReader {
     if (cache_ != 0) {
       const int zeros = __builtin_clzll(cache_);
       if (zeros < valid_) {
-        cache_ <<= zeros + 1;
+        cache_ = (cache_ << zeros) << 1;  // zeros + 1 may be 64
         valid_ -= zeros + 1;
         return zeros;
       }
@@ -152,7 +152,7 @@ class BitReader {
       const uint64_t valid_bits = cache_ & (~0ull << (64 - valid_));
       if (valid_bits != 0) {
         const int z = __builtin_clzll(valid_bits);
-        cache_ <<= z + 1;
+        cache_ = (cache_ << z) << 1;  // z + 1 may be 64
         valid_ -= z + 1;
         return zeros + z;
       }
