@@ -9,13 +9,11 @@
 #include <cstdint>
 #include <cstring>
 
+#include "decoder_kernels.h"
+
 #define PACS_JLS_INLINE inline __attribute__((always_inline))
 
 namespace pacs::jls::internal {
-
-// Where the next 0xFF byte is in [from, end), or end. Highway kernel in
-// byte_scan.cpp.
-const uint8_t* FindNextFF(const uint8_t* from, const uint8_t* end);
 
 // A value type: the scan decoder keeps a copy in a local variable during a
 // line so that its state lives in registers.
@@ -63,6 +61,20 @@ class BitReader {
     cache_ <<= 1;
     --valid_;
     return bit;
+  }
+
+  // The common case of a Golomb code (A.5.3) with remainder k: fewer than
+  // `max_high` leading zeros, the whole code within the loaded bits. Sets
+  // `mapped` and returns true, or reads nothing and returns false.
+  PACS_JLS_INLINE bool TryReadGolomb(int32_t k, int32_t max_high, int32_t& mapped) {
+    if (valid_ < 32) Refill();
+    const int zeros = __builtin_clzll(cache_ | 1);
+    if (zeros >= max_high || zeros + 1 + k > valid_) return false;
+    const uint64_t rest = (cache_ << zeros) << 1;
+    mapped = (zeros << k) | static_cast<int32_t>((rest >> 1) >> (63 - k));  // k = 0: no bits
+    cache_ = rest << k;
+    valid_ -= zeros + 1 + k;
+    return true;
   }
 
   // The number of 0 bits before the next 1 bit, which is consumed too.

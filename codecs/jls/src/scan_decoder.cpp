@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "bit_reader.h"
+#include "decoder_kernels.h"
 
 namespace pacs::jls::internal {
 namespace {
@@ -39,10 +40,11 @@ struct RunContext {
   int32_t a, n, nn;
 };
 
+// The Golomb parameter: the smallest k with n * 2^k >= a (A.5.1), without
+// branches. n >= 1; a >= 0 (A halves down to 0 after a run of zero errors).
 PACS_JLS_INLINE int32_t GolombK(int32_t n, int32_t a) {
-  if (n >= a) return 0;
-  const int32_t k = __builtin_clz(static_cast<uint32_t>(n)) - __builtin_clz(static_cast<uint32_t>(a));
-  return (static_cast<uint32_t>(n) << k) < static_cast<uint32_t>(a) ? k + 1 : k;
+  const int32_t k = std::max(0, __builtin_clz(static_cast<uint32_t>(n)) - __builtin_clz(static_cast<uint32_t>(a) | 1u));
+  return k + static_cast<int32_t>((static_cast<uint64_t>(n) << k) < static_cast<uint64_t>(a));
 }
 
 PACS_JLS_INLINE int32_t Median(int32_t a, int32_t b, int32_t c) {
@@ -55,7 +57,8 @@ PACS_JLS_INLINE int32_t Median(int32_t a, int32_t b, int32_t c) {
 class ScanState {
  public:
   explicit ScanState(const ScanParameters& p)
-      : p_(p), lut_offset_((1 << p.bits_per_sample) - 1), quantize_(2 * static_cast<size_t>(lut_offset_) + 1) {
+      : p_(p), lut_offset_(p.t3), quantize_(2 * static_cast<size_t>(lut_offset_) + 1) {
+    // Q(d) for |d| <= T3; beyond, Q is +-4 (callers clamp d to +-T3).
     for (int32_t d = -lut_offset_; d <= lut_offset_; ++d)
       quantize_[static_cast<size_t>(d + lut_offset_)] = static_cast<int8_t>(QuantizeSlow(d));
     Reset();
@@ -69,6 +72,7 @@ class ScanState {
   }
 
   const ScanParameters& params() const { return p_; }
+  // Q(d) for d in [-T3, T3].
   const int8_t* quantize() const { return quantize_.data() + lut_offset_; }
   RegularContext* regular() { return regular_; }
   RunContext* run() { return run_; }
@@ -93,10 +97,42 @@ class ScanState {
   RunContext run_[2];
 };
 
+// The coding parameters as the line decoder sees them. GeneralTraits: any
+// scan, all at run time. LosslessTraits: NEAR 0, RESET 64, MAXVAL 2^P - 1
+// (what nearly every DICOM codestream is), all compile-time constants so
+// that the hot loop has them as immediates.
+struct GeneralTraits {
+  explicit GeneralTraits(const ScanParameters& p)
+      : max_value(p.max_value),
+        near(p.near),
+        range(p.range),
+        qbpp(p.qbpp),
+        limit(p.limit),
+        reset(p.reset),
+        run_reset(p.run_reset),
+        mask(p.mask_reconstruction) {}
+  int32_t max_value, near, range, qbpp, limit, reset, run_reset;
+  bool mask;  // CharLS's lossless traits: reconstruction modulo 2^P by masking
+  static constexpr bool kLossless = false;
+};
+
+template <int kBits, bool kMask>
+struct LosslessTraits {
+  explicit LosslessTraits(const ScanParameters&) {}
+  static constexpr int32_t max_value = (1 << kBits) - 1;
+  static constexpr int32_t near = 0;
+  static constexpr int32_t range = 1 << kBits;
+  static constexpr int32_t qbpp = kBits;
+  static constexpr int32_t limit = 2 * (kBits + (kBits > 8 ? kBits : 8));
+  static constexpr int32_t reset = 64;
+  static constexpr int32_t run_reset = 64;
+  static constexpr bool mask = kMask;
+  static constexpr bool kLossless = true;
+};
+
 // The decoding of one line (or one line of pixels in sample interleave),
-// with the reader and the run index in locals. kMask: reconstruction modulo
-// 2^P by masking (CharLS's lossless traits), else the general rule.
-template <bool kMask>
+// with the reader and the run index in locals.
+template <class Traits>
 class LineDecoder {
  public:
   LineDecoder(ScanState& state, const BitReader& reader, int32_t run_index)
@@ -105,40 +141,36 @@ class LineDecoder {
         regular_(state.regular()),
         run_(state.run()),
         quantize_(state.quantize()),
-        max_value_(state.params().max_value),
-        near_(state.params().near),
-        range_(state.params().range),
-        qbpp_(state.params().qbpp),
-        limit_(state.params().limit),
-        reset_(state.params().reset),
-        run_reset_(state.params().run_reset) {}
+        t3_(state.params().t3),
+        t_(state.params()) {}
 
   BitReader reader;
   int32_t run_index;
   bool failed = false;
 
-  PACS_JLS_INLINE int32_t Context(int32_t ra, int32_t rb, int32_t rc, int32_t rd) const {
-    return (quantize_[rd - rb] * 9 + quantize_[rb - rc]) * 9 + quantize_[rc - ra];
-  }
+  // Q(d) of A.3.3 (with NEAR).
+  PACS_JLS_INLINE int32_t Quantize(int32_t d) const { return quantize_[std::clamp(d, -t3_, t3_)]; }
 
+  // CharLS's correction: for MAXVAL = 2^n - 1 a clamp to [0, MAXVAL].
   PACS_JLS_INLINE int32_t CorrectPrediction(int32_t value) const {
-    if ((value & max_value_) == value) return value;
-    return (~(value >> 31)) & max_value_;
+    if constexpr (Traits::kLossless) {
+      return std::clamp(value, 0, t_.max_value);
+    } else {
+      if ((value & t_.max_value) == value) return value;
+      return (~(value >> 31)) & t_.max_value;
+    }
   }
 
   PACS_JLS_INLINE int32_t Reconstruct(int32_t predicted, int32_t error) const {
-    if constexpr (kMask) {
-      return (predicted + error) & max_value_;
-    } else {
-      const int32_t step = 2 * near_ + 1;
-      int32_t value = predicted + error * step;
-      if (value < -near_) {
-        value += range_ * step;
-      } else if (value > max_value_ + near_) {
-        value -= range_ * step;
-      }
-      return CorrectPrediction(value);
+    if (t_.mask) return (predicted + error) & t_.max_value;
+    const int32_t step = 2 * t_.near + 1;
+    int32_t value = predicted + error * step;
+    if (value < -t_.near) {
+      value += t_.range * step;
+    } else if (value > t_.max_value + t_.near) {
+      value -= t_.range * step;
     }
+    return CorrectPrediction(value);
   }
 
   // A.5.3: a limited-length Golomb code. Reading past the coded data fails,
@@ -151,8 +183,8 @@ class LineDecoder {
     }
     const int32_t high = reader.ReadUnary();
     int32_t mapped;
-    if (__builtin_expect(high >= limit - (qbpp_ + 1), 0)) {
-      mapped = static_cast<int32_t>(reader.ReadBits(qbpp_)) + 1;
+    if (__builtin_expect(high >= limit - (t_.qbpp + 1), 0)) {
+      mapped = static_cast<int32_t>(reader.ReadBits(t_.qbpp)) + 1;
       short_code_may_overrun = false;
     } else if (k == 0) {
       mapped = high;
@@ -175,37 +207,41 @@ class LineDecoder {
       return 0;
     }
     const int32_t corrected = CorrectPrediction(predicted + ((c ^ sign) - sign));
-    const int32_t mapped = DecodeMapped(k, limit_, true);
-    int32_t error = (mapped >> 1) ^ -(mapped & 1);
-    if (__builtin_expect(error > 65535 || error < -65535, 0)) {
+    int32_t mapped;
+    if (!reader.TryReadGolomb(k, t_.limit - (t_.qbpp + 1), mapped)) mapped = DecodeMapped(k, t_.limit, true);
+    // An error above 65535 (CharLS refuses it) maps above 131070.
+    if (__builtin_expect(static_cast<uint32_t>(mapped) > 131070u, 0)) {
       failed = true;
       return 0;
     }
-    if (k == 0 && near_ == 0) error ^= (2 * b + n - 1) >> 31;
+    int32_t error = (mapped >> 1) ^ -(mapped & 1);
+    if (k == 0 && t_.near == 0) error ^= (2 * b + n - 1) >> 31;
 
     int32_t new_a = a + std::abs(error);
-    int32_t new_b = b + error * (2 * near_ + 1);
-    if (__builtin_expect(new_a >= kContextSumLimit || std::abs(new_b) >= kContextSumLimit, 0)) {
-      failed = true;
-      return 0;
+    int32_t new_b = b + error * (2 * t_.near + 1);
+    // With RESET 64 and errors of at most 65535, A stays below 128 * 65535
+    // and |B| below 64 + 65535: CharLS's 2^24 check cannot fire.
+    if constexpr (!Traits::kLossless) {
+      if (__builtin_expect(new_a >= kContextSumLimit || std::abs(new_b) >= kContextSumLimit, 0)) {
+        failed = true;
+        return 0;
+      }
     }
     int32_t new_n = n;
-    if (n == reset_) {
+    if (n == t_.reset) {
       new_a >>= 1;
       new_b >>= 1;
       new_n >>= 1;
     }
     ++new_n;
-    int32_t new_c = c;
-    if (new_b + new_n <= 0) {
-      new_b += new_n;
-      if (new_b <= -new_n) new_b = -new_n + 1;
-      if (new_c > -128) --new_c;
-    } else if (new_b > 0) {
-      new_b -= new_n;
-      if (new_b > 0) new_b = 0;
-      if (new_c < 127) ++new_c;
-    }
+    // The bias update of A.6.2 without branches (its outcome is data
+    // dependent): at most one of `down` and `up` holds, since N >= 1.
+    const bool down = new_b + new_n <= 0;
+    const bool up = new_b > 0;
+    const int32_t b_down = std::max(new_b + new_n, 1 - new_n);
+    const int32_t b_up = std::min(new_b - new_n, 0);
+    new_b = down ? b_down : (up ? b_up : new_b);
+    const int32_t new_c = c - static_cast<int32_t>(down & (c > -128)) + static_cast<int32_t>(up & (c < 127));
     context.a = new_a;
     context.b = new_b;
     context.c = new_c;
@@ -245,7 +281,7 @@ class LineDecoder {
       failed = true;
       return 0;
     }
-    const int32_t mapped = DecodeMapped(k, limit_ - kRunOrder[run_index] - 1, false);
+    const int32_t mapped = DecodeMapped(k, t_.limit - kRunOrder[run_index] - 1, false);
     const int32_t value = mapped + type;
     const int32_t map = value & 1;
     const int32_t magnitude = (value + map) / 2;
@@ -256,7 +292,7 @@ class LineDecoder {
       failed = true;
       return 0;
     }
-    if (context.n == run_reset_) {
+    if (context.n == t_.run_reset) {
       context.a >>= 1;
       context.n >>= 1;
       context.nn >>= 1;
@@ -266,26 +302,25 @@ class LineDecoder {
   }
 
   PACS_JLS_INLINE int32_t DecodeInterruption(int32_t ra, int32_t rb) {
-    if (std::abs(ra - rb) <= near_) return Reconstruct(ra, DecodeInterruptionError(1));
+    if (std::abs(ra - rb) <= t_.near) return Reconstruct(ra, DecodeInterruptionError(1));
     const int32_t error = DecodeInterruptionError(0);
     return Reconstruct(rb, rb - ra < 0 ? -error : error);
   }
 
   PACS_JLS_INLINE void EndRunInterruption() { run_index = std::max(0, run_index - 1); }
 
-  // One line of one component (interleave none and line).
-  void DecodeLine(const uint16_t* prev, uint16_t* cur, int32_t width) {
+  // One line of one component (interleave none and line). `gradients`
+  // holds 81 * Q1 + 9 * Q2 of each sample, from the line above.
+  void DecodeLine(const uint16_t* prev, uint16_t* cur, const int16_t* gradients, int32_t width) {
     int32_t i = 0;
-    int32_t rb = prev[-1];
-    int32_t rd = prev[0];
+    int32_t ra = cur[-1];
     while (i < width) {
-      const int32_t ra = cur[i - 1];
-      const int32_t rc = rb;
-      rb = rd;
-      rd = prev[i + 1];
-      const int32_t q = Context(ra, rb, rc, rd);
-      if (q != 0) {
-        cur[i] = static_cast<uint16_t>(DecodeRegular(q, Median(ra, rb, rc)));
+      const int32_t rb = prev[i];
+      const int32_t rc = prev[i - 1];
+      const int32_t q = gradients[i] + Quantize(rc - ra);
+      if (__builtin_expect(q != 0, 1)) {
+        ra = DecodeRegular(q, Median(ra, rb, rc));
+        cur[i] = static_cast<uint16_t>(ra);
         ++i;
         continue;
       }
@@ -294,24 +329,24 @@ class LineDecoder {
       for (int32_t j = 0; j < run; ++j) cur[i + j] = static_cast<uint16_t>(ra);
       i += run;
       if (i < width) {
-        cur[i] = static_cast<uint16_t>(DecodeInterruption(ra, prev[i]));
+        ra = DecodeInterruption(ra, prev[i]);
+        cur[i] = static_cast<uint16_t>(ra);
         EndRunInterruption();
         ++i;
       }
-      rb = prev[i - 1];
-      rd = prev[i];
       if (failed) return;
     }
   }
 
   // One line of pixels of `components` (3 or 4) interleaved components.
-  void DecodePixelLine(const uint16_t* const* prev, uint16_t* const* cur, int components, int32_t width) {
+  void DecodePixelLine(const uint16_t* const* prev, uint16_t* const* cur, const int16_t* const* gradients,
+                       int components, int32_t width) {
     int32_t i = 0;
     int32_t q[4];
     while (i < width) {
       int32_t any = 0;
       for (int c = 0; c < components; ++c) {
-        q[c] = Context(cur[c][i - 1], prev[c][i], prev[c][i - 1], prev[c][i + 1]);
+        q[c] = gradients[c][i] + Quantize(prev[c][i - 1] - cur[c][i - 1]);
         any |= q[c];
       }
       if (any != 0) {
@@ -348,14 +383,16 @@ class LineDecoder {
   RegularContext* regular_;
   RunContext* run_;
   const int8_t* quantize_;
-  int32_t max_value_, near_, range_, qbpp_, limit_, reset_, run_reset_;
+  int32_t t3_;
+  Traits t_;
 };
 
 // The line buffers of one component: two lines that swap roles each row,
-// each with one sample in front (index -1) and one behind (index width).
+// each with one sample in front (index -1) and one behind (index width), and
+// padding for the SIMD gradient kernel.
 class LinePair {
  public:
-  explicit LinePair(uint32_t width) : stride_(width + 2), storage_(2 * stride_, 0) {}
+  explicit LinePair(uint32_t width) : stride_(width + 2 + kDecoderLinePadding), storage_(2 * stride_, 0) {}
   uint16_t* previous(uint32_t row) { return storage_.data() + (row & 1) * stride_ + 1; }
   uint16_t* current(uint32_t row) { return storage_.data() + ((row + 1) & 1) * stride_ + 1; }
   void Clear() { std::fill(storage_.begin(), storage_.end(), 0); }
@@ -432,7 +469,7 @@ const uint8_t* NextMarker(const uint8_t* from, const uint8_t* end) {
   }
 }
 
-template <bool kMask>
+template <class Traits>
 Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGeometry& geometry, const uint8_t* data,
                                       const uint8_t* end, const OutputLayout& output) {
   const uint32_t width = geometry.width;
@@ -440,6 +477,9 @@ Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGe
   const int components = geometry.components;
   ScanState state(params);
   std::vector<LinePair> lines(static_cast<size_t>(components), LinePair(width));
+  std::vector<std::vector<int16_t>> gradients(static_cast<size_t>(components),
+                                              std::vector<int16_t>(width + kDecoderLinePadding));
+  const bool simd_gradients = params.t3 <= 32767;
   std::array<int32_t, 4> run_index{};
   BitReader reader(data, end);
   uint32_t restart_count = 0;
@@ -483,17 +523,25 @@ Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGe
       cur[c] = lines[c].current(row);
       prev[c][width] = prev[c][width - 1];
       cur[c][-1] = prev[c][0];
+      if (simd_gradients) {
+        ComputeGradients(prev[c], width, params.t1, params.t2, params.t3, params.near, gradients[c].data());
+      } else {
+        ComputeGradientsScalar(prev[c], width, state.quantize(), params.t3, gradients[c].data());
+      }
     }
     if (geometry.interleave == Interleave::kSample && components > 1) {
-      LineDecoder<kMask> decoder(state, reader, run_index[0]);
-      decoder.DecodePixelLine(prev, cur, components, signed_width);
+      const int16_t* const pixel_gradients[4] = {gradients[0].data(), gradients[std::min(1, components - 1)].data(),
+                                                 gradients[std::min(2, components - 1)].data(),
+                                                 gradients[std::min(3, components - 1)].data()};
+      LineDecoder<Traits> decoder(state, reader, run_index[0]);
+      decoder.DecodePixelLine(prev, cur, pixel_gradients, components, signed_width);
       if (decoder.failed) return Status::Corruption("invalid coded data in line " + std::to_string(row));
       reader = decoder.reader;
       run_index[0] = decoder.run_index;
     } else {
       for (int c = 0; c < components; ++c) {
-        LineDecoder<kMask> decoder(state, reader, run_index[c]);
-        decoder.DecodeLine(prev[c], cur[c], signed_width);
+        LineDecoder<Traits> decoder(state, reader, run_index[c]);
+        decoder.DecodeLine(prev[c], cur[c], gradients[c].data(), signed_width);
         if (decoder.failed) return Status::Corruption("invalid coded data in line " + std::to_string(row));
         reader = decoder.reader;
         run_index[c] = decoder.run_index;
@@ -534,8 +582,27 @@ Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGe
 
 Result<const uint8_t*> DecodeScan(const ScanParameters& params, const ScanGeometry& geometry, const uint8_t* data,
                                   const uint8_t* end, const OutputLayout& output) {
-  if (params.mask_reconstruction) return DecodeScanImpl<true>(params, geometry, data, end, output);
-  return DecodeScanImpl<false>(params, geometry, data, end, output);
+  using Function = Result<const uint8_t*> (*)(const ScanParameters&, const ScanGeometry&, const uint8_t*,
+                                              const uint8_t*, const OutputLayout&);
+  const int32_t full = (1 << params.bits_per_sample) - 1;
+  if (params.near == 0 && params.reset == 64 && params.run_reset == 64 && params.max_value == full) {
+    static constexpr Function kLossless[2][17] = {
+        {nullptr, nullptr, &DecodeScanImpl<LosslessTraits<2, false>>, &DecodeScanImpl<LosslessTraits<3, false>>,
+         &DecodeScanImpl<LosslessTraits<4, false>>, &DecodeScanImpl<LosslessTraits<5, false>>,
+         &DecodeScanImpl<LosslessTraits<6, false>>, &DecodeScanImpl<LosslessTraits<7, false>>,
+         &DecodeScanImpl<LosslessTraits<8, false>>, &DecodeScanImpl<LosslessTraits<9, false>>,
+         &DecodeScanImpl<LosslessTraits<10, false>>, &DecodeScanImpl<LosslessTraits<11, false>>,
+         &DecodeScanImpl<LosslessTraits<12, false>>, &DecodeScanImpl<LosslessTraits<13, false>>,
+         &DecodeScanImpl<LosslessTraits<14, false>>, &DecodeScanImpl<LosslessTraits<15, false>>,
+         &DecodeScanImpl<LosslessTraits<16, false>>},
+        // CharLS masks only at 8, 12 and 16 bits.
+        {nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+         &DecodeScanImpl<LosslessTraits<8, true>>, nullptr, nullptr, nullptr, &DecodeScanImpl<LosslessTraits<12, true>>,
+         nullptr, nullptr, nullptr, &DecodeScanImpl<LosslessTraits<16, true>>}};
+    const Function decode = kLossless[params.mask_reconstruction ? 1 : 0][params.bits_per_sample];
+    if (decode != nullptr) return decode(params, geometry, data, end, output);
+  }
+  return DecodeScanImpl<GeneralTraits>(params, geometry, data, end, output);
 }
 
 }  // namespace pacs::jls::internal
