@@ -52,13 +52,20 @@ PACS_JLS_INLINE int32_t Median(int32_t a, int32_t b, int32_t c) {
   return c >= high ? low : (c <= low ? high : a + b - c);
 }
 
+// Up to this precision the quantisation table covers every gradient.
+constexpr int32_t kFullTableBits = 12;
+
 // The state of one scan: parameters, the gradient quantisation table and the
 // context statistics.
 class ScanState {
  public:
   explicit ScanState(const ScanParameters& p)
-      : p_(p), lut_offset_(p.t3), quantize_(2 * static_cast<size_t>(lut_offset_) + 1) {
-    // Q(d) for |d| <= T3; beyond, Q is +-4 (callers clamp d to +-T3).
+      : p_(p),
+        lut_offset_(p.bits_per_sample <= kFullTableBits ? (1 << p.bits_per_sample) - 1 : p.t3),
+        quantize_(2 * static_cast<size_t>(lut_offset_) + 1) {
+    // Q(d) for every d up to 12 bits (8 KB at most, no clamping per
+    // sample); above, for |d| <= T3 only (beyond, Q is +-4: callers clamp d
+    // to +-T3) so that a frame does not pay for a 128 KB table.
     for (int32_t d = -lut_offset_; d <= lut_offset_; ++d)
       quantize_[static_cast<size_t>(d + lut_offset_)] = static_cast<int8_t>(QuantizeSlow(d));
     Reset();
@@ -114,12 +121,14 @@ struct GeneralTraits {
   int32_t max_value, near, range, qbpp, limit, reset, run_reset;
   bool mask;  // CharLS's lossless traits: reconstruction modulo 2^P by masking
   static constexpr bool kLossless = false;
+  static constexpr int32_t kBits = 16;  // the most: no assumption on the table
 };
 
-template <int kBits, bool kMask>
+template <int kBitsParameter, bool kMask>
 struct LosslessTraits {
+  static constexpr int kBits = kBitsParameter;
   explicit LosslessTraits(const ScanParameters&) {}
-  static constexpr int32_t max_value = (1 << kBits) - 1;
+  static constexpr int32_t max_value = (1 << kBitsParameter) - 1;
   static constexpr int32_t near = 0;
   static constexpr int32_t range = 1 << kBits;
   static constexpr int32_t qbpp = kBits;
@@ -149,16 +158,16 @@ class LineDecoder {
   bool failed = false;
 
   // Q(d) of A.3.3 (with NEAR).
-  PACS_JLS_INLINE int32_t Quantize(int32_t d) const { return quantize_[std::clamp(d, -t3_, t3_)]; }
+  PACS_JLS_INLINE int32_t Quantize(int32_t d) const {
+    if constexpr (Traits::kBits <= kFullTableBits) return quantize_[d];
+    return quantize_[std::clamp(d, -t3_, t3_)];
+  }
 
-  // CharLS's correction: for MAXVAL = 2^n - 1 a clamp to [0, MAXVAL].
+  // CharLS's correction (for MAXVAL = 2^n - 1 a clamp to [0, MAXVAL]); the
+  // branch is nearly always taken the same way.
   PACS_JLS_INLINE int32_t CorrectPrediction(int32_t value) const {
-    if constexpr (Traits::kLossless) {
-      return std::clamp(value, 0, t_.max_value);
-    } else {
-      if ((value & t_.max_value) == value) return value;
-      return (~(value >> 31)) & t_.max_value;
-    }
+    if (__builtin_expect((value & t_.max_value) == value, 1)) return value;
+    return (~(value >> 31)) & t_.max_value;
   }
 
   PACS_JLS_INLINE int32_t Reconstruct(int32_t predicted, int32_t error) const {
@@ -241,7 +250,7 @@ class LineDecoder {
     const int32_t b_down = std::max(new_b + new_n, 1 - new_n);
     const int32_t b_up = std::min(new_b - new_n, 0);
     new_b = down ? b_down : (up ? b_up : new_b);
-    const int32_t new_c = c - static_cast<int32_t>(down & (c > -128)) + static_cast<int32_t>(up & (c < 127));
+    const int32_t new_c = std::clamp(c + static_cast<int32_t>(up) - static_cast<int32_t>(down), -128, 127);
     context.a = new_a;
     context.b = new_b;
     context.c = new_c;
