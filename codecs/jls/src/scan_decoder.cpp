@@ -198,7 +198,9 @@ class LineDecoder {
     } else if (k == 0) {
       mapped = high;
     } else {
-      mapped = (high << k) + static_cast<int32_t>(reader.ReadBits(k));
+      // Wraps like CharLS's int arithmetic for the large k of corrupt run
+      // interruption contexts (regular mode keeps k below 16).
+      mapped = static_cast<int32_t>((static_cast<uint32_t>(high) << k) + reader.ReadBits(k));
     }
     if (__builtin_expect(reader.overrun(), 0) && !(short_code_may_overrun && high + 1 + k <= 8)) failed = true;
     return mapped;
@@ -286,11 +288,16 @@ class LineDecoder {
     const int64_t temp = static_cast<int64_t>(context.a) + (context.n >> 1) * type;
     int32_t k = 0;
     for (int64_t n_test = context.n; n_test < temp; n_test <<= 1) ++k;
-    if (__builtin_expect(k > kMaxK, 0)) {
+    // CharLS has no limit here (a k of 32 or more fails its assertions).
+    if (__builtin_expect(k > 31, 0)) {
       failed = true;
       return 0;
     }
     const int32_t mapped = DecodeMapped(k, t_.limit - kRunOrder[run_index] - 1, false);
+    if (__builtin_expect(mapped < 0 || mapped > (1 << 30), 0)) {  // only corrupt data gets here
+      failed = true;
+      return 0;
+    }
     const int32_t value = mapped + type;
     const int32_t map = value & 1;
     const int32_t magnitude = (value + map) / 2;
