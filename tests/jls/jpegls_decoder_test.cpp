@@ -564,5 +564,20 @@ TEST(JlsDecoderTest, ReplaysFuzzerFindings) {
   EXPECT_EQ(tally.compared + tally.both_refused, 2);
 }
 
+// A stream on which Debian's CharLS 2.4.1 aborts the process (assertion
+// `k <= 32' in context_run_mode::get_golomb_code), found by the decoder
+// fuzzer: our decoder refuses it. Not given to CharLS here.
+TEST(JlsDecoderTest, RefusesTheStreamThatAbortsCharls) {
+  const std::string path = std::string(PACS_SOURCE_DIR) + "/tests/jls/data/charls_asserts_run_interruption_k.jls";
+  std::ifstream file(path, std::ios::binary);
+  ASSERT_TRUE(file.good()) << path;
+  const std::vector<uint8_t> codestream((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  const ExpectedFrame expected{19, 4, 3, 16, 16};
+  ASSERT_TRUE(CheckFrameHeader(codestream, expected).ok());  // the SOF check does not catch it
+  std::vector<uint8_t> out(DecodedBytes(expected));
+  const auto decoded = DecodeFrame(codestream, expected, out);
+  EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption) << decoded.status().ToString();
+}
+
 }  // namespace
 }  // namespace pacs::jls
