@@ -5,6 +5,7 @@
 #include "decoder_kernels.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 
 #undef HWY_TARGET_INCLUDE
@@ -86,7 +87,8 @@ void ComputeGradients(const uint16_t* prev, size_t width, int32_t t1, int32_t t2
 
 void ComputeGradientsScalar(const uint16_t* prev, size_t width, const int8_t* quantize, int32_t t3, int16_t* out) {
   const auto q = [&](int32_t d) { return static_cast<int32_t>(quantize[std::clamp(d, -t3, t3)]); };
-  for (size_t i = 0; i < width; ++i)
+  // A signed index: prev[-1] is the c of sample 0.
+  for (ptrdiff_t i = 0; i < static_cast<ptrdiff_t>(width); ++i)
     out[i] = static_cast<int16_t>(81 * q(prev[i + 1] - prev[i]) + 9 * q(prev[i] - prev[i - 1]));
 }
 
