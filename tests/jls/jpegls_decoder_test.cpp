@@ -549,11 +549,13 @@ TEST(JlsDecoderTest, BitFlippedStreamsDecodeLikeCharlsOrFail) {
 //     context with k = 17, which CharLS decodes.
 //   decoder_fuzz_scalar_gradients_index.jls: an unsigned index i - 1 at
 //     i = 0 in the scalar gradient path (T3 above 32767; UBSan).
+//   decoder_fuzz_near_reconstruct_overflow.jls: int overflow reconstructing
+//     a near-lossless run interruption sample with a huge error (UBSan).
 TEST(JlsDecoderTest, ReplaysFuzzerFindings) {
   const std::string dir = std::string(PACS_SOURCE_DIR) + "/tests/jls/data/";
   Tally tally;
   for (const char* name : {"decoder_fuzz_unary_shift_64.jls", "decoder_fuzz_run_interruption_k17.jls",
-                           "decoder_fuzz_scalar_gradients_index.jls"}) {
+                           "decoder_fuzz_scalar_gradients_index.jls", "decoder_fuzz_near_reconstruct_overflow.jls"}) {
     std::ifstream file(dir + name, std::ios::binary);
     ASSERT_TRUE(file.good()) << dir + name;
     const std::vector<uint8_t> codestream((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
@@ -569,7 +571,7 @@ TEST(JlsDecoderTest, ReplaysFuzzerFindings) {
       ++tally.both_refused;
     }
   }
-  EXPECT_EQ(tally.compared + tally.both_refused, 3);
+  EXPECT_EQ(tally.compared + tally.both_refused, 4);
 }
 
 // A stream on which Debian's CharLS 2.4.1 aborts the process (assertion

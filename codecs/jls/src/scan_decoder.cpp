@@ -170,14 +170,17 @@ class LineDecoder {
     return (~(value >> 31)) & t_.max_value;
   }
 
+  // Run interruption errors of corrupt streams reach 2^29, times 2*NEAR+1:
+  // the arithmetic wraps (as CharLS's int arithmetic does in practice)
+  // instead of overflowing.
   PACS_JLS_INLINE int32_t Reconstruct(int32_t predicted, int32_t error) const {
     if (t_.mask) return (predicted + error) & t_.max_value;
-    const int32_t step = 2 * t_.near + 1;
-    int32_t value = predicted + error * step;
+    const auto step = static_cast<uint32_t>(2 * t_.near + 1);
+    auto value = static_cast<int32_t>(static_cast<uint32_t>(predicted) + static_cast<uint32_t>(error) * step);
     if (value < -t_.near) {
-      value += t_.range * step;
+      value = static_cast<int32_t>(static_cast<uint32_t>(value) + static_cast<uint32_t>(t_.range) * step);
     } else if (value > t_.max_value + t_.near) {
-      value -= t_.range * step;
+      value = static_cast<int32_t>(static_cast<uint32_t>(value) - static_cast<uint32_t>(t_.range) * step);
     }
     return CorrectPrediction(value);
   }
