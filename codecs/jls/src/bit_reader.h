@@ -1,0 +1,190 @@
+// File: bit_reader.h
+// The JPEG-LS entropy-coded segment reader: bits MSB first; after a 0xFF byte
+// the next byte carries 7 bits (its stuffed zero MSB is dropped); a 0xFF
+// followed by a byte >= 0x80 is a marker and ends the coded data (A.1).
+// Past the end the reader yields zero bits and counts them as an overrun,
+// which the scan decoder checks once per line: no read ever leaves the input.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "decoder_kernels.h"
+
+#define PACS_JLS_INLINE inline __attribute__((always_inline))
+
+namespace pacs::jls::internal {
+
+// A value type: the scan decoder keeps a copy in a local variable during a
+// line so that its state lives in registers.
+class BitReader {
+ public:
+  BitReader(const uint8_t* begin, const uint8_t* end) : pos_(begin), end_(end) { FindFastLimit(); }
+
+  // At least 57 valid bits afterwards, unless the coded data ended.
+  PACS_JLS_INLINE void Refill() {
+    if (pos_ + 8 <= fast_limit_) {
+      uint64_t word;
+      std::memcpy(&word, pos_, 8);
+      word = __builtin_bswap64(word);
+      // Bits of the partially taken last byte land below valid_ + 8*bytes;
+      // the next refill ORs the same bits again.
+      cache_ |= word >> valid_;
+      const int bytes = (63 - valid_) >> 3;
+      pos_ += bytes;
+      valid_ += bytes * 8;
+      return;
+    }
+    RefillSlow();
+  }
+
+  PACS_JLS_INLINE void EnsureBits(int count) {
+    if (valid_ < count) Refill();
+  }
+
+  // Reads `count` bits, 1 <= count <= 31; EnsureBits(count) first.
+  PACS_JLS_INLINE uint32_t ReadBitsUnchecked(int count) {
+    const auto value = static_cast<uint32_t>(cache_ >> (64 - count));
+    cache_ <<= count;
+    valid_ -= count;
+    return value;
+  }
+
+  PACS_JLS_INLINE uint32_t ReadBits(int count) {
+    EnsureBits(count);
+    return ReadBitsUnchecked(count);
+  }
+
+  PACS_JLS_INLINE bool ReadBit() {
+    EnsureBits(1);
+    const bool bit = (cache_ >> 63) != 0;
+    cache_ <<= 1;
+    --valid_;
+    return bit;
+  }
+
+  // The common case of a Golomb code (A.5.3) with remainder k: fewer than
+  // `max_high` leading zeros, the whole code within the loaded bits. Sets
+  // `mapped` and returns true, or reads nothing and returns false.
+  PACS_JLS_INLINE bool TryReadGolomb(int32_t k, int32_t max_high, int32_t& mapped) {
+    if (valid_ < 32) Refill();
+    const int zeros = __builtin_clzll(cache_ | 1);
+    if (zeros >= max_high || zeros + 1 + k > valid_) return false;
+    const uint64_t rest = (cache_ << zeros) << 1;
+    mapped = (zeros << k) | static_cast<int32_t>((rest >> 1) >> (63 - k));  // k = 0: no bits
+    cache_ = rest << k;
+    valid_ -= zeros + 1 + k;
+    return true;
+  }
+
+  // The number of 0 bits before the next 1 bit, which is consumed too.
+  PACS_JLS_INLINE int32_t ReadUnary() {
+    if (valid_ < 32) Refill();
+    if (cache_ != 0) {
+      const int zeros = __builtin_clzll(cache_);
+      if (zeros < valid_) {
+        cache_ = (cache_ << zeros) << 1;  // zeros + 1 may be 64
+        valid_ -= zeros + 1;
+        return zeros;
+      }
+    }
+    return ReadUnarySlow();
+  }
+
+  // Whether the coded data ends where CharLS expects it to: what is left
+  // between the last bit read and `marker` (the marker after the coded
+  // data) is zero bits, fewer than fill the byte of that last bit. (CharLS
+  // counts a 0xFF byte as 7 bits and the byte after it as 8; its next marker
+  // must start right after the byte the last bit was read from.)
+  bool OnlyPaddingBefore(const uint8_t* marker) const {
+    if (marker < pos_ || marker - pos_ > 8) return false;
+    if (valid_ > 0 && (cache_ >> (64 - valid_)) != 0) return false;
+    int unread = valid_ - (after_ff_ ? 1 : 0);
+    for (const uint8_t* p = pos_; p < marker; ++p) {
+      if (*p != 0) return false;
+      unread += p[-1] == 0xFF ? 7 : 8;
+    }
+    return unread < (marker[-1] == 0xFF ? 7 : 8);
+  }
+
+  // Whether more bits were read than the coded data holds (zeros were
+  // returned for them).
+  bool overrun() const { return valid_ < 0; }
+
+  // The first byte not yet loaded. After the last sample of a scan or of a
+  // restart interval only padding may remain before the marker.
+  const uint8_t* position() const { return pos_; }
+
+ private:
+  static constexpr int32_t kNoOneBit = 1 << 20;
+
+  void FindFastLimit() { fast_limit_ = after_ff_ ? pos_ : FindNextFF(pos_, end_); }
+
+  __attribute__((noinline)) void RefillSlow() {
+    while (valid_ <= 56) {
+      if (pos_ >= end_) {
+        exhausted_ = true;
+        break;
+      }
+      const uint8_t byte = *pos_;
+      if (after_ff_) {
+        cache_ |= static_cast<uint64_t>(byte & 0x7F) << (57 - valid_);
+        valid_ += 7;
+        after_ff_ = false;
+        ++pos_;
+        continue;
+      }
+      if (byte == 0xFF) {
+        if (pos_ + 1 >= end_ || pos_[1] >= 0x80) {  // a marker, or the end: no more coded data
+          exhausted_ = true;
+          break;
+        }
+        after_ff_ = true;
+      }
+      cache_ |= static_cast<uint64_t>(byte) << (56 - valid_);
+      valid_ += 8;
+      ++pos_;
+    }
+    if (exhausted_) {
+      fast_limit_ = pos_;
+    } else {
+      FindFastLimit();
+    }
+  }
+
+  __attribute__((noinline)) int32_t ReadUnarySlow() {
+    int32_t zeros = 0;
+    for (;;) {
+      if (valid_ <= 0 && exhausted_) {
+        valid_ = -1;  // no 1 bit left: an overrun, and a count no code has
+        return kNoOneBit;
+      }
+      if (valid_ < 32) Refill();
+      if (valid_ <= 0) continue;
+      const uint64_t valid_bits = cache_ & (~0ull << (64 - valid_));
+      if (valid_bits != 0) {
+        const int z = __builtin_clzll(valid_bits);
+        cache_ = (cache_ << z) << 1;  // z + 1 may be 64
+        valid_ -= z + 1;
+        return zeros + z;
+      }
+      zeros += valid_;
+      cache_ = 0;
+      valid_ = 0;
+      if (zeros > kNoOneBit) {  // far longer than any code: corrupt
+        valid_ = -1;
+        return kNoOneBit;
+      }
+    }
+  }
+
+  uint64_t cache_ = 0;  // the next valid_ bits, MSB first
+  int valid_ = 0;       // may go negative once the data is exhausted
+  const uint8_t* pos_;
+  const uint8_t* end_;
+  const uint8_t* fast_limit_ = nullptr;  // 8-byte loads below this hold no 0xFF
+  bool after_ff_ = false;                // the byte at pos_ follows a 0xFF
+  bool exhausted_ = false;
+};
+
+}  // namespace pacs::jls::internal

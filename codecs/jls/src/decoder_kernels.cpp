@@ -1,0 +1,101 @@
+// Highway kernels of decoder_kernels.h, compiled once per SIMD target and
+// dispatched at run time: finding the next 0xFF of the coded data (so that
+// the bit reader can load 8 bytes at a time up to it), and the gradient part
+// of the contexts of a line.
+#include "decoder_kernels.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "decoder_kernels.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+HWY_BEFORE_NAMESPACE();
+namespace pacs::jls::internal {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+const uint8_t* FindNextFFImpl(const uint8_t* from, const uint8_t* end) {
+  const hn::ScalableTag<uint8_t> d;
+  const size_t lanes = hn::Lanes(d);
+  const auto ff = hn::Set(d, 0xFF);
+  const uint8_t* p = from;
+  while (static_cast<size_t>(end - p) >= lanes) {
+    const intptr_t first = hn::FindFirstTrue(d, hn::LoadU(d, p) == ff);
+    if (first >= 0) return p + first;
+    p += lanes;
+  }
+  const void* hit = std::memchr(p, 0xFF, static_cast<size_t>(end - p));
+  return hit != nullptr ? static_cast<const uint8_t*>(hit) : end;
+}
+
+// Q(p - q) for thresholds below 32768: the sign of p - q times the number of
+// the bounds NEAR + 1, T1, T2, T3 that |p - q| reaches (T1 > NEAR always).
+// Magnitudes are capped at 32767 to compare as signed 16-bit lanes; masks are
+// all ones (-1), so their sum counts negatively.
+template <class DI, class VU, class VI>
+HWY_INLINE VI QuantizeGradient(DI di, VU p, VU q, VI near, VI t1_minus_1, VI t2_minus_1, VI t3_minus_1) {
+  const hn::RebindToUnsigned<DI> du;
+  const VU up = hn::SaturatedSub(p, q);
+  const VU down = hn::SaturatedSub(q, p);
+  const VI magnitude = hn::BitCast(di, hn::Min(hn::Or(up, down), hn::Set(du, 0x7FFF)));
+  const VI minus_count = hn::VecFromMask(di, magnitude > near) + hn::VecFromMask(di, magnitude > t1_minus_1) +
+                         hn::VecFromMask(di, magnitude > t2_minus_1) + hn::VecFromMask(di, magnitude > t3_minus_1);
+  const auto negative = hn::RebindMask(di, down != hn::Zero(du));
+  return hn::IfThenElse(negative, minus_count, hn::Neg(minus_count));
+}
+
+void ComputeGradientsImpl(const uint16_t* HWY_RESTRICT prev, size_t width, int32_t t1, int32_t t2, int32_t t3,
+                          int32_t near, int16_t* HWY_RESTRICT out) {
+  const hn::ScalableTag<uint16_t> du;
+  const hn::RebindToSigned<decltype(du)> di;
+  using VI = hn::Vec<decltype(di)>;
+  const VI vnear = hn::Set(di, static_cast<int16_t>(near));
+  const VI vt1 = hn::Set(di, static_cast<int16_t>(t1 - 1));
+  const VI vt2 = hn::Set(di, static_cast<int16_t>(t2 - 1));
+  const VI vt3 = hn::Set(di, static_cast<int16_t>(t3 - 1));
+  const VI k81 = hn::Set(di, 81);
+  const VI k9 = hn::Set(di, 9);
+  const size_t lanes = hn::Lanes(du);
+  for (size_t i = 0; i < width; i += lanes) {
+    const auto b = hn::LoadU(du, prev + i);
+    const auto c = hn::LoadU(du, prev + i - 1);
+    const auto d = hn::LoadU(du, prev + i + 1);
+    const VI q1 = QuantizeGradient(di, d, b, vnear, vt1, vt2, vt3);
+    const VI q2 = QuantizeGradient(di, b, c, vnear, vt1, vt2, vt3);
+    hn::StoreU(q1 * k81 + q2 * k9, di, out + i);
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace pacs::jls::internal
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace pacs::jls::internal {
+
+HWY_EXPORT(FindNextFFImpl);
+HWY_EXPORT(ComputeGradientsImpl);
+
+void ComputeGradients(const uint16_t* prev, size_t width, int32_t t1, int32_t t2, int32_t t3, int32_t near,
+                      int16_t* out) {
+  HWY_DYNAMIC_DISPATCH(ComputeGradientsImpl)(prev, width, t1, t2, t3, near, out);
+}
+
+void ComputeGradientsScalar(const uint16_t* prev, size_t width, const int8_t* quantize, int32_t t3, int16_t* out) {
+  const auto q = [&](int32_t d) { return static_cast<int32_t>(quantize[std::clamp(d, -t3, t3)]); };
+  // A signed index: prev[-1] is the c of sample 0.
+  for (ptrdiff_t i = 0; i < static_cast<ptrdiff_t>(width); ++i)
+    out[i] = static_cast<int16_t>(81 * q(prev[i + 1] - prev[i]) + 9 * q(prev[i] - prev[i - 1]));
+}
+
+const uint8_t* FindNextFF(const uint8_t* from, const uint8_t* end) {
+  if (from >= end) return end;
+  return HWY_DYNAMIC_DISPATCH(FindNextFFImpl)(from, end);
+}
+
+}  // namespace pacs::jls::internal
+#endif  // HWY_ONCE

@@ -1,0 +1,31 @@
+// File: decoder_kernels.h
+// The decoder's SIMD kernels (Highway, dispatched at run time over AVX2,
+// SSE4 and EMU128): what can be computed for a whole line before its
+// serial adaptive decoding.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace pacs::jls::internal {
+
+// How far past `width` ComputeGradients may read its line and write its
+// output: one AVX2 vector of uint16_t plus slack.
+inline constexpr size_t kDecoderLinePadding = 32;
+
+// Where the next 0xFF byte is in [from, end), or end.
+const uint8_t* FindNextFF(const uint8_t* from, const uint8_t* end);
+
+// For each sample i < width of the line below `prev`: 81 * Q(prev[i+1] -
+// prev[i]) + 9 * Q(prev[i] - prev[i-1]), the part of its context that does
+// not depend on the line being decoded (A.3.3, gradient quantisation with
+// NEAR). prev[-1] and prev[width] must be set, prev readable up to width +
+// kDecoderLinePadding, out writable as far. Needs t3 <= 32767 (else
+// ComputeGradientsScalar).
+void ComputeGradients(const uint16_t* prev, size_t width, int32_t t1, int32_t t2, int32_t t3, int32_t near,
+                      int16_t* out);
+
+// The same from a quantisation table (quantize[d] = Q(d) for d in +-t3).
+void ComputeGradientsScalar(const uint16_t* prev, size_t width, const int8_t* quantize, int32_t t3, int16_t* out);
+
+}  // namespace pacs::jls::internal
