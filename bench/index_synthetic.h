@@ -109,8 +109,8 @@ class SyntheticArchive {
   uint64_t patients() const { return patients_; }
   uint64_t studies() const { return studies_; }
 
-  std::string PatientId(uint64_t p) const { return Format("PID%07llu", p); }
-  std::string Surname(uint64_t p) const { return Pick(Surnames(), Mix(p * 3 + 1)); }
+  static std::string PatientId(uint64_t p) { return Format("PID%07llu", p); }
+  static std::string Surname(uint64_t p) { return Pick(Surnames(), Mix(p * 3 + 1)); }
 
   SyntheticStudy Study(uint64_t i) const {
     SyntheticStudy s;

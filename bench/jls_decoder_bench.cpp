@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <exception>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -107,7 +108,7 @@ void BM_JlsDecode(benchmark::State& state, const std::string& set, bool ours) {
   }
   size_t decoded = 0;
   std::vector<uint8_t> out;
-  for (auto _ : state) {
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): Google Benchmark loop idiom
     decoded = 0;
     for (const Frame& frame : frames) {
       if (ours) {
@@ -140,7 +141,7 @@ void BM_JlsDecodeCompare(benchmark::State& state, const std::string& set) {
   double seconds_charls = 0, seconds_ours = 0;
   size_t decoded = 0;
   std::vector<uint8_t> theirs, ours;
-  for (auto _ : state) {
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): Google Benchmark loop idiom
     for (const Frame& frame : frames) {
       const double t0 = ThreadSeconds();
       DecodeCharls(frame, theirs);
@@ -173,7 +174,7 @@ __attribute__((noinline)) size_t DecodeOnceOurs(const Frame& frame) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int Run(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg.rfind("--callgrind=", 0) == 0) {
@@ -206,4 +207,13 @@ int main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "jls_decoder_bench: %s\n", e.what());
+    return 1;
+  }
 }

@@ -14,8 +14,7 @@
 #include <hwy/highway.h>
 
 HWY_BEFORE_NAMESPACE();
-namespace pacs::jls::internal {
-namespace HWY_NAMESPACE {
+namespace pacs::jls::internal::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 const uint8_t* FindNextFFImpl(const uint8_t* from, const uint8_t* end) {
@@ -70,8 +69,7 @@ void ComputeGradientsImpl(const uint16_t* HWY_RESTRICT prev, size_t width, int32
   }
 }
 
-}  // namespace HWY_NAMESPACE
-}  // namespace pacs::jls::internal
+}  // namespace pacs::jls::internal::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE

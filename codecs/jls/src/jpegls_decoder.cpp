@@ -375,7 +375,7 @@ Result<DecodedFrame> DecodeFrame(std::span<const uint8_t> codestream, const Expe
       if (p[2 + 2 * c] != 0)
         return fail(Status::Unsupported("JPEG-LS mapping table " + std::to_string(p[2 + 2 * c]) + " in SOS"));
     }
-    const uint8_t* tail = p + 1 + 2 * scan_components;
+    const uint8_t* tail = p + 1 + (ptrdiff_t{2} * scan_components);
     const int32_t near = tail[0];
     const int interleave_code = tail[1];
     if (interleave_code > 2)
