@@ -66,8 +66,10 @@ class ScanState {
     // Q(d) for every d up to 12 bits (8 KB at most, no clamping per
     // sample); above, for |d| <= T3 only (beyond, Q is +-4: callers clamp d
     // to +-T3) so that a frame does not pay for a 128 KB table.
-    for (int32_t d = -lut_offset_; d <= lut_offset_; ++d)
-      quantize_[static_cast<size_t>(d + lut_offset_)] = static_cast<int8_t>(QuantizeSlow(d));
+    for (int32_t d = -lut_offset_; d <= lut_offset_; ++d) {
+      const int32_t index = d + lut_offset_;  // 0 .. 2 * lut_offset_
+      quantize_[static_cast<size_t>(index)] = static_cast<int8_t>(QuantizeSlow(d));
+    }
     Reset();
   }
 
@@ -127,7 +129,7 @@ struct GeneralTraits {
 template <int kBitsParameter, bool kMask>
 struct LosslessTraits {
   static constexpr int kBits = kBitsParameter;
-  explicit LosslessTraits(const ScanParameters&) {}
+  explicit LosslessTraits(const ScanParameters& /*parameters*/) {}
   static constexpr int32_t max_value = (1 << kBitsParameter) - 1;
   static constexpr int32_t near = 0;
   static constexpr int32_t range = 1 << kBits;
@@ -288,7 +290,7 @@ class LineDecoder {
   // A.7.2: the error of a run interruption sample with run context `type`.
   PACS_JLS_INLINE int32_t DecodeInterruptionError(int32_t type) {
     RunContext& context = run_[type];
-    const int64_t temp = static_cast<int64_t>(context.a) + (context.n >> 1) * type;
+    const int64_t temp = static_cast<int64_t>(context.a) + static_cast<int64_t>(context.n >> 1) * type;
     int32_t k = 0;
     for (int64_t n_test = context.n; n_test < temp; n_test <<= 1) ++k;
     // CharLS has no limit here (a k of 32 or more fails its assertions).
@@ -471,7 +473,7 @@ void WriteSamples(const uint16_t* line, uint32_t width, uint8_t* out, int bytes_
     if (pixel_stride == 1) {
       std::memcpy(out, line, width * sizeof(uint16_t));
     } else {
-      for (uint32_t x = 0; x < width; ++x) std::memcpy(out + 2 * x * pixel_stride, line + x, 2);
+      for (uint32_t x = 0; x < width; ++x) std::memcpy(out + size_t{2} * x * pixel_stride, line + x, 2);
     }
   }
 }
