@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "corpus_frames.h"
+#include "jls_bench_common.h"
 #include "pacs/jls/jpegls_encoder.h"
 
 namespace {
@@ -113,12 +114,6 @@ void BM_JlsEncode(benchmark::State& state, const std::string& set, bool ours) {
   state.SetLabel(ours ? std::string("pacs::jls ") + pacs::jls::ActiveSimdTarget() : "CharLS 2.4.1");
 }
 
-double ThreadSeconds() {
-  timespec now{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
-}
-
 // Both encoders frame by frame in alternation, in thread CPU time, so that
 // the load of the shared machine hits neither; reports each one's MB/s and
 // the speedup.
@@ -133,11 +128,11 @@ void BM_JlsCompare(benchmark::State& state, const std::string& set) {
   std::vector<uint8_t> out;
   for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): Google Benchmark loop idiom
     for (const Frame& frame : frames) {
-      const double t0 = ThreadSeconds();
+      const double t0 = pacs::bench::ThreadSeconds();
       const size_t a = EncodeCharls(frame, out);
-      const double t1 = ThreadSeconds();
+      const double t1 = pacs::bench::ThreadSeconds();
       const size_t b = EncodeOurs(frame);
-      const double t2 = ThreadSeconds();
+      const double t2 = pacs::bench::ThreadSeconds();
       if (a != b) state.SkipWithError("encoders disagree on the coded size");
       seconds_charls += t1 - t0;
       seconds_ours += t2 - t1;
@@ -162,21 +157,13 @@ __attribute__((noinline)) size_t EncodeOnceOurs(const Frame& frame) {
 }  // namespace
 
 int Run(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg.rfind("--callgrind=", 0) == 0) {
-      std::string which = arg.substr(12), set = "CT";
-      if (const size_t colon = which.find(':'); colon != std::string::npos) {
-        set = which.substr(colon + 1);
-        which.resize(colon);
-      }
-      const auto& frames = Set(set);
-      if (frames.empty()) return 2;
-      const size_t bytes = which == "charls" ? EncodeOnceCharls(frames[0]) : EncodeOnceOurs(frames[0]);
-      std::printf("%s: %ux%u %d-bit %s frame -> %zu bytes\n", which.c_str(), frames[0].format.width,
-                  frames[0].format.height, frames[0].format.bits_per_sample, set.c_str(), bytes);
-      return 0;
-    }
+  if (const auto request = pacs::bench::FindCallgrindRequest(argc, argv)) {
+    const auto& frames = Set(request->set);
+    if (frames.empty()) return 2;
+    const size_t bytes = request->which == "charls" ? EncodeOnceCharls(frames[0]) : EncodeOnceOurs(frames[0]);
+    std::printf("%s: %ux%u %d-bit %s frame -> %zu bytes\n", request->which.c_str(), frames[0].format.width,
+                frames[0].format.height, frames[0].format.bits_per_sample, request->set.c_str(), bytes);
+    return 0;
   }
   for (const char* set : {"CT", "MR", "CR"}) {
     benchmark::RegisterBenchmark((std::string("BM_JlsEncode/") + set + "/charls").c_str(), BM_JlsEncode,
@@ -195,10 +182,5 @@ int Run(int argc, char** argv) {
 }
 
 int main(int argc, char** argv) {
-  try {
-    return Run(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "jls_bench: %s\n", e.what());
-    return 1;
-  }
+  return pacs::bench::RunReportingExceptions("jls_bench", Run, argc, argv);
 }

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "corpus_frames.h"
+#include "jls_bench_common.h"
 #include "pacs/jls/jpegls_decoder.h"
 #include "pacs/jls/jpegls_encoder.h"
 
@@ -124,12 +125,6 @@ void BM_JlsDecode(benchmark::State& state, const std::string& set, bool ours) {
   state.SetLabel(ours ? std::string("pacs::jls ") + pacs::jls::ActiveSimdTarget() : "CharLS 2.4.1");
 }
 
-double ThreadSeconds() {
-  timespec now{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
-}
-
 // Both decoders frame by frame in alternation, in thread CPU time (robust to
 // the load of the shared machine); checks that they agree.
 void BM_JlsDecodeCompare(benchmark::State& state, const std::string& set) {
@@ -143,11 +138,11 @@ void BM_JlsDecodeCompare(benchmark::State& state, const std::string& set) {
   std::vector<uint8_t> theirs, ours;
   for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): Google Benchmark loop idiom
     for (const Frame& frame : frames) {
-      const double t0 = ThreadSeconds();
+      const double t0 = pacs::bench::ThreadSeconds();
       DecodeCharls(frame, theirs);
-      const double t1 = ThreadSeconds();
+      const double t1 = pacs::bench::ThreadSeconds();
       DecodeOurs(frame, ours);
-      const double t2 = ThreadSeconds();
+      const double t2 = pacs::bench::ThreadSeconds();
       if (theirs != ours) state.SkipWithError("decoders disagree");
       seconds_charls += t1 - t0;
       seconds_ours += t2 - t1;
@@ -175,22 +170,14 @@ __attribute__((noinline)) size_t DecodeOnceOurs(const Frame& frame) {
 }  // namespace
 
 int Run(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg.rfind("--callgrind=", 0) == 0) {
-      std::string which = arg.substr(12), set = "CT";
-      if (const size_t colon = which.find(':'); colon != std::string::npos) {
-        set = which.substr(colon + 1);
-        which.resize(colon);
-      }
-      const auto& frames = Set(set);
-      if (frames.empty()) return 2;
-      const size_t bytes = which == "charls" ? DecodeOnceCharls(frames[0]) : DecodeOnceOurs(frames[0]);
-      std::printf("%s: %ux%u %d-bit %s frame, %zu coded bytes -> %zu bytes\n", which.c_str(), frames[0].expected.width,
-                  frames[0].expected.height, frames[0].expected.bits_stored, set.c_str(), frames[0].codestream.size(),
-                  bytes);
-      return 0;
-    }
+  if (const auto request = pacs::bench::FindCallgrindRequest(argc, argv)) {
+    const auto& frames = Set(request->set);
+    if (frames.empty()) return 2;
+    const size_t bytes = request->which == "charls" ? DecodeOnceCharls(frames[0]) : DecodeOnceOurs(frames[0]);
+    std::printf("%s: %ux%u %d-bit %s frame, %zu coded bytes -> %zu bytes\n", request->which.c_str(),
+                frames[0].expected.width, frames[0].expected.height, frames[0].expected.bits_stored,
+                request->set.c_str(), frames[0].codestream.size(), bytes);
+    return 0;
   }
   for (const char* set : {"CT", "MR", "CR"}) {
     benchmark::RegisterBenchmark((std::string("BM_JlsDecode/") + set + "/charls").c_str(), BM_JlsDecode,
@@ -210,10 +197,5 @@ int Run(int argc, char** argv) {
 }
 
 int main(int argc, char** argv) {
-  try {
-    return Run(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "jls_decoder_bench: %s\n", e.what());
-    return 1;
-  }
+  return pacs::bench::RunReportingExceptions("jls_decoder_bench", Run, argc, argv);
 }
