@@ -1,5 +1,7 @@
 #include "commitment_scp.h"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <future>
@@ -29,9 +31,9 @@ struct InstanceOutcome {
   CommitmentCheck check;
 };
 
-// One commitment request, shared by the association thread and the thread
-// that checks its instances; `instances[i].check` is written by the checking
-// thread only, and read only after `checked` is ready.
+// One commitment request, shared by the association thread and the threads
+// that check its instances; each `instances[i].check` is written by one
+// checking thread, and read only after `checked` is ready.
 struct Transaction {
   std::string transaction_uid;
   std::string requester;  // "AET@address"
@@ -84,6 +86,31 @@ OFCondition SendActionResponse(AssociationWorker& worker, T_ASC_PresentationCont
   action.opts = O_NACTION_AFFECTEDSOPCLASSUID | O_NACTION_AFFECTEDSOPINSTANCEUID;
   auto detail = status == 0 ? nullptr : ErrorDetail(comment);
   return worker.sendDIMSEMessage(pres_id, &rsp, nullptr, detail.get());
+}
+
+// The instances are independent: they are checked by up to four threads
+// (decoding and hashing are CPU-bound). Returns once all are checked.
+void CheckAll(CommitmentRequestHandler& handler, Transaction& transaction) {
+  constexpr unsigned kMaxThreads = 4;
+  const size_t count = transaction.instances.size();
+  const size_t threads = std::min<size_t>(count, std::clamp(std::thread::hardware_concurrency(), 1U, kMaxThreads));
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < count; i = next++) {
+      InstanceOutcome& instance = transaction.instances[i];
+      instance.check = handler.CheckInstance(instance.sop_class_uid, instance.sop_instance_uid);
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < threads; ++t) {
+    try {
+      helpers.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // no thread to be had: fewer threads check the rest
+    }
+  }
+  work();
+  for (auto& helper : helpers) helper.join();
 }
 
 uint16_t EventType(const Transaction& transaction) {
@@ -257,10 +284,8 @@ OFCondition HandleCommitmentRequest(AssociationWorker& worker, T_DIMSE_N_ActionR
   // The checks run beside this thread, which meanwhile watches whether the
   // requester releases; nothing is reported before every check has ended.
   CommitmentRequestHandler& handler = context.commitment_handler;
-  transaction->checked = std::async(std::launch::async, [&handler, transaction] {
-                           for (auto& instance : transaction->instances)
-                             instance.check = handler.CheckInstance(instance.sop_class_uid, instance.sop_instance_uid);
-                         }).share();
+  transaction->checked =
+      std::async(std::launch::async, [&handler, transaction] { CheckAll(handler, *transaction); }).share();
   cond = SendActionResponse(worker, pres_id, request, 0, {});
   if (cond.bad()) {
     transaction->checked.wait();
