@@ -65,7 +65,7 @@ CommandResult CommitRequest(int port, const std::vector<SampleFile>& files, std:
 }
 
 // commit-request prints "committed UID FILE" or "failed UID FILE reason XXXX (...)":
-// UID -> "committed" or the reason's four hex digits.
+// FILE -> "committed" or the reason's four hex digits.
 std::map<std::string, std::string> Outcomes(const std::string& output) {
   std::map<std::string, std::string> out;
   std::istringstream lines(output);
@@ -73,8 +73,8 @@ std::map<std::string, std::string> Outcomes(const std::string& output) {
     std::istringstream words(line);
     std::string verb, uid, file, reason_word, reason;
     words >> verb >> uid >> file >> reason_word >> reason;
-    if (verb == "committed") out[uid] = "committed";
-    if (verb == "failed") out[uid] = reason_word == "reason" ? reason : "unreported";
+    if (verb == "committed") out[file] = "committed";
+    if (verb == "failed") out[file] = reason_word == "reason" ? reason : "unreported";
   }
   return out;
 }
@@ -141,17 +141,35 @@ ServerProcess* CommitmentTest::server_ = nullptr;
 int CommitmentTest::listen_port_ = 0;
 bool CommitmentTest::ready_ = false;
 
-TEST_F(CommitmentTest, SameAssociationCommitsStoredAndFailsMissing) {
+// A copy of `file` in `dir` claiming another SOP Class UID (dcmodify).
+SampleFile WithSopClass(const SampleFile& file, const fs::path& dir, const std::string& sop_class) {
+  SampleFile copy = file;
+  copy.path = dir / (sop_class + "_" + file.path.filename().string());
+  fs::copy_file(file.path, copy.path, fs::copy_options::overwrite_existing);
+  auto r = RunCommand({"dcmodify", "-nb", "-m", "(0008,0016)=" + sop_class, copy.path.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  return copy;
+}
+
+TEST_F(CommitmentTest, SameAssociationCommitsStoredAndFailsTheRestWithTheirReasons) {
   const SampleFile missing = NeverStored();
-  std::vector<SampleFile> files = {(*ct_)[0], (*ct_)[1], missing, (*ct_)[2]};
+  // Stored as CT Image Storage; asked for as MR Image Storage, and as a
+  // SOP class that is no storage class (Verification).
+  const SampleFile conflict = WithSopClass((*ct_)[7], *dir_, "1.2.840.10008.5.1.4.1.1.4");
+  const SampleFile not_storage = WithSopClass((*ct_)[7], *dir_, "1.2.840.10008.1.1");
+  std::vector<SampleFile> files = {(*ct_)[0], (*ct_)[1], missing, (*ct_)[2], conflict, not_storage};
   auto r = CommitRequest(server_->port(), files);
   EXPECT_EQ(r.exit_code, 2) << r.output;
   auto outcomes = Outcomes(r.output);
-  EXPECT_EQ(outcomes.size(), 4u) << r.output;
-  for (size_t i : {0, 1, 2}) EXPECT_EQ(outcomes[(*ct_)[i].sop_instance_uid], "committed") << r.output;
-  EXPECT_EQ(outcomes[missing.sop_instance_uid], "0112") << r.output;
+  EXPECT_EQ(outcomes.size(), 6u) << r.output;
+  for (size_t i : {0, 1, 2}) EXPECT_EQ(outcomes[(*ct_)[i].path.string()], "committed") << r.output;
+  EXPECT_EQ(outcomes[missing.path.string()], "0112") << r.output;
+  EXPECT_EQ(outcomes[conflict.path.string()], "0119") << r.output;
+  EXPECT_EQ(outcomes[not_storage.path.string()], "0122") << r.output;
+  EXPECT_NE(r.output.find("reason 0119 (class/instance conflict)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("3 of 6 committed"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("event type 2, report on the same association"), std::string::npos) << r.output;
-  EXPECT_TRUE(WaitForLog(*server_, "3 committed, 1 failed, reported on the same association")) << server_->Log();
+  EXPECT_TRUE(WaitForLog(*server_, "3 committed, 3 failed, reported on the same association")) << server_->Log();
   EXPECT_NE(LogLineFor(server_->Log(), missing.sop_instance_uid).find("COMMITSCU@127.0.0.1"), std::string::npos)
       << server_->Log();
 }
@@ -162,7 +180,7 @@ TEST_F(CommitmentTest, ReleasedAssociationGetsTheReportOnANewOne) {
   EXPECT_EQ(r.exit_code, 0) << r.output << server_->Log();
   auto outcomes = Outcomes(r.output);
   EXPECT_EQ(outcomes.size(), 3u) << r.output;
-  for (const auto& f : files) EXPECT_EQ(outcomes[f.sop_instance_uid], "committed") << r.output;
+  for (const auto& f : files) EXPECT_EQ(outcomes[f.path.string()], "committed") << r.output;
   EXPECT_NE(r.output.find("event type 1, report on a new association"), std::string::npos) << r.output;
   EXPECT_TRUE(WaitForLog(*server_, "3 committed, 0 failed, reported on a new association to COMMITSCU@127.0.0.1:" +
                                        std::to_string(listen_port_)))
@@ -309,10 +327,10 @@ TEST(CommitmentCorruptionTest, CorruptedFramesFailWithProcessingFailure) {
   auto r = CommitRequest(server.port(), {bad_checksum, rehashes_wrong, intact, missing});
   EXPECT_EQ(r.exit_code, 2) << r.output;
   auto outcomes = Outcomes(r.output);
-  EXPECT_EQ(outcomes[bad_checksum.sop_instance_uid], "0110") << r.output;
-  EXPECT_EQ(outcomes[rehashes_wrong.sop_instance_uid], "0110") << r.output;
-  EXPECT_EQ(outcomes[intact.sop_instance_uid], "committed") << r.output;
-  EXPECT_EQ(outcomes[missing.sop_instance_uid], "0112") << r.output;
+  EXPECT_EQ(outcomes[bad_checksum.path.string()], "0110") << r.output;
+  EXPECT_EQ(outcomes[rehashes_wrong.path.string()], "0110") << r.output;
+  EXPECT_EQ(outcomes[intact.path.string()], "committed") << r.output;
+  EXPECT_EQ(outcomes[missing.path.string()], "0112") << r.output;
   ASSERT_TRUE(WaitForLog(server, "1 committed, 3 failed")) << server.Log();
   // Each corruption was caught the way it shows.
   const std::string log = server.Log();

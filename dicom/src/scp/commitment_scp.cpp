@@ -326,10 +326,12 @@ OFCondition HandleCommitmentRequest(AssociationWorker& worker, T_DIMSE_N_ActionR
   cond = worker.sendEVENTREPORTRequest(pres_id, UID_StorageCommitmentPushModelSOPInstance, 1, EventType(*transaction),
                                        information.get(), rsp_status);
   if (cond.bad()) {
-    ++context.counters.commitment_reports_failed;
-    LogOutcome(context, *transaction, "report NOT sent", false);
-    LogError("Storage Commitment from " + transaction->requester + ", transaction " + transaction->transaction_uid +
-             ": N-EVENT-REPORT on the requester's association failed (" + cond.text() + ")");
+    // Released or aborted instead of answering (or the association broke):
+    // the report goes on a new association, as if it had released before.
+    LogWarning("Storage Commitment from " + transaction->requester + ", transaction " + transaction->transaction_uid +
+               ": N-EVENT-REPORT on the requester's association failed (" + cond.text() +
+               "); sending it on a new association");
+    worker.AfterAssociation([&context, transaction] { ReportOnNewAssociation(context, transaction); });
     return cond;
   }
   LogOutcome(context, *transaction,

@@ -155,14 +155,16 @@ Status ReadReport(uint16_t event_type, DcmDataset* information, CommitmentReport
     return Status::InvalidArgument("the N-EVENT-REPORT is for transaction " + transaction + ", not " +
                                    report.transaction_uid);
   report.event_type = event_type;
-  std::map<std::string, CommitmentOutcome*> by_uid;
-  for (auto& outcome : report.instances) by_uid[outcome.reference.sop_instance_uid] = &outcome;
+  // By SOP Class and Instance UID: the same instance may be asked for under two classes.
+  std::map<std::pair<std::string, std::string>, CommitmentOutcome*> by_uid;
+  for (auto& outcome : report.instances)
+    by_uid[{outcome.reference.sop_class_uid, outcome.reference.sop_instance_uid}] = &outcome;
   for (const DcmTagKey& tag : {DCM_ReferencedSOPSequence, DCM_FailedSOPSequence}) {
     DcmSequenceOfItems* sequence = nullptr;
     if (information->findAndGetSequence(tag, sequence).bad() || sequence == nullptr) continue;
     for (unsigned long i = 0; i < sequence->card(); ++i) {
       DcmItem* item = sequence->getItem(i);
-      auto it = by_uid.find(Get(*item, DCM_ReferencedSOPInstanceUID));
+      auto it = by_uid.find({Get(*item, DCM_ReferencedSOPClassUID), Get(*item, DCM_ReferencedSOPInstanceUID)});
       if (it == by_uid.end()) continue;  // not one we asked for: ignored
       CommitmentOutcome& outcome = *it->second;
       outcome.reported = true;
