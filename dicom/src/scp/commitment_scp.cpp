@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <future>
 #include <memory>
@@ -46,7 +47,7 @@ struct Transaction {
 std::string Get(DcmItem& item, const DcmTagKey& tag) {
   OFString value;
   item.findAndGetOFString(tag, value);
-  return value.c_str();
+  return value;
 }
 
 // The Action Information of a Request Storage Commitment: a Transaction UID
@@ -252,7 +253,7 @@ OFCondition HandleCommitmentRequest(AssociationWorker& worker, T_DIMSE_N_ActionR
   }
   auto transaction = std::make_shared<Transaction>();
   transaction->requester = worker.Peer();
-  transaction->requester_ae_title = worker.getPeerAETitle().c_str();
+  transaction->requester_ae_title = worker.getPeerAETitle();
   transaction->received = std::chrono::steady_clock::now();
 
   uint16_t refusal = 0;

@@ -4,6 +4,7 @@
 #include "pacs/dicom/commit_scu.h"
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -25,7 +26,7 @@ constexpr uint16_t kActionRequestCommitment = 1;
 std::string Get(DcmItem& item, const DcmTagKey& tag) {
   OFString value;
   item.findAndGetOFString(tag, value);
-  return value.c_str();
+  return value;
 }
 
 OFList<OFString> PlainSyntaxes() {
