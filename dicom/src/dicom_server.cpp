@@ -18,16 +18,17 @@ struct DicomServer::Impl {
   scp::ScpContext context;
   scp::AssociationPool pool;
 
-  Impl(Ingestor& ingestor, ServerOptions o)
+  Impl(Ingestor& ingestor, ServerOptions o, metrics::Registry& registry)
       : options(std::move(o)),
+        counters(registry),
         queries(ingestor.store(), options.ae_title),
         handlers(ingestor, queries, options),
         context{handlers, handlers, handlers, handlers, counters, options},
         pool(context) {}
 };
 
-DicomServer::DicomServer(Ingestor& ingestor, ServerOptions options)
-    : impl_(std::make_unique<Impl>(ingestor, std::move(options))) {}
+DicomServer::DicomServer(Ingestor& ingestor, ServerOptions options, metrics::Registry& registry)
+    : impl_(std::make_unique<Impl>(ingestor, std::move(options), registry)) {}
 DicomServer::~DicomServer() = default;
 
 const ServerCounters& DicomServer::counters() const {

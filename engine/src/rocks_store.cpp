@@ -19,7 +19,9 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "pacs/codecs/frame_codec.h"
@@ -437,6 +439,49 @@ Result<StoreStats> RocksStore::Stats(bool flush_first) {
     }
   }
   return st;
+}
+
+Result<EngineFigures> RocksStore::ReadEngineFigures() const {
+  EngineFigures figures;
+  // Per-column-family properties, summed.
+  const std::pair<uint64_t*, const std::string*> summed[] = {
+      {&figures.sst_bytes, &rocksdb::DB::Properties::kTotalSstFilesSize},
+      {&figures.live_sst_bytes, &rocksdb::DB::Properties::kLiveSstFilesSize},
+      {&figures.blob_bytes, &rocksdb::DB::Properties::kTotalBlobFileSize},
+      {&figures.live_blob_bytes, &rocksdb::DB::Properties::kLiveBlobFileSize},
+      {&figures.blob_garbage_bytes, &rocksdb::DB::Properties::kLiveBlobFileGarbageSize},
+      {&figures.memtable_bytes, &rocksdb::DB::Properties::kCurSizeAllMemTables},
+      {&figures.pending_compaction_bytes, &rocksdb::DB::Properties::kEstimatePendingCompactionBytes},
+  };
+  for (const auto& [field, property] : summed) {
+    if (!db_->GetAggregatedIntProperty(*property, field))
+      return Status::Internal("RocksDB did not answer the property " + *property + " of " + options_.path);
+  }
+  // Database-wide ones.
+  const std::pair<uint64_t*, const std::string*> whole[] = {
+      {&figures.running_compactions, &rocksdb::DB::Properties::kNumRunningCompactions},
+      {&figures.delayed_write_rate, &rocksdb::DB::Properties::kActualDelayedWriteRate},
+      {&figures.background_errors, &rocksdb::DB::Properties::kBackgroundErrors},
+  };
+  for (const auto& [field, property] : whole) {
+    if (!db_->GetIntProperty(*property, field))
+      return Status::Internal("RocksDB did not answer the property " + *property + " of " + options_.path);
+  }
+  uint64_t stopped = 0;
+  if (!db_->GetIntProperty(rocksdb::DB::Properties::kIsWriteStopped, &stopped))
+    return Status::Internal("RocksDB did not answer the property " + rocksdb::DB::Properties::kIsWriteStopped);
+  figures.write_stopped = stopped != 0;
+  // Stall counts are in each family's cfstats map, as decimal text.
+  for (rocksdb::ColumnFamilyHandle* cf : cfs_) {
+    std::map<std::string, std::string> stats;
+    if (!db_->GetMapProperty(cf, rocksdb::DB::Properties::kCFStats, &stats)) continue;
+    for (const auto& [key, field] : {std::pair{"io_stalls.total_slowdown", &figures.write_slowdowns},
+                                     std::pair{"io_stalls.total_stop", &figures.write_stops}}) {
+      auto it = stats.find(key);
+      if (it != stats.end()) *field += std::strtoull(it->second.c_str(), nullptr, 10);
+    }
+  }
+  return figures;
 }
 
 // ---- Writes shared by the commit, collection and deferred-work paths ----

@@ -135,6 +135,7 @@ class RocksStore final : public Store {
   Status ForEachInstance(const std::function<bool(const InstanceRecord&)>& visit) const override;
   Status Flush() override;
   Result<StoreStats> Stats(bool flush_first) override;
+  Result<EngineFigures> ReadEngineFigures() const override;
   const std::string& path() const override { return options_.path; }
   Result<std::optional<std::string>> GetCatalog(std::string_view key) const override;
   Status ScanCatalog(std::string_view prefix,

@@ -85,6 +85,35 @@ TEST_F(StoreTest, SharedFramesAreStoredOnceAndCountsSurviveReopen) {
   EXPECT_GT(st->stored_bytes, 0u);
 }
 
+TEST_F(StoreTest, EngineFiguresSeeMemtablesThenSstAndBlobFilesAfterAFlush) {
+  auto empty = store_->ReadEngineFigures();
+  ASSERT_TRUE(empty.ok()) << empty.status().ToString();
+  EXPECT_EQ(empty->blob_bytes, 0u);
+  EXPECT_FALSE(empty->write_stopped);
+  EXPECT_EQ(empty->delayed_write_rate, 0u);
+  EXPECT_EQ(empty->write_stops, 0u);
+  EXPECT_EQ(empty->background_errors, 0u);
+  // Frames of 1 KiB and more go to blob files (the frames family's min_blob_size).
+  for (int i = 0; i < 8; ++i)
+    ASSERT_TRUE(store_
+                    ->CommitInstance(MakeInstance("1." + std::to_string(i), "9", "header " + std::to_string(i),
+                                                  {std::string(64 * 1024, static_cast<char>('a' + i))}))
+                    .ok());
+  auto written = store_->ReadEngineFigures();
+  ASSERT_TRUE(written.ok());
+  EXPECT_GT(written->memtable_bytes, empty->memtable_bytes);
+  ASSERT_TRUE(store_->Flush().ok());
+  auto flushed = store_->ReadEngineFigures();
+  ASSERT_TRUE(flushed.ok());
+  EXPECT_GT(flushed->sst_bytes, empty->sst_bytes);
+  EXPECT_GE(flushed->sst_bytes, flushed->live_sst_bytes);
+  EXPECT_GT(flushed->live_sst_bytes, 0u);
+  // 8 distinct 64 KiB frames, compressed or not, take more than a few KiB of blobs.
+  EXPECT_GT(flushed->blob_bytes, 8u * 1024);
+  EXPECT_EQ(flushed->live_blob_bytes, flushed->blob_bytes);
+  EXPECT_EQ(flushed->blob_garbage_bytes, 0u);
+}
+
 TEST_F(StoreTest, DuplicatePolicies) {
   auto first = MakeInstance("1.1", "9", "h1", {std::string(3000, 'a')});
   auto changed = MakeInstance("1.1", "9", "h1-corrected", {std::string(3000, 'a')});

@@ -120,6 +120,21 @@ TEST(CommandLineTest, PeersAreCheckedAsTheyAreParsed) {
   }
 }
 
+TEST(CommandLineTest, MetricsBindIsOffByDefaultAndCheckedAsItIsParsed) {
+  CommandLine off;
+  ASSERT_EQ(off.Parse({"serve", "--data", "d"}), std::nullopt);
+  EXPECT_EQ(off.serve.metrics_bind, "");
+  CommandLine on;
+  ASSERT_EQ(on.Parse({"serve", "--data", "d", "--metrics-bind", "[::1]:9464"}), std::nullopt);
+  EXPECT_EQ(on.serve.metrics_bind, "[::1]:9464");
+  for (const char* bad : {"9464", "localhost:9464", "127.0.0.1:99999"}) {
+    CommandLine cli;
+    std::string err;
+    EXPECT_EQ(ParseQuietly(cli, {"serve", "--data", "d", "--metrics-bind", bad}, &err), 1) << bad;
+    EXPECT_NE(err.find("pacscore: --metrics-bind"), std::string::npos) << err;
+  }
+}
+
 TEST(CommandLineTest, RejectsWithOneErrorStyle) {
   const std::vector<std::vector<std::string>> rejects = {
       {"serve", "--data", "d", "--bogus"},                     // unknown flag
@@ -172,7 +187,8 @@ TEST(CommandLineTest, ServeHelpListsEveryFlag) {
   const std::string help = cli.Help("serve");
   for (const char* flag :
        {"--data", "--port", "--aet", "--admin-port", "--max-associations", "--on-duplicate", "--codec", "--peer",
-        "--inline-encode", "--verify-encode", "--no-verify-encode", "--verbose", "--log-format", "--config"})
+        "--inline-encode", "--verify-encode", "--no-verify-encode", "--verbose", "--log-format", "--config",
+        "--metrics-bind"})
     EXPECT_NE(help.find(flag), std::string::npos) << flag << " missing from " << help;
 }
 

@@ -3,38 +3,28 @@
 // loopback only, and the client the other subcommands use to reach it.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 
+#include "http_server.h"
 #include "pacs/base/result.h"
 
 namespace pacs::tools {
 
-struct HttpReply {
-  int status = 200;
-  std::string body;  // JSON
-};
+using AdminHandler = HttpHandler;
 
-using AdminHandler =
-    std::function<HttpReply(const std::string& method, const std::string& target, const std::string& body)>;
-
-// Serves one request at a time on its own thread. Start/Stop from one thread.
+// The admin endpoint on 127.0.0.1:port (0: any free port), an HttpServer
+// that takes request bodies up to 16 MiB. Start/Stop from one thread.
 class AdminServer {
  public:
   static Result<std::unique_ptr<AdminServer>> Start(uint16_t port, AdminHandler handler);
-  ~AdminServer();
-  uint16_t port() const { return port_; }
-  void Stop();
+  uint16_t port() const { return server_->port(); }
+  void Stop() { server_->Stop(); }
 
  private:
-  AdminServer() = default;
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-  uint16_t port_ = 0;
+  explicit AdminServer(std::unique_ptr<HttpServer> server) : server_(std::move(server)) {}
+  std::unique_ptr<HttpServer> server_;
 };
 
 // One request to 127.0.0.1:port; returns the reply or an I/O error.

@@ -34,6 +34,7 @@ struct ServeFlags {
   std::string aet = "PACSCORE";
   uint16_t admin_port = 8043;
   uint16_t max_associations = 16;
+  std::string metrics_bind;  // ADDR:PORT of GET /metrics; empty: no metrics endpoint
   std::string on_duplicate = "keep";
   std::string codec = "auto";
   std::vector<std::string> peers;  // NAME=AET@HOST:PORT, C-MOVE destinations, Storage Commitment requesters

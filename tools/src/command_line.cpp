@@ -4,6 +4,7 @@
 #include <functional>
 #include <utility>
 
+#include "http_server.h"
 #include "pacs/base/log.h"
 #include "pacs/dicom/pixel_codec_policy.h"
 #include "pacs/dicom/retrieve.h"
@@ -130,6 +131,12 @@ void CommandLine::AddServe() {
   command.add_option("--max-associations", serve.max_associations, "DICOM associations served at once")
       ->capture_default_str()
       ->check(kAtLeastOne);
+  command
+      .add_option("--metrics-bind", serve.metrics_bind,
+                  "serve Prometheus metrics at http://ADDR:PORT/metrics (off unless given; no token: bind it to "
+                  "loopback or a monitoring network; docs/operations.md)")
+      ->type_name("ADDR:PORT")
+      ->check(CheckWith(ParseListenAddress));
   command.add_option("--on-duplicate", serve.on_duplicate, kDuplicateHelp)
       ->type_name("keep|replace|reject")
       ->capture_default_str()

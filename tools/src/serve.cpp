@@ -11,6 +11,7 @@
 
 #include "admin_http.h"
 #include "cli.h"
+#include "http_server.h"
 #include "pacs/base/log.h"
 #include "pacs/codecs/frame_codec.h"
 #include "pacs/dicom/background_encoder.h"
@@ -18,6 +19,7 @@
 #include "pacs/dicom/exporter.h"
 #include "pacs/dicom/ingest.h"
 #include "pacs/dicom/transcode.h"
+#include "serve_metrics.h"
 
 namespace pacs::tools {
 namespace fs = std::filesystem;
@@ -78,17 +80,22 @@ class AdminApi {
     auto stats = store_.Stats(true);
     if (!stats.ok()) return ErrorReply(500, stats.status().ToString());
     Json json = StatsToJson(*stats);
+    using dicom::DimseOutcome;
+    using dicom::DimseService;
     const auto& c = server_.counters();
+    const uint64_t receive_failures = c.receive_failures.value();
     json["server"] = {
-        {"associations", JsonCount(c.associations.load())},
-        {"echo_requests", JsonCount(c.echo_requests.load())},
-        {"stores_succeeded", JsonCount(c.stores_succeeded.load())},
-        {"stores_failed", JsonCount(c.stores_failed.load())},
-        {"receive_failures", JsonCount(c.receive_failures.load())},
-        {"commitment_requests", JsonCount(c.commitment_requests.load())},
-        {"commitment_instances_committed", JsonCount(c.commitment_instances_committed.load())},
-        {"commitment_instances_failed", JsonCount(c.commitment_instances_failed.load())},
-        {"commitment_reports_failed", JsonCount(c.commitment_reports_failed.load())},
+        {"associations", JsonCount(c.associations.value())},
+        {"echo_requests", JsonCount(c.requests(DimseService::kEcho))},
+        {"stores_succeeded", JsonCount(c.requests(DimseService::kStore, DimseOutcome::kSuccess) +
+                                       c.requests(DimseService::kStore, DimseOutcome::kWarning))},
+        // Datasets that could not be received are failed C-STOREs too; they are reported on their own.
+        {"stores_failed", JsonCount(c.requests(DimseService::kStore, DimseOutcome::kFailure) - receive_failures)},
+        {"receive_failures", JsonCount(receive_failures)},
+        {"commitment_requests", JsonCount(c.commitment_requests.value())},
+        {"commitment_instances_committed", JsonCount(c.commitment_instances_committed.value())},
+        {"commitment_instances_failed", JsonCount(c.commitment_instances_failed.value())},
+        {"commitment_reports_failed", JsonCount(c.commitment_reports_failed.value())},
         {"background_encoded_frames", JsonCount(background_.frames_encoded())},
         {"background_backlog", JsonCount(background_.backlog())},
     };
@@ -138,12 +145,14 @@ int RunServe(const ServeFlags& flags) {
   const bool use_background = !flags.inline_encode && codec_policy->forced != codecs::CodecId::kRaw;
   if (use_background) background.Start();
   dicom::Ingestor ingestor(**store, *codec_policy, use_background ? &background : nullptr);
+  metrics::Registry registry;  // outlives the server and the metrics endpoint, which count into it
   dicom::DicomServer server(ingestor,
                             {.port = flags.port,
                              .ae_title = flags.aet,
                              .max_associations = flags.max_associations,
                              .peers = peers,
-                             .commitment_release_wait = std::chrono::milliseconds(flags.commit_release_wait_ms)});
+                             .commitment_release_wait = std::chrono::milliseconds(flags.commit_release_wait_ms)},
+                            registry);
 
   const std::string data_abs = fs::absolute(data).string();
   AdminApi api(**store, ingestor, server, background, use_background, data_abs);
@@ -158,6 +167,25 @@ int RunServe(const ServeFlags& flags) {
     fs::rename(tmp, AdminPortFile(data));
   }
   LogInfo("admin endpoint on 127.0.0.1:" + std::to_string((*admin)->port()) + ", data folder " + data_abs);
+
+  // GET /metrics for Prometheus, only with --metrics-bind. No token: bind it
+  // to loopback or a monitoring network.
+  ArchiveMetrics archive_metrics(registry, **store, background, data_abs);
+  std::unique_ptr<HttpServer> metrics_endpoint;
+  if (!flags.metrics_bind.empty()) {
+    auto bind = ParseListenAddress(flags.metrics_bind);
+    if (!bind.ok()) return Fail(bind.status().WithContext("--metrics-bind"));
+    auto started =
+        HttpServer::Start({.name = "metrics endpoint", .address = bind->address, .port = bind->port},
+                          [&archive_metrics](const std::string& method, const std::string& target, const std::string&) {
+                            return archive_metrics.Handle(method, target);
+                          });
+    if (!started.ok()) return Fail(started.status());
+    metrics_endpoint = std::move(*started);
+    const bool v6 = bind->address.find(':') != std::string::npos;
+    LogInfo("metrics endpoint on " + (v6 ? "[" + bind->address + "]" : bind->address) + ":" +
+            std::to_string(metrics_endpoint->port()) + "/metrics");
+  }
 
   // When the server ends on its own (the DICOM port is taken, say), the
   // signal thread is woken with a signal it did not receive from outside:
@@ -177,6 +205,7 @@ int RunServe(const ServeFlags& flags) {
   // NOLINTNEXTLINE(bugprone-bad-signal-to-kill-thread)
   if (!run.ok()) pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();
+  if (metrics_endpoint) metrics_endpoint->Stop();
   (*admin)->Stop();
   background.Stop();  // the jobs left stay queued in the store for the next start
   std::error_code ec;

@@ -28,6 +28,17 @@ DcmBaseSCPPool::DcmBaseSCPWorker* AssociationPool::createSCPWorker() {
   return new PoolWorker(*this, context_);  // owned by DcmBaseSCPPool, which deletes it when its thread ends
 }
 
+void AssociationPool::dropAndDestroyAssociation(T_ASC_Association* assoc) {
+  // DcmBaseSCPPool does not say why; a full pool is the one reason it refuses
+  // a request it has read. (A worker that ends between the pool's check and
+  // this one turns a refusal into "unreadable_request": rare, and only when
+  // the pool was full a moment ago.)
+  if (assoc != nullptr)
+    context_.counters.CountRefusal(numThreads(OFTrue) >= getMaxThreads() ? "too_many_associations"
+                                                                         : "unreadable_request");
+  DcmBaseSCPPool::dropAndDestroyAssociation(assoc);
+}
+
 Status AssociationPool::Listen(const std::function<void()>& on_bound) {
   const int port = static_cast<int>(getConfig().getPort());
   auto cannot_listen = [&](const OFCondition& cond) {

@@ -31,6 +31,11 @@ class AssociationPool : public DcmBaseSCPPool {
 
  protected:
   DcmBaseSCPWorker* createSCPWorker() override;
+  // DCMTK's listening loop calls this for the association requests it does
+  // not hand to a worker: refused because every worker is busy, or not read
+  // at all (a peer that hung up or sent no A-ASSOCIATE-RQ in time). Counted
+  // by reason, then dropped as DCMTK does.
+  void dropAndDestroyAssociation(T_ASC_Association* assoc) override;
 
  private:
   const ScpContext& context_;

@@ -10,9 +10,42 @@
 
 namespace pacs::dicom::scp {
 
+namespace {
+
+// The label of a refusal reason in pacscore_associations_refused_total.
+const char* RefusalLabel(DcmRefuseReasonType reason) {
+  switch (reason) {
+    case DCMSCP_TOO_MANY_ASSOCIATIONS:
+      return "too_many_associations";
+    case DCMSCP_BAD_APPLICATION_CONTEXT_NAME:
+      return "application_context";
+    case DCMSCP_CALLING_HOST_NOT_ALLOWED:
+      return "calling_host";
+    case DCMSCP_CALLED_AE_TITLE_NOT_RECOGNIZED:
+      return "called_ae_title";
+    case DCMSCP_CALLING_AE_TITLE_NOT_RECOGNIZED:
+      return "calling_ae_title";
+    case DCMSCP_FORCED:
+      return "forced";
+    case DCMSCP_NO_IMPLEMENTATION_CLASS_UID:
+      return "no_implementation_class_uid";
+    case DCMSCP_NO_PRESENTATION_CONTEXTS:
+      return "no_presentation_contexts";
+    case DCMSCP_CANNOT_FORK:  // not in a thread pool
+    case DCMSCP_INTERNAL_ERROR:
+      break;
+  }
+  return "internal_error";
+}
+
+}  // namespace
+
 OFCondition AssociationWorker::run(T_ASC_Association* assoc) {
   assoc_ = assoc;
+  acknowledged_ = false;
   OFCondition cond = DcmThreadSCP::run(assoc);
+  if (acknowledged_) context_.counters.associations_open.Add(-1);
+  acknowledged_ = false;
   assoc_ = nullptr;
   std::vector<std::function<void()>> jobs;
   jobs.swap(after_association_);
@@ -63,8 +96,15 @@ OFCondition AssociationWorker::handleIncomingCommand(T_DIMSE_Message* msg, const
   }
 }
 
+void AssociationWorker::refuseAssociation(DcmRefuseReasonType reason) {
+  context_.counters.CountRefusal(RefusalLabel(reason));
+  DcmThreadSCP::refuseAssociation(reason);
+}
+
 void AssociationWorker::notifyAssociationAcknowledge() {
-  ++context_.counters.associations;
+  context_.counters.associations.Increment();
+  context_.counters.associations_open.Add(1);
+  acknowledged_ = true;
   LogInfo("association from " + Peer() + " accepted");
 }
 

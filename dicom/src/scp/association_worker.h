@@ -56,11 +56,14 @@ class AssociationWorker : public DcmThreadSCP {
   OFCondition negotiateAssociation() override;
   OFCondition handleIncomingCommand(T_DIMSE_Message* msg, const DcmPresentationContextInfo& info) override;
   void notifyAssociationAcknowledge() override;
+  // Counts the refusal by reason, then refuses as DCMTK does.
+  void refuseAssociation(DcmRefuseReasonType reason) override;
 
  private:
   const ScpContext& context_;
   T_ASC_Association* assoc_ = nullptr;                    // while run() serves one, on this thread only
   std::vector<std::function<void()>> after_association_;  // this thread only
+  bool acknowledged_ = false;  // the association run() serves was accepted (and counted open)
 };
 
 }  // namespace pacs::dicom::scp

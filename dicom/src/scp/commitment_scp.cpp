@@ -159,8 +159,8 @@ void LogOutcome(const ScpContext& context, const Transaction& transaction, const
   }
   const uint64_t failed = transaction.instances.size() - committed;
   if (delivered) {
-    context.counters.commitment_instances_committed += committed;
-    context.counters.commitment_instances_failed += failed;
+    context.counters.commitment_instances_committed.Increment(committed);
+    context.counters.commitment_instances_failed.Increment(failed);
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - transaction.received).count();
   char elapsed[32];
@@ -214,7 +214,7 @@ void ReportOnNewAssociation(const ScpContext& context, const std::shared_ptr<Tra
   transaction->checked.wait();
   const PeerAddress* peer = context.commitment_handler.FindCommitmentRequester(transaction->requester_ae_title);
   if (peer == nullptr) {
-    ++context.counters.commitment_reports_failed;
+    context.counters.commitment_reports_failed.Increment();
     LogOutcome(context, *transaction, "report NOT sent", false);
     LogError("Storage Commitment from " + transaction->requester + ", transaction " + transaction->transaction_uid +
              ": the requester released its association and no --peer has AE title " + transaction->requester_ae_title +
@@ -225,7 +225,7 @@ void ReportOnNewAssociation(const ScpContext& context, const std::shared_ptr<Tra
   auto information = EventInformation(*transaction);
   Status sent = SendReportOnNewAssociation(*peer, context.options.ae_title, EventType(*transaction), *information);
   if (!sent.ok()) {
-    ++context.counters.commitment_reports_failed;
+    context.counters.commitment_reports_failed.Increment();
     LogOutcome(context, *transaction, "report NOT sent", false);
     LogError("Storage Commitment from " + transaction->requester + ", transaction " + transaction->transaction_uid +
              ": " + sent.ToString());
@@ -241,7 +241,7 @@ void ReportOnNewAssociation(const ScpContext& context, const std::shared_ptr<Tra
 OFCondition HandleCommitmentRequest(AssociationWorker& worker, T_DIMSE_N_ActionRQ& request,
                                     const DcmPresentationContextInfo& info) {
   const ScpContext& context = worker.context();
-  ++context.counters.commitment_requests;
+  context.counters.commitment_requests.Increment();
   const T_ASC_PresentationContextID pres_id = info.presentationContextID;
   DcmDataset* received = nullptr;
   Uint16 action_type = 0;

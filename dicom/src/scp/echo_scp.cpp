@@ -4,8 +4,10 @@ namespace pacs::dicom::scp {
 
 OFCondition HandleEchoRequest(AssociationWorker& worker, T_DIMSE_C_EchoRQ& request,
                               const DcmPresentationContextInfo& info) {
-  ++worker.context().counters.echo_requests;
-  return worker.handleECHORequest(request, info.presentationContextID);
+  OFCondition cond = worker.handleECHORequest(request, info.presentationContextID);
+  worker.context().counters.CountRequest(DimseService::kEcho,
+                                         cond.good() ? DimseOutcome::kSuccess : DimseOutcome::kFailure);
+  return cond;
 }
 
 }  // namespace pacs::dicom::scp

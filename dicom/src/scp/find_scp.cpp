@@ -9,13 +9,14 @@ namespace pacs::dicom::scp {
 OFCondition HandleFindRequest(AssociationWorker& worker, T_DIMSE_C_FindRQ& request,
                               const DcmPresentationContextInfo& info) {
   const ScpContext& context = worker.context();
-  ++context.counters.find_requests;
+  auto count = [&](DimseOutcome outcome) { context.counters.CountRequest(DimseService::kFind, outcome); };
   const T_ASC_PresentationContextID pres_id = info.presentationContextID;
   DcmDataset* received = nullptr;
   OFCondition cond = worker.receiveFINDRequest(request, pres_id, received);
   std::unique_ptr<DcmDataset> identifier(received);
   if (cond.bad() || !identifier) {
     LogError("C-FIND from " + worker.Peer() + ": identifier could not be received (" + cond.text() + ")");
+    count(DimseOutcome::kFailure);
     return cond.bad() ? cond : DIMSE_RECEIVEFAILED;
   }
   const std::string sop_class = request.AffectedSOPClassUID;
@@ -36,14 +37,18 @@ OFCondition HandleFindRequest(AssociationWorker& worker, T_DIMSE_C_FindRQ& reque
       });
   if (send_cond.bad()) {
     LogError("C-FIND from " + worker.Peer() + ": sending a response failed (" + send_cond.text() + ")");
+    count(DimseOutcome::kFailure);
     return send_cond;
   }
   if (!status.ok()) {
     auto detail = ErrorDetail(status.error_comment);
+    count(DimseOutcome::kFailure);
     return worker.sendFINDResponse(pres_id, request.MessageID, sop_class, nullptr, status.code, detail.get());
   }
-  return worker.sendFINDResponse(pres_id, request.MessageID, sop_class, nullptr,
-                                 cancelled ? STATUS_FIND_Cancel_MatchingTerminatedDueToCancelRequest : STATUS_Success);
+  const uint16_t final_status = cancelled ? STATUS_FIND_Cancel_MatchingTerminatedDueToCancelRequest : STATUS_Success;
+  cond = worker.sendFINDResponse(pres_id, request.MessageID, sop_class, nullptr, final_status);
+  count(cond.good() ? OutcomeOf(final_status) : DimseOutcome::kFailure);
+  return cond;
 }
 
 }  // namespace pacs::dicom::scp

@@ -56,13 +56,14 @@ OFCondition SendGetResponse(AssociationWorker& worker, T_ASC_PresentationContext
 OFCondition HandleGetRequest(AssociationWorker& worker, T_DIMSE_C_GetRQ& request,
                              const DcmPresentationContextInfo& info) {
   const ScpContext& context = worker.context();
-  ++context.counters.get_requests;
+  auto count = [&](DimseOutcome outcome) { context.counters.CountRequest(DimseService::kGet, outcome); };
   T_ASC_PresentationContextID pres_id = info.presentationContextID;
   DcmDataset* received = nullptr;
   OFCondition cond = worker.receiveDIMSEDataset(&pres_id, &received);
   std::unique_ptr<DcmDataset> identifier(received);
   if (cond.bad() || !identifier) {
     LogError("C-GET from " + worker.Peer() + ": identifier could not be received (" + cond.text() + ")");
+    count(DimseOutcome::kFailure);
     return cond.bad() ? cond : DIMSE_RECEIVEFAILED;
   }
   const std::string sop_class = request.AffectedSOPClassUID;
@@ -71,6 +72,7 @@ OFCondition HandleGetRequest(AssociationWorker& worker, T_DIMSE_C_GetRQ& request
   if (retrieval.refused()) {
     LogWarning("C-GET from " + worker.Peer() + " refused: " + retrieval.refusal().error_comment);
     auto detail = ErrorDetail(retrieval.refusal().error_comment);
+    count(OutcomeOf(retrieval.refusal().code));
     return SendGetResponse(worker, pres_id, request, retrieval.refusal().code, nullptr, nullptr, detail.get());
   }
   RequesterChannel channel(worker);
@@ -80,19 +82,27 @@ OFCondition HandleGetRequest(AssociationWorker& worker, T_DIMSE_C_GetRQ& request
                       static_cast<uint16_t>(request.MessageID + 1));
   while (retrieval.HasNext()) {
     const Result<uint16_t> status = sender.Send(retrieval.Next());
-    CountSubOperation(context.counters, retrieval.Record(status));
+    CountSubOperation(context.counters, DimseService::kGet, retrieval.Record(status));
     // The association failed under a sub-operation: nothing more can be said on it.
-    if (!status.ok() && status.status().code() == StatusCode::kIOError) return DIMSE_RECEIVEFAILED;
+    if (!status.ok() && status.status().code() == StatusCode::kIOError) {
+      count(DimseOutcome::kFailure);
+      return DIMSE_RECEIVEFAILED;
+    }
     if (!retrieval.HasNext()) break;
     const SubOperations& ops = retrieval.counts();
     cond = SendGetResponse(worker, pres_id, request, STATUS_GET_Pending_SubOperationsAreContinuing, &ops, nullptr,
                            nullptr);
-    if (cond.bad()) return cond;
+    if (cond.bad()) {
+      count(DimseOutcome::kFailure);
+      return cond;
+    }
     if (worker.checkForCANCEL(pres_id, request.MessageID).good()) retrieval.Cancel();
   }
   LogInfo("C-GET from " + worker.Peer() + ": " + retrieval.Summary());
   auto failed = retrieval.FailedIdentifier();
-  return SendGetResponse(worker, pres_id, request, retrieval.FinalStatus(), &retrieval.counts(), failed.get(), nullptr);
+  cond = SendGetResponse(worker, pres_id, request, retrieval.FinalStatus(), &retrieval.counts(), failed.get(), nullptr);
+  count(cond.good() ? OutcomeOf(retrieval.FinalStatus()) : DimseOutcome::kFailure);
+  return cond;
 }
 
 }  // namespace pacs::dicom::scp

@@ -10,7 +10,7 @@ namespace pacs::dicom::scp {
 OFCondition HandleMoveRequest(AssociationWorker& worker, T_DIMSE_C_MoveRQ& request,
                               const DcmPresentationContextInfo& info) {
   const ScpContext& context = worker.context();
-  ++context.counters.move_requests;
+  auto count = [&](DimseOutcome outcome) { context.counters.CountRequest(DimseService::kMove, outcome); };
   const T_ASC_PresentationContextID pres_id = info.presentationContextID;
   DcmDataset* received = nullptr;
   OFString destination;
@@ -18,6 +18,7 @@ OFCondition HandleMoveRequest(AssociationWorker& worker, T_DIMSE_C_MoveRQ& reque
   std::unique_ptr<DcmDataset> identifier(received);
   if (cond.bad() || !identifier) {
     LogError("C-MOVE from " + worker.Peer() + ": identifier could not be received (" + cond.text() + ")");
+    count(DimseOutcome::kFailure);
     return cond.bad() ? cond : DIMSE_RECEIVEFAILED;
   }
   const std::string sop_class = request.AffectedSOPClassUID;
@@ -26,6 +27,7 @@ OFCondition HandleMoveRequest(AssociationWorker& worker, T_DIMSE_C_MoveRQ& reque
     LogWarning("C-MOVE from " + worker.Peer() + " refused: move destination '" + destination +
                "' is not configured (serve --peer NAME=AET@HOST:PORT)");
     auto detail = ErrorDetail("unknown move destination " + std::string(destination));
+    count(DimseOutcome::kFailure);
     return worker.sendMOVEResponse(pres_id, request.MessageID, sop_class, nullptr,
                                    STATUS_MOVE_Refused_MoveDestinationUnknown, detail.get());
   }
@@ -35,6 +37,7 @@ OFCondition HandleMoveRequest(AssociationWorker& worker, T_DIMSE_C_MoveRQ& reque
     LogWarning("C-MOVE from " + worker.Peer() + " to " + peer->ae_title +
                " refused: " + retrieval.refusal().error_comment);
     auto detail = ErrorDetail(retrieval.refusal().error_comment);
+    count(OutcomeOf(retrieval.refusal().code));
     return worker.sendMOVEResponse(pres_id, request.MessageID, sop_class, nullptr, retrieval.refusal().code,
                                    detail.get());
   }
@@ -43,6 +46,7 @@ OFCondition HandleMoveRequest(AssociationWorker& worker, T_DIMSE_C_MoveRQ& reque
   if (!destination_association.ok()) {
     LogWarning("C-MOVE from " + worker.Peer() + ": " + destination_association.status().ToString() + "; nothing sent");
     auto detail = ErrorDetail(destination_association.status().message());
+    count(DimseOutcome::kFailure);
     return worker.sendMOVEResponse(pres_id, request.MessageID, sop_class, nullptr,
                                    STATUS_MOVE_Refused_OutOfResourcesSubOperations, detail.get(), 0, 0,
                                    SubOperations::Clamp(retrieval.counts().remaining), 0);
@@ -50,23 +54,29 @@ OFCondition HandleMoveRequest(AssociationWorker& worker, T_DIMSE_C_MoveRQ& reque
   const MoveOriginator originator{worker.getPeerAETitle(), request.MessageID};
   CStoreSender& sender = (*destination_association)->sender();
   while (retrieval.HasNext()) {
-    CountSubOperation(context.counters, retrieval.Record(sender.Send(retrieval.Next(), &originator)));
+    CountSubOperation(context.counters, DimseService::kMove,
+                      retrieval.Record(sender.Send(retrieval.Next(), &originator)));
     if (!retrieval.HasNext()) break;
     const SubOperations& ops = retrieval.counts();
     cond = worker.sendMOVEResponse(pres_id, request.MessageID, sop_class, nullptr,
                                    STATUS_MOVE_Pending_SubOperationsAreContinuing, nullptr,
                                    SubOperations::Clamp(ops.remaining), SubOperations::Clamp(ops.completed),
                                    SubOperations::Clamp(ops.failed), SubOperations::Clamp(ops.warning));
-    if (cond.bad()) return cond;
+    if (cond.bad()) {
+      count(DimseOutcome::kFailure);
+      return cond;
+    }
     if (worker.checkForCANCEL(pres_id, request.MessageID).good()) retrieval.Cancel();
   }
   destination_association->reset();  // release the destination association before the final response
   LogInfo("C-MOVE from " + worker.Peer() + " to " + peer->ae_title + ": " + retrieval.Summary());
   const SubOperations& ops = retrieval.counts();
   auto failed = retrieval.FailedIdentifier();
-  return worker.sendMOVEResponse(pres_id, request.MessageID, sop_class, failed.get(), retrieval.FinalStatus(), nullptr,
+  cond = worker.sendMOVEResponse(pres_id, request.MessageID, sop_class, failed.get(), retrieval.FinalStatus(), nullptr,
                                  SubOperations::Clamp(ops.remaining), SubOperations::Clamp(ops.completed),
                                  SubOperations::Clamp(ops.failed), SubOperations::Clamp(ops.warning));
+  count(cond.good() ? OutcomeOf(retrieval.FinalStatus()) : DimseOutcome::kFailure);
+  return cond;
 }
 
 }  // namespace pacs::dicom::scp

@@ -19,9 +19,10 @@ struct ScpContext {
 };
 
 // The server-wide count of a C-MOVE / C-GET sub-operation's outcome.
-inline void CountSubOperation(ServerCounters& counters, SubOperationResult result) {
-  ++(result == SubOperationResult::kFailed ? counters.retrieve_suboperations_failed
-                                           : counters.retrieve_suboperations_completed);
+inline void CountSubOperation(ServerCounters& counters, DimseService service, SubOperationResult result) {
+  counters.CountSubOperation(service, result == SubOperationResult::kFailed    ? "failed"
+                                      : result == SubOperationResult::kWarning ? "warning"
+                                                                               : "completed");
 }
 
 }  // namespace pacs::dicom::scp

@@ -1,29 +1,38 @@
 #include "store_scp.h"
 
+#include <chrono>
 #include <memory>
 
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "pacs/base/log.h"
+#include "pacs/dicom/instance_split.h"
 
 namespace pacs::dicom::scp {
 
 OFCondition HandleStoreRequest(AssociationWorker& worker, T_DIMSE_C_StoreRQ& request,
                                const DcmPresentationContextInfo& info) {
   const ScpContext& context = worker.context();
+  const auto start = std::chrono::steady_clock::now();
   DcmDataset* received = nullptr;
   OFCondition cond = worker.receiveSTORERequest(request, info.presentationContextID, received);
   std::unique_ptr<DcmDataset> dataset(received);
   if (cond.bad() || !dataset) {
-    ++context.counters.receive_failures;
+    context.counters.receive_failures.Increment();
+    context.counters.CountRequest(DimseService::kStore, DimseOutcome::kFailure);
     LogError("C-STORE from " + worker.Peer() + " of " + request.AffectedSOPInstanceUID +
              ": dataset could not be received (" + cond.text() + "); association aborted, nothing stored");
     return cond.bad() ? cond : DIMSE_RECEIVEFAILED;
   }
   const E_TransferSyntax xfer = DcmXfer(info.acceptedTransferSyntax.c_str()).getXfer();
+  // Measured before the handler, which takes the Pixel Data out of the dataset.
+  context.counters.store_received_bytes.Increment(EncodedDatasetSize(*dataset, xfer));
   const uint16_t status =
       context.store_handler.HandleStore(*dataset, xfer, request.AffectedSOPInstanceUID, worker.Peer());
-  ++(status == STATUS_Success ? context.counters.stores_succeeded : context.counters.stores_failed);
-  return worker.sendSTOREResponse(info.presentationContextID, request, status);
+  cond = worker.sendSTOREResponse(info.presentationContextID, request, status);
+  context.counters.CountRequest(DimseService::kStore, cond.good() ? OutcomeOf(status) : DimseOutcome::kFailure);
+  context.counters.store_seconds.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return cond;
 }
 
 }  // namespace pacs::dicom::scp

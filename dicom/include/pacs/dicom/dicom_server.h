@@ -5,13 +5,14 @@
 // the instance is durable in the store; queries read the query index.
 #pragma once
 
-#include <atomic>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "pacs/base/metrics.h"
 #include "pacs/base/result.h"
 #include "pacs/dicom/ingest.h"
 #include "pacs/dicom/retrieve.h"
@@ -29,28 +30,64 @@ struct ServerOptions {
   std::chrono::milliseconds commitment_release_wait{1000};
 };
 
-// Live counters of the running server (since start).
-struct ServerCounters {
-  std::atomic<uint64_t> associations{0};
-  std::atomic<uint64_t> echo_requests{0};
-  std::atomic<uint64_t> stores_succeeded{0};
-  std::atomic<uint64_t> stores_failed{0};
-  std::atomic<uint64_t> receive_failures{0};  // datasets that could not be received (association aborted)
-  std::atomic<uint64_t> find_requests{0};
-  std::atomic<uint64_t> move_requests{0};
-  std::atomic<uint64_t> get_requests{0};
-  std::atomic<uint64_t> retrieve_suboperations_completed{0};
-  std::atomic<uint64_t> retrieve_suboperations_failed{0};
-  std::atomic<uint64_t> commitment_requests{0};
-  std::atomic<uint64_t> commitment_instances_committed{0};
-  std::atomic<uint64_t> commitment_instances_failed{0};
-  std::atomic<uint64_t> commitment_reports_failed{0};  // N-EVENT-REPORTs that could not be delivered
+// A DIMSE service the server provides, and what one request of it came to
+// by its final status (PS3.7 Annex C: Warning is 0001, Bxxx, 0107, 0116;
+// Cancel is FE00; Failure is everything else that is not Success).
+enum class DimseService { kEcho, kStore, kFind, kMove, kGet };
+enum class DimseOutcome { kSuccess, kWarning, kFailure, kCancel };
+// "echo", ..., "get" and "success", ..., "cancel": the label values.
+const char* ServiceLabel(DimseService service);
+const char* OutcomeLabel(DimseOutcome outcome);
+
+// Live counts of the running server (since start), kept as Prometheus
+// metrics in the registry the server is given (docs/operations.md lists
+// them). Thread-safe: the association threads count at once (atomics).
+class ServerCounters {
+ public:
+  explicit ServerCounters(metrics::Registry& registry);
+  ServerCounters(const ServerCounters&) = delete;
+  ServerCounters& operator=(const ServerCounters&) = delete;
+
+  void CountRequest(DimseService service, DimseOutcome outcome) { Requests(service, outcome).Increment(); }
+  uint64_t requests(DimseService service, DimseOutcome outcome) const;
+  uint64_t requests(DimseService service) const;  // every outcome
+  // An association refused, by a reason from the list in docs/operations.md.
+  void CountRefusal(const std::string& reason) { associations_refused_.With({reason}).Increment(); }
+  // A C-MOVE / C-GET sub-operation: "completed", "warning" or "failed".
+  void CountSubOperation(DimseService service, const char* result);
+
+  // The metrics, declared in the order they are registered, which is the
+  // order /metrics lists them in.
+  metrics::Counter& associations;     // accepted
+  metrics::Gauge& associations_open;  // being served now
+
+ private:
+  metrics::Family<metrics::Counter>& associations_refused_;
+  metrics::Family<metrics::Counter>& requests_by_outcome_;
+  metrics::Family<metrics::Counter>& suboperations_;
+
+ public:
+  metrics::Histogram& store_seconds;       // a C-STORE from request to response
+  metrics::Counter& store_received_bytes;  // C-STORE datasets as received (encoded size)
+  metrics::Counter& receive_failures;      // C-STORE datasets that could not be received (association aborted)
+  metrics::Counter& commitment_requests;   // Storage Commitment N-ACTIONs
+  metrics::Counter& commitment_instances_committed;  // instances reported as committed
+  metrics::Counter& commitment_instances_failed;     // instances reported as failed
+  metrics::Counter& commitment_reports_failed;       // N-EVENT-REPORTs that could not be delivered
+
+ private:
+  metrics::Counter& Requests(DimseService service, DimseOutcome outcome) const {
+    return *requests_[static_cast<size_t>(service)][static_cast<size_t>(outcome)];
+  }
+
+  std::array<std::array<metrics::Counter*, 4>, 5> requests_{};  // resolved once: counting takes no lock
 };
 
 // Run() on one thread; Stop() and counters() from any other.
 class DicomServer {
  public:
-  DicomServer(Ingestor& ingestor, ServerOptions options);
+  // The server counts into `registry`, which must outlive it.
+  DicomServer(Ingestor& ingestor, ServerOptions options, metrics::Registry& registry);
   ~DicomServer();
   // Listens until Stop(); returns once running associations have ended.
   // Logs "listening" only once the port is bound; fails with an IOError

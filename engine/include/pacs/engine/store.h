@@ -93,6 +93,25 @@ struct StoreStats {
   uint64_t disk_usage_bytes = 0;                // allocated blocks (du)
 };
 
+// RocksDB's own figures, for monitoring: summed over the column families
+// where RocksDB keeps them per family. Read from its properties (memory
+// only, no I/O); each field names the property it comes from.
+struct EngineFigures {
+  uint64_t sst_bytes = 0;                 // rocksdb.total-sst-files-size (every version still referenced)
+  uint64_t live_sst_bytes = 0;            // rocksdb.live-sst-files-size (the current version)
+  uint64_t blob_bytes = 0;                // rocksdb.total-blob-file-size
+  uint64_t live_blob_bytes = 0;           // rocksdb.live-blob-file-size
+  uint64_t blob_garbage_bytes = 0;        // rocksdb.live-blob-file-garbage-size (awaiting blob GC)
+  uint64_t memtable_bytes = 0;            // rocksdb.cur-size-all-mem-tables
+  uint64_t pending_compaction_bytes = 0;  // rocksdb.estimate-pending-compaction-bytes
+  uint64_t running_compactions = 0;       // rocksdb.num-running-compactions
+  uint64_t delayed_write_rate = 0;        // rocksdb.actual-delayed-write-rate: bytes/s while writes are slowed, else 0
+  bool write_stopped = false;             // rocksdb.is-write-stopped
+  uint64_t write_slowdowns = 0;           // rocksdb.cfstats io_stalls.total_slowdown: times writes were slowed
+  uint64_t write_stops = 0;               // rocksdb.cfstats io_stalls.total_stop: times writes were stopped
+  uint64_t background_errors = 0;         // rocksdb.background-errors
+};
+
 struct DeleteSelector {
   std::string study_instance_uid;  // exactly one of the three is set
   std::string series_instance_uid;
@@ -159,6 +178,8 @@ class Store {
   // Flushes memtables so that stored_bytes reflects the data folder.
   virtual Status Flush() = 0;
   virtual Result<StoreStats> Stats(bool flush_first) = 0;
+  // Cheap enough for every metrics scrape (no flush, no file walk).
+  virtual Result<EngineFigures> ReadEngineFigures() const = 0;
   virtual const std::string& path() const = 0;
 
   virtual Result<std::optional<std::string>> GetCatalog(std::string_view key) const = 0;
