@@ -181,6 +181,7 @@ Result<CatalogRebuildReport> RocksStore::RebuildCatalog(const CatalogPayloadSour
   if (batch.Count() > 0) PACS_RETURN_IF_ERROR(WriteLocked(batch, "writing the rebuilt query index"));
 
   report.entries = built.size();
+  for (const auto& [key, value] : built) report.entry_bytes += key.size() + value.size();
   report.instances_indexed = stored_instances - skipped.size();  // `skipped` holds stored instances only
   for (auto& [uid, why] : skipped) report.skipped.push_back(uid + ": " + why);
   return report;

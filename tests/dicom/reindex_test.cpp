@@ -12,6 +12,7 @@
 #include "dcmtk/dcmdata/dcuid.h"
 #include "gtest/gtest.h"
 #include "ingest_dataset.h"
+#include "pacs/dicom/dicom_library.h"
 #include "pacs/dicom/index.h"
 #include "pacs/dicom/ingest.h"
 #include "pacs/dicom/query.h"
@@ -126,7 +127,7 @@ class ReindexTest : public ::testing::Test {
     const char* names[] = {"PATIENT", "STUDY", "SERIES", "IMAGE"};
     id.putAndInsertString(DCM_QueryRetrieveLevel, names[static_cast<int>(level)]);
     for (const auto& [tag, value] : keys) id.putAndInsertString(tag, value.c_str());
-    id.putAndInsertString(returned, "");
+    if (!id.tagExists(returned)) id.putAndInsertString(returned, "");
     auto q = ParseIdentifier(id, InformationModel::kStudyRoot);
     EXPECT_TRUE(q.ok()) << q.status().ToString();
     QueryEngine engine(*store_, "PACSCORE");

@@ -60,6 +60,7 @@ Json Reindex(engine::Store& store) {
           {"instances_indexed", JsonCount(report->instances_indexed)},
           {"caught_up_instances", JsonCount(report->caught_up)},
           {"index_entries", JsonCount(report->entries)},
+          {"index_bytes", JsonCount(report->entry_bytes)},
           {"index_entries_written", JsonCount(report->entries_put)},
           {"index_entries_removed", JsonCount(report->entries_deleted)},
           {"skipped", report->skipped},

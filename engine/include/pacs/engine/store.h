@@ -122,6 +122,7 @@ struct CatalogRebuildReport {
   uint64_t instances_indexed = 0;    // of those, now in the rebuilt catalog
   uint64_t caught_up = 0;            // instances added, replaced or removed while the build ran
   uint64_t entries = 0;              // catalog entries of the rebuilt catalog
+  uint64_t entry_bytes = 0;          // their keys and values (what the build held in memory)
   uint64_t entries_put = 0;          // entries written because they were missing or different
   uint64_t entries_deleted = 0;      // stale entries removed
   std::vector<std::string> skipped;  // "<SOP Instance UID>: <why>", one per instance left out
