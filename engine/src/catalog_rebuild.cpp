@@ -183,7 +183,8 @@ Result<CatalogRebuildReport> RocksStore::RebuildCatalog(const CatalogPayloadSour
   report.entries = built.size();
   for (const auto& [key, value] : built) report.entry_bytes += key.size() + value.size();
   report.instances_indexed = stored_instances - skipped.size();  // `skipped` holds stored instances only
-  for (auto& [uid, why] : skipped) report.skipped.push_back(uid + ": " + why);
+  report.skipped.reserve(skipped.size());
+  for (const auto& [uid, why] : skipped) report.skipped.push_back(std::string(uid).append(": ").append(why));
   return report;
 }
 

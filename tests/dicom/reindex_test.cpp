@@ -103,6 +103,7 @@ class ReindexTest : public ::testing::Test {
     std::vector<std::string> names;
     ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir_.string(), &names).ok());
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    descriptors.reserve(names.size());
     for (const auto& n : names) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
@@ -121,7 +122,7 @@ class ReindexTest : public ::testing::Test {
     ASSERT_TRUE(ReadCatalog().empty());
   }
 
-  std::multiset<std::string> Find(QueryLevel level, std::vector<std::pair<DcmTagKey, std::string>> keys,
+  std::multiset<std::string> Find(QueryLevel level, const std::vector<std::pair<DcmTagKey, std::string>>& keys,
                                   const DcmTagKey& returned) {
     DcmDataset id;
     const char* names[] = {"PATIENT", "STUDY", "SERIES", "IMAGE"};

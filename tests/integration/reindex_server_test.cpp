@@ -37,6 +37,7 @@ std::string WipeQueryIndex(const fs::path& data) {
   auto s = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), data.string(), &names);
   if (!s.ok()) return s.ToString();
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.reserve(names.size());
   for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
@@ -135,7 +136,7 @@ class ReindexServerTest : public ::testing::Test {
         dcmDataDict.rdunlock();
         OFString value;
         rsp->getDataset()->findAndGetOFStringArray(tag, value);
-        line += keyword + "=" + value.c_str() + "|";
+        line.append(keyword).append("=").append(value.c_str(), value.length()).append("|");
       }
       answer.push_back(line);
     }
@@ -150,7 +151,7 @@ class ReindexServerTest : public ::testing::Test {
 
   // A copy of the pushed data folder with its query index wiped.
   static fs::path WipedCopy(const std::string& name) {
-    const fs::path copy = *work_ / name;
+    fs::path copy = *work_ / name;
     fs::copy(*work_ / "data", copy, fs::copy_options::recursive);
     EXPECT_EQ(WipeQueryIndex(copy), "");
     return copy;
