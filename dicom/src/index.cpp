@@ -6,6 +6,7 @@
 #include "dcmtk/dcmdata/dcitem.h"
 #include "dcmtk/dcmdata/dcspchrs.h"
 #include "index_records.h"
+#include "pacs/dicom/instance_split.h"
 
 namespace pacs::dicom {
 namespace {
@@ -246,6 +247,17 @@ std::string BuildCatalogPayload(DcmItem& dataset) {
 engine::CatalogObserver& IndexObserver() {
   static IndexWriter writer;
   return writer;
+}
+
+Result<engine::CatalogRebuildReport> RebuildIndex(engine::Store& store,
+                                                  const std::function<void(uint64_t, uint64_t)>& progress) {
+  return store.RebuildCatalog(
+      [](const engine::InstanceRecord& record, std::string_view header_bytes) -> Result<std::string> {
+        DcmDataset dataset;
+        PACS_RETURN_IF_ERROR(DecodeStoredHeader(header_bytes, record, dataset));
+        return BuildCatalogPayload(dataset);
+      },
+      progress);
 }
 
 }  // namespace pacs::dicom

@@ -50,7 +50,7 @@ E_TransferSyntax HeaderSyntaxFor(E_TransferSyntax xfer) {
   return xfer == EXS_DeflatedLittleEndianExplicit ? EXS_LittleEndianExplicit : xfer;
 }
 
-Status DecodeDataset(const std::string& bytes, E_TransferSyntax xfer, DcmDataset& dataset) {
+Status DecodeDataset(std::string_view bytes, E_TransferSyntax xfer, DcmDataset& dataset) {
   DcmInputBufferStream stream;
   stream.setBuffer(bytes.data(), static_cast<offile_off_t>(bytes.size()));
   stream.setEos();
@@ -404,6 +404,10 @@ Result<engine::InstanceWrite> SplitInstance(DcmDataset& dataset, E_TransferSynta
   rec.header_size = w.header_bytes.size();
   rec.header_hash = engine::Sha256(AsBytes(w.header_bytes));
   return w;
+}
+
+Status DecodeStoredHeader(std::string_view header_bytes, const engine::InstanceRecord& record, DcmDataset& dataset) {
+  return DecodeDataset(header_bytes, DcmXfer(record.header_transfer_syntax_uid.c_str()).getXfer(), dataset);
 }
 
 Result<std::unique_ptr<DcmFileFormat>> RebuildInstance(const engine::Store& store,

@@ -2,7 +2,8 @@
 // The RocksDB implementation of Store, shared by its source files, one per
 // concern: rocks_store.cpp (open, options, reads), commit_builder.cpp
 // (commits and reference counts), collector.cpp (collection and
-// verification), deferred_work.cpp (background re-encoding jobs). Also the
+// verification), deferred_work.cpp (background re-encoding jobs),
+// catalog_rebuild.cpp (reindex). Also the
 // codecs of the stored keys and values that docs/storage-format.md lists.
 #pragma once
 
@@ -149,6 +150,11 @@ class RocksStore final : public Store {
   Result<CollectReport> CollectGarbage(std::chrono::milliseconds grace) override EXCLUDES(commit_mutex_);
   Result<CollectReport> Compact(std::chrono::milliseconds grace) override EXCLUDES(commit_mutex_);
   Result<VerifyReport> VerifyStructure(std::chrono::milliseconds grace) const override;
+
+  // Rebuilding the catalog (catalog_rebuild.cpp).
+  Result<CatalogRebuildReport> RebuildCatalog(const CatalogPayloadSource& payload_of,
+                                              const std::function<void(uint64_t, uint64_t)>& progress) override
+      EXCLUDES(commit_mutex_);
 
   // Deferred work (deferred_work.cpp).
   Status ForEachDeferredWork(const std::function<bool(const ContentHash&, std::string_view)>& visit) const override;

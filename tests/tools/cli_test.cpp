@@ -165,7 +165,7 @@ TEST(CommandLineTest, RejectsWithOneErrorStyle) {
 }
 
 TEST(CommandLineTest, HelpExitsZeroForEverySubcommand) {
-  for (const char* command : {"serve", "import", "export", "stats", "delete", "compact", "verify"}) {
+  for (const char* command : {"serve", "import", "export", "stats", "delete", "compact", "verify", "reindex"}) {
     CommandLine cli;
     ::testing::internal::CaptureStdout();
     EXPECT_EQ(cli.Parse({command, "--help"}), 0) << command;
@@ -178,7 +178,7 @@ TEST(CommandLineTest, HelpExitsZeroForEverySubcommand) {
   ::testing::internal::CaptureStdout();
   EXPECT_EQ(top.Parse({"--help"}), 0);
   const std::string usage = ::testing::internal::GetCapturedStdout();
-  for (const char* command : {"serve", "import", "export", "stats", "delete", "compact", "verify", "bench"})
+  for (const char* command : {"serve", "import", "export", "stats", "delete", "compact", "verify", "reindex", "bench"})
     EXPECT_NE(usage.find(command), std::string::npos) << command << " missing from " << usage;
 }
 

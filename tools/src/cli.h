@@ -66,7 +66,7 @@ struct StatsFlags {
   bool json = false;
 };
 
-// delete, compact and verify.
+// delete, compact, verify and reindex.
 struct MaintenanceFlags {
   std::string data;
   std::string study, series, instance;         // delete: exactly one
@@ -94,6 +94,7 @@ int RunStats(const StatsFlags& flags);
 int RunDelete(const MaintenanceFlags& flags);
 int RunCompact(const MaintenanceFlags& flags);
 int RunVerify(const MaintenanceFlags& flags);
+int RunReindex(const MaintenanceFlags& flags);
 
 // Why `text` is not a port number 0-65535, or "" when it is one.
 std::string PortProblem(const std::string& text);
@@ -161,8 +162,8 @@ int Fail(const Status& status);
 // it, naming the admin port when that process is a pacscore server.
 Result<std::unique_ptr<engine::Store>> OpenFolder(const std::string& dir, engine::DuplicatePolicy policy,
                                                   bool read_only = false);
-// delete / compact / verify on an open store, for the CLI and the admin
-// endpoint alike. `request` holds the flags as JSON ("study", "gc_grace_ms",
+// delete / compact / verify / reindex on an open store, for the CLI and the
+// admin endpoint alike. `request` holds the flags as JSON ("study", "gc_grace_ms",
 // "deep", ...); the reply has "error" on failure.
 Json HandleMaintenance(engine::Store& store, const std::string& action, const Json& request);
 // The replies of the admin endpoint's /import and /export, which `import` and

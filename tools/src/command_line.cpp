@@ -231,6 +231,12 @@ void CommandLine::AddMaintenance() {
       ->transform(kDurationToMs);
   verify_command.add_flag("--json", verify.json, "print the report as JSON, for scripts");
   AddCommonFlags(verify_command);
+
+  CLI::App& reindex_command = *app_.add_subcommand(
+      "reindex", "rebuild the query index from the stored instances; exit status 2 when an instance was skipped");
+  AddDataFlag(reindex_command, reindex.data);
+  reindex_command.add_flag("--json", reindex.json, "print the report as JSON, for scripts");
+  AddCommonFlags(reindex_command);
 }
 
 void CommandLine::AddCommitRequest() {
@@ -319,6 +325,7 @@ int CommandLine::Run() const {
   if (chosen == "compact") return RunCompact(compact);
   if (chosen == "verify") return RunVerify(verify);
   if (chosen == "commit-request") return RunCommitRequest(commit_request);
+  if (chosen == "reindex") return RunReindex(reindex);
   return Fail(Status::InvalidArgument("pacscore " + chosen + " is run by the pacscore program itself"));
 }
 

@@ -50,7 +50,7 @@ class CommandLine {
   ImportFlags import;
   ExportFlags export_flags;
   StatsFlags stats;
-  MaintenanceFlags delete_flags, compact, verify;
+  MaintenanceFlags delete_flags, compact, verify, reindex;
   CommitRequestFlags commit_request;
   std::string log_format = "text";
 

@@ -1,9 +1,12 @@
-// `pacscore delete`, `compact` and `verify`: through the running server's
-// admin endpoint when one holds the folder, directly otherwise.
+// `pacscore delete`, `compact`, `verify` and `reindex`: through the running
+// server's admin endpoint when one holds the folder, directly otherwise.
+#include <chrono>
 #include <cstdio>
 
 #include "admin_http.h"
 #include "cli.h"
+#include "pacs/base/log.h"
+#include "pacs/dicom/index.h"
 #include "pacs/dicom/instance_split.h"
 
 namespace pacs::tools {
@@ -39,6 +42,31 @@ Json Verify(engine::Store& store, bool deep, int64_t grace_ms) {
           {"problems", report->problems}};
 }
 
+// Rebuilds the query index; progress goes to the log (the server's, or the
+// command's stderr) every few seconds.
+Json Reindex(engine::Store& store) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  auto last_report = start;
+  LogInfo("reindex of " + store.path() + ": reading the stored instances");
+  auto report = dicom::RebuildIndex(store, [&](uint64_t read, uint64_t total) {
+    if (Clock::now() - last_report < std::chrono::seconds(2)) return;
+    last_report = Clock::now();
+    LogInfo("reindex: " + std::to_string(read) + " of about " + std::to_string(total) + " instances read");
+  });
+  if (!report.ok()) return Error(report.status().WithContext("reindex of " + store.path() + ", index unchanged"));
+  for (const auto& s : report->skipped) LogWarning("reindex: skipped instance " + s);
+  return {{"instances_read", JsonCount(report->instances_read)},
+          {"instances_indexed", JsonCount(report->instances_indexed)},
+          {"caught_up_instances", JsonCount(report->caught_up)},
+          {"index_entries", JsonCount(report->entries)},
+          {"index_bytes", JsonCount(report->entry_bytes)},
+          {"index_entries_written", JsonCount(report->entries_put)},
+          {"index_entries_removed", JsonCount(report->entries_deleted)},
+          {"skipped", report->skipped},
+          {"seconds", std::chrono::duration<double>(Clock::now() - start).count()}};
+}
+
 long long Count(const Json& reply, const char* key) {
   return static_cast<long long>(JsonInt(reply, key));
 }
@@ -55,6 +83,21 @@ int PrintReply(const std::string& action, const Json& reply) {
                 Count(reply, "frames"), Count(reply, "frame_references"), ok ? "clean" : "PROBLEMS FOUND");
     return ok ? 0 : 2;
   }
+  if (action == "reindex") {
+    const auto skipped = reply.find("skipped");
+    const bool any_skipped = skipped != reply.end() && skipped->is_array() && !skipped->empty();
+    if (any_skipped)
+      for (const auto& s : *skipped)
+        if (s.is_string()) std::printf("skipped: %s\n", s.get<std::string>().c_str());
+    const auto seconds = reply.find("seconds");
+    std::printf(
+        "reindex: %lld instances read, %lld indexed, %zu skipped; %lld index entries written (%lld removed, "
+        "%lld in the index); %.2f s\n",
+        Count(reply, "instances_read"), Count(reply, "instances_indexed"), any_skipped ? skipped->size() : size_t{0},
+        Count(reply, "index_entries_written"), Count(reply, "index_entries_removed"), Count(reply, "index_entries"),
+        seconds != reply.end() && seconds->is_number() ? seconds->get<double>() : 0.0);
+    return any_skipped ? 2 : 0;
+  }
   if (action == "delete") {
     std::printf("deleted %lld instances; their frames are removed by `pacscore compact` after --gc-grace\n",
                 Count(reply, "deleted_instances"));
@@ -70,6 +113,9 @@ int PrintReply(const std::string& action, const Json& reply) {
 int RunMaintenance(const std::string& action, const MaintenanceFlags& flags, const Json& request) {
   Json reply;
   if (auto server = FindRunningServer(flags.data)) {
+    if (action == "reindex")
+      std::fprintf(stderr, "reindex: through the server on admin port %u (progress in its log)\n",
+                   static_cast<unsigned>(*server));
     auto http = AdminRequest(*server, "POST", "/" + action, ToJson(request));
     if (!http.ok()) return Fail(http.status());
     auto parsed = ParseJson(http->body);
@@ -83,6 +129,10 @@ int RunMaintenance(const std::string& action, const MaintenanceFlags& flags, con
   if (!JsonString(reply, "error").empty()) return Fail(Status::IOError(JsonString(reply, "error")));
   if (flags.json) {
     std::printf("%s\n", ToJson(reply, true).c_str());
+    if (action == "reindex") {
+      const auto skipped = reply.find("skipped");
+      return skipped != reply.end() && skipped->is_array() && !skipped->empty() ? 2 : 0;
+    }
     return action == "verify" && !JsonBool(reply, "ok") ? 2 : 0;
   }
   return PrintReply(action, reply);
@@ -107,6 +157,7 @@ Json HandleMaintenance(engine::Store& store, const std::string& action, const Js
             {"kept_rereferenced_frames", JsonCount(report->rescued)}};
   }
   if (action == "verify") return Verify(store, JsonBool(request, "deep"), grace_ms);
+  if (action == "reindex") return Reindex(store);
   return Error(Status::InvalidArgument("unknown action " + action));
 }
 
@@ -120,6 +171,10 @@ int RunDelete(const MaintenanceFlags& flags) {
 
 int RunCompact(const MaintenanceFlags& flags) {
   return RunMaintenance("compact", flags, {{"gc_grace_ms", flags.gc_grace_ms}});
+}
+
+int RunReindex(const MaintenanceFlags& flags) {
+  return RunMaintenance("reindex", flags, Json::object());
 }
 
 int RunVerify(const MaintenanceFlags& flags) {

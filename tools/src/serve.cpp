@@ -68,7 +68,8 @@ class AdminApi {
       if (!background_.WaitIdle(std::chrono::minutes(30)))
         return ErrorReply(503, "background encoding still busy after 30 minutes");
     }
-    if (method == "POST" && (target == "/delete" || target == "/compact" || target == "/verify")) {
+    if (method == "POST" &&
+        (target == "/delete" || target == "/compact" || target == "/verify" || target == "/reindex")) {
       Json reply = HandleMaintenance(store_, target.substr(1), *request);
       return JsonReply(JsonString(reply, "error").empty() ? 200 : 400, reply);
     }

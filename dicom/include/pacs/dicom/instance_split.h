@@ -25,6 +25,10 @@ Result<engine::InstanceWrite> SplitInstance(DcmDataset& dataset, E_TransferSynta
                                             const PixelCodecPolicy& policy = {},
                                             const engine::Store* stored_frames = nullptr);
 
+// Parses a stored header (bytes in record.header_transfer_syntax_uid) into
+// `dataset`; Corruption when it does not parse.
+Status DecodeStoredHeader(std::string_view header_bytes, const engine::InstanceRecord& record, DcmDataset& dataset);
+
 // Rebuilds the stored instance as a file format object (meta header regenerated).
 Result<std::unique_ptr<DcmFileFormat>> RebuildInstance(const engine::Store& store,
                                                        const engine::InstanceRecord& record);

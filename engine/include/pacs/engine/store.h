@@ -135,6 +135,23 @@ struct VerifyReport {
   std::vector<std::string> problems;  // one line each
 };
 
+// What RebuildCatalog did.
+struct CatalogRebuildReport {
+  uint64_t instances_read = 0;       // instance records visited (the build's snapshot, then the catch-up)
+  uint64_t instances_indexed = 0;    // of those, now in the rebuilt catalog
+  uint64_t caught_up = 0;            // instances added, replaced or removed while the build ran
+  uint64_t entries = 0;              // catalog entries of the rebuilt catalog
+  uint64_t entry_bytes = 0;          // their keys and values (what the build held in memory)
+  uint64_t entries_put = 0;          // entries written because they were missing or different
+  uint64_t entries_deleted = 0;      // stale entries removed
+  std::vector<std::string> skipped;  // "<SOP Instance UID>: <why>", one per instance left out
+};
+
+// The catalog payload of a stored instance from its header bytes (what ingest
+// put in InstanceWrite::catalog_payload), or why it cannot be had.
+using CatalogPayloadSource =
+    std::function<Result<std::string>(const InstanceRecord& record, std::string_view header_bytes)>;
+
 // Thread-safe: any number of threads may call any method. Commits are
 // serialised by an internal mutex (reference counts are read-modify-write).
 // A stored value that is short or malformed is reported as kCorruption
@@ -181,6 +198,20 @@ class Store {
   // Cheap enough for every metrics scrape (no flush, no file walk).
   virtual Result<EngineFigures> ReadEngineFigures() const = 0;
   virtual const std::string& path() const = 0;
+
+  // Rebuilds the catalog from the stored instances with the store's
+  // CatalogObserver, for folders written before the index existed or with a
+  // damaged one. The new catalog is built in memory from a snapshot without
+  // the commit lock (commits go on); then, under the lock, the instances
+  // committed or removed since the snapshot are folded in and the difference
+  // between the rebuilt and the stored catalog is written in one synced batch:
+  // readers see the old catalog or the new one, never a mix. An instance whose
+  // record, header or payload cannot be read is skipped and listed, not fatal.
+  // `progress` (may be empty) is called after each instance of the build with
+  // the number read and the instance count. InvalidArgument without an
+  // observer; Unsupported on a read-only store.
+  virtual Result<CatalogRebuildReport> RebuildCatalog(
+      const CatalogPayloadSource& payload_of, const std::function<void(uint64_t read, uint64_t total)>& progress) = 0;
 
   virtual Result<std::optional<std::string>> GetCatalog(std::string_view key) const = 0;
   // Visits catalog entries with keys starting with `prefix`, in key order, until `visit` returns false.
