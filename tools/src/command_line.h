@@ -51,6 +51,8 @@ class CommandLine {
   ExportFlags export_flags;
   StatsFlags stats;
   MaintenanceFlags delete_flags, compact, verify;
+  RetentionFlags retention;
+  ProtectFlags protect;
   std::string log_format = "text";
 
  private:
@@ -59,6 +61,7 @@ class CommandLine {
   void AddExport();
   void AddStats();
   void AddMaintenance();
+  void AddRetention();
   // --log-format and --config, which every subcommand takes.
   void AddCommonFlags(CLI::App& command);
 
