@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <map>
+#include <optional>
 
 #include "index_records.h"
 #include "pacs/base/log.h"
@@ -248,11 +249,11 @@ Result<RetentionReport> RunRetention(engine::Store& store, const RetentionPolicy
     report.deleted_instances += *deleted;
     LogInfo(AuditLine(study, options.requested_by));
   }
-  if (report.deleted_studies > 0 || report.over_quota_after)
+  if (report.deleted_studies > 0 || (report.over_quota_after && evict))
     LogInfo("retention run (" + options.requested_by + "): deleted " + std::to_string(report.deleted_studies) +
             " studies, " + std::to_string(report.deleted_instances) + " instances, " +
             std::to_string(report.freed_bytes) + " referenced stored bytes released" +
-            (report.over_quota_after ? "; still over the quota: every other study is protected" : ""));
+            (report.over_quota_after && evict ? "; still over the quota: every other study is protected" : ""));
   return report;
 }
 
@@ -290,6 +291,9 @@ void RetentionService::Loop() {
   auto next_rules_run = std::chrono::steady_clock::now() + interval_;
   RetentionPolicy quota_only = policy_;
   quota_only.rules.clear();
+  // Referenced bytes at which an eviction could not get under the quota
+  // (everything left is protected): not retried until they change.
+  std::optional<uint64_t> stuck_at;
   for (;;) {
     {
       MutexLock lock(wake_mutex_);
@@ -307,9 +311,14 @@ void RetentionService::Loop() {
     }
     if (!evicts) continue;
     auto used = store_.ReferencedChunkBytes();
-    if (!used.ok() || *used <= policy_.quota_bytes) continue;
+    if (!used.ok()) {
+      LogError("quota eviction: cannot read the referenced bytes: " + used.status().ToString());
+      continue;
+    }
+    if (*used <= policy_.quota_bytes || stuck_at == *used) continue;
     auto run = RunNow(quota_only, {.dry_run = false, .requested_by = "quota eviction"});
     if (!run.ok()) LogError("quota eviction failed: " + run.status().ToString() + "; retried shortly");
+    stuck_at = run.ok() && run->over_quota_after ? std::optional<uint64_t>(*used) : std::nullopt;
   }
 }
 
