@@ -41,7 +41,7 @@ Result<IngestReport> DatasetIngest::Run(Ingestor& ingestor, DcmDataset& dataset,
   if (const uint64_t quota = ingestor.refuse_over_quota_bytes_.load(); quota > 0) {
     OFString study;
     dataset.findAndGetOFString(DCM_StudyInstanceUID, study);
-    PACS_RETURN_IF_ERROR(CheckQuotaForNewStudy(store, quota, study.c_str()));
+    PACS_RETURN_IF_ERROR(CheckQuotaForNewStudy(store, quota, std::string(study.c_str(), study.length())));
   }
   PixelCodecPolicy policy = ingestor.policy_;
   policy.background = background != nullptr && background->backlog() < kMaxBacklog;

@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 
 // 176 x 176, 16 bits allocated, 12 stored, explicit VR little endian, StudyDate 20061217, MR.
 constexpr char kBaseFile[] = "suyashkumar_dicom/mr_tcia_prostate_mri_3.dcm";
-constexpr uint64_t kFrameBytes = 176 * 176 * 2;  // one stored frame with --codec none
+constexpr uint64_t kFrameBytes = uint64_t{176} * 176 * 2;  // one stored frame with --codec none
 constexpr char kUidRoot[] = "1.2.826.0.1.3680043.9.7777.14";
 
 struct Study {
@@ -53,12 +53,12 @@ class RetentionTest : public ::testing::Test {
 
   // Pixel values of one distinct slice (12-bit, seeded) written to a file for dcmodify -mf.
   fs::path PixelFile(uint32_t seed) {
-    const fs::path path = dir_ / ("pixels_" + std::to_string(seed) + ".raw");
+    fs::path path = dir_ / ("pixels_" + std::to_string(seed) + ".raw");
     if (fs::exists(path)) return path;
     std::mt19937 random(seed);
     std::string bytes(kFrameBytes, '\0');
     for (size_t i = 0; i < bytes.size(); i += 2) {
-      const uint16_t v = static_cast<uint16_t>(random() & 0x0FFF);
+      const auto v = static_cast<uint16_t>(random() & 0x0FFF);
       bytes[i] = static_cast<char>(v & 0xFF);
       bytes[i + 1] = static_cast<char>(v >> 8);
     }
@@ -108,7 +108,7 @@ class RetentionTest : public ::testing::Test {
 
   tools::Json Retention(std::vector<std::string> args) {
     args.insert(args.begin(), "retention");
-    args.push_back("--json");
+    args.emplace_back("--json");
     auto r = Pacscore(args);
     EXPECT_EQ(r.exit_code, 0) << r.output;
     // Offline, the audit log lines (stderr) come before the JSON (stdout).
@@ -133,7 +133,7 @@ class RetentionTest : public ::testing::Test {
     }
   }
 
-  std::set<std::string> StudiesIn(const tools::Json& reply) {
+  static std::set<std::string> StudiesIn(const tools::Json& reply) {
     std::set<std::string> out;
     for (const auto& s : reply.value("studies", tools::Json::array())) out.insert(s.value("study", ""));
     return out;
