@@ -7,6 +7,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcdicent.h"
 #include "dcmtk/dcmdata/dcdict.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
@@ -16,6 +17,7 @@
 #include "pacs/base/thread_annotations.h"
 #include "pacs/dicom/index.h"
 #include "pacs/dicom/instance_split.h"
+#include "pacs/dicom/retention.h"
 #include "pacs/engine/sync_point.h"
 
 namespace pacs::dicom {
@@ -36,6 +38,11 @@ Result<IngestReport> DatasetIngest::Run(Ingestor& ingestor, DcmDataset& dataset,
   // Frames waiting for the background encoder beyond which ingest encodes
   // inline again: the sender then slows down instead of the backlog growing.
   constexpr uint64_t kMaxBacklog = 2048;
+  if (const uint64_t quota = ingestor.refuse_over_quota_bytes_.load(); quota > 0) {
+    OFString study;
+    dataset.findAndGetOFString(DCM_StudyInstanceUID, study);
+    PACS_RETURN_IF_ERROR(CheckQuotaForNewStudy(store, quota, std::string(study.c_str(), study.length())));
+  }
   PixelCodecPolicy policy = ingestor.policy_;
   policy.background = background != nullptr && background->backlog() < kMaxBacklog;
   auto split = SplitInstance(dataset, xfer, policy, &store);

@@ -288,6 +288,11 @@ Result<uint64_t> RocksStore::DeleteInstances(const DeleteSelector& sel) {
     }));
   }
   if (victims.empty()) return uint64_t{0};
+  if (!sel.study_instance_uid.empty() && sel.keep_if_protected) {
+    auto is_protected = IsStudyProtected(sel.study_instance_uid);
+    if (!is_protected.ok()) return is_protected.status();
+    if (*is_protected) return uint64_t{0};
+  }
   CommitBuilder builder;
   rocksdb::WriteBatch batch;
   for (const auto& v : victims) builder.RemoveInstance(v);
@@ -298,6 +303,9 @@ Result<uint64_t> RocksStore::DeleteInstances(const DeleteSelector& sel) {
     txn.ApplyTo(batch);
   }
   for (const auto& v : victims) batch.Delete(cfs_[kInstances], v.sop_instance_uid);
+  // A deleted study takes its protection with it: a study sent again later
+  // starts unprotected.
+  if (!sel.study_instance_uid.empty()) batch.Delete(cfs_[kDefault], ProtectKey(sel.study_instance_uid));
   PACS_RETURN_IF_ERROR(WriteLocked(batch, "deleting instances"));
   return static_cast<uint64_t>(victims.size());
 }

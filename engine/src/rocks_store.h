@@ -4,6 +4,7 @@
 // (commits and reference counts), collector.cpp (collection and
 // verification), deferred_work.cpp (background re-encoding jobs),
 // catalog_rebuild.cpp (reindex). Also the
+// retention_support.cpp (study listing, freed bytes, protection). Also the
 // codecs of the stored keys and values that docs/storage-format.md lists.
 #pragma once
 
@@ -46,6 +47,12 @@ inline constexpr char kCountGcChunks[] = "count/gc_chunks";  // unreferenced chu
 inline constexpr char kCountGcBytes[] = "count/gc_bytes";
 inline constexpr char kCountWork[] = "count/deferred_work";  // chunks awaiting re-encoding
 inline constexpr char kCountCodecPrefix[] = "count/codec/";  // + name + "/chunks" | "/raw_bytes" | "/stored_bytes"
+// Protected studies in the default column family: + Study Instance UID ->
+// u64 time (ms since the epoch) the protection was set.
+inline constexpr char kProtectPrefix[] = "protect/";
+inline std::string ProtectKey(std::string_view study_uid) {
+  return kProtectPrefix + std::string(study_uid);
+}
 
 Status FromRocks(const rocksdb::Status& s, const std::string& what);
 
@@ -145,6 +152,15 @@ class RocksStore final : public Store {
   // Commits (commit_builder.cpp).
   Result<CommitResult> CommitInstance(const InstanceWrite& write) override EXCLUDES(commit_mutex_);
   Result<uint64_t> DeleteInstances(const DeleteSelector& selector) override EXCLUDES(commit_mutex_);
+
+  // Retention, quotas and protection (retention_support.cpp).
+  Result<std::vector<StudyUsage>> ListStudies() const override;
+  Result<std::vector<uint64_t>> CumulativeBytesFreed(const std::vector<std::string>& study_uids) const override;
+  Result<uint64_t> ReferencedChunkBytes() const override;
+  Result<bool> HasStudy(std::string_view study_instance_uid) const override;
+  Status SetStudyProtected(std::string_view study_instance_uid, bool protect) override EXCLUDES(commit_mutex_);
+  Result<bool> IsStudyProtected(std::string_view study_instance_uid) const override;
+  Result<std::vector<std::string>> ProtectedStudies() const override;
 
   // Collection and verification (collector.cpp).
   Result<CollectReport> CollectGarbage(std::chrono::milliseconds grace) override EXCLUDES(commit_mutex_);

@@ -460,5 +460,46 @@ TEST_F(StoredValueCorruptionTest, MalformedDeferredWorkKeyIsCorruption) {
   ExpectCorruption(visited, "work", "short-key");
 }
 
+TEST_F(StoreTest, BytesFreedCountOnlyChunksNoOtherStudyReferences) {
+  const std::string a(3000, 'a'), b(4000, 'b'), shared(5000, 's');
+  ASSERT_TRUE(store_->CommitInstance(MakeInstance("1.1", "S1", "h1", {a, shared})).ok());
+  ASSERT_TRUE(store_->CommitInstance(MakeInstance("1.2", "S1", "h2", {a})).ok());  // `a` twice in S1
+  ASSERT_TRUE(store_->CommitInstance(MakeInstance("2.1", "S2", "h3", {b, shared})).ok());
+  auto alone = store_->CumulativeBytesFreed({"S1"});
+  ASSERT_TRUE(alone.ok()) << alone.status().ToString();
+  EXPECT_EQ(*alone, std::vector<uint64_t>{3000});  // `shared` stays with S2
+  auto both = store_->CumulativeBytesFreed({"S2", "S1"});
+  ASSERT_TRUE(both.ok());
+  EXPECT_EQ(*both, (std::vector<uint64_t>{4000, 12000}));
+  EXPECT_EQ(*store_->ReferencedChunkBytes(), 12000u);
+
+  auto studies = store_->ListStudies();
+  ASSERT_TRUE(studies.ok());
+  ASSERT_EQ(studies->size(), 2u);
+  EXPECT_EQ((*studies)[0].study_instance_uid, "S1");
+  EXPECT_EQ((*studies)[0].instances, 2u);
+  EXPECT_FALSE((*studies)[0].is_protected);
+}
+
+TEST_F(StoreTest, ProtectionStopsRetentionDeletesNotManualOnesAndSurvivesReopen) {
+  ASSERT_TRUE(store_->CommitInstance(MakeInstance("1.1", "S1", "h1", {std::string(3000, 'a')})).ok());
+  EXPECT_EQ(store_->SetStudyProtected("NOPE", true).code(), StatusCode::kNotFound);
+  ASSERT_TRUE(store_->SetStudyProtected("S1", true).ok());
+  Reopen(DuplicatePolicy::kKeep);
+  EXPECT_TRUE(*store_->IsStudyProtected("S1"));
+  EXPECT_EQ(*store_->ProtectedStudies(), std::vector<std::string>{"S1"});
+  EXPECT_TRUE(store_->ListStudies()->at(0).is_protected);
+  auto kept = store_->DeleteInstances({.study_instance_uid = "S1", .keep_if_protected = true});
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(*kept, 0u);
+  EXPECT_TRUE(*store_->HasStudy("S1"));
+  auto manual = store_->DeleteInstances({.study_instance_uid = "S1"});
+  ASSERT_TRUE(manual.ok());
+  EXPECT_EQ(*manual, 1u);
+  EXPECT_FALSE(*store_->HasStudy("S1"));
+  EXPECT_FALSE(*store_->IsStudyProtected("S1")) << "a deleted study keeps no protection";
+  EXPECT_EQ(*store_->ReferencedChunkBytes(), 0u);
+}
+
 }  // namespace
 }  // namespace pacs::engine

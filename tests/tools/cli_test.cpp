@@ -165,7 +165,8 @@ TEST(CommandLineTest, RejectsWithOneErrorStyle) {
 }
 
 TEST(CommandLineTest, HelpExitsZeroForEverySubcommand) {
-  for (const char* command : {"serve", "import", "export", "stats", "delete", "compact", "verify", "reindex"}) {
+  for (const char* command :
+       {"serve", "import", "export", "stats", "delete", "compact", "verify", "reindex", "retention", "protect"}) {
     CommandLine cli;
     ::testing::internal::CaptureStdout();
     EXPECT_EQ(cli.Parse({command, "--help"}), 0) << command;
@@ -182,13 +183,51 @@ TEST(CommandLineTest, HelpExitsZeroForEverySubcommand) {
     EXPECT_NE(usage.find(command), std::string::npos) << command << " missing from " << usage;
 }
 
+TEST(CommandLineTest, RetentionFlagsAreCheckedAndSizesBecomeBytes) {
+  CommandLine cli;
+  ASSERT_EQ(cli.Parse({"serve", "--data", "d", "--retention-rule", "study-date>3650d:CR,DX", "--retention-rule",
+                       "received>12h", "--storage-quota", "2GiB", "--on-quota", "evict", "--retention-interval", "6h"}),
+            std::nullopt);
+  EXPECT_EQ(cli.serve.retention_rules, (std::vector<std::string>{"study-date>3650d:CR,DX", "received>12h"}));
+  EXPECT_EQ(cli.serve.storage_quota_bytes, 2ull << 30);
+  EXPECT_EQ(cli.serve.on_quota, "evict");
+  EXPECT_EQ(cli.serve.retention_interval_ms, 6 * 3600 * 1000);
+  CommandLine defaults;
+  ASSERT_EQ(defaults.Parse({"serve", "--data", "d"}), std::nullopt);
+  EXPECT_TRUE(defaults.serve.retention_rules.empty()) << "retention must be opt-in";
+  EXPECT_EQ(defaults.serve.storage_quota_bytes, 0u) << "a quota must be opt-in";
+  CommandLine dry;
+  ASSERT_EQ(dry.Parse({"retention", "--data", "d", "--dry-run", "--storage-quota", "500MB"}), std::nullopt);
+  EXPECT_TRUE(dry.retention.dry_run);
+  EXPECT_EQ(dry.retention.storage_quota_bytes, 500'000'000u);
+  for (std::vector<std::string> bad : {std::vector<std::string>{"--retention-rule", "studydate>3d"},
+                                       {"--retention-rule", "received>soon"},
+                                       {"--retention-rule", "received>3d:"},
+                                       {"--storage-quota", "lots"},
+                                       {"--on-quota", "delete"}}) {
+    CommandLine rejected;
+    bad.insert(bad.begin(), {"serve", "--data", "d"});
+    ::testing::internal::CaptureStderr();
+    EXPECT_EQ(rejected.Parse(bad), 1) << bad[3] << " " << bad[4];
+    const std::string err = ::testing::internal::GetCapturedStderr();
+    EXPECT_NE(err.find(bad[3]), std::string::npos) << err;
+  }
+  CommandLine protect;
+  ASSERT_EQ(protect.Parse({"protect", "--data", "d", "--study", "1.2.3", "--unprotect"}), std::nullopt);
+  EXPECT_EQ(protect.protect.study, "1.2.3");
+  EXPECT_TRUE(protect.protect.unprotect);
+  CommandLine neither;
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(neither.Parse({"protect", "--data", "d"}), 1);
+  ::testing::internal::GetCapturedStderr();
+}
+
 TEST(CommandLineTest, ServeHelpListsEveryFlag) {
   CommandLine cli;
   const std::string help = cli.Help("serve");
-  for (const char* flag :
-       {"--data", "--port", "--aet", "--admin-port", "--max-associations", "--on-duplicate", "--codec", "--peer",
-        "--inline-encode", "--verify-encode", "--no-verify-encode", "--verbose", "--log-format", "--config",
-        "--metrics-bind"})
+  for (const char* flag : {"--data", "--port", "--aet", "--admin-port", "--max-associations", "--on-duplicate",
+                           "--codec", "--peer", "--inline-encode", "--verify-encode", "--no-verify-encode", "--verbose",
+                           "--log-format", "--config", "--metrics-bind"})
     EXPECT_NE(help.find(flag), std::string::npos) << flag << " missing from " << help;
 }
 

@@ -38,6 +38,39 @@ std::optional<double> DurationScale(const std::string& unit) {
 
 }  // namespace
 
+namespace {
+
+std::optional<uint64_t> ByteSizeScale(const std::string& unit) {
+  if (unit.empty() || unit == "B") return 1;
+  if (unit == "KB") return 1000;
+  if (unit == "MB") return 1000 * 1000;
+  if (unit == "GB") return 1000ull * 1000 * 1000;
+  if (unit == "TB") return 1000ull * 1000 * 1000 * 1000;
+  if (unit == "KiB") return 1024;
+  if (unit == "MiB") return 1024 * 1024;
+  if (unit == "GiB") return 1024ull * 1024 * 1024;
+  if (unit == "TiB") return 1024ull * 1024 * 1024 * 1024;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string ByteSizeProblem(const std::string& text) {
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || end == text.c_str() || !ByteSizeScale(end) || v < 0 || v > 1e18)
+    return "must be a size like 0, 5000000, 500MB, 10GB, 2GiB; not '" + text + "'";
+  return "";
+}
+
+Result<uint64_t> ParseByteSize(const std::string& text, const std::string& flag) {
+  if (std::string problem = ByteSizeProblem(text); !problem.empty())
+    return Status::InvalidArgument("--" + flag + " " + problem);
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  return static_cast<uint64_t>(v * static_cast<double>(*ByteSizeScale(end)));
+}
+
 std::string DurationProblem(const std::string& text) {
   char* end = nullptr;
   const double v = std::strtod(text.c_str(), &end);

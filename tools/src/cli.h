@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "pacs/base/result.h"
+#include "pacs/dicom/retention.h"
 #include "pacs/engine/store.h"
 
 namespace pacs::dicom {
@@ -43,6 +44,11 @@ struct ServeFlags {
   bool no_verify_encode = false;
   bool inline_encode = false;
   bool verbose = false;
+  // Retention and quotas (docs/operations.md), all off unless given.
+  std::vector<std::string> retention_rules;  // study-date>AGE[:MOD,...] | received>AGE[:MOD,...]
+  int64_t retention_interval_ms = int64_t{3600} * 1000;
+  uint64_t storage_quota_bytes = 0;  // 0: none
+  std::string on_quota = "refuse";
 };
 
 struct ImportFlags {
@@ -86,8 +92,29 @@ struct CommitRequestFlags {
   std::vector<std::string> files;
 };
 
+// `retention`: the serve flags of the same names, for an on-demand run.
+struct RetentionFlags {
+  std::string data;
+  std::vector<std::string> retention_rules;
+  uint64_t storage_quota_bytes = 0;
+  std::string on_quota = "refuse";
+  bool dry_run = false;
+  bool json = false;
+};
+
+// `protect`: one study on or off, or the list.
+struct ProtectFlags {
+  std::string data;
+  std::string study;
+  bool unprotect = false;
+  bool list = false;
+  bool json = false;
+};
+
 int RunServe(const ServeFlags& flags);
 int RunCommitRequest(const CommitRequestFlags& flags);
+int RunRetention(const RetentionFlags& flags);
+int RunProtect(const ProtectFlags& flags);
 int RunImport(const ImportFlags& flags);
 int RunExport(const ExportFlags& flags);
 int RunStats(const StatsFlags& flags);
@@ -101,6 +128,9 @@ std::string PortProblem(const std::string& text);
 // Why `text` is not a duration like 0, 250ms, 90s, 30m, 1h, 2d (plain
 // numbers are seconds), or "" when it is one.
 std::string DurationProblem(const std::string& text);
+// Why `text` is not a size in bytes like 5000000, 500MB, 10GB, 2GiB, or "" when it is one.
+std::string ByteSizeProblem(const std::string& text);
+Result<uint64_t> ParseByteSize(const std::string& text, const std::string& flag);
 Result<uint16_t> ParsePort(const std::string& text, const std::string& flag);
 Result<int64_t> ParseDurationMs(const std::string& text, const std::string& flag);
 
@@ -162,6 +192,14 @@ int Fail(const Status& status);
 // it, naming the admin port when that process is a pacscore server.
 Result<std::unique_ptr<engine::Store>> OpenFolder(const std::string& dir, engine::DuplicatePolicy policy,
                                                   bool read_only = false);
+// retention / protect on an open store, for the CLI (offline) and the admin
+// endpoint. `request`: "rules" (texts), "quota_bytes", "on_quota",
+// "dry_run"; "study", "protect" (bool), "list". Replies have "error" on failure.
+Json HandleRetention(engine::Store& store, const Json& request, const std::string& requested_by);
+// The policy a retention request gives (empty when it gives none), and the reply to it.
+Result<dicom::RetentionPolicy> RetentionPolicyFromJson(const Json& request);
+Json RetentionReply(const Result<dicom::RetentionReport>& report);
+Json HandleProtect(engine::Store& store, const Json& request);
 // delete / compact / verify / reindex on an open store, for the CLI and the
 // admin endpoint alike. `request` holds the flags as JSON ("study", "gc_grace_ms",
 // "deep", ...); the reply has "error" on failure.

@@ -7,6 +7,7 @@
 #include "http_server.h"
 #include "pacs/base/log.h"
 #include "pacs/dicom/pixel_codec_policy.h"
+#include "pacs/dicom/retention.h"
 #include "pacs/dicom/retrieve.h"
 #include "pacs/dicom/transcode.h"
 
@@ -51,6 +52,37 @@ const CLI::Validator kDurationToMs = CLI::Validator(
     },
     "");
 
+// Rewrites 500MB, 2GiB ... to bytes for a uint64_t flag.
+const CLI::Validator kByteSize = CLI::Validator(
+    [](std::string& text) {
+      auto bytes = ParseByteSize(text, "");
+      if (!bytes.ok()) return ByteSizeProblem(text);
+      text = std::to_string(*bytes);
+      return std::string();
+    },
+    "");
+
+constexpr const char* kRuleHelp =
+    "delete studies older than AGE by StudyDate or by receive date, optionally only of these modalities "
+    "(ModalitiesInStudy); repeatable; protected studies are never deleted";
+constexpr const char* kQuotaHelp =
+    "limit on the referenced stored bytes (after dedup and compression); 0: none. See --on-quota";
+constexpr const char* kOnQuotaHelp =
+    "over the quota: refuse new studies (C-STORE status A700) or evict the oldest unprotected studies";
+
+// The retention flags `serve` and `retention` share (same names, so one --config serves both).
+void AddRetentionFlags(CLI::App& command, std::vector<std::string>& rules, uint64_t& quota, std::string& on_quota) {
+  command.add_option("--retention-rule", rules, kRuleHelp)
+      ->type_name("study-date>AGE[:MOD,...]|received>AGE[:MOD,...]")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->check(CheckWith(dicom::ParseRetentionRule));
+  command.add_option("--storage-quota", quota, kQuotaHelp)->type_name("SIZE")->default_str("0")->transform(kByteSize);
+  command.add_option("--on-quota", on_quota, kOnQuotaHelp)
+      ->type_name("refuse|evict")
+      ->capture_default_str()
+      ->check(CheckWith(dicom::ParseQuotaAction));
+}
+
 constexpr const char* kDuplicateHelp =
     "a SOP Instance UID that arrives again with other content: keep the stored one, replace it, "
     "or reject it (status 0111)";
@@ -94,6 +126,7 @@ CommandLine::CommandLine()
   AddStats();
   AddMaintenance();
   AddCommitRequest();
+  AddRetention();
   // Listed for the usage only: main() hands `bench` its arguments untouched.
   app_.add_subcommand("bench", "measure ingest, query and retrieval next to other archives (pacscore bench --help)")
       ->prefix_command()
@@ -159,6 +192,13 @@ void CommandLine::AddServe() {
       ->default_str("1s")
       ->transform(kDurationToMs);
   command.add_flag("--verbose", serve.verbose, "log debug lines too (each C-FIND, ...)");
+  AddRetentionFlags(command, serve.retention_rules, serve.storage_quota_bytes, serve.on_quota);
+  command
+      .add_option("--retention-interval", serve.retention_interval_ms,
+                  "how often the retention rules run (0: only on demand, `pacscore retention`)")
+      ->type_name("DURATION")
+      ->default_str("1h")
+      ->transform(kDurationToMs);
   AddCommonFlags(command);
 }
 
@@ -266,6 +306,27 @@ void CommandLine::AddCommitRequest() {
   AddCommonFlags(command);
 }
 
+void CommandLine::AddRetention() {
+  CLI::App& command = *app_.add_subcommand(
+      "retention", "apply retention rules and the quota now (the running server's own unless given here)");
+  AddDataFlag(command, retention.data);
+  AddRetentionFlags(command, retention.retention_rules, retention.storage_quota_bytes, retention.on_quota);
+  command.add_flag("--dry-run", retention.dry_run, "list what would be deleted and what it would free; delete nothing");
+  command.add_flag("--json", retention.json, "print the reply as JSON, for scripts");
+  AddCommonFlags(command);
+
+  CLI::App& protect_command =
+      *app_.add_subcommand("protect", "mark a study never to be deleted by retention rules or quota eviction");
+  AddDataFlag(protect_command, protect.data);
+  CLI::App& what = *protect_command.add_option_group("what", "exactly one of");
+  what.add_option("--study", protect.study, "the Study Instance UID")->type_name("UID");
+  what.add_flag("--list", protect.list, "list the protected studies");
+  what.require_option(1);
+  protect_command.add_flag("--unprotect", protect.unprotect, "remove the mark instead");
+  protect_command.add_flag("--json", protect.json, "print the reply as JSON, for scripts");
+  AddCommonFlags(protect_command);
+}
+
 std::optional<int> CommandLine::Parse(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr, "%s", app_.help().c_str());
@@ -326,6 +387,8 @@ int CommandLine::Run() const {
   if (chosen == "verify") return RunVerify(verify);
   if (chosen == "commit-request") return RunCommitRequest(commit_request);
   if (chosen == "reindex") return RunReindex(reindex);
+  if (chosen == "retention") return RunRetention(retention);
+  if (chosen == "protect") return RunProtect(protect);
   return Fail(Status::InvalidArgument("pacscore " + chosen + " is run by the pacscore program itself"));
 }
 

@@ -52,6 +52,8 @@ class CommandLine {
   StatsFlags stats;
   MaintenanceFlags delete_flags, compact, verify, reindex;
   CommitRequestFlags commit_request;
+  RetentionFlags retention;
+  ProtectFlags protect;
   std::string log_format = "text";
 
  private:
@@ -61,6 +63,7 @@ class CommandLine {
   void AddStats();
   void AddMaintenance();
   void AddCommitRequest();
+  void AddRetention();
   // --log-format and --config, which every subcommand takes.
   void AddCommonFlags(CLI::App& command);
 

@@ -1,5 +1,7 @@
-// `pacscore delete`, `compact`, `verify` and `reindex`: through the running
-// server's admin endpoint when one holds the folder, directly otherwise.
+// `pacscore delete`, `compact`, `verify`, `reindex`, `retention` and
+// `protect`: through the running server's admin endpoint when one holds the
+// folder, directly otherwise.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -109,8 +111,29 @@ int PrintReply(const std::string& action, const Json& reply) {
   return 0;
 }
 
+void PrintRetention(const Json& reply) {
+  const bool dry_run = JsonBool(reply, "dry_run");
+  if (auto studies = reply.find("studies"); studies != reply.end() && studies->is_array())
+    for (const auto& s : *studies)
+      std::printf("%s study %s patient '%s' StudyDate '%s' %s: %lld instances, %lld bytes (%s)\n",
+                  dry_run ? "would delete" : (JsonBool(s, "deleted") ? "deleted" : "kept (protected meanwhile)"),
+                  JsonString(s, "study").c_str(), JsonString(s, "patient_id").c_str(),
+                  JsonString(s, "study_date").c_str(), JsonString(s, "modalities").c_str(), Count(s, "instances"),
+                  Count(s, "freed_bytes"), JsonString(s, "reason").c_str());
+  std::printf(
+      "%s %lld studies, %lld instances, freeing %lld referenced stored bytes (of %lld; %lld protected studies "
+      "kept)%s\n",
+      dry_run ? "retention --dry-run: would delete" : "retention: deleted",
+      dry_run ? static_cast<long long>(reply["studies"].size()) : Count(reply, "deleted_studies"),
+      dry_run ? Count(reply, "instances") : Count(reply, "deleted_instances"), Count(reply, "freed_bytes"),
+      Count(reply, "referenced_bytes_before"), Count(reply, "protected_studies"),
+      JsonBool(reply, "over_quota_after") ? "; STILL OVER THE QUOTA" : "");
+  if (!dry_run) std::printf("their frames are removed by `pacscore compact` after --gc-grace\n");
+}
+
 // Runs `action` against the running server or the folder itself.
-int RunMaintenance(const std::string& action, const MaintenanceFlags& flags, const Json& request) {
+int RunMaintenance(const std::string& action, const std::string& data, bool json, const Json& request) {
+  const MaintenanceFlags flags{.data = data, .json = json};
   Json reply;
   if (auto server = FindRunningServer(flags.data)) {
     if (action == "reindex")
@@ -122,9 +145,17 @@ int RunMaintenance(const std::string& action, const MaintenanceFlags& flags, con
     if (!parsed.ok()) return Fail(parsed.status());
     reply = std::move(*parsed);
   } else {
-    auto store = OpenFolder(flags.data, engine::DuplicatePolicy::kKeep, /*read_only=*/action == "verify");
+    auto store =
+        OpenFolder(flags.data, engine::DuplicatePolicy::kKeep,
+                   /*read_only=*/action == "verify" || (action == "retention" && JsonBool(request, "dry_run")) ||
+                       (action == "protect" && JsonBool(request, "list")));
     if (!store.ok()) return Fail(store.status());
-    reply = HandleMaintenance(**store, action, request);
+    if (action == "retention")
+      reply = HandleRetention(**store, request, "pacscore retention (offline)");
+    else if (action == "protect")
+      reply = HandleProtect(**store, request);
+    else
+      reply = HandleMaintenance(**store, action, request);
   }
   if (!JsonString(reply, "error").empty()) return Fail(Status::IOError(JsonString(reply, "error")));
   if (flags.json) {
@@ -134,6 +165,20 @@ int RunMaintenance(const std::string& action, const MaintenanceFlags& flags, con
       return skipped != reply.end() && skipped->is_array() && !skipped->empty() ? 2 : 0;
     }
     return action == "verify" && !JsonBool(reply, "ok") ? 2 : 0;
+  }
+  if (action == "retention") {
+    PrintRetention(reply);
+    return 0;
+  }
+  if (action == "protect") {
+    if (auto list = reply.find("protected"); list != reply.end() && list->is_array())
+      for (const auto& uid : *list)
+        if (uid.is_string()) std::printf("%s\n", uid.get<std::string>().c_str());
+    if (!JsonString(reply, "study").empty())
+      std::printf("study %s %s\n", JsonString(reply, "study").c_str(),
+                  JsonBool(reply, "protected_now") ? "protected: retention and quota eviction never delete it"
+                                                   : "no longer protected");
+    return 0;
   }
   return PrintReply(action, reply);
 }
@@ -166,11 +211,11 @@ int RunDelete(const MaintenanceFlags& flags) {
   if (!flags.study.empty()) request["study"] = flags.study;
   if (!flags.series.empty()) request["series"] = flags.series;
   if (!flags.instance.empty()) request["instance"] = flags.instance;
-  return RunMaintenance("delete", flags, request);
+  return RunMaintenance("delete", flags.data, flags.json, request);
 }
 
 int RunCompact(const MaintenanceFlags& flags) {
-  return RunMaintenance("compact", flags, {{"gc_grace_ms", flags.gc_grace_ms}});
+  return RunMaintenance("compact", flags.data, flags.json, {{"gc_grace_ms", flags.gc_grace_ms}});
 }
 
 int RunReindex(const MaintenanceFlags& flags) {
@@ -178,7 +223,103 @@ int RunReindex(const MaintenanceFlags& flags) {
 }
 
 int RunVerify(const MaintenanceFlags& flags) {
-  return RunMaintenance("verify", flags, {{"gc_grace_ms", flags.gc_grace_ms}, {"deep", flags.deep}});
+  return RunMaintenance("verify", flags.data, flags.json, {{"gc_grace_ms", flags.gc_grace_ms}, {"deep", flags.deep}});
+}
+
+int RunRetention(const RetentionFlags& flags) {
+  Json request = {{"dry_run", flags.dry_run}};
+  // Only what was given: a running server applies its own policy otherwise.
+  if (!flags.retention_rules.empty()) request["rules"] = flags.retention_rules;
+  if (flags.storage_quota_bytes > 0) {
+    request["quota_bytes"] = flags.storage_quota_bytes;
+    request["on_quota"] = flags.on_quota;
+  }
+  return RunMaintenance("retention", flags.data, flags.json, request);
+}
+
+int RunProtect(const ProtectFlags& flags) {
+  Json request = {{"list", flags.list}};
+  if (!flags.study.empty()) {
+    request["study"] = flags.study;
+    request["protect"] = !flags.unprotect;
+  }
+  return RunMaintenance("protect", flags.data, flags.json, request);
+}
+
+Result<dicom::RetentionPolicy> RetentionPolicyFromJson(const Json& request) {
+  dicom::RetentionPolicy policy;
+  if (auto rules = request.find("rules"); rules != request.end() && rules->is_array())
+    for (const auto& text : *rules) {
+      if (!text.is_string()) return Status::InvalidArgument("retention rules must be strings");
+      auto rule = dicom::ParseRetentionRule(text.get<std::string>());
+      if (!rule.ok()) return rule.status();
+      policy.rules.push_back(std::move(*rule));
+    }
+  policy.quota_bytes = static_cast<uint64_t>(std::max<int64_t>(0, JsonInt(request, "quota_bytes")));
+  if (const std::string on_quota = JsonString(request, "on_quota"); !on_quota.empty()) {
+    auto action = dicom::ParseQuotaAction(on_quota);
+    if (!action.ok()) return action.status();
+    policy.on_quota = *action;
+  }
+  return policy;
+}
+
+Json RetentionReply(const Result<dicom::RetentionReport>& report) {
+  if (!report.ok()) return Error(report.status());
+  Json studies = Json::array();
+  for (const auto& s : report->studies) {
+    std::string modalities;
+    for (const auto& m : s.modalities) modalities += (modalities.empty() ? "" : ",") + m;
+    studies.push_back({{"study", s.study_instance_uid},
+                       {"patient_id", s.patient_id},
+                       {"study_date", s.study_date},
+                       {"modalities", modalities},
+                       {"instances", JsonCount(s.instances)},
+                       {"last_received_unix_ms", s.last_received_unix_ms},
+                       {"freed_bytes", JsonCount(s.freed_bytes)},
+                       {"reason", s.reason},
+                       {"deleted", s.deleted}});
+  }
+  return {{"dry_run", report->dry_run},
+          {"studies", studies},
+          {"instances", JsonCount(report->instances)},
+          {"freed_bytes", JsonCount(report->freed_bytes)},
+          {"referenced_bytes_before", JsonCount(report->referenced_bytes_before)},
+          {"protected_studies", JsonCount(report->protected_studies)},
+          {"deleted_studies", JsonCount(report->deleted_studies)},
+          {"deleted_instances", JsonCount(report->deleted_instances)},
+          {"skipped_protected", JsonCount(report->skipped_protected)},
+          {"over_quota_after", report->over_quota_after}};
+}
+
+Json HandleRetention(engine::Store& store, const Json& request, const std::string& requested_by) {
+  auto policy = RetentionPolicyFromJson(request);
+  if (!policy.ok()) return Error(policy.status());
+  if (policy->empty())
+    return Error(Status::InvalidArgument(
+        "no retention rule and no quota: give --retention-rule and/or --storage-quota (with --on-quota evict to "
+        "delete), or run it through a server configured with them"));
+  return RetentionReply(
+      dicom::RunRetention(store, *policy, {.dry_run = JsonBool(request, "dry_run"), .requested_by = requested_by}));
+}
+
+Json HandleProtect(engine::Store& store, const Json& request) {
+  Json reply = Json::object();
+  const std::string study = JsonString(request, "study");
+  if (!study.empty()) {
+    const bool protect = JsonBool(request, "protect");
+    Status s = store.SetStudyProtected(study, protect);
+    if (!s.ok()) return Error(s);
+    LogInfo(std::string("retention audit: study ") + study + (protect ? " protected" : " unprotected"));
+    reply["study"] = study;
+    reply["protected_now"] = protect;
+  }
+  if (JsonBool(request, "list")) {
+    auto list = store.ProtectedStudies();
+    if (!list.ok()) return Error(list.status());
+    reply["protected"] = *list;
+  }
+  return reply;
 }
 
 }  // namespace pacs::tools

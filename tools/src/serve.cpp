@@ -18,6 +18,7 @@
 #include "pacs/dicom/dicom_server.h"
 #include "pacs/dicom/exporter.h"
 #include "pacs/dicom/ingest.h"
+#include "pacs/dicom/retention.h"
 #include "pacs/dicom/transcode.h"
 #include "serve_metrics.h"
 
@@ -38,11 +39,13 @@ HttpReply ErrorReply(int status, const std::string& message) {
 class AdminApi {
  public:
   AdminApi(engine::Store& store, dicom::Ingestor& ingestor, dicom::DicomServer& server,
-           dicom::BackgroundEncoder& background, bool use_background, std::string data_dir)
+           dicom::BackgroundEncoder& background, dicom::RetentionService& retention, bool use_background,
+           std::string data_dir)
       : store_(store),
         ingestor_(ingestor),
         server_(server),
         background_(background),
+        retention_(retention),
         use_background_(use_background),
         data_dir_(std::move(data_dir)) {}
 
@@ -62,6 +65,21 @@ class AdminApi {
       if (!syntax.ok()) return ErrorReply(400, syntax.status().ToString());
       return JsonReply(200, ExportReply(dicom::ExportInstances(store_, JsonString(*request, "out"),
                                                                JsonString(*request, "study"), *syntax)));
+    }
+    if (method == "POST" && target == "/retention") {
+      auto policy = RetentionPolicyFromJson(*request);
+      if (!policy.ok()) return ErrorReply(400, policy.status().ToString());
+      if (policy->empty() && retention_.policy().empty())
+        return ErrorReply(400,
+                          "this server has no retention rule and no quota (serve --retention-rule, --storage-quota); "
+                          "give them to `pacscore retention`");
+      Json reply = RetentionReply(retention_.RunNow(
+          *policy, {.dry_run = JsonBool(*request, "dry_run"), .requested_by = "pacscore retention (admin endpoint)"}));
+      return JsonReply(JsonString(reply, "error").empty() ? 200 : 500, reply);
+    }
+    if (method == "POST" && target == "/protect") {
+      Json reply = HandleProtect(store_, *request);
+      return JsonReply(JsonString(reply, "error").empty() ? 200 : 400, reply);
     }
     if (method == "POST" && target == "/compact" && use_background_) {
       // Compaction measures the archive as it will stay: re-encode first (bounded).
@@ -107,6 +125,7 @@ class AdminApi {
   dicom::Ingestor& ingestor_;
   dicom::DicomServer& server_;
   dicom::BackgroundEncoder& background_;
+  dicom::RetentionService& retention_;
   const bool use_background_;
   const std::string data_dir_;
 };
@@ -146,6 +165,19 @@ int RunServe(const ServeFlags& flags) {
   const bool use_background = !flags.inline_encode && codec_policy->forced != codecs::CodecId::kRaw;
   if (use_background) background.Start();
   dicom::Ingestor ingestor(**store, *codec_policy, use_background ? &background : nullptr);
+  auto retention_policy = RetentionPolicyFromJson(
+      {{"rules", flags.retention_rules}, {"quota_bytes", flags.storage_quota_bytes}, {"on_quota", flags.on_quota}});
+  if (!retention_policy.ok()) return Fail(retention_policy.status());
+  if (retention_policy->quota_bytes > 0 && retention_policy->on_quota == dicom::QuotaAction::kRefuse)
+    ingestor.RefuseNewStudiesOverQuota(retention_policy->quota_bytes);
+  if (!retention_policy->empty())
+    LogInfo("retention: " + std::to_string(retention_policy->rules.size()) + " rules every " +
+            std::to_string(flags.retention_interval_ms / 1000) + " s; storage quota " +
+            (retention_policy->quota_bytes == 0 ? std::string("none")
+                                                : std::to_string(retention_policy->quota_bytes) + " bytes, " +
+                                                      dicom::QuotaActionName(retention_policy->on_quota)));
+  dicom::RetentionService retention(**store, *retention_policy, std::chrono::milliseconds(flags.retention_interval_ms));
+  retention.Start();
   metrics::Registry registry;  // outlives the server and the metrics endpoint, which count into it
   dicom::DicomServer server(ingestor,
                             {.port = flags.port,
@@ -156,7 +188,7 @@ int RunServe(const ServeFlags& flags) {
                             registry);
 
   const std::string data_abs = fs::absolute(data).string();
-  AdminApi api(**store, ingestor, server, background, use_background, data_abs);
+  AdminApi api(**store, ingestor, server, background, retention, use_background, data_abs);
   auto admin = AdminServer::Start(
       flags.admin_port, [&api](const std::string& method, const std::string& target, const std::string& body) {
         return api.Handle(method, target, body);
@@ -208,6 +240,7 @@ int RunServe(const ServeFlags& flags) {
   signal_thread.join();
   if (metrics_endpoint) metrics_endpoint->Stop();
   (*admin)->Stop();
+  retention.Stop();
   background.Stop();  // the jobs left stay queued in the store for the next start
   std::error_code ec;
   fs::remove(AdminPortFile(data), ec);

@@ -46,6 +46,12 @@ class Ingestor {
 
   engine::Store& store() { return store_; }
 
+  // A storage quota with QuotaAction::kRefuse (retention.h): once the
+  // referenced stored bytes reach `quota_bytes`, an instance of a study not
+  // yet stored is refused (Busy: C-STORE status A700) before anything is
+  // encoded. 0 (the default): no quota. Set before serving.
+  void RefuseNewStudiesOverQuota(uint64_t quota_bytes) { refuse_over_quota_bytes_ = quota_bytes; }
+
  private:
   // The pipeline behind IngestDataset() (dicom/src/ingest_dataset.h), which
   // needs the policy, the encoder and the test hook below.
@@ -56,7 +62,8 @@ class Ingestor {
   engine::Store& store_;
   const PixelCodecPolicy policy_;
   BackgroundEncoder* const background_;
-  std::atomic<uint64_t> commits_{0};  // counted only when the test hook is armed
+  std::atomic<uint64_t> commits_{0};
+  std::atomic<uint64_t> refuse_over_quota_bytes_{0};  // counted only when the test hook is armed
 };
 
 }  // namespace pacs::dicom

@@ -116,6 +116,19 @@ struct DeleteSelector {
   std::string study_instance_uid;  // exactly one of the three is set
   std::string series_instance_uid;
   std::string sop_instance_uid;
+  // With a study: delete nothing (and return 0) if the study is protected,
+  // checked under the commit lock (retention and quota eviction set it; a
+  // manual delete does not, and also removes the study's protection).
+  bool keep_if_protected = false;
+};
+
+// One stored study as the engine sees it (retention and quotas plan with it).
+struct StudyUsage {
+  std::string study_instance_uid;
+  std::string patient_id;
+  uint64_t instances = 0;
+  int64_t last_received_unix_ms = 0;  // when its latest instance arrived
+  bool is_protected = false;
 };
 
 struct CollectReport {
@@ -212,6 +225,26 @@ class Store {
   // observer; Unsupported on a read-only store.
   virtual Result<CatalogRebuildReport> RebuildCatalog(
       const CatalogPayloadSource& payload_of, const std::function<void(uint64_t read, uint64_t total)>& progress) = 0;
+
+  // ---- Retention, quotas and protection ----
+  // Every stored study with its instance count, latest receive time and
+  // protection, in Study Instance UID order (one scan of the instances).
+  virtual Result<std::vector<StudyUsage>> ListStudies() const = 0;
+  // What deleting `study_uids` in this order would really free: entry i is
+  // the stored bytes of the chunks whose every reference comes from
+  // studies[0..i] (chunks shared with any other study free nothing). One
+  // scan of the instances; a point-in-time estimate, taken without the lock.
+  virtual Result<std::vector<uint64_t>> CumulativeBytesFreed(const std::vector<std::string>& study_uids) const = 0;
+  // count/chunk_bytes: the stored bytes of the chunks instances reference
+  // (what a storage quota limits). One read.
+  virtual Result<uint64_t> ReferencedChunkBytes() const = 0;
+  // Whether at least one instance of the study is stored. One read.
+  virtual Result<bool> HasStudy(std::string_view study_instance_uid) const = 0;
+  // Marks a stored study never to be deleted by retention or quota eviction
+  // (NotFound when no instance of it is stored), or removes the mark.
+  virtual Status SetStudyProtected(std::string_view study_instance_uid, bool protect) = 0;
+  virtual Result<bool> IsStudyProtected(std::string_view study_instance_uid) const = 0;
+  virtual Result<std::vector<std::string>> ProtectedStudies() const = 0;
 
   virtual Result<std::optional<std::string>> GetCatalog(std::string_view key) const = 0;
   // Visits catalog entries with keys starting with `prefix`, in key order, until `visit` returns false.
