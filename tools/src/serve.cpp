@@ -158,6 +158,8 @@ int RunServe(const ServeFlags& flags) {
     fs::rename(tmp, AdminPortFile(data));
   }
   LogInfo("admin endpoint on 127.0.0.1:" + std::to_string((*admin)->port()) + ", data folder " + data_abs);
+  LogInfo("JPEG-LS decoder: " + std::string(codecs::JpegLsDecoderName()) +
+          (codecs::JpegLsDecoderName() == "pacs::jls" ? "" : " (PACS_JPEGLS_DECODER=charls)"));
 
   // When the server ends on its own (the DICOM port is taken, say), the
   // signal thread is woken with a signal it did not receive from outside:
