@@ -60,10 +60,12 @@ bool UseCharlsDecoder() {
 std::atomic<uint64_t> frames_decoded_by_ours{0};
 std::atomic<uint64_t> frames_decoded_by_charls{0};
 
-// DICOM pads an odd-length codestream to even length with one byte after EOI.
+// DICOM pads an odd-length codestream to even length with one byte after
+// EOI: 0x00, or 0xFF (NEMA WG04's CT1_JLSN and MR2_JLSL).
 std::span<const uint8_t> WithoutPadding(std::span<const uint8_t> codestream) {
   const size_t n = codestream.size();
-  if (n >= 3 && codestream[n - 1] == 0 && codestream[n - 3] == 0xFF && codestream[n - 2] == 0xD9)
+  if (n >= 3 && (codestream[n - 1] == 0x00 || codestream[n - 1] == 0xFF) && codestream[n - 3] == 0xFF &&
+      codestream[n - 2] == 0xD9)
     return codestream.first(n - 1);
   return codestream;
 }
