@@ -206,36 +206,42 @@ Status SplitNative(DcmDataset& ds, DcmPixelData& px, E_TransferSyntax xfer, cons
 }
 
 // Decoded frames of lossless compressed Pixel Data, for the pixel identity
-// recorded beside the received codestream. Empty when we cannot decode it.
-std::vector<std::string> DecodeReceivedFrames(DcmDataset& ds, E_TransferSyntax xfer, const codecs::FrameInfo& info,
-                                              const std::string& bot, const std::vector<std::string>& fragments,
-                                              size_t frames) {
+// recorded beside the received codestream; an error saying why when they do
+// not decode.
+Result<std::vector<std::string>> DecodeReceivedFrames(DcmDataset& ds, E_TransferSyntax xfer,
+                                                      const codecs::FrameInfo& info, const std::string& bot,
+                                                      const std::vector<std::string>& fragments, size_t frames) {
   std::optional<codecs::CodecId> ours;
   if (xfer == EXS_JPEGLSLossless) ours = codecs::CodecId::kJpegLs;
   if (xfer == EXS_JPEG2000LosslessOnly) ours = codecs::CodecId::kJ2k;
   std::vector<std::string> out;
   if (ours) {
     auto codestreams = GroupFragments(bot, fragments, frames);
-    if (!codestreams.ok()) return {};
+    if (!codestreams.ok()) return codestreams.status();
     auto codec = codecs::MakeCodec(*ours);
-    for (const auto& cs : *codestreams) {
-      auto decoded = codec->Decode(info, AsBytes(cs));
-      if (!decoded.ok()) return {};
+    for (size_t f = 0; f < codestreams->size(); ++f) {
+      auto decoded = codec->Decode(info, AsBytes((*codestreams)[f]));
+      if (!decoded.ok()) return decoded.status().WithContext("frame " + std::to_string(f));
       out.emplace_back(decoded->begin(), decoded->end());
     }
     return out;
   }
-  if (xfer != EXS_RLELossless && xfer != EXS_JPEGProcess14SV1 && xfer != EXS_JPEGProcess14) return {};
+  if (xfer != EXS_RLELossless && xfer != EXS_JPEGProcess14SV1 && xfer != EXS_JPEGProcess14)
+    return Status::Unsupported("no decoder");
   // DCMTK's JPEG lossless and RLE decoders, on a copy: the dataset keeps its
   // received representation untouched.
   RegisterDcmtkCodecs();
   DcmDataset copy(ds);
-  if (copy.chooseRepresentation(EXS_LittleEndianExplicit, nullptr).bad()) return {};
+  if (copy.chooseRepresentation(EXS_LittleEndianExplicit, nullptr).bad())
+    return Status::Corruption("DCMTK's decoder refused it");
   const Uint8* data = nullptr;
   unsigned long count = 0;
-  if (copy.findAndGetUint8Array(DCM_PixelData, data, &count).bad() || data == nullptr) return {};
+  if (copy.findAndGetUint8Array(DCM_PixelData, data, &count).bad() || data == nullptr)
+    return Status::Corruption("no decoded pixel data");
   const size_t frame_bytes = info.FrameBytes();
-  if (count < frame_bytes * frames) return {};
+  if (count < frame_bytes * frames)
+    return Status::Corruption("decodes to " + std::to_string(count) + " bytes, expected " +
+                              std::to_string(frame_bytes * frames));
   for (size_t f = 0; f < frames; ++f)
     out.emplace_back(reinterpret_cast<const char*>(data) + f * frame_bytes, frame_bytes);
   return out;
@@ -257,14 +263,15 @@ Result<std::vector<std::pair<size_t, engine::ContentHash>>> DecodedFrameIdentiti
   auto starts = FrameStartFragments(bot, sizes, frames);
   if (!starts.ok()) return starts.status();
   const auto decoded = DecodeReceivedFrames(ds, xfer, *info, bot, fragments, frames);
-  if (decoded.size() != frames)
-    return Status::Corruption(std::string("received ") + DcmXfer(xfer).getXferName() + " pixel data does not decode");
+  if (!decoded.ok() || decoded->size() != frames)
+    return Status::Corruption(std::string("received ") + DcmXfer(xfer).getXferName() + " pixel data does not decode" +
+                              (decoded.ok() ? std::string() : " (" + decoded.status().message() + ")"));
   std::string photometric = GetString(ds, DCM_PhotometricInterpretation);
   if (xfer == EXS_JPEG2000LosslessOnly && (photometric == "YBR_RCT" || photometric == "YBR_ICT")) photometric = "RGB";
   const std::string description = PixelDescription(ds, photometric);
   std::vector<std::pair<size_t, engine::ContentHash>> out;
   for (size_t f = 0; f < frames; ++f)
-    out.emplace_back((*starts)[f], engine::Sha256({AsBytes(description), AsBytes(decoded[f])}));
+    out.emplace_back((*starts)[f], engine::Sha256({AsBytes(description), AsBytes((*decoded)[f])}));
   return out;
 }
 
@@ -302,6 +309,11 @@ Status SplitEncapsulated(DcmDataset& ds, DcmPixelData& px, E_TransferSyntax xfer
   auto identities = DecodedFrameIdentities(ds, xfer, w.record.offset_table, fragments);
   if (identities.ok()) {
     for (const auto& [start, identity] : *identities) w.record.chunks[start].pixel_hash = identity;
+  } else if (identities.status().code() == StatusCode::kCorruption && xfer == EXS_JPEGLSLossless) {
+    // A JPEG-LS frame that our decoder refuses (frame header disagreeing
+    // with the attributes, truncated or corrupt coded data) could not be
+    // served decoded either: refuse it now rather than store it.
+    return identities.status();
   } else if (identities.status().code() == StatusCode::kCorruption) {
     LogWarning("instance " + w.record.sop_instance_uid + ": " + identities.status().message() +
                "; stored as received without its pixel identity");

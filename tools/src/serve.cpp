@@ -200,6 +200,8 @@ int RunServe(const ServeFlags& flags) {
     fs::rename(tmp, AdminPortFile(data));
   }
   LogInfo("admin endpoint on 127.0.0.1:" + std::to_string((*admin)->port()) + ", data folder " + data_abs);
+  LogInfo("JPEG-LS decoder: " + std::string(codecs::JpegLsDecoderName()) +
+          (codecs::JpegLsDecoderName() == "pacs::jls" ? "" : " (PACS_JPEGLS_DECODER=charls)"));
 
   // GET /metrics for Prometheus, only with --metrics-bind. No token: bind it
   // to loopback or a monitoring network.

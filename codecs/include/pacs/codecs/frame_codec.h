@@ -57,4 +57,19 @@ class FrameCodec {
 // Returns the codec for `id`; never null for a valid CodecId.
 std::unique_ptr<FrameCodec> MakeCodec(CodecId id);
 
+// The JPEG-LS decoder behind MakeCodec(CodecId::kJpegLs)->Decode: "pacs::jls"
+// (our own, codecs/jls), or "CharLS 2.4.1" when the environment has
+// PACS_JPEGLS_DECODER=charls (read once, at the first decode or call here).
+// Either way the codestream's frame header must agree with the FrameInfo
+// (width, height, components, bits_stored <= P <= bits_allocated) before
+// the decoder proper runs.
+std::string_view JpegLsDecoderName();
+
+// Frames each JPEG-LS decoder has decoded successfully in this process.
+struct JpegLsDecodeCounts {
+  uint64_t ours = 0;
+  uint64_t charls = 0;
+};
+JpegLsDecodeCounts JpegLsFramesDecoded();
+
 }  // namespace pacs::codecs

@@ -2,7 +2,8 @@
 // pacscore's own JPEG-LS (ISO/IEC 14495-1) lossless encoder. Its output is
 // byte-identical to what charls::jpegls_encoder 2.4.1 writes with default
 // options, and it is faster: the per-line context modelling runs on SIMD
-// (Highway), only the adaptive coding stays scalar. CharLS remains the decoder.
+// (Highway), only the adaptive coding stays scalar. Its decoder is
+// jpegls_decoder.h.
 #pragma once
 
 #include <cstddef>
