@@ -136,6 +136,11 @@ void CommandLine::AddServe() {
   AddCodecFlags(command, serve.codec, serve.verify_encode, serve.no_verify_encode);
   command.add_flag("--inline-encode", serve.inline_encode,
                    "encode frames before each C-STORE response instead of in the background");
+  command
+      .add_option("--encode-threads", serve.encode_threads,
+                  "threads re-encoding frames in the background (0: one per hardware thread)")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, 256u));
   command.add_option("--peer", serve.peers, "a C-MOVE destination, repeatable; matched by AE title, then NAME")
       ->type_name("NAME=AET@HOST:PORT")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
