@@ -68,6 +68,7 @@ void BackgroundEncoder::Start() {
   if (!threads_.empty()) return;
   {
     MutexLock lock(mutex_);
+    started_ = true;
     stopping_ = false;
     rescan_ = true;  // jobs left by an earlier run
     idle_ = false;
@@ -84,6 +85,7 @@ void BackgroundEncoder::Stop() {
   for (auto& thread : threads_) thread.join();
   threads_.clear();
   MutexLock lock(mutex_);
+  started_ = false;
   queue_.clear();  // still in the store: the next Start scans them again
 }
 
@@ -105,7 +107,7 @@ uint64_t BackgroundEncoder::backlog() const {
 bool BackgroundEncoder::WaitIdle(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   MutexLock lock(mutex_);
-  if (threads_.empty()) return false;  // not started: nothing would ever drain
+  if (!started_) return false;  // nothing would ever drain
   // Make the pool look even if nothing was announced.
   rescan_ = true;
   idle_ = false;
@@ -134,13 +136,17 @@ void BackgroundEncoder::Work() {
     if (rescan_ && !scanning_) {
       scanning_ = true;
       rescan_ = false;
+      const uint64_t announced = announced_;
       announced_ = 0;  // the scan sees every job committed before it
       done_during_scan_.clear();
       mutex_.Unlock();
       std::vector<Job> found = Scan();
       mutex_.Lock();
       scanning_ = false;
-      if (found.size() >= kScanBatch) rescan_ = true;  // more may wait behind these
+      if (found.size() >= kScanBatch) {
+        rescan_ = true;  // more may wait behind these
+        announced_ += announced > found.size() ? announced - found.size() : 0;
+      }
       for (auto& job : found)
         if (!in_hand_.contains(job.hash) && !done_during_scan_.contains(job.hash)) queue_.push_back(std::move(job));
       done_during_scan_.clear();
@@ -153,7 +159,7 @@ void BackgroundEncoder::Work() {
       // once per kReleaseInterval while work trickles in.
       const auto now = std::chrono::steady_clock::now();
       if (now < next_release_) {
-        wake_.WaitUntil(mutex_, next_release_);
+        (void)wake_.WaitUntil(mutex_, next_release_);
         continue;
       }
       releasing_ = true;

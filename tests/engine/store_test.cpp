@@ -444,7 +444,8 @@ namespace {
 TEST_F(StoreTest, StagedRawFramesGiveTheirSpaceBackOnceReencoded) {
   constexpr int kFrames = 48;
   std::vector<std::string> frames;
-  for (int i = 0; i < kFrames; ++i) frames.push_back(std::string(64 * 1024, static_cast<char>('A' + i % 50)) + static_cast<char>(i));
+  for (int i = 0; i < kFrames; ++i)
+    frames.push_back(std::string(64 * 1024, static_cast<char>('A' + i % 50)) + static_cast<char>(i));
   auto w = MakeInstance("5.1", "5", "h5", frames);
   for (const auto& c : w.record.chunks) w.deferred_work.emplace_back(c.hash, "job");
   ASSERT_TRUE(store_->CommitInstance(w).ok());
@@ -458,8 +459,8 @@ TEST_F(StoreTest, StagedRawFramesGiveTheirSpaceBackOnceReencoded) {
 
   // Every frame but the last gets a small encoding; the last stays raw.
   for (int i = 0; i + 1 < kFrames; ++i) {
-    auto done = store_->CompleteDeferredWork(w.record.chunks[i].hash, 0,
-                                             std::make_pair(uint8_t{1}, "enc" + std::to_string(i)));
+    auto done =
+        store_->CompleteDeferredWork(w.record.chunks[i].hash, 0, std::make_pair(uint8_t{1}, "enc" + std::to_string(i)));
     ASSERT_TRUE(done.ok() && *done) << i;
   }
   auto kept_raw = store_->CompleteDeferredWork(w.record.chunks[kFrames - 1].hash, 0, std::nullopt);

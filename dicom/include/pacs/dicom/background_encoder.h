@@ -37,8 +37,10 @@ class BackgroundEncoder {
   void Start();
   void Stop() EXCLUDES(mutex_);    // finishes the frames in hand, leaves the rest queued in the store
   void Notify() EXCLUDES(mutex_);  // new work was committed
-  // Jobs not yet done: announced since the last scan, queued, and in hand.
-  // An estimate between scans, never negative.
+  // Jobs not yet done: announced since the last scan (or left behind a full
+  // scan batch), queued, and in hand. An estimate (a Notify may stand for
+  // several frames), never negative: it is counted from sizes, not
+  // decremented.
   uint64_t backlog() const EXCLUDES(mutex_);
   // Waits until no job is left and the staged raw frames' space has been
   // released, at most `timeout`; true if so.
@@ -68,6 +70,7 @@ class BackgroundEncoder {
   mutable Mutex mutex_;
   CondVar wake_;     // signalled when the queue, rescan_ or stopping_ change
   CondVar idle_cv_;  // signalled when the pool goes idle
+  bool started_ GUARDED_BY(mutex_) = false;
   bool stopping_ GUARDED_BY(mutex_) = false;
   bool rescan_ GUARDED_BY(mutex_) = false;    // the store may hold jobs we have not queued
   bool scanning_ GUARDED_BY(mutex_) = false;  // one thread is reading the store
