@@ -93,6 +93,7 @@ void BackgroundEncoder::Notify() {
   {
     MutexLock lock(mutex_);
     ++announced_;
+    last_notify_ = std::chrono::steady_clock::now();
     rescan_ = true;
     idle_ = false;
   }
@@ -155,11 +156,13 @@ void BackgroundEncoder::Work() {
     }
     const bool drained = queue_.empty() && in_hand_.empty() && !scanning_ && !rescan_ && !releasing_;
     if (drained && release_due_) {
-      // The jobs ran dry: give back the staged raw frames' space, at most
-      // once per kReleaseInterval while work trickles in.
-      const auto now = std::chrono::steady_clock::now();
-      if (now < next_release_) {
-        (void)wake_.WaitUntil(mutex_, next_release_);
+      // The jobs ran dry: give back the staged raw frames' space once no
+      // new work has come for kQuietBeforeRelease. Not while a push goes on
+      // (its flushes would slow it); then the staging column family's own
+      // compactions and the bounded write-ahead log keep the space in check.
+      const auto quiet_from = last_notify_ + kQuietBeforeRelease;
+      if (std::chrono::steady_clock::now() < quiet_from) {
+        (void)wake_.WaitUntil(mutex_, quiet_from);
         continue;
       }
       releasing_ = true;
@@ -169,7 +172,6 @@ void BackgroundEncoder::Work() {
       if (!released.ok()) LogError("background encoder: " + released.ToString());
       mutex_.Lock();
       releasing_ = false;
-      next_release_ = std::chrono::steady_clock::now() + kReleaseInterval;
       wake_.SignalAll();
       continue;
     }

@@ -50,8 +50,9 @@ class BackgroundEncoder {
 
   // Jobs taken from the store per scan.
   static constexpr size_t kScanBatch = 256;
-  // Least time between two releases of staging space while work trickles in.
-  static constexpr std::chrono::seconds kReleaseInterval{5};
+  // Time without a Notify() before the staging space is released: ingest
+  // has paused.
+  static constexpr std::chrono::seconds kQuietBeforeRelease{1};
 
  private:
   struct Job {
@@ -76,7 +77,7 @@ class BackgroundEncoder {
   bool scanning_ GUARDED_BY(mutex_) = false;  // one thread is reading the store
   bool releasing_ GUARDED_BY(mutex_) = false;
   bool release_due_ GUARDED_BY(mutex_) = false;  // jobs completed since the last release
-  std::chrono::steady_clock::time_point next_release_ GUARDED_BY(mutex_){};
+  std::chrono::steady_clock::time_point last_notify_ GUARDED_BY(mutex_){};
   bool idle_ GUARDED_BY(mutex_) = true;
   std::deque<Job> queue_ GUARDED_BY(mutex_);
   std::set<engine::ContentHash> in_hand_ GUARDED_BY(mutex_);
