@@ -51,6 +51,7 @@ class CommandLine {
   ExportFlags export_flags;
   StatsFlags stats;
   MaintenanceFlags delete_flags, compact, verify;
+  CommitRequestFlags commit_request;
   std::string log_format = "text";
 
  private:
@@ -59,6 +60,7 @@ class CommandLine {
   void AddExport();
   void AddStats();
   void AddMaintenance();
+  void AddCommitRequest();
   // --log-format and --config, which every subcommand takes.
   void AddCommonFlags(CLI::App& command);
 
