@@ -18,7 +18,7 @@
 namespace pacs::bench {
 namespace {
 
-constexpr std::string_view kBenchmarks[] = {"ingest", "compare", "query", "retrieve"};
+constexpr std::string_view kBenchmarks[] = {"ingest", "compare", "query", "retrieve", "settle", "distinct-copies"};
 
 constexpr char kFooter[] =
     "--codec is passed to `pacscore serve` (jpegls|j2k|htj2k|auto|none); a list in compare measures one pacscore "
@@ -127,6 +127,35 @@ int RunBenchCommand(int argc, char** argv) {
   AddJson(*retrieve_app, retrieve.json);
   AddServer(*retrieve_app, retrieve.server);
 
+  SettleOptions settle;
+  CLI::App* settle_app = app.add_subcommand(
+      "settle", "Push distinct copies of the corpus; time until stored/received reaches --bound, no compact");
+  AddCorpus(*settle_app, settle.corpus);
+  settle_app->add_option("--copies", settle.copies, "Copies with distinct pixels to push")
+      ->check(CLI::Range(1u, 100000u))
+      ->capture_default_str();
+  AddAssociations(*settle_app, settle.associations);
+  settle_app->add_option("--bound", settle.bound, "stored/received to reach")
+      ->check(CLI::Range(0.01, 100.0))
+      ->capture_default_str();
+  settle_app->add_option("--timeout", settle.timeout_seconds, "Seconds after the last acknowledgement to wait")
+      ->check(CLI::Range(1.0, 86400.0))
+      ->capture_default_str();
+  settle_app->add_option("--interval", settle.interval_seconds, "Seconds between two looks at GET /stats")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  AddJson(*settle_app, settle.json);
+  AddServer(*settle_app, settle.server);
+
+  DistinctCopiesOptions copies;
+  CLI::App* copies_app = app.add_subcommand(
+      "distinct-copies", "Write copies of the corpus with new UIDs and distinct pixels (lowest bit of a few samples)");
+  AddCorpus(*copies_app, copies.corpus);
+  copies_app->add_option("--copies", copies.copies, "How many copies")
+      ->check(CLI::Range(1u, 100000u))
+      ->capture_default_str();
+  copies_app->add_option("--out", copies.out, "Folder for copy1/, copy2/, ...")->required()->type_name("DIR");
+
   if (argc < 1) {
     std::fprintf(stderr, "%s", app.help().c_str());
     return 1;
@@ -171,6 +200,11 @@ int RunBenchCommand(int argc, char** argv) {
     query.command_line = command_line;
     return RunQuery(query);
   }
+  if (settle_app->parsed()) {
+    settle.command_line = command_line;
+    return RunSettle(settle);
+  }
+  if (copies_app->parsed()) return RunDistinctCopies(copies);
   retrieve.command_line = command_line;
   return RunRetrieve(retrieve);
 }

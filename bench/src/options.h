@@ -64,11 +64,34 @@ struct RetrieveOptions {
   ServerOptions server;
 };
 
+struct DistinctCopiesOptions {
+  std::string corpus;
+  std::string out;
+  uint32_t copies = 2;
+};
+
+// `bench settle`: distinct copies of the corpus pushed into a fresh pacscore,
+// then its stored/received ratio over time, with no manual compact.
+struct SettleOptions {
+  std::string command_line;
+  std::string corpus;
+  uint32_t copies = 2;
+  int associations = 2;
+  double bound = 0.45;           // stored/received to reach
+  double timeout_seconds = 600;  // after the last acknowledgement
+  double interval_seconds = 5;   // between two looks at the stats
+  std::optional<std::string> json;
+  ServerOptions server;
+};
+
 // Each returns the process exit code: 0 when everything was measured, 1 on
 // an error that stopped the benchmark, 2 when some requests failed.
-int RunIngest(const IngestOptions& options);      // ingest_run.cpp
-int RunCompare(const CompareOptions& options);    // compare_run.cpp
-int RunQuery(const QueryOptions& options);        // query_run.cpp
-int RunRetrieve(const RetrieveOptions& options);  // retrieve_run.cpp
+int RunIngest(const IngestOptions& options);                  // ingest_run.cpp
+int RunCompare(const CompareOptions& options);                // compare_run.cpp
+int RunQuery(const QueryOptions& options);                    // query_run.cpp
+int RunRetrieve(const RetrieveOptions& options);              // retrieve_run.cpp
+int RunDistinctCopies(const DistinctCopiesOptions& options);  // settle_run.cpp
+// 0 when stored/received reached the bound in time, 3 when it did not.
+int RunSettle(const SettleOptions& options);  // settle_run.cpp
 
 }  // namespace pacs::bench

@@ -234,13 +234,13 @@ Result<nlohmann::json> RunningPeer::PacscoreStats() const {
   return json;
 }
 
-Status RunningPeer::PacscoreSettle() const {
+Status RunningPeer::PacscoreWaitIdle() const {
   if (spec_.kind != PeerKind::kPacscore || admin_port_ == 0)
     return Status::Unsupported(PeerLabel(spec_) + " has no pacscore admin endpoint");
-  auto reply = tools::AdminRequest(admin_port_, "POST", "/compact", "{\"gc_grace_ms\":3600000}", 3600);
-  if (!reply.ok()) return reply.status().WithContext("POST /compact");
+  auto reply = tools::AdminRequest(admin_port_, "POST", "/wait-idle", "{\"timeout_ms\":3600000}", 3700);
+  if (!reply.ok()) return reply.status().WithContext("POST /wait-idle");
   if (reply->status != 200)
-    return Status::IOError("POST /compact answered " + std::to_string(reply->status) + ": " + reply->body);
+    return Status::IOError("POST /wait-idle answered " + std::to_string(reply->status) + ": " + reply->body);
   return Status::Ok();
 }
 

@@ -52,9 +52,10 @@ class RunningPeer {
   // pacscore only: GET /stats of its admin endpoint.
   Result<nlohmann::json> PacscoreStats() const;
   // pacscore re-encodes frames behind the C-STORE responses: this waits until
-  // that is done and the archive is compacted (POST /compact), so that
-  // stored bytes are the archive's lasting size.
-  Status PacscoreSettle() const;
+  // that is done and the raw frames' space released (POST /wait-idle, bounded:
+  // one hour), with no manual compact, so that stored bytes are the
+  // archive's lasting size.
+  Status PacscoreWaitIdle() const;
   // Stops it (bounded); returns the apparent size of what it stored (data
   // folder, index included; logs and configuration excluded).
   Result<uint64_t> StopAndMeasureStored();

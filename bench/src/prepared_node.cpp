@@ -39,6 +39,16 @@ Result<PreparedNode> PrepareNode(const ServerOptions& options, dicom::SendableFi
   std::fprintf(stderr, "storing the corpus in %s first\n", node.system.c_str());
   node.ingest = MeasurePush(corpus, node.target, 2, node.pid, node.system);
   PrintFailures(node.ingest);
+  // Queries and retrievals are measured on the archive at rest, not while
+  // frames are still being re-encoded behind the push.
+  if (node.server) {
+    Settle(*node.server, node.ingest);
+    if (!node.ingest.error.empty()) return Status::IOError(node.system + ": " + node.ingest.error);
+    std::fprintf(stderr, "background encoding finished %.1f s after the push\n",
+                 node.ingest.settle_seconds.value_or(0));
+  } else {
+    std::fprintf(stderr, "external node: cannot tell when its background encoding ends; measuring right away\n");
+  }
   if (node.ingest.push.succeeded == 0)
     return Status::IOError("no instance of the corpus could be stored in " + node.system);
   return node;

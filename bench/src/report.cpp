@@ -54,6 +54,11 @@ double PushMeasurement::mb_per_second() const {
   return push.wall_seconds > 0 ? static_cast<double>(push.succeeded_bytes) / push.wall_seconds / 1e6 : 0;
 }
 
+double PushMeasurement::at_rest_mb_per_second() const {
+  const double seconds = push.wall_seconds + settle_seconds.value_or(0);
+  return seconds > 0 ? static_cast<double>(push.succeeded_bytes) / seconds / 1e6 : 0;
+}
+
 double PushMeasurement::instances_per_second() const {
   return push.wall_seconds > 0 ? static_cast<double>(push.succeeded) / push.wall_seconds : 0;
 }
@@ -90,9 +95,11 @@ ResultJson PushMeasurement::ToJson() const {
       {"settle_seconds", OrNull(settle_seconds)},
       {"instances_per_second", instances_per_second()},
       {"mb_per_second", mb_per_second()},
+      {"at_rest_mb_per_second", at_rest_mb_per_second()},
       {"latency_ms_p50", latency_percentile_ms(50)},
       {"latency_ms_p95", latency_percentile_ms(95)},
       {"latency_ms_p99", latency_percentile_ms(99)},
+      {"push_cpu_seconds", OrNull(push_cpu_seconds)},
       {"server_cpu_seconds", OrNull(server_cpu_seconds)},
       {"received_bytes", OrNull(received_bytes)},
       {"received_bytes_total", OrNull(received_bytes_total)},

@@ -37,9 +37,12 @@ struct PushMeasurement {
   int run = 1;   // compare: which interleaved run
   int pass = 1;  // ingest --repeat: which pass over the corpus
   dicom::PushResult push;
+  std::optional<double> push_cpu_seconds;    // server CPU until the last C-STORE response
   std::optional<double> server_cpu_seconds;  // push and settle
   // pacscore: seconds after the push until background re-encoding was done
-  // and the archive compacted (what stored_bytes is measured after).
+  // and the staged raw frames' space released, without any manual compact
+  // (what stored_bytes is measured after). Others: absent (they answer with
+  // the data at rest).
   std::optional<double> settle_seconds;
   // From the server's own accounting (pacscore's GET /stats) where it has one.
   std::optional<uint64_t> received_bytes;
@@ -48,6 +51,9 @@ struct PushMeasurement {
   std::string error;  // the system could not be measured in this run
 
   double mb_per_second() const;  // dataset bytes of succeeded C-STOREs / wall time, MB = 1e6 bytes
+  // The same bytes over the push and the settle: the rate until the data is
+  // compressed at rest.
+  double at_rest_mb_per_second() const;
   double instances_per_second() const;
   double latency_percentile_ms(double p) const;  // nearest rank; 0 when nothing succeeded
   // stored_bytes / bytes the client sent successfully (the same yardstick for every system).

@@ -121,7 +121,7 @@ std::optional<uint64_t> StatsField(const nlohmann::json& stats, const std::strin
 void Settle(const RunningPeer& peer, PushMeasurement& m) {
   const auto start = std::chrono::steady_clock::now();
   const std::optional<double> cpu_before = ProcessTreeCpuSeconds(peer.pid());
-  Status s = peer.PacscoreSettle();
+  Status s = peer.PacscoreWaitIdle();
   const std::optional<double> cpu_after = ProcessTreeCpuSeconds(peer.pid());
   if (!s.ok()) {
     m.error += (m.error.empty() ? "" : "; ") + s.ToString();
@@ -141,7 +141,7 @@ PushMeasurement MeasurePush(dicom::SendableFiles& corpus, const dicom::ScuPeer& 
                             [&](uint64_t files, uint64_t bytes) { progress.Update(files, bytes); });
   progress.Finish();
   std::optional<double> cpu_after = server_pid > 0 ? ProcessTreeCpuSeconds(server_pid) : std::nullopt;
-  if (cpu_before && cpu_after) m.server_cpu_seconds = *cpu_after - *cpu_before;
+  if (cpu_before && cpu_after) m.server_cpu_seconds = m.push_cpu_seconds = *cpu_after - *cpu_before;
   return m;
 }
 

@@ -45,8 +45,9 @@ Result<nlohmann::json> ParseStatsReply(const std::string& body);
 // An integer field of GET /stats; nullopt when absent.
 std::optional<uint64_t> StatsField(const nlohmann::json& stats, const std::string& key);
 
-// Waits until pacscore has re-encoded what it stored raw and compacted;
-// the time and the server CPU it took are added to the measurement.
+// Waits until pacscore has re-encoded what it stored raw and released the
+// staged frames' space (no manual compact: the archive must settle by
+// itself); the time and the server CPU it took are added to the measurement.
 void Settle(const RunningPeer& peer, PushMeasurement& m);
 
 // One push with a progress bar, CPU time of the server around it.

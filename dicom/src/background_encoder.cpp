@@ -1,5 +1,6 @@
 #include "pacs/dicom/background_encoder.h"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -54,16 +55,25 @@ Result<EncodeJob> EncodeJob::Parse(std::string_view in) {
   return job;
 }
 
-BackgroundEncoder::BackgroundEncoder(engine::Store& store, bool verify_encode)
-    : store_(store), verify_(verify_encode) {}
+BackgroundEncoder::BackgroundEncoder(engine::Store& store, bool verify_encode, unsigned threads)
+    : store_(store),
+      verify_(verify_encode),
+      threads_wanted_(threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency())) {}
 
 BackgroundEncoder::~BackgroundEncoder() {
   Stop();
 }
 
 void BackgroundEncoder::Start() {
-  if (thread_.joinable()) return;
-  thread_ = std::thread([this] { Run(); });
+  if (!threads_.empty()) return;
+  {
+    MutexLock lock(mutex_);
+    started_ = true;
+    stopping_ = false;
+    rescan_ = true;  // jobs left by an earlier run
+    idle_ = false;
+  }
+  for (unsigned i = 0; i < threads_wanted_; ++i) threads_.emplace_back([this] { Work(); });
 }
 
 void BackgroundEncoder::Stop() {
@@ -72,85 +82,136 @@ void BackgroundEncoder::Stop() {
     stopping_ = true;
   }
   wake_.SignalAll();
-  if (thread_.joinable()) thread_.join();
+  for (auto& thread : threads_) thread.join();
+  threads_.clear();
+  MutexLock lock(mutex_);
+  started_ = false;
+  queue_.clear();  // still in the store: the next Start scans them again
 }
 
 void BackgroundEncoder::Notify() {
-  ++backlog_;
   {
     MutexLock lock(mutex_);
-    pending_notify_ = true;
+    ++announced_;
+    last_notify_ = std::chrono::steady_clock::now();
+    rescan_ = true;
     idle_ = false;
   }
   wake_.Signal();
 }
 
+uint64_t BackgroundEncoder::backlog() const {
+  MutexLock lock(mutex_);
+  return announced_ + queue_.size() + in_hand_.size();
+}
+
 bool BackgroundEncoder::WaitIdle(std::chrono::milliseconds timeout) {
-  Notify();  // make the worker look even if nothing was announced
-  --backlog_;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   MutexLock lock(mutex_);
-  while (!idle_ || pending_notify_) {
-    if (!idle_cv_.WaitUntil(mutex_, deadline)) return idle_ && !pending_notify_;
+  if (!started_) return false;  // nothing would ever drain
+  // Make the pool look even if nothing was announced.
+  rescan_ = true;
+  idle_ = false;
+  wake_.SignalAll();
+  while (!idle_) {
+    if (!idle_cv_.WaitUntil(mutex_, deadline)) return idle_;
   }
   return true;
 }
 
-void BackgroundEncoder::Run() {
-  while (true) {
-    {
-      MutexLock lock(mutex_);
-      pending_notify_ = false;
-      if (stopping_) return;
+void BackgroundEncoder::Work() {
+  mutex_.Lock();
+  while (!stopping_) {
+    if (!queue_.empty()) {
+      Job job = std::move(queue_.front());
+      queue_.pop_front();
+      in_hand_.insert(job.hash);
+      mutex_.Unlock();
+      EncodeOne(job);
+      mutex_.Lock();
+      in_hand_.erase(job.hash);
+      if (scanning_) done_during_scan_.insert(job.hash);
+      release_due_ = true;
+      continue;
     }
-    const size_t seen = RunOnePass();
-    MutexLock lock(mutex_);
-    if (stopping_) return;
-    if (seen == 0 && !pending_notify_) {
+    if (rescan_ && !scanning_) {
+      scanning_ = true;
+      rescan_ = false;
+      const uint64_t announced = announced_;
+      announced_ = 0;  // the scan sees every job committed before it
+      done_during_scan_.clear();
+      mutex_.Unlock();
+      std::vector<Job> found = Scan();
+      mutex_.Lock();
+      scanning_ = false;
+      if (found.size() >= kScanBatch) {
+        rescan_ = true;  // more may wait behind these
+        announced_ += announced > found.size() ? announced - found.size() : 0;
+      }
+      for (auto& job : found)
+        if (!in_hand_.contains(job.hash) && !done_during_scan_.contains(job.hash)) queue_.push_back(std::move(job));
+      done_during_scan_.clear();
+      wake_.SignalAll();
+      continue;
+    }
+    const bool drained = queue_.empty() && in_hand_.empty() && !scanning_ && !rescan_ && !releasing_;
+    if (drained && release_due_) {
+      // The jobs ran dry: give back the staged raw frames' space once no
+      // new work has come for kQuietBeforeRelease. Not while a push goes on
+      // (its flushes would slow it); then the staging column family's own
+      // compactions and the bounded write-ahead log keep the space in check.
+      const auto quiet_from = last_notify_ + kQuietBeforeRelease;
+      if (std::chrono::steady_clock::now() < quiet_from) {
+        (void)wake_.WaitUntil(mutex_, quiet_from);
+        continue;
+      }
+      releasing_ = true;
+      release_due_ = false;
+      mutex_.Unlock();
+      Status released = store_.ReleaseStagingSpace();
+      if (!released.ok()) LogError("background encoder: " + released.ToString());
+      mutex_.Lock();
+      releasing_ = false;
+      wake_.SignalAll();
+      continue;
+    }
+    if (drained && !release_due_ && !idle_) {
       idle_ = true;
-      backlog_ = 0;
       idle_cv_.SignalAll();
-      while (!stopping_ && !pending_notify_) wake_.Wait(mutex_);
     }
+    wake_.Wait(mutex_);
   }
+  mutex_.Unlock();
 }
 
-size_t BackgroundEncoder::RunOnePass() {
-  // Take a batch of jobs, then work without holding the iterator.
-  std::vector<std::pair<engine::ContentHash, std::string>> jobs;
+std::vector<BackgroundEncoder::Job> BackgroundEncoder::Scan() {
+  std::vector<Job> jobs;
   Status scan = store_.ForEachDeferredWork([&](const engine::ContentHash& h, std::string_view job) {
-    jobs.emplace_back(h, std::string(job));
-    return jobs.size() < 64;
+    jobs.push_back(Job{h, std::string(job)});
+    return jobs.size() < kScanBatch;
   });
-  if (!scan.ok()) {
-    LogError("background encoder: " + scan.ToString());
-    return 0;
+  if (!scan.ok()) LogError("background encoder: " + scan.ToString());
+  return jobs;
+}
+
+void BackgroundEncoder::EncodeOne(const Job& job_entry) {
+  const engine::ContentHash& hash = job_entry.hash;
+  auto job = EncodeJob::Parse(job_entry.text);
+  auto chunk = store_.ReadChunk(hash);
+  std::optional<std::pair<uint8_t, std::string>> result;
+  if (job.ok() && chunk.ok() && chunk->codec == static_cast<uint8_t>(codecs::CodecId::kRaw) &&
+      chunk->bytes.size() == job->info.FrameBytes()) {
+    codecs::CodecOptions options;
+    options.rgb_colour_transform = job->rgb_colour_transform;
+    auto [codec, bytes] = EncodeFrameLosslessly(job->info, chunk->bytes, job->codec, options, verify_,
+                                                "background encoding of frame " + engine::ToHex(hash));
+    if (codec != codecs::CodecId::kRaw) result.emplace(static_cast<uint8_t>(codec), std::move(bytes));
   }
-  backlog_ = std::max<uint64_t>(backlog_.load(), jobs.size());
-  for (const auto& [hash, text] : jobs) {
-    {
-      MutexLock lock(mutex_);
-      if (stopping_) return jobs.size();
-    }
-    auto job = EncodeJob::Parse(text);
-    auto chunk = store_.ReadChunk(hash);
-    std::optional<std::pair<uint8_t, std::string>> result;
-    if (job.ok() && chunk.ok() && chunk->codec == static_cast<uint8_t>(codecs::CodecId::kRaw) &&
-        chunk->bytes.size() == job->info.FrameBytes()) {
-      codecs::CodecOptions options;
-      options.rgb_colour_transform = job->rgb_colour_transform;
-      auto [codec, bytes] = EncodeFrameLosslessly(job->info, chunk->bytes, job->codec, options, verify_,
-                                                  "background encoding of frame " + engine::ToHex(hash));
-      if (codec != codecs::CodecId::kRaw) result.emplace(static_cast<uint8_t>(codec), std::move(bytes));
-    }
-    auto done = store_.CompleteDeferredWork(hash, static_cast<uint8_t>(codecs::CodecId::kRaw), std::move(result));
-    if (!done.ok())
-      LogError("background encoder: " + done.status().ToString());
-    else if (*done)
-      ++encoded_;
-    if (backlog_ > 0) --backlog_;
-  }
-  return jobs.size();
+  auto done = store_.CompleteDeferredWork(hash, static_cast<uint8_t>(codecs::CodecId::kRaw), std::move(result));
+  if (!done.ok())
+    LogError("background encoder: " + done.status().ToString());
+  else if (*done)
+    ++encoded_;
 }
 
 }  // namespace pacs::dicom

@@ -56,6 +56,7 @@ Result<CollectReport> RocksStore::CollectGarbage(std::chrono::milliseconds grace
     if (!queued.ok()) return queued.status();
     if (*queued) {
       batch.Delete(cfs_[kWork], key);
+      batch.Delete(cfs_[kStaging], key);
       ++work_dropped;
     }
     ++report.collected;
@@ -145,6 +146,10 @@ Result<VerifyReport> RocksStore::VerifyStructure(std::chrono::milliseconds grace
               std::to_string(n) + " times");
     auto exists = KeyExists(kFrames, hash);
     if (!exists.ok()) return exists.status();
+    if (!*exists) {
+      exists = KeyExists(kStaging, hash);  // raw, awaiting re-encoding
+      if (!exists.ok()) return exists.status();
+    }
     if (!*exists) problem("chunk " + ToHex(HashOf(hash)) + " is referenced but missing");
   }
   const int64_t cutoff = NowMs() - grace.count();

@@ -134,10 +134,14 @@ Status RocksStore::ApplyChunkChanges(CommitBuilder& builder, rocksdb::WriteBatch
       if (change.delta < 0) return Status::Corruption("removing a reference to unknown chunk " + ToHex(hash));
       if (!change.bytes)
         return Status::Busy("chunk " + ToHex(hash) + " was collected before this commit; retry with its bytes");
-      batch.Put(cfs_[kFrames], key, *change.bytes);
       if (auto job = builder.deferred_.find(key); job != builder.deferred_.end()) {
-        batch.Put(cfs_[kWork], key, *job->second);  // re-encoded later, off the C-STORE path
+        // Re-encoded later, off the C-STORE path; the raw bytes wait in
+        // `staging`, whose files are dropped whole once re-encoded.
+        batch.Put(cfs_[kStaging], key, *change.bytes);
+        batch.Put(cfs_[kWork], key, *job->second);
         counters[kCountWork] += 1;
+      } else {
+        batch.Put(cfs_[kFrames], key, *change.bytes);
       }
       ref.codec = change.codec;
       ref.raw_size = change.raw_size;

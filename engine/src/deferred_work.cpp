@@ -1,7 +1,10 @@
 // Deferred work: chunks stored raw on the C-STORE path, each with a
 // re-encoding job in the `work` column family (written in the commit that
 // first stores the chunk, so a restart resumes it). The jobs are opaque to the
-// engine; dicom/ runs them and hands back the re-encoded bytes.
+// engine; dicom/ runs them and hands back the re-encoded bytes. The raw bytes
+// wait in `staging`; completing a job moves the chunk to `frames`.
+#include <rocksdb/options.h>
+
 #include "rocks_store.h"
 
 namespace pacs::engine {
@@ -25,6 +28,10 @@ Result<bool> RocksStore::CompleteDeferredWork(const ContentHash& hash, uint8_t e
   if (!*queued) return false;  // done or collected
   rocksdb::WriteBatch batch;
   batch.Delete(cfs_[kWork], key);
+  // The staged raw bytes leave `staging` in this batch, whatever happens:
+  // replaced by their encoding, or moved to `frames` as they are. (A folder
+  // written before `staging` existed has them in `frames` already.)
+  batch.Delete(cfs_[kStaging], key);
   std::map<std::string, int64_t> counters{{kCountWork, -1}};
   auto stored = ReadChunkRef(hash);
   if (!stored.ok()) return stored.status();
@@ -50,10 +57,32 @@ Result<bool> RocksStore::CompleteDeferredWork(const ContentHash& hash, uint8_t e
     ref.stored_size = reencoded->second.size();
     batch.Put(cfs_[kRefs], ChunkRefKey(key), ref.Encode());
     replaced = true;
+  } else {
+    std::string staged;
+    auto read = db_->Get(rocksdb::ReadOptions(), cfs_[kStaging], key, &staged);
+    if (read.ok())
+      batch.Put(cfs_[kFrames], key, staged);  // kept raw: no codec shrinks it
+    else if (!read.IsNotFound())
+      return FromRocks(read, "reading staged chunk " + ToHex(hash) + "; its job stays queued");
   }
   PACS_RETURN_IF_ERROR(ApplyCounterDeltas(counters, batch));
   PACS_RETURN_IF_ERROR(WriteLocked(batch, "storing a re-encoded chunk"));
   return replaced;
+}
+
+Status RocksStore::ReleaseStagingSpace() {
+  if (options_.read_only) return Status::Ok();
+  // Flushing every column family lets the write-ahead log files (which hold
+  // the raw frames too) be deleted; a staged frame deleted while still in the
+  // memtable never reaches a blob file at all.
+  PACS_RETURN_IF_ERROR(Flush());
+  // Staging's tables hold keys and blob references only: compacting them to
+  // the bottom drops the deleted frames' references and tombstones, and a
+  // blob file left with no live frame is deleted whole. Blob contents are not
+  // read or rewritten.
+  rocksdb::CompactRangeOptions options;
+  options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  return FromRocks(db_->CompactRange(options, cfs_[kStaging], nullptr, nullptr), "compacting the staging area");
 }
 
 }  // namespace pacs::engine

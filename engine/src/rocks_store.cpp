@@ -11,6 +11,8 @@
 //              "enc/" + pixel hash + chunk hash, "encn/" + pixel hash -> counts
 //   gc         chunk SHA-256 -> time (ms) its reference count reached zero
 //   work       chunk SHA-256 -> deferred re-encoding job (opaque to the engine)
+//   staging    chunk SHA-256 -> raw frame bytes while its job is pending
+//              (integrated BlobDB; files dropped whole once re-encoded)
 //   catalog    whatever the CatalogObserver (the query index) writes
 #include "rocks_store.h"
 
@@ -51,6 +53,19 @@ rocksdb::ColumnFamilyOptions CfOptions(Cf cf) {
       o.blob_compression_type = rocksdb::kNoCompression;
       o.enable_blob_garbage_collection = true;
       o.blob_garbage_collection_age_cutoff = 0.25;
+      o.compression = rocksdb::kNoCompression;
+      break;
+    case kStaging:
+      // Raw frames awaiting re-encoding: each is deleted once its encoding
+      // lands in `frames`, so its blob file holds nothing but garbage once
+      // the batch it came with is encoded, and is deleted whole after the
+      // tables referring to it are compacted (ReleaseStagingSpace). No
+      // garbage collection: rewriting raw frames would cost what we save.
+      o.enable_blob_files = true;
+      o.min_blob_size = 1024;
+      o.blob_file_size = 64ull << 20;
+      o.blob_compression_type = rocksdb::kNoCompression;
+      o.enable_blob_garbage_collection = false;
       o.compression = rocksdb::kNoCompression;
       break;
     default:
@@ -194,6 +209,11 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 5;
+  // Every commit writes the small column families too, which never fill a
+  // memtable on their own: without a bound the write-ahead log (raw frames
+  // included) is kept until ~2 GB. Past this, RocksDB flushes the column
+  // families that pin the oldest log file.
+  db_options.max_total_wal_size = 128ull << 20;
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (size_t i = 0; i < kCfCount; ++i) descriptors.emplace_back(kCfNames[i], CfOptions(static_cast<Cf>(i)));
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -298,8 +318,25 @@ Result<std::string> RocksStore::GetHeader(const ContentHash& hash) const {
   return GetBlob(kHeaders, hash, "header");
 }
 
+rocksdb::Status RocksStore::GetChunkBytes(const rocksdb::ReadOptions& options, std::string_view key,
+                                          std::string* bytes) const {
+  auto s = db_->Get(options, cfs_[kFrames], key, bytes);
+  if (s.IsNotFound()) s = db_->Get(options, cfs_[kStaging], key, bytes);
+  return s;
+}
+
 Result<std::string> RocksStore::GetChunk(const ContentHash& hash) const {
-  return GetBlob(kFrames, hash, "pixel chunk");
+  // One snapshot for both column families: a completing job moves the bytes
+  // from one to the other in one batch.
+  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
+  std::string bytes;
+  auto s = GetChunkBytes(ro, AsKey(hash), &bytes);
+  db_->ReleaseSnapshot(snapshot);
+  if (s.IsNotFound()) return Status::NotFound("pixel chunk " + ToHex(hash) + " is missing");
+  PACS_RETURN_IF_ERROR(FromRocks(s, "reading pixel chunk " + ToHex(hash)));
+  return bytes;
 }
 
 Result<std::optional<uint8_t>> RocksStore::HasChunk(const ContentHash& hash) const {
@@ -318,7 +355,7 @@ Result<StoredChunk> RocksStore::ReadChunk(const ContentHash& hash) const {
   const std::string ref_key = ChunkRefKey(AsKey(hash));
   std::string ref_value, bytes;
   auto s_ref = db_->Get(ro, cfs_[kRefs], ref_key, &ref_value);
-  auto s_bytes = db_->Get(ro, cfs_[kFrames], AsKey(hash), &bytes);
+  auto s_bytes = GetChunkBytes(ro, AsKey(hash), &bytes);
   db_->ReleaseSnapshot(snapshot);
   if (s_bytes.IsNotFound() || s_ref.IsNotFound()) return Status::NotFound("pixel chunk " + ToHex(hash) + " is missing");
   PACS_RETURN_IF_ERROR(FromRocks(s_ref, "reading chunk reference " + ToHex(hash)));

@@ -27,9 +27,22 @@
 namespace pacs::engine {
 
 // Column families, in the order they are opened (the handles' order).
-enum Cf : size_t { kDefault = 0, kInstances, kHeaders, kFrames, kRefs, kIndex, kCatalog, kGc, kWork, kCfCount };
+// `staging` came last: a folder of an older build gains it when a writer opens it.
+enum Cf : size_t {
+  kDefault = 0,
+  kInstances,
+  kHeaders,
+  kFrames,
+  kRefs,
+  kIndex,
+  kCatalog,
+  kGc,
+  kWork,
+  kStaging,
+  kCfCount
+};
 inline constexpr const char* kCfNames[kCfCount] = {"default", "instances", "headers", "frames", "refs",
-                                                   "index",   "catalog",   "gc",      "work"};
+                                                   "index",   "catalog",   "gc",      "work",   "staging"};
 
 // Counters kept in the default column family.
 inline constexpr char kCountPatients[] = "count/patients";
@@ -177,6 +190,7 @@ class RocksStore final : public Store {
   Result<bool> CompleteDeferredWork(const ContentHash& hash, uint8_t expected_codec,
                                     std::optional<std::pair<uint8_t, std::string>> reencoded) override
       EXCLUDES(commit_mutex_);
+  Status ReleaseStagingSpace() override;
 
  private:
   // Shared reads (rocks_store.cpp). A missing key is not an error; a value
@@ -187,6 +201,9 @@ class RocksStore final : public Store {
   Result<uint64_t> ReadU64(Cf cf, std::string_view key) const;  // 0 when absent
   Result<std::optional<ChunkRef>> ReadChunkRef(const ContentHash& hash) const;
   Result<std::string> GetBlob(Cf cf, const ContentHash& hash, const char* what) const;
+  // A chunk's bytes: in `frames`, or in `staging` while it awaits re-encoding.
+  // NotFound when neither has it.
+  rocksdb::Status GetChunkBytes(const rocksdb::ReadOptions& options, std::string_view key, std::string* bytes) const;
 
   // Writes `batch` (synced unless StoreOptions::sync_writes is off).
   Status WriteLocked(rocksdb::WriteBatch& batch, const std::string& what) REQUIRES(commit_mutex_);

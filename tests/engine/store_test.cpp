@@ -503,3 +503,57 @@ TEST_F(StoreTest, ProtectionStopsRetentionDeletesNotManualOnesAndSurvivesReopen)
 
 }  // namespace
 }  // namespace pacs::engine
+
+namespace pacs::engine {
+namespace {
+
+// Raw frames awaiting re-encoding wait in `staging`; once their encodings
+// land, releasing the staging space returns the raw bytes' disk space with
+// no compaction of the frames (the issue: replaced raw frames stayed in blob
+// files until someone ran `compact`).
+TEST_F(StoreTest, StagedRawFramesGiveTheirSpaceBackOnceReencoded) {
+  constexpr int kFrames = 48;
+  std::vector<std::string> frames;
+  for (int i = 0; i < kFrames; ++i)
+    frames.push_back(std::string(64 * 1024, static_cast<char>('A' + i % 50)) + static_cast<char>(i));
+  auto w = MakeInstance("5.1", "5", "h5", frames);
+  for (const auto& c : w.record.chunks) w.deferred_work.emplace_back(c.hash, "job");
+  ASSERT_TRUE(store_->CommitInstance(w).ok());
+  auto chunk = [&](int i) {
+    auto bytes = store_->GetChunk(w.record.chunks[i].hash);
+    return bytes.ok() ? *bytes : "<" + bytes.status().ToString() + ">";
+  };
+  // On disk (flushed), readable while staged.
+  ASSERT_TRUE(store_->ReleaseStagingSpace().ok());
+  const uint64_t staged = store_->Stats(false)->stored_bytes;
+  EXPECT_GT(staged, uint64_t{kFrames} * 64 * 1024);
+  EXPECT_EQ(chunk(3), frames[3]);
+  EXPECT_EQ(store_->ReadChunk(w.record.chunks[3].hash)->codec, 0);
+  ExpectClean(*store_);
+
+  // Every frame but the last gets a small encoding; the last stays raw.
+  for (int i = 0; i + 1 < kFrames; ++i) {
+    auto done =
+        store_->CompleteDeferredWork(w.record.chunks[i].hash, 0, std::make_pair(uint8_t{1}, "enc" + std::to_string(i)));
+    ASSERT_TRUE(done.ok() && *done) << i;
+  }
+  auto kept_raw = store_->CompleteDeferredWork(w.record.chunks[kFrames - 1].hash, 0, std::nullopt);
+  ASSERT_TRUE(kept_raw.ok());
+  EXPECT_FALSE(*kept_raw);
+  ASSERT_TRUE(store_->ReleaseStagingSpace().ok());
+  const uint64_t settled = store_->Stats(false)->stored_bytes;
+  std::printf("staged: %llu bytes on disk, after re-encoding and release: %llu\n",
+              static_cast<unsigned long long>(staged), static_cast<unsigned long long>(settled));
+  EXPECT_LT(settled + uint64_t{kFrames - 2} * 64 * 1024, staged);
+  EXPECT_EQ(chunk(3), "enc3");
+  EXPECT_EQ(chunk(kFrames - 1), frames[kFrames - 1]);
+  ExpectClean(*store_);
+  // And after a restart.
+  Reopen(DuplicatePolicy::kKeep);
+  EXPECT_EQ(chunk(kFrames - 1), frames[kFrames - 1]);
+  EXPECT_EQ(store_->ReadChunk(w.record.chunks[0].hash)->bytes, "enc0");
+  ExpectClean(*store_);
+}
+
+}  // namespace
+}  // namespace pacs::engine

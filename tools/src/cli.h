@@ -43,6 +43,7 @@ struct ServeFlags {
   bool verify_encode = false;  // the default; kept so scripts may say it
   bool no_verify_encode = false;
   bool inline_encode = false;
+  unsigned encode_threads = 0;  // background encoding threads; 0: one per hardware thread
   bool verbose = false;
   // Retention and quotas (docs/operations.md), all off unless given.
   std::vector<std::string> retention_rules;  // study-date>AGE[:MOD,...] | received>AGE[:MOD,...]

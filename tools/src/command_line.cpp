@@ -178,6 +178,11 @@ void CommandLine::AddServe() {
   command.add_flag("--inline-encode", serve.inline_encode,
                    "encode frames before each C-STORE response instead of in the background");
   command
+      .add_option("--encode-threads", serve.encode_threads,
+                  "threads re-encoding frames in the background (0: one per hardware thread)")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, 256u));
+  command
       .add_option("--peer", serve.peers,
                   "a C-MOVE destination (matched by AE title, then NAME) and where a Storage Commitment "
                   "report to that AE title goes on a new association; repeatable")

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <csignal>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -81,6 +82,18 @@ class AdminApi {
       Json reply = HandleProtect(store_, *request);
       return JsonReply(JsonString(reply, "error").empty() ? 200 : 400, reply);
     }
+    if (method == "POST" && target == "/wait-idle") {
+      // Until background encoding is done and the staged raw frames' space
+      // is released: what benchmarks wait for before measuring the archive.
+      const int64_t timeout_ms = std::max<int64_t>(0, JsonInt(*request, "timeout_ms", 600000));
+      const auto start = std::chrono::steady_clock::now();
+      const bool idle = !use_background_ || background_.WaitIdle(std::chrono::milliseconds(timeout_ms));
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (!idle)
+        return ErrorReply(503, "background encoding still busy after " + std::to_string(timeout_ms) + " ms (backlog " +
+                                   std::to_string(background_.backlog()) + ")");
+      return JsonReply(200, {{"idle", true}, {"waited_seconds", seconds}});
+    }
     if (method == "POST" && target == "/compact" && use_background_) {
       // Compaction measures the archive as it will stay: re-encode first (bounded).
       if (!background_.WaitIdle(std::chrono::minutes(30)))
@@ -117,6 +130,7 @@ class AdminApi {
         {"commitment_reports_failed", JsonCount(c.commitment_reports_failed.value())},
         {"background_encoded_frames", JsonCount(background_.frames_encoded())},
         {"background_backlog", JsonCount(background_.backlog())},
+        {"background_threads", JsonCount(use_background_ ? background_.threads() : 0)},
     };
     return JsonReply(200, json);
   }
@@ -161,9 +175,12 @@ int RunServe(const ServeFlags& flags) {
   auto store = OpenFolder(data, *policy);
   if (!store.ok()) return Fail(store.status());
   // Frames are re-encoded behind the C-STORE responses unless --inline-encode.
-  dicom::BackgroundEncoder background(**store, codec_policy->verify_encode);
+  dicom::BackgroundEncoder background(**store, codec_policy->verify_encode, flags.encode_threads);
   const bool use_background = !flags.inline_encode && codec_policy->forced != codecs::CodecId::kRaw;
-  if (use_background) background.Start();
+  if (use_background) {
+    background.Start();
+    LogInfo("background encoding on " + std::to_string(background.threads()) + " threads");
+  }
   dicom::Ingestor ingestor(**store, *codec_policy, use_background ? &background : nullptr);
   auto retention_policy = RetentionPolicyFromJson(
       {{"rules", flags.retention_rules}, {"quota_bytes", flags.storage_quota_bytes}, {"on_quota", flags.on_quota}});

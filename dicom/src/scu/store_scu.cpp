@@ -20,6 +20,7 @@
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "dcmtk/dcmnet/diutil.h"
 #include "dcmtk/dcmnet/scu.h"
+#include "pacs/base/mutex.h"
 #include "scu_config.h"
 
 namespace pacs::dicom {
@@ -293,21 +294,32 @@ PushResult PushFiles(SendableFiles& files, const ScuPeer& peer, int associations
   std::vector<std::unique_ptr<Worker>> workers;
   for (size_t w = 0; w < share.size(); ++w)
     workers.push_back(std::make_unique<Worker>(impl, peer, done_files, done_bytes));
-  std::atomic<size_t> finished{0};
+  // The clock stops when the last association's thread ends, not at the
+  // next progress tick: each thread notes its end time and wakes the caller.
+  Mutex finish_mutex;
+  CondVar finished_cv;
+  size_t finished = 0;
+  auto last_end = std::chrono::steady_clock::time_point::min();
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::thread> threads;
   for (size_t w = 0; w < share.size(); ++w)
     threads.emplace_back([&, w] {
       if (!share[w].empty()) workers[w]->Run(share[w]);
+      const auto end = std::chrono::steady_clock::now();
+      MutexLock lock(finish_mutex);
+      last_end = std::max(last_end, end);
       ++finished;
+      finished_cv.SignalAll();
     });
-  while (finished.load() < threads.size()) {
+  for (bool all_done = false; !all_done;) {
     if (on_progress) on_progress(done_files.load(), done_bytes.load());
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    MutexLock lock(finish_mutex);
+    if (finished < threads.size()) (void)finished_cv.WaitFor(finish_mutex, std::chrono::milliseconds(100));
+    all_done = finished == threads.size();
   }
   for (auto& t : threads) t.join();
   PushResult total;
-  total.wall_seconds = Seconds(std::chrono::steady_clock::now() - start);
+  total.wall_seconds = Seconds(last_end - start);
   if (on_progress) on_progress(done_files.load(), done_bytes.load());
   for (auto& w : workers) {
     PushResult& r = w->result();

@@ -2,12 +2,18 @@
 // Re-encodes frames that ingest stored raw, off the C-STORE path: the
 // modality is answered as soon as the raw frame is durable, and the archive
 // reaches its compressed size behind it. The jobs live in the store (written
-// in the instance's commit), so a restart resumes them.
+// in the instance's commit), so a restart resumes them. A bounded pool of
+// threads (one per core by default) encodes them; when the jobs run dry the
+// store is asked to return the staged raw frames' space.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <deque>
+#include <set>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "pacs/base/mutex.h"
 #include "pacs/base/thread_annotations.h"
@@ -15,36 +21,69 @@
 
 namespace pacs::dicom {
 
-// Thread-safe: any thread may call any method. One worker thread per
-// instance; mutex_ guards the worker's stop / wake-up / idle handshake, the
-// counters are atomics read without it.
+// Thread-safe: any thread may call any method except Start and Stop, which
+// belong to the owner's thread. mutex_ guards the job queue shared by the
+// pool threads, the scan / idle / stop handshake and the backlog estimate;
+// the frame counter is an atomic read without it.
+//
+// Memory is bounded: the queue holds at most kScanBatch job descriptions
+// (tens of bytes each) and each thread holds one frame (raw, encoded and
+// the verification decode) at a time.
 class BackgroundEncoder {
  public:
-  BackgroundEncoder(engine::Store& store, bool verify_encode);
+  // `threads` 0 means one per hardware thread.
+  BackgroundEncoder(engine::Store& store, bool verify_encode, unsigned threads = 0);
   ~BackgroundEncoder();
   void Start();
-  void Stop() EXCLUDES(mutex_);    // finishes the frame in hand, leaves the rest queued
+  void Stop() EXCLUDES(mutex_);    // finishes the frames in hand, leaves the rest queued in the store
   void Notify() EXCLUDES(mutex_);  // new work was committed
-  // Jobs not yet done (an estimate between scans).
-  uint64_t backlog() const { return backlog_.load(); }
-  // Waits until no job is left, at most `timeout`; true if drained.
+  // Jobs not yet done: announced since the last scan (or left behind a full
+  // scan batch), queued, and in hand. An estimate (a Notify may stand for
+  // several frames), never negative: it is counted from sizes, not
+  // decremented.
+  uint64_t backlog() const EXCLUDES(mutex_);
+  // Waits until no job is left and the staged raw frames' space has been
+  // released, at most `timeout`; true if so.
   bool WaitIdle(std::chrono::milliseconds timeout) EXCLUDES(mutex_);
   uint64_t frames_encoded() const { return encoded_.load(); }
+  unsigned threads() const { return threads_wanted_; }
+
+  // Jobs taken from the store per scan.
+  static constexpr size_t kScanBatch = 256;
+  // Time without a Notify() before the staging space is released: ingest
+  // has paused.
+  static constexpr std::chrono::seconds kQuietBeforeRelease{1};
 
  private:
-  void Run() EXCLUDES(mutex_);
-  size_t RunOnePass() EXCLUDES(mutex_);  // returns the number of jobs seen
+  struct Job {
+    engine::ContentHash hash;
+    std::string text;
+  };
+  void Work() EXCLUDES(mutex_);  // the loop of one pool thread
+  // Refills queue_ from the store; called with scanning_ set, without the lock.
+  std::vector<Job> Scan();
+  void EncodeOne(const Job& job);
 
   engine::Store& store_;
   const bool verify_;
-  std::thread thread_;  // started and joined by the owner's thread only
-  Mutex mutex_;
-  CondVar wake_;     // signalled with pending_notify_ or stopping_ set
-  CondVar idle_cv_;  // signalled when the worker goes idle
+  const unsigned threads_wanted_;
+  std::vector<std::thread> threads_;  // started and joined by the owner's thread only
+  mutable Mutex mutex_;
+  CondVar wake_;     // signalled when the queue, rescan_ or stopping_ change
+  CondVar idle_cv_;  // signalled when the pool goes idle
+  bool started_ GUARDED_BY(mutex_) = false;
   bool stopping_ GUARDED_BY(mutex_) = false;
-  bool pending_notify_ GUARDED_BY(mutex_) = false;
+  bool rescan_ GUARDED_BY(mutex_) = false;    // the store may hold jobs we have not queued
+  bool scanning_ GUARDED_BY(mutex_) = false;  // one thread is reading the store
+  bool releasing_ GUARDED_BY(mutex_) = false;
+  bool release_due_ GUARDED_BY(mutex_) = false;  // jobs completed since the last release
+  std::chrono::steady_clock::time_point last_notify_ GUARDED_BY(mutex_){};
   bool idle_ GUARDED_BY(mutex_) = true;
-  std::atomic<uint64_t> backlog_{0};
+  std::deque<Job> queue_ GUARDED_BY(mutex_);
+  std::set<engine::ContentHash> in_hand_ GUARDED_BY(mutex_);
+  // Completed while a scan ran: the scan may have read them still queued.
+  std::set<engine::ContentHash> done_during_scan_ GUARDED_BY(mutex_);
+  uint64_t announced_ GUARDED_BY(mutex_) = 0;  // Notify() calls since the last scan began
   std::atomic<uint64_t> encoded_{0};
 };
 

@@ -203,6 +203,12 @@ class Store {
   virtual Status ForEachDeferredWork(const std::function<bool(const ContentHash&, std::string_view)>& visit) const = 0;
   virtual Result<bool> CompleteDeferredWork(const ContentHash& hash, uint8_t expected_codec,
                                             std::optional<std::pair<uint8_t, std::string>> reencoded) = 0;
+  // Returns the disk space of raw frames whose re-encoding completed: flushes
+  // the memtables (so the write-ahead log can go) and compacts the staging
+  // column family, whose files then hold no live frame and are deleted whole.
+  // Cheap (staging's tables hold keys and blob references only); meant for
+  // when the deferred work runs dry.
+  virtual Status ReleaseStagingSpace() = 0;
   // Visits every instance in SOP Instance UID order until `visit` returns false.
   virtual Status ForEachInstance(const std::function<bool(const InstanceRecord&)>& visit) const = 0;
   // Flushes memtables so that stored_bytes reflects the data folder.
