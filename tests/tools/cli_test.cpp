@@ -179,7 +179,8 @@ TEST(CommandLineTest, HelpExitsZeroForEverySubcommand) {
   ::testing::internal::CaptureStdout();
   EXPECT_EQ(top.Parse({"--help"}), 0);
   const std::string usage = ::testing::internal::GetCapturedStdout();
-  for (const char* command : {"serve", "import", "export", "stats", "delete", "compact", "verify", "reindex", "bench"})
+  for (const char* command :
+       {"serve", "import", "export", "stats", "delete", "compact", "verify", "reindex", "commit-request", "bench"})
     EXPECT_NE(usage.find(command), std::string::npos) << command << " missing from " << usage;
 }
 
@@ -222,12 +223,34 @@ TEST(CommandLineTest, RetentionFlagsAreCheckedAndSizesBecomeBytes) {
   ::testing::internal::GetCapturedStderr();
 }
 
+TEST(CommandLineTest, CommitRequestTakesItsFlagsAndNeedsPortAndFiles) {
+  CommandLine cli;
+  ASSERT_EQ(cli.Parse({"commit-request", "--port", "11112", "--listen-port", "11113", "--calling-aet", "MOD",
+                       "--timeout", "90s", "a.dcm", "b.dcm"}),
+            std::nullopt);
+  EXPECT_EQ(cli.command(), "commit-request");
+  EXPECT_EQ(cli.commit_request.port, 11112);
+  EXPECT_EQ(cli.commit_request.listen_port, 11113);
+  EXPECT_EQ(cli.commit_request.calling_aet, "MOD");
+  EXPECT_EQ(cli.commit_request.called_aet, "PACSCORE");
+  EXPECT_EQ(cli.commit_request.timeout_ms, 90000);
+  EXPECT_EQ(cli.commit_request.files, (std::vector<std::string>{"a.dcm", "b.dcm"}));
+  CommandLine no_files, no_port, long_aet;
+  EXPECT_EQ(ParseQuietly(no_files, {"commit-request", "--port", "11112"}), 1);
+  EXPECT_EQ(ParseQuietly(no_port, {"commit-request", "a.dcm"}), 1);
+  EXPECT_EQ(ParseQuietly(long_aet, {"commit-request", "--port", "1", "--calling-aet", "SEVENTEEN_LETTERS", "a.dcm"}),
+            1);
+  CommandLine serve;
+  ASSERT_EQ(serve.Parse({"serve", "--data", "d", "--commit-release-wait", "250ms"}), std::nullopt);
+  EXPECT_EQ(serve.serve.commit_release_wait_ms, 250);
+}
+
 TEST(CommandLineTest, ServeHelpListsEveryFlag) {
   CommandLine cli;
   const std::string help = cli.Help("serve");
   for (const char* flag : {"--data", "--port", "--aet", "--admin-port", "--max-associations", "--on-duplicate",
-                           "--codec", "--peer", "--inline-encode", "--verify-encode", "--no-verify-encode", "--verbose",
-                           "--log-format", "--config", "--metrics-bind"})
+                           "--codec", "--peer", "--inline-encode", "--verify-encode", "--no-verify-encode",
+                           "--commit-release-wait", "--verbose", "--log-format", "--config", "--metrics-bind"})
     EXPECT_NE(help.find(flag), std::string::npos) << flag << " missing from " << help;
 }
 

@@ -91,7 +91,7 @@ CommitmentCheck ArchiveHandlers::CheckInstance(const std::string& sop_class_uid,
     return {kClassInstanceConflict, "stored as SOP class " + record->sop_class_uid + ", requested as " + sop_class_uid};
   Status deep = VerifyInstanceDeep(store, *record);
   if (!deep.ok()) return {kProcessingFailure, "stored copy is damaged: " + deep.ToString()};
-  return {};
+  return CommitmentCheck::Committed();
 }
 
 const PeerAddress* ArchiveHandlers::FindCommitmentRequester(const std::string& ae_title) const {

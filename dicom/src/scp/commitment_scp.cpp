@@ -322,6 +322,9 @@ OFCondition HandleCommitmentRequest(AssociationWorker& worker, T_DIMSE_N_ActionR
       break;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  // After another request the checks may still run: never report before they end
+  // (an unchecked outcome reads as committed).
+  transaction->checked.wait();
   auto information = EventInformation(*transaction);
   Uint16 rsp_status = 0;
   cond = worker.sendEVENTREPORTRequest(pres_id, UID_StorageCommitmentPushModelSOPInstance, 1, EventType(*transaction),

@@ -53,10 +53,12 @@ class RetrieveRequestHandler {
 };
 
 // Storage Commitment (PS3.4 Annex J): whether one instance can be committed.
+// Not committed until a check says so: the default is a processing failure.
 struct CommitmentCheck {
-  uint16_t failure_reason = 0;  // 0: committed; else 0110, 0112, 0119 or 0122 (PS3.4 J.3.2.1.1.2)
-  std::string problem;          // what was wrong, for the log
+  uint16_t failure_reason = 0x0110;     // 0: committed; else 0110, 0112, 0119 or 0122 (PS3.4 J.3.2.1.1.2)
+  std::string problem = "not checked";  // what was wrong, for the log
   bool committed() const { return failure_reason == 0; }
+  static CommitmentCheck Committed() { return {0, {}}; }
 };
 
 class CommitmentRequestHandler {
