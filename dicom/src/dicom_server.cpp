@@ -22,7 +22,7 @@ struct DicomServer::Impl {
       : options(std::move(o)),
         queries(ingestor.store(), options.ae_title),
         handlers(ingestor, queries, options),
-        context{handlers, handlers, handlers, counters, options},
+        context{handlers, handlers, handlers, handlers, counters, options},
         pool(context) {}
 };
 

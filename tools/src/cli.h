@@ -37,8 +37,9 @@ struct ServeFlags {
   uint16_t max_associations = 16;
   std::string on_duplicate = "keep";
   std::string codec = "auto";
-  std::vector<std::string> peers;  // NAME=AET@HOST:PORT, C-MOVE destinations
-  bool verify_encode = false;      // the default; kept so scripts may say it
+  std::vector<std::string> peers;  // NAME=AET@HOST:PORT, C-MOVE destinations, Storage Commitment requesters
+  int64_t commit_release_wait_ms = 1000;
+  bool verify_encode = false;  // the default; kept so scripts may say it
   bool no_verify_encode = false;
   bool inline_encode = false;
   bool verbose = false;
@@ -98,7 +99,19 @@ struct ProtectFlags {
   bool json = false;
 };
 
+// commit-request: a Storage Commitment client.
+struct CommitRequestFlags {
+  std::string host = "127.0.0.1";
+  uint16_t port = 11112;
+  std::string called_aet = "PACSCORE";
+  std::string calling_aet = "COMMITSCU";
+  uint16_t listen_port = 0;  // 0: the report on the same association
+  int64_t timeout_ms = int64_t{120} * 1000;
+  std::vector<std::string> files;
+};
+
 int RunServe(const ServeFlags& flags);
+int RunCommitRequest(const CommitRequestFlags& flags);
 int RunRetention(const RetentionFlags& flags);
 int RunProtect(const ProtectFlags& flags);
 int RunImport(const ImportFlags& flags);

@@ -125,6 +125,7 @@ CommandLine::CommandLine()
   AddStats();
   AddMaintenance();
   AddRetention();
+  AddCommitRequest();
   // Listed for the usage only: main() hands `bench` its arguments untouched.
   app_.add_subcommand("bench", "measure ingest, query and retrieval next to other archives (pacscore bench --help)")
       ->prefix_command()
@@ -169,10 +170,20 @@ void CommandLine::AddServe() {
   AddCodecFlags(command, serve.codec, serve.verify_encode, serve.no_verify_encode);
   command.add_flag("--inline-encode", serve.inline_encode,
                    "encode frames before each C-STORE response instead of in the background");
-  command.add_option("--peer", serve.peers, "a C-MOVE destination, repeatable; matched by AE title, then NAME")
+  command
+      .add_option("--peer", serve.peers,
+                  "a C-MOVE destination (matched by AE title, then NAME) and where a Storage Commitment "
+                  "report to that AE title goes on a new association; repeatable")
       ->type_name("NAME=AET@HOST:PORT")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->check(CheckWith(dicom::ParsePeer));
+  command
+      .add_option("--commit-release-wait", serve.commit_release_wait_ms,
+                  "after a Storage Commitment N-ACTION response, how long the requester has to release its "
+                  "association before the report goes on that association (else on a new one to its --peer)")
+      ->type_name("DURATION")
+      ->default_str("1s")
+      ->transform(kDurationToMs);
   command.add_flag("--verbose", serve.verbose, "log debug lines too (each C-FIND, ...)");
   AddRetentionFlags(command, serve.retention_rules, serve.storage_quota_bytes, serve.on_quota);
   command
@@ -276,6 +287,33 @@ void CommandLine::AddRetention() {
   AddCommonFlags(protect_command);
 }
 
+void CommandLine::AddCommitRequest() {
+  CLI::App& command = *app_.add_subcommand(
+      "commit-request",
+      "ask a DICOM node to commit the instances of DICOM files (Storage Commitment); exit status 0 only when "
+      "every instance was committed, 2 when some were not");
+  CommitRequestFlags& flags = commit_request;
+  command.add_option("--host", flags.host, "the node's host")->capture_default_str();
+  command.add_option("--port", flags.port, "the node's DICOM port")->required()->check(kPort);
+  command.add_option("--called-aet", flags.called_aet, "the node's AE title")->capture_default_str()->check(kAeTitle);
+  command.add_option("--calling-aet", flags.calling_aet, "our AE title")->capture_default_str()->check(kAeTitle);
+  command
+      .add_option("--listen-port", flags.listen_port,
+                  "release the association after the request and accept the report on a new association on "
+                  "this port (the node must have us as a --peer); without it the report is taken on the same "
+                  "association")
+      ->check(kPort);
+  command.add_option("--timeout", flags.timeout_ms, "how long to wait for the report")
+      ->type_name("DURATION")
+      ->default_str("120s")
+      ->transform(kDurationToMs);
+  command.add_option("files", flags.files, "DICOM files whose SOP Class/Instance UIDs are to be committed")
+      ->type_name("FILE...")
+      ->required()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  AddCommonFlags(command);
+}
+
 std::optional<int> CommandLine::Parse(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr, "%s", app_.help().c_str());
@@ -336,6 +374,7 @@ int CommandLine::Run() const {
   if (chosen == "verify") return RunVerify(verify);
   if (chosen == "retention") return RunRetention(retention);
   if (chosen == "protect") return RunProtect(protect);
+  if (chosen == "commit-request") return RunCommitRequest(commit_request);
   return Fail(Status::InvalidArgument("pacscore " + chosen + " is run by the pacscore program itself"));
 }
 

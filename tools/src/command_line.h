@@ -53,6 +53,7 @@ class CommandLine {
   MaintenanceFlags delete_flags, compact, verify;
   RetentionFlags retention;
   ProtectFlags protect;
+  CommitRequestFlags commit_request;
   std::string log_format = "text";
 
  private:
@@ -62,6 +63,7 @@ class CommandLine {
   void AddStats();
   void AddMaintenance();
   void AddRetention();
+  void AddCommitRequest();
   // --log-format and --config, which every subcommand takes.
   void AddCommonFlags(CLI::App& command);
 

@@ -8,6 +8,7 @@
 #include "admin_http.h"
 #include "cli.h"
 #include "pacs/base/log.h"
+#include "pacs/dicom/commit_scu.h"
 #include "pacs/dicom/exporter.h"
 #include "pacs/dicom/index.h"
 #include "pacs/dicom/ingest.h"
@@ -215,6 +216,40 @@ int RunStats(const StatsFlags& flags) {
                   static_cast<long long>(JsonInt(usage, "chunks")), static_cast<long long>(JsonInt(usage, "raw_bytes")),
                   static_cast<long long>(JsonInt(usage, "stored_bytes")));
   return 0;
+}
+
+int RunCommitRequest(const CommitRequestFlags& flags) {
+  // As for serve: without it every exchange waits on a delayed ACK.
+  setenv("TCP_NODELAY", "1", 1);
+  auto references = dicom::ReadCommitmentReferences(flags.files);
+  if (!references.ok()) return Fail(references.status());
+  dicom::CommitmentRequestOptions options;
+  options.peer = {
+      .host = flags.host, .port = flags.port, .called_aet = flags.called_aet, .calling_aet = flags.calling_aet};
+  options.listen_port = flags.listen_port;
+  options.timeout_seconds = static_cast<int>(std::max<int64_t>(1, (flags.timeout_ms + 999) / 1000));
+  auto report = dicom::RequestCommitment(options, *references);
+  if (!report.ok()) return Fail(report.status());
+  size_t committed = 0;
+  for (const auto& outcome : report->instances) {
+    const char* file = outcome.reference.file.c_str();
+    const char* uid = outcome.reference.sop_instance_uid.c_str();
+    if (outcome.committed) {
+      ++committed;
+      std::printf("committed %s %s\n", uid, file);
+    } else if (outcome.reported) {
+      char reason[8];
+      std::snprintf(reason, sizeof reason, "%04X", outcome.failure_reason);
+      std::printf("failed %s %s reason %s (%s)\n", uid, file, reason,
+                  dicom::FailureReasonName(outcome.failure_reason).c_str());
+    } else {
+      std::printf("failed %s %s (not in the report)\n", uid, file);
+    }
+  }
+  std::printf("%zu of %zu committed, transaction %s, event type %u, report on %s after %.3f s\n", committed,
+              report->instances.size(), report->transaction_uid.c_str(), report->event_type,
+              report->on_new_association ? "a new association" : "the same association", report->seconds);
+  return report->all_committed() ? 0 : 2;
 }
 
 }  // namespace pacs::tools

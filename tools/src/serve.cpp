@@ -103,6 +103,10 @@ class AdminApi {
         {"stores_succeeded", JsonCount(c.stores_succeeded.load())},
         {"stores_failed", JsonCount(c.stores_failed.load())},
         {"receive_failures", JsonCount(c.receive_failures.load())},
+        {"commitment_requests", JsonCount(c.commitment_requests.load())},
+        {"commitment_instances_committed", JsonCount(c.commitment_instances_committed.load())},
+        {"commitment_instances_failed", JsonCount(c.commitment_instances_failed.load())},
+        {"commitment_reports_failed", JsonCount(c.commitment_reports_failed.load())},
         {"background_encoded_frames", JsonCount(background_.frames_encoded())},
         {"background_backlog", JsonCount(background_.backlog())},
     };
@@ -166,9 +170,12 @@ int RunServe(const ServeFlags& flags) {
                                                       dicom::QuotaActionName(retention_policy->on_quota)));
   dicom::RetentionService retention(**store, *retention_policy, std::chrono::milliseconds(flags.retention_interval_ms));
   retention.Start();
-  dicom::DicomServer server(
-      ingestor,
-      {.port = flags.port, .ae_title = flags.aet, .max_associations = flags.max_associations, .peers = peers});
+  dicom::DicomServer server(ingestor,
+                            {.port = flags.port,
+                             .ae_title = flags.aet,
+                             .max_associations = flags.max_associations,
+                             .peers = peers,
+                             .commitment_release_wait = std::chrono::milliseconds(flags.commit_release_wait_ms)});
 
   const std::string data_abs = fs::absolute(data).string();
   AdminApi api(**store, ingestor, server, background, retention, use_background, data_abs);

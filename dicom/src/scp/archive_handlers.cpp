@@ -2,7 +2,9 @@
 
 #include "../ingest_dataset.h"
 #include "dcmtk/dcmnet/dimse.h"
+#include "negotiation.h"
 #include "pacs/base/log.h"
+#include "pacs/dicom/instance_split.h"
 
 namespace pacs::dicom::scp {
 namespace {
@@ -68,6 +70,33 @@ const PeerAddress* ArchiveHandlers::FindMoveDestination(const std::string& move_
     if (peer.ae_title == move_destination) return &peer;
   for (const auto& peer : options_.peers)
     if (peer.name == move_destination) return &peer;
+  return nullptr;
+}
+
+CommitmentCheck ArchiveHandlers::CheckInstance(const std::string& sop_class_uid, const std::string& sop_instance_uid) {
+  // Failure Reasons of PS3.4 J.3.2.1.1.2.
+  constexpr uint16_t kProcessingFailure = 0x0110;
+  constexpr uint16_t kNoSuchObjectInstance = 0x0112;
+  constexpr uint16_t kClassInstanceConflict = 0x0119;
+  constexpr uint16_t kSopClassNotSupported = 0x0122;
+  if (!IsStorageSopClass(sop_class_uid))
+    return {kSopClassNotSupported, "SOP class " + sop_class_uid + " is not a storage SOP class we accept"};
+  const engine::Store& store = ingestor_.store();
+  auto record = store.GetInstance(sop_instance_uid);
+  if (!record.ok()) {
+    if (record.status().code() == StatusCode::kNotFound) return {kNoSuchObjectInstance, "not stored"};
+    return {kProcessingFailure, "cannot read its record: " + record.status().ToString()};
+  }
+  if (record->sop_class_uid != sop_class_uid)
+    return {kClassInstanceConflict, "stored as SOP class " + record->sop_class_uid + ", requested as " + sop_class_uid};
+  Status deep = VerifyInstanceDeep(store, *record);
+  if (!deep.ok()) return {kProcessingFailure, "stored copy is damaged: " + deep.ToString()};
+  return {};
+}
+
+const PeerAddress* ArchiveHandlers::FindCommitmentRequester(const std::string& ae_title) const {
+  for (const auto& peer : options_.peers)
+    if (peer.ae_title == ae_title) return &peer;
   return nullptr;
 }
 

@@ -1,7 +1,8 @@
 // File: archive_handlers.h
 // The archive behind the DIMSE services: C-STORE goes through the ingest
 // pipeline, C-FIND reads the query index, C-MOVE and C-GET resolve to stored
-// instances and send to the configured destinations. Thread-safe: it holds
+// instances and send to the configured destinations; Storage Commitment
+// re-checks stored instances (VerifyInstanceDeep). Thread-safe: it holds
 // no state of its own (Ingestor and QueryEngine are thread-safe).
 #pragma once
 
@@ -12,7 +13,10 @@
 
 namespace pacs::dicom::scp {
 
-class ArchiveHandlers final : public StoreRequestHandler, public FindRequestHandler, public RetrieveRequestHandler {
+class ArchiveHandlers final : public StoreRequestHandler,
+                              public FindRequestHandler,
+                              public RetrieveRequestHandler,
+                              public CommitmentRequestHandler {
  public:
   ArchiveHandlers(Ingestor& ingestor, const QueryEngine& queries, const ServerOptions& options)
       : ingestor_(ingestor), queries_(queries), options_(options) {}
@@ -26,6 +30,9 @@ class ArchiveHandlers final : public StoreRequestHandler, public FindRequestHand
   // By AE title first, then by the name given to `serve --peer`.
   const PeerAddress* FindMoveDestination(const std::string& move_destination) const override;
   const engine::Store& store() const override { return ingestor_.store(); }
+  CommitmentCheck CheckInstance(const std::string& sop_class_uid, const std::string& sop_instance_uid) override;
+  // By AE title only: the report goes back to the AE that asked.
+  const PeerAddress* FindCommitmentRequester(const std::string& ae_title) const override;
 
  private:
   Ingestor& ingestor_;

@@ -1,5 +1,6 @@
 #include "association_worker.h"
 
+#include "commitment_scp.h"
 #include "echo_scp.h"
 #include "find_scp.h"
 #include "get_scp.h"
@@ -13,7 +14,20 @@ OFCondition AssociationWorker::run(T_ASC_Association* assoc) {
   assoc_ = assoc;
   OFCondition cond = DcmThreadSCP::run(assoc);
   assoc_ = nullptr;
+  std::vector<std::function<void()>> jobs;
+  jobs.swap(after_association_);
+  for (auto& job : jobs) job();
   return cond;
+}
+
+bool AssociationWorker::DataWaiting() const {
+  return assoc_ != nullptr && ASC_dataWaiting(assoc_, 0);
+}
+
+OFCondition AssociationWorker::Dispatch(T_DIMSE_Message& message, T_ASC_PresentationContextID pres_id) {
+  DcmPresentationContextInfo info;
+  getPresentationContextInfo(assoc_, pres_id, info);
+  return handleIncomingCommand(&message, info);
 }
 
 std::string AssociationWorker::Peer() const {
@@ -42,6 +56,8 @@ OFCondition AssociationWorker::handleIncomingCommand(T_DIMSE_Message* msg, const
       return HandleGetRequest(*this, msg->msg.CGetRQ, info);
     case DIMSE_C_ECHO_RQ:
       return HandleEchoRequest(*this, msg->msg.CEchoRQ, info);
+    case DIMSE_N_ACTION_RQ:
+      return HandleCommitmentRequest(*this, msg->msg.NActionRQ, info);
     default:
       return DcmThreadSCP::handleIncomingCommand(msg, info);  // DCMTK refuses what we do not serve
   }

@@ -5,6 +5,7 @@
 // the services use, so that each service is a function of the worker.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -27,16 +28,26 @@ class AssociationWorker : public DcmThreadSCP {
   std::string Peer() const;
   // The storage contexts accepted on this association (C-GET sends on them).
   std::vector<StorageContext> AcceptedStorageContexts() const;
+  // Whether the requester has sent something not read yet (a command, a
+  // release or an abort); does not wait.
+  bool DataWaiting() const;
+  // Answers a command read outside the worker's own loop, as that loop would.
+  OFCondition Dispatch(T_DIMSE_Message& message, T_ASC_PresentationContextID pres_id);
+  // Runs `job` on this thread once the association has ended (its release
+  // acknowledged): Storage Commitment sends its report on a new association.
+  void AfterAssociation(std::function<void()> job) { after_association_.push_back(std::move(job)); }
 
   using DcmSCP::checkForCANCEL;
   using DcmSCP::getPeerAETitle;
   using DcmSCP::handleECHORequest;
+  using DcmSCP::receiveACTIONRequest;
   using DcmSCP::receiveDIMSECommand;
   using DcmSCP::receiveDIMSEDataset;
   using DcmSCP::receiveFINDRequest;
   using DcmSCP::receiveMOVERequest;
   using DcmSCP::receiveSTORERequest;
   using DcmSCP::sendDIMSEMessage;
+  using DcmSCP::sendEVENTREPORTRequest;
   using DcmSCP::sendFINDResponse;
   using DcmSCP::sendMOVEResponse;
   using DcmSCP::sendSTOREResponse;
@@ -48,7 +59,8 @@ class AssociationWorker : public DcmThreadSCP {
 
  private:
   const ScpContext& context_;
-  T_ASC_Association* assoc_ = nullptr;  // while run() serves one, on this thread only
+  T_ASC_Association* assoc_ = nullptr;                    // while run() serves one, on this thread only
+  std::vector<std::function<void()>> after_association_;  // this thread only
 };
 
 }  // namespace pacs::dicom::scp

@@ -49,6 +49,7 @@ const char* const kServiceSopClasses[] = {
     UID_MOVEStudyRootQueryRetrieveInformationModel,
     UID_GETPatientRootQueryRetrieveInformationModel,
     UID_GETStudyRootQueryRetrieveInformationModel,
+    UID_StorageCommitmentPushModelSOPClass,
 };
 
 template <size_t N>

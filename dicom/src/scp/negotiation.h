@@ -1,7 +1,8 @@
 // File: negotiation.h
 // Which presentation contexts the DICOM node accepts, and in which transfer
-// syntax: the services' SOP classes in an uncompressed syntax, every storage
-// SOP class in the best syntax offered (with the SCP role for C-GET).
+// syntax: the services' SOP classes (verification, query/retrieve, Storage
+// Commitment Push Model) in an uncompressed syntax, every storage SOP class
+// in the best syntax offered (with the SCP role for C-GET).
 #pragma once
 
 #include <string>

@@ -1,6 +1,6 @@
 // File: request_handlers.h
 // The narrow interfaces between the DIMSE services (store_scp, find_scp,
-// move_scp, get_scp) and what answers them, in the shape of Orthanc's
+// move_scp, get_scp, commitment_scp) and what answers them, in the shape of Orthanc's
 // IStoreRequestHandler / IFindRequestHandler: a service speaks DIMSE, its
 // handler decides and returns a DIMSE status. One handler serves every
 // association thread at once, so implementations are thread-safe.
@@ -50,6 +50,25 @@ class RetrieveRequestHandler {
   virtual const PeerAddress* FindMoveDestination(const std::string& move_destination) const = 0;
   // Where the sub-operations read the instances they send.
   virtual const engine::Store& store() const = 0;
+};
+
+// Storage Commitment (PS3.4 Annex J): whether one instance can be committed.
+struct CommitmentCheck {
+  uint16_t failure_reason = 0;  // 0: committed; else 0110, 0112, 0119 or 0122 (PS3.4 J.3.2.1.1.2)
+  std::string problem;          // what was wrong, for the log
+  bool committed() const { return failure_reason == 0; }
+};
+
+class CommitmentRequestHandler {
+ public:
+  virtual ~CommitmentRequestHandler() = default;
+  // Commits an instance only when it is stored (durably: stored means its
+  // commit was synced), of the requested SOP class, and its header and every
+  // frame re-hash to their keys. Called off the association thread.
+  virtual CommitmentCheck CheckInstance(const std::string& sop_class_uid, const std::string& sop_instance_uid) = 0;
+  // The configured peer (`serve --peer`) with this AE title, where a report
+  // that cannot go on the requester's association is sent; null for none.
+  virtual const PeerAddress* FindCommitmentRequester(const std::string& ae_title) const = 0;
 };
 
 }  // namespace pacs::dicom::scp

@@ -13,6 +13,7 @@ struct ScpContext {
   StoreRequestHandler& store_handler;
   FindRequestHandler& find_handler;
   RetrieveRequestHandler& retrieve_handler;
+  CommitmentRequestHandler& commitment_handler;
   ServerCounters& counters;      // atomics: shared by all workers
   const ServerOptions& options;  // read-only while serving
 };

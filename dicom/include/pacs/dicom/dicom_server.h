@@ -1,10 +1,12 @@
 // File: dicom_server.h
-// The DICOM node: C-ECHO, C-STORE, C-FIND, C-MOVE and C-GET over a pool of
+// The DICOM node: C-ECHO, C-STORE, C-FIND, C-MOVE, C-GET and Storage
+// Commitment (N-ACTION / N-EVENT-REPORT) over a pool of
 // association threads (dicom/src/scp/). Each C-STORE is answered only after
 // the instance is durable in the store; queries read the query index.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -20,7 +22,11 @@ struct ServerOptions {
   uint16_t port = 11112;
   std::string ae_title = "PACSCORE";
   uint16_t max_associations = 16;
-  std::vector<PeerAddress> peers;  // C-MOVE destinations (`--peer`)
+  std::vector<PeerAddress> peers;  // C-MOVE destinations and Storage Commitment requesters (`--peer`)
+  // After the N-ACTION response, how long a Storage Commitment requester has
+  // to release its association before the report goes on that association
+  // (docs/conformance.md, "Storage Commitment").
+  std::chrono::milliseconds commitment_release_wait{1000};
 };
 
 // Live counters of the running server (since start).
@@ -35,6 +41,10 @@ struct ServerCounters {
   std::atomic<uint64_t> get_requests{0};
   std::atomic<uint64_t> retrieve_suboperations_completed{0};
   std::atomic<uint64_t> retrieve_suboperations_failed{0};
+  std::atomic<uint64_t> commitment_requests{0};
+  std::atomic<uint64_t> commitment_instances_committed{0};
+  std::atomic<uint64_t> commitment_instances_failed{0};
+  std::atomic<uint64_t> commitment_reports_failed{0};  // N-EVENT-REPORTs that could not be delivered
 };
 
 // Run() on one thread; Stop() and counters() from any other.
