@@ -468,6 +468,28 @@ class LineDecoder {
   Traits t_;
 };
 
+// The line loops out of line, each on a local copy of the decoder: inlined
+// into DecodeScanImpl, GCC's register allocator kept the loop index, the
+// line pointers, a, c and the context fields on the stack (perf); in a
+// function of their own, on a copy whose address is never taken, they stay
+// in registers.
+template <class Traits>
+__attribute__((noinline)) void DecodeLineOutOfLine(LineDecoder<Traits>& decoder, uint16_t* line,
+                                                   const int16_t* gradients, int32_t rc, int32_t width) {
+  LineDecoder<Traits> local = decoder;
+  local.DecodeLine(line, gradients, rc, width);
+  decoder = local;
+}
+
+template <class Traits>
+__attribute__((noinline)) void DecodePixelLineOutOfLine(LineDecoder<Traits>& decoder, uint16_t* const* lines,
+                                                        const int16_t* const* gradients, const int32_t* rc,
+                                                        int components, int32_t width) {
+  LineDecoder<Traits> local = decoder;
+  local.DecodePixelLine(lines, gradients, rc, components, width);
+  decoder = local;
+}
+
 // The line buffer of one component: the line above, overwritten in place by
 // the line being decoded, with one sample in front (index -1: the c of
 // sample 0, the first sample of the line before the line above) and one
@@ -616,14 +638,14 @@ Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGe
                                                  gradients[std::min(2, components - 1)].data(),
                                                  gradients[std::min(3, components - 1)].data()};
       LineDecoder<Traits> decoder(state, reader, run_index[0]);
-      decoder.DecodePixelLine(cur, pixel_gradients, rc, components, signed_width);
+      DecodePixelLineOutOfLine(decoder, cur, pixel_gradients, rc, components, signed_width);
       if (decoder.failed) return Status::Corruption("invalid coded data in line " + std::to_string(row));
       reader = decoder.reader;
       run_index[0] = decoder.run_index;
     } else {
       for (int c = 0; c < components; ++c) {
         LineDecoder<Traits> decoder(state, reader, run_index[c]);
-        decoder.DecodeLine(cur[c], gradients[c].data(), rc[c], signed_width);
+        DecodeLineOutOfLine(decoder, cur[c], gradients[c].data(), rc[c], signed_width);
         if (decoder.failed) return Status::Corruption("invalid coded data in line " + std::to_string(row));
         reader = decoder.reader;
         run_index[c] = decoder.run_index;
