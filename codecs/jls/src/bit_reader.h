@@ -16,7 +16,11 @@
 namespace pacs::jls::internal {
 
 // A value type: the scan decoder keeps a copy in a local variable during a
-// line so that its state lives in registers.
+// line so that its state lives in registers. The slow paths run on a copy
+// (`Slow*`, by value in and out): a member function called out of line
+// would take the address of the reader, and GCC then keeps the cache and
+// the bit count in memory for the whole loop (a store and a load on the
+// serial chain of every sample).
 class BitReader {
  public:
   BitReader(const uint8_t* begin, const uint8_t* end) : pos_(begin), end_(end) { FindFastLimit(); }
@@ -35,7 +39,24 @@ class BitReader {
       valid_ += bytes * 8;
       return;
     }
-    RefillSlow();
+    *this = SlowRefill(*this);
+  }
+
+  // Refill() on every call where the 8-byte load is possible (a branch on
+  // the bit count mispredicts; loading again what is loaded costs less), the
+  // slow path only when fewer than 32 bits are left.
+  PACS_JLS_INLINE void RefillAlways() {
+    if (__builtin_expect(pos_ + 8 <= fast_limit_, 1)) {
+      uint64_t word;
+      std::memcpy(&word, pos_, 8);
+      word = __builtin_bswap64(word);
+      cache_ |= word >> valid_;
+      const int bytes = (63 - valid_) >> 3;
+      pos_ += bytes;
+      valid_ += bytes * 8;
+      return;
+    }
+    if (valid_ < 32) *this = SlowRefill(*this);
   }
 
   PACS_JLS_INLINE void EnsureBits(int count) {
@@ -67,7 +88,7 @@ class BitReader {
   // `max_high` leading zeros, the whole code within the loaded bits. Sets
   // `mapped` and returns true, or reads nothing and returns false.
   PACS_JLS_INLINE bool TryReadGolomb(int32_t k, int32_t max_high, int32_t& mapped) {
-    if (valid_ < 32) Refill();
+    RefillAlways();
     const int zeros = __builtin_clzll(cache_ | 1);
     if (zeros >= max_high || zeros + 1 + k > valid_) return false;
     const uint64_t rest = (cache_ << zeros) << 1;
@@ -88,7 +109,10 @@ class BitReader {
         return zeros;
       }
     }
-    return ReadUnarySlow();
+    BitReader copy = *this;
+    const int32_t zeros = SlowReadUnary(copy);
+    *this = copy;
+    return zeros;
   }
 
   // Whether the coded data ends where CharLS expects it to: what is left
@@ -120,7 +144,14 @@ class BitReader {
 
   void FindFastLimit() { fast_limit_ = after_ff_ ? pos_ : FindNextFF(pos_, end_); }
 
-  __attribute__((noinline)) void RefillSlow() {
+  __attribute__((noinline)) static BitReader SlowRefill(BitReader reader) {
+    reader.RefillSlow();
+    return reader;
+  }
+
+  __attribute__((noinline)) static int32_t SlowReadUnary(BitReader& reader) { return reader.ReadUnarySlow(); }
+
+  void RefillSlow() {
     while (valid_ <= 56) {
       if (pos_ >= end_) {
         exhausted_ = true;
@@ -152,7 +183,7 @@ class BitReader {
     }
   }
 
-  __attribute__((noinline)) int32_t ReadUnarySlow() {
+  int32_t ReadUnarySlow() {
     int32_t zeros = 0;
     for (;;) {
       if (valid_ <= 0 && exhausted_) {

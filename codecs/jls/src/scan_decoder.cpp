@@ -33,8 +33,15 @@ constexpr int kRegularContexts = 365;
 constexpr int32_t kMaxK = 16;                  // CharLS refuses k >= 16
 constexpr int32_t kContextSumLimit = 1 << 24;  // and context sums of 2^24
 
+// k (A.5.1) is kept with the statistics it derives from, computed when they
+// change: a sample then loads it instead of computing it from A and N on its
+// serial chain (the update is off that chain unless the next sample has the
+// same context). N is at most RESET (<= 65535), C within [-128, 127].
 struct RegularContext {
-  int32_t a, b, c, n;
+  int32_t a, b;
+  int16_t c;
+  uint16_t n;
+  int32_t k;
 };
 struct RunContext {
   int32_t a, n, nn;
@@ -47,9 +54,49 @@ PACS_JLS_INLINE int32_t GolombK(int32_t n, int32_t a) {
   return k + static_cast<int32_t>((static_cast<uint64_t>(n) << k) < static_cast<uint64_t>(a));
 }
 
+// Data-dependent choices as conditional moves. GCC turns the choices of
+// the prediction and the bias update into branches (even with a 50 %
+// probability hint), which mispredicted a third of the time on CT frames
+// (callgrind's branch model); so on x86-64 the cmov is written out.
+#if defined(__x86_64__)
+PACS_JLS_INLINE int32_t Min(int32_t a, int32_t b) {
+  asm("cmpl %1, %0\n\tcmovgl %1, %0" : "+r"(a) : "r"(b) : "cc");
+  return a;
+}
+PACS_JLS_INLINE int32_t Max(int32_t a, int32_t b) {
+  asm("cmpl %1, %0\n\tcmovll %1, %0" : "+r"(a) : "r"(b) : "cc");
+  return a;
+}
+// `value` if `test` > 0, else `otherwise`.
+PACS_JLS_INLINE int32_t SelectIfPositive(int32_t test, int32_t value, int32_t otherwise) {
+  asm("testl %2, %2\n\tcmovgl %1, %0" : "+r"(otherwise) : "r"(value), "r"(test) : "cc");
+  return otherwise;
+}
+// `value` if `test` <= 0, else `otherwise`.
+PACS_JLS_INLINE int32_t SelectIfNotPositive(int32_t test, int32_t value, int32_t otherwise) {
+  asm("testl %2, %2\n\tcmovlel %1, %0" : "+r"(otherwise) : "r"(value), "r"(test) : "cc");
+  return otherwise;
+}
+#else
+PACS_JLS_INLINE int32_t Min(int32_t a, int32_t b) {
+  return a < b ? a : b;
+}
+PACS_JLS_INLINE int32_t Max(int32_t a, int32_t b) {
+  return a > b ? a : b;
+}
+PACS_JLS_INLINE int32_t SelectIfPositive(int32_t test, int32_t value, int32_t otherwise) {
+  return test > 0 ? value : otherwise;
+}
+PACS_JLS_INLINE int32_t SelectIfNotPositive(int32_t test, int32_t value, int32_t otherwise) {
+  return test <= 0 ? value : otherwise;
+}
+#endif
+
+// The MED predictor (A.4.1): a + b - c clamped to [min(a, b), max(a, b)].
+// Samples are below 2^16: no overflow.
 PACS_JLS_INLINE int32_t Median(int32_t a, int32_t b, int32_t c) {
-  const int32_t low = std::min(a, b), high = std::max(a, b);
-  return c >= high ? low : (c <= low ? high : a + b - c);
+  const int32_t low = Min(a, b), high = Max(a, b);
+  return Max(low, Min(high, a + b - c));
 }
 
 // Up to this precision the quantisation table covers every gradient.
@@ -75,7 +122,7 @@ class ScanState {
 
   void Reset() {
     const int32_t initial_a = std::max(2, (p_.range + 32) / 64);
-    for (RegularContext& context : regular_) context = {initial_a, 0, 0, 1};
+    for (RegularContext& context : regular_) context = {initial_a, 0, 0, 1, GolombK(1, initial_a)};
     run_[0] = {initial_a, 1, 0};
     run_[1] = {initial_a, 1, 0};
   }
@@ -216,8 +263,8 @@ class LineDecoder {
   PACS_JLS_INLINE int32_t DecodeRegular(int32_t q, int32_t predicted) {
     const int32_t sign = q >> 31;
     RegularContext& context = regular_[(q ^ sign) - sign];
+    const int32_t k = context.k;
     const int32_t a = context.a, b = context.b, c = context.c, n = context.n;
-    const int32_t k = GolombK(n, a);
     if (__builtin_expect(k >= kMaxK, 0)) {
       failed = true;
       return 0;
@@ -243,25 +290,27 @@ class LineDecoder {
         return 0;
       }
     }
-    int32_t new_n = n;
-    if (n == t_.reset) {
-      new_a >>= 1;
-      new_b >>= 1;
-      new_n >>= 1;
-    }
-    ++new_n;
-    // The bias update of A.6.2 without branches (its outcome is data
-    // dependent): at most one of `down` and `up` holds, since N >= 1.
-    const bool down = new_b + new_n <= 0;
-    const bool up = new_b > 0;
-    const int32_t b_down = std::max(new_b + new_n, 1 - new_n);
-    const int32_t b_up = std::min(new_b - new_n, 0);
-    new_b = down ? b_down : (up ? b_up : new_b);
-    const int32_t new_c = std::clamp(c + static_cast<int32_t>(up) - static_cast<int32_t>(down), -128, 127);
+    // Halving at N = RESET (once in RESET uses of a context) by a shift
+    // count, not a branch.
+    const int halve = n == t_.reset ? 1 : 0;
+    new_a >>= halve;
+    new_b >>= halve;
+    const int32_t new_n = (n >> halve) + 1;
+    // The bias update of A.6.2 by masks (its outcome is data dependent): at
+    // most one of `down` and `up` holds, since N >= 1. |B| < 2^25: no
+    // overflow.
+    const int32_t raised = new_b + new_n;
+    const int32_t step = static_cast<int32_t>(new_b > 0) - static_cast<int32_t>(raised <= 0);
+    const int32_t b_down = Max(raised, 1 - new_n);
+    const int32_t b_up = Min(new_b - new_n, 0);
+    new_b = SelectIfNotPositive(raised, b_down, SelectIfPositive(new_b, b_up, new_b));
+    // C moves by one within [-128, 127].
+    const int32_t new_c = Max(-128, Min(127, c + step));
     context.a = new_a;
     context.b = new_b;
-    context.c = new_c;
-    context.n = new_n;
+    context.c = static_cast<int16_t>(new_c);
+    context.n = static_cast<uint16_t>(new_n);
+    context.k = GolombK(new_n, new_a);
     return Reconstruct(corrected, (error ^ sign) - sign);
   }
 
@@ -330,28 +379,32 @@ class LineDecoder {
 
   PACS_JLS_INLINE void EndRunInterruption() { run_index = std::max(0, run_index - 1); }
 
-  // One line of one component (interleave none and line). `gradients`
-  // holds 81 * Q1 + 9 * Q2 of each sample, from the line above.
-  void DecodeLine(const uint16_t* prev, uint16_t* cur, const int16_t* gradients, int32_t width) {
+  // One line of one component (interleave none and line), decoded in place:
+  // `line` holds the line above and each sample overwrites its b once
+  // decoded, so that c (the previous b) and a (the previous sample) stay in
+  // registers. `gradients` holds 81 * Q1 + 9 * Q2 of each sample, from the
+  // line above; `rc` is the c of sample 0, whose a is its b.
+  PACS_JLS_INLINE void DecodeLine(uint16_t* line, const int16_t* gradients, int32_t rc, int32_t width) {
     int32_t i = 0;
-    int32_t ra = cur[-1];
+    int32_t ra = line[0];
     while (i < width) {
-      const int32_t rb = prev[i];
-      const int32_t rc = prev[i - 1];
+      const int32_t rb = line[i];
       const int32_t q = gradients[i] + Quantize(rc - ra);
       if (__builtin_expect(q != 0, 1)) {
         ra = DecodeRegular(q, Median(ra, rb, rc));
-        cur[i] = static_cast<uint16_t>(ra);
+        line[i] = static_cast<uint16_t>(ra);
+        rc = rb;
         ++i;
         continue;
       }
       const int32_t run = DecodeRunLength(width - i);
       if (failed) return;
-      for (int32_t j = 0; j < run; ++j) cur[i + j] = static_cast<uint16_t>(ra);
+      std::fill_n(line + i, run, static_cast<uint16_t>(ra));
       i += run;
       if (i < width) {
-        ra = DecodeInterruption(ra, prev[i]);
-        cur[i] = static_cast<uint16_t>(ra);
+        rc = line[i];
+        ra = DecodeInterruption(ra, rc);
+        line[i] = static_cast<uint16_t>(ra);
         EndRunInterruption();
         ++i;
       }
@@ -359,21 +412,29 @@ class LineDecoder {
     }
   }
 
-  // One line of pixels of `components` (3 or 4) interleaved components.
-  void DecodePixelLine(const uint16_t* const* prev, uint16_t* const* cur, const int16_t* const* gradients,
-                       int components, int32_t width) {
+  // One line of pixels of `components` (3 or 4) interleaved components,
+  // each decoded in place as in DecodeLine.
+  PACS_JLS_INLINE void DecodePixelLine(uint16_t* const* lines, const int16_t* const* gradients, const int32_t* rc0,
+                                       int components, int32_t width) {
     int32_t i = 0;
     int32_t q[4];
+    int32_t ra[4], rc[4];
+    for (int c = 0; c < components; ++c) {
+      ra[c] = lines[c][0];
+      rc[c] = rc0[c];
+    }
     while (i < width) {
       int32_t any = 0;
       for (int c = 0; c < components; ++c) {
-        q[c] = gradients[c][i] + Quantize(prev[c][i - 1] - cur[c][i - 1]);
+        q[c] = gradients[c][i] + Quantize(rc[c] - ra[c]);
         any |= q[c];
       }
       if (any != 0) {
         for (int c = 0; c < components; ++c) {
-          const int32_t ra = cur[c][i - 1], rb = prev[c][i], rc = prev[c][i - 1];
-          cur[c][i] = static_cast<uint16_t>(DecodeRegular(q[c], Median(ra, rb, rc)));
+          const int32_t rb = lines[c][i];
+          ra[c] = DecodeRegular(q[c], Median(ra[c], rb, rc[c]));
+          lines[c][i] = static_cast<uint16_t>(ra[c]);
+          rc[c] = rb;
         }
         ++i;
         if (failed) return;
@@ -381,17 +442,16 @@ class LineDecoder {
       }
       const int32_t run = DecodeRunLength(width - i);
       if (failed) return;
-      for (int c = 0; c < components; ++c) {
-        const uint16_t ra = cur[c][i - 1];
-        for (int32_t j = 0; j < run; ++j) cur[c][i + j] = ra;
-      }
+      for (int c = 0; c < components; ++c) std::fill_n(lines[c] + i, run, static_cast<uint16_t>(ra[c]));
       i += run;
       if (i < width) {
         int32_t errors[4];
         for (int c = 0; c < components; ++c) errors[c] = DecodeInterruptionError(0);
         for (int c = 0; c < components; ++c) {
-          const int32_t ra = cur[c][i - 1], rb = prev[c][i];
-          cur[c][i] = static_cast<uint16_t>(Reconstruct(rb, rb - ra < 0 ? -errors[c] : errors[c]));
+          const int32_t rb = lines[c][i];
+          ra[c] = Reconstruct(rb, rb - ra[c] < 0 ? -errors[c] : errors[c]);
+          lines[c][i] = static_cast<uint16_t>(ra[c]);
+          rc[c] = rb;
         }
         EndRunInterruption();
         ++i;
@@ -408,18 +468,40 @@ class LineDecoder {
   Traits t_;
 };
 
-// The line buffers of one component: two lines that swap roles each row,
-// each with one sample in front (index -1) and one behind (index width), and
-// padding for the SIMD gradient kernel.
-class LinePair {
+// The line loops out of line, each on a local copy of the decoder: inlined
+// into DecodeScanImpl, GCC's register allocator kept the loop index, the
+// line pointers, a, c and the context fields on the stack (perf); in a
+// function of their own, on a copy whose address is never taken, they stay
+// in registers.
+template <class Traits>
+__attribute__((noinline)) void DecodeLineOutOfLine(LineDecoder<Traits>& decoder, uint16_t* line,
+                                                   const int16_t* gradients, int32_t rc, int32_t width) {
+  LineDecoder<Traits> local = decoder;
+  local.DecodeLine(line, gradients, rc, width);
+  decoder = local;
+}
+
+template <class Traits>
+__attribute__((noinline)) void DecodePixelLineOutOfLine(LineDecoder<Traits>& decoder, uint16_t* const* lines,
+                                                        const int16_t* const* gradients, const int32_t* rc,
+                                                        int components, int32_t width) {
+  LineDecoder<Traits> local = decoder;
+  local.DecodePixelLine(lines, gradients, rc, components, width);
+  decoder = local;
+}
+
+// The line buffer of one component: the line above, overwritten in place by
+// the line being decoded, with one sample in front (index -1: the c of
+// sample 0, the first sample of the line before the line above) and one
+// behind (index width: the d of the last sample), and padding for the SIMD
+// gradient kernel.
+class LineBuffer {
  public:
-  explicit LinePair(uint32_t width) : stride_(width + 2 + kDecoderLinePadding), storage_(2 * stride_, 0) {}
-  uint16_t* previous(uint32_t row) { return storage_.data() + (row & 1) * stride_ + 1; }
-  uint16_t* current(uint32_t row) { return storage_.data() + ((row + 1) & 1) * stride_ + 1; }
+  explicit LineBuffer(uint32_t width) : storage_(width + 2 + kDecoderLinePadding, 0) {}
+  uint16_t* line() { return storage_.data() + 1; }
   void Clear() { std::fill(storage_.begin(), storage_.end(), 0); }
 
  private:
-  size_t stride_;
   std::vector<uint16_t> storage_;
 };
 
@@ -497,7 +579,7 @@ Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGe
   const auto signed_width = static_cast<int32_t>(width);
   const int components = geometry.components;
   ScanState state(params);
-  std::vector<LinePair> lines(static_cast<size_t>(components), LinePair(width));
+  std::vector<LineBuffer> lines(static_cast<size_t>(components), LineBuffer(width));
   std::vector<std::vector<int16_t>> gradients(static_cast<size_t>(components),
                                               std::vector<int16_t>(width + kDecoderLinePadding));
   const bool simd_gradients = params.t3 <= 32767;
@@ -532,37 +614,38 @@ Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGe
                                   std::to_string(row));
       ++restart_count;
       state.Reset();
-      for (LinePair& pair : lines) pair.Clear();
+      for (LineBuffer& buffer : lines) buffer.Clear();
       run_index.fill(0);
       reader = BitReader(p + 1, end);
     }
 
-    uint16_t* prev[4];
     uint16_t* cur[4];
+    int32_t rc[4];
     for (int c = 0; c < components; ++c) {
-      prev[c] = lines[c].previous(row);
-      cur[c] = lines[c].current(row);
-      prev[c][width] = prev[c][width - 1];
-      cur[c][-1] = prev[c][0];
+      uint16_t* const line = lines[c].line();
+      cur[c] = line;
+      line[width] = line[width - 1];
       if (simd_gradients) {
-        ComputeGradients(prev[c], width, params.t1, params.t2, params.t3, params.near, gradients[c].data());
+        ComputeGradients(line, width, params.t1, params.t2, params.t3, params.near, gradients[c].data());
       } else {
-        ComputeGradientsScalar(prev[c], width, state.quantize(), params.t3, gradients[c].data());
+        ComputeGradientsScalar(line, width, state.quantize(), params.t3, gradients[c].data());
       }
+      rc[c] = line[-1];
+      line[-1] = line[0];  // the c of sample 0 of the next line
     }
     if (geometry.interleave == Interleave::kSample && components > 1) {
       const int16_t* const pixel_gradients[4] = {gradients[0].data(), gradients[std::min(1, components - 1)].data(),
                                                  gradients[std::min(2, components - 1)].data(),
                                                  gradients[std::min(3, components - 1)].data()};
       LineDecoder<Traits> decoder(state, reader, run_index[0]);
-      decoder.DecodePixelLine(prev, cur, pixel_gradients, components, signed_width);
+      DecodePixelLineOutOfLine(decoder, cur, pixel_gradients, rc, components, signed_width);
       if (decoder.failed) return Status::Corruption("invalid coded data in line " + std::to_string(row));
       reader = decoder.reader;
       run_index[0] = decoder.run_index;
     } else {
       for (int c = 0; c < components; ++c) {
         LineDecoder<Traits> decoder(state, reader, run_index[c]);
-        decoder.DecodeLine(prev[c], cur[c], gradients[c].data(), signed_width);
+        DecodeLineOutOfLine(decoder, cur[c], gradients[c].data(), rc[c], signed_width);
         if (decoder.failed) return Status::Corruption("invalid coded data in line " + std::to_string(row));
         reader = decoder.reader;
         run_index[c] = decoder.run_index;
