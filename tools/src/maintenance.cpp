@@ -219,7 +219,7 @@ int RunCompact(const MaintenanceFlags& flags) {
 }
 
 int RunReindex(const MaintenanceFlags& flags) {
-  return RunMaintenance("reindex", flags, Json::object());
+  return RunMaintenance("reindex", flags.data, flags.json, Json::object());
 }
 
 int RunVerify(const MaintenanceFlags& flags) {
