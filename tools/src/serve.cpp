@@ -16,6 +16,7 @@
 #include "pacs/dicom/background_encoder.h"
 #include "pacs/dicom/dicom_server.h"
 #include "pacs/dicom/exporter.h"
+#include "pacs/dicom/frame_source.h"
 #include "pacs/dicom/ingest.h"
 #include "pacs/dicom/transcode.h"
 
@@ -79,6 +80,7 @@ class AdminApi {
     if (!stats.ok()) return ErrorReply(500, stats.status().ToString());
     Json json = StatsToJson(*stats);
     const auto& c = server_.counters();
+    const dicom::FrameCounters frames = dicom::ReadFrameCounters();
     json["server"] = {
         {"associations", JsonCount(c.associations.load())},
         {"echo_requests", JsonCount(c.echo_requests.load())},
@@ -87,6 +89,10 @@ class AdminApi {
         {"receive_failures", JsonCount(c.receive_failures.load())},
         {"background_encoded_frames", JsonCount(background_.frames_encoded())},
         {"background_backlog", JsonCount(background_.backlog())},
+        // Frames read by retrieval and export (C-GET, C-MOVE, /export):
+        // decoded to be sent, or sent exactly as stored.
+        {"frames_decoded_for_retrieval", JsonCount(frames.decoded)},
+        {"frames_retrieved_as_stored", JsonCount(frames.as_stored)},
     };
     return JsonReply(200, json);
   }
