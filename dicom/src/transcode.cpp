@@ -1,5 +1,6 @@
 #include "pacs/dicom/transcode.h"
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "dcmtk/dcmdata/dcpxitem.h"
 #include "dcmtk/dcmdata/dcrledrg.h"
 #include "dcmtk/dcmdata/dcrleerg.h"
+#include "dcmtk/dcmdata/dcsequen.h"
 #include "dcmtk/dcmdata/dcstack.h"
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmdata/dcxfer.h"
@@ -161,10 +163,10 @@ Status NestedPixelDataToNative(DcmDataset& ds, const engine::InstanceRecord& rec
   if (!header_xfer.isEncapsulated()) return Status::Ok();
   std::vector<DcmPixelData*> nested;
   DcmStack stack;
-  while (ds.search(DCM_PixelData, stack, ESM_afterStackTop, OFTrue).good()) {
+  for (E_SearchMode mode = ESM_fromHere; ds.search(DCM_PixelData, stack, mode, OFTrue).good(); mode = ESM_afterStackTop)
     if (stack.top()->ident() == EVR_PixelData) nested.push_back(static_cast<DcmPixelData*>(stack.top()));
-  }
   const auto ours = OurCodecFor(header_uid);
+  std::vector<DcmSequenceOfItems*> dropped;
   for (DcmPixelData* px : nested) {
     auto* item = dynamic_cast<DcmItem*>(px->getParent());
     DcmPixelSequence* seq = nullptr;
@@ -197,14 +199,17 @@ Status NestedPixelDataToNative(DcmDataset& ds, const engine::InstanceRecord& rec
         continue;
       }
     }
-    const DcmTagKey sequence_tag = item->getParent() ? item->getParent()->getTag().getXTag() : DcmTagKey();
-    if (sequence_tag != DCM_IconImageSequence)
-      return decoded.WithContext("pixel data nested in " + std::string(DcmTag(sequence_tag).getTagName()));
+    auto* sequence = dynamic_cast<DcmSequenceOfItems*>(item->getParent());
+    if (sequence == nullptr || sequence->getTag() != DCM_IconImageSequence)
+      return decoded.WithContext("pixel data nested in " +
+                                 std::string(sequence ? DcmTag(sequence->getTag()).getTagName() : "an item"));
     LogWarning("instance " + rec.sop_instance_uid + ": its Icon Image Sequence (" + header_uid +
                ") cannot be decoded (" + decoded.message() +
                "); it is left out of the copy sent, the stored one is kept");
-    delete ds.remove(static_cast<DcmElement*>(item->getParent()));
+    if (std::find(dropped.begin(), dropped.end(), sequence) == dropped.end()) dropped.push_back(sequence);
   }
+  for (DcmSequenceOfItems* sequence : dropped)
+    if (auto* owner = dynamic_cast<DcmItem*>(sequence->getParent())) delete owner->remove(sequence);
   return Status::Ok();
 }
 
@@ -282,7 +287,8 @@ Result<BuiltInstance> BuildInstance(const engine::Store& store, const engine::In
                                  ", which is passed through unchanged and not transcoded");
     if (syntax == nullptr) {
       const DcmXfer x(uid.c_str());
-      if (x.getXfer() != EXS_Unknown && x.isLossy())
+      if (x.getXfer() == EXS_Unknown) return Status::Unsupported("unknown transfer syntax " + uid);
+      if (x.isLossy())
         return Status::Unsupported("lossy transfer syntax " + uid + " would lose data");
       return Status::Unsupported("no lossless encoder for transfer syntax " + uid);
     }

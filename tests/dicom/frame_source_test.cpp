@@ -78,7 +78,7 @@ TEST_F(FrameSourceTest, StoredSyntaxFollowsTheBackgroundEncoderAndPassThroughDec
 
   // As stored: every frame's codestream exactly as the store holds it, in order.
   before = Decoded();
-  for (const std::string target : {std::string("stored"), kJpegLs}) {
+  for (const std::string& target : {std::string("stored"), kJpegLs}) {
     auto built = Build(*record, target);
     ASSERT_TRUE(built.ok()) << built.status().ToString();
     EXPECT_EQ(built->transfer_syntax_uid, kJpegLs);
@@ -203,7 +203,7 @@ TEST_F(FrameSourceTest, IconImageSequenceInJpeg2000IsTranscodedWithTheInstance) 
   auto record = SplitAndCommit(original, EXS_JPEG2000LosslessOnly);
   ASSERT_TRUE(record.ok()) << record.status().ToString();
 
-  for (const std::string target : {kExplicitLE, kJpegLs}) {
+  for (const std::string& target : {kExplicitLE, kJpegLs}) {
     auto built = Build(*record, target);
     ASSERT_TRUE(built.ok()) << target << ": " << built.status().ToString();
     DcmDataset& ds = *built->file->getDataset();
