@@ -417,13 +417,13 @@ Result<std::unique_ptr<DcmFileFormat>> LoadStoredHeader(const engine::Store& sto
   return file;
 }
 
-Status AttachPixelDataAsReceived(DcmDataset& ds, const FrameSource& source, const engine::InstanceRecord& record) {
+Status AttachPixelDataAsReceived(DcmDataset& dataset, const FrameSource& source, const engine::InstanceRecord& record) {
   if (record.pixel_layout == engine::PixelLayout::kNative) {
     auto pixels = source.NativePixelData();
     if (!pixels.ok()) return pixels.status();
     auto* px = new DcmPixelData(DcmTag(DCM_PixelData, DcmVR(record.pixel_vr.c_str()).getEVR()));
     px->putUint8Array(reinterpret_cast<const Uint8*>(pixels->data()), static_cast<unsigned long>(pixels->size()));
-    ds.insert(px, true);
+    dataset.insert(px, true);
   } else if (record.pixel_layout == engine::PixelLayout::kEncapsulated) {
     auto* seq = new DcmPixelSequence(DCM_PixelSequenceTag);
     auto* bot = new DcmPixelItem(DCM_PixelItemTag);
@@ -437,7 +437,7 @@ Status AttachPixelDataAsReceived(DcmDataset& ds, const FrameSource& source, cons
     }
     auto* px = new DcmPixelData(DCM_PixelData);
     px->putOriginalRepresentation(ReceivedTransferSyntax(record), nullptr, seq);
-    ds.insert(px, true);
+    dataset.insert(px, true);
     CountFramesAsStored(source.frame_count());
   }
   return Status::Ok();
