@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "pacs/base/log.h"
+#include "pacs/dicom/frame_source.h"
 #include "pacs/dicom/pixel_codec_policy.h"
 
 namespace pacs::dicom {
@@ -197,9 +198,9 @@ std::vector<BackgroundEncoder::Job> BackgroundEncoder::Scan() {
 void BackgroundEncoder::EncodeOne(const Job& job_entry) {
   const engine::ContentHash& hash = job_entry.hash;
   auto job = EncodeJob::Parse(job_entry.text);
-  auto chunk = store_.ReadChunk(hash);
+  auto chunk = ReadStoredChunk(store_, hash);  // the frame source's read: {codec, bytes} as stored now
   std::optional<std::pair<uint8_t, std::string>> result;
-  if (job.ok() && chunk.ok() && chunk->codec == static_cast<uint8_t>(codecs::CodecId::kRaw) &&
+  if (job.ok() && chunk.ok() && chunk->codec == codecs::CodecId::kRaw &&
       chunk->bytes.size() == job->info.FrameBytes()) {
     codecs::CodecOptions options;
     options.rgb_colour_transform = job->rgb_colour_transform;

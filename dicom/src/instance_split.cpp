@@ -17,6 +17,8 @@
 #include "pacs/base/log.h"
 #include "pacs/codecs/codec_choice.h"
 #include "pacs/codecs/codec_options.h"
+#include "pacs/dicom/frame_source.h"
+#include "transfer_syntaxes.h"
 
 namespace pacs::dicom {
 namespace {
@@ -211,9 +213,7 @@ Status SplitNative(DcmDataset& ds, DcmPixelData& px, E_TransferSyntax xfer, cons
 Result<std::vector<std::string>> DecodeReceivedFrames(DcmDataset& ds, E_TransferSyntax xfer,
                                                       const codecs::FrameInfo& info, const std::string& bot,
                                                       const std::vector<std::string>& fragments, size_t frames) {
-  std::optional<codecs::CodecId> ours;
-  if (xfer == EXS_JPEGLSLossless) ours = codecs::CodecId::kJpegLs;
-  if (xfer == EXS_JPEG2000LosslessOnly) ours = codecs::CodecId::kJ2k;
+  const std::optional<codecs::CodecId> ours = OurCodecFor(DcmXfer(xfer).getXferID());
   std::vector<std::string> out;
   if (ours) {
     auto codestreams = GroupFragments(bot, fragments, frames);
@@ -226,8 +226,8 @@ Result<std::vector<std::string>> DecodeReceivedFrames(DcmDataset& ds, E_Transfer
     }
     return out;
   }
-  if (xfer != EXS_RLELossless && xfer != EXS_JPEGProcess14SV1 && xfer != EXS_JPEGProcess14)
-    return Status::Unsupported("no decoder");
+  const TransferSyntaxInfo* syntax = FindTransferSyntax(DcmXfer(xfer).getXferID());
+  if (syntax == nullptr || syntax->coding != PixelCoding::kDcmtkCodec) return Status::Unsupported("no decoder");
   // DCMTK's JPEG lossless and RLE decoders, on a copy: the dataset keeps its
   // received representation untouched.
   RegisterDcmtkCodecs();
@@ -422,69 +422,50 @@ Status DecodeStoredHeader(std::string_view header_bytes, const engine::InstanceR
   return DecodeDataset(header_bytes, DcmXfer(record.header_transfer_syntax_uid.c_str()).getXfer(), dataset);
 }
 
-Result<std::unique_ptr<DcmFileFormat>> RebuildInstance(const engine::Store& store,
-                                                       const engine::InstanceRecord& record) {
+Result<std::unique_ptr<DcmFileFormat>> LoadStoredHeader(const engine::Store& store,
+                                                        const engine::InstanceRecord& record) {
   auto header = store.GetHeader(record.header_hash);
   if (!header.ok()) return header.status();
   auto file = std::make_unique<DcmFileFormat>();
-  DcmDataset& ds = *file->getDataset();
   const E_TransferSyntax header_xfer = DcmXfer(record.header_transfer_syntax_uid.c_str()).getXfer();
-  PACS_RETURN_IF_ERROR(DecodeDataset(*header, header_xfer, ds));
+  PACS_RETURN_IF_ERROR(DecodeDataset(*header, header_xfer, *file->getDataset()));
+  return file;
+}
 
+Status AttachPixelDataAsReceived(DcmDataset& dataset, const FrameSource& source, const engine::InstanceRecord& record) {
   if (record.pixel_layout == engine::PixelLayout::kNative) {
-    std::string pixels;
-    pixels.reserve(record.pixel_length);
-    std::optional<codecs::FrameInfo> info;
-    for (size_t i = 0; i < record.chunks.size(); ++i) {
-      const auto& chunk = record.chunks[i];
-      auto stored = store.ReadChunk(chunk.hash);  // its codec may have changed since the commit
-      if (!stored.ok()) return stored.status();
-      const std::string* bytes = &stored->bytes;
-      if (stored->codec == static_cast<uint8_t>(codecs::CodecId::kRaw)) {
-        pixels += *bytes;
-        continue;
-      }
-      if (!info) {
-        auto described = FrameInfoFromDataset(ds);
-        if (!described.ok()) return described.status().WithContext("stored header no longer describes the frames");
-        info = *described;
-      }
-      auto codec = codecs::MakeCodec(static_cast<codecs::CodecId>(stored->codec));
-      auto decoded = codec->Decode(*info, AsBytes(*bytes));
-      if (!decoded.ok())
-        return decoded.status().WithContext("frame " + std::to_string(i) + " (" + engine::ToHex(chunk.hash) +
-                                            ") does not decode");
-      if (decoded->size() != chunk.size)
-        return Status::Corruption("frame " + std::to_string(i) + " decodes to " + std::to_string(decoded->size()) +
-                                  " bytes, expected " + std::to_string(chunk.size));
-      pixels.append(reinterpret_cast<const char*>(decoded->data()), decoded->size());
-    }
-    if (pixels.size() != record.pixel_length)
-      return Status::Corruption("pixel chunks add up to " + std::to_string(pixels.size()) + " bytes, record says " +
-                                std::to_string(record.pixel_length));
+    auto pixels = source.NativePixelData();
+    if (!pixels.ok()) return pixels.status();
     auto* px = new DcmPixelData(DcmTag(DCM_PixelData, DcmVR(record.pixel_vr.c_str()).getEVR()));
-    px->putUint8Array(reinterpret_cast<const Uint8*>(pixels.data()), static_cast<unsigned long>(pixels.size()));
-    ds.insert(px, true);
+    px->putUint8Array(reinterpret_cast<const Uint8*>(pixels->data()), static_cast<unsigned long>(pixels->size()));
+    dataset.insert(px, true);
   } else if (record.pixel_layout == engine::PixelLayout::kEncapsulated) {
     auto* seq = new DcmPixelSequence(DCM_PixelSequenceTag);
     auto* bot = new DcmPixelItem(DCM_PixelItemTag);
     bot->putUint8Array(reinterpret_cast<const Uint8*>(record.offset_table.data()),
                        static_cast<unsigned long>(record.offset_table.size()));
     seq->insert(bot);
-    for (const auto& chunk : record.chunks) {
-      auto bytes = store.GetChunk(chunk.hash);
-      if (!bytes.ok()) {
-        delete seq;
-        return bytes.status();
-      }
+    for (const auto& fragment : source.fragments()) {
       auto* item = new DcmPixelItem(DCM_PixelItemTag);
-      item->putUint8Array(reinterpret_cast<const Uint8*>(bytes->data()), static_cast<unsigned long>(bytes->size()));
+      item->putUint8Array(reinterpret_cast<const Uint8*>(fragment.data()), static_cast<unsigned long>(fragment.size()));
       seq->insert(item);
     }
     auto* px = new DcmPixelData(DCM_PixelData);
     px->putOriginalRepresentation(ReceivedTransferSyntax(record), nullptr, seq);
-    ds.insert(px, true);
+    dataset.insert(px, true);
+    CountFramesAsStored(source.frame_count());
   }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<DcmFileFormat>> RebuildInstance(const engine::Store& store,
+                                                       const engine::InstanceRecord& record) {
+  auto file = LoadStoredHeader(store, record);
+  if (!file.ok()) return file.status();
+  DcmDataset& ds = *(*file)->getDataset();
+  auto source = FrameSource::Open(store, record, ds);
+  if (!source.ok()) return source.status();
+  PACS_RETURN_IF_ERROR(AttachPixelDataAsReceived(ds, *source, record));
   return file;
 }
 

@@ -1,5 +1,6 @@
 #include "pacs/dicom/transcode.h"
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <vector>
@@ -10,15 +11,21 @@
 #include "dcmtk/dcmdata/dcpxitem.h"
 #include "dcmtk/dcmdata/dcrledrg.h"
 #include "dcmtk/dcmdata/dcrleerg.h"
+#include "dcmtk/dcmdata/dcsequen.h"
+#include "dcmtk/dcmdata/dcstack.h"
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "dcmtk/dcmjpeg/djdecode.h"
 #include "dcmtk/dcmjpeg/djencode.h"
 #include "dcmtk_codecs.h"
 #include "fragments.h"
+#include "pacs/base/log.h"
 #include "pacs/codecs/codec_choice.h"
 #include "pacs/codecs/codec_options.h"
+#include "pacs/dicom/frame_source.h"
 #include "pacs/dicom/instance_split.h"
+#include "pacs/dicom/pixel_codec_policy.h"
+#include "transfer_syntaxes.h"
 
 namespace pacs::dicom {
 namespace {
@@ -41,13 +48,6 @@ void RegisterDcmtkCodecs() {
 
 namespace {
 
-std::optional<CodecId> OurCodecFor(std::string_view uid) {
-  if (uid == UID_JPEGLSLosslessTransferSyntax) return CodecId::kJpegLs;
-  if (uid == UID_JPEG2000LosslessOnlyTransferSyntax) return CodecId::kJ2k;
-  if (uid == kHtj2kLosslessUid) return CodecId::kHtj2k;
-  return std::nullopt;
-}
-
 std::string GetString(DcmItem& item, const DcmTagKey& tag) {
   OFString v;
   item.findAndGetOFStringArray(tag, v);
@@ -58,175 +58,159 @@ std::span<const uint8_t> Bytes(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
-// The frames of an encapsulated pixel sequence (see fragments.h).
-Result<std::vector<std::string>> FramesOfSequence(DcmPixelSequence& seq, size_t frames) {
-  std::vector<std::string> fragments;
-  std::string bot;
-  for (unsigned long i = 0; i < seq.card(); ++i) {
-    DcmPixelItem* item = nullptr;
-    Uint8* data = nullptr;
-    if (seq.getItem(item, i).bad()) return Status::Corruption("pixel item unreadable");
-    const Uint32 len = item->getLength();
-    if (len > 0 && item->getUint8Array(data).bad()) return Status::Corruption("pixel item unreadable");
-    std::string bytes(reinterpret_cast<const char*>(data), len);
-    if (i == 0)
-      bot = std::move(bytes);
-    else
-      fragments.push_back(std::move(bytes));
-  }
-  return GroupFragments(bot, fragments, frames);
+// Decoded J2K codestreams with the colour transform are RGB.
+void DeclareDecodedPhotometric(DcmItem& ds) {
+  const std::string photometric = GetString(ds, DCM_PhotometricInterpretation);
+  if (photometric == "YBR_RCT" || photometric == "YBR_ICT") ds.putAndInsertString(DCM_PhotometricInterpretation, "RGB");
 }
 
-struct NativeFrames {
-  codecs::FrameInfo info;
-  std::vector<std::string> frames;                 // native bytes, little endian
-  std::vector<std::optional<std::string>> stored;  // our stored codestream per frame, if any
-  std::vector<CodecId> stored_codec;
-};
-
-// The instance's frames as native pixels. `file` holds the instance as
-// received (RebuildInstance); for native records the stored codestreams are
-// kept beside each frame so that re-encoding into the same codec is skipped.
-// Frames already stored in `keep` are not decoded (their codestream goes out
-// as it is); their native bytes stay empty.
-Result<NativeFrames> DecodeFrames(const engine::Store& store, const engine::InstanceRecord& rec, DcmFileFormat& file,
-                                  std::optional<CodecId> keep = std::nullopt) {
-  DcmDataset& ds = *file.getDataset();
-  auto info = FrameInfoFromDataset(ds);
-  if (!info.ok()) return info.status().WithContext("pixel data cannot be transcoded");
-  long frames_long = 1;
-  {
-    OFString s;
-    if (ds.findAndGetOFString(DCM_NumberOfFrames, s).good() && !s.empty())
-      frames_long = std::max(1L, std::atol(s.c_str()));
-  }
-  const auto frames = static_cast<size_t>(frames_long);
-  NativeFrames out;
-  out.info = *info;
-  const size_t frame_bytes = info->FrameBytes();
-
+// Native Pixel Data of every frame, decoding those stored compressed.
+Status PutNativePixels(DcmDataset& ds, const FrameSource& source, const engine::InstanceRecord& rec) {
   if (rec.pixel_layout == engine::PixelLayout::kNative) {
-    if (rec.chunks.size() < frames) return Status::Unsupported("pixel data does not split into frames");
-    for (size_t f = 0; f < frames; ++f) {
-      auto stored = store.ReadChunk(rec.chunks[f].hash);  // its codec may have changed since the commit
-      if (!stored.ok()) return stored.status();
-      std::string* bytes = &stored->bytes;
-      const auto codec = static_cast<CodecId>(stored->codec);
-      if (codec == CodecId::kRaw) {
-        out.frames.push_back(std::move(*bytes));
-        out.stored.emplace_back();
-      } else if (keep == codec) {
-        out.frames.emplace_back();
-        out.stored.emplace_back(std::move(*bytes));
-        out.stored_codec.push_back(codec);
-        continue;
-      } else {
-        auto decoded = codecs::MakeCodec(codec)->Decode(out.info, Bytes(*bytes));
-        if (!decoded.ok()) return decoded.status().WithContext("frame " + std::to_string(f));
-        out.frames.emplace_back(decoded->begin(), decoded->end());
-        out.stored.emplace_back(std::move(*bytes));
-      }
-      out.stored_codec.push_back(codec);
-      if (out.frames.back().size() != frame_bytes) return Status::Corruption("frame size mismatch");
-    }
-    return out;
+    // Every chunk, trailing bytes included: the value as received.
+    auto pixels = source.NativePixelData();
+    if (!pixels.ok()) return pixels.status();
+    auto* px = new DcmPixelData(DcmTag(DCM_PixelData, DcmVR(rec.pixel_vr.c_str()).getEVR()));
+    px->putUint8Array(reinterpret_cast<const Uint8*>(pixels->data()), static_cast<unsigned long>(pixels->size()));
+    ds.insert(px, true);
+    return Status::Ok();
   }
-
-  const std::string ts = rec.transfer_syntax_uid;
-  DcmElement* element = nullptr;
-  if (ds.findAndGetElement(DCM_PixelData, element).bad()) return Status::NotFound("no pixel data");
-  auto* px = static_cast<DcmPixelData*>(element);
-  if (auto ours = OurCodecFor(ts)) {
-    DcmPixelSequence* seq = nullptr;
-    if (px->getEncapsulatedRepresentation(ReceivedTransferSyntax(rec), nullptr, seq).bad() || !seq)
-      return Status::Corruption("encapsulated pixel data missing");
-    auto codestreams = FramesOfSequence(*seq, frames);
-    if (!codestreams.ok()) return codestreams.status();
-    // A J2K codestream with the colour transform decodes to RGB.
-    for (size_t f = 0; f < frames; ++f) {
-      auto decoded = codecs::MakeCodec(*ours)->Decode(out.info, Bytes((*codestreams)[f]));
-      if (!decoded.ok())
-        return decoded.status().WithContext("received frame " + std::to_string(f) + " does not decode");
-      out.frames.emplace_back(decoded->begin(), decoded->end());
-      out.stored.emplace_back((*codestreams)[f]);
-      out.stored_codec.push_back(*ours);
-    }
-    if (GetString(ds, DCM_PhotometricInterpretation) == "YBR_RCT" ||
-        GetString(ds, DCM_PhotometricInterpretation) == "YBR_ICT")
-      ds.putAndInsertString(DCM_PhotometricInterpretation, "RGB");
-    return out;
-  }
-  // JPEG lossless and RLE: DCMTK's decoders.
-  RegisterDcmtkCodecs();
-  if (ds.chooseRepresentation(EXS_LittleEndianExplicit, nullptr).bad() || !ds.canWriteXfer(EXS_LittleEndianExplicit))
-    return Status::Unsupported("no decoder for transfer syntax " + ts);
-  Uint8* data = nullptr;
-  if (px->getUint8Array(data).bad() || px->getLength() < frame_bytes * frames)
-    return Status::Corruption("decoded pixel data is shorter than the frames");
-  for (size_t f = 0; f < frames; ++f) {
-    out.frames.emplace_back(reinterpret_cast<const char*>(data) + f * frame_bytes, frame_bytes);
-    out.stored.emplace_back();
-    out.stored_codec.push_back(CodecId::kRaw);
-  }
-  return out;
-}
-
-void PutNativePixels(DcmDataset& ds, const NativeFrames& nf) {
+  if (!source.info().ok()) return source.info().status().WithContext("pixel data cannot be transcoded");
   std::string all;
-  for (const auto& f : nf.frames) all += f;
-  auto* px = new DcmPixelData(DcmTag(DCM_PixelData, nf.info.bits_allocated > 8 ? EVR_OW : EVR_OB));
+  all.reserve(source.info()->FrameBytes() * source.frame_count());
+  for (size_t f = 0; f < source.frame_count(); ++f) {
+    auto frame = source.Read(f);
+    if (!frame.ok()) return frame.status();
+    auto native = source.Decode(f, std::move(*frame));
+    if (!native.ok()) return native.status();
+    all += *native;
+  }
+  auto* px = new DcmPixelData(DcmTag(DCM_PixelData, source.info()->bits_allocated > 8 ? EVR_OW : EVR_OB));
   px->putUint8Array(reinterpret_cast<const Uint8*>(all.data()), static_cast<unsigned long>(all.size()));
   ds.insert(px, true);
+  DeclareDecodedPhotometric(ds);
+  return Status::Ok();
 }
 
-Result<BuiltInstance> EncodeWithOurCodec(std::unique_ptr<DcmFileFormat> file, NativeFrames& nf, CodecId codec,
+// Encapsulated Pixel Data in our codec `codec`: frames stored in it go out
+// byte for byte, the others are decoded (if compressed) and encoded.
+Result<BuiltInstance> EncodeWithOurCodec(std::unique_ptr<DcmFileFormat> file, const FrameSource& source, CodecId codec,
                                          const std::string& uid) {
   DcmDataset& ds = *file->getDataset();
-  const std::string photometric = GetString(ds, DCM_PhotometricInterpretation);
+  if (!source.info().ok()) return source.info().status().WithContext("pixel data cannot be transcoded");
+  const codecs::FrameInfo& info = *source.info();
+  std::string photometric = GetString(ds, DCM_PhotometricInterpretation);
+  if (photometric == "YBR_RCT" || photometric == "YBR_ICT") photometric = "RGB";  // what its frames decode to
   codecs::CodecOptions options;
   options.rgb_colour_transform =
-      nf.info.samples_per_pixel == 3 && photometric == "RGB" && (codec == CodecId::kJ2k || codec == CodecId::kHtj2k);
+      info.samples_per_pixel == 3 && photometric == "RGB" && (codec == CodecId::kJ2k || codec == CodecId::kHtj2k);
   auto encoder = codecs::MakeCodec(codec, options);
-  if (!encoder->Supports(nf.info))
-    return Status::Unsupported(std::string(codecs::CodecName(codec)) + " does not support this pixel format");
-  auto* seq = new DcmPixelSequence(DCM_PixelSequenceTag);
+  auto seq = std::make_unique<DcmPixelSequence>(DCM_PixelSequenceTag);
   auto* bot = new DcmPixelItem(DCM_PixelItemTag);
   seq->insert(bot);
   DcmOffsetList offsets;
   bool rct = false;
-  for (size_t f = 0; f < nf.frames.size(); ++f) {
+  uint64_t as_stored = 0;
+  for (size_t f = 0; f < source.frame_count(); ++f) {
+    auto frame = source.Read(f);
+    if (!frame.ok()) return frame.status();
     std::string codestream;
-    if (nf.stored[f] && nf.stored_codec[f] == codec) {
-      codestream = *nf.stored[f];
+    if (frame->codec == codec) {
+      codestream = std::move(frame->bytes);
+      ++as_stored;
     } else {
-      auto encoded = encoder->Encode(nf.info, Bytes(nf.frames[f]));
-      if (!encoded.ok()) {
-        delete seq;
-        return encoded.status().WithContext("frame " + std::to_string(f));
-      }
+      if (!encoder->Supports(info))
+        return Status::Unsupported(std::string(codecs::CodecName(codec)) + " does not support this pixel format");
+      auto native = source.Decode(f, std::move(*frame));
+      if (!native.ok()) return native.status();
+      auto encoded = encoder->Encode(info, Bytes(*native));
+      if (!encoded.ok()) return encoded.status().WithContext("frame " + std::to_string(f));
       codestream.assign(encoded->begin(), encoded->end());
     }
     if (codec != CodecId::kJpegLs && codecs::UsesColourTransform(Bytes(codestream))) rct = true;
     if (seq->storeCompressedFrame(offsets, reinterpret_cast<Uint8*>(codestream.data()),
                                   static_cast<Uint32>(codestream.size()), 0)
-            .bad()) {
-      delete seq;
+            .bad())
       return Status::Internal("cannot store compressed frame");
-    }
   }
   bot->createOffsetTable(offsets);
   auto* px = new DcmPixelData(DCM_PixelData);
   // HTJ2K rides on the JPEG 2000 representation (same encapsulation); WritePart10 labels it.
   const E_TransferSyntax carrier = codec == CodecId::kJpegLs ? EXS_JPEGLSLossless : EXS_JPEG2000LosslessOnly;
-  px->putOriginalRepresentation(carrier, nullptr, seq);
+  px->putOriginalRepresentation(carrier, nullptr, seq.release());
   ds.insert(px, true);
-  if (rct) ds.putAndInsertString(DCM_PhotometricInterpretation, "YBR_RCT");
-  if (nf.info.samples_per_pixel == 3) ds.putAndInsertUint16(DCM_PlanarConfiguration, 0);
+  ds.putAndInsertString(DCM_PhotometricInterpretation, rct ? "YBR_RCT" : photometric.c_str());
+  if (info.samples_per_pixel == 3) ds.putAndInsertUint16(DCM_PlanarConfiguration, 0);
+  CountFramesAsStored(as_stored);
   BuiltInstance built;
   built.file = std::move(file);
   built.transfer_syntax_uid = uid;
   built.dcmtk_xfer = carrier;
   return built;
+}
+
+// Pixel Data nested in sequence items (an Icon Image Sequence) is encoded in
+// the syntax the header was stored in. When the instance leaves in another
+// syntax DCMTK cannot re-encode it (it has no JPEG 2000 codec: "Pixel
+// representation not found"), so it is decoded here and written native,
+// which DCMTK does for nested pixel data in any syntax (as it reads icons
+// that arrived native inside compressed datasets). Where nothing decodes it,
+// the Icon Image Sequence (Type 3, PS3.3 C.7.6.1.1.6) is dropped and the
+// log says so; other nested pixel data fails the build.
+Status NestedPixelDataToNative(DcmDataset& ds, const engine::InstanceRecord& rec) {
+  const std::string header_uid = rec.header_transfer_syntax_uid;
+  const DcmXfer header_xfer(header_uid.c_str());
+  if (!header_xfer.isEncapsulated()) return Status::Ok();
+  std::vector<DcmPixelData*> nested;
+  DcmStack stack;
+  for (E_SearchMode mode = ESM_fromHere; ds.search(DCM_PixelData, stack, mode, OFTrue).good(); mode = ESM_afterStackTop)
+    if (stack.top()->ident() == EVR_PixelData) nested.push_back(static_cast<DcmPixelData*>(stack.top()));
+  const auto ours = OurCodecFor(header_uid);
+  std::vector<DcmSequenceOfItems*> dropped;
+  for (DcmPixelData* px : nested) {
+    auto* item = dynamic_cast<DcmItem*>(px->getParent());
+    DcmPixelSequence* seq = nullptr;
+    if (item == nullptr || px->getEncapsulatedRepresentation(header_xfer.getXfer(), nullptr, seq).bad() || !seq)
+      continue;  // already native
+    Status decoded = Status::Unsupported("no decoder for nested pixel data in " + header_uid);
+    if (ours) {
+      auto info = FrameInfoFromDataset(*item);
+      std::vector<std::string> fragments;
+      std::string bot;
+      for (unsigned long i = 0; info.ok() && i < seq->card(); ++i) {
+        DcmPixelItem* pixel_item = nullptr;
+        Uint8* data = nullptr;
+        if (seq->getItem(pixel_item, i).bad()) break;
+        if (pixel_item->getLength() > 0 && pixel_item->getUint8Array(data).bad()) break;
+        std::string bytes(reinterpret_cast<const char*>(data), pixel_item->getLength());
+        (i == 0 ? bot : fragments.emplace_back()) = std::move(bytes);
+      }
+      if (!info.ok()) {
+        decoded = info.status();
+      } else if (auto frames = GroupFragments(bot, fragments, 1); !frames.ok()) {
+        decoded = frames.status();
+      } else if (auto pixels = codecs::MakeCodec(*ours)->Decode(*info, Bytes(frames->front())); !pixels.ok()) {
+        decoded = pixels.status();
+      } else {
+        px->putUint8Array(pixels->data(), static_cast<unsigned long>(pixels->size()));  // drops the encapsulated one
+        px->setVR(info->bits_allocated > 8 ? EVR_OW : EVR_OB);
+        px->setNonEncapsulationFlag(OFTrue);
+        DeclareDecodedPhotometric(*item);
+        continue;
+      }
+    }
+    auto* sequence = dynamic_cast<DcmSequenceOfItems*>(item->getParent());
+    if (sequence == nullptr || sequence->getTag() != DCM_IconImageSequence)
+      return decoded.WithContext("pixel data nested in " +
+                                 std::string(sequence ? DcmTag(sequence->getTag()).getTagName() : "an item"));
+    LogWarning("instance " + rec.sop_instance_uid + ": its Icon Image Sequence (" + header_uid +
+               ") cannot be decoded (" + decoded.message() +
+               "); it is left out of the copy sent, the stored one is kept");
+    if (std::find(dropped.begin(), dropped.end(), sequence) == dropped.end()) dropped.push_back(sequence);
+  }
+  for (DcmSequenceOfItems* sequence : dropped)
+    if (auto* owner = dynamic_cast<DcmItem*>(sequence->getParent())) delete owner->remove(sequence);
+  return Status::Ok();
 }
 
 // The meta header DCMTK would write, for syntaxes it does not know.
@@ -282,71 +266,62 @@ Result<TargetSyntax> ParseTargetSyntax(std::string_view text) {
 
 bool CanTranscode(const engine::InstanceRecord& record) {
   if (record.pixel_layout != engine::PixelLayout::kEncapsulated) return true;
-  const DcmXfer x(record.transfer_syntax_uid.c_str());
-  return x.getXfer() != EXS_Unknown && !x.isLossy() &&
-         (OurCodecFor(record.transfer_syntax_uid) || x.getXfer() == EXS_RLELossless ||
-          x.getXfer() == EXS_JPEGProcess14SV1 || x.getXfer() == EXS_JPEGProcess14);
+  const TransferSyntaxInfo* received = FindTransferSyntax(record.transfer_syntax_uid);
+  return received != nullptr && received->coding != PixelCoding::kNative && DcmtkKnows(received->uid);
 }
 
 Result<BuiltInstance> BuildInstance(const engine::Store& store, const engine::InstanceRecord& rec,
                                     const TargetSyntax& target) {
-  auto file = RebuildInstance(store, rec);
-  if (!file.ok()) return file.status();
-  auto original = [&]() -> Result<BuiltInstance> {
-    BuiltInstance built;
-    built.file = std::move(*file);
-    built.transfer_syntax_uid = rec.transfer_syntax_uid;
-    built.dcmtk_xfer = ReceivedTransferSyntax(rec);
-    return built;
-  };
   std::string uid = target.uid;
-  if (target.kind == TargetSyntax::Kind::kOriginal) return original();
+  if (target.kind == TargetSyntax::Kind::kOriginal) uid = rec.transfer_syntax_uid;
   if (target.kind == TargetSyntax::Kind::kStored) {
-    // Our encoding when every frame is stored with one codec; else as received.
-    std::optional<CodecId> codec;
-    bool uniform = rec.pixel_layout == engine::PixelLayout::kNative && !rec.chunks.empty();
-    for (const auto& c : rec.chunks) {
-      auto current = store.HasChunk(c.hash);  // current, not as committed
-      if (!current.ok()) return current.status();
-      const uint8_t stored_codec = current->value_or(c.codec);
-      if (c.size == 0 || stored_codec == static_cast<uint8_t>(CodecId::kRaw)) continue;
-      if (codec && *codec != static_cast<CodecId>(stored_codec)) uniform = false;
-      codec = static_cast<CodecId>(stored_codec);
-    }
-    if (!uniform || !codec) return original();
-    uid = std::string(codecs::TransferSyntaxUid(*codec));
+    auto stored = StoredTransferSyntax(store, rec);
+    if (!stored.ok()) return stored.status();
+    uid = *stored;
   }
-  if (uid == rec.transfer_syntax_uid) return original();
+  const bool as_received = uid == rec.transfer_syntax_uid;
+  const TransferSyntaxInfo* syntax = FindTransferSyntax(uid);
+  if (!as_received && rec.pixel_layout != engine::PixelLayout::kNone) {
+    if (!CanTranscode(rec))
+      return Status::Unsupported("instance " + rec.sop_instance_uid + " arrived in " + rec.transfer_syntax_uid +
+                                 ", which is passed through unchanged and not transcoded");
+    if (syntax == nullptr) {
+      const DcmXfer x(uid.c_str());
+      if (x.getXfer() == EXS_Unknown) return Status::Unsupported("unknown transfer syntax " + uid);
+      if (x.isLossy())
+        return Status::Unsupported("lossy transfer syntax " + uid + " would lose data");
+      return Status::Unsupported("no lossless encoder for transfer syntax " + uid);
+    }
+  }
+  auto file = LoadStoredHeader(store, rec);
+  if (!file.ok()) return file.status();
+  DcmDataset& ds = *(*file)->getDataset();
   if (rec.pixel_layout == engine::PixelLayout::kNone) {
     // No pixels: only the dataset's encoding changes.
-    const DcmXfer x(uid.c_str());
-    if (x.getXfer() == EXS_Unknown || x.isEncapsulated())
+    if (!as_received && (syntax == nullptr || syntax->coding != PixelCoding::kNative))
       return Status::Unsupported("an instance without pixel data is only written in an uncompressed syntax");
-    BuiltInstance built{std::move(*file), uid, x.getXfer()};
+    return BuiltInstance{std::move(*file), uid, DcmXfer(uid.c_str()).getXfer()};
+  }
+  auto source = FrameSource::Open(store, rec, ds);
+  if (!source.ok()) return source.status();
+  if (as_received) {
+    PACS_RETURN_IF_ERROR(AttachPixelDataAsReceived(ds, *source, rec).WithContext("instance " + rec.sop_instance_uid));
+    return BuiltInstance{std::move(*file), uid, ReceivedTransferSyntax(rec)};
+  }
+  PACS_RETURN_IF_ERROR(NestedPixelDataToNative(ds, rec).WithContext("instance " + rec.sop_instance_uid));
+  if (syntax->coding == PixelCoding::kOurCodec) {
+    auto built = EncodeWithOurCodec(std::move(*file), *source, syntax->codec, uid);
+    if (!built.ok()) return built.status().WithContext("instance " + rec.sop_instance_uid);
     return built;
   }
-  if (!CanTranscode(rec))
-    return Status::Unsupported("instance " + rec.sop_instance_uid + " arrived in " + rec.transfer_syntax_uid +
-                               ", which is passed through unchanged and not transcoded");
-  const DcmXfer target_xfer(uid.c_str());
-  const auto ours = OurCodecFor(uid);
-  if (target_xfer.getXfer() == EXS_Unknown && !ours) return Status::Unsupported("unknown transfer syntax " + uid);
-  if (target_xfer.getXfer() != EXS_Unknown && target_xfer.isLossy())
-    return Status::Unsupported("lossy transfer syntax " + uid + " would lose data");
-
-  auto frames = DecodeFrames(store, rec, **file, ours);
-  if (!frames.ok()) return frames.status().WithContext("instance " + rec.sop_instance_uid);
-  DcmDataset& ds = *(*file)->getDataset();
-  delete ds.remove(DCM_PixelData);
-  if (ours) return EncodeWithOurCodec(std::move(*file), *frames, *ours, uid);
-  PutNativePixels(ds, *frames);
-  if (target_xfer.isEncapsulated()) {  // JPEG lossless, RLE: DCMTK's encoders
+  const E_TransferSyntax target_xfer = DcmXfer(uid.c_str()).getXfer();
+  PACS_RETURN_IF_ERROR(PutNativePixels(ds, *source, rec).WithContext("instance " + rec.sop_instance_uid));
+  if (syntax->coding == PixelCoding::kDcmtkCodec) {  // JPEG lossless, RLE: DCMTK's encoders
     RegisterDcmtkCodecs();
-    if (ds.chooseRepresentation(target_xfer.getXfer(), nullptr).bad() || !ds.canWriteXfer(target_xfer.getXfer()))
+    if (ds.chooseRepresentation(target_xfer, nullptr).bad() || !ds.canWriteXfer(target_xfer))
       return Status::Unsupported("cannot encode this pixel format in " + uid);
   }
-  BuiltInstance built{std::move(*file), uid, target_xfer.getXfer()};
-  return built;
+  return BuiltInstance{std::move(*file), uid, target_xfer};
 }
 
 Status WritePart10(BuiltInstance& built, const std::filesystem::path& path) {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <regex>
+#include <thread>
 
 #include "corpus.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
@@ -287,6 +288,94 @@ TEST_F(RetrieveTest, GetDecodesLosslessInstancesForAnUncompressedRequester) {
                   out);
   EXPECT_NE(r.output.find("Number of Failed Suboperations    : 1"), std::string::npos) << r.output;
   EXPECT_TRUE(FilesIn(out).empty());
+}
+
+// The server stores natively received frames raw and re-encodes them to
+// JPEG-LS in the background. Once it has: a C-GET whose requester accepts
+// JPEG-LS (getscu +xt), a C-MOVE to a destination that accepts every syntax
+// and an export `--transfer-syntax stored` send every frame as stored, byte for byte, and
+// the server's counter of frames decoded for retrieval does not move; an
+// uncompressed C-GET decodes each frame exactly once. Every copy decodes
+// (DCMTK's dcmdjpls) to the instance sent, in the same frame order.
+TEST_F(RetrieveTest, ReencodedSeriesLeavesAsStoredWithoutDecoding) {
+  const fs::path data = *work_ / "data";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  tools::Json stats = StatsJson(data);
+  while (tools::JsonInt(stats, "frames_awaiting_reencoding") != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    stats = StatsJson(data);
+  }
+  ASSERT_EQ(tools::JsonInt(stats, "frames_awaiting_reencoding"), 0) << tools::ToJson(stats);
+  auto decoded = [&] {
+    return tools::JsonInt(StatsJson(data).value("server", tools::Json::object()), "frames_decoded_for_retrieval");
+  };
+
+  const std::string series = SeriesOf("S2010_stereotaxis_axial_2.5mm");
+  const size_t frames = SentCount("SeriesInstanceUID", series);  // single-frame CT slices
+  ASSERT_GT(frames, 1u);
+  const std::vector<std::string> keys = {"QueryRetrieveLevel=SERIES", "StudyInstanceUID=" + kPhilipsStudy,
+                                         "SeriesInstanceUID=" + series};
+  // Each received file is JPEG-LS and the same dataset as the C-GET's
+  // copy, which dcmdjpls decodes to the file sent.
+  std::map<std::string, fs::path> got;
+  auto expect_jpegls_of_sent = [&](const std::vector<fs::path>& files) {
+    for (const auto& path : files) {
+      DcmFileFormat f;
+      ASSERT_TRUE(f.loadFile(path.c_str()).good()) << path;
+      EXPECT_EQ(f.getDataset()->getOriginalXfer(), EXS_JPEGLSLossless) << path;
+      const std::string uid = ReadAttributes(path)["SOPInstanceUID"];
+      if (auto it = got.find(uid); it != got.end()) {
+        EXPECT_EQ(CompareFiles(it->second, path), "") << path;
+        continue;
+      }
+      got[uid] = path;
+      const fs::path native = path.string() + ".native";
+      ASSERT_EQ(RunCommand({"dcmdjpls", path.string(), native.string()}).exit_code, 0) << path;
+      EXPECT_EQ(CompareFiles(sent_->at(uid).path, native), "") << path;
+    }
+  };
+
+  int64_t before = decoded();
+  const fs::path as_stored = Fresh("get_as_stored");
+  auto r = Getscu(keys, as_stored, {"+xt"});
+  EXPECT_EQ(Completed(r.output), static_cast<int>(frames)) << r.output;
+  ASSERT_EQ(FilesIn(as_stored).size(), frames) << r.output;
+  EXPECT_EQ(decoded() - before, 0) << "a C-GET in the stored syntax decoded frames";
+  expect_jpegls_of_sent(FilesIn(as_stored));
+
+  before = decoded();
+  const fs::path moved = Fresh("move_as_stored");
+  {
+    BackgroundProcess storescp(
+        {"storescp", "+xa", "-aet", "DESTSCP", "-od", moved.string(), std::to_string(dest_port_)},
+        {{"TCP_NODELAY", "1"}}, *work_ / "storescp3.log");
+    r = Movescu(keys, "DESTSCP");
+    EXPECT_EQ(Completed(r.output), static_cast<int>(frames)) << r.output;
+    ASSERT_EQ(WaitForFiles(moved, frames, std::chrono::seconds(20)), frames) << storescp.Log();
+  }
+  EXPECT_EQ(decoded() - before, 0) << "a C-MOVE in the stored syntax decoded frames";
+  expect_jpegls_of_sent(FilesIn(moved));
+
+  before = decoded();
+  const fs::path exported = Fresh("export_as_stored");
+  r = RunCommand({PacscoreBinary(), "export", "--data", data.string(), "--out", exported.string(), "--study",
+                  kPhilipsStudy, "--transfer-syntax", "stored"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::vector<fs::path> series_files;
+  for (const auto& e : fs::recursive_directory_iterator(exported))
+    if (e.is_regular_file() && e.path().parent_path().filename() == series) series_files.push_back(e.path());
+  ASSERT_EQ(series_files.size(), frames);
+  expect_jpegls_of_sent(series_files);
+  // The whole study went out as stored: nothing decoded.
+  EXPECT_EQ(decoded() - before, 0) << "an export in the stored syntax decoded frames";
+
+  before = decoded();
+  const fs::path uncompressed = Fresh("get_uncompressed");
+  r = Getscu(keys, uncompressed);
+  EXPECT_EQ(Completed(r.output), static_cast<int>(frames)) << r.output;
+  ASSERT_EQ(FilesIn(uncompressed).size(), frames);
+  ExpectSameAsSent(FilesIn(uncompressed));
+  EXPECT_EQ(decoded() - before, static_cast<int64_t>(frames)) << "each frame decoded once";
 }
 
 TEST_F(RetrieveTest, UnknownDestinationAndMissingStudyAreRefused) {

@@ -18,6 +18,7 @@
 #include "pacs/dicom/background_encoder.h"
 #include "pacs/dicom/dicom_server.h"
 #include "pacs/dicom/exporter.h"
+#include "pacs/dicom/frame_source.h"
 #include "pacs/dicom/ingest.h"
 #include "pacs/dicom/retention.h"
 #include "pacs/dicom/transcode.h"
@@ -116,6 +117,7 @@ class AdminApi {
     using dicom::DimseService;
     const auto& c = server_.counters();
     const uint64_t receive_failures = c.receive_failures.value();
+    const dicom::FrameCounters frames = dicom::ReadFrameCounters();
     json["server"] = {
         {"associations", JsonCount(c.associations.value())},
         {"echo_requests", JsonCount(c.requests(DimseService::kEcho))},
@@ -131,6 +133,10 @@ class AdminApi {
         {"background_encoded_frames", JsonCount(background_.frames_encoded())},
         {"background_backlog", JsonCount(background_.backlog())},
         {"background_threads", JsonCount(use_background_ ? background_.threads() : 0)},
+        // Frames read by retrieval and export (C-GET, C-MOVE, /export):
+        // decoded to be sent, or sent exactly as stored.
+        {"frames_decoded_for_retrieval", JsonCount(frames.decoded)},
+        {"frames_retrieved_as_stored", JsonCount(frames.as_stored)},
     };
     return JsonReply(200, json);
   }

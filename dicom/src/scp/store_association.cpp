@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "dcmtk/dcmnet/scu.h"
+#include "pacs/dicom/frame_source.h"
 
 namespace pacs::dicom::scp {
 namespace {
@@ -57,8 +58,11 @@ Result<std::unique_ptr<StoreAssociation>> StoreAssociation::Open(const PeerAddre
   scu.setConnectionTimeout(10);
   // One context per (SOP class, syntax): the peer accepts or refuses each.
   std::set<std::pair<std::string, std::string>> contexts;
-  for (const auto& rec : records)
-    for (const auto& ts : RetrievalSyntaxes(rec)) contexts.emplace(rec.sop_class_uid, ts);
+  for (const auto& rec : records) {
+    auto stored = StoredTransferSyntax(store, rec);  // as stored now: the background encoder may have changed it
+    if (!stored.ok()) return stored.status();
+    for (const auto& ts : RetrievalSyntaxes(rec, *stored)) contexts.emplace(rec.sop_class_uid, ts);
+  }
   if (contexts.size() > 128)
     return Status::Unsupported("the instances to send need " + std::to_string(contexts.size()) +
                                " presentation contexts, more than the 128 of one association");

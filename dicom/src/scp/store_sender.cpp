@@ -6,6 +6,7 @@
 
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcxfer.h"
+#include "pacs/dicom/frame_source.h"
 #include "pacs/dicom/retrieve.h"
 #include "pacs/dicom/transcode.h"
 
@@ -42,12 +43,14 @@ Result<StorageContext> CStoreSender::ContextFor(const engine::InstanceRecord& re
     if (context.sop_class_uid == record.sop_class_uid) syntaxes.push_back(context.transfer_syntax_uid);
   if (syntaxes.empty())
     return Status::Unsupported(peer_ + " accepted no storage context for SOP class " + record.sop_class_uid);
+  auto stored = StoredTransferSyntax(store_, record);
+  if (!stored.ok()) return stored.status();
   if (choice_ == SyntaxChoice::kOwnProposals) {
-    const auto ours = RetrievalSyntaxes(record);
+    const auto ours = RetrievalSyntaxes(record, *stored);
     std::erase_if(syntaxes,
                   [&](const std::string& ts) { return std::find(ours.begin(), ours.end(), ts) == ours.end(); });
   }
-  const std::string ts = ChooseSyntax(record, syntaxes);
+  const std::string ts = ChooseSyntax(record, *stored, syntaxes);
   if (ts.empty())
     return Status::Unsupported(peer_ + " accepted no transfer syntax pacscore can send instance " +
                                record.sop_instance_uid + " (" + record.sop_class_uid + ", received in " +

@@ -11,6 +11,7 @@
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "pacs/base/result.h"
 #include "pacs/dicom/dicom_library.h"
+#include "pacs/dicom/frame_source.h"
 #include "pacs/dicom/pixel_codec_policy.h"
 #include "pacs/engine/store.h"
 
@@ -29,9 +30,19 @@ Result<engine::InstanceWrite> SplitInstance(DcmDataset& dataset, E_TransferSynta
 // `dataset`; Corruption when it does not parse.
 Status DecodeStoredHeader(std::string_view header_bytes, const engine::InstanceRecord& record, DcmDataset& dataset);
 
-// Rebuilds the stored instance as a file format object (meta header regenerated).
+// Rebuilds the stored instance as a file format object (meta header
+// regenerated), pixel data in the syntax it arrived in: LoadStoredHeader,
+// then AttachPixelDataAsReceived from the instance's FrameSource.
 Result<std::unique_ptr<DcmFileFormat>> RebuildInstance(const engine::Store& store,
                                                        const engine::InstanceRecord& record);
+
+// The stored header (the dataset without Pixel Data), parsed.
+Result<std::unique_ptr<DcmFileFormat>> LoadStoredHeader(const engine::Store& store,
+                                                        const engine::InstanceRecord& record);
+
+// Puts the Pixel Data element back as received: native frames (decoded where
+// stored compressed), or the received fragments untouched.
+Status AttachPixelDataAsReceived(DcmDataset& dataset, const FrameSource& source, const engine::InstanceRecord& record);
 
 // Deep check of one stored instance: its header parses, every chunk's bytes
 // hash to its key (native frames after decoding, with their pixel

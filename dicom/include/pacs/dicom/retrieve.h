@@ -23,16 +23,20 @@ struct PeerAddress {
 };
 Result<PeerAddress> ParsePeer(std::string_view text);
 
-// Transfer syntaxes `record` can be sent in, best first: the syntax it is
-// stored in when that is a compressed one DCMTK can send, the one it arrived
-// in, then the uncompressed ones. Filtered by CanProduce.
-std::vector<std::string> RetrievalSyntaxes(const engine::InstanceRecord& record);
+// Transfer syntaxes `record` can be sent in, best first: `stored_syntax`
+// (StoredTransferSyntax in frame_source.h: its frames go out as stored, with
+// no decoding), the one it arrived in, then the uncompressed ones. Filtered
+// by CanProduce.
+std::vector<std::string> RetrievalSyntaxes(const engine::InstanceRecord& record, const std::string& stored_syntax);
 
 // Whether the instance can be built in `transfer_syntax` losslessly (or a
 // lossy codestream passed through unchanged) and sent by DCMTK.
 bool CanProduce(const engine::InstanceRecord& record, const std::string& transfer_syntax);
 
-// Of the syntaxes a peer accepted, the one to send `record` in, or "" when none.
-std::string ChooseSyntax(const engine::InstanceRecord& record, const std::vector<std::string>& accepted);
+// Of the syntaxes a peer accepted, the one to send `record` in (the first of
+// RetrievalSyntaxes the peer accepted, else any it accepted that we can
+// produce), or "" when none.
+std::string ChooseSyntax(const engine::InstanceRecord& record, const std::string& stored_syntax,
+                         const std::vector<std::string>& accepted);
 
 }  // namespace pacs::dicom
