@@ -288,8 +288,7 @@ Result<BuiltInstance> BuildInstance(const engine::Store& store, const engine::In
     if (syntax == nullptr) {
       const DcmXfer x(uid.c_str());
       if (x.getXfer() == EXS_Unknown) return Status::Unsupported("unknown transfer syntax " + uid);
-      if (x.isLossy())
-        return Status::Unsupported("lossy transfer syntax " + uid + " would lose data");
+      if (x.isLossy()) return Status::Unsupported("lossy transfer syntax " + uid + " would lose data");
       return Status::Unsupported("no lossless encoder for transfer syntax " + uid);
     }
   }
