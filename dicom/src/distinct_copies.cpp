@@ -95,10 +95,8 @@ Result<DistinctCopiesReport> WriteDistinctCopies(const fs::path& in, const fs::p
         continue;
       }
       const std::string sop = NewUid();
-      if (dataset.putAndInsertString(DCM_StudyInstanceUID, renamed("study/" + std::string(study.c_str())).c_str())
-              .bad() ||
-          dataset.putAndInsertString(DCM_SeriesInstanceUID, renamed("series/" + std::string(series.c_str())).c_str())
-              .bad() ||
+      if (dataset.putAndInsertString(DCM_StudyInstanceUID, renamed("study/" + study).c_str()).bad() ||
+          dataset.putAndInsertString(DCM_SeriesInstanceUID, renamed("series/" + series).c_str()).bad() ||
           dataset.putAndInsertString(DCM_SOPInstanceUID, sop.c_str()).bad())
         return Status::Internal("cannot set new UIDs in a copy of " + path.string());
       const fs::path target = out / ("copy" + std::to_string(copy)) / fs::relative(path, in, ec);
