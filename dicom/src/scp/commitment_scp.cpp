@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "../scu/scu_config.h"
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmnet/scu.h"
 #include "pacs/base/log.h"
@@ -177,19 +178,11 @@ Status SendReportOnNewAssociation(const PeerAddress& peer, const std::string& ca
                                   DcmDataset& information) {
   const std::string peer_name = peer.ae_title + "@" + peer.host + ":" + std::to_string(peer.port);
   DcmSCU scu;
-  scu.setAETitle(calling_ae);
-  scu.setPeerAETitle(peer.ae_title);
-  scu.setPeerHostName(peer.host);
-  scu.setPeerPort(peer.port);
-  scu.setMaxReceivePDULength(ASC_MAXIMUMPDUSIZE);
-  scu.setACSETimeout(30);
+  ConfigureScu(scu, {.host = peer.host, .port = peer.port, .called_aet = peer.ae_title, .calling_aet = calling_ae});
+  scu.setACSETimeout(30);  // a report is small: shorter waits than a client's
   scu.setDIMSETimeout(60);
-  scu.setDIMSEBlockingMode(DIMSE_NONBLOCKING);
-  scu.setConnectionTimeout(10);
-  OFList<OFString> syntaxes;
-  syntaxes.emplace_back(UID_LittleEndianExplicitTransferSyntax);
-  syntaxes.emplace_back(UID_LittleEndianImplicitTransferSyntax);
-  OFCondition cond = scu.addPresentationContext(UID_StorageCommitmentPushModelSOPClass, syntaxes, ASC_SC_ROLE_SCP);
+  OFCondition cond =
+      scu.addPresentationContext(UID_StorageCommitmentPushModelSOPClass, PlainSyntaxes(), ASC_SC_ROLE_SCP);
   if (cond.good()) cond = scu.initNetwork();
   if (cond.good()) cond = scu.negotiateAssociation();
   if (cond.bad()) return Status::IOError("cannot open an association to " + peer_name + ": " + cond.text());

@@ -29,13 +29,6 @@ std::string Get(DcmItem& item, const DcmTagKey& tag) {
   return value;
 }
 
-OFList<OFString> PlainSyntaxes() {
-  OFList<OFString> syntaxes;
-  syntaxes.emplace_back(UID_LittleEndianExplicitTransferSyntax);
-  syntaxes.emplace_back(UID_LittleEndianImplicitTransferSyntax);
-  return syntaxes;
-}
-
 // A network listening on a port from construction (so that a node answering
 // quickly finds it bound), which accepts one association carrying an
 // N-EVENT-REPORT of the Storage Commitment Push Model.

@@ -24,13 +24,6 @@ double MsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
-OFList<OFString> PlainSyntaxes() {
-  OFList<OFString> syntaxes;
-  syntaxes.emplace_back(UID_LittleEndianExplicitTransferSyntax);
-  syntaxes.emplace_back(UID_LittleEndianImplicitTransferSyntax);
-  return syntaxes;
-}
-
 std::string StatusText(Uint16 status) {
   char hex[8];
   std::snprintf(hex, sizeof hex, "%04X", status);

@@ -359,6 +359,13 @@ std::string DcmtkVersion() {
   return OFFIS_DCMTK_VERSION_STRING;
 }
 
+OFList<OFString> PlainSyntaxes() {
+  OFList<OFString> syntaxes;
+  syntaxes.emplace_back(UID_LittleEndianExplicitTransferSyntax);
+  syntaxes.emplace_back(UID_LittleEndianImplicitTransferSyntax);
+  return syntaxes;
+}
+
 void ConfigureScu(DcmSCU& scu, const ScuPeer& peer) {
   scu.setAETitle(peer.calling_aet);
   scu.setPeerAETitle(peer.called_aet);
