@@ -9,7 +9,11 @@
 namespace pacs::dicom {
 
 Result<PeerAddress> ParsePeer(std::string_view text) {
-  const std::string usage = "--peer must be NAME=AET@HOST:PORT, not '" + std::string(text) + "'";
+  const std::string usage = "--peer must be NAME=AET@HOST:PORT[+tls], not '" + std::string(text) + "'";
+  // "+tls" after the port (digits only) cannot be part of it: DICOM TLS to this peer.
+  constexpr std::string_view kTls = "+tls";
+  const bool tls = text.size() > kTls.size() && text.substr(text.size() - kTls.size()) == kTls;
+  if (tls) text.remove_suffix(kTls.size());
   const size_t eq = text.find('='), at = text.rfind('@'), colon = text.rfind(':');
   if (eq == std::string_view::npos || at == std::string_view::npos || colon == std::string_view::npos ||
       !(eq < at && at < colon))
@@ -25,6 +29,7 @@ Result<PeerAddress> ParsePeer(std::string_view text) {
   const long p = std::stol(port);
   if (p < 1 || p > 65535) return Status::InvalidArgument(usage);
   peer.port = static_cast<uint16_t>(p);
+  peer.tls = tls;
   return peer;
 }
 

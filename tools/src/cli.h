@@ -50,6 +50,13 @@ struct ServeFlags {
   int64_t retention_interval_ms = int64_t{3600} * 1000;
   uint64_t storage_quota_bytes = 0;  // 0: none
   std::string on_quota = "refuse";
+  // DICOM TLS (docs/security.md): the TLS port (0: none), and the settings it
+  // and the associations to peers marked +tls share. `port_off`: `--port off`.
+  bool port_off = false;
+  uint16_t tls_port = 0;
+  std::string tls_cert, tls_key, tls_ca;
+  std::string tls_verify = "require";
+  int64_t tls_handshake_timeout_ms = 10000;
 };
 
 struct ImportFlags {

@@ -9,6 +9,7 @@
 #include "pacs/dicom/pixel_codec_policy.h"
 #include "pacs/dicom/retention.h"
 #include "pacs/dicom/retrieve.h"
+#include "pacs/dicom/tls_settings.h"
 #include "pacs/dicom/transcode.h"
 
 namespace pacs::tools {
@@ -100,6 +101,39 @@ void AddCodecFlags(CLI::App& command, std::string& codec, bool& verify_encode, b
   verify->excludes(no_verify);
 }
 
+// DICOM TLS (docs/security.md): the TLS port and what it and the
+// associations to peers marked +tls are set up from.
+void AddTlsFlags(CLI::App& command, ServeFlags& serve) {
+  command
+      .add_option("--tls-port", serve.tls_port,
+                  "a DICOM TLS port (2762 by convention; profile BCP195-ND; 0: none). Needs --tls-cert, --tls-key")
+      ->capture_default_str()
+      ->check(kPort);
+  command
+      .add_option("--tls-cert", serve.tls_cert,
+                  "our certificate (PEM, may hold the chain), for the TLS port and TLS peers")
+      ->type_name("FILE");
+  command.add_option("--tls-key", serve.tls_key, "the private key of --tls-cert (PEM, unencrypted; keep it 0600)")
+      ->type_name("FILE");
+  command
+      .add_option("--tls-ca", serve.tls_ca,
+                  "the CA certificates trusted to sign peers' certificates (PEM file, or a c_rehash'ed folder)")
+      ->type_name("FILE|DIR");
+  command
+      .add_option("--tls-verify", serve.tls_verify,
+                  "TLS clients must show a certificate signed by --tls-ca (require), may (optional), or are not "
+                  "checked (none); to peers marked +tls, anything but none checks their certificate")
+      ->type_name("require|optional|none")
+      ->capture_default_str()
+      ->check(CheckWith(dicom::ParseTlsVerify));
+  command
+      .add_option("--tls-handshake-timeout", serve.tls_handshake_timeout_ms,
+                  "a TLS handshake not done by then is abandoned and its connection closed")
+      ->type_name("DURATION")
+      ->default_str("10s")
+      ->transform(kDurationToMs);
+}
+
 CLI::Option* AddDataFlag(CLI::App& command, std::string& data) {
   return command.add_option("--data", data, "the data folder (an embedded RocksDB store)")
       ->type_name("DIR")
@@ -156,7 +190,16 @@ void CommandLine::AddCommonFlags(CLI::App& command) {
 void CommandLine::AddServe() {
   CLI::App& command = *app_.add_subcommand("serve", "answer DICOM on a data folder, with an admin endpoint over HTTP");
   AddDataFlag(command, serve.data);
-  command.add_option("--port", serve.port, "the DICOM port")->capture_default_str()->check(kPort);
+  command.add_option("--port", serve.port, "the DICOM port; off: no plain DICOM port (with --tls-port)")
+      ->capture_default_str()
+      ->transform(CLI::Validator(
+          [this](std::string& text) {
+            serve.port_off = text == "off";
+            if (serve.port_off) text = "0";
+            return std::string();
+          },
+          ""))
+      ->check(kPort);
   command.add_option("--aet", serve.aet, "the AE title (1-16 characters)")->capture_default_str()->check(kAeTitle);
   command.add_option("--admin-port", serve.admin_port, "the admin endpoint's port on 127.0.0.1 (0: any free port)")
       ->capture_default_str()
@@ -186,9 +229,10 @@ void CommandLine::AddServe() {
       .add_option("--peer", serve.peers,
                   "a C-MOVE destination (matched by AE title, then NAME) and where a Storage Commitment "
                   "report to that AE title goes on a new association; repeatable")
-      ->type_name("NAME=AET@HOST:PORT")
+      ->type_name("NAME=AET@HOST:PORT[+tls]")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->check(CheckWith(dicom::ParsePeer));
+  AddTlsFlags(command, serve);
   command
       .add_option("--commit-release-wait", serve.commit_release_wait_ms,
                   "after a Storage Commitment N-ACTION response, how long the requester has to release its "

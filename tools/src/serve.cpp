@@ -150,6 +150,17 @@ class AdminApi {
   const std::string data_dir_;
 };
 
+// The files are read, and checked, when the server starts (tls_layer.h).
+Result<dicom::TlsSettings> TlsSettingsOf(const ServeFlags& flags) {
+  auto verify = dicom::ParseTlsVerify(flags.tls_verify);
+  if (!verify.ok()) return verify.status();
+  return dicom::TlsSettings{.certificate_file = flags.tls_cert,
+                            .private_key_file = flags.tls_key,
+                            .ca = flags.tls_ca,
+                            .verify = *verify,
+                            .handshake_timeout = std::chrono::milliseconds(flags.tls_handshake_timeout_ms)};
+}
+
 }  // namespace
 
 int RunServe(const ServeFlags& flags) {
@@ -159,6 +170,8 @@ int RunServe(const ServeFlags& flags) {
   if (!codec_policy.ok()) return Fail(codec_policy.status());
   codec_policy->verify_encode = !flags.no_verify_encode;
   if (flags.verbose) SetLogLevel(LogLevel::kDebug);
+  auto tls = TlsSettingsOf(flags);
+  if (!tls.ok()) return Fail(tls.status());
   std::vector<dicom::PeerAddress> peers;  // C-MOVE destinations
   for (const auto& text : flags.peers) {
     auto peer = dicom::ParsePeer(text);
@@ -207,7 +220,10 @@ int RunServe(const ServeFlags& flags) {
                              .ae_title = flags.aet,
                              .max_associations = flags.max_associations,
                              .peers = peers,
-                             .commitment_release_wait = std::chrono::milliseconds(flags.commit_release_wait_ms)},
+                             .commitment_release_wait = std::chrono::milliseconds(flags.commit_release_wait_ms),
+                             .plain_port = !flags.port_off,
+                             .tls_port = flags.tls_port,
+                             .tls = *tls},
                             registry);
 
   const std::string data_abs = fs::absolute(data).string();
@@ -270,7 +286,7 @@ int RunServe(const ServeFlags& flags) {
   std::error_code ec;
   fs::remove(AdminPortFile(data), ec);
   Status flushed = (*store)->Flush();
-  if (!run.ok()) return Fail(run.WithContext("serve --port " + std::to_string(flags.port)));
+  if (!run.ok()) return Fail(run.WithContext(flags.port_off ? "serve" : "serve --port " + std::to_string(flags.port)));
   if (!flushed.ok()) return Fail(flushed);
   LogInfo("stopped cleanly");
   return 0;

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "../tls_layer.h"
 #include "association_worker.h"
 
 namespace pacs::dicom::scp {
@@ -33,7 +34,9 @@ void AssociationPool::dropAndDestroyAssociation(T_ASC_Association* assoc) {
   // a request it has read. (A worker that ends between the pool's check and
   // this one turns a refusal into "unreadable_request": rare, and only when
   // the pool was full a moment ago.)
-  if (assoc != nullptr)
+  // A failed TLS handshake was counted and logged by the TLS layer already.
+  const bool tls_failure = TakeHandshakeFailure();
+  if (assoc != nullptr && !tls_failure)
     context_.counters.CountRefusal(numThreads(OFTrue) >= getMaxThreads() ? "too_many_associations"
                                                                          : "unreadable_request");
   DcmBaseSCPPool::dropAndDestroyAssociation(assoc);

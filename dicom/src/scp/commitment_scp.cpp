@@ -174,15 +174,25 @@ void LogOutcome(const ScpContext& context, const Transaction& transaction, const
 // The report on an association of its own to the requester (PS3.4 J.3.3):
 // we are the association requester and propose the Storage Commitment class
 // with the SCP role for ourselves.
+// DcmSCU with its TLS switch (protected in DCMTK 3.6.7) made reachable.
+class ReportScu final : public DcmSCU {
+ public:
+  using DcmSCU::useSecureConnection;
+};
+
+// A peer marked tls is reached over `tls` (ScpContext::tls_requestor).
 Status SendReportOnNewAssociation(const PeerAddress& peer, const std::string& calling_ae, uint16_t event_type,
-                                  DcmDataset& information) {
-  const std::string peer_name = peer.ae_title + "@" + peer.host + ":" + std::to_string(peer.port);
-  DcmSCU scu;
+                                  DcmDataset& information, DcmTransportLayer* tls) {
+  const std::string peer_name =
+      peer.ae_title + "@" + peer.host + ":" + std::to_string(peer.port) + (peer.tls ? " (TLS)" : "");
+  ReportScu scu;
   ConfigureScu(scu, {.host = peer.host, .port = peer.port, .called_aet = peer.ae_title, .calling_aet = calling_ae});
   scu.setACSETimeout(30);  // a report is small: shorter waits than a client's
   scu.setDIMSETimeout(60);
-  OFCondition cond =
-      scu.addPresentationContext(UID_StorageCommitmentPushModelSOPClass, PlainSyntaxes(), ASC_SC_ROLE_SCP);
+  OFCondition cond = EC_Normal;
+  if (peer.tls) cond = tls != nullptr ? scu.useSecureConnection(tls) : EC_IllegalCall;
+  if (cond.good())
+    cond = scu.addPresentationContext(UID_StorageCommitmentPushModelSOPClass, PlainSyntaxes(), ASC_SC_ROLE_SCP);
   if (cond.good()) cond = scu.initNetwork();
   if (cond.good()) cond = scu.negotiateAssociation();
   if (cond.bad()) return Status::IOError("cannot open an association to " + peer_name + ": " + cond.text());
@@ -216,7 +226,8 @@ void ReportOnNewAssociation(const ScpContext& context, const std::shared_ptr<Tra
     return;
   }
   auto information = EventInformation(*transaction);
-  Status sent = SendReportOnNewAssociation(*peer, context.options.ae_title, EventType(*transaction), *information);
+  Status sent = SendReportOnNewAssociation(*peer, context.options.ae_title, EventType(*transaction), *information,
+                                           context.tls_requestor);
   if (!sent.ok()) {
     context.counters.commitment_reports_failed.Increment();
     LogOutcome(context, *transaction, "report NOT sent", false);

@@ -41,8 +41,8 @@ OFCondition HandleMoveRequest(AssociationWorker& worker, T_DIMSE_C_MoveRQ& reque
     return worker.sendMOVEResponse(pres_id, request.MessageID, sop_class, nullptr, retrieval.refusal().code,
                                    detail.get());
   }
-  auto destination_association =
-      StoreAssociation::Open(*peer, context.options.ae_title, retrieval.instances(), context.retrieve_handler.store());
+  auto destination_association = StoreAssociation::Open(*peer, context.options.ae_title, retrieval.instances(),
+                                                        context.retrieve_handler.store(), context.tls_requestor);
   if (!destination_association.ok()) {
     LogWarning("C-MOVE from " + worker.Peer() + ": " + destination_association.status().ToString() + "; nothing sent");
     auto detail = ErrorDetail(destination_association.status().message());

@@ -7,6 +7,8 @@
 #include "pacs/dicom/dicom_server.h"
 #include "request_handlers.h"
 
+class DcmTransportLayer;
+
 namespace pacs::dicom::scp {
 
 struct ScpContext {
@@ -16,6 +18,9 @@ struct ScpContext {
   CommitmentRequestHandler& commitment_handler;
   ServerCounters& counters;      // atomics: shared by all workers
   const ServerOptions& options;  // read-only while serving
+  // DICOM TLS for the associations we open to peers marked tls (a TlsLayer,
+  // tls_layer.h); null when no peer is. Set before serving starts.
+  DcmTransportLayer* tls_requestor = nullptr;
 };
 
 // The server-wide count of a C-MOVE / C-GET sub-operation's outcome.

@@ -10,9 +10,11 @@
 namespace pacs::dicom::scp {
 namespace {
 
-// DcmSCU with the two DIMSE calls the C-STORE sender needs made reachable.
+// DcmSCU with the two DIMSE calls the C-STORE sender needs, and its TLS
+// switch (protected in DCMTK 3.6.7), made reachable.
 class ScuChannel final : public DcmSCU, public DimseChannel {
  public:
+  using DcmSCU::useSecureConnection;
   OFCondition SendMessage(T_ASC_PresentationContextID pres_id, T_DIMSE_Message& message, DcmDataset* dataset) override {
     return sendDIMSEMessage(pres_id, &message, dataset);
   }
@@ -43,10 +45,16 @@ CStoreSender& StoreAssociation::sender() {
 
 Result<std::unique_ptr<StoreAssociation>> StoreAssociation::Open(const PeerAddress& peer, const std::string& calling_ae,
                                                                  const std::vector<engine::InstanceRecord>& records,
-                                                                 const engine::Store& store) {
+                                                                 const engine::Store& store, DcmTransportLayer* tls) {
   std::unique_ptr<StoreAssociation> assoc(new StoreAssociation());
   ScuChannel& scu = assoc->impl_->scu;
-  const std::string peer_name = peer.ae_title + "@" + peer.host + ":" + std::to_string(peer.port);
+  const std::string peer_name =
+      peer.ae_title + "@" + peer.host + ":" + std::to_string(peer.port) + (peer.tls ? " (TLS)" : "");
+  if (peer.tls) {
+    if (tls == nullptr) return Status::Internal("no TLS settings for " + peer_name);
+    OFCondition cond = scu.useSecureConnection(tls);
+    if (cond.bad()) return Status::Internal("cannot use TLS to " + peer_name + ": " + cond.text());
+  }
   scu.setAETitle(calling_ae);
   scu.setPeerAETitle(peer.ae_title);
   scu.setPeerHostName(peer.host);

@@ -13,16 +13,19 @@
 #include "pacs/engine/store.h"
 #include "store_sender.h"
 
+class DcmTransportLayer;
+
 namespace pacs::dicom::scp {
 
 class StoreAssociation {
  public:
   // Proposes, for each SOP class of `records`, each syntax of
   // RetrievalSyntaxes in a context of its own. Fails when the peer cannot be
-  // reached or rejects the association.
+  // reached or rejects the association. A peer marked tls is reached over
+  // `tls` (ScpContext::tls_requestor), which must then be given.
   static Result<std::unique_ptr<StoreAssociation>> Open(const PeerAddress& peer, const std::string& calling_ae,
                                                         const std::vector<engine::InstanceRecord>& records,
-                                                        const engine::Store& store);
+                                                        const engine::Store& store, DcmTransportLayer* tls = nullptr);
   ~StoreAssociation();
   StoreAssociation(const StoreAssociation&) = delete;
   StoreAssociation& operator=(const StoreAssociation&) = delete;

@@ -16,6 +16,7 @@
 #include "pacs/base/result.h"
 #include "pacs/dicom/ingest.h"
 #include "pacs/dicom/retrieve.h"
+#include "pacs/dicom/tls_settings.h"
 
 namespace pacs::dicom {
 
@@ -28,6 +29,12 @@ struct ServerOptions {
   // to release its association before the report goes on that association
   // (docs/conformance.md, "Storage Commitment").
   std::chrono::milliseconds commitment_release_wait{1000};
+  // DICOM TLS (docs/security.md). `plain_port` false: no plain DICOM port
+  // (`--port off`); `tls_port` 0: no TLS port. `tls` serves the TLS port and
+  // the associations opened to peers marked tls (C-MOVE, commitment reports).
+  bool plain_port = true;
+  uint16_t tls_port = 0;
+  TlsSettings tls;
 };
 
 // A DIMSE service the server provides, and what one request of it came to

@@ -14,12 +14,13 @@
 
 namespace pacs::dicom {
 
-// A C-MOVE destination from `serve --peer NAME=AET@HOST:PORT`.
+// A C-MOVE destination from `serve --peer NAME=AET@HOST:PORT[+tls]`.
 struct PeerAddress {
   std::string name;
   std::string ae_title;
   std::string host;
   uint16_t port = 0;
+  bool tls = false;  // associations to it use DICOM TLS (`+tls`)
 };
 Result<PeerAddress> ParsePeer(std::string_view text);
 
