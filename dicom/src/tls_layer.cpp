@@ -224,12 +224,16 @@ Result<std::unique_ptr<TlsLayer>> TlsLayer::Create(const TlsSettings& settings, 
     if (std::string problem = FileProblem("--tls-cert", cert); !problem.empty())
       return Status::InvalidArgument(problem);
     if (std::string problem = FileProblem("--tls-key", key); !problem.empty()) return Status::InvalidArgument(problem);
-    cond = layer->setCertificateFile(cert.c_str(), DCF_Filetype_PEM);
-    if (cond.bad())
-      return Status::InvalidArgument("--tls-cert " + cert + ": not a usable PEM certificate (" + cond.text() + ")");
+    // The key first: OpenSSL refuses a key that does not match a certificate
+    // already loaded with an error that names neither file, while a
+    // certificate loaded after a key that does not match drops the key,
+    // which checkPrivateKeyMatchesCertificate then reports.
     cond = layer->setPrivateKeyFile(key.c_str(), DCF_Filetype_PEM);
     if (cond.bad())
       return Status::InvalidArgument("--tls-key " + key + ": not an unencrypted PEM private key (" + cond.text() + ")");
+    cond = layer->setCertificateFile(cert.c_str(), DCF_Filetype_PEM);
+    if (cond.bad())
+      return Status::InvalidArgument("--tls-cert " + cert + ": not a usable PEM certificate (" + cond.text() + ")");
     if (!layer->checkPrivateKeyMatchesCertificate())
       return Status::InvalidArgument("--tls-key " + key + " is not the private key of the certificate in --tls-cert " +
                                      cert);

@@ -189,11 +189,11 @@ Status SendReportOnNewAssociation(const PeerAddress& peer, const std::string& ca
   ConfigureScu(scu, {.host = peer.host, .port = peer.port, .called_aet = peer.ae_title, .calling_aet = calling_ae});
   scu.setACSETimeout(30);  // a report is small: shorter waits than a client's
   scu.setDIMSETimeout(60);
-  OFCondition cond = EC_Normal;
-  if (peer.tls) cond = tls != nullptr ? scu.useSecureConnection(tls) : EC_IllegalCall;
-  if (cond.good())
-    cond = scu.addPresentationContext(UID_StorageCommitmentPushModelSOPClass, PlainSyntaxes(), ASC_SC_ROLE_SCP);
+  if (peer.tls && tls == nullptr) return Status::Internal("no TLS settings for " + peer_name);
+  OFCondition cond =
+      scu.addPresentationContext(UID_StorageCommitmentPushModelSOPClass, PlainSyntaxes(), ASC_SC_ROLE_SCP);
   if (cond.good()) cond = scu.initNetwork();
+  if (cond.good() && peer.tls) cond = scu.useSecureConnection(tls);  // on the network initNetwork made
   if (cond.good()) cond = scu.negotiateAssociation();
   if (cond.bad()) return Status::IOError("cannot open an association to " + peer_name + ": " + cond.text());
   const T_ASC_PresentationContextID pres_id =

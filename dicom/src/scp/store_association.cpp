@@ -50,11 +50,6 @@ Result<std::unique_ptr<StoreAssociation>> StoreAssociation::Open(const PeerAddre
   ScuChannel& scu = assoc->impl_->scu;
   const std::string peer_name =
       peer.ae_title + "@" + peer.host + ":" + std::to_string(peer.port) + (peer.tls ? " (TLS)" : "");
-  if (peer.tls) {
-    if (tls == nullptr) return Status::Internal("no TLS settings for " + peer_name);
-    OFCondition cond = scu.useSecureConnection(tls);
-    if (cond.bad()) return Status::Internal("cannot use TLS to " + peer_name + ": " + cond.text());
-  }
   scu.setAETitle(calling_ae);
   scu.setPeerAETitle(peer.ae_title);
   scu.setPeerHostName(peer.host);
@@ -80,7 +75,9 @@ Result<std::unique_ptr<StoreAssociation>> StoreAssociation::Open(const PeerAddre
     OFCondition cond = scu.addPresentationContext(sop_class, syntaxes);
     if (cond.bad()) return Status::Internal(std::string("cannot propose a presentation context: ") + cond.text());
   }
+  if (peer.tls && tls == nullptr) return Status::Internal("no TLS settings for " + peer_name);
   OFCondition cond = scu.initNetwork();
+  if (cond.good() && peer.tls) cond = scu.useSecureConnection(tls);  // on the network initNetwork made
   if (cond.good()) cond = scu.negotiateAssociation();
   if (cond.bad()) return Status::IOError("cannot open an association to " + peer_name + ": " + cond.text());
 
