@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "command_line.h"
 #include "pacs/base/log.h"
+#include "pacs/dicom/retrieve.h"
 
 namespace pacs::tools {
 namespace {
@@ -49,6 +50,43 @@ TEST(CommandLineTest, ServeFlagsValuesRepeatsAndDefaults) {
   EXPECT_EQ(cli.serve.max_associations, 16);
   EXPECT_EQ(cli.serve.on_duplicate, "keep");
   EXPECT_EQ(cli.log_format, "text");
+}
+
+TEST(CommandLineTest, ServeTlsFlagsPortOffAndTlsPeers) {
+  CommandLine cli;
+  ASSERT_EQ(cli.Parse({"serve", "--data", "d", "--port", "off", "--tls-port", "2762", "--tls-cert", "c.pem",
+                       "--tls-key", "k.pem", "--tls-ca", "ca.pem", "--tls-verify", "optional",
+                       "--tls-handshake-timeout", "3s", "--peer", "A=X@h:1+tls"}),
+            std::nullopt);
+  EXPECT_TRUE(cli.serve.port_off);
+  EXPECT_EQ(cli.serve.tls_port, 2762);
+  EXPECT_EQ(cli.serve.tls_cert, "c.pem");
+  EXPECT_EQ(cli.serve.tls_key, "k.pem");
+  EXPECT_EQ(cli.serve.tls_ca, "ca.pem");
+  EXPECT_EQ(cli.serve.tls_verify, "optional");
+  EXPECT_EQ(cli.serve.tls_handshake_timeout_ms, 3000);
+  auto peer = dicom::ParsePeer(cli.serve.peers.at(0));
+  ASSERT_TRUE(peer.ok()) << peer.status().ToString();
+  EXPECT_TRUE(peer->tls);
+  EXPECT_EQ(peer->port, 1);
+  EXPECT_FALSE(dicom::ParsePeer("A=X@h:1")->tls);
+
+  CommandLine defaults;  // no TLS port, plain port on, verify require
+  ASSERT_EQ(defaults.Parse({"serve", "--data", "d"}), std::nullopt);
+  EXPECT_FALSE(defaults.serve.port_off);
+  EXPECT_EQ(defaults.serve.tls_port, 0);
+  EXPECT_EQ(defaults.serve.tls_verify, "require");
+  EXPECT_EQ(defaults.serve.tls_handshake_timeout_ms, 10000);
+
+  for (const auto& bad : std::vector<std::vector<std::string>>{
+           {"--tls-verify", "sometimes"}, {"--peer", "A=X@h:1+ssl"}, {"--peer", "A=X@h:+tls"}, {"--port", "of"}}) {
+    CommandLine rejecting;
+    std::vector<std::string> args = {"serve", "--data", "d"};
+    args.insert(args.end(), bad.begin(), bad.end());
+    std::string err;
+    EXPECT_EQ(ParseQuietly(rejecting, args, &err), 1) << bad[1];
+    EXPECT_NE(err.find(bad[0]), std::string::npos) << err;
+  }
 }
 
 TEST(CommandLineTest, AFlagGivenTwiceKeepsItsLastValue) {
