@@ -79,7 +79,7 @@ std::string OpenSslErrors() {
 
 // Why a handshake step that returned `ret` failed.
 std::string HandshakeFailure(SSL* ssl, int ret, int ssl_error, int saved_errno) {
-  const std::string queued = OpenSslErrors();
+  std::string queued = OpenSslErrors();
   const long verify = SSL_get_verify_result(ssl);
   if (verify != X509_V_OK)
     return "certificate verification failed: " + std::string(X509_verify_cert_error_string(verify)) +
