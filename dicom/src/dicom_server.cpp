@@ -24,7 +24,10 @@ struct DicomServer::Impl {
         queries(ingestor.store(), options.ae_title),
         handlers(ingestor, queries, options),
         context{handlers, handlers, handlers, handlers, counters, options},
-        pool(context) {}
+        pool(context, {.max_associations = options.max_associations,
+                       .max_connections_per_host = options.max_connections_per_host,
+                       .request_timeout = options.association_request_timeout,
+                       .idle_timeout = options.idle_timeout}) {}
 };
 
 DicomServer::DicomServer(Ingestor& ingestor, ServerOptions options, metrics::Registry& registry)
@@ -36,22 +39,18 @@ const ServerCounters& DicomServer::counters() const {
 }
 
 void DicomServer::Stop() {
-  impl_->pool.stopAfterCurrentAssociations();
+  impl_->pool.Stop();
 }
 
 Status DicomServer::Run() {
-  DcmSCPConfig& cfg = impl_->pool.getConfig();
+  DcmSCPConfig& cfg = impl_->pool.config();
   cfg.setPort(impl_->options.port);
   cfg.setAETitle(impl_->options.ae_title);
   cfg.setRespondWithCalledAETitle(false);
   cfg.setHostLookupEnabled(false);
   cfg.setMaxReceivePDULength(ASC_MAXIMUMPDUSIZE);
-  cfg.setConnectionBlockingMode(DUL_NOBLOCK);  // so that listening notices Stop() within a second
-  cfg.setConnectionTimeout(1);
   cfg.setDIMSEBlockingMode(DIMSE_NONBLOCKING);
-  cfg.setDIMSETimeout(120);
-  cfg.setACSETimeout(30);
-  impl_->pool.setMaxThreads(impl_->options.max_associations);
+  cfg.setDIMSETimeout(120);  // within a request; between requests --idle-timeout applies
 
   // The pool wants a profile; the real negotiation is scp::NegotiatePresentationContexts.
   OFList<OFString> plain;
@@ -60,8 +59,13 @@ Status DicomServer::Run() {
   OFCondition cond = cfg.addPresentationContext(UID_VerificationSOPClass, plain);
   if (cond.bad()) return Status::Internal(std::string("cannot configure presentation contexts: ") + cond.text());
 
-  return impl_->pool.Listen([&] {
-    LogInfo("DICOM node " + impl_->options.ae_title + " listening on port " + std::to_string(impl_->options.port));
+  const ServerOptions& o = impl_->options;
+  scp::PoolEndpoint dicom_port;
+  dicom_port.listen = {.address = o.bind_address, .port = o.port, .tls = false};
+  return impl_->pool.Listen({dicom_port}, [&] {
+    LogInfo("DICOM node " + o.ae_title + " listening on " + o.bind_address + ":" + std::to_string(o.port) + " (" +
+            std::to_string(o.max_associations) + " association threads, " +
+            std::to_string(o.max_connections_per_host) + " connections per source address)");
   });
 }
 

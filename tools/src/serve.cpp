@@ -159,6 +159,9 @@ int RunServe(const ServeFlags& flags) {
   if (!codec_policy.ok()) return Fail(codec_policy.status());
   codec_policy->verify_encode = !flags.no_verify_encode;
   if (flags.verbose) SetLogLevel(LogLevel::kDebug);
+  if (flags.association_request_timeout_ms < 100)
+    return Fail(Status::InvalidArgument("--association-request-timeout must be at least 100ms"));
+  if (flags.idle_timeout_ms < 1000) return Fail(Status::InvalidArgument("--idle-timeout must be at least 1s"));
   std::vector<dicom::PeerAddress> peers;  // C-MOVE destinations
   for (const auto& text : flags.peers) {
     auto peer = dicom::ParsePeer(text);
@@ -206,6 +209,11 @@ int RunServe(const ServeFlags& flags) {
                             {.port = flags.port,
                              .ae_title = flags.aet,
                              .max_associations = flags.max_associations,
+                             .bind_address = flags.bind,
+                             .max_connections_per_host = flags.max_connections_per_host,
+                             .association_request_timeout =
+                                 std::chrono::milliseconds(flags.association_request_timeout_ms),
+                             .idle_timeout = std::chrono::milliseconds(flags.idle_timeout_ms),
                              .peers = peers,
                              .commitment_release_wait = std::chrono::milliseconds(flags.commit_release_wait_ms)},
                             registry);
