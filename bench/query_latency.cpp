@@ -244,9 +244,8 @@ int main(int argc, char** argv) {
         }
         p99[side] = Percentile(ms, 0.99);
         std::printf("| %s | %s | %zu | %.2f | %.2f | %.2f | %.2f | %ld |\n", kind.name.c_str(),
-                    side == 0 ? "one per query" : "one reused", ms.size(), Percentile(ms, 0.50),
-                    Percentile(ms, 0.95), p99[side], ms.empty() ? 0.0 : *std::max_element(ms.begin(), ms.end()),
-                    failures);
+                    side == 0 ? "one per query" : "one reused", ms.size(), Percentile(ms, 0.50), Percentile(ms, 0.95),
+                    p99[side], ms.empty() ? 0.0 : *std::max_element(ms.begin(), ms.end()), failures);
         ++side;
       }
       std::printf("p99 one per query / one reused: %.2f\n", p99[1] > 0 ? p99[0] / p99[1] : 0.0);

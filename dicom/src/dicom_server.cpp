@@ -64,8 +64,8 @@ Status DicomServer::Run() {
   dicom_port.listen = {.address = o.bind_address, .port = o.port, .tls = false};
   return impl_->pool.Listen({dicom_port}, [&] {
     LogInfo("DICOM node " + o.ae_title + " listening on " + o.bind_address + ":" + std::to_string(o.port) + " (" +
-            std::to_string(o.max_associations) + " association threads, " +
-            std::to_string(o.max_connections_per_host) + " connections per source address)");
+            std::to_string(o.max_associations) + " association threads, " + std::to_string(o.max_connections_per_host) +
+            " connections per source address)");
   });
 }
 

@@ -256,7 +256,7 @@ TEST(ListenerTest, TooManyAssociationsGetTransientReject) {
   send(third, request.data(), request.size(), MSG_NOSIGNAL);
   std::array<uint8_t, 4> reject{};
   ASSERT_EQ(ReadPduType(third, std::chrono::seconds(5), &reject), 0x03);  // A-ASSOCIATE-RJ
-  EXPECT_EQ(reject[1], 2);  // rejected-transient
+  EXPECT_EQ(reject[1], 2);                                                // rejected-transient
   EXPECT_EQ(reject[2], 3);  // DICOM UL service-provider (presentation related function)
   EXPECT_EQ(reject[3], 2);  // local-limit-exceeded
   CloseAll(open);

@@ -205,14 +205,14 @@ int RunServe(const ServeFlags& flags) {
   dicom::RetentionService retention(**store, *retention_policy, std::chrono::milliseconds(flags.retention_interval_ms));
   retention.Start();
   metrics::Registry registry;  // outlives the server and the metrics endpoint, which count into it
+  const auto request_timeout = std::chrono::milliseconds(flags.association_request_timeout_ms);
   dicom::DicomServer server(ingestor,
                             {.port = flags.port,
                              .ae_title = flags.aet,
                              .max_associations = flags.max_associations,
                              .bind_address = flags.bind,
                              .max_connections_per_host = flags.max_connections_per_host,
-                             .association_request_timeout =
-                                 std::chrono::milliseconds(flags.association_request_timeout_ms),
+                             .association_request_timeout = request_timeout,
                              .idle_timeout = std::chrono::milliseconds(flags.idle_timeout_ms),
                              .peers = peers,
                              .commitment_release_wait = std::chrono::milliseconds(flags.commit_release_wait_ms)},

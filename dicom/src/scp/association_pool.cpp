@@ -151,14 +151,15 @@ Status AssociationPool::Listen(const std::vector<PoolEndpoint>& endpoints, const
   endpoints_ = endpoints;
   std::vector<ListenEndpoint> listen;
   for (const PoolEndpoint& endpoint : endpoints_) listen.push_back(endpoint.listen);
-  listener_ = std::make_unique<Listener>(
-      listen,
-      ListenerLimits{.max_connections_per_host = options_.max_connections_per_host,
-                     .request_timeout = options_.request_timeout},
-      context_.counters, [this](ReadyConnection connection) { OnReady(std::move(connection)); });
+  listener_ = std::make_unique<Listener>(listen,
+                                         ListenerLimits{.max_connections_per_host = options_.max_connections_per_host,
+                                                        .request_timeout = options_.request_timeout},
+                                         context_.counters,
+                                         [this](ReadyConnection connection) { OnReady(std::move(connection)); });
   if (Status bound = listener_->Bind(); !bound.ok()) return bound;
 
-  for (const PoolEndpoint& endpoint : endpoints_) layers_.push_back(std::make_unique<HandoverLayer>(endpoint.transport_layer));
+  for (const PoolEndpoint& endpoint : endpoints_)
+    layers_.push_back(std::make_unique<HandoverLayer>(endpoint.transport_layer));
   // Networks that never listen: with dcmExternalSocketHandle set, DCMTK
   // creates no listening socket of its own (it would bind every interface).
   const int acse_seconds = WholeSeconds(options_.request_timeout);

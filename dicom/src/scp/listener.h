@@ -73,8 +73,7 @@ class Listener {
   using ReadyHandler = std::function<void(ReadyConnection)>;
 
   // `ready` runs on the gate thread: it must not block on the client.
-  Listener(std::vector<ListenEndpoint> endpoints, ListenerLimits limits, ServerCounters& counters,
-           ReadyHandler ready);
+  Listener(std::vector<ListenEndpoint> endpoints, ListenerLimits limits, ServerCounters& counters, ReadyHandler ready);
   ~Listener();
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;

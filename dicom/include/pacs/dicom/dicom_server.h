@@ -26,9 +26,9 @@ struct ServerOptions {
   // The DICOM port's address (an IPv4 address; 0.0.0.0: every interface),
   // and what the listener allows (docs/operations.md, "The DICOM listener").
   std::string bind_address = "0.0.0.0";
-  int max_connections_per_host = 4;  // connections open from one source address
+  int max_connections_per_host = 4;                             // connections open from one source address
   std::chrono::milliseconds association_request_timeout{5000};  // first PDU (and TLS handshake)
-  std::chrono::milliseconds idle_timeout{120000};                // no request for this long: A-ABORT
+  std::chrono::milliseconds idle_timeout{120000};               // no request for this long: A-ABORT
   std::vector<PeerAddress> peers;  // C-MOVE destinations and Storage Commitment requesters (`--peer`)
   // After the N-ACTION response, how long a Storage Commitment requester has
   // to release its association before the report goes on that association
