@@ -222,6 +222,7 @@ int main(int argc, char** argv) {
       if (kind.name.find(only) == std::string::npos) continue;
       std::mt19937_64 rng(42);
       std::vector<Query> queries;
+      queries.reserve(static_cast<size_t>(n));
       for (int i = 0; i < n; ++i) queries.push_back(kind.make(rng));
       for (auto& q : queries) q.kind = kind.name;
       Server server;
@@ -237,6 +238,7 @@ int main(int argc, char** argv) {
       int side = 0;
       for (const auto* timings : {&per_query, &reused}) {
         std::vector<double> ms;
+        ms.reserve(timings->size());
         long failures = 0;
         for (const auto& t : *timings) {
           ms.push_back(t.ms);

@@ -53,11 +53,11 @@ void Put16(std::vector<uint8_t>& out, size_t value) {
   out.push_back(static_cast<uint8_t>(value));
 }
 
-void PutItem(std::vector<uint8_t>& out, uint8_t type, const std::vector<uint8_t>& body) {
-  out.push_back(type);
-  out.push_back(0);
-  Put16(out, body.size());
-  out.insert(out.end(), body.begin(), body.end());
+void PutItem(std::vector<uint8_t>& into, uint8_t type, const std::vector<uint8_t>& value) {
+  into.push_back(type);
+  into.push_back(0);
+  Put16(into, value.size());
+  into.insert(into.end(), value.begin(), value.end());
 }
 
 std::vector<uint8_t> Bytes(const std::string& text) {

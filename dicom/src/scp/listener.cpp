@@ -26,7 +26,7 @@ using Clock = std::chrono::steady_clock;
 // presentation contexts come to ~15 KB); past this size the gate hands the
 // connection on with this much present instead of waiting for all of it,
 // since a socket buffer nobody reads may not hold more.
-constexpr size_t kRequestPeekLimit = 32 * 1024;
+constexpr size_t kRequestPeekLimit = size_t{32} * 1024;
 constexpr size_t kPduHeader = 6;  // type, reserved, 32-bit big-endian length
 
 std::string ErrnoText() {
@@ -45,6 +45,11 @@ size_t BytesWanted(const unsigned char* head, size_t have, bool tls) {
   if (have < kPduHeader) return kPduHeader;
   const uint32_t length = (uint32_t{head[2]} << 24) | (uint32_t{head[3]} << 16) | (uint32_t{head[4]} << 8) | head[5];
   return std::min<size_t>(kPduHeader + length, kRequestPeekLimit);
+}
+
+void Wake(int event_fd) {
+  const uint64_t one = 1;
+  [[maybe_unused]] const ssize_t n = write(event_fd, &one, sizeof one);
 }
 
 void SetBlocking(int fd) {
@@ -112,11 +117,6 @@ Status Listener::Bind() {
 void Listener::Start() {
   accept_thread_ = std::thread([this] { AcceptLoop(); });
   gate_thread_ = std::thread([this] { GateLoop(); });
-}
-
-void Listener::Wake(int event_fd) {
-  const uint64_t one = 1;
-  [[maybe_unused]] const ssize_t n = write(event_fd, &one, sizeof one);
 }
 
 void Listener::Stop() {
@@ -247,7 +247,7 @@ void Listener::GateLoop() {
     fds.push_back({gate_wake_, POLLIN, 0});
     for (const Pending& p : pending) fds.push_back({p.fd, POLLIN | POLLRDHUP, 0});
     const auto wait = std::chrono::ceil<std::chrono::milliseconds>(next_deadline - now).count();
-    const int n = poll(fds.data(), fds.size(), static_cast<int>(std::clamp<int64_t>(wait, 0, 3600 * 1000)));
+    const int n = poll(fds.data(), fds.size(), static_cast<int>(std::clamp<int64_t>(wait, 0, int64_t{3600} * 1000)));
     if (n < 0 && errno != EINTR) {
       LogError("DICOM listener: poll failed: " + ErrnoText());
       break;

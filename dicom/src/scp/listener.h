@@ -101,7 +101,6 @@ class Listener {
   void GateLoop();
   // Closes a pending connection and releases its source's count.
   void ClosePending(Pending& pending);
-  void Wake(int event_fd);
 
   const std::vector<ListenEndpoint> endpoints_;
   const ListenerLimits limits_;
