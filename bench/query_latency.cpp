@@ -6,7 +6,12 @@
 // association per query (association set-up included in the latency) and
 // with one association reused for all queries.
 //
+// With --interleaved, one warm server instead: the queries alternate between
+// a new association each and one association kept open, in the same run
+// (what association set-up costs, under the same load).
+//
 //   query_latency --data DIR --pacscore BIN [--queries 1000] [--studies 200000] [--patients 20000]
+//                 [--only KIND] [--interleaved]
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -207,6 +212,50 @@ int main(int argc, char** argv) {
                        {"InstanceNumber", ""}}};
        }},
   };
+
+  bool interleaved = false;
+  for (int i = 1; i < argc; ++i) interleaved = interleaved || std::strcmp(argv[i], "--interleaved") == 0;
+  if (interleaved) {
+    std::printf("| query | associations | queries | p50 ms | p95 ms | p99 ms | max ms | failed |\n");
+    std::printf("|---|---|---|---|---|---|---|---|\n");
+    for (const auto& kind : kinds) {
+      if (kind.name.find(only) == std::string::npos) continue;
+      std::mt19937_64 rng(42);
+      std::vector<Query> queries;
+      queries.reserve(static_cast<size_t>(n));
+      for (int i = 0; i < n; ++i) queries.push_back(kind.make(rng));
+      for (auto& q : queries) q.kind = kind.name;
+      Server server;
+      if (!server.Start(binary, data)) {
+        std::fprintf(stderr, "query_latency: the server did not start\n");
+        return 1;
+      }
+      // Warm the caches with the same queries first, over one association.
+      (void)pacs::dicom::RunFinds(Peer(server.port), queries, /*association_per_query=*/false);
+      std::vector<pacs::dicom::RequestTiming> per_query, reused;
+      pacs::dicom::RunFindsInterleaved(Peer(server.port), queries, per_query, reused);
+      double p99[2] = {0, 0};
+      int side = 0;
+      for (const auto* timings : {&per_query, &reused}) {
+        std::vector<double> ms;
+        ms.reserve(timings->size());
+        long failures = 0;
+        for (const auto& t : *timings) {
+          ms.push_back(t.ms);
+          failures += t.error.empty() ? 0 : 1;
+        }
+        p99[side] = Percentile(ms, 0.99);
+        std::printf("| %s | %s | %zu | %.2f | %.2f | %.2f | %.2f | %ld |\n", kind.name.c_str(),
+                    side == 0 ? "one per query" : "one reused", ms.size(), Percentile(ms, 0.50), Percentile(ms, 0.95),
+                    p99[side], ms.empty() ? 0.0 : *std::max_element(ms.begin(), ms.end()), failures);
+        ++side;
+      }
+      std::printf("p99 one per query / one reused: %.2f\n", p99[1] > 0 ? p99[0] / p99[1] : 0.0);
+      std::fflush(stdout);
+      server.Stop();
+    }
+    return 0;
+  }
 
   std::printf("| query | associations | cache | queries | p50 ms | p95 ms | p99 ms | max ms | matches/query |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|\n");

@@ -171,6 +171,8 @@ Result<RunningPeer> RunningPeer::Start(const PeerSpec& spec, const fs::path& fol
               aet,
               "--max-associations",
               std::to_string(std::max(16, spec.associations))};
+      // Every bench association comes from 127.0.0.1.
+      argv.insert(argv.end(), {"--max-connections-per-host", std::to_string(std::max(16, spec.associations))});
       if (!spec.codec.empty()) argv.insert(argv.end(), {"--codec", spec.codec});
       argv.insert(argv.end(), spec.serve_args.begin(), spec.serve_args.end());
       break;

@@ -23,7 +23,13 @@ constexpr const char* kRefusalReasons[] = {
     "no_implementation_class_uid",
     "forced",
     "internal_error",
+    // The listener's (listener.cpp, association_pool.cpp): before any association.
+    "too_many_connections_from_host",
+    "association_request_timeout",
+    "too_many_pending_connections",
 };
+// Why the server closed an association it had accepted (association_pool.cpp).
+constexpr const char* kCloseReasons[] = {"idle_timeout", "shutdown"};
 
 }  // namespace
 
@@ -63,6 +69,9 @@ ServerCounters::ServerCounters(metrics::Registry& registry)
       associations_refused_(registry.AddCounter("pacscore_associations_refused_total",
                                                 "DICOM association requests refused or dropped, by reason.",
                                                 {"reason"})),
+      associations_closed_(registry.AddCounter("pacscore_associations_closed_total",
+                                               "Accepted DICOM associations the server aborted, by reason.",
+                                               {"reason"})),
       requests_by_outcome_(registry.AddCounter(
           "pacscore_dimse_requests_total",
           "DIMSE requests answered, by service and final status (success, warning, failure, cancel).",
@@ -104,6 +113,7 @@ ServerCounters::ServerCounters(metrics::Registry& registry)
                                                 "Storage Commitment N-EVENT-REPORTs that could not be delivered.")
                                     .Get()) {
   for (const char* reason : kRefusalReasons) associations_refused_.With({reason});
+  for (const char* reason : kCloseReasons) associations_closed_.With({reason});
   for (DimseService service : kServices)
     for (DimseOutcome outcome : kOutcomes)
       requests_[static_cast<size_t>(service)][static_cast<size_t>(outcome)] =

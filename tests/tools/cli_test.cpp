@@ -447,5 +447,29 @@ TEST(LogTest, TextFormatIsUtcMillisecondsLevelMessage) {
   EXPECT_EQ(out.substr(24), " INFO  stopped cleanly\n");
 }
 
+TEST(CommandLineTest, DicomListenerFlags) {
+  CommandLine defaults;
+  ASSERT_EQ(defaults.Parse({"serve", "--data", "d"}), std::nullopt);
+  EXPECT_EQ(defaults.serve.bind, "0.0.0.0");
+  EXPECT_EQ(defaults.serve.max_connections_per_host, 4);
+  EXPECT_EQ(defaults.serve.association_request_timeout_ms, 5000);
+  EXPECT_EQ(defaults.serve.idle_timeout_ms, 120000);
+  CommandLine set;
+  ASSERT_EQ(set.Parse({"serve", "--data", "d", "--bind", "127.0.0.1", "--max-connections-per-host", "8",
+                       "--association-request-timeout", "2s", "--idle-timeout", "5m"}),
+            std::nullopt);
+  EXPECT_EQ(set.serve.bind, "127.0.0.1");
+  EXPECT_EQ(set.serve.max_connections_per_host, 8);
+  EXPECT_EQ(set.serve.association_request_timeout_ms, 2000);
+  EXPECT_EQ(set.serve.idle_timeout_ms, 300000);
+  for (const auto& [flag, value] : std::vector<std::pair<std::string, std::string>>{
+           {"--bind", "localhost"}, {"--bind", "::1"}, {"--max-connections-per-host", "0"}, {"--idle-timeout", "x"}}) {
+    CommandLine cli;
+    std::string err;
+    EXPECT_EQ(ParseQuietly(cli, {"serve", "--data", "d", flag, value}, &err), 1) << flag << " " << value;
+    EXPECT_NE(err.find("pacscore: " + flag), std::string::npos) << err;
+  }
+}
+
 }  // namespace
 }  // namespace pacs::tools

@@ -35,6 +35,10 @@ struct ServeFlags {
   std::string aet = "PACSCORE";
   uint16_t admin_port = 8043;
   uint16_t max_associations = 16;
+  std::string bind = "0.0.0.0";      // the DICOM port's address
+  int max_connections_per_host = 4;  // pending and associated, per source address
+  int64_t association_request_timeout_ms = 5000;
+  int64_t idle_timeout_ms = 120000;
   std::string metrics_bind;  // ADDR:PORT of GET /metrics; empty: no metrics endpoint
   std::string on_duplicate = "keep";
   std::string codec = "auto";

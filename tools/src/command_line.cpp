@@ -208,6 +208,31 @@ void CommandLine::AddServe() {
       ->capture_default_str()
       ->check(kAtLeastOne);
   command
+      .add_option("--bind", serve.bind,
+                  "the DICOM port's IPv4 address (0.0.0.0: every interface; 127.0.0.1: this host only)")
+      ->type_name("ADDR")
+      ->capture_default_str()
+      ->check(CLI::ValidIPV4);
+  command
+      .add_option("--max-connections-per-host", serve.max_connections_per_host,
+                  "DICOM connections open at once from one source address (waiting for their request or "
+                  "associated); more are closed at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 65535));
+  command
+      .add_option("--association-request-timeout", serve.association_request_timeout_ms,
+                  "how long a new DICOM connection has to send its association request (and finish a TLS "
+                  "handshake) before it is closed")
+      ->type_name("DURATION")
+      ->default_str("5s")
+      ->transform(kDurationToMs);
+  command
+      .add_option("--idle-timeout", serve.idle_timeout_ms,
+                  "an association that sends no request for this long is aborted (A-ABORT)")
+      ->type_name("DURATION")
+      ->default_str("120s")
+      ->transform(kDurationToMs);
+  command
       .add_option("--metrics-bind", serve.metrics_bind,
                   "serve Prometheus metrics at http://ADDR:PORT/metrics (off unless given; no token: bind it to "
                   "loopback or a monitoring network; docs/operations.md)")

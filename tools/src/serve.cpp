@@ -172,6 +172,9 @@ int RunServe(const ServeFlags& flags) {
   if (flags.verbose) SetLogLevel(LogLevel::kDebug);
   auto tls = TlsSettingsOf(flags);
   if (!tls.ok()) return Fail(tls.status());
+  if (flags.association_request_timeout_ms < 100)
+    return Fail(Status::InvalidArgument("--association-request-timeout must be at least 100ms"));
+  if (flags.idle_timeout_ms < 1000) return Fail(Status::InvalidArgument("--idle-timeout must be at least 1s"));
   std::vector<dicom::PeerAddress> peers;  // C-MOVE destinations
   for (const auto& text : flags.peers) {
     auto peer = dicom::ParsePeer(text);
@@ -215,10 +218,15 @@ int RunServe(const ServeFlags& flags) {
   dicom::RetentionService retention(**store, *retention_policy, std::chrono::milliseconds(flags.retention_interval_ms));
   retention.Start();
   metrics::Registry registry;  // outlives the server and the metrics endpoint, which count into it
+  const auto request_timeout = std::chrono::milliseconds(flags.association_request_timeout_ms);
   dicom::DicomServer server(ingestor,
                             {.port = flags.port,
                              .ae_title = flags.aet,
                              .max_associations = flags.max_associations,
+                             .bind_address = flags.bind,
+                             .max_connections_per_host = flags.max_connections_per_host,
+                             .association_request_timeout = request_timeout,
+                             .idle_timeout = std::chrono::milliseconds(flags.idle_timeout_ms),
                              .peers = peers,
                              .commitment_release_wait = std::chrono::milliseconds(flags.commit_release_wait_ms),
                              .plain_port = !flags.port_off,

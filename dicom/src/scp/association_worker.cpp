@@ -44,6 +44,7 @@ OFCondition AssociationWorker::run(T_ASC_Association* assoc) {
   assoc_ = assoc;
   acknowledged_ = false;
   OFCondition cond = DcmThreadSCP::run(assoc);
+  if (observer_ != nullptr) observer_->OnEnded();
   if (acknowledged_) context_.counters.associations_open.Add(-1);
   acknowledged_ = false;
   assoc_ = nullptr;
@@ -78,6 +79,14 @@ OFCondition AssociationWorker::negotiateAssociation() {
 }
 
 OFCondition AssociationWorker::handleIncomingCommand(T_DIMSE_Message* msg, const DcmPresentationContextInfo& info) {
+  if (observer_ == nullptr) return HandleCommand(msg, info);
+  observer_->OnRequestStart();
+  OFCondition cond = HandleCommand(msg, info);
+  observer_->OnRequestEnd();
+  return cond;
+}
+
+OFCondition AssociationWorker::HandleCommand(T_DIMSE_Message* msg, const DcmPresentationContextInfo& info) {
   switch (msg->CommandField) {
     case DIMSE_C_STORE_RQ:
       return HandleStoreRequest(*this, msg->msg.CStoreRQ, info);
@@ -106,6 +115,7 @@ void AssociationWorker::notifyAssociationAcknowledge() {
   context_.counters.associations_open.Add(1);
   acknowledged_ = true;
   LogInfo("association from " + Peer() + " accepted");
+  if (observer_ != nullptr) observer_->OnAcknowledged(Peer());
 }
 
 }  // namespace pacs::dicom::scp

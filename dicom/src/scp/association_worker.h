@@ -16,9 +16,23 @@
 
 namespace pacs::dicom::scp {
 
+// What the pool that runs a worker learns of its association, on the
+// worker's thread: whether the peer is inside a request or idle between
+// requests (for --idle-timeout and a prompt Stop()).
+class AssociationObserver {
+ public:
+  virtual ~AssociationObserver() = default;
+  virtual void OnAcknowledged(const std::string& peer) = 0;  // A-ASSOCIATE-AC sent; idle from now
+  virtual void OnRequestStart() = 0;
+  virtual void OnRequestEnd() = 0;  // the response sent; idle from now
+  virtual void OnEnded() = 0;       // released, aborted or refused
+};
+
 class AssociationWorker : public DcmThreadSCP {
  public:
-  explicit AssociationWorker(const ScpContext& context) : context_(context) {}
+  // `observer` (may be null) must outlive the worker.
+  explicit AssociationWorker(const ScpContext& context, AssociationObserver* observer = nullptr)
+      : context_(context), observer_(observer) {}
 
   // DcmSCP keeps its association pointer private; negotiation and C-GET need it.
   OFCondition run(T_ASC_Association* assoc) override;
@@ -60,7 +74,10 @@ class AssociationWorker : public DcmThreadSCP {
   void refuseAssociation(DcmRefuseReasonType reason) override;
 
  private:
+  OFCondition HandleCommand(T_DIMSE_Message* msg, const DcmPresentationContextInfo& info);
+
   const ScpContext& context_;
+  AssociationObserver* const observer_;
   T_ASC_Association* assoc_ = nullptr;                    // while run() serves one, on this thread only
   std::vector<std::function<void()>> after_association_;  // this thread only
   bool acknowledged_ = false;  // the association run() serves was accepted (and counted open)

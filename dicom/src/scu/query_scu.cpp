@@ -65,20 +65,63 @@ class CountingGetScu : public DcmSCU {
 
 }  // namespace
 
+namespace {
+
+// A Study/Patient Root C-FIND association, or null with `error` set.
+std::unique_ptr<DcmSCU> OpenFind(const ScuPeer& peer, std::string& error) {
+  auto scu = std::make_unique<DcmSCU>();
+  ConfigureScu(*scu, peer);
+  scu->addPresentationContext(UID_FINDPatientRootQueryRetrieveInformationModel, PlainSyntaxes());
+  scu->addPresentationContext(UID_FINDStudyRootQueryRetrieveInformationModel, PlainSyntaxes());
+  OFCondition cond = scu->initNetwork();
+  if (cond.good()) cond = scu->negotiateAssociation();
+  if (cond.bad()) {
+    error = std::string("association failed: ") + cond.text();
+    return nullptr;
+  }
+  return scu;
+}
+
+// One C-FIND on `scu`, timed from `start` (so that the caller may count an
+// association set-up in it), the association released and closed after it
+// when `release`. `scu` is reset when the association is gone.
+RequestTiming TimedFind(std::unique_ptr<DcmSCU>& scu, const FindQuery& q, DcmDataset& keys,
+                        std::chrono::steady_clock::time_point start, bool release) {
+  RequestTiming t;
+  const char* model = q.patient_root ? UID_FINDPatientRootQueryRetrieveInformationModel
+                                     : UID_FINDStudyRootQueryRetrieveInformationModel;
+  const T_ASC_PresentationContextID pc = scu->findAnyPresentationContextID(model, "");
+  OFList<QRResponse*> responses;
+  OFCondition cond =
+      pc == 0 ? OFCondition(DIMSE_NOVALIDPRESENTATIONCONTEXTID) : scu->sendFINDRequest(pc, &keys, &responses);
+  if (release) {
+    scu->releaseAssociation();
+    scu.reset();
+  }
+  t.ms = MsSince(start);
+  Uint16 final_status = 0xFFFF;
+  for (QRResponse* r : responses) {
+    if (r->m_status == STATUS_Pending || r->m_status == STATUS_FIND_Pending_WarningUnsupportedOptionalKeys)
+      ++t.matches;
+    else
+      final_status = r->m_status;
+    delete r;
+  }
+  if (cond.bad()) {
+    t.error = std::string("C-FIND failed: ") + cond.text();
+    scu.reset();  // the association is gone; the next query opens another
+  } else if (final_status != STATUS_Success) {
+    t.error = "C-FIND ended with status " + StatusText(final_status);
+  }
+  return t;
+}
+
+}  // namespace
+
 std::vector<RequestTiming> RunFinds(const ScuPeer& peer, const std::vector<FindQuery>& queries,
                                     bool association_per_query) {
   std::vector<RequestTiming> timings;
   std::unique_ptr<DcmSCU> scu;
-  auto open = [&]() -> OFCondition {
-    scu = std::make_unique<DcmSCU>();
-    ConfigureScu(*scu, peer);
-    scu->addPresentationContext(UID_FINDPatientRootQueryRetrieveInformationModel, PlainSyntaxes());
-    scu->addPresentationContext(UID_FINDStudyRootQueryRetrieveInformationModel, PlainSyntaxes());
-    OFCondition cond = scu->initNetwork();
-    if (cond.good()) cond = scu->negotiateAssociation();
-    if (cond.bad()) scu.reset();
-    return cond;
-  };
   for (const auto& q : queries) {
     RequestTiming t;
     DcmDataset keys;
@@ -87,49 +130,58 @@ std::vector<RequestTiming> RunFinds(const ScuPeer& peer, const std::vector<FindQ
       continue;
     }
     if (!association_per_query && !scu) {  // the reused association is opened outside the clock
-      if (OFCondition cond = open(); cond.bad()) {
-        t.error = std::string("association failed: ") + cond.text();
+      scu = OpenFind(peer, t.error);
+      if (!scu) {
         timings.push_back(t);
         continue;
       }
     }
     const auto start = std::chrono::steady_clock::now();
     if (association_per_query) {
-      if (OFCondition cond = open(); cond.bad()) {
-        t.error = std::string("association failed: ") + cond.text();
+      scu = OpenFind(peer, t.error);
+      if (!scu) {
         timings.push_back(t);
         continue;
       }
     }
-    const char* model = q.patient_root ? UID_FINDPatientRootQueryRetrieveInformationModel
-                                       : UID_FINDStudyRootQueryRetrieveInformationModel;
-    const T_ASC_PresentationContextID pc = scu->findAnyPresentationContextID(model, "");
-    OFList<QRResponse*> responses;
-    OFCondition cond =
-        pc == 0 ? OFCondition(DIMSE_NOVALIDPRESENTATIONCONTEXTID) : scu->sendFINDRequest(pc, &keys, &responses);
-    if (association_per_query && scu) {
-      scu->releaseAssociation();
-      scu.reset();
-    }
-    t.ms = MsSince(start);
-    Uint16 final_status = 0xFFFF;
-    for (QRResponse* r : responses) {
-      if (r->m_status == STATUS_Pending || r->m_status == STATUS_FIND_Pending_WarningUnsupportedOptionalKeys)
-        ++t.matches;
-      else
-        final_status = r->m_status;
-      delete r;
-    }
-    if (cond.bad()) {
-      t.error = std::string("C-FIND failed: ") + cond.text();
-      if (scu) scu.reset();  // the association is gone; the next query opens another
-    } else if (final_status != STATUS_Success) {
-      t.error = "C-FIND ended with status " + StatusText(final_status);
-    }
-    timings.push_back(t);
+    timings.push_back(TimedFind(scu, q, keys, start, association_per_query));
   }
   if (scu && scu->isConnected()) scu->releaseAssociation();
   return timings;
+}
+
+void RunFindsInterleaved(const ScuPeer& peer, const std::vector<FindQuery>& queries,
+                         std::vector<RequestTiming>& per_query, std::vector<RequestTiming>& reused) {
+  std::unique_ptr<DcmSCU> kept;
+  for (size_t i = 0; i < queries.size(); ++i) {
+    const bool own = i % 2 == 0;
+    std::vector<RequestTiming>& out = own ? per_query : reused;
+    RequestTiming t;
+    DcmDataset keys;
+    if (!BuildFind(queries[i], keys, t.error)) {
+      out.push_back(t);
+      continue;
+    }
+    if (!own && !kept) {  // opened outside the clock
+      kept = OpenFind(peer, t.error);
+      if (!kept) {
+        out.push_back(t);
+        continue;
+      }
+    }
+    const auto start = std::chrono::steady_clock::now();
+    std::unique_ptr<DcmSCU> fresh;
+    if (own) {
+      fresh = OpenFind(peer, t.error);
+      if (!fresh) {
+        t.ms = MsSince(start);
+        out.push_back(t);
+        continue;
+      }
+    }
+    out.push_back(TimedFind(own ? fresh : kept, queries[i], keys, start, own));
+  }
+  if (kept && kept->isConnected()) kept->releaseAssociation();
 }
 
 std::vector<RequestTiming> RunGets(const ScuPeer& peer, const std::vector<GetRequest>& requests,

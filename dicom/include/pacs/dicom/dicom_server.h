@@ -24,6 +24,12 @@ struct ServerOptions {
   uint16_t port = 11112;
   std::string ae_title = "PACSCORE";
   uint16_t max_associations = 16;
+  // The DICOM port's address (an IPv4 address; 0.0.0.0: every interface),
+  // and what the listener allows (docs/operations.md, "The DICOM listener").
+  std::string bind_address = "0.0.0.0";
+  int max_connections_per_host = 4;                             // connections open from one source address
+  std::chrono::milliseconds association_request_timeout{5000};  // first PDU (and TLS handshake)
+  std::chrono::milliseconds idle_timeout{120000};               // no request for this long: A-ABORT
   std::vector<PeerAddress> peers;  // C-MOVE destinations and Storage Commitment requesters (`--peer`)
   // After the N-ACTION response, how long a Storage Commitment requester has
   // to release its association before the report goes on that association
@@ -60,6 +66,9 @@ class ServerCounters {
   uint64_t requests(DimseService service) const;  // every outcome
   // An association refused, by a reason from the list in docs/operations.md.
   void CountRefusal(const std::string& reason) { associations_refused_.With({reason}).Increment(); }
+  // An association or connection the server closed, by a reason from the
+  // list in docs/operations.md ("idle_timeout", "shutdown").
+  void CountClosed(const std::string& reason) { associations_closed_.With({reason}).Increment(); }
   // A C-MOVE / C-GET sub-operation: "completed", "warning" or "failed".
   void CountSubOperation(DimseService service, const char* result);
 
@@ -70,6 +79,7 @@ class ServerCounters {
 
  private:
   metrics::Family<metrics::Counter>& associations_refused_;
+  metrics::Family<metrics::Counter>& associations_closed_;
   metrics::Family<metrics::Counter>& requests_by_outcome_;
   metrics::Family<metrics::Counter>& suboperations_;
 

@@ -33,6 +33,13 @@ struct RequestTiming {
 std::vector<RequestTiming> RunFinds(const ScuPeer& peer, const std::vector<FindQuery>& queries,
                                     bool association_per_query);
 
+// Sends `queries` alternately over a new association each (even positions;
+// set-up and release timed, into `per_query`) and over one association kept
+// open (odd positions, into `reused`), so that both see the same server,
+// caches and machine load.
+void RunFindsInterleaved(const ScuPeer& peer, const std::vector<FindQuery>& queries,
+                         std::vector<RequestTiming>& per_query, std::vector<RequestTiming>& reused);
+
 struct GetRequest {
   std::string study_uid;
   std::string series_uid;  // empty: the whole study
