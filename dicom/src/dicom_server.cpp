@@ -15,6 +15,7 @@ struct DicomServer::Impl {
   ServerCounters counters;
   QueryEngine queries;
   scp::ArchiveHandlers handlers;
+  scp::AccessControl access;
   scp::ScpContext context;
   scp::AssociationPool pool;
 
@@ -23,7 +24,8 @@ struct DicomServer::Impl {
         counters(registry),
         queries(ingestor.store(), options.ae_title),
         handlers(ingestor, queries, options),
-        context{handlers, handlers, handlers, handlers, counters, options},
+        access(options, counters),
+        context{handlers, handlers, handlers, handlers, counters, options, access},
         pool(context) {}
 };
 
@@ -44,7 +46,7 @@ Status DicomServer::Run() {
   cfg.setPort(impl_->options.port);
   cfg.setAETitle(impl_->options.ae_title);
   cfg.setRespondWithCalledAETitle(false);
-  cfg.setHostLookupEnabled(false);
+  cfg.setHostLookupEnabled(false);  // the peer's address stays numeric: access control compares it
   cfg.setMaxReceivePDULength(ASC_MAXIMUMPDUSIZE);
   cfg.setConnectionBlockingMode(DUL_NOBLOCK);  // so that listening notices Stop() within a second
   cfg.setConnectionTimeout(1);

@@ -4,6 +4,7 @@
 // process-wide; everything the context refers to outlives the pool.
 #pragma once
 
+#include "access_control.h"
 #include "pacs/dicom/dicom_server.h"
 #include "request_handlers.h"
 
@@ -16,6 +17,7 @@ struct ScpContext {
   CommitmentRequestHandler& commitment_handler;
   ServerCounters& counters;      // atomics: shared by all workers
   const ServerOptions& options;  // read-only while serving
+  AccessControl& access;         // thread-safe: who may do what
 };
 
 // The server-wide count of a C-MOVE / C-GET sub-operation's outcome.
