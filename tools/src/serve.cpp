@@ -22,6 +22,7 @@
 #include "pacs/dicom/ingest.h"
 #include "pacs/dicom/retention.h"
 #include "pacs/dicom/transcode.h"
+#include "peer_config.h"
 #include "serve_metrics.h"
 
 namespace pacs::tools {
@@ -159,9 +160,9 @@ int RunServe(const ServeFlags& flags) {
   if (!codec_policy.ok()) return Fail(codec_policy.status());
   codec_policy->verify_encode = !flags.no_verify_encode;
   if (flags.verbose) SetLogLevel(LogLevel::kDebug);
-  std::vector<dicom::PeerAddress> peers;  // C-MOVE destinations
+  std::vector<dicom::PeerAddress> peers;  // who may do what; C-MOVE destinations
   for (const auto& text : flags.peers) {
-    auto peer = dicom::ParsePeer(text);
+    auto peer = ParsePeerEntry(text);
     if (!peer.ok()) return Fail(peer.status());
     peers.push_back(*peer);
   }
@@ -207,7 +208,11 @@ int RunServe(const ServeFlags& flags) {
                              .ae_title = flags.aet,
                              .max_associations = flags.max_associations,
                              .peers = peers,
-                             .commitment_release_wait = std::chrono::milliseconds(flags.commit_release_wait_ms)},
+                             .commitment_release_wait = std::chrono::milliseconds(flags.commit_release_wait_ms),
+                             .echo_from_any_ae = flags.echo_from_any_ae,
+                             .store_from_any_ae = flags.store_from_any_ae,
+                             .any_called_aet = flags.any_called_aet,
+                             .max_associations_per_ae = flags.max_associations_per_ae},
                             registry);
 
   const std::string data_abs = fs::absolute(data).string();
@@ -222,6 +227,12 @@ int RunServe(const ServeFlags& flags) {
     std::ofstream(tmp) << (*admin)->port() << "\n";
     fs::rename(tmp, AdminPortFile(data));
   }
+  LogInfo(
+      "access control: called AE title " + (flags.any_called_aet ? std::string("any") : flags.aet) +
+      "; C-ECHO from any AE " + (flags.echo_from_any_ae ? "on" : "off") + ", C-STORE from any AE " +
+      (flags.store_from_any_ae ? "on" : "off") + "; " + std::to_string(peers.size()) +
+      " peers; associations per calling AE " +
+      (flags.max_associations_per_ae == 0 ? std::string("not capped") : std::to_string(flags.max_associations_per_ae)));
   LogInfo("admin endpoint on 127.0.0.1:" + std::to_string((*admin)->port()) + ", data folder " + data_abs);
   LogInfo("JPEG-LS decoder: " + std::string(codecs::JpegLsDecoderName()) +
           (codecs::JpegLsDecoderName() == "pacs::jls" ? "" : " (PACS_JPEGLS_DECODER=charls)"));
