@@ -159,17 +159,10 @@ Result<RunningPeer> RunningPeer::Start(const PeerSpec& spec, const fs::path& fol
     case PeerKind::kPacscore:
       store = folder / "data";
       aet = "PACSCORE";
-      argv = {*program,
-              "serve",
-              "--data",
-              store.string(),
-              "--port",
-              std::to_string(*dicom_port),
-              "--admin-port",
-              "0",
-              "--aet",
-              aet,
-              "--max-associations",
+      argv = {*program, "serve", "--data", store.string(), "--port", std::to_string(*dicom_port), "--admin-port", "0",
+              "--aet", aet, "--max-associations", std::to_string(std::max(16, spec.associations)),
+              // The driver queries and retrieves as a peer, from every association it runs.
+              "--peer", std::string("BENCH=") + kCallingAet + "@127.0.0.1:104", "--max-associations-per-ae",
               std::to_string(std::max(16, spec.associations))};
       if (!spec.codec.empty()) argv.insert(argv.end(), {"--codec", spec.codec});
       argv.insert(argv.end(), spec.serve_args.begin(), spec.serve_args.end());
