@@ -193,7 +193,7 @@ AssociationRefusal AccessControl::RefuseForServices(const AssociationGrant& gran
           : CallingAeNotRecognized(grant.host_mismatch_,
                                    "calling AE title '" + request.calling_ae + "' is not " +
                                        (grant.host_mismatch_ ? "configured at this host" : "a configured peer") +
-                                       ", and " + refused + " are for configured peers only");
+                                       "; it proposed only services for peers with the permission (" + refused + ")");
   Report(request, refusal.label, refusal.why);
   return refusal;
 }
@@ -201,8 +201,9 @@ AssociationRefusal AccessControl::RefuseForServices(const AssociationGrant& gran
 void AccessControl::NoteRefusedContexts(const AssociationGrant& grant, const std::string& refused) const {
   const AccessRequest& request = grant.request();
   LogWarning("association from " + request.calling_ae + "@" + request.host + ": presentation contexts for " + refused +
-             " refused: not permitted to " +
-             (grant.peer() != nullptr ? "peer " + grant.peer()->name : std::string("an AE that is not a peer")));
+             " refused: " +
+             (grant.peer() != nullptr ? "peer " + grant.peer()->name + " lacks the permission"
+                                      : std::string("not a configured peer")));
 }
 
 std::optional<DimseStatus> AccessControl::CheckRequest(const AssociationGrant& grant, AccessService service) {
