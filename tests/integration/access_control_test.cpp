@@ -88,13 +88,13 @@ size_t FilesIn(const fs::path& dir) {
 class HeldAssociation {
  public:
   HeldAssociation(int port, const std::string& calling_ae) {
-    scu_.setAETitle(calling_ae.c_str());
+    scu_.setAETitle(calling_ae);
     scu_.setPeerHostName("127.0.0.1");
     scu_.setPeerPort(static_cast<Uint16>(port));
     scu_.setPeerAETitle("PACSCORE");
     scu_.setACSETimeout(10);
     OFList<OFString> syntaxes;
-    syntaxes.push_back(UID_LittleEndianExplicitTransferSyntax);
+    syntaxes.emplace_back(UID_LittleEndianExplicitTransferSyntax);
     scu_.addPresentationContext(UID_VerificationSOPClass, syntaxes);
     open_ = scu_.initNetwork().good() && scu_.negotiateAssociation().good();
   }

@@ -45,8 +45,8 @@ std::vector<std::string> TestClientPeers();
 // --peer flag replaces the peers of a --config file).
 class ServerProcess {
  public:
-  ServerProcess(std::filesystem::path data_dir, std::vector<std::string> extra_args = {},
-                bool test_client_peers = true);
+  explicit ServerProcess(std::filesystem::path data_dir, std::vector<std::string> extra_args = {},
+                         bool test_client_peers = true);
   ~ServerProcess();
   bool Start();  // waits (bounded) until the admin endpoint and C-ECHO answer
   int Stop();    // SIGTERM, bounded wait; returns the exit code

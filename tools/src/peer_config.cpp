@@ -57,7 +57,7 @@ Result<dicom::PeerAddress> ParsePeerObject(const std::string& text) {
   if (object.contains("permissions")) {
     const Json& list = object["permissions"];
     std::vector<std::string> names;
-    if (!list.is_array()) return problem("\"permissions\" must be a list such as [\"find\", \"move\"]");
+    if (!list.is_array()) return problem(R"("permissions" must be a list such as ["find", "move"])");
     for (const Json& name : list) {
       if (!name.is_string()) return problem("\"permissions\" must be a list of names");
       names.push_back(name.get<std::string>());

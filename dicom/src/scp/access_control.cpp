@@ -182,7 +182,7 @@ void AccessControl::Release(const std::string& calling_ae) {
   if (--it->second == 0) open_by_ae_.erase(it);
 }
 
-AssociationRefusal AccessControl::RefuseForServices(const AssociationGrant& grant, const std::string& refused) {
+AssociationRefusal AccessControl::RefuseForServices(const AssociationGrant& grant, const std::string& refused) const {
   const AccessRequest& request = grant.request();
   AssociationRefusal refusal =
       grant.peer() != nullptr
@@ -198,7 +198,7 @@ AssociationRefusal AccessControl::RefuseForServices(const AssociationGrant& gran
   return refusal;
 }
 
-void AccessControl::NoteRefusedContexts(const AssociationGrant& grant, const std::string& refused) const {
+void AccessControl::NoteRefusedContexts(const AssociationGrant& grant, const std::string& refused) {
   const AccessRequest& request = grant.request();
   LogWarning("association from " + request.calling_ae + "@" + request.host + ": presentation contexts for " + refused +
              " refused: " +
@@ -206,7 +206,7 @@ void AccessControl::NoteRefusedContexts(const AssociationGrant& grant, const std
                                       : std::string("not a configured peer")));
 }
 
-std::optional<DimseStatus> AccessControl::CheckRequest(const AssociationGrant& grant, AccessService service) {
+std::optional<DimseStatus> AccessControl::CheckRequest(const AssociationGrant& grant, AccessService service) const {
   if (grant.Permits(service)) return std::nullopt;
   const std::string name = AccessServiceName(service);
   Report(grant.request(), "request_not_permitted",

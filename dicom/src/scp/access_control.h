@@ -85,14 +85,14 @@ class AccessControl {
   // requester may not use any of the services it proposed: the refusal to
   // send instead of "no reason given" (already reported). `refused` names
   // the services whose contexts were refused.
-  AssociationRefusal RefuseForServices(const AssociationGrant& grant, const std::string& refused);
+  AssociationRefusal RefuseForServices(const AssociationGrant& grant, const std::string& refused) const;
   // Some contexts were refused for want of permission, others accepted: logged.
-  void NoteRefusedContexts(const AssociationGrant& grant, const std::string& refused) const;
+  static void NoteRefusedContexts(const AssociationGrant& grant, const std::string& refused);
 
   // A DIMSE request on an accepted association: nullopt when permitted,
   // else the refusal status (0124, Refused: Not Authorized; PS3.7 C.5) to
   // answer with (already reported).
-  std::optional<DimseStatus> CheckRequest(const AssociationGrant& grant, AccessService service);
+  std::optional<DimseStatus> CheckRequest(const AssociationGrant& grant, AccessService service) const;
 
   // The one place every refusal goes through: a log line naming the peer
   // AE, host and reason, and the count under `label`.
