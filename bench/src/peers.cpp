@@ -159,17 +159,10 @@ Result<RunningPeer> RunningPeer::Start(const PeerSpec& spec, const fs::path& fol
     case PeerKind::kPacscore:
       store = folder / "data";
       aet = "PACSCORE";
-      argv = {*program,
-              "serve",
-              "--data",
-              store.string(),
-              "--port",
-              std::to_string(*dicom_port),
-              "--admin-port",
-              "0",
-              "--aet",
-              aet,
-              "--max-associations",
+      argv = {*program, "serve", "--data", store.string(), "--port", std::to_string(*dicom_port), "--admin-port", "0",
+              "--aet", aet, "--max-associations", std::to_string(std::max(16, spec.associations)),
+              // The driver queries and retrieves as a peer, from every association it runs.
+              "--peer", std::string("BENCH=") + kCallingAet + "@127.0.0.1:104", "--max-associations-per-ae",
               std::to_string(std::max(16, spec.associations))};
       // Every bench association comes from 127.0.0.1.
       argv.insert(argv.end(), {"--max-connections-per-host", std::to_string(std::max(16, spec.associations))});

@@ -21,6 +21,7 @@ struct DicomServer::Impl {
   ServerCounters counters;
   QueryEngine queries;
   scp::ArchiveHandlers handlers;
+  scp::AccessControl access;
   scp::ScpContext context;
   // DICOM TLS (tls_layer.h): the layers Run() builds before anything listens:
   // the TLS port's, and the one of the associations opened to peers marked
@@ -35,7 +36,8 @@ struct DicomServer::Impl {
         counters(registry),
         queries(ingestor.store(), options.ae_title),
         handlers(ingestor, queries, options),
-        context{handlers, handlers, handlers, handlers, counters, options},
+        access(options, counters),
+        context{handlers, handlers, handlers, handlers, counters, options, access},
         pool(context, {.max_associations = options.max_associations,
                        .max_connections_per_host = options.max_connections_per_host,
                        .request_timeout = options.association_request_timeout,
@@ -65,7 +67,7 @@ Status DicomServer::Run() {
   DcmSCPConfig& cfg = impl.pool.config();
   cfg.setAETitle(o.ae_title);
   cfg.setRespondWithCalledAETitle(false);
-  cfg.setHostLookupEnabled(false);
+  cfg.setHostLookupEnabled(false);  // the peer's address stays numeric: access control compares it
   cfg.setMaxReceivePDULength(ASC_MAXIMUMPDUSIZE);
   cfg.setDIMSEBlockingMode(DIMSE_NONBLOCKING);
   cfg.setDIMSETimeout(120);  // within a request; between requests --idle-timeout applies

@@ -33,6 +33,39 @@ Result<PeerAddress> ParsePeer(std::string_view text) {
   return peer;
 }
 
+Result<PeerPermissions> ParsePermissions(const std::vector<std::string>& names) {
+  PeerPermissions permissions = PeerPermissions::None();
+  for (const std::string& name : names) {
+    bool* flag = name == "echo"     ? &permissions.echo
+                 : name == "store"  ? &permissions.store
+                 : name == "find"   ? &permissions.find
+                 : name == "get"    ? &permissions.get
+                 : name == "move"   ? &permissions.move
+                 : name == "commit" ? &permissions.commit
+                                    : nullptr;
+    if (flag == nullptr)
+      return Status::InvalidArgument("unknown permission '" + name + "' (known: echo, store, find, get, move, commit)");
+    *flag = true;
+  }
+  return permissions;
+}
+
+std::string PermissionsText(const PeerPermissions& permissions) {
+  std::string out;
+  auto add = [&out](bool on, const char* name) {
+    if (!on) return;
+    if (!out.empty()) out += ",";
+    out += name;
+  };
+  add(permissions.echo, "echo");
+  add(permissions.store, "store");
+  add(permissions.find, "find");
+  add(permissions.get, "get");
+  add(permissions.move, "move");
+  add(permissions.commit, "commit");
+  return out.empty() ? "none" : out;
+}
+
 bool CanProduce(const engine::InstanceRecord& record, const std::string& transfer_syntax) {
   const std::string& ts = transfer_syntax;
   if (ts == record.transfer_syntax_uid) return DcmtkKnows(ts);  // as received, always

@@ -9,9 +9,9 @@ constexpr DimseService kServices[] = {DimseService::kEcho, DimseService::kStore,
                                       DimseService::kMove, DimseService::kGet};
 constexpr DimseOutcome kOutcomes[] = {DimseOutcome::kSuccess, DimseOutcome::kWarning, DimseOutcome::kFailure,
                                       DimseOutcome::kCancel};
-// Every reason a refusal is counted under (association_pool.cpp and
-// association_worker.cpp), present from the start so that a dashboard
-// shows 0 rather than nothing.
+// Every reason a refusal is counted under (association_pool.cpp,
+// association_worker.cpp and scp/access_control.cpp), present from the
+// start so that a dashboard shows 0 rather than nothing.
 constexpr const char* kRefusalReasons[] = {
     "too_many_associations",
     "unreadable_request",
@@ -20,6 +20,9 @@ constexpr const char* kRefusalReasons[] = {
     "called_ae_title",
     "calling_ae_title",
     "calling_host",
+    "not_permitted",
+    "too_many_associations_for_ae",
+    "request_not_permitted",
     "no_implementation_class_uid",
     "forced",
     "internal_error",
@@ -66,9 +69,11 @@ const char* OutcomeLabel(DimseOutcome outcome) {
 ServerCounters::ServerCounters(metrics::Registry& registry)
     : associations(registry.AddCounter("pacscore_associations_total", "DICOM associations accepted.").Get()),
       associations_open(registry.AddGauge("pacscore_associations_open", "DICOM associations being served now.").Get()),
-      associations_refused_(registry.AddCounter("pacscore_associations_refused_total",
-                                                "DICOM association requests refused or dropped, by reason.",
-                                                {"reason"})),
+      associations_refused_(
+          registry.AddCounter("pacscore_associations_refused_total",
+                              "DICOM association requests refused or dropped, and DIMSE requests refused by "
+                              "access control (reason request_not_permitted), by reason.",
+                              {"reason"})),
       associations_closed_(registry.AddCounter("pacscore_associations_closed_total",
                                                "Accepted DICOM associations the server aborted, by reason.",
                                                {"reason"})),

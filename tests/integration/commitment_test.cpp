@@ -104,16 +104,19 @@ std::string LogLineFor(const std::string& log, const std::string& uid) {
 
 // One server for the tests that only read: the first slices of the CT series
 // pushed once, the requester configured as a peer for reports on a new
-// association.
+// association, and STRANGER as a peer that may commit but has no address to
+// send a report to (both in a --config file).
 class CommitmentTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new fs::path(MakeTempDir("commitment"));
     ct_ = new std::vector<SampleFile>(SeriesFiles(kCtSeries));
     listen_port_ = FreePort();
-    server_ = new ServerProcess(*dir_ / "data",
-                                {"--inline-encode", "--commit-release-wait", "250ms", "--peer",
-                                 std::string("MODALITY=") + kRequester + "@127.0.0.1:" + std::to_string(listen_port_)});
+    const fs::path config = *dir_ / "serve.json";
+    std::ofstream(config) << R"({"peer": ["MODALITY=)" << kRequester << "@127.0.0.1:" << listen_port_
+                          << R"(", {"name": "STRANGER", "aet": "STRANGER", "permissions": ["commit"]}]})";
+    server_ = new ServerProcess(
+        *dir_ / "data", {"--inline-encode", "--commit-release-wait", "250ms", "--config", config.string()}, false);
     if (ct_->size() != 140 || !server_->Start()) return;
     ct_->resize(8);
     std::string log;
@@ -187,7 +190,7 @@ TEST_F(CommitmentTest, ReleasedAssociationGetsTheReportOnANewOne) {
       << server_->Log();
 }
 
-TEST_F(CommitmentTest, RequesterThatIsNoPeerGetsNoReportAndItIsLogged) {
+TEST_F(CommitmentTest, RequesterWithNoAddressGetsNoReportAndItIsLogged) {
   const int port = FreePort();
   std::vector<std::string> argv = {PacscoreBinary(),
                                    "commit-request",
@@ -205,6 +208,16 @@ TEST_F(CommitmentTest, RequesterThatIsNoPeerGetsNoReportAndItIsLogged) {
   EXPECT_NE(r.output.find("no association came with the report"), std::string::npos) << r.output;
   EXPECT_TRUE(WaitForLog(*server_, "no --peer has AE title STRANGER; the N-EVENT-REPORT could not be sent"))
       << server_->Log();
+}
+
+// Storage Commitment is for peers with the commit permission only.
+TEST_F(CommitmentTest, RequesterThatIsNoPeerIsRefused) {
+  auto r = RunCommand({PacscoreBinary(), "commit-request", "--port", std::to_string(server_->port()), "--calling-aet",
+                       "NOBODY", "--timeout", "3s", (*ct_)[6].path.string()},
+                      {}, std::chrono::seconds(60));
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.find("committed"), std::string::npos) << r.output;
+  EXPECT_TRUE(WaitForLog(*server_, "refused NOBODY@127.0.0.1 (called PACSCORE): calling_ae_title")) << server_->Log();
 }
 
 // The time a modality waits for its report after sending a whole series:

@@ -101,8 +101,15 @@ fs::path MakeTempDir(const std::string& name) {
   return dir;
 }
 
-ServerProcess::ServerProcess(fs::path data_dir, std::vector<std::string> extra_args)
-    : data_dir_(std::move(data_dir)), extra_args_(std::move(extra_args)) {}
+std::vector<std::string> TestClientPeers() {
+  std::vector<std::string> args;
+  for (const char* aet : {"FINDSCU", "GETSCU", "MOVESCU", "GDCMSCU", "COMMITSCU"})
+    args.insert(args.end(), {"--peer", std::string("TEST_") + aet + "=" + aet + "@127.0.0.1:104"});
+  return args;
+}
+
+ServerProcess::ServerProcess(fs::path data_dir, std::vector<std::string> extra_args, bool test_client_peers)
+    : data_dir_(std::move(data_dir)), extra_args_(std::move(extra_args)), test_client_peers_(test_client_peers) {}
 
 ServerProcess::~ServerProcess() {
   if (pid_ > 0) Stop();
@@ -114,6 +121,10 @@ bool ServerProcess::Start() {
   std::vector<std::string> argv = {PacscoreBinary(),      "serve",        "--data", data_dir_.string(), "--port",
                                    std::to_string(port_), "--admin-port", "0"};
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+  if (test_client_peers_) {
+    const auto peers = TestClientPeers();
+    argv.insert(argv.end(), peers.begin(), peers.end());
+  }
   int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   pid_ = Spawn(argv, {}, fd);
   close(fd);

@@ -34,10 +34,19 @@ std::filesystem::path CorpusDir();
 std::filesystem::path PydicomDir();
 std::filesystem::path MakeTempDir(const std::string& name);
 
+// The `serve --peer` entries for the DCMTK and GDCM clients the tests run
+// with their default calling AE titles (findscu FINDSCU, getscu GETSCU,
+// movescu MOVESCU, gdcmscu GDCMSCU, commit-request COMMITSCU), from
+// 127.0.0.1: only peers may query and retrieve (docs/security.md).
+std::vector<std::string> TestClientPeers();
+
 // A running `pacscore serve` on loopback, stopped with SIGTERM on destruction.
+// Started with TestClientPeers() unless `test_client_peers` is false (a
+// --peer flag replaces the peers of a --config file).
 class ServerProcess {
  public:
-  ServerProcess(std::filesystem::path data_dir, std::vector<std::string> extra_args = {});
+  explicit ServerProcess(std::filesystem::path data_dir, std::vector<std::string> extra_args = {},
+                         bool test_client_peers = true);
   ~ServerProcess();
   bool Start();  // waits (bounded) until the admin endpoint and C-ECHO answer
   int Stop();    // SIGTERM, bounded wait; returns the exit code
@@ -49,6 +58,7 @@ class ServerProcess {
  private:
   std::filesystem::path data_dir_;
   std::vector<std::string> extra_args_;
+  bool test_client_peers_ = true;
   int port_ = 0;
   pid_t pid_ = -1;
   std::filesystem::path log_path_;

@@ -13,6 +13,7 @@
 #include "command_line.h"
 #include "pacs/base/log.h"
 #include "pacs/dicom/retrieve.h"
+#include "peer_config.h"
 
 namespace pacs::tools {
 namespace {
@@ -286,9 +287,26 @@ TEST(CommandLineTest, CommitRequestTakesItsFlagsAndNeedsPortAndFiles) {
 TEST(CommandLineTest, ServeHelpListsEveryFlag) {
   CommandLine cli;
   const std::string help = cli.Help("serve");
-  for (const char* flag : {"--data", "--port", "--aet", "--admin-port", "--max-associations", "--on-duplicate",
-                           "--codec", "--peer", "--inline-encode", "--verify-encode", "--no-verify-encode",
-                           "--commit-release-wait", "--verbose", "--log-format", "--config", "--metrics-bind"})
+  for (const char* flag : {"--data",
+                           "--port",
+                           "--aet",
+                           "--admin-port",
+                           "--max-associations",
+                           "--on-duplicate",
+                           "--codec",
+                           "--peer",
+                           "--inline-encode",
+                           "--verify-encode",
+                           "--no-verify-encode",
+                           "--commit-release-wait",
+                           "--verbose",
+                           "--log-format",
+                           "--config",
+                           "--metrics-bind",
+                           "--echo-from-any-ae",
+                           "--store-from-any-ae",
+                           "--any-called-aet",
+                           "--max-associations-per-ae"})
     EXPECT_NE(help.find(flag), std::string::npos) << flag << " missing from " << help;
 }
 
@@ -318,6 +336,70 @@ TEST_F(ConfigFileTest, KeysAreLongFlagNamesAndTheCommandLineWins) {
   CommandLine peers;
   ASSERT_EQ(peers.Parse({"serve", "--peer", "C=Z@h:3", "--config", path_.string()}), std::nullopt);
   EXPECT_EQ(peers.serve.peers, (std::vector<std::string>{"C=Z@h:3"}));
+}
+
+TEST_F(ConfigFileTest, PeersMayBeObjectsWithTheirOwnPermissions) {
+  Write(R"({"data": "d", "echo-from-any-ae": false, "store-from-any-ae": "false", "any-called-aet": true,
+            "max-associations-per-ae": 3,
+            "peer": ["A=X@h:1", {"name": "VIEWER", "aet": "VIEWERAE", "host": "10.0.0.5", "port": 104,
+                                 "permissions": ["find", "move"], "tls": true, "max_associations": 2},
+                     {"name": "MOD", "aet": "MODALITY", "permissions": ["store", "commit"]}]})");
+  CommandLine cli;
+  ASSERT_EQ(cli.Parse({"serve", "--config", path_.string()}), std::nullopt);
+  EXPECT_FALSE(cli.serve.echo_from_any_ae);
+  EXPECT_FALSE(cli.serve.store_from_any_ae);
+  EXPECT_TRUE(cli.serve.any_called_aet);
+  EXPECT_EQ(cli.serve.max_associations_per_ae, 3);
+  ASSERT_EQ(cli.serve.peers.size(), 3u);
+
+  auto shorthand = ParsePeerEntry(cli.serve.peers[0]);
+  ASSERT_TRUE(shorthand.ok()) << shorthand.status().ToString();
+  EXPECT_EQ(dicom::PermissionsText(shorthand->permissions), "echo,store,find,get,move,commit");
+  EXPECT_FALSE(shorthand->tls);
+  auto viewer = ParsePeerEntry(cli.serve.peers[1]);
+  ASSERT_TRUE(viewer.ok()) << viewer.status().ToString();
+  EXPECT_EQ(viewer->name, "VIEWER");
+  EXPECT_EQ(viewer->ae_title, "VIEWERAE");
+  EXPECT_EQ(viewer->host, "10.0.0.5");
+  EXPECT_EQ(viewer->port, 104);
+  EXPECT_TRUE(viewer->tls);
+  EXPECT_EQ(viewer->max_associations, 2);
+  EXPECT_EQ(dicom::PermissionsText(viewer->permissions), "find,move");
+  auto modality = ParsePeerEntry(cli.serve.peers[2]);
+  ASSERT_TRUE(modality.ok()) << modality.status().ToString();
+  EXPECT_EQ(modality->host, "");
+  EXPECT_EQ(modality->port, 0);
+  EXPECT_EQ(dicom::PermissionsText(modality->permissions), "store,commit");
+
+  // The defaults: echo and store from any AE, the called AE checked, 8 per AE.
+  CommandLine defaults;
+  ASSERT_EQ(defaults.Parse({"serve", "--data", "d"}), std::nullopt);
+  EXPECT_TRUE(defaults.serve.echo_from_any_ae);
+  EXPECT_TRUE(defaults.serve.store_from_any_ae);
+  EXPECT_FALSE(defaults.serve.any_called_aet);
+  EXPECT_EQ(defaults.serve.max_associations_per_ae, 8);
+}
+
+TEST_F(ConfigFileTest, BadPeerObjectsAreRefusedNamingTheProblem) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"name": "V", "aet": "VIEWERAE", "permissions": ["find", "delete"]})", "unknown permission 'delete'"},
+      {R"({"name": "V", "permissions": ["find"]})", R"("aet" is required)"},
+      {R"({"name": "V", "aet": "SEVENTEEN_LETTERS"})", "1-16 characters"},
+      {R"({"name": "V", "aet": "A", "port": 70000})", R"("port" must be an integer 1-65535)"},
+      {R"({"name": "V", "aet": "A", "tls": "yes"})", R"("tls" must be true or false)"},
+      {R"({"name": "V", "aet": "A", "hots": "h"})", R"(unknown key "hots")"},
+  };
+  for (const auto& [peer, problem] : cases) {
+    Write(R"({"data": "d", "peer": [)" + peer + "]}");
+    CommandLine cli;
+    std::string err;
+    EXPECT_EQ(ParseQuietly(cli, {"serve", "--config", path_.string()}, &err), 1) << peer;
+    EXPECT_NE(err.find(problem), std::string::npos) << peer << ": " << err;
+  }
+  // Objects are for "peer" only.
+  Write(R"({"data": "d", "aet": {"name": "V"}})");
+  CommandLine cli;
+  EXPECT_EQ(ParseQuietly(cli, {"serve", "--config", path_.string()}), 1);
 }
 
 TEST_F(ConfigFileTest, ValuesFromTheFileAreCheckedLikeFlags) {

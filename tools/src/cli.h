@@ -42,13 +42,20 @@ struct ServeFlags {
   std::string metrics_bind;  // ADDR:PORT of GET /metrics; empty: no metrics endpoint
   std::string on_duplicate = "keep";
   std::string codec = "auto";
-  std::vector<std::string> peers;  // NAME=AET@HOST:PORT, C-MOVE destinations, Storage Commitment requesters
+  // NAME=AET@HOST:PORT or a JSON object (peer_config.h): C-MOVE destinations,
+  // Storage Commitment requesters, and who may query and retrieve.
+  std::vector<std::string> peers;
   int64_t commit_release_wait_ms = 1000;
   bool verify_encode = false;  // the default; kept so scripts may say it
   bool no_verify_encode = false;
   bool inline_encode = false;
   unsigned encode_threads = 0;  // background encoding threads; 0: one per hardware thread
   bool verbose = false;
+  // Access control (docs/security.md, "Access control (AE table)").
+  bool echo_from_any_ae = true;
+  bool store_from_any_ae = true;
+  bool any_called_aet = false;
+  uint16_t max_associations_per_ae = 8;  // 0: no cap per calling AE
   // Retention and quotas (docs/operations.md), all off unless given.
   std::vector<std::string> retention_rules;  // study-date>AGE[:MOD,...] | received>AGE[:MOD,...]
   int64_t retention_interval_ms = int64_t{3600} * 1000;

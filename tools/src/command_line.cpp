@@ -11,6 +11,7 @@
 #include "pacs/dicom/retrieve.h"
 #include "pacs/dicom/tls_settings.h"
 #include "pacs/dicom/transcode.h"
+#include "peer_config.h"
 
 namespace pacs::tools {
 namespace {
@@ -252,11 +253,32 @@ void CommandLine::AddServe() {
       ->check(CLI::Range(0u, 256u));
   command
       .add_option("--peer", serve.peers,
-                  "a C-MOVE destination (matched by AE title, then NAME) and where a Storage Commitment "
-                  "report to that AE title goes on a new association; repeatable")
+                  "a known peer with every permission: it may echo, store, find, get, move and commit (accepted "
+                  "from HOST only); a C-MOVE destination (matched by AE title, then NAME) and where a Storage "
+                  "Commitment report to that AE title goes on a new association; repeatable. The --config file "
+                  "may give peers as objects with their own permissions (docs/security.md)")
       ->type_name("NAME=AET@HOST:PORT[+tls]")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-      ->check(CheckWith(dicom::ParsePeer));
+      ->check(CheckWith(ParsePeerEntry));
+  config_->allow_objects("peer");
+  command
+      .add_option("--echo-from-any-ae", serve.echo_from_any_ae,
+                  "answer C-ECHO from any calling AE title, not only from peers with the echo permission")
+      ->type_name("true|false")
+      ->capture_default_str();
+  command
+      .add_option("--store-from-any-ae", serve.store_from_any_ae,
+                  "accept C-STORE from any calling AE title, not only from peers with the store permission")
+      ->type_name("true|false")
+      ->capture_default_str();
+  command.add_flag("--any-called-aet", serve.any_called_aet,
+                   "accept associations whatever AE title they call (by default only --aet)");
+  command
+      .add_option("--max-associations-per-ae", serve.max_associations_per_ae,
+                  "DICOM associations served at once per calling AE title (a peer in --config may set its own "
+                  "max_associations); 0: no cap but --max-associations")
+      ->capture_default_str()
+      ->check(kPort);
   AddTlsFlags(command, serve);
   command
       .add_option("--commit-release-wait", serve.commit_release_wait_ms,

@@ -1,5 +1,6 @@
 #include "json_config.h"
 
+#include <algorithm>
 #include <iterator>
 #include <nlohmann/json.hpp>
 
@@ -9,8 +10,9 @@ namespace {
 using Json = nlohmann::json;
 
 // One value of a flag as CLI11 takes it: text.
-std::string FlagValue(const std::string& key, const Json& value) {
+std::string FlagValue(const std::string& key, const Json& value, bool objects_allowed) {
   if (value.is_string()) return value.get<std::string>();
+  if (value.is_object() && objects_allowed) return value.dump();
   if (value.is_boolean()) return value.get<bool>() ? "true" : "false";
   if (value.is_number()) return value.dump();
   throw CLI::ConfigError("--config: \"" + key + "\" must be a string, a number, true/false or a list of them");
@@ -39,10 +41,11 @@ std::vector<CLI::ConfigItem> JsonConfig::from_config(std::istream& input) const 
     CLI::ConfigItem item;
     item.parents = {section_->get_name()};
     item.name = key;
+    const bool objects_allowed = std::find(object_keys_.begin(), object_keys_.end(), key) != object_keys_.end();
     if (value.is_array()) {
-      for (const auto& element : value) item.inputs.push_back(FlagValue(key, element));
+      for (const auto& element : value) item.inputs.push_back(FlagValue(key, element, objects_allowed));
     } else {
-      item.inputs.push_back(FlagValue(key, value));
+      item.inputs.push_back(FlagValue(key, value, objects_allowed));
     }
     items.push_back(std::move(item));
   }

@@ -6,6 +6,8 @@
 //   {"data": "/srv/pacs", "port": 11112, "peer": ["VIEWER=VIEWERAE@10.0.0.5:104"], "verbose": true}
 //
 // Flags given on the command line win over the file. Unknown keys are errors.
+// The keys allowed to hold objects (serve's "peer": peer_config.h) pass each
+// object on to their flag as its JSON text.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -21,6 +23,8 @@ class JsonConfig : public CLI::Config {
   // The subcommand the file configures: set when that subcommand's --config
   // is parsed, before CLI11 reads the file.
   void set_section(const CLI::App* section) { section_ = section; }
+  // Lets `key` hold JSON objects (alone or in a list).
+  void allow_objects(const std::string& key) { object_keys_.push_back(key); }
 
   // The options of `app` that were given (all of them with `default_also`) as
   // a JSON object; a round trip through from_config gives the same flags.
@@ -32,6 +36,7 @@ class JsonConfig : public CLI::Config {
 
  private:
   const CLI::App* section_ = nullptr;
+  std::vector<std::string> object_keys_;
 };
 
 }  // namespace pacs::tools

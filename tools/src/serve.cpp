@@ -22,6 +22,7 @@
 #include "pacs/dicom/ingest.h"
 #include "pacs/dicom/retention.h"
 #include "pacs/dicom/transcode.h"
+#include "peer_config.h"
 #include "serve_metrics.h"
 
 namespace pacs::tools {
@@ -177,7 +178,7 @@ int RunServe(const ServeFlags& flags) {
   if (flags.idle_timeout_ms < 1000) return Fail(Status::InvalidArgument("--idle-timeout must be at least 1s"));
   std::vector<dicom::PeerAddress> peers;  // C-MOVE destinations
   for (const auto& text : flags.peers) {
-    auto peer = dicom::ParsePeer(text);
+    auto peer = ParsePeerEntry(text);
     if (!peer.ok()) return Fail(peer.status());
     peers.push_back(*peer);
   }
@@ -232,72 +233,82 @@ int RunServe(const ServeFlags& flags) {
                              .plain_port = !flags.port_off,
                              .tls_port = flags.tls_port,
                              .tls = *tls},
+                             .echo_from_any_ae = flags.echo_from_any_ae,
+                             .store_from_any_ae = flags.store_from_any_ae,
+                             .any_called_aet = flags.any_called_aet,
+                             .max_associations_per_ae = flags.max_associations_per_ae
+},
                             registry);
 
-  const std::string data_abs = fs::absolute(data).string();
-  AdminApi api(**store, ingestor, server, background, retention, use_background, data_abs);
-  auto admin = AdminServer::Start(
-      flags.admin_port, [&api](const std::string& method, const std::string& target, const std::string& body) {
-        return api.Handle(method, target, body);
-      });
-  if (!admin.ok()) return Fail(admin.status());
-  {
-    const std::string tmp = AdminPortFile(data) + ".tmp";
-    std::ofstream(tmp) << (*admin)->port() << "\n";
-    fs::rename(tmp, AdminPortFile(data));
-  }
-  LogInfo("admin endpoint on 127.0.0.1:" + std::to_string((*admin)->port()) + ", data folder " + data_abs);
-  LogInfo("JPEG-LS decoder: " + std::string(codecs::JpegLsDecoderName()) +
-          (codecs::JpegLsDecoderName() == "pacs::jls" ? "" : " (PACS_JPEGLS_DECODER=charls)"));
+const std::string data_abs = fs::absolute(data).string();
+AdminApi api(**store, ingestor, server, background, retention, use_background, data_abs);
+auto admin =
+    AdminServer::Start(flags.admin_port, [&api](const std::string& method, const std::string& target,
+                                                const std::string& body) { return api.Handle(method, target, body); });
+if (!admin.ok()) return Fail(admin.status());
+{
+  const std::string tmp = AdminPortFile(data) + ".tmp";
+  std::ofstream(tmp) << (*admin)->port() << "\n";
+  fs::rename(tmp, AdminPortFile(data));
+}
+LogInfo("access control: called AE title " + (flags.any_called_aet ? std::string("any") : flags.aet) +
+        "; C-ECHO from any AE " + (flags.echo_from_any_ae ? "on" : "off") + ", C-STORE from any AE " +
+        (flags.store_from_any_ae ? "on" : "off") + "; " + std::to_string(peers.size()) +
+        " peers; associations per calling AE " +
+        (flags.max_associations_per_ae == 0 ? std::string("not capped")
+                                            : std::to_string(flags.max_associations_per_ae)));
+LogInfo("admin endpoint on 127.0.0.1:" + std::to_string((*admin)->port()) + ", data folder " + data_abs);
+LogInfo("JPEG-LS decoder: " + std::string(codecs::JpegLsDecoderName()) +
+        (codecs::JpegLsDecoderName() == "pacs::jls" ? "" : " (PACS_JPEGLS_DECODER=charls)"));
 
-  // GET /metrics for Prometheus, only with --metrics-bind. No token: bind it
-  // to loopback or a monitoring network.
-  ArchiveMetrics archive_metrics(registry, **store, background, data_abs);
-  std::unique_ptr<HttpServer> metrics_endpoint;
-  if (!flags.metrics_bind.empty()) {
-    auto bind = ParseListenAddress(flags.metrics_bind);
-    if (!bind.ok()) return Fail(bind.status().WithContext("--metrics-bind"));
-    auto started =
-        HttpServer::Start({.name = "metrics endpoint", .address = bind->address, .port = bind->port},
-                          [&archive_metrics](const std::string& method, const std::string& target, const std::string&) {
-                            return archive_metrics.Handle(method, target);
-                          });
-    if (!started.ok()) return Fail(started.status());
-    metrics_endpoint = std::move(*started);
-    const bool v6 = bind->address.find(':') != std::string::npos;
-    LogInfo("metrics endpoint on " + (v6 ? "[" + bind->address + "]" : bind->address) + ":" +
-            std::to_string(metrics_endpoint->port()) + "/metrics");
-  }
+// GET /metrics for Prometheus, only with --metrics-bind. No token: bind it
+// to loopback or a monitoring network.
+ArchiveMetrics archive_metrics(registry, **store, background, data_abs);
+std::unique_ptr<HttpServer> metrics_endpoint;
+if (!flags.metrics_bind.empty()) {
+  auto bind = ParseListenAddress(flags.metrics_bind);
+  if (!bind.ok()) return Fail(bind.status().WithContext("--metrics-bind"));
+  auto started =
+      HttpServer::Start({.name = "metrics endpoint", .address = bind->address, .port = bind->port},
+                        [&archive_metrics](const std::string& method, const std::string& target, const std::string&) {
+                          return archive_metrics.Handle(method, target);
+                        });
+  if (!started.ok()) return Fail(started.status());
+  metrics_endpoint = std::move(*started);
+  const bool v6 = bind->address.find(':') != std::string::npos;
+  LogInfo("metrics endpoint on " + (v6 ? "[" + bind->address + "]" : bind->address) + ":" +
+          std::to_string(metrics_endpoint->port()) + "/metrics");
+}
 
-  // When the server ends on its own (the DICOM port is taken, say), the
-  // signal thread is woken with a signal it did not receive from outside:
-  // this flag tells it so, and it stays silent.
-  std::atomic<bool> server_ended{false};
-  std::thread signal_thread([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
-    if (server_ended.load()) return;
-    LogInfo(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", shutting down");
-    server.Stop();
-  });
-  Status run = server.Run();
-  server_ended.store(true);
-  // No signal came: wake the sigwait() thread with one. SIGTERM is blocked in
-  // every thread, so it ends the wait and kills nothing.
-  // NOLINTNEXTLINE(bugprone-bad-signal-to-kill-thread)
-  if (!run.ok()) pthread_kill(signal_thread.native_handle(), SIGTERM);
-  signal_thread.join();
-  if (metrics_endpoint) metrics_endpoint->Stop();
-  (*admin)->Stop();
-  retention.Stop();
-  background.Stop();  // the jobs left stay queued in the store for the next start
-  std::error_code ec;
-  fs::remove(AdminPortFile(data), ec);
-  Status flushed = (*store)->Flush();
-  if (!run.ok()) return Fail(run.WithContext(flags.port_off ? "serve" : "serve --port " + std::to_string(flags.port)));
-  if (!flushed.ok()) return Fail(flushed);
-  LogInfo("stopped cleanly");
-  return 0;
+// When the server ends on its own (the DICOM port is taken, say), the
+// signal thread is woken with a signal it did not receive from outside:
+// this flag tells it so, and it stays silent.
+std::atomic<bool> server_ended{false};
+std::thread signal_thread([&] {
+  int sig = 0;
+  sigwait(&signals, &sig);
+  if (server_ended.load()) return;
+  LogInfo(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", shutting down");
+  server.Stop();
+});
+Status run = server.Run();
+server_ended.store(true);
+// No signal came: wake the sigwait() thread with one. SIGTERM is blocked in
+// every thread, so it ends the wait and kills nothing.
+// NOLINTNEXTLINE(bugprone-bad-signal-to-kill-thread)
+if (!run.ok()) pthread_kill(signal_thread.native_handle(), SIGTERM);
+signal_thread.join();
+if (metrics_endpoint) metrics_endpoint->Stop();
+(*admin)->Stop();
+retention.Stop();
+background.Stop();  // the jobs left stay queued in the store for the next start
+std::error_code ec;
+fs::remove(AdminPortFile(data), ec);
+Status flushed = (*store)->Flush();
+if (!run.ok()) return Fail(run.WithContext(flags.port_off ? "serve" : "serve --port " + std::to_string(flags.port)));
+if (!flushed.ok()) return Fail(flushed);
+LogInfo("stopped cleanly");
+return 0;
 }
 
 }  // namespace pacs::tools

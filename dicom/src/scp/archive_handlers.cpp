@@ -21,6 +21,11 @@ uint16_t StoreStatusFor(const Status& status) {
   }
 }
 
+// A peer configured without host or port (it only asks) cannot be sent to.
+bool Reachable(const PeerAddress& peer) {
+  return !peer.host.empty() && peer.port != 0;
+}
+
 }  // namespace
 
 uint16_t ArchiveHandlers::HandleStore(DcmDataset& dataset, E_TransferSyntax xfer, const std::string& sop_instance_uid,
@@ -67,9 +72,9 @@ Retrieval ArchiveHandlers::HandleRetrieve(DcmDataset& identifier, InformationMod
 
 const PeerAddress* ArchiveHandlers::FindMoveDestination(const std::string& move_destination) const {
   for (const auto& peer : options_.peers)
-    if (peer.ae_title == move_destination) return &peer;
+    if (peer.ae_title == move_destination && Reachable(peer)) return &peer;
   for (const auto& peer : options_.peers)
-    if (peer.name == move_destination) return &peer;
+    if (peer.name == move_destination && Reachable(peer)) return &peer;
   return nullptr;
 }
 
@@ -96,7 +101,7 @@ CommitmentCheck ArchiveHandlers::CheckInstance(const std::string& sop_class_uid,
 
 const PeerAddress* ArchiveHandlers::FindCommitmentRequester(const std::string& ae_title) const {
   for (const auto& peer : options_.peers)
-    if (peer.ae_title == ae_title) return &peer;
+    if (peer.ae_title == ae_title && Reachable(peer)) return &peer;
   return nullptr;
 }
 

@@ -47,6 +47,8 @@ OFCondition AssociationWorker::run(T_ASC_Association* assoc) {
   if (observer_ != nullptr) observer_->OnEnded();
   if (acknowledged_) context_.counters.associations_open.Add(-1);
   acknowledged_ = false;
+  grant_.reset();  // frees the calling AE's association slot
+  refusal_.reset();
   assoc_ = nullptr;
   std::vector<std::function<void()>> jobs;
   jobs.swap(after_association_);
@@ -73,9 +75,42 @@ std::vector<StorageContext> AssociationWorker::AcceptedStorageContexts() const {
   return scp::AcceptedStorageContexts(assoc_->params);
 }
 
+void AssociationWorker::notifyAssociationRequest(const T_ASC_Parameters& params, DcmSCPActionType& desired_action) {
+  grant_.reset();
+  refusal_.reset();
+  AccessRequest request{params.DULparams.callingAPTitle, params.DULparams.calledAPTitle,
+                        params.DULparams.callingPresentationAddress};
+  auto decision = context_.access.DecideAssociation(request);
+  if (auto* grant = std::get_if<AssociationGrant>(&decision)) {
+    grant_ = std::move(*grant);
+    return;
+  }
+  refusal_ = std::get<AssociationRefusal>(std::move(decision));
+  desired_action = DCMSCP_ACTION_REFUSE_ASSOCIATION;  // DCMTK then calls refuseAssociation()
+}
+
 OFCondition AssociationWorker::negotiateAssociation() {
+  if (assoc_ == nullptr || !grant_) return DIMSE_ILLEGALASSOCIATION;
+  std::string refused;
+  OFCondition cond = NegotiatePresentationContexts(
+      assoc_->params, [this](AccessService service) { return grant_->Permits(service); }, refused);
+  if (cond.bad() || refused.empty()) return cond;
+  if (ASC_countAcceptedPresentationContexts(assoc_->params) == 0)
+    refusal_ = context_.access.RefuseForServices(*grant_, refused);  // sent instead of "no presentation contexts"
+  else
+    context_.access.NoteRefusedContexts(*grant_, refused);
+  return cond;
+}
+
+OFCondition AssociationWorker::SendEchoRefusal(T_DIMSE_C_EchoRQ& request, T_ASC_PresentationContextID pres_id,
+                                               uint16_t status) {
   if (assoc_ == nullptr) return DIMSE_ILLEGALASSOCIATION;
-  return NegotiatePresentationContexts(assoc_->params);
+  return DIMSE_sendEchoResponse(assoc_, pres_id, &request, status, nullptr);
+}
+
+std::optional<DimseStatus> AssociationWorker::CheckPermitted(AccessService service) {
+  if (!grant_) return DimseStatus{0x0124, "not authorized"};  // no association being served: cannot happen
+  return context_.access.CheckRequest(*grant_, service);
 }
 
 OFCondition AssociationWorker::handleIncomingCommand(T_DIMSE_Message* msg, const DcmPresentationContextInfo& info) {
@@ -106,6 +141,12 @@ OFCondition AssociationWorker::HandleCommand(T_DIMSE_Message* msg, const DcmPres
 }
 
 void AssociationWorker::refuseAssociation(DcmRefuseReasonType reason) {
+  if (refusal_ && assoc_ != nullptr) {  // decided, logged and counted by access control
+    T_ASC_RejectParameters reject{refusal_->result, refusal_->source, refusal_->reason};
+    ASC_rejectAssociation(assoc_, &reject);
+    refusal_.reset();
+    return;
+  }
   context_.counters.CountRefusal(RefusalLabel(reason));
   DcmThreadSCP::refuseAssociation(reason);
 }

@@ -6,9 +6,11 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "access_control.h"
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmnet/scpthrd.h"
 #include "negotiation.h"
@@ -47,6 +49,11 @@ class AssociationWorker : public DcmThreadSCP {
   bool DataWaiting() const;
   // Answers a command read outside the worker's own loop, as that loop would.
   OFCondition Dispatch(T_DIMSE_Message& message, T_ASC_PresentationContextID pres_id);
+  // A DIMSE request of `service`: nullopt when this association may make
+  // it, else the refusal status to answer with (access_control.h).
+  std::optional<DimseStatus> CheckPermitted(AccessService service);
+  // A C-ECHO response with a refusal status.
+  OFCondition SendEchoRefusal(T_DIMSE_C_EchoRQ& request, T_ASC_PresentationContextID pres_id, uint16_t status);
   // Runs `job` on this thread once the association has ended (its release
   // acknowledged): Storage Commitment sends its report on a new association.
   void AfterAssociation(std::function<void()> job) { after_association_.push_back(std::move(job)); }
@@ -67,10 +74,13 @@ class AssociationWorker : public DcmThreadSCP {
   using DcmSCP::sendSTOREResponse;
 
  protected:
+  // Access control (access_control.h) decides on the request first.
+  void notifyAssociationRequest(const T_ASC_Parameters& params, DcmSCPActionType& desired_action) override;
   OFCondition negotiateAssociation() override;
   OFCondition handleIncomingCommand(T_DIMSE_Message* msg, const DcmPresentationContextInfo& info) override;
   void notifyAssociationAcknowledge() override;
-  // Counts the refusal by reason, then refuses as DCMTK does.
+  // Sends the refusal access control decided on, if any; else counts the
+  // refusal by reason and refuses as DCMTK does.
   void refuseAssociation(DcmRefuseReasonType reason) override;
 
  private:
@@ -81,6 +91,10 @@ class AssociationWorker : public DcmThreadSCP {
   T_ASC_Association* assoc_ = nullptr;                    // while run() serves one, on this thread only
   std::vector<std::function<void()>> after_association_;  // this thread only
   bool acknowledged_ = false;  // the association run() serves was accepted (and counted open)
+  // What access control granted the association run() serves (holds its
+  // per-AE slot), or the refusal to send; this thread only.
+  std::optional<AssociationGrant> grant_;
+  std::optional<AssociationRefusal> refusal_;
 };
 
 }  // namespace pacs::dicom::scp

@@ -255,6 +255,8 @@ OFCondition HandleCommitmentRequest(AssociationWorker& worker, T_DIMSE_N_ActionR
     LogError("Storage Commitment from " + worker.Peer() + ": N-ACTION could not be received (" + cond.text() + ")");
     return cond;
   }
+  if (auto refused = worker.CheckPermitted(AccessService::kCommit))
+    return SendActionResponse(worker, pres_id, request, refused->code, refused->error_comment);
   auto transaction = std::make_shared<Transaction>();
   transaction->requester = worker.Peer();
   transaction->requester_ae_title = worker.getPeerAETitle();

@@ -20,6 +20,11 @@ OFCondition HandleFindRequest(AssociationWorker& worker, T_DIMSE_C_FindRQ& reque
     return cond.bad() ? cond : DIMSE_RECEIVEFAILED;
   }
   const std::string sop_class = request.AffectedSOPClassUID;
+  if (auto refused = worker.CheckPermitted(AccessService::kFind)) {
+    auto detail = ErrorDetail(refused->error_comment);
+    count(DimseOutcome::kFailure);
+    return worker.sendFINDResponse(pres_id, request.MessageID, sop_class, nullptr, refused->code, detail.get());
+  }
   bool cancelled = false;
   uint64_t sent = 0;
   OFCondition send_cond = EC_Normal;

@@ -67,6 +67,11 @@ OFCondition HandleGetRequest(AssociationWorker& worker, T_DIMSE_C_GetRQ& request
     return cond.bad() ? cond : DIMSE_RECEIVEFAILED;
   }
   const std::string sop_class = request.AffectedSOPClassUID;
+  if (auto refused = worker.CheckPermitted(AccessService::kGet)) {
+    auto detail = ErrorDetail(refused->error_comment);
+    count(DimseOutcome::kFailure);
+    return SendGetResponse(worker, pres_id, request, refused->code, nullptr, nullptr, detail.get());
+  }
   Retrieval retrieval =
       context.retrieve_handler.HandleRetrieve(*identifier, ModelOf(sop_class), "C-GET", worker.Peer());
   if (retrieval.refused()) {

@@ -22,6 +22,11 @@ OFCondition HandleMoveRequest(AssociationWorker& worker, T_DIMSE_C_MoveRQ& reque
     return cond.bad() ? cond : DIMSE_RECEIVEFAILED;
   }
   const std::string sop_class = request.AffectedSOPClassUID;
+  if (auto refused = worker.CheckPermitted(AccessService::kMove)) {
+    auto detail = ErrorDetail(refused->error_comment);
+    count(DimseOutcome::kFailure);
+    return worker.sendMOVEResponse(pres_id, request.MessageID, sop_class, nullptr, refused->code, detail.get());
+  }
   const PeerAddress* peer = context.retrieve_handler.FindMoveDestination(destination);
   if (peer == nullptr) {
     LogWarning("C-MOVE from " + worker.Peer() + " refused: move destination '" + destination +

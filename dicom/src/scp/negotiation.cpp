@@ -63,6 +63,31 @@ bool IsServiceSopClass(const std::string& uid) {
   return std::find(std::begin(kServiceSopClasses), std::end(kServiceSopClasses), uid) != std::end(kServiceSopClasses);
 }
 
+// The service a context of one of kServiceSopClasses is for.
+AccessService ServiceOf(const std::string& uid) {
+  if (uid == UID_VerificationSOPClass) return AccessService::kEcho;
+  if (uid == UID_FINDPatientRootQueryRetrieveInformationModel || uid == UID_FINDStudyRootQueryRetrieveInformationModel)
+    return AccessService::kFind;
+  if (uid == UID_MOVEPatientRootQueryRetrieveInformationModel || uid == UID_MOVEStudyRootQueryRetrieveInformationModel)
+    return AccessService::kMove;
+  if (uid == UID_GETPatientRootQueryRetrieveInformationModel || uid == UID_GETStudyRootQueryRetrieveInformationModel)
+    return AccessService::kGet;
+  return AccessService::kCommit;
+}
+
+// "find, move": the services in `refused`, each once, in the order first refused.
+std::string Names(const std::vector<AccessService>& refused) {
+  std::string out;
+  for (size_t i = 0; i < refused.size(); ++i) {
+    if (std::find(refused.begin(), refused.begin() + static_cast<std::ptrdiff_t>(i), refused[i]) !=
+        refused.begin() + static_cast<std::ptrdiff_t>(i))
+      continue;
+    if (!out.empty()) out += ", ";
+    out += AccessServiceName(refused[i]);
+  }
+  return out;
+}
+
 }  // namespace
 
 bool IsStorageSopClass(const std::string& uid) {
@@ -79,7 +104,9 @@ InformationModel ModelOf(const std::string& sop_class) {
              : InformationModel::kStudyRoot;
 }
 
-OFCondition NegotiatePresentationContexts(T_ASC_Parameters* params) {
+OFCondition NegotiatePresentationContexts(T_ASC_Parameters* params, const std::function<bool(AccessService)>& permits,
+                                          std::string& refused) {
+  std::vector<AccessService> refused_services;
   const int count = ASC_countPresentationContexts(params);
   for (int i = 0; i < count; ++i) {
     T_ASC_PresentationContext pc;
@@ -87,16 +114,23 @@ OFCondition NegotiatePresentationContexts(T_ASC_Parameters* params) {
     const std::string abstract = pc.abstractSyntax;
     std::vector<std::string> offered(pc.proposedTransferSyntaxes, pc.proposedTransferSyntaxes + pc.transferSyntaxCount);
     OFCondition cond = EC_Normal;
-    if (IsServiceSopClass(abstract)) {
+    const bool get_receiver = pc.proposedRole == ASC_SC_ROLE_SCP || pc.proposedRole == ASC_SC_ROLE_SCUSCP;
+    const bool storage = IsStorageSopClass(abstract);
+    if (IsServiceSopClass(abstract) && !permits(ServiceOf(abstract))) {
+      refused_services.push_back(ServiceOf(abstract));
+      cond = ASC_refusePresentationContext(params, pc.presentationContextID, ASC_P_USERREJECTION);
+    } else if (storage && !permits(AccessService::kStore) && !(get_receiver && permits(AccessService::kGet))) {
+      refused_services.push_back(AccessService::kStore);
+      cond = ASC_refusePresentationContext(params, pc.presentationContextID, ASC_P_USERREJECTION);
+    } else if (IsServiceSopClass(abstract)) {
       const std::string ts = FirstOf(kPlainTransferSyntaxes, offered);
       cond = ts.empty()
                  ? ASC_refusePresentationContext(params, pc.presentationContextID, ASC_P_TRANSFERSYNTAXESNOTSUPPORTED)
                  : ASC_acceptPresentationContext(params, pc.presentationContextID, ts.c_str());
-    } else if (IsStorageSopClass(abstract)) {
+    } else if (storage) {
       // A requester that proposes the SCP role wants C-GET sub-operations on
       // this context; the same preference serves it, since the transcoder
       // writes every lossless syntax we prefer.
-      const bool get_receiver = pc.proposedRole == ASC_SC_ROLE_SCP || pc.proposedRole == ASC_SC_ROLE_SCUSCP;
       const std::string ts = FirstOf(kStorageTransferSyntaxes, offered);
       cond = ts.empty()
                  ? ASC_refusePresentationContext(params, pc.presentationContextID, ASC_P_TRANSFERSYNTAXESNOTSUPPORTED)
@@ -107,6 +141,7 @@ OFCondition NegotiatePresentationContexts(T_ASC_Parameters* params) {
     }
     if (cond.bad()) return cond;
   }
+  refused = Names(refused_services);
   return EC_Normal;
 }
 

@@ -5,9 +5,11 @@
 // in the best syntax offered (with the SCP role for C-GET).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "access_control.h"
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmnet/assoc.h"
 #include "pacs/dicom/query.h"
@@ -24,7 +26,12 @@ struct StorageContext {
 // Accepts or refuses each presentation context of an association request.
 // DCMTK's association profiles hold at most 128 contexts, fewer than the
 // storage SOP classes we accept, so the contexts are negotiated here.
-OFCondition NegotiatePresentationContexts(T_ASC_Parameters* params);
+// `permits` says which services the requester may use (access_control.h):
+// the contexts of the others are refused (user rejection) and their
+// services named in `refused` ("find, move"). A storage context is the
+// store service, or C-GET's when the requester proposes the SCP role.
+OFCondition NegotiatePresentationContexts(T_ASC_Parameters* params, const std::function<bool(AccessService)>& permits,
+                                          std::string& refused);
 
 // The storage contexts accepted on an association (where C-GET sends).
 std::vector<StorageContext> AcceptedStorageContexts(T_ASC_Parameters* params);

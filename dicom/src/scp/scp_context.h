@@ -4,6 +4,7 @@
 // process-wide; everything the context refers to outlives the pool.
 #pragma once
 
+#include "access_control.h"
 #include "pacs/dicom/dicom_server.h"
 #include "request_handlers.h"
 
@@ -18,6 +19,7 @@ struct ScpContext {
   CommitmentRequestHandler& commitment_handler;
   ServerCounters& counters;      // atomics: shared by all workers
   const ServerOptions& options;  // read-only while serving
+  AccessControl& access;         // thread-safe: who may do what
   // DICOM TLS for the associations we open to peers marked tls (a TlsLayer,
   // tls_layer.h); null when no peer is. Set before serving starts.
   DcmTransportLayer* tls_requestor = nullptr;

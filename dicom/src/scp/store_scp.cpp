@@ -23,6 +23,14 @@ OFCondition HandleStoreRequest(AssociationWorker& worker, T_DIMSE_C_StoreRQ& req
              ": dataset could not be received (" + cond.text() + "); association aborted, nothing stored");
     return cond.bad() ? cond : DIMSE_RECEIVEFAILED;
   }
+  // A context accepted for C-GET's sub-operations alone carries no C-STORE of the requester's own.
+  if (auto refused = worker.CheckPermitted(AccessService::kStore)) {
+    auto detail = ErrorDetail(refused->error_comment);
+    cond = worker.sendSTOREResponse(info.presentationContextID, request.MessageID, request.AffectedSOPClassUID,
+                                    request.AffectedSOPInstanceUID, refused->code, detail.get());
+    context.counters.CountRequest(DimseService::kStore, DimseOutcome::kFailure);
+    return cond;
+  }
   const E_TransferSyntax xfer = DcmXfer(info.acceptedTransferSyntax.c_str()).getXfer();
   // Measured before the handler, which takes the Pixel Data out of the dataset.
   context.counters.store_received_bytes.Increment(EncodedDatasetSize(*dataset, xfer));

@@ -41,6 +41,13 @@ struct ServerOptions {
   bool plain_port = true;
   uint16_t tls_port = 0;
   TlsSettings tls;
+  // Access control (docs/security.md, "Access control (AE table)"): C-ECHO
+  // and C-STORE from any calling AE unless switched off; C-FIND, C-GET,
+  // C-MOVE and Storage Commitment only for `peers` with the permission.
+  bool echo_from_any_ae = true;
+  bool store_from_any_ae = true;
+  bool any_called_aet = false;           // accept any called AE title, not only `ae_title`
+  uint16_t max_associations_per_ae = 8;  // at once per calling AE title (a peer may set its own); 0: no cap
 };
 
 // A DIMSE service the server provides, and what one request of it came to

@@ -14,14 +14,36 @@
 
 namespace pacs::dicom {
 
-// A C-MOVE destination from `serve --peer NAME=AET@HOST:PORT[+tls]`.
+// What a peer may ask of this node (docs/security.md, "Access control").
+// Echo and store are also open to every AE unless the server switches that
+// off (ServerOptions::echo_from_any_ae, store_from_any_ae).
+struct PeerPermissions {
+  bool echo = true;
+  bool store = true;
+  bool find = true;
+  bool get = true;
+  bool move = true;
+  bool commit = true;
+  static PeerPermissions None() { return {false, false, false, false, false, false}; }
+};
+// "echo", "store", "find", "get", "move", "commit": the names the
+// configuration uses. Unknown names are an InvalidArgument naming them.
+Result<PeerPermissions> ParsePermissions(const std::vector<std::string>& names);
+std::string PermissionsText(const PeerPermissions& permissions);  // "echo,store,..." or "none"
+
+// A known DICOM peer (`serve --peer NAME=AET@HOST:PORT`, or an object of the
+// configuration file): a C-MOVE destination, where Storage Commitment
+// reports go, and who may ask for what.
 struct PeerAddress {
   std::string name;
   std::string ae_title;
-  std::string host;
-  uint16_t port = 0;
+  std::string host;   // optional in the file; when set, associations from this AE are accepted only from it
+  uint16_t port = 0;  // 0: none (cannot be a C-MOVE destination)
   bool tls = false;  // associations to it use DICOM TLS (`+tls`)
+  PeerPermissions permissions;    // the shorthand gives every permission
+  uint16_t max_associations = 0;  // at once from this AE; 0: ServerOptions::max_associations_per_ae
 };
+// The shorthand NAME=AET@HOST:PORT: a peer with every permission.
 Result<PeerAddress> ParsePeer(std::string_view text);
 
 // Transfer syntaxes `record` can be sent in, best first: `stored_syntax`
