@@ -96,7 +96,7 @@ struct Server {
       dup2(out, STDOUT_FILENO);
       dup2(out, STDERR_FILENO);
       execl(binary.c_str(), binary.c_str(), "serve", "--data", data.c_str(), "--port", std::to_string(port).c_str(),
-            "--admin-port", "0", "--peer", "QRBENCH=QRBENCH@127.0.0.1:104", static_cast<char*>(nullptr));
+            "--peer", "QRBENCH=QRBENCH@127.0.0.1:104", static_cast<char*>(nullptr));
       _exit(127);
     }
     for (int i = 0; i < 300; ++i) {  // up to 30 s

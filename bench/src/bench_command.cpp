@@ -86,8 +86,10 @@ int RunBenchCommand(int argc, char** argv) {
       ->capture_default_str();
   AddJson(*ingest_app, ingest.json);
   AddServer(*ingest_app, ingest.server);
-  ingest_app->add_option("--target-admin-port", ingest.target_admin_port, "Admin port of --target, for its stats")
-      ->type_name("P");
+  ingest_app
+      ->add_option("--target-admin-socket", ingest.target_admin_socket,
+                   "Admin socket of --target (its DATA/admin.sock), for its stats")
+      ->type_name("PATH");
 
   CompareOptions compare;
   CLI::App* compare_app =

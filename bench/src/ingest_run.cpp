@@ -70,7 +70,7 @@ int RunIngest(const IngestOptions& options) {
   std::optional<RunningPeer> server;
   dicom::ScuPeer target;
   pid_t server_pid = 0;
-  std::optional<uint16_t> admin_port;
+  std::optional<tools::AdminEndpoint> admin;
   std::string system = "pacscore", setup;
   PeerSpec spec{.kind = PeerKind::kPacscore,
                 .codec = server_options.codec.value_or(""),
@@ -84,7 +84,7 @@ int RunIngest(const IngestOptions& options) {
     target = *t;
     system = *server_options.target;
     setup = "external node " + system;
-    admin_port = options.target_admin_port;
+    if (options.target_admin_socket) admin = tools::AdminEndpoint{.socket_path = *options.target_admin_socket};
     server_pid = server_options.target_pid.value_or(0);
     if (Status echo = dicom::Echo(target, 10); !echo.ok()) return Fail(echo);
   } else {
@@ -101,8 +101,8 @@ int RunIngest(const IngestOptions& options) {
   }
   auto stats = [&]() -> Result<nlohmann::json> {
     if (server) return server->PacscoreStats();
-    if (admin_port) {
-      auto reply = tools::AdminRequest(*admin_port, "GET", "/stats", "", 600);
+    if (admin) {
+      auto reply = tools::AdminRequest(*admin, "GET", "/stats", "", 600);
       if (!reply.ok()) return reply.status();
       return ParseStatsReply(reply->body);
     }
@@ -120,7 +120,7 @@ int RunIngest(const IngestOptions& options) {
       m.received_bytes = StatsField(*s, "received_bytes");
       m.received_bytes_total = StatsField(*s, "received_bytes_total");
       m.stored_bytes = StatsField(*s, "stored_bytes");
-    } else if (server || admin_port) {
+    } else if (server || admin) {
       m.error = "GET /stats failed: " + s.status().ToString();
       std::fprintf(stderr, "pacscore bench: %s\n", m.error.c_str());
     }

@@ -29,7 +29,7 @@ struct IngestOptions {
   int associations = 1;
   int repeat = 1;
   std::optional<std::string> json;
-  std::optional<uint16_t> target_admin_port;
+  std::optional<std::string> target_admin_socket;  // the admin socket (DATA/admin.sock) of --target
   ServerOptions server;
 };
 

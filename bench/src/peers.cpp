@@ -159,8 +159,8 @@ Result<RunningPeer> RunningPeer::Start(const PeerSpec& spec, const fs::path& fol
     case PeerKind::kPacscore:
       store = folder / "data";
       aet = "PACSCORE";
-      argv = {*program, "serve", "--data", store.string(), "--port", std::to_string(*dicom_port), "--admin-port", "0",
-              "--aet", aet, "--max-associations", std::to_string(std::max(16, spec.associations)),
+      argv = {*program, "serve", "--data", store.string(), "--port", std::to_string(*dicom_port), "--aet", aet,
+              "--max-associations", std::to_string(std::max(16, spec.associations)),
               // The driver queries and retrieves as a peer, from every association it runs.
               "--peer", std::string("BENCH=") + kCallingAet + "@127.0.0.1:104", "--max-associations-per-ae",
               std::to_string(std::max(16, spec.associations))};
@@ -208,7 +208,7 @@ Result<RunningPeer> RunningPeer::Start(const PeerSpec& spec, const fs::path& fol
     if (spec.kind == PeerKind::kPacscore) {
       auto admin = tools::FindRunningServer(store.string());
       if (!admin) continue;
-      peer.admin_port_ = *admin;
+      peer.admin_ = *admin;
     }
     last = dicom::Echo(peer.target_, 5);
     if (last.ok()) return peer;
@@ -218,9 +218,9 @@ Result<RunningPeer> RunningPeer::Start(const PeerSpec& spec, const fs::path& fol
 }
 
 Result<nlohmann::json> RunningPeer::PacscoreStats() const {
-  if (spec_.kind != PeerKind::kPacscore || admin_port_ == 0)
+  if (spec_.kind != PeerKind::kPacscore || !admin_)
     return Status::Unsupported(PeerLabel(spec_) + " has no pacscore admin endpoint");
-  auto reply = tools::AdminRequest(admin_port_, "GET", "/stats", "", 600);
+  auto reply = tools::AdminRequest(*admin_, "GET", "/stats", "", 600);
   if (!reply.ok()) return reply.status().WithContext("GET /stats");
   auto json = ParseStatsReply(reply->body);
   if (!json.ok()) return json.status();
@@ -230,9 +230,9 @@ Result<nlohmann::json> RunningPeer::PacscoreStats() const {
 }
 
 Status RunningPeer::PacscoreWaitIdle() const {
-  if (spec_.kind != PeerKind::kPacscore || admin_port_ == 0)
+  if (spec_.kind != PeerKind::kPacscore || !admin_)
     return Status::Unsupported(PeerLabel(spec_) + " has no pacscore admin endpoint");
-  auto reply = tools::AdminRequest(admin_port_, "POST", "/wait-idle", "{\"timeout_ms\":3600000}", 3700);
+  auto reply = tools::AdminRequest(*admin_, "POST", "/wait-idle", "{\"timeout_ms\":3600000}", 3700);
   if (!reply.ok()) return reply.status().WithContext("POST /wait-idle");
   if (reply->status != 200)
     return Status::IOError("POST /wait-idle answered " + std::to_string(reply->status) + ": " + reply->body);

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "admin_http.h"
 #include "pacs/base/result.h"
 #include "pacs/dicom/store_scu.h"
 #include "process.h"
@@ -67,7 +68,7 @@ class RunningPeer {
   ChildProcess process_;
   dicom::ScuPeer target_;
   std::filesystem::path store_folder_;
-  uint16_t admin_port_ = 0;
+  std::optional<pacs::tools::AdminEndpoint> admin_;  // pacscore: its admin socket, once it answers
 };
 
 }  // namespace pacs::bench

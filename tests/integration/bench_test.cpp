@@ -107,11 +107,10 @@ TEST(BenchIngest, TargetsARunningServer) {
   const fs::path corpus = MakeSubset("bench_target_corpus", 6, false);
   ServerProcess server(MakeTempDir("bench_target_data"));
   ASSERT_TRUE(server.Start()) << server.Log();
-  const std::string admin_port = ReadAll(server.data_dir() / "admin.port");
   const fs::path json_path = MakeTempDir("bench_target_out") / "ingest.json";
   auto run = RunCommand({PacscoreBinary(), "bench", "ingest", "--corpus", corpus.string(), "--target",
-                         "PACSCORE@127.0.0.1:" + std::to_string(server.port()), "--target-admin-port",
-                         admin_port.substr(0, admin_port.find('\n')), "--json", json_path.string()},
+                         "PACSCORE@127.0.0.1:" + std::to_string(server.port()), "--target-admin-socket",
+                         (server.data_dir() / "admin.sock").string(), "--json", json_path.string()},
                         {}, std::chrono::seconds(120));
   ASSERT_EQ(run.exit_code, 0) << run.output;
   const std::string json = ReadAll(json_path);

@@ -50,7 +50,7 @@ TEST(RestartTest, StopRestartAndStatsThroughServerOrFolderAgree) {
   EXPECT_EQ(running.at("series"), 3);
   ASSERT_EQ(server.Stop(), 0) << server.Log();
   EXPECT_NE(server.Log().find("stopped cleanly"), std::string::npos) << server.Log();
-  EXPECT_FALSE(fs::exists(dir / "data" / "admin.port"));
+  EXPECT_FALSE(fs::exists(dir / "data" / "admin.sock"));
 
   EXPECT_EQ(DataStats(dir / "data"), running) << "stats of the stopped folder differ from the running server's";
 
@@ -98,12 +98,12 @@ TEST(RestartTest, SecondServerOnSameFolderRefusesWithClearMessage) {
   const fs::path dir = MakeTempDir("twoservers");
   ServerProcess first(dir / "data");
   ASSERT_TRUE(first.Start()) << first.Log();
-  auto r = RunCommand({PacscoreBinary(), "serve", "--data", (dir / "data").string(), "--port",
-                       std::to_string(FreePort()), "--admin-port", "0"},
-                      {}, std::chrono::seconds(30));
+  auto r =
+      RunCommand({PacscoreBinary(), "serve", "--data", (dir / "data").string(), "--port", std::to_string(FreePort())},
+                 {}, std::chrono::seconds(30));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("held by another process"), std::string::npos) << r.output;
-  EXPECT_TRUE(fs::exists(dir / "data" / "admin.port")) << "the second server must not remove the first's port file";
+  EXPECT_TRUE(fs::exists(dir / "data" / "admin.sock")) << "the second server must not remove the first's admin socket";
   EXPECT_EQ(first.Stop(), 0);
   fs::remove_all(dir);
 }

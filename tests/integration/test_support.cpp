@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <regex>
@@ -118,13 +119,16 @@ ServerProcess::~ServerProcess() {
 bool ServerProcess::Start() {
   port_ = FreePort();
   log_path_ = data_dir_.string() + ".serve.log";
-  std::vector<std::string> argv = {PacscoreBinary(),      "serve",        "--data", data_dir_.string(), "--port",
-                                   std::to_string(port_), "--admin-port", "0"};
+  std::vector<std::string> argv = {PacscoreBinary(),   "serve",  "--data",
+                                   data_dir_.string(), "--port", std::to_string(port_)};
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   if (test_client_peers_) {
     const auto peers = TestClientPeers();
     argv.insert(argv.end(), peers.begin(), peers.end());
   }
+  // Tests export and import through the server inside their own temporary folder.
+  if (std::find(argv.begin(), argv.end(), "--admin-allow-dir") == argv.end())
+    argv.insert(argv.end(), {"--admin-allow-dir", data_dir_.parent_path().string()});
   int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   pid_ = Spawn(argv, {}, fd);
   close(fd);
@@ -135,7 +139,7 @@ bool ServerProcess::Start() {
       pid_ = -1;
       return false;
     }
-    if (!fs::exists(data_dir_ / "admin.port")) continue;
+    if (!fs::exists(data_dir_ / "admin.sock")) continue;
     auto echo = RunCommand({"echoscu", "-to", "5", "-aec", "PACSCORE", "127.0.0.1", std::to_string(port_)},
                            {{"TCP_NODELAY", "1"}}, std::chrono::seconds(20));
     if (echo.exit_code == 0) return true;

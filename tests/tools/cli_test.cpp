@@ -47,7 +47,7 @@ TEST(CommandLineTest, ServeFlagsValuesRepeatsAndDefaults) {
   EXPECT_EQ(cli.serve.codec, "jpegls");
   // Defaults, as before the libraries.
   EXPECT_EQ(cli.serve.aet, "PACSCORE");
-  EXPECT_EQ(cli.serve.admin_port, 8043);
+  EXPECT_EQ(cli.serve.admin_port, -1) << "the admin TCP port is off unless given";
   EXPECT_EQ(cli.serve.max_associations, 16);
   EXPECT_EQ(cli.serve.on_duplicate, "keep");
   EXPECT_EQ(cli.log_format, "text");

@@ -154,20 +154,23 @@ std::string AdminPortFile(const std::string& data_dir) {
   return data_dir + "/admin.port";
 }
 
-std::optional<uint16_t> FindRunningServer(const std::string& data_dir) {
-  std::ifstream in(AdminPortFile(data_dir));
-  int port = 0;
-  if (!(in >> port) || port <= 0 || port > 65535) return std::nullopt;
-  auto reply = AdminRequest(static_cast<uint16_t>(port), "GET", "/health", "", 10);
+std::string AdminSocketPath(const std::string& data_dir) {
+  return data_dir + "/admin.sock";
+}
+
+std::optional<AdminEndpoint> FindRunningServer(const std::string& data_dir) {
+  std::error_code ec;
+  const AdminEndpoint endpoint{.socket_path = AdminSocketPath(data_dir)};
+  if (!std::filesystem::is_socket(endpoint.socket_path, ec)) return std::nullopt;
+  auto reply = AdminRequest(endpoint, "GET", "/health", "", 10);
   if (!reply.ok() || reply->status != 200) return std::nullopt;
   auto json = ParseJson(reply->body);
   if (!json.ok()) return std::nullopt;
-  // The port file may be stale and the port reused by another server: check the folder.
-  std::error_code ec;
+  // The socket may have been moved with a copied folder: check the folder it serves.
   auto served = std::filesystem::weakly_canonical(JsonString(*json, "data"), ec);
   auto ours = std::filesystem::weakly_canonical(data_dir, ec);
   if (served != ours) return std::nullopt;
-  return static_cast<uint16_t>(port);
+  return endpoint;
 }
 
 Json StatsToJson(const engine::StoreStats& s) {

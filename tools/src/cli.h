@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "admin_http.h"
 #include "pacs/base/result.h"
 #include "pacs/dicom/retention.h"
 #include "pacs/engine/store.h"
@@ -33,7 +34,11 @@ struct ServeFlags {
   std::string data;
   uint16_t port = 11112;
   std::string aet = "PACSCORE";
-  uint16_t admin_port = 8043;
+  // The admin endpoint: always the Unix socket DATA/admin.sock; a TCP port
+  // on 127.0.0.1 only when admin_port >= 0 (0: any free port), with a token file.
+  int admin_port = -1;
+  std::string admin_token_file;
+  std::vector<std::string> admin_allow_dirs;  // folders /export and /import may touch; none: both refused
   uint16_t max_associations = 16;
   std::string bind = "0.0.0.0";      // the DICOM port's address
   int max_connections_per_host = 4;  // pending and associated, per source address
@@ -183,10 +188,14 @@ std::string JsonString(const Json& object, const std::string& key);
 int64_t JsonInt(const Json& object, const std::string& key, int64_t fallback = 0);
 bool JsonBool(const Json& object, const std::string& key);
 
-// The file in the data folder where `serve` publishes its admin port.
+// The admin endpoint's Unix socket in a data folder: DATA/admin.sock.
+std::string AdminSocketPath(const std::string& data_dir);
+// The file in the data folder where `serve` publishes its admin TCP port,
+// when it has one (--admin-port).
 std::string AdminPortFile(const std::string& data_dir);
-// The admin port of a live server holding `data_dir`, if one answers.
-std::optional<uint16_t> FindRunningServer(const std::string& data_dir);
+// The admin socket of a live server holding `data_dir`, if one answers there
+// (GET /health) and names that folder.
+std::optional<AdminEndpoint> FindRunningServer(const std::string& data_dir);
 
 Json StatsToJson(const engine::StoreStats& stats);
 

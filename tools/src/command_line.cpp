@@ -202,9 +202,23 @@ void CommandLine::AddServe() {
           ""))
       ->check(kPort);
   command.add_option("--aet", serve.aet, "the AE title (1-16 characters)")->capture_default_str()->check(kAeTitle);
-  command.add_option("--admin-port", serve.admin_port, "the admin endpoint's port on 127.0.0.1 (0: any free port)")
-      ->capture_default_str()
+  command
+      .add_option("--admin-port", serve.admin_port,
+                  "also serve the admin endpoint on 127.0.0.1:PORT (0: any free port), with bearer tokens from "
+                  "--admin-token-file; off unless given (the CLI uses the socket DATA/admin.sock)")
+      ->type_name("PORT")
       ->check(kPort);
+  command
+      .add_option("--admin-token-file", serve.admin_token_file,
+                  "tokens for --admin-port, one 'TOKEN ROLE[,ROLE]' per line (role admin needed), owner-only "
+                  "permissions (docs/security.md)")
+      ->type_name("FILE");
+  command
+      .add_option("--admin-allow-dir", serve.admin_allow_dirs,
+                  "a folder that `export` and `import` through this server may write or read (repeatable); without "
+                  "one, both are refused while the server runs")
+      ->type_name("DIR")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   command.add_option("--max-associations", serve.max_associations, "DICOM associations served at once")
       ->capture_default_str()
       ->check(kAtLeastOne);

@@ -35,9 +35,9 @@ Result<std::unique_ptr<engine::Store>> OpenFolder(const std::string& dir, engine
                                     .read_only = read_only,
                                     .catalog_observer = read_only ? nullptr : &dicom::IndexObserver()});
   if (!store.ok() && engine::IsLockedByAnotherProcess(store.status())) {
-    if (auto port = FindRunningServer(dir))
+    if (auto server = FindRunningServer(dir))
       return Status::Busy("data folder " + dir + " is held by another process: a pacscore server serves it, " +
-                          "admin endpoint on 127.0.0.1:" + std::to_string(*port) +
+                          server->Describe() +
                           "; stop that server first, or run the other subcommands, which go through it");
     return Status::Busy("data folder " + dir +
                         " is held by another process, and no pacscore admin endpoint answers for it; stop it or wait");
@@ -85,8 +85,9 @@ std::vector<fs::path> CollectFiles(const std::vector<std::string>& paths, std::v
 }
 
 // A reply from the running server's admin endpoint, parsed.
-Result<Json> AskServer(uint16_t port, const std::string& method, const std::string& target, const Json& request) {
-  auto http = AdminRequest(port, method, target, method == "GET" ? "" : ToJson(request));
+Result<Json> AskServer(const AdminEndpoint& server, const std::string& method, const std::string& target,
+                       const Json& request) {
+  auto http = AdminRequest(server, method, target, method == "GET" ? "" : ToJson(request));
   if (!http.ok()) return http.status();
   auto parsed = ParseJson(http->body);
   if (!parsed.ok()) return parsed.status();
@@ -110,7 +111,7 @@ int RunImport(const ImportFlags& flags) {
   auto files = CollectFiles(flags.paths, problems);
   for (const auto& p : problems) std::fprintf(stderr, "pacscore import: %s\n", p.c_str());
 
-  std::optional<uint16_t> server = FindRunningServer(flags.data);
+  std::optional<AdminEndpoint> server = FindRunningServer(flags.data);
   std::unique_ptr<engine::Store> store;
   std::unique_ptr<dicom::Ingestor> ingestor;
   if (!server) {
@@ -130,6 +131,9 @@ int RunImport(const ImportFlags& flags) {
       if (!http.ok()) return Fail(http.status().WithContext("importing " + path + " through the running server"));
       auto parsed = ParseJson(http->body);
       if (!parsed.ok()) return Fail(parsed.status());
+      // Refused (a folder the server does not allow, say): the same for every file, so stop here.
+      if (http->status != 200)
+        return Fail(Status::InvalidArgument(JsonString(*parsed, "error")).WithContext("through the running server"));
       reply = std::move(*parsed);
     } else {
       reply = IngestReply(ingestor->IngestFile(path));

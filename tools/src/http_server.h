@@ -1,10 +1,10 @@
 // File: http_server.h
 // The small HTTP/1.1 responder behind the admin endpoint and /metrics
-// (Boost.Beast): one request per connection, answered by a handler on the
-// server's own thread. A client cannot hold it: every read and write has a
-// deadline, header and body sizes are bounded, and while one client is
-// silent the others are still read (reads are asynchronous; only the
-// handler runs one request at a time).
+// (Boost.Beast), on TCP or on a Unix domain socket: one request per
+// connection. A client cannot hold it: connections are read asynchronously
+// with a deadline, header and body sizes are bounded, the number of open
+// connections is capped, and each request's handler runs on a thread of its
+// own, so a long request (an export, a compaction) does not hold /health.
 #pragma once
 
 #include <chrono>
@@ -13,6 +13,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "pacs/base/result.h"
 
@@ -22,8 +24,33 @@ struct HttpReply {
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;  // extra ones (WWW-Authenticate, ...)
 };
 
+// Who is on the other end of a connection.
+struct HttpPeer {
+  bool unix_socket = false;
+  std::string address;  // TCP: "127.0.0.1:54321"; Unix socket: "unix socket"
+  // Unix socket only, from SO_PEERCRED: the client process's user, group and pid.
+  int64_t uid = -1;
+  int64_t gid = -1;
+  int64_t pid = -1;
+};
+
+struct HttpRequest {
+  std::string method;
+  std::string target;
+  std::string body;
+  std::string host;           // the Host header, "" when absent
+  std::string origin;         // the Origin header, "" when absent
+  std::string content_type;   // "" when absent
+  std::string authorization;  // "" when absent
+  bool has_origin = false;    // an empty Origin header is still an Origin header
+  HttpPeer peer;
+};
+
+using HttpRequestHandler = std::function<HttpReply(const HttpRequest& request)>;
+// The shape /metrics and the tests use: method, target, body.
 using HttpHandler =
     std::function<HttpReply(const std::string& method, const std::string& target, const std::string& body)>;
 
@@ -31,28 +58,37 @@ struct HttpServerOptions {
   std::string name = "HTTP endpoint";  // for log lines and errors: "admin endpoint", "metrics endpoint"
   std::string address = "127.0.0.1";   // an IPv4 or IPv6 address to bind
   uint16_t port = 0;                   // 0: any free port (see HttpServer::port())
-  uint32_t header_limit = 8 * 1024;    // request line and headers, bytes
-  uint64_t body_limit = 64 * 1024;     // request body, bytes
+  // When set, listen on this Unix domain socket instead of address:port. It is
+  // created with mode 0600 (before it accepts anything); a stale socket there
+  // is replaced, a live one (a server answers) or any other file is an error.
+  std::string unix_socket_path;
+  uint32_t header_limit = 8 * 1024;  // request line and headers, bytes
+  uint64_t body_limit = 64 * 1024;   // request body, bytes
   // From accepting a connection to having read the whole request; and for
   // writing the reply. A client slower than that is disconnected.
   std::chrono::milliseconds read_timeout = std::chrono::seconds(10);
   std::chrono::milliseconds write_timeout = std::chrono::seconds(60);
-  // Connections being read or written at once; more are closed on accept.
+  // Connections open at once (being read, handled or written); more are
+  // closed on accept, with a log line. Also bounds the handler threads.
   size_t max_connections = 32;
 };
 
-// Thread-safe as follows: the handler runs on the server's thread only, one
-// request at a time; Start/Stop/port from the thread that owns the server.
+// Thread-safe as follows: handlers run on threads of their own, several at
+// once (at most max_connections); Start/Stop/port from the thread that owns
+// the server.
 class HttpServer {
  public:
+  static Result<std::unique_ptr<HttpServer>> Start(HttpServerOptions options, HttpRequestHandler handler);
   static Result<std::unique_ptr<HttpServer>> Start(HttpServerOptions options, HttpHandler handler);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  uint16_t port() const { return port_; }
-  // Stops accepting, drops open connections once the running handler (if
-  // any) returns, and joins the thread. Idempotent.
+  uint16_t port() const { return port_; }  // 0 on a Unix socket
+  // Stops accepting and drops every open connection at once (an idle or slow
+  // client holds nothing), waits for the handlers already running to return
+  // (their work is not interrupted), joins the threads and, on a Unix
+  // socket, removes it. Idempotent.
   void Stop();
 
  private:

@@ -137,8 +137,7 @@ int RunMaintenance(const std::string& action, const std::string& data, bool json
   Json reply;
   if (auto server = FindRunningServer(flags.data)) {
     if (action == "reindex")
-      std::fprintf(stderr, "reindex: through the server on admin port %u (progress in its log)\n",
-                   static_cast<unsigned>(*server));
+      std::fprintf(stderr, "reindex: through the server's %s (progress in its log)\n", server->Describe().c_str());
     auto http = AdminRequest(*server, "POST", "/" + action, ToJson(request));
     if (!http.ok()) return Fail(http.status());
     auto parsed = ParseJson(http->body);

@@ -1,6 +1,8 @@
 // `pacscore serve`: the DICOM node on a data folder, its background encoder,
 // and the admin endpoint the other subcommands reach it through.
 #include <pthread.h>
+#include <sys/stat.h>
+
 #include <csignal>
 
 #include <algorithm>
@@ -11,6 +13,7 @@
 #include <thread>
 
 #include "admin_http.h"
+#include "admin_paths.h"
 #include "cli.h"
 #include "http_server.h"
 #include "pacs/base/log.h"
@@ -38,36 +41,47 @@ HttpReply ErrorReply(int status, const std::string& message) {
   return JsonReply(status, {{"error", message}});
 }
 
-// The admin endpoint's requests, answered on the admin server's thread.
+// The admin endpoint's requests, which passed its gate (admin_http.h). They
+// run on the admin server's handler threads, several at once: the store,
+// ingestor, encoder and retention service are thread-safe.
 class AdminApi {
  public:
   AdminApi(engine::Store& store, dicom::Ingestor& ingestor, dicom::DicomServer& server,
            dicom::BackgroundEncoder& background, dicom::RetentionService& retention, bool use_background,
-           std::string data_dir)
+           std::string data_dir, AllowedFolders allowed)
       : store_(store),
         ingestor_(ingestor),
         server_(server),
         background_(background),
         retention_(retention),
         use_background_(use_background),
-        data_dir_(std::move(data_dir)) {}
+        data_dir_(std::move(data_dir)),
+        allowed_(std::move(allowed)) {}
 
-  HttpReply Handle(const std::string& method, const std::string& target, const std::string& body) {
+  HttpReply Handle(const std::string& method, const std::string& target, const Json& body) {
     if (method == "GET" && target == "/health") return JsonReply(200, {{"ok", true}, {"data", data_dir_}});
     if (method == "GET" && target == "/stats") return Stats();
-    auto request = ParseJson(body.empty() ? "{}" : body);
-    if (!request.ok()) return ErrorReply(400, request.status().ToString());
+    const Json* request = &body;
     if (method == "POST" && target == "/import") {
       const std::string path = JsonString(*request, "path");
-      auto report = ingestor_.IngestFile(path);
-      if (!report.ok()) LogWarning("import of " + path + " failed: " + report.status().ToString());
+      auto file = allowed_.OpenForImport(path);
+      if (!file.ok())
+        return ErrorReply(file.status().code() == StatusCode::kInvalidArgument ? 403 : 400, file.status().ToString());
+      // The file as opened, not whatever the path names by the time it is read.
+      auto report = ingestor_.IngestFile(file->ProcPath());
+      if (!report.ok()) {
+        report = report.status().WithContext(path);
+        LogWarning("import of " + path + " failed: " + report.status().ToString());
+      }
       return JsonReply(200, IngestReply(report));
     }
     if (method == "POST" && target == "/export") {
       auto syntax = dicom::ParseTargetSyntax(JsonString(*request, "transfer_syntax"));
       if (!syntax.ok()) return ErrorReply(400, syntax.status().ToString());
-      return JsonReply(200, ExportReply(dicom::ExportInstances(store_, JsonString(*request, "out"),
-                                                               JsonString(*request, "study"), *syntax)));
+      auto out = allowed_.PrepareExportFolder(JsonString(*request, "out"));
+      if (!out.ok())
+        return ErrorReply(out.status().code() == StatusCode::kInvalidArgument ? 403 : 400, out.status().ToString());
+      return JsonReply(200, ExportReply(dicom::ExportInstances(store_, *out, JsonString(*request, "study"), *syntax)));
     }
     if (method == "POST" && target == "/retention") {
       auto policy = RetentionPolicyFromJson(*request);
@@ -149,6 +163,7 @@ class AdminApi {
   dicom::RetentionService& retention_;
   const bool use_background_;
   const std::string data_dir_;
+  const AllowedFolders allowed_;
 };
 
 // The files are read, and checked, when the server starts (tls_layer.h).
@@ -193,6 +208,19 @@ int RunServe(const ServeFlags& flags) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+
+  // Nothing the server writes (exports, its database) is for other users.
+  umask(027);
+  auto allowed = AllowedFolders::Resolve(flags.admin_allow_dirs);
+  if (!allowed.ok()) return Fail(allowed.status());
+  std::shared_ptr<const TokenFile> admin_tokens;
+  if (flags.admin_port >= 0) {
+    if (flags.admin_token_file.empty())
+      return Fail(Status::InvalidArgument("--admin-port needs --admin-token-file (a token with role admin)"));
+    auto tokens = TokenFile::Load(flags.admin_token_file);
+    if (!tokens.ok()) return Fail(tokens.status().WithContext("--admin-token-file"));
+    admin_tokens = std::make_shared<const TokenFile>(std::move(*tokens));
+  }
 
   const std::string& data = flags.data;
   auto store = OpenFolder(data, *policy);
@@ -241,15 +269,21 @@ int RunServe(const ServeFlags& flags) {
                             registry);
 
 const std::string data_abs = fs::absolute(data).string();
-AdminApi api(**store, ingestor, server, background, retention, use_background, data_abs);
-auto admin =
-    AdminServer::Start(flags.admin_port, [&api](const std::string& method, const std::string& target,
-                                                const std::string& body) { return api.Handle(method, target, body); });
+AdminApi api(**store, ingestor, server, background, retention, use_background, data_abs, std::move(*allowed));
+auto admin = AdminServer::Start({.socket_path = AdminSocketPath(data_abs),
+                                 .tcp_port = flags.admin_port,
+                                 .tokens = admin_tokens,
+                                 .body_limit = uint64_t{1} * 1024 * 1024},
+                                [&api](const std::string& method, const std::string& target, const Json& body,
+                                       const AdminCaller&) { return api.Handle(method, target, body); });
 if (!admin.ok()) return Fail(admin.status());
-{
+LogInfo("admin endpoint on " + AdminSocketPath(data_abs) + " (mode 0600), data folder " + data_abs);
+if (flags.admin_port >= 0) {
   const std::string tmp = AdminPortFile(data) + ".tmp";
-  std::ofstream(tmp) << (*admin)->port() << "\n";
+  std::ofstream(tmp) << (*admin)->tcp_port() << "\n";
   fs::rename(tmp, AdminPortFile(data));
+  LogInfo("admin endpoint also on 127.0.0.1:" + std::to_string((*admin)->tcp_port()) + " with " +
+          std::to_string(admin_tokens->size()) + " tokens from " + flags.admin_token_file);
 }
 LogInfo("access control: called AE title " + (flags.any_called_aet ? std::string("any") : flags.aet) +
         "; C-ECHO from any AE " + (flags.echo_from_any_ae ? "on" : "off") + ", C-STORE from any AE " +
@@ -257,7 +291,7 @@ LogInfo("access control: called AE title " + (flags.any_called_aet ? std::string
         " peers; associations per calling AE " +
         (flags.max_associations_per_ae == 0 ? std::string("not capped")
                                             : std::to_string(flags.max_associations_per_ae)));
-LogInfo("admin endpoint on 127.0.0.1:" + std::to_string((*admin)->port()) + ", data folder " + data_abs);
+if (flags.admin_allow_dirs.empty()) LogInfo("admin endpoint: /export and /import are refused (no --admin-allow-dir)");
 LogInfo("JPEG-LS decoder: " + std::string(codecs::JpegLsDecoderName()) +
         (codecs::JpegLsDecoderName() == "pacs::jls" ? "" : " (PACS_JPEGLS_DECODER=charls)"));
 
@@ -303,7 +337,7 @@ if (metrics_endpoint) metrics_endpoint->Stop();
 retention.Stop();
 background.Stop();  // the jobs left stay queued in the store for the next start
 std::error_code ec;
-fs::remove(AdminPortFile(data), ec);
+if (flags.admin_port >= 0) fs::remove(AdminPortFile(data), ec);
 Status flushed = (*store)->Flush();
 if (!run.ok()) return Fail(run.WithContext(flags.port_off ? "serve" : "serve --port " + std::to_string(flags.port)));
 if (!flushed.ok()) return Fail(flushed);
