@@ -310,7 +310,7 @@ Result<uint64_t> RocksStore::DeleteInstances(const DeleteSelector& sel) {
   // A deleted study takes its protection with it: a study sent again later
   // starts unprotected.
   if (!sel.study_instance_uid.empty()) batch.Delete(cfs_[kDefault], ProtectKey(sel.study_instance_uid));
-  PACS_RETURN_IF_ERROR(WriteLocked(batch, "deleting instances"));
+  PACS_RETURN_IF_ERROR(WriteLocked(batch, "deleting instances", WriteKind::kFrees));
   return static_cast<uint64_t>(victims.size());
 }
 
