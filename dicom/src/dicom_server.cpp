@@ -1,5 +1,7 @@
 #include "pacs/dicom/dicom_server.h"
 
+#include <filesystem>
+
 #include "dcmtk/dcmdata/dcuid.h"
 #include "pacs/base/log.h"
 #include "pacs/dicom/query.h"
@@ -7,6 +9,25 @@
 #include "scp/association_pool.h"
 
 namespace pacs::dicom {
+
+namespace {
+
+// Large C-STORE datasets are received into files here: the data folder's
+// file system, which the free-space floor watches.
+ServerOptions WithSpillDir(ServerOptions options, const std::string& data_folder) {
+  if (options.spill_dir.empty()) options.spill_dir = (std::filesystem::path(data_folder) / "incoming").string();
+  return options;
+}
+
+// Spill files a killed server left behind.
+void RemoveLeftoverSpillFiles(const std::string& spill_dir) {
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(spill_dir, ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec))
+    if (it->path().filename().string().rfind("cstore-", 0) == 0) std::filesystem::remove(it->path(), ec);
+}
+
+}  // namespace
 
 // Built once, before any association: the workers reach everything here
 // through `context`, which lives as long as the pool.
@@ -19,7 +40,7 @@ struct DicomServer::Impl {
   scp::AssociationPool pool;
 
   Impl(Ingestor& ingestor, ServerOptions o, metrics::Registry& registry)
-      : options(std::move(o)),
+      : options(WithSpillDir(std::move(o), ingestor.store().path())),
         counters(registry),
         queries(ingestor.store(), options.ae_title),
         handlers(ingestor, queries, options),
@@ -52,6 +73,7 @@ Status DicomServer::Run() {
   cfg.setDIMSETimeout(120);
   cfg.setACSETimeout(30);
   impl_->pool.setMaxThreads(impl_->options.max_associations);
+  RemoveLeftoverSpillFiles(impl_->options.spill_dir);
 
   // The pool wants a profile; the real negotiation is scp::NegotiatePresentationContexts.
   OFList<OFString> plain;

@@ -219,12 +219,15 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   // RocksDB's own LOG at INFO grows with every flush; it is part of the folder
-  // we measure, and its warnings are what an operator needs.
+  // we measure, and its warnings are what an operator needs: they go to our
+  // log, and no LOG file is written (write_health.h says why).
   db_options.info_log_level = rocksdb::WARN_LEVEL;
+  if (!options.read_only) db_options.info_log = std::make_shared<RocksLogger>(options.path);
   // Background errors (a flush or compaction meeting a full disk) put the
   // store read-only instead of surfacing as a failed commit later.
   auto health = std::make_shared<WriteHealthState>();
-  if (!options.read_only) db_options.listeners.push_back(std::make_shared<BackgroundErrorListener>(health, options.path));
+  if (!options.read_only)
+    db_options.listeners.push_back(std::make_shared<BackgroundErrorListener>(health, options.path));
   rocksdb::Status s;
   if (options.read_only) {
     if (!std::filesystem::exists(std::filesystem::path(options.path) / "CURRENT"))
@@ -484,6 +487,11 @@ Result<StoreStats> RocksStore::Stats(bool flush_first) {
     struct stat sb {};
     // admin.port is the running server's address, not stored data.
     if (it->path().filename() == "admin.port") continue;
+    // C-STORE datasets being received (dicom/'s spill files), not stored data.
+    if (it->path().filename() == "incoming") {
+      it.disable_recursion_pending();
+      continue;
+    }
     if (it->is_regular_file(ec) && ::stat(it->path().c_str(), &sb) == 0) {
       st.stored_bytes += static_cast<uint64_t>(sb.st_size);
       st.disk_usage_bytes += static_cast<uint64_t>(sb.st_blocks) * 512;

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdarg>
+#include <cstdio>
 
 #include "pacs/base/log.h"
 #include "rocks_store.h"
@@ -82,6 +84,21 @@ void BackgroundErrorListener::OnErrorRecoveryEnd(const rocksdb::BackgroundErrorR
   if (info.new_bg_error.ok()) health_->Recovered(data_folder_, "RocksDB recovered on its own");
 }
 
+void RocksLogger::Logv(const char* format, va_list ap) {
+  Logv(rocksdb::InfoLogLevel::WARN_LEVEL, format, ap);
+}
+
+void RocksLogger::Logv(rocksdb::InfoLogLevel level, const char* format, va_list ap) {
+  if (level < GetInfoLogLevel()) return;
+  char line[1024];
+  std::vsnprintf(line, sizeof line, format, ap);
+  const std::string message = "RocksDB (" + data_folder_ + "): " + line;
+  if (level >= rocksdb::InfoLogLevel::ERROR_LEVEL)
+    LogError(message);
+  else
+    LogWarning(message);
+}
+
 bool FileSystemSpace(const std::string& path, uint64_t* available, uint64_t* capacity) {
   struct statvfs fs {};
   if (::statvfs(path.c_str(), &fs) != 0) return false;
@@ -101,8 +118,10 @@ WriteHealthReport RocksStore::WriteHealth() const {
   report.read_only_after_error = health_->read_only();
   if (report.read_only_after_error) report.reason = health_->reason();
   uint64_t capacity = 0;
-  if (FileSystemSpace(options_.path, &report.available_bytes, &capacity)) report.min_free_bytes = MinFreeBytes(capacity);
-  else report.min_free_bytes = options_.min_free_space.bytes;
+  if (FileSystemSpace(options_.path, &report.available_bytes, &capacity))
+    report.min_free_bytes = MinFreeBytes(capacity);
+  else
+    report.min_free_bytes = options_.min_free_space.bytes;
   return report;
 }
 

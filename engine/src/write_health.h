@@ -5,7 +5,10 @@
 // which exists before the store does.
 #pragma once
 
+#include <rocksdb/env.h>
 #include <rocksdb/listener.h>
+
+#include <cstdarg>
 
 #include <atomic>
 #include <chrono>
@@ -49,6 +52,23 @@ class BackgroundErrorListener final : public rocksdb::EventListener {
 
  private:
   const std::shared_ptr<WriteHealthState> health_;
+  const std::string data_folder_;
+};
+
+// RocksDB's info log, sent to our log instead of a LOG file in the data
+// folder. On a full disk RocksDB's own LOG file writer fails, and its next
+// line (SstFileManager's recovery logs one) trips the assertion
+// 'sync_without_flush_called_' in Debian's librocksdb (assertions on): a
+// logger that writes no file cannot. Warnings and errors only.
+class RocksLogger final : public rocksdb::Logger {
+ public:
+  explicit RocksLogger(std::string data_folder)
+      : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL), data_folder_(std::move(data_folder)) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override;
+  void Logv(rocksdb::InfoLogLevel level, const char* format, va_list ap) override;
+
+ private:
   const std::string data_folder_;
 };
 

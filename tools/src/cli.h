@@ -50,6 +50,9 @@ struct ServeFlags {
   int64_t retention_interval_ms = int64_t{3600} * 1000;
   uint64_t storage_quota_bytes = 0;  // 0: none
   std::string on_quota = "refuse";
+  // A full disk and resource limits (docs/operations.md).
+  std::string min_free_space = "2G";        // SIZE or N%: C-STORE gets A700 below it
+  uint64_t max_dataset_bytes = 2ull << 30;  // a larger C-STORE dataset gets A700
 };
 
 struct ImportFlags {
@@ -132,6 +135,8 @@ std::string DurationProblem(const std::string& text);
 // Why `text` is not a size in bytes like 5000000, 500MB, 10GB, 2GiB, or "" when it is one.
 std::string ByteSizeProblem(const std::string& text);
 Result<uint64_t> ParseByteSize(const std::string& text, const std::string& flag);
+// serve --min-free-space: a size (ParseByteSize) or a percentage such as "5%".
+Result<engine::FreeSpaceFloor> ParseFreeSpaceFloor(const std::string& text);
 Result<uint16_t> ParsePort(const std::string& text, const std::string& flag);
 Result<int64_t> ParseDurationMs(const std::string& text, const std::string& flag);
 
@@ -192,7 +197,7 @@ int Fail(const Status& status);
 // A writer gets the query index installed. Busy when another process holds
 // it, naming the admin port when that process is a pacscore server.
 Result<std::unique_ptr<engine::Store>> OpenFolder(const std::string& dir, engine::DuplicatePolicy policy,
-                                                  bool read_only = false);
+                                                  bool read_only = false, engine::FreeSpaceFloor min_free_space = {});
 // retention / protect on an open store, for the CLI (offline) and the admin
 // endpoint. `request`: "rules" (texts), "quota_bytes", "on_quota",
 // "dry_run"; "study", "protect" (bool), "list". Replies have "error" on failure.

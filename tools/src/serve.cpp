@@ -178,7 +178,9 @@ int RunServe(const ServeFlags& flags) {
   signal(SIGPIPE, SIG_IGN);
 
   const std::string& data = flags.data;
-  auto store = OpenFolder(data, *policy);
+  auto min_free_space = ParseFreeSpaceFloor(flags.min_free_space);
+  if (!min_free_space.ok()) return Fail(min_free_space.status());
+  auto store = OpenFolder(data, *policy, /*read_only=*/false, *min_free_space);
   if (!store.ok()) return Fail(store.status());
   // Frames are re-encoded behind the C-STORE responses unless --inline-encode.
   dicom::BackgroundEncoder background(**store, codec_policy->verify_encode, flags.encode_threads);
@@ -207,7 +209,8 @@ int RunServe(const ServeFlags& flags) {
                              .ae_title = flags.aet,
                              .max_associations = flags.max_associations,
                              .peers = peers,
-                             .commitment_release_wait = std::chrono::milliseconds(flags.commit_release_wait_ms)},
+                             .commitment_release_wait = std::chrono::milliseconds(flags.commit_release_wait_ms),
+                             .max_dataset_bytes = flags.max_dataset_bytes},
                             registry);
 
   const std::string data_abs = fs::absolute(data).string();
@@ -223,6 +226,13 @@ int RunServe(const ServeFlags& flags) {
     fs::rename(tmp, AdminPortFile(data));
   }
   LogInfo("admin endpoint on 127.0.0.1:" + std::to_string((*admin)->port()) + ", data folder " + data_abs);
+  {
+    const engine::WriteHealthReport health = (*store)->WriteHealth();
+    LogInfo("C-STORE refused (A700) below " + std::to_string(health.min_free_bytes >> 20) +
+            " MiB free on the data folder's file system (--min-free-space " + flags.min_free_space + "; " +
+            std::to_string(health.available_bytes >> 20) + " MiB free now) and above " +
+            std::to_string(flags.max_dataset_bytes) + " bytes per dataset (--max-dataset-bytes)");
+  }
   LogInfo("JPEG-LS decoder: " + std::string(codecs::JpegLsDecoderName()) +
           (codecs::JpegLsDecoderName() == "pacs::jls" ? "" : " (PACS_JPEGLS_DECODER=charls)"));
 

@@ -28,6 +28,13 @@ struct ServerOptions {
   // to release its association before the report goes on that association
   // (docs/conformance.md, "Storage Commitment").
   std::chrono::milliseconds commitment_release_wait{1000};
+  // A C-STORE dataset larger than this is refused (A700) as its PDVs
+  // arrive, never held whole; 0: no limit (`--max-dataset-bytes`).
+  uint64_t max_dataset_bytes = 0;
+  // A dataset larger than this is received into a file in `spill_dir`
+  // (default: "incoming" in the data folder) and read from it lazily.
+  uint64_t spill_threshold_bytes = 16ull << 20;
+  std::string spill_dir;
 };
 
 // A DIMSE service the server provides, and what one request of it came to
