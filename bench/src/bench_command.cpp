@@ -18,7 +18,8 @@
 namespace pacs::bench {
 namespace {
 
-constexpr std::string_view kBenchmarks[] = {"ingest", "compare", "query", "retrieve", "settle", "distinct-copies", "multiframe"};
+constexpr std::string_view kBenchmarks[] = {"ingest", "compare",         "query",     "retrieve",
+                                            "settle", "distinct-copies", "multiframe"};
 
 constexpr char kFooter[] =
     "--codec is passed to `pacscore serve` (jpegls|j2k|htj2k|auto|none); a list in compare measures one pacscore "

@@ -47,6 +47,9 @@ Result<IngestReport> DatasetIngest::Run(Ingestor& ingestor, DcmDataset& dataset,
   }
   PixelCodecPolicy policy = ingestor.policy_;
   policy.background = background != nullptr && background->backlog() < kMaxBacklog;
+  // A large instance goes to the store in batches as it is split (memory per
+  // association stays near one batch, docs/operations.md "Resource limits").
+  policy.stage = [&store](engine::InstanceWrite& write, size_t first) { return store.StageChunks(write, first); };
   auto split = SplitInstance(dataset, xfer, policy, &store);
   if (!split.ok()) return split.status().WithContext("rejected, nothing stored");
   PACS_TEST_SYNC_POINT("Ingestor::IngestDataset:AfterSplit");

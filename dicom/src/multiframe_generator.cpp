@@ -51,13 +51,15 @@ Result<uint64_t> WriteMultiFrame(const fs::path& series_dir, const fs::path& out
     DcmFileFormat slice;
     const Uint16* data = nullptr;
     unsigned long count = 0;
-    if (slice.loadFile(path.c_str()).bad() || slice.getDataset()->chooseRepresentation(EXS_LittleEndianExplicit, nullptr).bad() ||
+    if (slice.loadFile(path.c_str()).bad() ||
+        slice.getDataset()->chooseRepresentation(EXS_LittleEndianExplicit, nullptr).bad() ||
         slice.getDataset()->findAndGetUint16Array(DCM_PixelData, data, &count).bad() || count != frame_samples)
       continue;  // not a slice of this size: left out
     originals.emplace_back(data, data + count);
   }
-  if (originals.empty()) return Status::InvalidArgument("no readable slice of " + std::to_string(rows) + "x" +
-                                                        std::to_string(columns) + " in " + series_dir.string());
+  if (originals.empty())
+    return Status::InvalidArgument("no readable slice of " + std::to_string(rows) + "x" + std::to_string(columns) +
+                                   " in " + series_dir.string());
   for (uint64_t f = 0; f < frames; ++f) {
     const auto& source = originals[f % originals.size()];
     Uint16* frame = pixels.data() + f * frame_samples;

@@ -546,7 +546,7 @@ Result<EngineFigures> RocksStore::ReadEngineFigures() const {
 // ---- Writes shared by the commit, collection and deferred-work paths ----
 
 Status RocksStore::WriteLocked(rocksdb::WriteBatch& batch, const std::string& what, WriteKind kind) {
-  PACS_RETURN_IF_ERROR(CheckWritable(kind).WithContext(what));
+  PACS_RETURN_IF_ERROR(CheckRoom(kind, batch.GetDataSize()).WithContext(what));
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync_writes;
   auto s = db_->Write(wo, &batch);

@@ -161,7 +161,7 @@ class RocksStore final : public Store {
   Result<EngineFigures> ReadEngineFigures() const override;
   const std::string& path() const override { return options_.path; }
   // A full disk (write_health.cpp).
-  Status CheckWritable(WriteKind kind) override EXCLUDES(resume_mutex_);
+  Status CheckWritable(WriteKind kind) override EXCLUDES(resume_mutex_) { return CheckRoom(kind, 0); }
   WriteHealthReport WriteHealth() const override;
   Result<std::optional<std::string>> GetCatalog(std::string_view key) const override;
   Status ScanCatalog(std::string_view prefix,
@@ -169,6 +169,7 @@ class RocksStore final : public Store {
 
   // Commits (commit_builder.cpp).
   Result<CommitResult> CommitInstance(const InstanceWrite& write) override EXCLUDES(commit_mutex_);
+  Status StageChunks(InstanceWrite& write, size_t first) override EXCLUDES(commit_mutex_);
   Result<uint64_t> DeleteInstances(const DeleteSelector& selector) override EXCLUDES(commit_mutex_);
 
   // Retention, quotas and protection (retention_support.cpp).
@@ -214,6 +215,9 @@ class RocksStore final : public Store {
   // CheckWritable(kind) allows it; a failed write puts the store read-only.
   Status WriteLocked(rocksdb::WriteBatch& batch, const std::string& what, WriteKind kind = WriteKind::kAdds)
       REQUIRES(commit_mutex_);
+  // CheckWritable for a write of `write_bytes`: the floor must hold after it
+  // (write_health.cpp).
+  Status CheckRoom(WriteKind kind, uint64_t write_bytes) EXCLUDES(resume_mutex_);
   // The free-space floor on a file system of `capacity` bytes (write_health.cpp).
   uint64_t MinFreeBytes(uint64_t capacity) const;
   // Puts the store read-only when `status` is a write error (write_health.cpp).

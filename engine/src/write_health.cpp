@@ -125,12 +125,14 @@ WriteHealthReport RocksStore::WriteHealth() const {
   return report;
 }
 
-Status RocksStore::CheckWritable(WriteKind kind) {
+Status RocksStore::CheckRoom(WriteKind kind, uint64_t write_bytes) {
   if (options_.read_only) return Status::Unsupported("data folder " + options_.path + " is open read-only");
   uint64_t available = 0, capacity = 0;
   const bool known = FileSystemSpace(options_.path, &available, &capacity);
   const uint64_t floor = known ? MinFreeBytes(capacity) : 0;
   const bool room = !known || available >= floor;
+  // A large commit (a multi-frame dataset) must not take the floor's room.
+  const bool room_for_write = !known || available >= floor + write_bytes;
   if (health_->read_only()) {
     // Resume only once there is room: a resume that fails again costs a
     // flush attempt and a log line.
@@ -148,10 +150,10 @@ Status RocksStore::CheckWritable(WriteKind kind) {
                              health_->reason() + "; " + Mib(available) + " free, at least " + Mib(floor) +
                              " wanted): refused, nothing stored");
   }
-  if (kind == WriteKind::kAdds && !room)
+  if (kind == WriteKind::kAdds && !room_for_write)
     return Status::IOError("data folder " + options_.path + " has " + Mib(available) +
-                           " free on its file system, below the minimum of " + Mib(floor) +
-                           " (--min-free-space): refused, nothing stored");
+                           " free on its file system; a write of " + Mib(write_bytes) + " would leave less than " +
+                           Mib(floor) + " (--min-free-space): refused, nothing stored");
   return Status::Ok();
 }
 

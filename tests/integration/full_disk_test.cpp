@@ -140,7 +140,7 @@ void FillCheckAndRecover(const std::string& name, const std::string& min_free, b
   if (expect_read_only) {
     EXPECT_NE(log.find("is read-only after a write error"), std::string::npos) << log;
   } else {
-    EXPECT_NE(log.find("(--min-free-space)"), std::string::npos) << log;
+    EXPECT_NE(log.find("(--min-free-space): refused, nothing stored"), std::string::npos) << log;
   }
 
   // Every acknowledged instance is stored exactly, and nothing else is.

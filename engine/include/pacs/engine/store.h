@@ -197,6 +197,14 @@ class Store {
   virtual ~Store() = default;
 
   virtual Result<CommitResult> CommitInstance(const InstanceWrite& write) = 0;
+  // For a large instance, before its CommitInstance: stores the bytes of
+  // write.chunk_bytes[first..] that are not stored yet (with their deferred
+  // jobs) as unreferenced chunks awaiting collection, in one synced batch,
+  // and empties those strings, so that memory holds one batch at a time
+  // instead of the whole instance. The commit then references them (as it
+  // does chunks HasChunk reported); if it never comes, the collector removes
+  // them after its grace period. Refused like a commit (CheckWritable).
+  virtual Status StageChunks(InstanceWrite& write, size_t first) = 0;
   virtual Result<InstanceRecord> GetInstance(std::string_view sop_instance_uid) const = 0;
   virtual Result<std::string> GetHeader(const ContentHash& hash) const = 0;
   virtual Result<std::string> GetChunk(const ContentHash& hash) const = 0;
