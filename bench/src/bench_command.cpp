@@ -18,7 +18,8 @@
 namespace pacs::bench {
 namespace {
 
-constexpr std::string_view kBenchmarks[] = {"ingest", "compare", "query", "retrieve", "settle", "distinct-copies"};
+constexpr std::string_view kBenchmarks[] = {"ingest", "compare",         "query",     "retrieve",
+                                            "settle", "distinct-copies", "multiframe"};
 
 constexpr char kFooter[] =
     "--codec is passed to `pacscore serve` (jpegls|j2k|htj2k|auto|none); a list in compare measures one pacscore "
@@ -158,6 +159,17 @@ int RunBenchCommand(int argc, char** argv) {
       ->capture_default_str();
   copies_app->add_option("--out", copies.out, "Folder for copy1/, copy2/, ...")->required()->type_name("DIR");
 
+  MultiFrameOptions multiframe;
+  CLI::App* multiframe_app = app.add_subcommand(
+      "multiframe", "Write one large multi-frame dataset from a CT series' slices (each repetition slightly changed)");
+  multiframe_app->add_option("--series", multiframe.series, "Folder of one series' 16-bit slices")
+      ->required()
+      ->type_name("DIR");
+  multiframe_app->add_option("--megabytes", multiframe.megabytes, "Pixel Data size, in MB (10^6 bytes)")
+      ->check(CLI::Range(1, 4000))
+      ->capture_default_str();
+  multiframe_app->add_option("--out", multiframe.out, "The file to write")->required()->type_name("FILE");
+
   if (argc < 1) {
     std::fprintf(stderr, "%s", app.help().c_str());
     return 1;
@@ -207,6 +219,7 @@ int RunBenchCommand(int argc, char** argv) {
     return RunSettle(settle);
   }
   if (copies_app->parsed()) return RunDistinctCopies(copies);
+  if (multiframe_app->parsed()) return RunMultiFrame(multiframe);
   retrieve.command_line = command_line;
   return RunRetrieve(retrieve);
 }

@@ -91,6 +91,15 @@ int RunCompare(const CompareOptions& options);                // compare_run.cpp
 int RunQuery(const QueryOptions& options);                    // query_run.cpp
 int RunRetrieve(const RetrieveOptions& options);              // retrieve_run.cpp
 int RunDistinctCopies(const DistinctCopiesOptions& options);  // settle_run.cpp
+
+// `bench multiframe`: one large multi-frame dataset from a CT series' slices
+// (dicom/multiframe_generator.h), for bench/long/multiframe_rss.sh.
+struct MultiFrameOptions {
+  std::string series;
+  std::string out;
+  uint64_t megabytes = 600;
+};
+int RunMultiFrame(const MultiFrameOptions& options);  // settle_run.cpp
 // 0 when stored/received reached the bound in time, 3 when it did not.
 int RunSettle(const SettleOptions& options);  // settle_run.cpp
 

@@ -12,6 +12,7 @@
 
 #include "options.h"
 #include "pacs/dicom/distinct_copies.h"
+#include "pacs/dicom/multiframe_generator.h"
 #include "peers.h"
 #include "process.h"
 #include "report.h"
@@ -49,6 +50,13 @@ int RunDistinctCopies(const DistinctCopiesOptions& options) {
   auto report = MakeCopies(options.corpus, options.out, options.copies);
   if (!report.ok()) return Fail(report.status());
   return report->files_written > 0 ? 0 : 1;
+}
+
+int RunMultiFrame(const MultiFrameOptions& options) {
+  auto bytes = dicom::WriteMultiFrame(options.series, options.out, options.megabytes * 1000 * 1000);
+  if (!bytes.ok()) return Fail(bytes.status());
+  std::printf("wrote %s: %.1f MB\n", options.out.c_str(), static_cast<double>(*bytes) / 1e6);
+  return 0;
 }
 
 int RunSettle(const SettleOptions& options) {

@@ -120,16 +120,49 @@ bool BackgroundEncoder::WaitIdle(std::chrono::milliseconds timeout) {
   return true;
 }
 
+void BackgroundEncoder::NoteFailure(const std::string& what) {
+  backoff_ = std::clamp(backoff_ * 2, kFirstBackoff, kMaxBackoff);
+  const auto now = std::chrono::steady_clock::now();
+  backoff_until_ = now + backoff_;
+  ++failures_unlogged_;
+  if (now - last_failure_log_ < kMaxBackoff) return;
+  LogError("background encoder: " + what +
+           (failures_unlogged_ > 1 ? " (" + std::to_string(failures_unlogged_) + " failures since the last such line)"
+                                   : std::string()) +
+           "; the frames stay stored raw, retrying in " + std::to_string(backoff_.count()) + " ms");
+  last_failure_log_ = now;
+  failures_unlogged_ = 0;
+}
+
+void BackgroundEncoder::NoteSuccess() {
+  if (backoff_.count() == 0) return;
+  if (failures_unlogged_ > 0)
+    LogInfo("background encoder: working again after " + std::to_string(failures_unlogged_) + " more failures");
+  else
+    LogInfo("background encoder: working again");
+  backoff_ = std::chrono::milliseconds(0);
+  failures_unlogged_ = 0;
+  last_failure_log_ = {};
+}
+
 void BackgroundEncoder::Work() {
   mutex_.Lock();
   while (!stopping_) {
+    if (backoff_.count() > 0 && std::chrono::steady_clock::now() < backoff_until_) {
+      (void)wake_.WaitUntil(mutex_, backoff_until_);
+      continue;  // stopping_ is checked again; Notify() does not cut a backoff short
+    }
     if (!queue_.empty()) {
       Job job = std::move(queue_.front());
       queue_.pop_front();
       in_hand_.insert(job.hash);
       mutex_.Unlock();
-      EncodeOne(job);
+      const Status done = EncodeOne(job);
       mutex_.Lock();
+      if (done.ok())
+        NoteSuccess();
+      else if (std::chrono::steady_clock::now() >= backoff_until_)  // one failure per backoff step, across threads
+        NoteFailure(done.ToString());
       in_hand_.erase(job.hash);
       if (scanning_) done_during_scan_.insert(job.hash);
       release_due_ = true;
@@ -142,9 +175,14 @@ void BackgroundEncoder::Work() {
       announced_ = 0;  // the scan sees every job committed before it
       done_during_scan_.clear();
       mutex_.Unlock();
-      std::vector<Job> found = Scan();
+      Status scanned = Status::Ok();
+      std::vector<Job> found = Scan(scanned);
       mutex_.Lock();
       scanning_ = false;
+      if (!scanned.ok()) {
+        rescan_ = true;  // after the backoff
+        NoteFailure(scanned.ToString());
+      }
       if (found.size() >= kScanBatch) {
         rescan_ = true;  // more may wait behind these
         announced_ += announced > found.size() ? announced - found.size() : 0;
@@ -170,8 +208,11 @@ void BackgroundEncoder::Work() {
       release_due_ = false;
       mutex_.Unlock();
       Status released = store_.ReleaseStagingSpace();
-      if (!released.ok()) LogError("background encoder: " + released.ToString());
       mutex_.Lock();
+      if (!released.ok()) {
+        release_due_ = true;  // after the backoff
+        NoteFailure(released.ToString());
+      }
       releasing_ = false;
       wake_.SignalAll();
       continue;
@@ -185,18 +226,20 @@ void BackgroundEncoder::Work() {
   mutex_.Unlock();
 }
 
-std::vector<BackgroundEncoder::Job> BackgroundEncoder::Scan() {
+std::vector<BackgroundEncoder::Job> BackgroundEncoder::Scan(Status& status) {
   std::vector<Job> jobs;
-  Status scan = store_.ForEachDeferredWork([&](const engine::ContentHash& h, std::string_view job) {
+  status = store_.ForEachDeferredWork([&](const engine::ContentHash& h, std::string_view job) {
     jobs.push_back(Job{h, std::string(job)});
     return jobs.size() < kScanBatch;
   });
-  if (!scan.ok()) LogError("background encoder: " + scan.ToString());
   return jobs;
 }
 
-void BackgroundEncoder::EncodeOne(const Job& job_entry) {
+Status BackgroundEncoder::EncodeOne(const Job& job_entry) {
   const engine::ContentHash& hash = job_entry.hash;
+  // A full disk or a read-only store: do not spend the encoding on a write
+  // that will be refused.
+  PACS_RETURN_IF_ERROR(store_.CheckWritable(engine::WriteKind::kAdds));
   auto job = EncodeJob::Parse(job_entry.text);
   auto chunk = ReadStoredChunk(store_, hash);  // the frame source's read: {codec, bytes} as stored now
   std::optional<std::pair<uint8_t, std::string>> result;
@@ -209,10 +252,9 @@ void BackgroundEncoder::EncodeOne(const Job& job_entry) {
     if (codec != codecs::CodecId::kRaw) result.emplace(static_cast<uint8_t>(codec), std::move(bytes));
   }
   auto done = store_.CompleteDeferredWork(hash, static_cast<uint8_t>(codecs::CodecId::kRaw), std::move(result));
-  if (!done.ok())
-    LogError("background encoder: " + done.status().ToString());
-  else if (*done)
-    ++encoded_;
+  if (!done.ok()) return done.status();
+  if (*done) ++encoded_;
+  return Status::Ok();
 }
 
 }  // namespace pacs::dicom

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <thread>
 #include <vector>
 
@@ -13,6 +14,25 @@
 #include "tls_layer.h"
 
 namespace pacs::dicom {
+
+namespace {
+
+// Large C-STORE datasets are received into files here: the data folder's
+// file system, which the free-space floor watches.
+ServerOptions WithSpillDir(ServerOptions options, const std::string& data_folder) {
+  if (options.spill_dir.empty()) options.spill_dir = (std::filesystem::path(data_folder) / "incoming").string();
+  return options;
+}
+
+// Spill files a killed server left behind.
+void RemoveLeftoverSpillFiles(const std::string& spill_dir) {
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(spill_dir, ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec))
+    if (it->path().filename().string().rfind("cstore-", 0) == 0) std::filesystem::remove(it->path(), ec);
+}
+
+}  // namespace
 
 // Built once, before any association: the workers reach everything here
 // through `context`, which lives as long as the pool.
@@ -32,7 +52,7 @@ struct DicomServer::Impl {
   scp::AssociationPool pool;
 
   Impl(Ingestor& ingestor, ServerOptions o, metrics::Registry& registry)
-      : options(std::move(o)),
+      : options(WithSpillDir(std::move(o), ingestor.store().path())),
         counters(registry),
         queries(ingestor.store(), options.ae_title),
         handlers(ingestor, queries, options),
@@ -71,6 +91,7 @@ Status DicomServer::Run() {
   cfg.setMaxReceivePDULength(ASC_MAXIMUMPDUSIZE);
   cfg.setDIMSEBlockingMode(DIMSE_NONBLOCKING);
   cfg.setDIMSETimeout(120);  // within a request; between requests --idle-timeout applies
+  RemoveLeftoverSpillFiles(impl_->options.spill_dir);
 
   // The pool wants a profile; the real negotiation is scp::NegotiatePresentationContexts.
   OFList<OFString> plain;

@@ -38,6 +38,8 @@ Result<IngestReport> DatasetIngest::Run(Ingestor& ingestor, DcmDataset& dataset,
   // Frames waiting for the background encoder beyond which ingest encodes
   // inline again: the sender then slows down instead of the backlog growing.
   constexpr uint64_t kMaxBacklog = 2048;
+  // A full disk or a read-only store: refuse before encoding anything.
+  PACS_RETURN_IF_ERROR(store.CheckWritable(engine::WriteKind::kAdds));
   if (const uint64_t quota = ingestor.refuse_over_quota_bytes_.load(); quota > 0) {
     OFString study;
     dataset.findAndGetOFString(DCM_StudyInstanceUID, study);
@@ -45,6 +47,9 @@ Result<IngestReport> DatasetIngest::Run(Ingestor& ingestor, DcmDataset& dataset,
   }
   PixelCodecPolicy policy = ingestor.policy_;
   policy.background = background != nullptr && background->backlog() < kMaxBacklog;
+  // A large instance goes to the store in batches as it is split (memory per
+  // association stays near one batch, docs/operations.md "Resource limits").
+  policy.stage = [&store](engine::InstanceWrite& write, size_t first) { return store.StageChunks(write, first); };
   auto split = SplitInstance(dataset, xfer, policy, &store);
   if (!split.ok()) return split.status().WithContext("rejected, nothing stored");
   PACS_TEST_SYNC_POINT("Ingestor::IngestDataset:AfterSplit");

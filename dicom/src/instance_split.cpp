@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "dcmtk/dcmdata/dcdeftag.h"
+#include "dcmtk/dcmdata/dcfcache.h"
 #include "dcmtk/dcmdata/dcistrmb.h"
 #include "dcmtk/dcmdata/dcostrmb.h"
 #include "dcmtk/dcmdata/dcpixel.h"
@@ -138,8 +139,22 @@ Status SplitNative(DcmDataset& ds, DcmPixelData& px, E_TransferSyntax xfer, cons
                    const engine::Store* stored_frames, engine::InstanceWrite& w) {
   Uint8* data = nullptr;
   const Uint32 length = px.getLength();
-  if (length > 0 && (px.getUint8Array(data).bad() || data == nullptr))
+  // A large dataset received into a spill file (scp/dataset_sink.h) keeps its
+  // Pixel Data there: it is read one frame at a time, never whole.
+  const bool on_disk = !px.valueLoaded();
+  if (length > 0 && !on_disk && (px.getUint8Array(data).bad() || data == nullptr))
     return Status::InvalidArgument("Pixel Data value cannot be read");
+  DcmFileCache file_cache;
+  Status read_problem;
+  const auto read_range = [&](uint64_t offset, uint64_t size) {
+    std::string out;
+    if (!on_disk) return std::string(reinterpret_cast<const char*>(data) + offset, size);
+    out.resize(size);
+    if (px.getPartialValue(out.data(), static_cast<Uint32>(offset), static_cast<Uint32>(size), &file_cache).bad())
+      read_problem = Status::IOError("Pixel Data bytes " + std::to_string(offset) + "+" + std::to_string(size) +
+                                     " cannot be read from the received dataset");
+    return out;
+  };
   w.record.pixel_layout = engine::PixelLayout::kNative;
   w.record.pixel_vr = DcmVR(px.getVR()).getVRName();
   w.record.pixel_length = length;
@@ -150,7 +165,6 @@ Status SplitNative(DcmDataset& ds, DcmPixelData& px, E_TransferSyntax xfer, cons
   const uint64_t frame_bytes =
       (bits % 8 == 0 && rows > 0 && cols > 0 && spp > 0) ? static_cast<uint64_t>(rows) * cols * spp * (bits / 8) : 0;
   const std::string description = PixelDescription(ds);
-  const auto* bytes = reinterpret_cast<const char*>(data);
   if (frame_bytes > 0 && frame_bytes * frames <= length) {
     // Frames are encoded only when their in-memory bytes are the pixels in
     // little-endian sample order: 8-bit data in OW words of a big-endian
@@ -160,8 +174,17 @@ Status SplitNative(DcmDataset& ds, DcmPixelData& px, E_TransferSyntax xfer, cons
                            !(bits == 8 && px.getVR() == EVR_OW && xfer == EXS_BigEndianExplicit);
     const std::string photometric = GetString(ds, DCM_PhotometricInterpretation);
     const std::string modality = GetString(ds, DCM_Modality);
+    size_t first_unstaged = w.chunk_bytes.size();
+    uint64_t unstaged_bytes = 0;
     for (long f = 0; f < frames; ++f) {
-      std::string raw(bytes + f * frame_bytes, frame_bytes);
+      if (policy.stage && unstaged_bytes >= policy.stage_bytes) {
+        PACS_RETURN_IF_ERROR(policy.stage(w, first_unstaged));
+        first_unstaged = w.chunk_bytes.size();
+        unstaged_bytes = 0;
+      }
+      unstaged_bytes += frame_bytes;
+      std::string raw = read_range(f * frame_bytes, frame_bytes);
+      PACS_RETURN_IF_ERROR(read_problem);
       if (stored_frames) {
         // A frame already stored (a re-sent or corrected study) is not encoded
         // again: the commit references the stored chunk, or asks for a retry
@@ -199,12 +222,12 @@ Status SplitNative(DcmDataset& ds, DcmPixelData& px, E_TransferSyntax xfer, cons
       }
     }
     if (uint64_t tail = length - frame_bytes * frames; tail > 0)  // padding byte or trailing data
-      AddChunk(w, std::string(bytes + frame_bytes * frames, tail), "");
+      AddChunk(w, read_range(frame_bytes * frames, tail), "");
   } else if (length > 0) {
     // 1-bit data, or a length that does not match the pixel module: one chunk, as received.
-    AddChunk(w, std::string(bytes, length), "");
+    AddChunk(w, read_range(0, length), "");
   }
-  return Status::Ok();
+  return read_problem;
 }
 
 // Decoded frames of lossless compressed Pixel Data, for the pixel identity

@@ -68,7 +68,7 @@ Result<CollectReport> RocksStore::CollectGarbage(std::chrono::milliseconds grace
                                           {kCountGcBytes, -static_cast<int64_t>(report.collected_bytes)}};
   if (work_dropped > 0) counters[kCountWork] = -static_cast<int64_t>(work_dropped);
   PACS_RETURN_IF_ERROR(ApplyCounterDeltas(counters, batch));
-  PACS_RETURN_IF_ERROR(WriteLocked(batch, "collecting unreferenced chunks"));
+  PACS_RETURN_IF_ERROR(WriteLocked(batch, "collecting unreferenced chunks", WriteKind::kFrees));
   return report;
 }
 
@@ -81,7 +81,11 @@ Result<CollectReport> RocksStore::Compact(std::chrono::milliseconds grace) {
   // Rewrite every blob file so that the space of removed frames comes back.
   options.blob_garbage_collection_policy = rocksdb::BlobGarbageCollectionPolicy::kForce;
   options.blob_garbage_collection_age_cutoff = 1.0;
-  for (auto* cf : cfs_) PACS_RETURN_IF_ERROR(FromRocks(db_->CompactRange(options, cf, nullptr, nullptr), "compacting"));
+  for (auto* cf : cfs_) {
+    auto s = db_->CompactRange(options, cf, nullptr, nullptr);
+    NoteWriteResult(s, "compacting");
+    PACS_RETURN_IF_ERROR(FromRocks(s, "compacting"));
+  }
   return report;
 }
 

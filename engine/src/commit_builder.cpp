@@ -2,6 +2,8 @@
 // reference counts, index counts, counters and catalog entries they change.
 // CommitBuilder accumulates the changes; RocksStore::ApplyCommit resolves them
 // against the stored counts under the commit lock.
+#include <algorithm>
+
 #include "pacs/engine/sync_point.h"
 #include "rocks_store.h"
 
@@ -272,6 +274,49 @@ Result<CommitResult> RocksStore::CommitInstance(const InstanceWrite& write) {
   return result;
 }
 
+Status RocksStore::StageChunks(InstanceWrite& write, size_t first) {
+  MutexLock lock(commit_mutex_);
+  rocksdb::WriteBatch batch;
+  std::map<std::string, int64_t> counters;
+  std::vector<size_t> staged;
+  for (size_t i = first; i < write.chunk_bytes.size() && i < write.record.chunks.size(); ++i) {
+    std::string& bytes = write.chunk_bytes[i];
+    if (bytes.empty()) continue;
+    const PixelChunk& chunk = write.record.chunks[i];
+    const std::string key(AsKey(chunk.hash));
+    auto stored = ReadChunkRef(chunk.hash);
+    if (!stored.ok()) return stored.status();
+    if (stored->has_value()) {
+      std::string().swap(bytes);  // stored already (perhaps earlier in this instance): the commit references it
+      continue;
+    }
+    auto job = std::find_if(write.deferred_work.begin(), write.deferred_work.end(),
+                            [&](const auto& entry) { return entry.first == chunk.hash; });
+    if (job != write.deferred_work.end()) {
+      batch.Put(cfs_[kStaging], key, bytes);
+      batch.Put(cfs_[kWork], key, job->second);
+      counters[kCountWork] += 1;
+    } else {
+      batch.Put(cfs_[kFrames], key, bytes);
+    }
+    ChunkRef ref;
+    ref.count = 0;
+    ref.codec = chunk.codec;
+    ref.raw_size = chunk.size;
+    ref.stored_size = bytes.size();
+    batch.Put(cfs_[kRefs], ChunkRefKey(key), ref.Encode());
+    batch.Put(cfs_[kGc], key, EncodeU64(static_cast<uint64_t>(NowMs())));
+    counters[kCountGcChunks] += 1;
+    counters[kCountGcBytes] += static_cast<int64_t>(bytes.size());
+    staged.push_back(i);
+  }
+  if (staged.empty()) return Status::Ok();
+  PACS_RETURN_IF_ERROR(ApplyCounterDeltas(counters, batch));
+  PACS_RETURN_IF_ERROR(WriteLocked(batch, "staging the frames of instance " + write.record.sop_instance_uid));
+  for (size_t i : staged) std::string().swap(write.chunk_bytes[i]);
+  return Status::Ok();
+}
+
 Result<uint64_t> RocksStore::DeleteInstances(const DeleteSelector& sel) {
   const int set = !sel.study_instance_uid.empty() + !sel.series_instance_uid.empty() + !sel.sop_instance_uid.empty();
   if (set != 1) return Status::InvalidArgument("delete needs exactly one of --study, --series, --instance");
@@ -310,7 +355,7 @@ Result<uint64_t> RocksStore::DeleteInstances(const DeleteSelector& sel) {
   // A deleted study takes its protection with it: a study sent again later
   // starts unprotected.
   if (!sel.study_instance_uid.empty()) batch.Delete(cfs_[kDefault], ProtectKey(sel.study_instance_uid));
-  PACS_RETURN_IF_ERROR(WriteLocked(batch, "deleting instances"));
+  PACS_RETURN_IF_ERROR(WriteLocked(batch, "deleting instances", WriteKind::kFrees));
   return static_cast<uint64_t>(victims.size());
 }
 

@@ -82,7 +82,9 @@ Status RocksStore::ReleaseStagingSpace() {
   // read or rewritten.
   rocksdb::CompactRangeOptions options;
   options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-  return FromRocks(db_->CompactRange(options, cfs_[kStaging], nullptr, nullptr), "compacting the staging area");
+  auto s = db_->CompactRange(options, cfs_[kStaging], nullptr, nullptr);
+  NoteWriteResult(s, "compacting the staging area");
+  return FromRocks(s, "compacting the staging area");
 }
 
 }  // namespace pacs::engine

@@ -219,8 +219,15 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   // RocksDB's own LOG at INFO grows with every flush; it is part of the folder
-  // we measure, and its warnings are what an operator needs.
+  // we measure, and its warnings are what an operator needs: they go to our
+  // log, and no LOG file is written (write_health.h says why).
   db_options.info_log_level = rocksdb::WARN_LEVEL;
+  if (!options.read_only) db_options.info_log = std::make_shared<RocksLogger>(options.path);
+  // Background errors (a flush or compaction meeting a full disk) put the
+  // store read-only instead of surfacing as a failed commit later.
+  auto health = std::make_shared<WriteHealthState>();
+  if (!options.read_only)
+    db_options.listeners.push_back(std::make_shared<BackgroundErrorListener>(health, options.path));
   rocksdb::Status s;
   if (options.read_only) {
     if (!std::filesystem::exists(std::filesystem::path(options.path) / "CURRENT"))
@@ -249,12 +256,16 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
     for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
     return FromRocks(s, "reading schema version");
   }
-  return std::unique_ptr<Store>(new RocksStore(std::move(db), std::move(handles), options));
+  return std::unique_ptr<Store>(new RocksStore(std::move(db), std::move(handles), options, std::move(health)));
 }
 
 RocksStore::RocksStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> cfs,
-                       StoreOptions options)
-    : db_(std::move(db)), cfs_(std::move(cfs)), options_(std::move(options)), observer_(options_.catalog_observer) {}
+                       StoreOptions options, std::shared_ptr<WriteHealthState> health)
+    : db_(std::move(db)),
+      cfs_(std::move(cfs)),
+      options_(std::move(options)),
+      observer_(options_.catalog_observer),
+      health_(std::move(health)) {}
 
 RocksStore::~RocksStore() {
   for (auto* cf : cfs_) db_->DestroyColumnFamilyHandle(cf);
@@ -377,9 +388,14 @@ Status RocksStore::ForEachInstance(const std::function<bool(const InstanceRecord
 
 Status RocksStore::Flush() {
   if (options_.read_only) return Status::Ok();  // nothing of ours in memtables
+  // A flush frees memory and lets the write-ahead log go; it is refused only
+  // while the store is read-only (then RocksDB holds the memtables).
+  PACS_RETURN_IF_ERROR(CheckWritable(WriteKind::kFrees));
   rocksdb::FlushOptions fo;
   fo.wait = true;
-  return FromRocks(db_->Flush(fo, cfs_), "flushing memtables");
+  auto s = db_->Flush(fo, cfs_);
+  NoteWriteResult(s, "flushing memtables");
+  return FromRocks(s, "flushing memtables");
 }
 
 Result<std::optional<std::string>> RocksStore::GetCatalog(std::string_view key) const {
@@ -399,7 +415,8 @@ Status RocksStore::ScanCatalog(std::string_view prefix,
 }
 
 Result<StoreStats> RocksStore::Stats(bool flush_first) {
-  if (flush_first && !options_.read_only) {
+  // Read-only after a write error: the figures as they are, without a flush.
+  if (flush_first && !options_.read_only && !health_->read_only()) {
     PACS_RETURN_IF_ERROR(Flush());
     // A flush may start a compaction that rewrites files; measure the folder
     // once that has settled so the answer does not depend on timing (bounded: 30 s).
@@ -470,6 +487,11 @@ Result<StoreStats> RocksStore::Stats(bool flush_first) {
     struct stat sb {};
     // admin.port is the running server's address, not stored data.
     if (it->path().filename() == "admin.port") continue;
+    // C-STORE datasets being received (dicom/'s spill files), not stored data.
+    if (it->path().filename() == "incoming") {
+      it.disable_recursion_pending();
+      continue;
+    }
     if (it->is_regular_file(ec) && ::stat(it->path().c_str(), &sb) == 0) {
       st.stored_bytes += static_cast<uint64_t>(sb.st_size);
       st.disk_usage_bytes += static_cast<uint64_t>(sb.st_blocks) * 512;
@@ -523,10 +545,13 @@ Result<EngineFigures> RocksStore::ReadEngineFigures() const {
 
 // ---- Writes shared by the commit, collection and deferred-work paths ----
 
-Status RocksStore::WriteLocked(rocksdb::WriteBatch& batch, const std::string& what) {
+Status RocksStore::WriteLocked(rocksdb::WriteBatch& batch, const std::string& what, WriteKind kind) {
+  PACS_RETURN_IF_ERROR(CheckRoom(kind, batch.GetDataSize()).WithContext(what));
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync_writes;
-  return FromRocks(db_->Write(wo, &batch), what);
+  auto s = db_->Write(wo, &batch);
+  NoteWriteResult(s, what);
+  return FromRocks(s, what);
 }
 
 Status RocksStore::ApplyCounterDeltas(const std::map<std::string, int64_t>& deltas, rocksdb::WriteBatch& batch) {

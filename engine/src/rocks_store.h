@@ -23,6 +23,7 @@
 #include "pacs/base/mutex.h"
 #include "pacs/base/result.h"
 #include "pacs/engine/store.h"
+#include "write_health.h"
 
 namespace pacs::engine {
 
@@ -144,7 +145,8 @@ class CommitBuilder {
 // WriteLocked, and every step that reads a count it then rewrites REQUIRES it.
 class RocksStore final : public Store {
  public:
-  RocksStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> cfs, StoreOptions options);
+  RocksStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> cfs, StoreOptions options,
+             std::shared_ptr<WriteHealthState> health);
   ~RocksStore() override;
 
   // Reads (rocks_store.cpp).
@@ -158,12 +160,16 @@ class RocksStore final : public Store {
   Result<StoreStats> Stats(bool flush_first) override;
   Result<EngineFigures> ReadEngineFigures() const override;
   const std::string& path() const override { return options_.path; }
+  // A full disk (write_health.cpp).
+  Status CheckWritable(WriteKind kind) override EXCLUDES(resume_mutex_) { return CheckRoom(kind, 0); }
+  WriteHealthReport WriteHealth() const override;
   Result<std::optional<std::string>> GetCatalog(std::string_view key) const override;
   Status ScanCatalog(std::string_view prefix,
                      const std::function<bool(std::string_view, std::string_view)>& visit) const override;
 
   // Commits (commit_builder.cpp).
   Result<CommitResult> CommitInstance(const InstanceWrite& write) override EXCLUDES(commit_mutex_);
+  Status StageChunks(InstanceWrite& write, size_t first) override EXCLUDES(commit_mutex_);
   Result<uint64_t> DeleteInstances(const DeleteSelector& selector) override EXCLUDES(commit_mutex_);
 
   // Retention, quotas and protection (retention_support.cpp).
@@ -205,8 +211,17 @@ class RocksStore final : public Store {
   // NotFound when neither has it.
   rocksdb::Status GetChunkBytes(const rocksdb::ReadOptions& options, std::string_view key, std::string* bytes) const;
 
-  // Writes `batch` (synced unless StoreOptions::sync_writes is off).
-  Status WriteLocked(rocksdb::WriteBatch& batch, const std::string& what) REQUIRES(commit_mutex_);
+  // Writes `batch` (synced unless StoreOptions::sync_writes is off), once
+  // CheckWritable(kind) allows it; a failed write puts the store read-only.
+  Status WriteLocked(rocksdb::WriteBatch& batch, const std::string& what, WriteKind kind = WriteKind::kAdds)
+      REQUIRES(commit_mutex_);
+  // CheckWritable for a write of `write_bytes`: the floor must hold after it
+  // (write_health.cpp).
+  Status CheckRoom(WriteKind kind, uint64_t write_bytes) EXCLUDES(resume_mutex_);
+  // The free-space floor on a file system of `capacity` bytes (write_health.cpp).
+  uint64_t MinFreeBytes(uint64_t capacity) const;
+  // Puts the store read-only when `status` is a write error (write_health.cpp).
+  void NoteWriteResult(const rocksdb::Status& status, const std::string& what);
   // Adds each delta to its u64 counter in the default column family.
   Status ApplyCounterDeltas(const std::map<std::string, int64_t>& deltas, rocksdb::WriteBatch& batch)
       REQUIRES(commit_mutex_);
@@ -224,6 +239,10 @@ class RocksStore final : public Store {
   // without a lock. Not owned.
   CatalogObserver* const observer_;
   Mutex commit_mutex_;
+  // Read-only mode after a write error; shared with the EventListener that
+  // RocksDB reports background errors to.
+  const std::shared_ptr<WriteHealthState> health_;
+  Mutex resume_mutex_;  // one DB::Resume at a time
 };
 
 }  // namespace pacs::engine

@@ -52,6 +52,7 @@ class ServerProcess {
   int Stop();    // SIGTERM, bounded wait; returns the exit code
   void Kill();   // SIGKILL
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }
   const std::filesystem::path& data_dir() const { return data_dir_; }
   std::string Log() const;
 

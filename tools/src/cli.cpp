@@ -50,6 +50,11 @@ std::optional<uint64_t> ByteSizeScale(const std::string& unit) {
   if (unit == "MiB") return 1024 * 1024;
   if (unit == "GiB") return 1024ull * 1024 * 1024;
   if (unit == "TiB") return 1024ull * 1024 * 1024 * 1024;
+  // Single letters as df -h and systemd write them: binary.
+  if (unit == "K") return 1024;
+  if (unit == "M") return 1024 * 1024;
+  if (unit == "G") return 1024ull * 1024 * 1024;
+  if (unit == "T") return 1024ull * 1024 * 1024 * 1024;
   return std::nullopt;
 }
 
@@ -59,7 +64,7 @@ std::string ByteSizeProblem(const std::string& text) {
   char* end = nullptr;
   const double v = std::strtod(text.c_str(), &end);
   if (text.empty() || end == text.c_str() || !ByteSizeScale(end) || v < 0 || v > 1e18)
-    return "must be a size like 0, 5000000, 500MB, 10GB, 2GiB; not '" + text + "'";
+    return "must be a size like 0, 5000000, 500MB, 10GB, 2GiB, 2G; not '" + text + "'";
   return "";
 }
 
@@ -69,6 +74,23 @@ Result<uint64_t> ParseByteSize(const std::string& text, const std::string& flag)
   char* end = nullptr;
   const double v = std::strtod(text.c_str(), &end);
   return static_cast<uint64_t>(v * static_cast<double>(*ByteSizeScale(end)));
+}
+
+Result<engine::FreeSpaceFloor> ParseFreeSpaceFloor(const std::string& text) {
+  if (!text.empty() && text.back() == '%') {
+    char* end = nullptr;
+    const std::string number = text.substr(0, text.size() - 1);
+    const double percent = std::strtod(number.c_str(), &end);
+    if (number.empty() || *end != '\0' || percent < 0 || percent > 100)
+      return Status::InvalidArgument("--min-free-space must be a size like 2G or a percentage like 5%; not '" + text +
+                                     "'");
+    return engine::FreeSpaceFloor{.bytes = 0, .percent = percent};
+  }
+  auto bytes = ParseByteSize(text, "min-free-space");
+  if (!bytes.ok())
+    return Status::InvalidArgument("--min-free-space must be a size like 2G or a percentage like 5%; not '" + text +
+                                   "'");
+  return engine::FreeSpaceFloor{.bytes = *bytes, .percent = 0};
 }
 
 std::string DurationProblem(const std::string& text) {

@@ -73,6 +73,9 @@ struct ServeFlags {
   std::string tls_cert, tls_key, tls_ca;
   std::string tls_verify = "require";
   int64_t tls_handshake_timeout_ms = 10000;
+  // A full disk and resource limits (docs/operations.md).
+  std::string min_free_space = "2G";        // SIZE or N%: C-STORE gets A700 below it
+  uint64_t max_dataset_bytes = 2ull << 30;  // a larger C-STORE dataset gets A700
 };
 
 struct ImportFlags {
@@ -155,6 +158,8 @@ std::string DurationProblem(const std::string& text);
 // Why `text` is not a size in bytes like 5000000, 500MB, 10GB, 2GiB, or "" when it is one.
 std::string ByteSizeProblem(const std::string& text);
 Result<uint64_t> ParseByteSize(const std::string& text, const std::string& flag);
+// serve --min-free-space: a size (ParseByteSize) or a percentage such as "5%".
+Result<engine::FreeSpaceFloor> ParseFreeSpaceFloor(const std::string& text);
 Result<uint16_t> ParsePort(const std::string& text, const std::string& flag);
 Result<int64_t> ParseDurationMs(const std::string& text, const std::string& flag);
 
@@ -219,7 +224,7 @@ int Fail(const Status& status);
 // A writer gets the query index installed. Busy when another process holds
 // it, naming the admin port when that process is a pacscore server.
 Result<std::unique_ptr<engine::Store>> OpenFolder(const std::string& dir, engine::DuplicatePolicy policy,
-                                                  bool read_only = false);
+                                                  bool read_only = false, engine::FreeSpaceFloor min_free_space = {});
 // retention / protect on an open store, for the CLI (offline) and the admin
 // endpoint. `request`: "rules" (texts), "quota_bytes", "on_quota",
 // "dry_run"; "study", "protect" (bool), "list". Replies have "error" on failure.

@@ -302,6 +302,20 @@ void CommandLine::AddServe() {
       ->default_str("1s")
       ->transform(kDurationToMs);
   command.add_flag("--verbose", serve.verbose, "log debug lines too (each C-FIND, ...)");
+  command
+      .add_option("--min-free-space", serve.min_free_space,
+                  "free space to keep on the data folder's file system: below it C-STORE is answered A700 (Out of "
+                  "Resources) before the disk fills; a size (2G) or a percentage of the file system (5%). Keep it "
+                  "above 512M: RocksDB's background writes need room (docs/operations.md)")
+      ->type_name("SIZE|N%")
+      ->capture_default_str()
+      ->check(CheckWith(+[](std::string_view text) { return ParseFreeSpaceFloor(std::string(text)); }));
+  command
+      .add_option("--max-dataset-bytes", serve.max_dataset_bytes,
+                  "a C-STORE dataset larger than this is refused (A700), counted as it arrives, never held whole")
+      ->type_name("SIZE")
+      ->default_str("2GiB")
+      ->transform(kByteSize);
   AddRetentionFlags(command, serve.retention_rules, serve.storage_quota_bytes, serve.on_quota);
   command
       .add_option("--retention-interval", serve.retention_interval_ms,

@@ -28,9 +28,10 @@ int Fail(const Status& status) {
 }
 
 Result<std::unique_ptr<engine::Store>> OpenFolder(const std::string& dir, engine::DuplicatePolicy policy,
-                                                  bool read_only) {
+                                                  bool read_only, engine::FreeSpaceFloor min_free_space) {
   // The query index rides on every commit of a writer.
   auto store = engine::Store::Open({.path = dir,
+                                    .min_free_space = min_free_space,
                                     .on_duplicate = policy,
                                     .read_only = read_only,
                                     .catalog_observer = read_only ? nullptr : &dicom::IndexObserver()});

@@ -223,7 +223,9 @@ int RunServe(const ServeFlags& flags) {
   }
 
   const std::string& data = flags.data;
-  auto store = OpenFolder(data, *policy);
+  auto min_free_space = ParseFreeSpaceFloor(flags.min_free_space);
+  if (!min_free_space.ok()) return Fail(min_free_space.status());
+  auto store = OpenFolder(data, *policy, /*read_only=*/false, *min_free_space);
   if (!store.ok()) return Fail(store.status());
   // Frames are re-encoded behind the C-STORE responses unless --inline-encode.
   dicom::BackgroundEncoder background(**store, codec_policy->verify_encode, flags.encode_threads);
@@ -260,89 +262,96 @@ int RunServe(const ServeFlags& flags) {
                              .commitment_release_wait = std::chrono::milliseconds(flags.commit_release_wait_ms),
                              .plain_port = !flags.port_off,
                              .tls_port = flags.tls_port,
-                             .tls = *tls},
+                             .tls = *tls,
                              .echo_from_any_ae = flags.echo_from_any_ae,
                              .store_from_any_ae = flags.store_from_any_ae,
                              .any_called_aet = flags.any_called_aet,
-                             .max_associations_per_ae = flags.max_associations_per_ae
-},
+                             .max_associations_per_ae = flags.max_associations_per_ae,
+                             .max_dataset_bytes = flags.max_dataset_bytes},
                             registry);
 
-const std::string data_abs = fs::absolute(data).string();
-AdminApi api(**store, ingestor, server, background, retention, use_background, data_abs, std::move(*allowed));
-auto admin = AdminServer::Start({.socket_path = AdminSocketPath(data_abs),
-                                 .tcp_port = flags.admin_port,
-                                 .tokens = admin_tokens,
-                                 .body_limit = uint64_t{1} * 1024 * 1024},
-                                [&api](const std::string& method, const std::string& target, const Json& body,
-                                       const AdminCaller&) { return api.Handle(method, target, body); });
-if (!admin.ok()) return Fail(admin.status());
-LogInfo("admin endpoint on " + AdminSocketPath(data_abs) + " (mode 0600), data folder " + data_abs);
-if (flags.admin_port >= 0) {
-  const std::string tmp = AdminPortFile(data) + ".tmp";
-  std::ofstream(tmp) << (*admin)->tcp_port() << "\n";
-  fs::rename(tmp, AdminPortFile(data));
-  LogInfo("admin endpoint also on 127.0.0.1:" + std::to_string((*admin)->tcp_port()) + " with " +
-          std::to_string(admin_tokens->size()) + " tokens from " + flags.admin_token_file);
-}
-LogInfo("access control: called AE title " + (flags.any_called_aet ? std::string("any") : flags.aet) +
-        "; C-ECHO from any AE " + (flags.echo_from_any_ae ? "on" : "off") + ", C-STORE from any AE " +
-        (flags.store_from_any_ae ? "on" : "off") + "; " + std::to_string(peers.size()) +
-        " peers; associations per calling AE " +
-        (flags.max_associations_per_ae == 0 ? std::string("not capped")
-                                            : std::to_string(flags.max_associations_per_ae)));
-if (flags.admin_allow_dirs.empty()) LogInfo("admin endpoint: /export and /import are refused (no --admin-allow-dir)");
-LogInfo("JPEG-LS decoder: " + std::string(codecs::JpegLsDecoderName()) +
-        (codecs::JpegLsDecoderName() == "pacs::jls" ? "" : " (PACS_JPEGLS_DECODER=charls)"));
+  const std::string data_abs = fs::absolute(data).string();
+  AdminApi api(**store, ingestor, server, background, retention, use_background, data_abs, std::move(*allowed));
+  auto admin = AdminServer::Start({.socket_path = AdminSocketPath(data_abs),
+                                   .tcp_port = flags.admin_port,
+                                   .tokens = admin_tokens,
+                                   .body_limit = uint64_t{1} * 1024 * 1024},
+                                  [&api](const std::string& method, const std::string& target, const Json& body,
+                                         const AdminCaller&) { return api.Handle(method, target, body); });
+  if (!admin.ok()) return Fail(admin.status());
+  LogInfo("admin endpoint on " + AdminSocketPath(data_abs) + " (mode 0600), data folder " + data_abs);
+  if (flags.admin_port >= 0) {
+    const std::string tmp = AdminPortFile(data) + ".tmp";
+    std::ofstream(tmp) << (*admin)->tcp_port() << "\n";
+    fs::rename(tmp, AdminPortFile(data));
+    LogInfo("admin endpoint also on 127.0.0.1:" + std::to_string((*admin)->tcp_port()) + " with " +
+            std::to_string(admin_tokens->size()) + " tokens from " + flags.admin_token_file);
+  }
+  LogInfo(
+      "access control: called AE title " + (flags.any_called_aet ? std::string("any") : flags.aet) +
+      "; C-ECHO from any AE " + (flags.echo_from_any_ae ? "on" : "off") + ", C-STORE from any AE " +
+      (flags.store_from_any_ae ? "on" : "off") + "; " + std::to_string(peers.size()) +
+      " peers; associations per calling AE " +
+      (flags.max_associations_per_ae == 0 ? std::string("not capped") : std::to_string(flags.max_associations_per_ae)));
+  if (flags.admin_allow_dirs.empty()) LogInfo("admin endpoint: /export and /import are refused (no --admin-allow-dir)");
+  {
+    const engine::WriteHealthReport health = (*store)->WriteHealth();
+    LogInfo("C-STORE refused (A700) below " + std::to_string(health.min_free_bytes >> 20) +
+            " MiB free on the data folder's file system (--min-free-space " + flags.min_free_space + "; " +
+            std::to_string(health.available_bytes >> 20) + " MiB free now) and above " +
+            std::to_string(flags.max_dataset_bytes) + " bytes per dataset (--max-dataset-bytes)");
+  }
+  LogInfo("JPEG-LS decoder: " + std::string(codecs::JpegLsDecoderName()) +
+          (codecs::JpegLsDecoderName() == "pacs::jls" ? "" : " (PACS_JPEGLS_DECODER=charls)"));
 
-// GET /metrics for Prometheus, only with --metrics-bind. No token: bind it
-// to loopback or a monitoring network.
-ArchiveMetrics archive_metrics(registry, **store, background, data_abs);
-std::unique_ptr<HttpServer> metrics_endpoint;
-if (!flags.metrics_bind.empty()) {
-  auto bind = ParseListenAddress(flags.metrics_bind);
-  if (!bind.ok()) return Fail(bind.status().WithContext("--metrics-bind"));
-  auto started =
-      HttpServer::Start({.name = "metrics endpoint", .address = bind->address, .port = bind->port},
-                        [&archive_metrics](const std::string& method, const std::string& target, const std::string&) {
-                          return archive_metrics.Handle(method, target);
-                        });
-  if (!started.ok()) return Fail(started.status());
-  metrics_endpoint = std::move(*started);
-  const bool v6 = bind->address.find(':') != std::string::npos;
-  LogInfo("metrics endpoint on " + (v6 ? "[" + bind->address + "]" : bind->address) + ":" +
-          std::to_string(metrics_endpoint->port()) + "/metrics");
-}
+  // GET /metrics for Prometheus, only with --metrics-bind. No token: bind it
+  // to loopback or a monitoring network.
+  ArchiveMetrics archive_metrics(registry, **store, background, data_abs);
+  std::unique_ptr<HttpServer> metrics_endpoint;
+  if (!flags.metrics_bind.empty()) {
+    auto bind = ParseListenAddress(flags.metrics_bind);
+    if (!bind.ok()) return Fail(bind.status().WithContext("--metrics-bind"));
+    auto started =
+        HttpServer::Start({.name = "metrics endpoint", .address = bind->address, .port = bind->port},
+                          [&archive_metrics](const std::string& method, const std::string& target, const std::string&) {
+                            return archive_metrics.Handle(method, target);
+                          });
+    if (!started.ok()) return Fail(started.status());
+    metrics_endpoint = std::move(*started);
+    const bool v6 = bind->address.find(':') != std::string::npos;
+    LogInfo("metrics endpoint on " + (v6 ? "[" + bind->address + "]" : bind->address) + ":" +
+            std::to_string(metrics_endpoint->port()) + "/metrics");
+  }
 
-// When the server ends on its own (the DICOM port is taken, say), the
-// signal thread is woken with a signal it did not receive from outside:
-// this flag tells it so, and it stays silent.
-std::atomic<bool> server_ended{false};
-std::thread signal_thread([&] {
-  int sig = 0;
-  sigwait(&signals, &sig);
-  if (server_ended.load()) return;
-  LogInfo(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", shutting down");
-  server.Stop();
-});
-Status run = server.Run();
-server_ended.store(true);
-// No signal came: wake the sigwait() thread with one. SIGTERM is blocked in
-// every thread, so it ends the wait and kills nothing.
-// NOLINTNEXTLINE(bugprone-bad-signal-to-kill-thread)
-if (!run.ok()) pthread_kill(signal_thread.native_handle(), SIGTERM);
-signal_thread.join();
-if (metrics_endpoint) metrics_endpoint->Stop();
-(*admin)->Stop();
-retention.Stop();
-background.Stop();  // the jobs left stay queued in the store for the next start
-std::error_code ec;
-if (flags.admin_port >= 0) fs::remove(AdminPortFile(data), ec);
-Status flushed = (*store)->Flush();
-if (!run.ok()) return Fail(run.WithContext(flags.port_off ? "serve" : "serve --port " + std::to_string(flags.port)));
-if (!flushed.ok()) return Fail(flushed);
-LogInfo("stopped cleanly");
-return 0;
+  // When the server ends on its own (the DICOM port is taken, say), the
+  // signal thread is woken with a signal it did not receive from outside:
+  // this flag tells it so, and it stays silent.
+  std::atomic<bool> server_ended{false};
+  std::thread signal_thread([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (server_ended.load()) return;
+    LogInfo(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", shutting down");
+    server.Stop();
+  });
+  Status run = server.Run();
+  server_ended.store(true);
+  // No signal came: wake the sigwait() thread with one. SIGTERM is blocked in
+  // every thread, so it ends the wait and kills nothing.
+  // NOLINTNEXTLINE(bugprone-bad-signal-to-kill-thread)
+  if (!run.ok()) pthread_kill(signal_thread.native_handle(), SIGTERM);
+  signal_thread.join();
+  if (metrics_endpoint) metrics_endpoint->Stop();
+  (*admin)->Stop();
+  retention.Stop();
+  background.Stop();  // the jobs left stay queued in the store for the next start
+  std::error_code ec;
+  if (flags.admin_port >= 0) fs::remove(AdminPortFile(data), ec);
+  Status flushed = (*store)->Flush();
+  if (!run.ok()) return Fail(run.WithContext(flags.port_off ? "serve" : "serve --port " + std::to_string(flags.port)));
+  if (!flushed.ok()) return Fail(flushed);
+  LogInfo("stopped cleanly");
+  return 0;
 }
 
 }  // namespace pacs::tools

@@ -94,8 +94,11 @@ ArchiveMetrics::ArchiveMetrics(metrics::Registry& registry, engine::Store& store
       filesystem_size_bytes_(
           AddGauge(registry, "pacscore_data_filesystem_size_bytes", "Size of the file system of the data folder.")),
       min_free_bytes_(AddGauge(registry, "pacscore_data_filesystem_min_free_bytes",
-                               "The free-space watermark below which the server stops taking data; 0: none set "
-                               "(no flag sets one yet).")),
+                               "The free-space watermark below which C-STORE is refused with A700 "
+                               "(serve --min-free-space, a percentage resolved against the file system's size).")),
+      read_only_(AddGauge(registry, "pacscore_store_read_only",
+                          "1 while the store is read-only after a write error (a full disk): C-STORE is refused, "
+                          "queries and retrievals go on; 0 otherwise.")),
       source_errors_(registry.AddCounter("pacscore_metrics_source_errors_total",
                                          "Scrapes in which a source of these metrics could not be read (its gauges "
                                          "kept their last values), by source: store, rocksdb, filesystem.",
@@ -161,7 +164,9 @@ void ArchiveMetrics::RefreshFilesystem() {
   }
   filesystem_avail_bytes_.Set(static_cast<double>(space.available));
   filesystem_size_bytes_.Set(static_cast<double>(space.capacity));
-  min_free_bytes_.Set(0);
+  const engine::WriteHealthReport health = store_.WriteHealth();
+  min_free_bytes_.Set(static_cast<double>(health.min_free_bytes));
+  read_only_.Set(health.read_only_after_error ? 1 : 0);
 }
 
 void ArchiveMetrics::Refresh() {

@@ -72,6 +72,7 @@ class ArchiveMetrics {
   metrics::Gauge& filesystem_avail_bytes_;
   metrics::Gauge& filesystem_size_bytes_;
   metrics::Gauge& min_free_bytes_;
+  metrics::Gauge& read_only_;
   metrics::Family<metrics::Counter>& source_errors_;
 };
 

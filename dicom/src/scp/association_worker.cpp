@@ -40,6 +40,12 @@ const char* RefusalLabel(DcmRefuseReasonType reason) {
 
 }  // namespace
 
+OFCondition AssociationWorker::ReceiveDatasetInto(T_ASC_PresentationContextID& pres_id, DcmOutputStream& sink) {
+  if (assoc_ == nullptr) return DIMSE_ILLEGALASSOCIATION;
+  return DIMSE_receiveDataSetInFile(assoc_, getDIMSEBlockingMode(), static_cast<int>(getDIMSETimeout()), &pres_id,
+                                    &sink, nullptr, nullptr);
+}
+
 OFCondition AssociationWorker::run(T_ASC_Association* assoc) {
   assoc_ = assoc;
   acknowledged_ = false;

@@ -47,6 +47,10 @@ class AssociationWorker : public DcmThreadSCP {
   // Whether the requester has sent something not read yet (a command, a
   // release or an abort); does not wait.
   bool DataWaiting() const;
+  // Reads the dataset of the current request into `sink`, PDV by PDV (DCMTK's
+  // DIMSE_receiveDataSetInFile); when the sink stops taking bytes, DCMTK
+  // reads and drops the rest and returns DIMSEC_OUTOFRESOURCES.
+  OFCondition ReceiveDatasetInto(T_ASC_PresentationContextID& pres_id, DcmOutputStream& sink);
   // Answers a command read outside the worker's own loop, as that loop would.
   OFCondition Dispatch(T_DIMSE_Message& message, T_ASC_PresentationContextID pres_id);
   // A DIMSE request of `service`: nullopt when this association may make

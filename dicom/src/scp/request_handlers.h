@@ -28,6 +28,9 @@ class StoreRequestHandler {
   // the C-STORE response status.
   virtual uint16_t HandleStore(DcmDataset& dataset, E_TransferSyntax xfer, const std::string& sop_instance_uid,
                                const std::string& peer) = 0;
+  // Whether a dataset can be stored now (free space, a store read-only after
+  // a write error); asked before the dataset is received. Ok by default.
+  virtual Status ReadyToStore() { return Status::Ok(); }
 };
 
 class FindRequestHandler {

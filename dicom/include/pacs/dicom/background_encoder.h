@@ -53,6 +53,12 @@ class BackgroundEncoder {
   // Time without a Notify() before the staging space is released: ingest
   // has paused.
   static constexpr std::chrono::seconds kQuietBeforeRelease{1};
+  // After a failure (a full disk, a read-only store, a read error) the pool
+  // waits before touching the store again: kFirstBackoff, doubling up to
+  // kMaxBackoff, back to none after a success. At most one log line per
+  // kMaxBackoff, with the count of failures it stands for.
+  static constexpr std::chrono::milliseconds kFirstBackoff{100};
+  static constexpr std::chrono::milliseconds kMaxBackoff{30000};
 
  private:
   struct Job {
@@ -61,8 +67,13 @@ class BackgroundEncoder {
   };
   void Work() EXCLUDES(mutex_);  // the loop of one pool thread
   // Refills queue_ from the store; called with scanning_ set, without the lock.
-  std::vector<Job> Scan();
-  void EncodeOne(const Job& job);
+  std::vector<Job> Scan(Status& status);
+  // Ok when the job went through (or was dropped as done); else the failure,
+  // which calls for backing off. The job stays in the store either way until done.
+  Status EncodeOne(const Job& job);
+  // Records a failure (rate-limited log line) and how long to back off.
+  void NoteFailure(const std::string& what) REQUIRES(mutex_);
+  void NoteSuccess() REQUIRES(mutex_);
 
   engine::Store& store_;
   const bool verify_;
@@ -84,6 +95,11 @@ class BackgroundEncoder {
   // Completed while a scan ran: the scan may have read them still queued.
   std::set<engine::ContentHash> done_during_scan_ GUARDED_BY(mutex_);
   uint64_t announced_ GUARDED_BY(mutex_) = 0;  // Notify() calls since the last scan began
+  // Backing off after failures: no job is taken, no scan or release is made before backoff_until_.
+  std::chrono::milliseconds backoff_ GUARDED_BY(mutex_){0};
+  std::chrono::steady_clock::time_point backoff_until_ GUARDED_BY(mutex_){};
+  std::chrono::steady_clock::time_point last_failure_log_ GUARDED_BY(mutex_){};
+  uint64_t failures_unlogged_ GUARDED_BY(mutex_) = 0;
   std::atomic<uint64_t> encoded_{0};
 };
 

@@ -48,6 +48,13 @@ struct ServerOptions {
   bool store_from_any_ae = true;
   bool any_called_aet = false;           // accept any called AE title, not only `ae_title`
   uint16_t max_associations_per_ae = 8;  // at once per calling AE title (a peer may set its own); 0: no cap
+  // A C-STORE dataset larger than this is refused (A700) as its PDVs
+  // arrive, never held whole; 0: no limit (`--max-dataset-bytes`).
+  uint64_t max_dataset_bytes = 0;
+  // A dataset larger than this is received into a file in `spill_dir`
+  // (default: "incoming" in the data folder) and read from it lazily.
+  uint64_t spill_threshold_bytes = 16ull << 20;
+  std::string spill_dir;
 };
 
 // A DIMSE service the server provides, and what one request of it came to

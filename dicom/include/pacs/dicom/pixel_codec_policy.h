@@ -3,6 +3,7 @@
 // each encoded frame is decoded and compared before commit (`--verify-encode`).
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +12,7 @@
 #include "pacs/base/result.h"
 #include "pacs/codecs/codec_options.h"
 #include "pacs/codecs/frame_codec.h"
+#include "pacs/engine/store.h"
 
 class DcmItem;  // DCMTK's; only the dicom module's sources see its definition
 
@@ -23,6 +25,12 @@ struct PixelCodecPolicy {
   // Store frames raw at commit and re-encode them in the background (the
   // server does, while its backlog is short; see BackgroundEncoder).
   bool background = false;
+  // Memory bound for large instances: the split hands every `stage_bytes` of
+  // new frames to `stage` (Store::StageChunks, with the index of the first
+  // chunk not handed over yet), which stores them and empties their bytes.
+  // Empty: the whole instance is committed at once. Set by ingest per call.
+  std::function<Status(engine::InstanceWrite& write, size_t first)> stage;
+  uint64_t stage_bytes = 32ull << 20;
 };
 
 // A deferred re-encoding of one raw frame: all the encoder needs, without

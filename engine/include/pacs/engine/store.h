@@ -24,8 +24,18 @@ namespace pacs::engine {
 enum class DuplicatePolicy { kKeep, kReplace, kReject };
 Result<DuplicatePolicy> ParseDuplicatePolicy(std::string_view name);
 
+// How much of the data folder's file system commits leave free (serve
+// --min-free-space): the larger of `bytes` and `percent` of its size.
+// Commits that add data are refused below it, before RocksDB could meet a
+// full disk; deletion and collection go on.
+struct FreeSpaceFloor {
+  uint64_t bytes = 0;
+  double percent = 0;  // 0-100
+};
+
 struct StoreOptions {
   std::string path;
+  FreeSpaceFloor min_free_space;
   DuplicatePolicy on_duplicate = DuplicatePolicy::kKeep;
   bool sync_writes = true;  // a C-STORE is acknowledged only once durable
   // A point-in-time view that writes nothing to the folder (for `stats` and
@@ -34,6 +44,18 @@ struct StoreOptions {
   // The index that rides on every commit (the query index of dicom/), fixed
   // for the life of the store; null for none. Not owned: it must outlive the store.
   CatalogObserver* catalog_observer = nullptr;
+};
+
+// Whether a write that adds data may go on (the free-space floor applies to
+// it), or one that only frees space (deletion, collection, compaction).
+enum class WriteKind { kAdds, kFrees };
+
+// The store's view of its own writability, for health checks and metrics.
+struct WriteHealthReport {
+  bool read_only_after_error = false;  // a write failed; see Store::CheckWritable
+  std::string reason;                  // the failed write, when read_only_after_error
+  uint64_t min_free_bytes = 0;         // the floor now (FreeSpaceFloor resolved against the file system's size)
+  uint64_t available_bytes = 0;        // free for us on the data folder's file system
 };
 
 // One instance ready to commit: the record plus the bytes it references.
@@ -175,6 +197,14 @@ class Store {
   virtual ~Store() = default;
 
   virtual Result<CommitResult> CommitInstance(const InstanceWrite& write) = 0;
+  // For a large instance, before its CommitInstance: stores the bytes of
+  // write.chunk_bytes[first..] that are not stored yet (with their deferred
+  // jobs) as unreferenced chunks awaiting collection, in one synced batch,
+  // and empties those strings, so that memory holds one batch at a time
+  // instead of the whole instance. The commit then references them (as it
+  // does chunks HasChunk reported); if it never comes, the collector removes
+  // them after its grace period. Refused like a commit (CheckWritable).
+  virtual Status StageChunks(InstanceWrite& write, size_t first) = 0;
   virtual Result<InstanceRecord> GetInstance(std::string_view sop_instance_uid) const = 0;
   virtual Result<std::string> GetHeader(const ContentHash& hash) const = 0;
   virtual Result<std::string> GetChunk(const ContentHash& hash) const = 0;
@@ -217,6 +247,20 @@ class Store {
   // Cheap enough for every metrics scrape (no flush, no file walk).
   virtual Result<EngineFigures> ReadEngineFigures() const = 0;
   virtual const std::string& path() const = 0;
+
+  // ---- A full disk ----
+  // Ok when a write of `kind` may be tried now. Refused (IOError, with the
+  // free bytes, the floor and "nothing stored") when a write adding data
+  // would leave less than StoreOptions::min_free_space free, or while the
+  // store is read-only after a write error. Any failed RocksDB write (or
+  // background flush / compaction) puts the store read-only: reads go on,
+  // writes are refused without reaching RocksDB. Once the free space is
+  // back above the floor, the next check resumes RocksDB (DB::Resume, at
+  // most once per second) and leaves read-only mode. Every commit, deletion
+  // and deferred-work write checks it itself; callers check early to skip
+  // work (ingest before encoding, the background encoder before a job).
+  virtual Status CheckWritable(WriteKind kind) = 0;
+  virtual WriteHealthReport WriteHealth() const = 0;
 
   // Rebuilds the catalog from the stored instances with the store's
   // CatalogObserver, for folders written before the index existed or with a
