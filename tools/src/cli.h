@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "pacs/base/audit.h"
 #include "pacs/base/result.h"
 #include "pacs/dicom/retention.h"
 #include "pacs/engine/store.h"
@@ -50,6 +51,8 @@ struct ServeFlags {
   int64_t retention_interval_ms = int64_t{3600} * 1000;
   uint64_t storage_quota_bytes = 0;  // 0: none
   std::string on_quota = "refuse";
+  std::string audit_log;  // --audit-log FILE: one JSON line per audit event (docs/security.md); empty: none
+  std::string log_file;   // --log-file FILE: log lines there instead of stderr
 };
 
 struct ImportFlags {
@@ -208,6 +211,8 @@ Json HandleMaintenance(engine::Store& store, const std::string& action, const Js
 // The replies of the admin endpoint's /import and /export, which `import` and
 // `export` also build when they open the folder themselves.
 Json IngestReply(const Result<dicom::IngestReport>& report);
+// [{"study": UID, "patient_id": ID, "instances": N}, ...]: what a delete or an export touched.
+Json StudiesJson(const std::vector<audit::StudyRef>& studies);
 Json ExportReply(const Result<dicom::ExportSummary>& summary);
 
 }  // namespace pacs::tools

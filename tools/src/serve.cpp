@@ -22,6 +22,7 @@
 #include "pacs/dicom/ingest.h"
 #include "pacs/dicom/retention.h"
 #include "pacs/dicom/transcode.h"
+#include "serve_audit.h"
 #include "serve_metrics.h"
 
 namespace pacs::tools {
@@ -60,13 +61,17 @@ class AdminApi {
       const std::string path = JsonString(*request, "path");
       auto report = ingestor_.IngestFile(path);
       if (!report.ok()) LogWarning("import of " + path + " failed: " + report.status().ToString());
-      return JsonReply(200, IngestReply(report));
+      Json reply = IngestReply(report);
+      AuditAdminAction(target, *request, reply);
+      return JsonReply(200, reply);
     }
     if (method == "POST" && target == "/export") {
       auto syntax = dicom::ParseTargetSyntax(JsonString(*request, "transfer_syntax"));
       if (!syntax.ok()) return ErrorReply(400, syntax.status().ToString());
-      return JsonReply(200, ExportReply(dicom::ExportInstances(store_, JsonString(*request, "out"),
-                                                               JsonString(*request, "study"), *syntax)));
+      Json reply = ExportReply(
+          dicom::ExportInstances(store_, JsonString(*request, "out"), JsonString(*request, "study"), *syntax));
+      AuditAdminAction(target, *request, reply);
+      return JsonReply(200, reply);
     }
     if (method == "POST" && target == "/retention") {
       auto policy = RetentionPolicyFromJson(*request);
@@ -77,10 +82,12 @@ class AdminApi {
                           "give them to `pacscore retention`");
       Json reply = RetentionReply(retention_.RunNow(
           *policy, {.dry_run = JsonBool(*request, "dry_run"), .requested_by = "pacscore retention (admin endpoint)"}));
+      AuditAdminAction(target, *request, reply);
       return JsonReply(JsonString(reply, "error").empty() ? 200 : 500, reply);
     }
     if (method == "POST" && target == "/protect") {
       Json reply = HandleProtect(store_, *request);
+      AuditAdminAction(target, *request, reply);
       return JsonReply(JsonString(reply, "error").empty() ? 200 : 400, reply);
     }
     if (method == "POST" && target == "/wait-idle") {
@@ -103,6 +110,7 @@ class AdminApi {
     if (method == "POST" &&
         (target == "/delete" || target == "/compact" || target == "/verify" || target == "/reindex")) {
       Json reply = HandleMaintenance(store_, target.substr(1), *request);
+      if (target != "/verify") AuditAdminAction(target, *request, reply);
       return JsonReply(JsonString(reply, "error").empty() ? 200 : 400, reply);
     }
     return ErrorReply(404, "no such endpoint: " + method + " " + target);
@@ -159,6 +167,9 @@ int RunServe(const ServeFlags& flags) {
   if (!codec_policy.ok()) return Fail(codec_policy.status());
   codec_policy->verify_encode = !flags.no_verify_encode;
   if (flags.verbose) SetLogLevel(LogLevel::kDebug);
+  if (!flags.log_file.empty())
+    if (Status opened = SetLogFile(flags.log_file); !opened.ok()) return Fail(opened);
+  if (Status opened = StartAuditTrail(flags); !opened.ok()) return Fail(opened);
   std::vector<dicom::PeerAddress> peers;  // C-MOVE destinations
   for (const auto& text : flags.peers) {
     auto peer = dicom::ParsePeer(text);
@@ -270,6 +281,7 @@ int RunServe(const ServeFlags& flags) {
   std::error_code ec;
   fs::remove(AdminPortFile(data), ec);
   Status flushed = (*store)->Flush();
+  StopAuditTrail(run.ok() ? flushed : run);
   if (!run.ok()) return Fail(run.WithContext("serve --port " + std::to_string(flags.port)));
   if (!flushed.ok()) return Fail(flushed);
   LogInfo("stopped cleanly");

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "association_worker.h"
+#include "audit_events.h"
 
 namespace pacs::dicom::scp {
 namespace {
@@ -33,9 +34,12 @@ void AssociationPool::dropAndDestroyAssociation(T_ASC_Association* assoc) {
   // a request it has read. (A worker that ends between the pool's check and
   // this one turns a refusal into "unreadable_request": rare, and only when
   // the pool was full a moment ago.)
-  if (assoc != nullptr)
-    context_.counters.CountRefusal(numThreads(OFTrue) >= getMaxThreads() ? "too_many_associations"
-                                                                         : "unreadable_request");
+  if (assoc != nullptr) {
+    const char* reason = numThreads(OFTrue) >= getMaxThreads() ? "too_many_associations" : "unreadable_request";
+    context_.counters.CountRefusal(reason);
+    audit::SecurityAlert(audit::EventType::kNodeAuthentication, AuditPeerOf(assoc), "DICOM association",
+                         std::string("association refused: ") + reason);
+  }
   DcmBaseSCPPool::dropAndDestroyAssociation(assoc);
 }
 

@@ -1,5 +1,6 @@
 #include "association_worker.h"
 
+#include "audit_events.h"
 #include "commitment_scp.h"
 #include "echo_scp.h"
 #include "find_scp.h"
@@ -47,6 +48,7 @@ OFCondition AssociationWorker::run(T_ASC_Association* assoc) {
   if (acknowledged_) context_.counters.associations_open.Add(-1);
   acknowledged_ = false;
   assoc_ = nullptr;
+  if (!store_tally_.empty()) AuditStores();
   std::vector<std::function<void()>> jobs;
   jobs.swap(after_association_);
   for (auto& job : jobs) job();
@@ -96,8 +98,22 @@ OFCondition AssociationWorker::handleIncomingCommand(T_DIMSE_Message* msg, const
   }
 }
 
+void AssociationWorker::AuditStores() {
+  audit::Audit({.id = audit::EventId::kInstancesTransferred,
+                .action = audit::Action::kCreate,
+                .outcome = store_tally_.outcome(),
+                .service = "C-STORE",
+                .peer = audit_peer_,
+                .our_ae = context_.options.ae_title,
+                .studies = store_tally_.studies(),
+                .counts = {{"stored", store_tally_.succeeded()}, {"failed", store_tally_.failed()}}});
+  store_tally_ = {};
+}
+
 void AssociationWorker::refuseAssociation(DcmRefuseReasonType reason) {
   context_.counters.CountRefusal(RefusalLabel(reason));
+  audit::SecurityAlert(audit::EventType::kNodeAuthentication, AuditPeerOf(assoc_), "DICOM association",
+                       std::string("association refused: ") + RefusalLabel(reason));
   DcmThreadSCP::refuseAssociation(reason);
 }
 
@@ -105,6 +121,7 @@ void AssociationWorker::notifyAssociationAcknowledge() {
   context_.counters.associations.Increment();
   context_.counters.associations_open.Add(1);
   acknowledged_ = true;
+  audit_peer_ = AuditPeerOf(assoc_);
   LogInfo("association from " + Peer() + " accepted");
 }
 

@@ -12,6 +12,7 @@
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmnet/scpthrd.h"
 #include "negotiation.h"
+#include "pacs/base/audit.h"
 #include "scp_context.h"
 
 namespace pacs::dicom::scp {
@@ -36,6 +37,11 @@ class AssociationWorker : public DcmThreadSCP {
   // Runs `job` on this thread once the association has ended (its release
   // acknowledged): Storage Commitment sends its report on a new association.
   void AfterAssociation(std::function<void()> job) { after_association_.push_back(std::move(job)); }
+  // Counts a C-STORE for the association's audit event (one Instances
+  // Transferred event per association, written when it ends).
+  void TallyStore(const std::string& study_uid, const std::string& patient_id, bool stored) {
+    store_tally_.Add(study_uid, patient_id, stored);
+  }
 
   using DcmSCP::checkForCANCEL;
   using DcmSCP::getPeerAETitle;
@@ -58,12 +64,16 @@ class AssociationWorker : public DcmThreadSCP {
   void notifyAssociationAcknowledge() override;
   // Counts the refusal by reason, then refuses as DCMTK does.
   void refuseAssociation(DcmRefuseReasonType reason) override;
+  // Writes the association's C-STOREs as one audit event.
+  void AuditStores();
 
  private:
   const ScpContext& context_;
   T_ASC_Association* assoc_ = nullptr;                    // while run() serves one, on this thread only
   std::vector<std::function<void()>> after_association_;  // this thread only
-  bool acknowledged_ = false;  // the association run() serves was accepted (and counted open)
+  bool acknowledged_ = false;      // the association run() serves was accepted (and counted open)
+  audit::Peer audit_peer_;         // of the association run() serves, taken when it is accepted
+  audit::StudyTally store_tally_;  // its C-STOREs
 };
 
 }  // namespace pacs::dicom::scp
