@@ -67,8 +67,8 @@ TEST_F(AuditTrailTest, WritesOneJsonLinePerEventWithTheDocumentedFields) {
   const auto lines = ReadLines(path);
   ASSERT_EQ(lines.size(), 2u);
   const Json& query = lines[0];
-  EXPECT_TRUE(std::regex_match(query["time"].get<std::string>(),
-                               std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")))
+  EXPECT_TRUE(
+      std::regex_match(query["time"].get<std::string>(), std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")))
       << query["time"];
   EXPECT_EQ(query["event"]["code"], "110112");
   EXPECT_EQ(query["event"]["name"], "Query");
@@ -102,7 +102,8 @@ TEST_F(AuditTrailTest, EachLineIsInTheFileWhenWriteReturns) {
   auto trail = AuditTrail::Open(path.string(), "PACSCORE");
   ASSERT_TRUE(trail.ok());
   for (int i = 1; i <= 3; ++i) {
-    (*trail)->Write({.id = EventId::kSecurityAlert, .type = EventType::kNodeAuthentication, .detail = std::to_string(i)});
+    (*trail)->Write(
+        {.id = EventId::kSecurityAlert, .type = EventType::kNodeAuthentication, .detail = std::to_string(i)});
     // Read by another file description while the trail stays open: nothing waits in a buffer.
     const auto lines = ReadLines(path);
     ASSERT_EQ(lines.size(), static_cast<size_t>(i));
@@ -113,7 +114,10 @@ TEST_F(AuditTrailTest, EachLineIsInTheFileWhenWriteReturns) {
 
 TEST_F(AuditTrailTest, AppendsToAnExistingFile) {
   const fs::path path = dir_ / "audit.log";
-  { std::ofstream(path) << R"({"earlier":true})" << "\n"; }
+  {
+    std::ofstream(path) << R"({"earlier":true})"
+                        << "\n";
+  }
   auto trail = AuditTrail::Open(path.string(), "PACSCORE");
   ASSERT_TRUE(trail.ok());
   (*trail)->Write({.id = EventId::kApplicationActivity, .type = EventType::kApplicationStart});

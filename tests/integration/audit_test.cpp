@@ -5,10 +5,16 @@
 // server), then a stop. Every line of the audit log must parse as JSON and
 // each event carry its PS3.15 code, action, outcome, AEs, study and patient,
 // and counts. --log-file gets every line timestamped, DCMTK's included.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -40,6 +46,49 @@ std::vector<Json> ReadJsonLines(const fs::path& path, std::vector<std::string>& 
   return lines;
 }
 
+// A-ASSOCIATE-RQ PDU type with 16 bytes of junk: DCMTK cannot read it, logs
+// an error (through our log) and the pool drops the connection.
+bool SendJunkAssociationRequest(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool sent = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  const char pdu[] = "\x01\x00\x00\x00\x00\x10junkjunkjunkjunk";
+  sent = sent && ::send(fd, pdu, sizeof pdu - 1, 0) == static_cast<ssize_t>(sizeof pdu - 1);
+  char byte = 0;
+  timeval timeout{.tv_sec = 5, .tv_usec = 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  if (sent) (void)::recv(fd, &byte, 1, 0);  // until the server closes it (bounded)
+  ::close(fd);
+  return sent;
+}
+
+// Lines of a log: each must begin with a UTC timestamp with milliseconds
+// and a level. Returns how many came from DCMTK.
+size_t ExpectEveryLineStamped(const std::string& text, size_t& lines) {
+  const std::regex stamped(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (INFO |WARN |ERROR|DEBUG) .*)");
+  std::istringstream in(text);
+  std::string line;
+  size_t dcmtk_lines = 0;
+  lines = 0;
+  while (std::getline(in, line)) {
+    ++lines;
+    EXPECT_TRUE(std::regex_match(line, stamped)) << line;
+    if (line.find(" dcmtk.") != std::string::npos) ++dcmtk_lines;
+  }
+  return dcmtk_lines;
+}
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 std::vector<Json> EventsWith(const std::vector<Json>& events, const std::string& code, const std::string& service) {
   std::vector<Json> found;
   for (const auto& e : events)
@@ -66,9 +115,9 @@ TEST(AuditTrail, RecordsEveryEventOfASessionWithItsFields) {
   ASSERT_FALSE(patient_id.empty());
 
   const int dest_port = FreePort();
-  ServerProcess server(work / "data", {"--audit-log", audit_log.string(), "--log-file", log_file.string(),
-                                       "--max-associations", "1", "--peer",
-                                       "DEST=DESTSCP@127.0.0.1:" + std::to_string(dest_port)});
+  ServerProcess server(work / "data",
+                       {"--audit-log", audit_log.string(), "--log-file", log_file.string(), "--max-associations", "1",
+                        "--peer", "DEST=DESTSCP@127.0.0.1:" + std::to_string(dest_port)});
   ASSERT_TRUE(server.Start()) << server.Log();
   const std::string port = std::to_string(server.port());
   const std::map<std::string, std::string> nodelay = {{"TCP_NODELAY", "1"}};
@@ -118,8 +167,10 @@ TEST(AuditTrail, RecordsEveryEventOfASessionWithItsFields) {
     holder.releaseAssociation();
   }
 
-  auto deleted = RunCommand({PacscoreBinary(), "delete", "--data", server.data_dir().string(), "--study", kStudy},
-                            {}, std::chrono::seconds(60));
+  ASSERT_TRUE(SendJunkAssociationRequest(server.port()));
+
+  auto deleted = RunCommand({PacscoreBinary(), "delete", "--data", server.data_dir().string(), "--study", kStudy}, {},
+                            std::chrono::seconds(60));
   ASSERT_EQ(deleted.exit_code, 0) << deleted.output;
   ASSERT_EQ(server.Stop(), 0) << server.Log();
 
@@ -199,6 +250,10 @@ TEST(AuditTrail, RecordsEveryEventOfASessionWithItsFields) {
     EXPECT_NE(alert["detail"].get<std::string>().find("too_many_associations"), std::string::npos) << alert;
   }
   EXPECT_TRUE(refusal_seen) << dump;
+  bool junk_seen = false;
+  for (const auto& alert : EventsWith(events, "110113", "DICOM association"))
+    junk_seen = junk_seen || alert["detail"] == "association refused: unreadable_request";
+  EXPECT_TRUE(junk_seen) << dump;
 
   // The admin delete: DICOM Study Deleted (D) with the study, its patient and the count.
   auto deletions = EventsWith(events, "110105", "admin /delete");
@@ -211,19 +266,25 @@ TEST(AuditTrail, RecordsEveryEventOfASessionWithItsFields) {
   EXPECT_EQ(deletions[0]["studies"][0]["uid"], kStudy);
   EXPECT_EQ(deletions[0]["studies"][0]["patient_id"], patient_id);
 
-  // --log-file: our lines and DCMTK's, each one stamped.
-  std::ifstream in(log_file);
-  std::string line;
+  // --log-file: our lines and DCMTK's (the junk request), each one stamped; nothing on stderr.
   size_t lines = 0;
-  size_t dcmtk_lines = 0;
-  const std::regex stamped(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (INFO |WARN |ERROR|DEBUG) .*)");
-  while (std::getline(in, line)) {
-    ++lines;
-    EXPECT_TRUE(std::regex_match(line, stamped)) << line;
-    if (line.find(" dcmtk.") != std::string::npos) ++dcmtk_lines;
-  }
+  EXPECT_GT(ExpectEveryLineStamped(ReadFile(log_file), lines), 0u) << "no DCMTK line in the log file";
   EXPECT_GT(lines, 5u);
-  EXPECT_GT(dcmtk_lines, 0u) << "no DCMTK line in the log file";
+  EXPECT_EQ(server.Log(), "");
+  fs::remove_all(work);
+}
+
+// Without --log-file, stderr carries the same stamped lines, DCMTK's included
+// (DCMTK's own console appender wrote "E: ..." with no time).
+TEST(LogFile, ConsoleLinesAreStampedDcmtksIncluded) {
+  const fs::path work = MakeTempDir("audit_console");
+  ServerProcess server(work / "data");
+  ASSERT_TRUE(server.Start()) << server.Log();
+  ASSERT_TRUE(SendJunkAssociationRequest(server.port()));
+  ASSERT_EQ(server.Stop(), 0) << server.Log();
+  size_t lines = 0;
+  EXPECT_GT(ExpectEveryLineStamped(server.Log(), lines), 0u) << server.Log();
+  EXPECT_GT(lines, 3u);
   fs::remove_all(work);
 }
 
