@@ -170,6 +170,7 @@ int RunServe(const ServeFlags& flags) {
   if (!flags.log_file.empty())
     if (Status opened = SetLogFile(flags.log_file); !opened.ok()) return Fail(opened);
   if (Status opened = StartAuditTrail(flags); !opened.ok()) return Fail(opened);
+  ApplicationStopOnExit audit_stop;       // Application Stop, however serve ends
   std::vector<dicom::PeerAddress> peers;  // C-MOVE destinations
   for (const auto& text : flags.peers) {
     auto peer = dicom::ParsePeer(text);
@@ -281,7 +282,7 @@ int RunServe(const ServeFlags& flags) {
   std::error_code ec;
   fs::remove(AdminPortFile(data), ec);
   Status flushed = (*store)->Flush();
-  StopAuditTrail(run.ok() ? flushed : run);
+  audit_stop.set(run.ok() ? flushed : run);
   if (!run.ok()) return Fail(run.WithContext("serve --port " + std::to_string(flags.port)));
   if (!flushed.ok()) return Fail(flushed);
   LogInfo("stopped cleanly");

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 
 #include "cli.h"
 #include "pacs/base/result.h"
@@ -15,6 +16,19 @@ namespace pacs::tools {
 Status StartAuditTrail(const ServeFlags& flags);
 // Application Stop (outcome 8 when the server ended on an error), then back to the null sink.
 void StopAuditTrail(const Status& run);
+// Writes Application Stop when it goes out of scope: with the run's status
+// once set, or as a start that failed (outcome 8) when `serve` ends before.
+class ApplicationStopOnExit {
+ public:
+  ApplicationStopOnExit() = default;
+  ApplicationStopOnExit(const ApplicationStopOnExit&) = delete;
+  ApplicationStopOnExit& operator=(const ApplicationStopOnExit&) = delete;
+  ~ApplicationStopOnExit() { StopAuditTrail(status_); }
+  void set(Status status) { status_ = std::move(status); }
+
+ private:
+  Status status_ = Status::Internal("pacscore serve ended before its DICOM server ran");
+};
 // One event for an admin action (`target` is "/delete", "/export", ...),
 // from its request and its JSON reply. `user` is who asked, when known.
 void AuditAdminAction(const std::string& target, const Json& request, const Json& reply, const std::string& user = "");
