@@ -78,13 +78,11 @@ Code TypeCode(EventType type) {
 Action DefaultAction(EventId id) {
   switch (id) {
     case EventId::kInstancesAccessed:
-      return Action::kRead;
     case EventId::kInstancesTransferred:
+    case EventId::kExport:
       return Action::kRead;
     case EventId::kStudyDeleted:
       return Action::kDelete;
-    case EventId::kExport:
-      return Action::kRead;
     case EventId::kImport:
       return Action::kCreate;
     default:

@@ -34,7 +34,7 @@ class OurLogAppender final : public oflog::Appender {
                                                            : LogLevel::kDebug;
     // "dcmtk.dcmnet: ...": which DCMTK module spoke. A message of several
     // lines (a dataset dump) becomes one log line per line, each stamped.
-    const std::string prefix = std::string(event.getLoggerName().c_str()) + ": ";
+    const std::string prefix = std::string(event.getLoggerName()) + ": ";
     std::string_view message(event.getMessage().c_str(), event.getMessage().size());
     while (!message.empty()) {
       const size_t end = message.find('\n');

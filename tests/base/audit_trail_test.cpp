@@ -136,6 +136,7 @@ TEST_F(AuditTrailTest, ConcurrentWritersNeverInterleaveLines) {
   // Long lines (several KB) so that a torn write would show.
   const std::string padding(3000, 'x');
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t)
     threads.emplace_back([&, t] {
       for (int i = 0; i < kEach; ++i)

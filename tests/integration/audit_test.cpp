@@ -157,7 +157,7 @@ TEST(AuditTrail, RecordsEveryEventOfASessionWithItsFields) {
     holder.setPeerHostName("127.0.0.1");
     holder.setPeerPort(static_cast<Uint16>(server.port()));
     OFList<OFString> syntaxes;
-    syntaxes.push_back(UID_LittleEndianImplicitTransferSyntax);
+    syntaxes.emplace_back(UID_LittleEndianImplicitTransferSyntax);
     ASSERT_TRUE(holder.addPresentationContext(UID_VerificationSOPClass, syntaxes).good());
     ASSERT_TRUE(holder.initNetwork().good());
     ASSERT_TRUE(holder.negotiateAssociation().good());

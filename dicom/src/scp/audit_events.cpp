@@ -66,7 +66,7 @@ audit::Outcome AuditOutcome(DimseOutcome outcome) {
 RequestAudit::RequestAudit(const AssociationWorker& worker, audit::EventId id, std::string service) {
   event_.id = id;
   event_.service = std::move(service);
-  event_.peer = {.ae = worker.getPeerAETitle().c_str(), .host = worker.getPeerIP().c_str()};
+  event_.peer = {.ae = worker.getPeerAETitle(), .host = worker.getPeerIP()};
   event_.our_ae = worker.context().options.ae_title;
 }
 
