@@ -2,6 +2,7 @@
 
 #include <spdlog/formatter.h>
 #include <spdlog/logger.h>
+#include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include <atomic>
@@ -107,6 +108,21 @@ void SetLogLevel(LogLevel level) {
 void SetLogFormat(LogFormat format) {
   g_format = format;
   Logger().set_formatter(std::make_unique<LineFormatter>(format));
+}
+
+Status SetLogFile(const std::string& path) {
+  std::shared_ptr<spdlog::sinks::basic_file_sink_mt> sink;
+  try {
+    sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path, /*truncate=*/false);
+  } catch (const spdlog::spdlog_ex& e) {
+    return Status::IOError("cannot open the log file " + path + ": " + e.what());
+  }
+  spdlog::logger& logger = Logger();
+  sink->set_formatter(std::make_unique<LineFormatter>(g_format.load()));
+  logger.sinks().assign({sink});
+  // Each line reaches the file as it is logged: a crash or a `tail -f` misses none.
+  logger.flush_on(spdlog::level::trace);
+  return Status::Ok();
 }
 
 LogFormat GetLogFormat() {

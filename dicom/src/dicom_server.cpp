@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "dcmtk/dcmdata/dcuid.h"
+#include "pacs/base/audit.h"
 #include "pacs/base/log.h"
 #include "pacs/dicom/query.h"
 #include "scp/archive_handlers.h"
@@ -105,6 +106,8 @@ Status DicomServer::Run() {
     auto layer =
         TlsLayer::Create(o.tls, TlsRole::kAcceptor, [&impl, port](const std::string& peer, const std::string& reason) {
           impl.counters.CountRefusal("tls_handshake_failed");
+          audit::SecurityAlert(audit::EventType::kNodeAuthentication, {.host = peer}, "DICOM TLS",
+                               "TLS handshake failed: " + reason);
           LogWarning("security alert: TLS handshake on port " + port + " with " + peer + " failed: " + reason +
                      "; connection closed, no association");
         });

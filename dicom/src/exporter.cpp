@@ -34,6 +34,7 @@ Result<ExportSummary> ExportInstances(const engine::Store& store, const std::fil
   Status scan = store.ForEachInstance([&](const engine::InstanceRecord& rec) {
     if (!study_uid.empty() && rec.study_instance_uid != study_uid) return true;
     auto written = ExportInstance(store, rec, out_dir, target);
+    summary.studies.Add(rec.study_instance_uid, rec.patient_id, written.ok());
     if (written.ok()) {
       ++summary.exported;
     } else {

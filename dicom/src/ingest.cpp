@@ -57,6 +57,7 @@ Result<IngestReport> DatasetIngest::Run(Ingestor& ingestor, DcmDataset& dataset,
   IngestReport report;
   report.sop_instance_uid = split->record.sop_instance_uid;
   report.study_instance_uid = split->record.study_instance_uid;
+  report.patient_id = split->record.patient_id;
   report.received_bytes = split->record.received_bytes;
   auto commit = store.CommitInstance(*split);
   if (!commit.ok() && commit.status().code() == StatusCode::kBusy) {

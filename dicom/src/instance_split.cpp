@@ -18,6 +18,7 @@
 #include "pacs/base/log.h"
 #include "pacs/codecs/codec_choice.h"
 #include "pacs/codecs/codec_options.h"
+#include "pacs/dicom/dicom_library.h"
 #include "pacs/dicom/frame_source.h"
 #include "transfer_syntaxes.h"
 
@@ -350,6 +351,7 @@ void InitDicomLibrary() {
   // DCMTK logs every DIMSE message at INFO and every repaired oddity at WARN;
   // our own log names peers and outcomes. Its ERROR lines carry parse details.
   OFLog::configure(OFLogger::ERROR_LOG_LEVEL);
+  RouteDcmtkLogging();
   dcmEnableAutomaticInputDataCorrection.set(OFFalse);
   dcmPreferVRFromDataDictionary.set(OFFalse);
 }

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "index_records.h"
+#include "pacs/base/audit.h"
 #include "pacs/base/log.h"
 
 namespace pacs::dicom {
@@ -248,6 +249,10 @@ Result<RetentionReport> RunRetention(engine::Store& store, const RetentionPolicy
     ++report.deleted_studies;
     report.deleted_instances += *deleted;
     LogInfo(AuditLine(study, options.requested_by));
+    audit::Audit({.id = audit::EventId::kStudyDeleted,
+                  .service = "retention (" + study.reason + ")",
+                  .peer = {.user = options.requested_by},
+                  .studies = {{study.study_instance_uid, study.patient_id, study.instances}}});
   }
   if (report.deleted_studies > 0 || (report.over_quota_after && evict))
     LogInfo("retention run (" + options.requested_by + "): deleted " + std::to_string(report.deleted_studies) +

@@ -356,7 +356,9 @@ Result<uint64_t> RocksStore::DeleteInstances(const DeleteSelector& sel) {
   // starts unprotected.
   if (!sel.study_instance_uid.empty()) batch.Delete(cfs_[kDefault], ProtectKey(sel.study_instance_uid));
   PACS_RETURN_IF_ERROR(WriteLocked(batch, "deleting instances", WriteKind::kFrees));
-  return static_cast<uint64_t>(victims.size());
+  const auto deleted = static_cast<uint64_t>(victims.size());
+  if (sel.removed != nullptr) *sel.removed = std::move(victims);
+  return deleted;
 }
 
 }  // namespace pacs::engine

@@ -8,6 +8,7 @@
 #include <boost/beast/http.hpp>
 #include <cctype>
 
+#include "pacs/base/audit.h"
 #include "pacs/base/log.h"
 
 namespace pacs::tools {
@@ -86,9 +87,16 @@ bool IsLoopbackOrigin(std::string_view origin) {
 
 void LogAdminAction(const AdminCaller& caller, const std::string& method, const std::string& target,
                     const std::string& detail, int status, const std::string& outcome) {
-  // TODO(audit): the audit log's "admin action" event goes here too.
   const bool refused = status == 401 || status == 403 || status == 405 || status == 415 || status == 421 ||
                        (status == 400 && outcome.rfind("refused", 0) == 0);
+  // A refused admin request is a Security Alert (a bad token, a foreign
+  // Host/Origin, another user); the actions themselves are audited by the
+  // handlers (serve.cpp), which know the studies concerned.
+  if (refused)
+    audit::SecurityAlert(
+        status == 401 ? audit::EventType::kUserAuthentication : audit::EventType::kUseOfRestrictedFunction,
+        {.host = caller.unix_socket ? "admin socket" : caller.address, .user = caller.Describe()}, "admin " + target,
+        std::to_string(status) + " " + outcome);
   const LogLevel level =
       refused ? LogLevel::kWarning : (method == "GET" && target == "/health" ? LogLevel::kDebug : LogLevel::kInfo);
   Log(level, "admin: " + method + " " + Shorten(target) + (detail.empty() ? "" : " " + Shorten(detail)) + " by " +

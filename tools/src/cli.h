@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "admin_http.h"
+#include "pacs/base/audit.h"
 #include "pacs/base/result.h"
 #include "pacs/dicom/retention.h"
 #include "pacs/engine/store.h"
@@ -76,6 +77,8 @@ struct ServeFlags {
   // A full disk and resource limits (docs/operations.md).
   std::string min_free_space = "2G";        // SIZE or N%: C-STORE gets A700 below it
   uint64_t max_dataset_bytes = 2ull << 30;  // a larger C-STORE dataset gets A700
+  std::string audit_log;  // --audit-log FILE: one JSON line per audit event (docs/security.md); empty: none
+  std::string log_file;   // --log-file FILE: log lines there instead of stderr
 };
 
 struct ImportFlags {
@@ -240,6 +243,8 @@ Json HandleMaintenance(engine::Store& store, const std::string& action, const Js
 // The replies of the admin endpoint's /import and /export, which `import` and
 // `export` also build when they open the folder themselves.
 Json IngestReply(const Result<dicom::IngestReport>& report);
+// [{"study": UID, "patient_id": ID, "instances": N}, ...]: what a delete or an export touched.
+Json StudiesJson(const std::vector<audit::StudyRef>& studies);
 Json ExportReply(const Result<dicom::ExportSummary>& summary);
 
 }  // namespace pacs::tools

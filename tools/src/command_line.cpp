@@ -318,6 +318,14 @@ void CommandLine::AddServe() {
       ->transform(kByteSize);
   AddRetentionFlags(command, serve.retention_rules, serve.storage_quota_bytes, serve.on_quota);
   command
+      .add_option("--audit-log", serve.audit_log,
+                  "append one JSON line per DICOM audit event (PS3.15 A.5: start/stop, transfers, queries, "
+                  "deletions, security alerts) to FILE, created with mode 0640 (docs/security.md)")
+      ->type_name("FILE");
+  command
+      .add_option("--log-file", serve.log_file, "write log lines (DCMTK's too) to FILE, appended, instead of stderr")
+      ->type_name("FILE");
+  command
       .add_option("--retention-interval", serve.retention_interval_ms,
                   "how often the retention rules run (0: only on demand, `pacscore retention`)")
       ->type_name("DURATION")

@@ -46,10 +46,19 @@ Result<std::unique_ptr<engine::Store>> OpenFolder(const std::string& dir, engine
   return store;
 }
 
+Json StudiesJson(const std::vector<audit::StudyRef>& studies) {
+  Json list = Json::array();
+  for (const auto& s : studies)
+    list.push_back({{"study", s.study_uid}, {"patient_id", s.patient_id}, {"instances", JsonCount(s.instances)}});
+  return list;
+}
+
 Json IngestReply(const Result<dicom::IngestReport>& report) {
   if (!report.ok()) return {{"ok", false}, {"error", report.status().ToString()}};
   return {{"ok", true},
           {"sop_instance_uid", report->sop_instance_uid},
+          {"study_instance_uid", report->study_instance_uid},
+          {"patient_id", report->patient_id},
           {"outcome", engine::CommitOutcomeName(report->commit.outcome)},
           {"received_bytes", JsonCount(report->received_bytes)}};
 }
@@ -59,7 +68,8 @@ Json ExportReply(const Result<dicom::ExportSummary>& summary) {
   return {{"ok", summary->failed == 0},
           {"exported", JsonCount(summary->exported)},
           {"failed", JsonCount(summary->failed)},
-          {"errors", summary->errors}};
+          {"errors", summary->errors},
+          {"studies", StudiesJson(summary->studies.studies())}};
 }
 
 namespace {

@@ -7,6 +7,7 @@
 
 #include "admin_http.h"
 #include "cli.h"
+#include "pacs/base/audit.h"
 #include "pacs/base/log.h"
 #include "pacs/dicom/index.h"
 #include "pacs/dicom/instance_split.h"
@@ -182,16 +183,25 @@ int RunMaintenance(const std::string& action, const std::string& data, bool json
   return PrintReply(action, reply);
 }
 
+// The studies of deleted instances, as StudiesJson lists them.
+Json StudiesOf(const std::vector<engine::InstanceRecord>& records) {
+  audit::StudyTally tally;
+  for (const auto& r : records) tally.Add(r.study_instance_uid, r.patient_id, true);
+  return StudiesJson(tally.studies());
+}
+
 }  // namespace
 
 Json HandleMaintenance(engine::Store& store, const std::string& action, const Json& request) {
   const int64_t grace_ms = JsonInt(request, "gc_grace_ms", kDefaultGraceMs);
   if (action == "delete") {
+    std::vector<engine::InstanceRecord> removed;
     auto deleted = store.DeleteInstances({.study_instance_uid = JsonString(request, "study"),
                                           .series_instance_uid = JsonString(request, "series"),
-                                          .sop_instance_uid = JsonString(request, "instance")});
+                                          .sop_instance_uid = JsonString(request, "instance"),
+                                          .removed = &removed});
     if (!deleted.ok()) return Error(deleted.status());
-    return {{"deleted_instances", JsonCount(*deleted)}};
+    return {{"deleted_instances", JsonCount(*deleted)}, {"studies", StudiesOf(removed)}};
   }
   if (action == "compact") {
     auto report = store.Compact(std::chrono::milliseconds(grace_ms));

@@ -26,6 +26,7 @@
 #include "pacs/dicom/retention.h"
 #include "pacs/dicom/transcode.h"
 #include "peer_config.h"
+#include "serve_audit.h"
 #include "serve_metrics.h"
 
 namespace pacs::tools {
@@ -73,7 +74,9 @@ class AdminApi {
         report = report.status().WithContext(path);
         LogWarning("import of " + path + " failed: " + report.status().ToString());
       }
-      return JsonReply(200, IngestReply(report));
+      Json reply = IngestReply(report);
+      AuditAdminAction(target, *request, reply);
+      return JsonReply(200, reply);
     }
     if (method == "POST" && target == "/export") {
       auto syntax = dicom::ParseTargetSyntax(JsonString(*request, "transfer_syntax"));
@@ -81,7 +84,9 @@ class AdminApi {
       auto out = allowed_.PrepareExportFolder(JsonString(*request, "out"));
       if (!out.ok())
         return ErrorReply(out.status().code() == StatusCode::kInvalidArgument ? 403 : 400, out.status().ToString());
-      return JsonReply(200, ExportReply(dicom::ExportInstances(store_, *out, JsonString(*request, "study"), *syntax)));
+      Json reply = ExportReply(dicom::ExportInstances(store_, *out, JsonString(*request, "study"), *syntax));
+      AuditAdminAction(target, *request, reply);
+      return JsonReply(200, reply);
     }
     if (method == "POST" && target == "/retention") {
       auto policy = RetentionPolicyFromJson(*request);
@@ -92,10 +97,12 @@ class AdminApi {
                           "give them to `pacscore retention`");
       Json reply = RetentionReply(retention_.RunNow(
           *policy, {.dry_run = JsonBool(*request, "dry_run"), .requested_by = "pacscore retention (admin endpoint)"}));
+      AuditAdminAction(target, *request, reply);
       return JsonReply(JsonString(reply, "error").empty() ? 200 : 500, reply);
     }
     if (method == "POST" && target == "/protect") {
       Json reply = HandleProtect(store_, *request);
+      AuditAdminAction(target, *request, reply);
       return JsonReply(JsonString(reply, "error").empty() ? 200 : 400, reply);
     }
     if (method == "POST" && target == "/wait-idle") {
@@ -118,6 +125,7 @@ class AdminApi {
     if (method == "POST" &&
         (target == "/delete" || target == "/compact" || target == "/verify" || target == "/reindex")) {
       Json reply = HandleMaintenance(store_, target.substr(1), *request);
+      if (target != "/verify") AuditAdminAction(target, *request, reply);
       return JsonReply(JsonString(reply, "error").empty() ? 200 : 400, reply);
     }
     return ErrorReply(404, "no such endpoint: " + method + " " + target);
@@ -186,6 +194,10 @@ int RunServe(const ServeFlags& flags) {
   if (!codec_policy.ok()) return Fail(codec_policy.status());
   codec_policy->verify_encode = !flags.no_verify_encode;
   if (flags.verbose) SetLogLevel(LogLevel::kDebug);
+  if (!flags.log_file.empty())
+    if (Status opened = SetLogFile(flags.log_file); !opened.ok()) return Fail(opened);
+  if (Status opened = StartAuditTrail(flags); !opened.ok()) return Fail(opened);
+  ApplicationStopOnExit audit_stop;  // Application Stop, however serve ends
   auto tls = TlsSettingsOf(flags);
   if (!tls.ok()) return Fail(tls.status());
   if (flags.association_request_timeout_ms < 100)
@@ -348,6 +360,7 @@ int RunServe(const ServeFlags& flags) {
   std::error_code ec;
   if (flags.admin_port >= 0) fs::remove(AdminPortFile(data), ec);
   Status flushed = (*store)->Flush();
+  audit_stop.set(run.ok() ? flushed : run);
   if (!run.ok()) return Fail(run.WithContext(flags.port_off ? "serve" : "serve --port " + std::to_string(flags.port)));
   if (!flushed.ok()) return Fail(flushed);
   LogInfo("stopped cleanly");

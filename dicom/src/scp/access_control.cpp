@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "pacs/base/audit.h"
 #include "pacs/base/log.h"
 
 namespace pacs::dicom::scp {
@@ -218,7 +219,11 @@ std::optional<DimseStatus> AccessControl::CheckRequest(const AssociationGrant& g
 }
 
 void AccessControl::Report(const AccessRequest& request, const char* label, const std::string& why) const {
-  // The audit trail (a Security Alert per refusal) belongs here too.
+  audit::SecurityAlert(label == std::string_view("request_not_permitted") || label == std::string_view("not_permitted")
+                           ? audit::EventType::kUseOfRestrictedFunction
+                           : audit::EventType::kNodeAuthentication,
+                       {.ae = request.calling_ae, .host = request.host}, "DICOM access control",
+                       std::string(label) + ": " + why);
   LogWarning("refused " + request.calling_ae + "@" + request.host + " (called " + request.called_ae + "): " + label +
              ": " + why);
   counters_.CountRefusal(label);

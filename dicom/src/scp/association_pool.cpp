@@ -12,6 +12,7 @@
 
 #include "../tls_layer.h"
 #include "association_worker.h"
+#include "audit_events.h"
 #include "dcmtk/dcmnet/dcmtrans.h"
 #include "dcmtk/dcmnet/dul.h"
 #include "dcmtk/dcmnet/scppool.h"
@@ -269,6 +270,8 @@ void AssociationPool::OnReady(ReadyConnection connection) {
   close(connection.fd);
   listener_->ConnectionClosed(connection.peer);
   context_.counters.CountRefusal("too_many_associations");
+  audit::SecurityAlert(audit::EventType::kNodeAuthentication, {.host = connection.peer}, "DICOM association",
+                       "connection closed: every association thread busy and refusals queued");
   refusals.Warn("closed the connection from " + connection.peer + " before its association: all " +
                 std::to_string(options_.max_associations) +
                 " association threads are busy and refusals are queued (--max-associations)");
@@ -295,6 +298,8 @@ T_ASC_Association* AssociationPool::Receive(T_ASC_Network* network, ReadyConnect
     // A failed TLS handshake was counted and logged by the TLS layer already.
     if (!TakeHandshakeFailure()) {
       context_.counters.CountRefusal("unreadable_request");
+      audit::SecurityAlert(audit::EventType::kNodeAuthentication, {.host = connection.peer}, "DICOM association",
+                           std::string("unreadable association request: ") + cond.text());
       failures.Warn("could not read the association request from " + connection.peer + ": " + cond.text() +
                     "; connection closed");
     }
@@ -369,6 +374,8 @@ void AssociationPool::RefuserLoop() {
       reject.reason = ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED;
       ASC_rejectAssociation(assoc, &reject);
       context_.counters.CountRefusal("too_many_associations");
+      audit::SecurityAlert(audit::EventType::kNodeAuthentication, AuditPeerOf(assoc), "DICOM association",
+                           "association refused: too_many_associations");
       refusals.Warn("refused the association from " + std::string(assoc->params->DULparams.callingAPTitle) + "@" +
                     peer + ": all " + std::to_string(options_.max_associations) +
                     " association threads are busy (--max-associations); A-ASSOCIATE-RJ transient, local limit "

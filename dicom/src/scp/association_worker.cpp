@@ -1,5 +1,6 @@
 #include "association_worker.h"
 
+#include "audit_events.h"
 #include "commitment_scp.h"
 #include "echo_scp.h"
 #include "find_scp.h"
@@ -56,6 +57,7 @@ OFCondition AssociationWorker::run(T_ASC_Association* assoc) {
   grant_.reset();  // frees the calling AE's association slot
   refusal_.reset();
   assoc_ = nullptr;
+  if (!store_tally_.empty()) AuditStores();
   std::vector<std::function<void()>> jobs;
   jobs.swap(after_association_);
   for (auto& job : jobs) job();
@@ -146,6 +148,18 @@ OFCondition AssociationWorker::HandleCommand(T_DIMSE_Message* msg, const DcmPres
   }
 }
 
+void AssociationWorker::AuditStores() {
+  audit::Audit({.id = audit::EventId::kInstancesTransferred,
+                .action = audit::Action::kCreate,
+                .outcome = store_tally_.outcome(),
+                .service = "C-STORE",
+                .peer = audit_peer_,
+                .our_ae = context_.options.ae_title,
+                .studies = store_tally_.studies(),
+                .counts = {{"stored", store_tally_.succeeded()}, {"failed", store_tally_.failed()}}});
+  store_tally_ = {};
+}
+
 void AssociationWorker::refuseAssociation(DcmRefuseReasonType reason) {
   if (refusal_ && assoc_ != nullptr) {  // decided, logged and counted by access control
     T_ASC_RejectParameters reject{refusal_->result, refusal_->source, refusal_->reason};
@@ -154,6 +168,8 @@ void AssociationWorker::refuseAssociation(DcmRefuseReasonType reason) {
     return;
   }
   context_.counters.CountRefusal(RefusalLabel(reason));
+  audit::SecurityAlert(audit::EventType::kNodeAuthentication, AuditPeerOf(assoc_), "DICOM association",
+                       std::string("association refused: ") + RefusalLabel(reason));
   DcmThreadSCP::refuseAssociation(reason);
 }
 
@@ -161,6 +177,7 @@ void AssociationWorker::notifyAssociationAcknowledge() {
   context_.counters.associations.Increment();
   context_.counters.associations_open.Add(1);
   acknowledged_ = true;
+  audit_peer_ = AuditPeerOf(assoc_);
   LogInfo("association from " + Peer() + " accepted");
   if (observer_ != nullptr) observer_->OnAcknowledged(Peer());
 }

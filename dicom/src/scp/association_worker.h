@@ -14,6 +14,7 @@
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmnet/scpthrd.h"
 #include "negotiation.h"
+#include "pacs/base/audit.h"
 #include "scp_context.h"
 
 namespace pacs::dicom::scp {
@@ -61,6 +62,11 @@ class AssociationWorker : public DcmThreadSCP {
   // Runs `job` on this thread once the association has ended (its release
   // acknowledged): Storage Commitment sends its report on a new association.
   void AfterAssociation(std::function<void()> job) { after_association_.push_back(std::move(job)); }
+  // Counts a C-STORE for the association's audit event (one Instances
+  // Transferred event per association, written when it ends).
+  void TallyStore(const std::string& study_uid, const std::string& patient_id, bool stored) {
+    store_tally_.Add(study_uid, patient_id, stored);
+  }
 
   using DcmSCP::checkForCANCEL;
   using DcmSCP::getPeerAETitle;
@@ -86,6 +92,8 @@ class AssociationWorker : public DcmThreadSCP {
   // Sends the refusal access control decided on, if any; else counts the
   // refusal by reason and refuses as DCMTK does.
   void refuseAssociation(DcmRefuseReasonType reason) override;
+  // Writes the association's C-STOREs as one audit event.
+  void AuditStores();
 
  private:
   OFCondition HandleCommand(T_DIMSE_Message* msg, const DcmPresentationContextInfo& info);
@@ -99,6 +107,8 @@ class AssociationWorker : public DcmThreadSCP {
   // per-AE slot), or the refusal to send; this thread only.
   std::optional<AssociationGrant> grant_;
   std::optional<AssociationRefusal> refusal_;
+  audit::Peer audit_peer_;         // of the association run() serves, taken when it is accepted
+  audit::StudyTally store_tally_;  // its C-STOREs
 };
 
 }  // namespace pacs::dicom::scp

@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "audit_events.h"
 #include "pacs/base/log.h"
 
 namespace pacs::dicom::scp {
@@ -9,7 +10,11 @@ namespace pacs::dicom::scp {
 OFCondition HandleFindRequest(AssociationWorker& worker, T_DIMSE_C_FindRQ& request,
                               const DcmPresentationContextInfo& info) {
   const ScpContext& context = worker.context();
-  auto count = [&](DimseOutcome outcome) { context.counters.CountRequest(DimseService::kFind, outcome); };
+  RequestAudit audit_event(worker, audit::EventId::kQuery, "C-FIND");  // written by count(), on every way out
+  auto count = [&](DimseOutcome outcome) {
+    context.counters.CountRequest(DimseService::kFind, outcome);
+    audit_event.Finish(outcome);
+  };
   const T_ASC_PresentationContextID pres_id = info.presentationContextID;
   DcmDataset* received = nullptr;
   OFCondition cond = worker.receiveFINDRequest(request, pres_id, received);
@@ -40,6 +45,8 @@ OFCondition HandleFindRequest(AssociationWorker& worker, T_DIMSE_C_FindRQ& reque
         }
         return true;
       });
+  audit_event.SetQuery(*identifier);  // after HandleFind, which converted its values to UTF-8
+  audit_event.SetMatches(sent);
   if (send_cond.bad()) {
     LogError("C-FIND from " + worker.Peer() + ": sending a response failed (" + send_cond.text() + ")");
     count(DimseOutcome::kFailure);

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <memory>
 
+#include "audit_events.h"
 #include "pacs/base/log.h"
 #include "store_sender.h"
 
@@ -56,7 +57,11 @@ OFCondition SendGetResponse(AssociationWorker& worker, T_ASC_PresentationContext
 OFCondition HandleGetRequest(AssociationWorker& worker, T_DIMSE_C_GetRQ& request,
                              const DcmPresentationContextInfo& info) {
   const ScpContext& context = worker.context();
-  auto count = [&](DimseOutcome outcome) { context.counters.CountRequest(DimseService::kGet, outcome); };
+  RequestAudit audit_event(worker, audit::EventId::kInstancesTransferred, "C-GET");  // written by count()
+  auto count = [&](DimseOutcome outcome) {
+    context.counters.CountRequest(DimseService::kGet, outcome);
+    audit_event.Finish(outcome);
+  };
   T_ASC_PresentationContextID pres_id = info.presentationContextID;
   DcmDataset* received = nullptr;
   OFCondition cond = worker.receiveDIMSEDataset(&pres_id, &received);
@@ -74,6 +79,7 @@ OFCondition HandleGetRequest(AssociationWorker& worker, T_DIMSE_C_GetRQ& request
   }
   Retrieval retrieval =
       context.retrieve_handler.HandleRetrieve(*identifier, ModelOf(sop_class), "C-GET", worker.Peer());
+  audit_event.SetRetrieval(retrieval);
   if (retrieval.refused()) {
     LogWarning("C-GET from " + worker.Peer() + " refused: " + retrieval.refusal().error_comment);
     auto detail = ErrorDetail(retrieval.refusal().error_comment);

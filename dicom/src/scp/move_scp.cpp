@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "audit_events.h"
 #include "pacs/base/log.h"
 #include "store_association.h"
 
@@ -10,7 +11,11 @@ namespace pacs::dicom::scp {
 OFCondition HandleMoveRequest(AssociationWorker& worker, T_DIMSE_C_MoveRQ& request,
                               const DcmPresentationContextInfo& info) {
   const ScpContext& context = worker.context();
-  auto count = [&](DimseOutcome outcome) { context.counters.CountRequest(DimseService::kMove, outcome); };
+  RequestAudit audit_event(worker, audit::EventId::kInstancesTransferred, "C-MOVE");  // written by count()
+  auto count = [&](DimseOutcome outcome) {
+    context.counters.CountRequest(DimseService::kMove, outcome);
+    audit_event.Finish(outcome);
+  };
   const T_ASC_PresentationContextID pres_id = info.presentationContextID;
   DcmDataset* received = nullptr;
   OFString destination;
@@ -38,6 +43,7 @@ OFCondition HandleMoveRequest(AssociationWorker& worker, T_DIMSE_C_MoveRQ& reque
   }
   Retrieval retrieval =
       context.retrieve_handler.HandleRetrieve(*identifier, ModelOf(sop_class), "C-MOVE", worker.Peer());
+  audit_event.SetRetrieval(retrieval, peer->ae_title);
   if (retrieval.refused()) {
     LogWarning("C-MOVE from " + worker.Peer() + " to " + peer->ae_title +
                " refused: " + retrieval.refusal().error_comment);

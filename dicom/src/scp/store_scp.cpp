@@ -3,6 +3,7 @@
 #include <chrono>
 #include <memory>
 
+#include "audit_events.h"
 #include "dataset_sink.h"
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "dimse_status.h"
@@ -53,6 +54,7 @@ OFCondition HandleStoreRequest(AssociationWorker& worker, T_DIMSE_C_StoreRQ& req
   if (cond.bad()) {
     context.counters.receive_failures.Increment();
     context.counters.CountRequest(DimseService::kStore, DimseOutcome::kFailure);
+    worker.TallyStore("", "", false);
     LogError("C-STORE from " + worker.Peer() + " of " + request.AffectedSOPInstanceUID +
              ": dataset could not be received (" + cond.text() + "); association aborted, nothing stored");
     return cond;
@@ -70,11 +72,14 @@ OFCondition HandleStoreRequest(AssociationWorker& worker, T_DIMSE_C_StoreRQ& req
   if (!dataset.ok()) {
     LogError("C-STORE from " + worker.Peer() + " of " + request.AffectedSOPInstanceUID +
              " failed: " + dataset.status().message() + "; nothing stored");
+    worker.TallyStore("", "", false);
     return answer(dataset.status().code() == StatusCode::kIOError ? STATUS_STORE_Refused_OutOfResources
                                                                   : STATUS_STORE_Error_CannotUnderstand);
   }
+  const auto [study_uid, patient_id] = StudyAndPatientOf(**dataset);  // for the association's audit event
   const uint16_t status =
       context.store_handler.HandleStore(**dataset, xfer, request.AffectedSOPInstanceUID, worker.Peer());
+  worker.TallyStore(study_uid, patient_id, OutcomeOf(status) != DimseOutcome::kFailure);
   return answer(status);
 }
 

@@ -8,7 +8,10 @@
 //   // {"time":"2026-01-02T03:04:05.678Z","level":"INFO","message":"admin endpoint on 127.0.0.1:8043"}
 #pragma once
 
+#include <string>
 #include <string_view>
+
+#include "pacs/base/result.h"
 
 namespace pacs {
 
@@ -20,6 +23,11 @@ void SetLogLevel(LogLevel level);
 // Set once at start-up, before other threads log; lines already written keep theirs.
 void SetLogFormat(LogFormat format);
 LogFormat GetLogFormat();
+// Sends every line to `path` (appended to, created if missing) instead of
+// stderr, each line written out at once. Set once at start-up, after
+// SetLogFormat and before other threads log. Fails, naming the file, when it
+// cannot be opened; stderr stays the destination then.
+Status SetLogFile(const std::string& path);
 inline void LogInfo(std::string_view m) {
   Log(LogLevel::kInfo, m);
 }

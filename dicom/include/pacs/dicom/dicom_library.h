@@ -9,4 +9,10 @@ namespace pacs::dicom {
 // what it reads, so that what we store is what was sent.
 void InitDicomLibrary();
 
+// Sends DCMTK's own log lines (oflog) through pacs::Log: the same
+// timestamps, format and destination (SetLogFile) as ours, named after the
+// DCMTK logger ("dcmtk.dcmnet: ..."). InitDicomLibrary does it; call it
+// again after anything that reconfigures oflog.
+void RouteDcmtkLogging();
+
 }  // namespace pacs::dicom

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "pacs/base/audit.h"
 #include "pacs/base/result.h"
 #include "pacs/dicom/transcode.h"
 #include "pacs/engine/store.h"
@@ -17,6 +18,7 @@ struct ExportSummary {
   uint64_t exported = 0;
   uint64_t failed = 0;
   std::vector<std::string> errors;  // one line per failed instance
+  audit::StudyTally studies;        // what was exported, per study (for the audit trail)
 };
 
 // Writes one instance in `target` (default: the syntax it arrived in); returns the path.

@@ -21,6 +21,7 @@ namespace pacs::dicom {
 struct IngestReport {
   std::string sop_instance_uid;
   std::string study_instance_uid;
+  std::string patient_id;  // for the audit trail
   engine::CommitResult commit;
   uint64_t received_bytes = 0;
 };

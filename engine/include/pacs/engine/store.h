@@ -142,6 +142,9 @@ struct DeleteSelector {
   // checked under the commit lock (retention and quota eviction set it; a
   // manual delete does not, and also removes the study's protection).
   bool keep_if_protected = false;
+  // When set, receives the records of the instances deleted (the audit trail
+  // names their studies and patients).
+  std::vector<InstanceRecord>* removed = nullptr;
 };
 
 // One stored study as the engine sees it (retention and quotas plan with it).
