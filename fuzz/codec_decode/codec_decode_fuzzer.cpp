@@ -125,7 +125,7 @@ void WriteSeeds(const std::filesystem::path& dir) {
       if (!codec->Supports(info)) continue;
       auto encoded = codec->Encode(info, raw);
       if (!encoded.ok()) continue;
-      const uint8_t flags = static_cast<uint8_t>((info.is_signed ? 4 : 0) | (info.planar ? 8 : 0));
+      const auto flags = static_cast<uint8_t>((info.is_signed ? 4 : 0) | (info.planar ? 8 : 0));
       std::vector<uint8_t> seed = {static_cast<uint8_t>(c),
                                    flags,
                                    static_cast<uint8_t>(info.rows),

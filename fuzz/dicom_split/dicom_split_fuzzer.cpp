@@ -140,7 +140,7 @@ void FuzzDataset(const uint8_t* data, size_t size, E_TransferSyntax xfer, const 
 // ---- Seeds ----
 
 void WriteSeed(const std::filesystem::path& path, uint8_t mode, const std::string& bytes) {
-  if (bytes.size() > 48 * 1024) {  // keep seeds small: fuzzing speed, and < 50 KB if committed
+  if (bytes.size() > size_t{48} * 1024) {  // keep seeds small: fuzzing speed, and < 50 KB if committed
     if (std::getenv("PACS_FUZZ_SEEDS_VERBOSE")) std::fprintf(stderr, "too large: %s\n", path.c_str());
     return;
   }
@@ -181,7 +181,7 @@ bool ShrinkNative(DcmDataset& ds, pacs::codecs::FrameInfo& info, long& frames) {
   frames = std::max(1L, GetLong(ds, DCM_NumberOfFrames, 1));
   if ((bits != 8 && bits != 16) || rows <= 0 || columns <= 0 || (samples != 1 && samples != 3)) return false;
   const long new_rows = std::min(rows, 16L), new_columns = std::min(columns, 16L), new_frames = std::min(frames, 2L);
-  const size_t sample_bytes = static_cast<size_t>(bits / 8);
+  const auto sample_bytes = static_cast<size_t>(bits / 8);
   const size_t pixel_bytes = sample_bytes * static_cast<size_t>(samples);
   const Uint8* raw = PixelBytes(*pixel, bits);
   if (raw == nullptr) return false;
@@ -257,8 +257,8 @@ void WriteSeeds(const std::filesystem::path& dir) {
   std::vector<std::filesystem::path> files;
   std::error_code ec;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(PACS_CORPUS_DIR, ec))
-    if (entry.is_regular_file() && entry.file_size() < 8 * 1024 * 1024 && entry.path().extension() != ".tsv" &&
-        entry.path().extension() != ".md" && entry.path().extension() != ".txt")
+    if (entry.is_regular_file() && entry.file_size() < uintmax_t{8} * 1024 * 1024 &&
+        entry.path().extension() != ".tsv" && entry.path().extension() != ".md" && entry.path().extension() != ".txt")
       files.push_back(entry.path());
   std::sort(files.begin(), files.end());
   std::set<std::string> kinds;  // one seed set per kind of image
@@ -271,7 +271,7 @@ void WriteSeeds(const std::filesystem::path& dir) {
     OFString modality, sop_class;
     ds.findAndGetOFString(DCM_Modality, modality);
     ds.findAndGetOFString(DCM_SOPClassUID, sop_class);
-    const std::string kind = std::string(DcmXfer(original).getXferID()) + "|" + sop_class.c_str() + "|" +
+    const std::string kind = std::string(DcmXfer(original).getXferID()) + "|" + sop_class + "|" +
                              std::to_string(GetLong(ds, DCM_BitsAllocated, 0)) + "|" +
                              std::to_string(GetLong(ds, DCM_SamplesPerPixel, 1));
     if (!kinds.insert(kind).second) continue;

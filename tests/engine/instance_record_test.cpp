@@ -28,7 +28,7 @@ void* operator new(size_t size) {
 void operator delete(void* p) noexcept {
   std::free(p);
 }
-void operator delete(void* p, size_t) noexcept {
+void operator delete(void* p, size_t /*size*/) noexcept {
   std::free(p);
 }
 

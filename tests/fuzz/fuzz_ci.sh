@@ -9,8 +9,8 @@
 #     now pass), then fuzzes TARGET for SECONDS from its committed seeds
 #     (fuzz/TARGET/seeds) plus those it derives itself
 #     (PACS_FUZZ_WRITE_SEEDS). Any finding (crash, sanitizer report, uncaught
-#     exception, a throwing allocation above 1 GiB, RSS above 2 GiB, an input
-#     slower than 10 s) fails unless it is inside a third-party codec (below);
+#     exception, a throwing allocation above 256 MiB, RSS above 2 GiB, an input
+#     slower than 20 s) fails unless it is inside a third-party codec (below);
 #     the input is kept in BUILD_DIR/artifacts/ and its report printed.
 set -euo pipefail
 action=$1
@@ -42,7 +42,7 @@ run)
   regressions="$src/fuzz/$name/regressions"
   if [ -d "$regressions" ] && [ -n "$(ls -A "$regressions")" ]; then
     echo "$target: replaying $(ls "$regressions" | wc -l) regression input(s)"
-    if ! ASAN_OPTIONS=allocator_may_return_null=1:max_allocation_size_mb=1024 "$binary" -timeout=10 \
+    if ! ASAN_OPTIONS=allocator_may_return_null=1:max_allocation_size_mb=256 "$binary" -timeout=20 \
       -rss_limit_mb=2048 -malloc_limit_mb=4200 "$regressions"/* >"$work/replay.log" 2>&1; then
       tail -n 40 "$work/replay.log"
       echo "$target: a regression input fails again"
@@ -60,13 +60,13 @@ run)
   # below the signal, assertion and allocator machinery is in OpenJPH,
   # OpenJPEG or CharLS and no sanitizer reported on our code.
   # DCMTK allocates an element's declared length (up to 4 GiB) before its
-  # bytes arrive, with new(nothrow): allocations above 1 GiB return null
+  # bytes arrive, with new(nothrow): allocations above 256 MiB return null
   # (allocator_may_return_null), as they fail in production, so that DCMTK
-  # reports a parse error; a throwing allocation that large is still a finding.
-  export ASAN_OPTIONS=allocator_may_return_null=1:max_allocation_size_mb=1024
+  # reports a parse error; a throwing one that large is still a finding.
+  export ASAN_OPTIONS=allocator_may_return_null=1:max_allocation_size_mb=256
   status=0
   (cd "$work" && "$binary" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
-    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=4200 \
+    -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -malloc_limit_mb=4200 \
     -close_fd_mask=3 -artifact_prefix="$out/artifacts/$target-" "$work/corpus") \
     >"$work/fuzz.log" 2>&1 || status=$?
   grep -E "^#[0-9]+: cov" "$work/fuzz.log" | tail -n 1 || true
@@ -74,7 +74,7 @@ run)
   third_party=0
   for artifact in "$out/artifacts/$target-"*; do
     [ -e "$artifact" ] || continue
-    report=$(timeout 120 "$binary" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=4200 "$artifact" 2>&1 || true)
+    report=$(timeout 120 "$binary" -timeout=20 -rss_limit_mb=2048 -malloc_limit_mb=4200 "$artifact" 2>&1 || true)
     innermost=$(grep -E '^ +#[0-9]+ ' <<<"$report" |
       grep -v -E 'fuzzer::|__sanitizer|__asan|libc\.so|operator new| in (__pthread_kill_implementation|__pthread_kill_internal|raise|abort|__assert_fail_base|__assert_fail|malloc|calloc|realloc) ' |
       head -n 1 || true)
