@@ -50,7 +50,8 @@ run)
     fi
   fi
   [ -d "$src/fuzz/$name/seeds" ] && cp "$src/fuzz/$name/seeds/"* "$work/corpus/"
-  PACS_FUZZ_WRITE_SEEDS="$work/corpus" "$binary" >/dev/null 2>&1 || true  # targets that derive none just run empty
+  # Targets that derive no seeds ignore the variable and, with -runs=0, do nothing.
+  PACS_FUZZ_WRITE_SEEDS="$work/corpus" "$binary" -runs=0 >/dev/null 2>&1 || true
   echo "$target: $(ls "$work/corpus" | wc -l) seed(s)"
   # Forked (-fork=1), so that a crash, a hang or an out-of-memory inside a
   # third-party library does not end the run: OpenJPH 0.9.0 as Debian builds
