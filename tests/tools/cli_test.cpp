@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "cli.h"
@@ -473,6 +474,18 @@ TEST(JsonTest, FieldsFallBackWhenAbsentOrOfAnotherType) {
   EXPECT_EQ(JsonInt(Json(), "i", 5), 5);
   EXPECT_TRUE(JsonBool(object, "b"));
   EXPECT_FALSE(JsonBool(object, "i"));
+}
+
+// Found by fuzz/admin_json (fuzz/admin_json/regressions/): {"timeout_ms": 1e308}
+// was an undefined double-to-int64 cast (INT64_MIN on x86), and an integer
+// above INT64_MAX wrapped negative ("quota_bytes" read as no quota).
+TEST(JsonTest, IntegersOutOfRangeAreClamped) {
+  const auto object =
+      *ParseJson(R"({"big": 1e308, "small": -1e308, "huge": 18446744073709551615, "max": 9223372036854775807})");
+  EXPECT_EQ(JsonInt(object, "big"), std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(JsonInt(object, "small"), std::numeric_limits<int64_t>::min());
+  EXPECT_EQ(JsonInt(object, "huge"), std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(JsonInt(object, "max"), std::numeric_limits<int64_t>::max());
 }
 
 TEST(ParseArgsTest, BenchFlagsValuesBooleansRepeatsAndErrors) {

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "admin_http.h"
 
@@ -163,7 +164,15 @@ int64_t JsonInt(const Json& object, const std::string& key, int64_t fallback) {
   if (!object.is_object()) return fallback;
   auto it = object.find(key);
   if (it == object.end() || !it->is_number()) return fallback;
-  return it->is_number_float() ? static_cast<int64_t>(it->get<double>()) : it->get<int64_t>();
+  // Clamped to int64: casting 1e308 is undefined (x86 gives INT64_MIN), and
+  // an unsigned above INT64_MAX would wrap negative (found by fuzzing).
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max(), kMin = std::numeric_limits<int64_t>::min();
+  if (it->is_number_unsigned()) return it->get<uint64_t>() > uint64_t{kMax} ? kMax : it->get<int64_t>();
+  if (!it->is_number_float()) return it->get<int64_t>();
+  const double value = it->get<double>();
+  if (value >= 9223372036854775808.0) return kMax;  // 2^63
+  if (value < -9223372036854775808.0) return kMin;
+  return static_cast<int64_t>(value);
 }
 
 bool JsonBool(const Json& object, const std::string& key) {
