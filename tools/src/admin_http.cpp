@@ -93,10 +93,9 @@ void LogAdminAction(const AdminCaller& caller, const std::string& method, const 
   // Host/Origin, another user); the actions themselves are audited by the
   // handlers (serve.cpp), which know the studies concerned.
   if (refused)
-    audit::SecurityAlert(
-        status == 401 ? audit::EventType::kUserAuthentication : audit::EventType::kUseOfRestrictedFunction,
-        {.host = caller.unix_socket ? "admin socket" : caller.address, .user = caller.Describe()}, "admin " + target,
-        std::to_string(status) + " " + outcome);
+    audit::SecurityAlert(status == 401 ? audit::EventType::kLogin : audit::EventType::kUseOfRestrictedFunction,
+                         {.host = caller.unix_socket ? "admin socket" : caller.address, .user = caller.Describe()},
+                         "admin " + target, std::to_string(status) + " " + outcome);
   const LogLevel level =
       refused ? LogLevel::kWarning : (method == "GET" && target == "/health" ? LogLevel::kDebug : LogLevel::kInfo);
   Log(level, "admin: " + method + " " + Shorten(target) + (detail.empty() ? "" : " " + Shorten(detail)) + " by " +
