@@ -37,9 +37,9 @@ std::string PermissionsText(const PeerPermissions& permissions);  // "echo,store
 struct PeerAddress {
   std::string name;
   std::string ae_title;
-  std::string host;   // optional in the file; when set, associations from this AE are accepted only from it
-  uint16_t port = 0;  // 0: none (cannot be a C-MOVE destination)
-  bool tls = false;  // associations to it use DICOM TLS (`+tls`)
+  std::string host;               // optional in the file; when set, associations from this AE are accepted only from it
+  uint16_t port = 0;              // 0: none (cannot be a C-MOVE destination)
+  bool tls = false;               // associations to it use DICOM TLS (`+tls`)
   PeerPermissions permissions;    // the shorthand gives every permission
   uint16_t max_associations = 0;  // at once from this AE; 0: ServerOptions::max_associations_per_ae
 };
