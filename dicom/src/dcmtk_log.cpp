@@ -54,4 +54,8 @@ void RouteDcmtkLogging() {
   root.addAppender(oflog::SharedAppenderPtr(new OurLogAppender()));
 }
 
+void SetDcmtkLogVerbose(bool verbose) {
+  oflog::Logger::getRoot().setLogLevel(verbose ? oflog::DEBUG_LOG_LEVEL : oflog::WARN_LOG_LEVEL);
+}
+
 }  // namespace pacs::dicom

@@ -152,8 +152,10 @@ Status SplitNative(DcmDataset& ds, DcmPixelData& px, E_TransferSyntax xfer, cons
     if (!on_disk) return std::string(reinterpret_cast<const char*>(data) + offset, size);
     out.resize(size);
     if (px.getPartialValue(out.data(), static_cast<Uint32>(offset), static_cast<Uint32>(size), &file_cache).bad())
-      read_problem = Status::IOError("Pixel Data bytes " + std::to_string(offset) + "+" + std::to_string(size) +
-                                     " cannot be read from the received dataset");
+      // Almost always a dataset that ends inside its Pixel Data (the peer's
+      // bytes, not our disk): refused as such.
+      read_problem = Status::InvalidArgument("Pixel Data value cannot be read: bytes " + std::to_string(offset) + "+" +
+                                             std::to_string(size) + " are not in the received dataset");
     return out;
   };
   w.record.pixel_layout = engine::PixelLayout::kNative;

@@ -115,9 +115,11 @@ TEST(AuditTrail, RecordsEveryEventOfASessionWithItsFields) {
   ASSERT_FALSE(patient_id.empty());
 
   const int dest_port = FreePort();
-  ServerProcess server(work / "data",
-                       {"--audit-log", audit_log.string(), "--log-file", log_file.string(), "--max-associations", "1",
-                        "--peer", "DEST=DESTSCP@127.0.0.1:" + std::to_string(dest_port)});
+  ServerProcess server(
+      work / "data",
+      {"--audit-log", audit_log.string(), "--log-file", log_file.string(), "--max-associations", "1", "--peer",
+       "DEST=DESTSCP@127.0.0.1:" + std::to_string(dest_port), "--peer", "AF=AUDITFIND@127.0.0.1:104", "--peer",
+       "AG=AUDITGET@127.0.0.1:104", "--peer", "AM=AUDITMOVE@127.0.0.1:104", "--verbose"});
   ASSERT_TRUE(server.Start()) << server.Log();
   const std::string port = std::to_string(server.port());
   const std::map<std::string, std::string> nodelay = {{"TCP_NODELAY", "1"}};
@@ -252,7 +254,7 @@ TEST(AuditTrail, RecordsEveryEventOfASessionWithItsFields) {
   EXPECT_TRUE(refusal_seen) << dump;
   bool junk_seen = false;
   for (const auto& alert : EventsWith(events, "110113", "DICOM association"))
-    junk_seen = junk_seen || alert["detail"] == "association refused: unreadable_request";
+    junk_seen = junk_seen || alert["detail"].get<std::string>().find("unreadable association request") == 0;
   EXPECT_TRUE(junk_seen) << dump;
 
   // The admin delete: DICOM Study Deleted (D) with the study, its patient and the count.
@@ -278,9 +280,14 @@ TEST(AuditTrail, RecordsEveryEventOfASessionWithItsFields) {
 // (DCMTK's own console appender wrote "E: ..." with no time).
 TEST(LogFile, ConsoleLinesAreStampedDcmtksIncluded) {
   const fs::path work = MakeTempDir("audit_console");
-  ServerProcess server(work / "data");
+  // --verbose: DCMTK's debug lines too (by default only its warnings, which
+  // a healthy session does not produce).
+  ServerProcess server(work / "data", {"--verbose"});
   ASSERT_TRUE(server.Start()) << server.Log();
   ASSERT_TRUE(SendJunkAssociationRequest(server.port()));
+  auto echo = RunCommand({"echoscu", "-to", "5", "-aec", "PACSCORE", "127.0.0.1", std::to_string(server.port())},
+                         {{"TCP_NODELAY", "1"}}, std::chrono::seconds(20));
+  EXPECT_EQ(echo.exit_code, 0) << echo.output;
   ASSERT_EQ(server.Stop(), 0) << server.Log();
   size_t lines = 0;
   EXPECT_GT(ExpectEveryLineStamped(server.Log(), lines), 0u) << server.Log();

@@ -122,7 +122,9 @@ void FillCheckAndRecover(const std::string& name, const std::string& min_free, b
   auto copies = dicom::WriteDistinctCopies(corpus, dir / "copies", 5);
   ASSERT_TRUE(copies.ok()) << copies.status().ToString();
 
-  ServerProcess server(tmpfs.dir() / "data", {"--codec", "none", "--min-free-space", min_free});
+  // Exports go through the running server into `dir`, outside the tmpfs.
+  ServerProcess server(tmpfs.dir() / "data",
+                       {"--codec", "none", "--min-free-space", min_free, "--admin-allow-dir", dir.string()});
   ASSERT_TRUE(server.Start()) << server.Log();
   std::vector<fs::path> acknowledged;
   size_t refused = 0;
@@ -243,12 +245,10 @@ TEST(ResourceLimitsTest, ALargeMultiFrameDatasetTakesLessThanTwiceItsSizeInMemor
   ASSERT_GT(idle_kib, 0);
   PushResult push = PushFolder(dir / "in", server.port());
   ASSERT_EQ(push.acknowledged.size(), 1u) << push.output << server.Log();
-  std::ifstream port_file(dir / "data" / "admin.port");
-  int admin_port = 0;
-  port_file >> admin_port;
-  auto idle = RunCommand({"curl", "-s", "-X", "POST", "http://127.0.0.1:" + std::to_string(admin_port) + "/wait-idle",
-                          "-d", "{\"timeout_ms\": 120000}"},
-                         {}, std::chrono::seconds(150));
+  auto idle =
+      RunCommand({"curl", "-s", "--unix-socket", (dir / "data" / "admin.sock").string(), "-X", "POST", "-H",
+                  "Content-Type: application/json", "http://localhost/wait-idle", "-d", "{\"timeout_ms\": 120000}"},
+                 {}, std::chrono::seconds(150));
   EXPECT_NE(idle.output.find("\"idle\":true"), std::string::npos) << idle.output;
   const long peak_kib = StatusKib(server.pid(), "VmHWM");
   const double ratio = static_cast<double>(peak_kib - idle_kib) * 1024.0 / static_cast<double>(*bytes);

@@ -19,6 +19,7 @@
 #include "pacs/base/log.h"
 #include "pacs/codecs/frame_codec.h"
 #include "pacs/dicom/background_encoder.h"
+#include "pacs/dicom/dicom_library.h"
 #include "pacs/dicom/dicom_server.h"
 #include "pacs/dicom/exporter.h"
 #include "pacs/dicom/frame_source.h"
@@ -194,6 +195,7 @@ int RunServe(const ServeFlags& flags) {
   if (!codec_policy.ok()) return Fail(codec_policy.status());
   codec_policy->verify_encode = !flags.no_verify_encode;
   if (flags.verbose) SetLogLevel(LogLevel::kDebug);
+  dicom::SetDcmtkLogVerbose(flags.verbose);
   if (!flags.log_file.empty())
     if (Status opened = SetLogFile(flags.log_file); !opened.ok()) return Fail(opened);
   if (Status opened = StartAuditTrail(flags); !opened.ok()) return Fail(opened);

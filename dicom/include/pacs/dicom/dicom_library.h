@@ -15,4 +15,8 @@ void InitDicomLibrary();
 // again after anything that reconfigures oflog.
 void RouteDcmtkLogging();
 
+// DCMTK's own lines from `debug` up (--verbose), or from warnings up (the
+// default).
+void SetDcmtkLogVerbose(bool verbose);
+
 }  // namespace pacs::dicom
