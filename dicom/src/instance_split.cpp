@@ -439,6 +439,15 @@ Result<engine::InstanceWrite> SplitInstance(DcmDataset& dataset, E_TransferSynta
   auto header = EncodeDatasetBytes(dataset, header_xfer, EGL_noChange);
   if (pixel_element) dataset.insert(pixel_element, true);
   if (!header.ok()) return header.status();
+  // What we keep must read back. DCMTK can take in a dataset that it then
+  // writes as bytes it cannot read again (an item whose elements outgrow its
+  // explicit length; found by fuzzing): refuse it rather than store it unreadable.
+  {
+    DcmDataset reread;
+    if (Status parsed = DecodeDataset(*header, header_xfer, reread); !parsed.ok())
+      return Status::InvalidArgument("the dataset's attributes do not survive being written out (" + parsed.message() +
+                                     "); nothing stored");
+  }
   w.header_bytes = std::move(*header);
   rec.header_size = w.header_bytes.size();
   rec.header_hash = engine::Sha256(AsBytes(w.header_bytes));
