@@ -53,7 +53,8 @@ Result<unsigned> ParseRoles(const std::string& text, const std::string& where) {
     else if (name == "admin")
       roles |= static_cast<unsigned>(TokenRole::kAdmin);
     else
-      return Status::InvalidArgument(where + ": unknown role '" + name + "' (roles: read, write, admin)");
+      return Status::InvalidArgument(
+          std::string(where).append(": unknown role '").append(name).append("' (roles: read, write, admin)"));
   }
   if (roles == 0) return Status::InvalidArgument(where + ": no role after the token (roles: read, write, admin)");
   return roles;

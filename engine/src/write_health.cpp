@@ -37,7 +37,7 @@ const char* ReasonName(rocksdb::BackgroundErrorReason reason) {
 }
 
 std::string Mib(uint64_t bytes) {
-  return std::to_string(bytes / (1024 * 1024)) + " MiB";
+  return std::to_string(bytes / (uint64_t{1024} * 1024)) + " MiB";
 }
 
 // Between two attempts at leaving read-only mode.

@@ -155,7 +155,7 @@ std::optional<HttpReply> CheckAdminRequest(const HttpRequest& request, const Tok
   return std::nullopt;
 }
 
-Result<std::unique_ptr<AdminServer>> AdminServer::Start(AdminServerOptions options, AdminHandler handler) {
+Result<std::unique_ptr<AdminServer>> AdminServer::Start(const AdminServerOptions& options, AdminHandler handler) {
   if (options.tcp_port >= 0 && (!options.tokens || options.tokens->size() == 0))
     return Status::InvalidArgument("the admin TCP port needs a token file (--admin-token-file)");
   auto shared = std::make_shared<AdminHandler>(std::move(handler));

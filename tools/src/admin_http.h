@@ -46,7 +46,7 @@ struct AdminServerOptions {
 // Start/Stop from one thread; the handler runs on many threads at once.
 class AdminServer {
  public:
-  static Result<std::unique_ptr<AdminServer>> Start(AdminServerOptions options, AdminHandler handler);
+  static Result<std::unique_ptr<AdminServer>> Start(const AdminServerOptions& options, AdminHandler handler);
   // 0 when there is no TCP port.
   uint16_t tcp_port() const { return tcp_ ? tcp_->port() : 0; }
   // Stops both listeners; requests already running finish first.

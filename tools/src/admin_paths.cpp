@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -51,13 +52,12 @@ Result<AllowedFolders> AllowedFolders::Resolve(const std::vector<std::string>& f
 
 bool AllowedFolders::Contains(const fs::path& resolved) const {
   const std::string text = resolved.string();
-  for (const auto& folder : folders_) {
+  return std::any_of(folders_.begin(), folders_.end(), [&text](const fs::path& folder) {
     const std::string base = folder.string();
     if (text == base) return true;
     const std::string prefix = base.back() == '/' ? base : base + "/";
-    if (text.compare(0, prefix.size(), prefix) == 0) return true;
-  }
-  return false;
+    return text.compare(0, prefix.size(), prefix) == 0;
+  });
 }
 
 Result<fs::path> AllowedFolders::Inside(const std::string& path, const std::string& what) const {

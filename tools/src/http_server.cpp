@@ -40,7 +40,7 @@ struct ServerState {
   CondVar handlers_done;
   size_t running_handlers GUARDED_BY(mutex) = 0;
 
-  HttpReply Call(const HttpRequest& request) {
+  HttpReply Call(const HttpRequest& request) const {
     try {
       return handler(request);
     } catch (const std::exception& e) {

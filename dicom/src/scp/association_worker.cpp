@@ -106,7 +106,7 @@ OFCondition AssociationWorker::negotiateAssociation() {
   if (ASC_countAcceptedPresentationContexts(assoc_->params) == 0)
     refusal_ = context_.access.RefuseForServices(*grant_, refused);  // sent instead of "no presentation contexts"
   else
-    context_.access.NoteRefusedContexts(*grant_, refused);
+    AccessControl::NoteRefusedContexts(*grant_, refused);
   return cond;
 }
 
