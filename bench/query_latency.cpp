@@ -213,6 +213,15 @@ int main(int argc, char** argv) {
        }},
   };
 
+  // The same `n` queries of a kind for every mode (a fixed seed).
+  auto make_queries = [n](const auto& kind) {
+    std::mt19937_64 rng(42);
+    std::vector<Query> queries;
+    queries.reserve(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) queries.push_back(kind.make(rng));
+    for (auto& q : queries) q.kind = kind.name;
+    return queries;
+  };
   bool interleaved = false;
   for (int i = 1; i < argc; ++i) interleaved = interleaved || std::strcmp(argv[i], "--interleaved") == 0;
   if (interleaved) {
@@ -220,11 +229,7 @@ int main(int argc, char** argv) {
     std::printf("|---|---|---|---|---|---|---|---|\n");
     for (const auto& kind : kinds) {
       if (kind.name.find(only) == std::string::npos) continue;
-      std::mt19937_64 rng(42);
-      std::vector<Query> queries;
-      queries.reserve(static_cast<size_t>(n));
-      for (int i = 0; i < n; ++i) queries.push_back(kind.make(rng));
-      for (auto& q : queries) q.kind = kind.name;
+      const std::vector<Query> queries = make_queries(kind);
       Server server;
       if (!server.Start(binary, data)) {
         std::fprintf(stderr, "query_latency: the server did not start\n");
@@ -262,11 +267,7 @@ int main(int argc, char** argv) {
   for (const bool reuse : {false, true}) {
     for (const auto& kind : kinds) {
       if (kind.name.find(only) == std::string::npos) continue;
-      std::mt19937_64 rng(42);
-      std::vector<Query> queries;
-      queries.reserve(static_cast<size_t>(n));
-      for (int i = 0; i < n; ++i) queries.push_back(kind.make(rng));
-      for (auto& q : queries) q.kind = kind.name;
+      const std::vector<Query> queries = make_queries(kind);
       Server server;
       EvictPageCache(data);
       if (!server.Start(binary, data)) {

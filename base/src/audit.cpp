@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pacs/base/log.h"
+#include "utc_timestamp.h"
 
 namespace pacs::audit {
 namespace {
@@ -90,19 +91,6 @@ Action DefaultAction(EventId id) {
   }
 }
 
-// 2026-01-02T03:04:05.678Z, as the log lines write it.
-std::string UtcNow() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t secs = std::chrono::system_clock::to_time_t(now);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char stamp[40];
-  const size_t n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(stamp + n, sizeof stamp - n, ".%03dZ", static_cast<int>(ms));
-  return stamp;
-}
-
 // The installed trail. Never destroyed: threads may audit during exit.
 struct Installed {
   Mutex mutex;
@@ -136,7 +124,7 @@ std::string FormatEvent(const Event& event, std::string_view default_our_ae) {
   using Json = nlohmann::ordered_json;
   const Code code = EventCode(event.id);
   Json line;
-  line["time"] = UtcNow();
+  line["time"] = UtcTimestamp(std::chrono::system_clock::now());  // as the log lines write it
   line["event"] = {{"code", code.code}, {"name", code.name}};
   const Code type = TypeCode(event.type);
   if (type.code != nullptr) line["type"] = {{"code", type.code}, {"name", type.name}};

@@ -1,5 +1,7 @@
 #include "pacs/base/log.h"
 
+#include "utc_timestamp.h"
+
 #include <spdlog/formatter.h>
 #include <spdlog/logger.h>
 #include <spdlog/sinks/basic_file_sink.h>
@@ -41,18 +43,6 @@ const char* LevelName(spdlog::level::level_enum level) {
     default:
       return "ERROR";
   }
-}
-
-// 2026-01-02T03:04:05.678Z
-std::string UtcTimestamp(spdlog::log_clock::time_point time) {
-  const std::time_t secs = spdlog::log_clock::to_time_t(time);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char stamp[40];
-  const size_t n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(stamp + n, sizeof stamp - n, ".%03dZ", static_cast<int>(ms));
-  return stamp;
 }
 
 // spdlog 1.10 has no JSON formatter, and its pattern formatter writes local
@@ -131,6 +121,18 @@ LogFormat GetLogFormat() {
 
 void Log(LogLevel level, std::string_view message) {
   Logger().log(ToSpdlog(level), spdlog::string_view_t(message.data(), message.size()));
+}
+
+// spdlog's log_clock is std::chrono::system_clock.
+std::string UtcTimestamp(std::chrono::system_clock::time_point time) {
+  const std::time_t secs = std::chrono::system_clock::to_time_t(time);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char stamp[40];
+  const size_t n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(stamp + n, sizeof stamp - n, ".%03dZ", static_cast<int>(ms));
+  return stamp;
 }
 
 }  // namespace pacs
