@@ -15,6 +15,7 @@
 
 #include "codec_common.h"
 #include "codec_factories.h"
+#include "j2k_header_check.h"
 #include "pacs/codecs/pixel_scan.h"
 
 namespace pacs::codecs::internal {
@@ -122,6 +123,9 @@ class Htj2kCodec final : public FrameCodec {
 
   Result<std::vector<uint8_t>> Decode(const FrameInfo& info, std::span<const uint8_t> codestream_bytes) const override {
     if (codestream_bytes.empty()) return Status::Corruption(std::string(kName) + " codestream is empty");
+    // OpenJPH trusts the headers (j2k_header_check.h): they are checked first.
+    if (Status headers = CheckJ2kHeaders(codestream_bytes); !headers.ok())
+      return Status::Corruption("HTJ2K decoding into " + Describe(info) + " refused: " + headers.message());
     ConfigureOpenJphMessages();
     try {
       ojph::mem_infile in;

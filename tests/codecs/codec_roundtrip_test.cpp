@@ -3,6 +3,7 @@
 // BitsStored, degenerate sizes, colour layouts).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -232,6 +233,41 @@ TEST_P(CodecErrors, GeometryMismatchIsCorruption) {
   other = info;
   other.bits_allocated = 8, other.bits_stored = 8;
   EXPECT_FALSE(codec->Decode(other, *encoded).ok());
+}
+
+// JPEG 2000 main headers with values outside ISO/IEC 15444-1's ranges: OpenJPH
+// 0.9.0 divides by a zero tile size and assert()s on code-block exponents
+// (found by fuzz_codec_decode), so the wrapper must refuse them first.
+TEST_P(CodecErrors, DamagedJ2kMainHeaderIsRefusedNotFatal) {
+  if (GetParam() == CodecId::kJpegLs) GTEST_SKIP() << "JPEG 2000 markers only";
+  const auto codec = MakeCodec(GetParam());
+  const FrameInfo info = Grey(16, 24, 16, 12);
+  const auto encoded = codec->Encode(info, MakeFrame(info, Pattern::kSmooth));
+  ASSERT_TRUE(encoded.ok());
+  ASSERT_GT(encoded->size(), 64U);
+  ASSERT_EQ((*encoded)[2], 0xFF);
+  ASSERT_EQ((*encoded)[3], 0x51);  // SIZ right after SOC
+
+  std::vector<uint8_t> zero_tile = *encoded;
+  std::fill(zero_tile.begin() + 24, zero_tile.begin() + 32, 0);  // XTsiz, YTsiz
+  const auto tile_result = codec->Decode(info, zero_tile);
+  ASSERT_FALSE(tile_result.ok());
+  EXPECT_EQ(tile_result.status().code(), StatusCode::kCorruption) << tile_result.status().ToString();
+
+  // COD: marker, Lcod, Scod, SGcod (4 bytes), then SPcod: levels, xcb, ycb.
+  std::vector<uint8_t> big_block = *encoded;
+  size_t cod = 0;
+  for (size_t i = 4; i + 11 < big_block.size() && cod == 0; ++i)
+    if (big_block[i] == 0xFF && big_block[i + 1] == 0x52) cod = i;
+  ASSERT_NE(cod, 0U) << "no COD marker in the main header";
+  big_block[cod + 10] = 9;  // xcb: 2^(9+2) = 2048 columns, above 2^10
+  big_block[cod + 11] = 9;
+  const auto block_result = codec->Decode(info, big_block);
+  ASSERT_FALSE(block_result.ok());
+  EXPECT_EQ(block_result.status().code(), StatusCode::kCorruption) << block_result.status().ToString();
+
+  // The untouched codestream still decodes.
+  EXPECT_TRUE(codec->Decode(info, *encoded).ok());
 }
 
 TEST_P(CodecErrors, AcceptsMisalignedInput) {
