@@ -25,7 +25,7 @@ class BitReader {
  public:
   BitReader(const uint8_t* begin, const uint8_t* end) : pos_(begin), end_(end) { FindFastLimit(); }
 
-  // At least 57 valid bits afterwards, unless the coded data ended.
+  // At least 56 valid bits afterwards, unless the coded data ended.
   PACS_JLS_INLINE void Refill() {
     if (pos_ + 8 <= fast_limit_) {
       uint64_t word;
@@ -87,16 +87,39 @@ class BitReader {
   // The common case of a Golomb code (A.5.3) with remainder k: fewer than
   // `max_high` leading zeros, the whole code within the loaded bits. Sets
   // `mapped` and returns true, or reads nothing and returns false.
+  // 0 <= k <= 31.
   PACS_JLS_INLINE bool TryReadGolomb(int32_t k, int32_t max_high, int32_t& mapped) {
     RefillAlways();
     const int zeros = __builtin_clzll(cache_ | 1);
-    if (zeros >= max_high || zeros + 1 + k > valid_) return false;
-    const uint64_t rest = (cache_ << zeros) << 1;
-    mapped = (zeros << k) | static_cast<int32_t>((rest >> 1) >> (63 - k));  // k = 0: no bits
-    cache_ = rest << k;
-    valid_ -= zeros + 1 + k;
+    // The code is `zeros` 0 bits, a 1 bit and k bits: read as one number of
+    // `length` bits it is 2^k + the k bits. length <= valid_ <= 63.
+    const int length = zeros + 1 + k;
+    if (zeros >= max_high || length > valid_) return false;
+    mapped =
+        static_cast<int32_t>((static_cast<uint32_t>(zeros - 1) << k) + static_cast<uint32_t>(cache_ >> (64 - length)));
+    cache_ <<= length;
+    valid_ -= length;
     return true;
   }
+
+  // The number of 1 bits before the first 0 bit, if that 0 bit and `more`
+  // bits after it are loaded (ones < 64), else -1. Reads nothing.
+  PACS_JLS_INLINE int PeekOnes(int more) const {
+    const int ones = __builtin_clzll(~cache_ | 1);
+    return ones + 1 + more <= valid_ ? ones : -1;
+  }
+
+  // Skips `count` bits (1 <= count <= valid_) and returns the `bits` bits
+  // after them (0 <= bits, count + bits <= valid_).
+  PACS_JLS_INLINE uint32_t SkipAndReadBits(int count, int bits) {
+    const uint64_t rest = cache_ << count;
+    cache_ = rest << bits;
+    valid_ -= count + bits;
+    return static_cast<uint32_t>((rest >> 1) >> (63 - bits));  // bits = 0: 0
+  }
+
+  // The cache has at least 32 valid bits unless the data ended.
+  PACS_JLS_INLINE void RefillForRun() { RefillAlways(); }
 
   // The number of 0 bits before the next 1 bit, which is consumed too.
   PACS_JLS_INLINE int32_t ReadUnary() {
@@ -151,8 +174,10 @@ class BitReader {
 
   __attribute__((noinline)) static int32_t SlowReadUnary(BitReader& reader) { return reader.ReadUnarySlow(); }
 
+  // Fills to 56..63 bits (at most 63: a code of all the loaded bits is then
+  // shifted out with a count below 64).
   void RefillSlow() {
-    while (valid_ <= 56) {
+    while (valid_ <= 55) {
       if (pos_ >= end_) {
         exhausted_ = true;
         break;

@@ -33,25 +33,46 @@ constexpr int kRegularContexts = 365;
 constexpr int32_t kMaxK = 16;                  // CharLS refuses k >= 16
 constexpr int32_t kContextSumLimit = 1 << 24;  // and context sums of 2^24
 
+// The statistics of the 365 regular mode contexts, one array per field
+// (indexed with the context number in the addressing mode, no multiply).
 // k (A.5.1) is kept with the statistics it derives from, computed when they
 // change: a sample then loads it instead of computing it from A and N on its
 // serial chain (the update is off that chain unless the next sample has the
 // same context). N is at most RESET (<= 65535), C within [-128, 127].
-struct RegularContext {
-  int32_t a, b;
-  int16_t c;
-  uint16_t n;
-  int32_t k;
+// The quantisation table of the line decoder follows them, so that one base
+// register addresses both.
+constexpr int32_t kNearTableReach = 4095;
+struct RegularContexts {
+  int32_t a[kRegularContexts];
+  int32_t b[kRegularContexts];
+  int32_t c[kRegularContexts];
+  int32_t n[kRegularContexts];
+  int32_t k[kRegularContexts];
+  // Q(d) at quantize[d + kNearTableReach] for |d| <= min(T3, 4095) (up to
+  // 12 bits every difference of two samples).
+  int8_t quantize[2 * kNearTableReach + 1];
 };
 struct RunContext {
   int32_t a, n, nn;
 };
 
+// The sum of the run segments 2^J[r] for r < index: the length of a run
+// coded as `index` 1 bits from run index 0 (A.7.1.1).
+constexpr std::array<int32_t, 33> kRunPrefix = [] {
+  std::array<int32_t, 33> prefix{};
+  for (int r = 0; r < 32; ++r)
+    prefix[static_cast<size_t>(r) + 1] = prefix[static_cast<size_t>(r)] + (1 << kRunOrder[r]);
+  return prefix;
+}();
+
 // The Golomb parameter: the smallest k with n * 2^k >= a (A.5.1), without
 // branches. n >= 1; a >= 0 (A halves down to 0 after a run of zero errors).
+// The top bit of a | n is a's if a >= n, else n's: the first guess is 0 or
+// the difference of the bit lengths, at most one too small.
 PACS_JLS_INLINE int32_t GolombK(int32_t n, int32_t a) {
-  const int32_t k = std::max(0, __builtin_clz(static_cast<uint32_t>(n)) - __builtin_clz(static_cast<uint32_t>(a) | 1u));
-  return k + static_cast<int32_t>((static_cast<uint64_t>(n) << k) < static_cast<uint64_t>(a));
+  const auto un = static_cast<uint32_t>(n), ua = static_cast<uint32_t>(a);
+  const int32_t k = __builtin_clz(un) - __builtin_clz(ua | un);
+  return k + static_cast<int32_t>((static_cast<uint64_t>(un) << k) < ua);
 }
 
 // Data-dependent choices as conditional moves. GCC turns the choices of
@@ -117,12 +138,19 @@ class ScanState {
       const int32_t index = d + lut_offset_;  // 0 .. 2 * lut_offset_
       quantize_[static_cast<size_t>(index)] = static_cast<int8_t>(QuantizeSlow(d));
     }
+    const int32_t reach = std::min(lut_offset_, kNearTableReach);
+    std::memcpy(regular_.quantize + kNearTableReach - reach, quantize_.data() + lut_offset_ - reach,
+                2 * static_cast<size_t>(reach) + 1);
     Reset();
   }
 
   void Reset() {
     const int32_t initial_a = std::max(2, (p_.range + 32) / 64);
-    for (RegularContext& context : regular_) context = {initial_a, 0, 0, 1, GolombK(1, initial_a)};
+    std::fill_n(regular_.a, kRegularContexts, initial_a);
+    std::fill_n(regular_.b, kRegularContexts, 0);
+    std::fill_n(regular_.c, kRegularContexts, 0);
+    std::fill_n(regular_.n, kRegularContexts, 1);
+    std::fill_n(regular_.k, kRegularContexts, GolombK(1, initial_a));
     run_[0] = {initial_a, 1, 0};
     run_[1] = {initial_a, 1, 0};
   }
@@ -130,7 +158,10 @@ class ScanState {
   const ScanParameters& params() const { return p_; }
   // Q(d) for d in [-T3, T3].
   const int8_t* quantize() const { return quantize_.data() + lut_offset_; }
-  RegularContext* regular() { return regular_; }
+  // Whether RegularContexts::quantize covers [-T3, T3] (or, up to 12 bits,
+  // every difference).
+  bool near_table_covers() const { return lut_offset_ <= kNearTableReach; }
+  RegularContexts* regular() { return &regular_; }
   RunContext* run() { return run_; }
 
  private:
@@ -149,7 +180,7 @@ class ScanState {
   ScanParameters p_;
   int32_t lut_offset_;
   std::vector<int8_t> quantize_;
-  RegularContext regular_[kRegularContexts];
+  RegularContexts regular_;
   RunContext run_[2];
 };
 
@@ -188,6 +219,14 @@ struct LosslessTraits {
   static constexpr bool kLossless = true;
 };
 
+// The state the out-of-line slow paths work on: a copy, so that the line
+// loop's own state never has its address taken (see BitReader).
+struct SlowState {
+  BitReader reader;
+  int32_t run_index;
+  bool failed;
+};
+
 // The decoding of one line (or one line of pixels in sample interleave),
 // with the reader and the run index in locals.
 template <class Traits>
@@ -208,8 +247,12 @@ class LineDecoder {
 
   // Q(d) of A.3.3 (with NEAR).
   PACS_JLS_INLINE int32_t Quantize(int32_t d) const {
+    if constexpr (Traits::kLossless) {  // the table beside the contexts covers [-T3, T3]
+      if constexpr (Traits::kBits <= kFullTableBits) return regular_->quantize[d + kNearTableReach];
+      return regular_->quantize[Max(-t3_, Min(t3_, d)) + kNearTableReach];
+    }
     if constexpr (Traits::kBits <= kFullTableBits) return quantize_[d];
-    return quantize_[std::clamp(d, -t3_, t3_)];
+    return quantize_[Max(-t3_, Min(t3_, d))];
   }
 
   // CharLS's correction (for MAXVAL = 2^n - 1 a clamp to [0, MAXVAL]); the
@@ -226,9 +269,9 @@ class LineDecoder {
     if (t_.mask) return (predicted + error) & t_.max_value;
     const auto step = static_cast<uint32_t>(2 * t_.near + 1);
     auto value = static_cast<int32_t>(static_cast<uint32_t>(predicted) + static_cast<uint32_t>(error) * step);
-    if (value < -t_.near) {
+    if (__builtin_expect(value < -t_.near, 0)) {
       value = static_cast<int32_t>(static_cast<uint32_t>(value) + static_cast<uint32_t>(t_.range) * step);
-    } else if (value > t_.max_value + t_.near) {
+    } else if (__builtin_expect(value > t_.max_value + t_.near, 0)) {
       value = static_cast<int32_t>(static_cast<uint32_t>(value) - static_cast<uint32_t>(t_.range) * step);
     }
     return CorrectPrediction(value);
@@ -237,24 +280,40 @@ class LineDecoder {
   // A.5.3: a limited-length Golomb code. Reading past the coded data fails,
   // except (as in CharLS, whose table lookup peeks a byte) for the last bits
   // of a regular mode code of at most 8 bits (`short_code_may_overrun`).
-  PACS_JLS_INLINE int32_t DecodeMapped(int32_t k, int32_t limit, bool short_code_may_overrun) {
-    if (__builtin_expect(reader.overrun(), 0)) {
-      failed = true;
+  // Out of line, on a copy of the reader (see BitReader): the common codes
+  // are read by BitReader::TryReadGolomb.
+  __attribute__((noinline)) static int32_t DecodeMappedSlow(SlowState* state, int32_t k, int32_t limit, int32_t qbpp,
+                                                            bool short_code_may_overrun) {
+    BitReader& r = state->reader;
+    if (r.overrun()) {
+      state->failed = true;
       return 0;
     }
-    const int32_t high = reader.ReadUnary();
+    const int32_t high = r.ReadUnary();
     int32_t mapped;
-    if (__builtin_expect(high >= limit - (t_.qbpp + 1), 0)) {
-      mapped = static_cast<int32_t>(reader.ReadBits(t_.qbpp)) + 1;
+    if (high >= limit - (qbpp + 1)) {
+      mapped = static_cast<int32_t>(r.ReadBits(qbpp)) + 1;
       short_code_may_overrun = false;
     } else if (k == 0) {
       mapped = high;
     } else {
       // Wraps like CharLS's int arithmetic for the large k of corrupt run
       // interruption contexts (regular mode keeps k below 16).
-      mapped = static_cast<int32_t>((static_cast<uint32_t>(high) << k) + reader.ReadBits(k));
+      mapped = static_cast<int32_t>((static_cast<uint32_t>(high) << k) + r.ReadBits(k));
     }
-    if (__builtin_expect(reader.overrun(), 0) && !(short_code_may_overrun && high + 1 + k <= 8)) failed = true;
+    if (r.overrun() && !(short_code_may_overrun && high + 1 + k <= 8)) state->failed = true;
+    return mapped;
+  }
+
+  // The mapped error of a Golomb code with parameter k, reading at most
+  // limit bits.
+  PACS_JLS_INLINE int32_t ReadMapped(int32_t k, int32_t limit, bool short_code_may_overrun) {
+    int32_t mapped;
+    if (__builtin_expect(reader.TryReadGolomb(k, limit - (t_.qbpp + 1), mapped), 1)) return mapped;
+    SlowState state{reader, run_index, false};
+    mapped = DecodeMappedSlow(&state, k, limit, t_.qbpp, short_code_may_overrun);
+    reader = state.reader;
+    failed |= state.failed;
     return mapped;
   }
 
@@ -262,23 +321,30 @@ class LineDecoder {
   // interleave) and the MED prediction.
   PACS_JLS_INLINE int32_t DecodeRegular(int32_t q, int32_t predicted) {
     const int32_t sign = q >> 31;
-    RegularContext& context = regular_[(q ^ sign) - sign];
-    const int32_t k = context.k;
-    const int32_t a = context.a, b = context.b, c = context.c, n = context.n;
+    const size_t index = static_cast<uint32_t>((q ^ sign) - sign);
+    RegularContexts& contexts = *regular_;
+    const int32_t k = contexts.k[index];
     if (__builtin_expect(k >= kMaxK, 0)) {
       failed = true;
       return 0;
     }
+    const int32_t a = contexts.a[index], b = contexts.b[index], c = contexts.c[index], n = contexts.n[index];
     const int32_t corrected = CorrectPrediction(predicted + ((c ^ sign) - sign));
-    int32_t mapped;
-    if (!reader.TryReadGolomb(k, t_.limit - (t_.qbpp + 1), mapped)) mapped = DecodeMapped(k, t_.limit, true);
+    const int32_t mapped = ReadMapped(k, t_.limit, true);
     // An error above 65535 (CharLS refuses it) maps above 131070.
     if (__builtin_expect(static_cast<uint32_t>(mapped) > 131070u, 0)) {
       failed = true;
       return 0;
     }
-    int32_t error = (mapped >> 1) ^ -(mapped & 1);
-    if (k == 0 && t_.near == 0) error ^= (2 * b + n - 1) >> 31;
+    // The error is (mapped >> 1) ^ -(mapped & 1), inverted for k = 0 when
+    // 2B + N - 1 < 0 (lossless only, A.5.2); `flip` also applies the sign
+    // of the context: flipped = error ^ sign, and the error with the sign
+    // applied is flipped - sign.
+    int32_t flip = sign;
+    if (t_.near == 0) flip ^= ((2 * b + n - 1) >> 31) & ((k - 1) >> 31);
+    const int32_t flipped = (mapped >> 1) ^ (-(mapped & 1) ^ flip);
+    const int32_t error = flipped ^ sign;
+    const int32_t signed_error = flipped - sign;
 
     int32_t new_a = a + std::abs(error);
     int32_t new_b = b + error * (2 * t_.near + 1);
@@ -291,14 +357,19 @@ class LineDecoder {
       }
     }
     // Halving at N = RESET (once in RESET uses of a context) by a shift
-    // count, not a branch.
-    const int halve = n == t_.reset ? 1 : 0;
+    // count, not a branch (with RESET 64, N <= 64: N >> 6).
+    int halve;
+    if constexpr (Traits::kLossless) {
+      halve = n >> 6;
+    } else {
+      halve = n == t_.reset ? 1 : 0;
+    }
     new_a >>= halve;
     new_b >>= halve;
     const int32_t new_n = (n >> halve) + 1;
-    // The bias update of A.6.2 by masks (its outcome is data dependent): at
-    // most one of `down` and `up` holds, since N >= 1. |B| < 2^25: no
-    // overflow.
+    // The bias update of A.6.2 by conditional moves (its outcome is data
+    // dependent): at most one of `down` and `up` holds, since N >= 1. |B| <
+    // 2^25: no overflow.
     const int32_t raised = new_b + new_n;
     const int32_t step = static_cast<int32_t>(new_b > 0) - static_cast<int32_t>(raised <= 0);
     const int32_t b_down = Max(raised, 1 - new_n);
@@ -306,31 +377,62 @@ class LineDecoder {
     new_b = SelectIfNotPositive(raised, b_down, SelectIfPositive(new_b, b_up, new_b));
     // C moves by one within [-128, 127].
     const int32_t new_c = Max(-128, Min(127, c + step));
-    context.a = new_a;
-    context.b = new_b;
-    context.c = static_cast<int16_t>(new_c);
-    context.n = static_cast<uint16_t>(new_n);
-    context.k = GolombK(new_n, new_a);
-    return Reconstruct(corrected, (error ^ sign) - sign);
+    contexts.a[index] = new_a;
+    contexts.b[index] = new_b;
+    contexts.c[index] = new_c;
+    contexts.n[index] = new_n;
+    contexts.k[index] = GolombK(new_n, new_a);
+    return Reconstruct(corrected, signed_error);
   }
 
-  // A.7.1.1: the length of a run of at most `remaining` samples.
+  // A.7.1.1: the length of a run of at most `remaining` samples. The
+  // common case (the run ends inside the line, its code is loaded, the run
+  // index stays below 32) counts the 1 bits at once; the sum of their
+  // segments is a difference of prefix sums.
   PACS_JLS_INLINE int32_t DecodeRunLength(int32_t remaining) {
-    int32_t length = 0;
-    if (__builtin_expect(reader.overrun(), 0)) {
-      failed = true;
+    reader.RefillForRun();
+    const int ones = reader.PeekOnes(15);
+    if (__builtin_expect(ones >= 0, 1)) {
+      const int32_t end_index = run_index + ones;
+      if (__builtin_expect(end_index < 32, 1)) {
+        const int32_t length = kRunPrefix[static_cast<size_t>(end_index)] - kRunPrefix[static_cast<size_t>(run_index)];
+        if (__builtin_expect(length < remaining, 1)) {
+          run_index = end_index;
+          const int32_t total = length + static_cast<int32_t>(reader.SkipAndReadBits(ones + 1, kRunOrder[end_index]));
+          if (__builtin_expect(total > remaining, 0)) {
+            failed = true;
+            return 0;
+          }
+          return total;
+        }
+      }
+    }
+    SlowState state{reader, run_index, false};
+    const int32_t length = DecodeRunLengthSlow(&state, remaining);
+    reader = state.reader;
+    run_index = state.run_index;
+    failed |= state.failed;
+    return length;
+  }
+
+  __attribute__((noinline)) static int32_t DecodeRunLengthSlow(SlowState* state, int32_t remaining) {
+    BitReader& r = state->reader;
+    int32_t& run_index = state->run_index;
+    if (r.overrun()) {
+      state->failed = true;
       return 0;
     }
-    while (reader.ReadBit()) {
+    int32_t length = 0;
+    while (r.ReadBit()) {
       const int32_t segment = 1 << kRunOrder[run_index];
       const int32_t count = std::min(segment, remaining - length);
       length += count;
       if (count == segment) run_index = std::min(31, run_index + 1);
       if (length == remaining) return length;
     }
-    if (kRunOrder[run_index] > 0) length += static_cast<int32_t>(reader.ReadBits(kRunOrder[run_index]));
-    if (__builtin_expect(length > remaining || reader.overrun(), 0)) {
-      failed = true;
+    if (kRunOrder[run_index] > 0) length += static_cast<int32_t>(r.ReadBits(kRunOrder[run_index]));
+    if (length > remaining || r.overrun()) {
+      state->failed = true;
       return 0;
     }
     return length;
@@ -339,24 +441,20 @@ class LineDecoder {
   // A.7.2: the error of a run interruption sample with run context `type`.
   PACS_JLS_INLINE int32_t DecodeInterruptionError(int32_t type) {
     RunContext& context = run_[type];
-    const int64_t temp = static_cast<int64_t>(context.a) + static_cast<int64_t>(context.n >> 1) * type;
-    int32_t k = 0;
-    for (int64_t n_test = context.n; n_test < temp; n_test <<= 1) ++k;
-    // CharLS has no limit here (a k of 32 or more fails its assertions).
-    if (__builtin_expect(k > 31, 0)) {
-      failed = true;
-      return 0;
-    }
-    const int32_t mapped = DecodeMapped(k, t_.limit - kRunOrder[run_index] - 1, false);
+    // A < 2^30 (checked below), N <= 65535: no overflow, and k <= 31.
+    const int32_t temp = context.a + (context.n >> 1) * type;
+    const int32_t k = GolombK(context.n, temp);
+    const int32_t mapped = ReadMapped(k, t_.limit - kRunOrder[run_index] - 1, false);
     if (__builtin_expect(mapped < 0 || mapped > (1 << 30), 0)) {  // only corrupt data gets here
       failed = true;
       return 0;
     }
     const int32_t value = mapped + type;
     const int32_t map = value & 1;
-    const int32_t magnitude = (value + map) / 2;
-    const int32_t error = ((k != 0 || 2 * context.nn >= context.n) == (map != 0)) ? -magnitude : magnitude;
-    if (error < 0) ++context.nn;
+    const int32_t magnitude = (value + map) >> 1;
+    const bool negative = (k != 0 || 2 * context.nn >= context.n) == (map != 0);
+    const int32_t error = negative ? -magnitude : magnitude;
+    context.nn += negative && magnitude != 0 ? 1 : 0;
     context.a += (mapped + 1 - type) >> 1;
     if (__builtin_expect(context.a >= (1 << 30), 0)) {  // only corrupt data gets here
       failed = true;
@@ -372,37 +470,56 @@ class LineDecoder {
   }
 
   PACS_JLS_INLINE int32_t DecodeInterruption(int32_t ra, int32_t rb) {
-    if (std::abs(ra - rb) <= t_.near) return Reconstruct(ra, DecodeInterruptionError(1));
-    const int32_t error = DecodeInterruptionError(0);
-    return Reconstruct(rb, rb - ra < 0 ? -error : error);
+    const int32_t type = std::abs(ra - rb) <= t_.near ? 1 : 0;
+    const int32_t error = DecodeInterruptionError(type);
+    // Type 1: predicted by a; type 0: by b, the error's sign that of b - a.
+    const int32_t predicted = type != 0 ? ra : rb;
+    const int32_t flip = type == 0 && rb - ra < 0 ? -1 : 0;
+    return Reconstruct(predicted, (error ^ flip) - flip);
   }
 
   PACS_JLS_INLINE void EndRunInterruption() { run_index = std::max(0, run_index - 1); }
 
-  // One line of one component (interleave none and line), decoded in place:
-  // `line` holds the line above and each sample overwrites its b once
-  // decoded, so that c (the previous b) and a (the previous sample) stay in
-  // registers. `gradients` holds 81 * Q1 + 9 * Q2 of each sample, from the
-  // line above; `rc` is the c of sample 0, whose a is its b.
-  PACS_JLS_INLINE void DecodeLine(uint16_t* line, const int16_t* gradients, int32_t rc, int32_t width) {
-    int32_t i = 0;
-    int32_t ra = line[0];
-    while (i < width) {
-      const int32_t rb = line[i];
-      const int32_t q = gradients[i] + Quantize(rc - ra);
-      if (__builtin_expect(q != 0, 1)) {
+  // `count` samples of `value` from `at`, written 16 at a time: the line
+  // buffer has room behind the line for what is written past the run.
+  PACS_JLS_INLINE static void FillRun(uint16_t* at, int32_t count, int32_t value) {
+    using Vector = uint16_t __attribute__((vector_size(32)));
+    const Vector fill = Vector{} + static_cast<uint16_t>(value);
+    for (int32_t i = 0; i < count; i += 16) std::memcpy(at + i, &fill, sizeof fill);
+  }
+
+  // One line of one component (interleave none and line) into `line`;
+  // `above` is the line above, `gradients` holds 81 * Q1 + 9 * Q2 of each
+  // sample, from the line above; `rc` is the c of sample 0, whose a is its
+  // b. c (the previous b) and a (the previous sample) stay in registers.
+  PACS_JLS_INLINE void DecodeLine(const uint16_t* above, uint16_t* line, const int16_t* gradients, int32_t rc,
+                                  int32_t width) {
+    // A negative index counting up to 0 from the ends of the lines: one
+    // register for the position, no compare with the width.
+    above += width;
+    line += width;
+    gradients += width;
+    intptr_t i = -static_cast<intptr_t>(width);
+    int32_t ra = above[i];
+    while (i < 0) {
+      // Regular mode samples in a loop of their own, so that the register
+      // allocator favours it over the run mode code.
+      int32_t q;
+      for (;;) {
+        const int32_t rb = above[i];
+        q = gradients[i] + Quantize(rc - ra);
+        if (__builtin_expect(q == 0, 0)) break;
         ra = DecodeRegular(q, Median(ra, rb, rc));
         line[i] = static_cast<uint16_t>(ra);
         rc = rb;
-        ++i;
-        continue;
+        if (++i == 0) return;
       }
-      const int32_t run = DecodeRunLength(width - i);
+      const int32_t run = DecodeRunLength(static_cast<int32_t>(-i));
       if (failed) return;
-      std::fill_n(line + i, run, static_cast<uint16_t>(ra));
+      FillRun(line + i, run, ra);
       i += run;
-      if (i < width) {
-        rc = line[i];
+      if (i < 0) {
+        rc = above[i];
         ra = DecodeInterruption(ra, rc);
         line[i] = static_cast<uint16_t>(ra);
         EndRunInterruption();
@@ -413,14 +530,15 @@ class LineDecoder {
   }
 
   // One line of pixels of `components` (3 or 4) interleaved components,
-  // each decoded in place as in DecodeLine.
-  PACS_JLS_INLINE void DecodePixelLine(uint16_t* const* lines, const int16_t* const* gradients, const int32_t* rc0,
-                                       int components, int32_t width) {
+  // as in DecodeLine.
+  PACS_JLS_INLINE void DecodePixelLine(const uint16_t* const* above, uint16_t* const* lines,
+                                       const int16_t* const* gradients, const int32_t* rc0, int components,
+                                       int32_t width) {
     int32_t i = 0;
     int32_t q[4];
     int32_t ra[4], rc[4];
     for (int c = 0; c < components; ++c) {
-      ra[c] = lines[c][0];
+      ra[c] = above[c][0];
       rc[c] = rc0[c];
     }
     while (i < width) {
@@ -431,7 +549,7 @@ class LineDecoder {
       }
       if (any != 0) {
         for (int c = 0; c < components; ++c) {
-          const int32_t rb = lines[c][i];
+          const int32_t rb = above[c][i];
           ra[c] = DecodeRegular(q[c], Median(ra[c], rb, rc[c]));
           lines[c][i] = static_cast<uint16_t>(ra[c]);
           rc[c] = rb;
@@ -442,13 +560,13 @@ class LineDecoder {
       }
       const int32_t run = DecodeRunLength(width - i);
       if (failed) return;
-      for (int c = 0; c < components; ++c) std::fill_n(lines[c] + i, run, static_cast<uint16_t>(ra[c]));
+      for (int c = 0; c < components; ++c) FillRun(lines[c] + i, run, ra[c]);
       i += run;
       if (i < width) {
         int32_t errors[4];
         for (int c = 0; c < components; ++c) errors[c] = DecodeInterruptionError(0);
         for (int c = 0; c < components; ++c) {
-          const int32_t rb = lines[c][i];
+          const int32_t rb = above[c][i];
           ra[c] = Reconstruct(rb, rb - ra[c] < 0 ? -errors[c] : errors[c]);
           lines[c][i] = static_cast<uint16_t>(ra[c]);
           rc[c] = rb;
@@ -461,7 +579,7 @@ class LineDecoder {
   }
 
  private:
-  RegularContext* regular_;
+  RegularContexts* regular_;
   RunContext* run_;
   const int8_t* quantize_;
   int32_t t3_;
@@ -474,27 +592,26 @@ class LineDecoder {
 // function of their own, on a copy whose address is never taken, they stay
 // in registers.
 template <class Traits>
-__attribute__((noinline)) void DecodeLineOutOfLine(LineDecoder<Traits>& decoder, uint16_t* line,
+__attribute__((noinline)) void DecodeLineOutOfLine(LineDecoder<Traits>& decoder, const uint16_t* above, uint16_t* line,
                                                    const int16_t* gradients, int32_t rc, int32_t width) {
   LineDecoder<Traits> local = decoder;
-  local.DecodeLine(line, gradients, rc, width);
+  local.DecodeLine(above, line, gradients, rc, width);
   decoder = local;
 }
 
 template <class Traits>
-__attribute__((noinline)) void DecodePixelLineOutOfLine(LineDecoder<Traits>& decoder, uint16_t* const* lines,
-                                                        const int16_t* const* gradients, const int32_t* rc,
-                                                        int components, int32_t width) {
+__attribute__((noinline)) void DecodePixelLineOutOfLine(LineDecoder<Traits>& decoder, const uint16_t* const* above,
+                                                        uint16_t* const* lines, const int16_t* const* gradients,
+                                                        const int32_t* rc, int components, int32_t width) {
   LineDecoder<Traits> local = decoder;
-  local.DecodePixelLine(lines, gradients, rc, components, width);
+  local.DecodePixelLine(above, lines, gradients, rc, components, width);
   decoder = local;
 }
 
-// The line buffer of one component: the line above, overwritten in place by
-// the line being decoded, with one sample in front (index -1: the c of
-// sample 0, the first sample of the line before the line above) and one
-// behind (index width: the d of the last sample), and padding for the SIMD
-// gradient kernel.
+// A line buffer of one component, with one sample in front (index -1: the
+// c of sample 0 of the line below, the first sample of the line above this
+// one) and one behind (index width: the d of the last sample of the line
+// below), and padding for the SIMD gradient kernel and the run fill.
 class LineBuffer {
  public:
   explicit LineBuffer(uint32_t width) : storage_(width + 2 + kDecoderLinePadding, 0) {}
@@ -579,7 +696,10 @@ Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGe
   const auto signed_width = static_cast<int32_t>(width);
   const int components = geometry.components;
   ScanState state(params);
-  std::vector<LineBuffer> lines(static_cast<size_t>(components), LineBuffer(width));
+  // Two line buffers per component, the line above and the line being
+  // decoded, swapped after each line.
+  std::vector<LineBuffer> lines(2 * static_cast<size_t>(components), LineBuffer(width));
+  size_t parity = 0;
   std::vector<std::vector<int16_t>> gradients(static_cast<size_t>(components),
                                               std::vector<int16_t>(width + kDecoderLinePadding));
   const bool simd_gradients = params.t3 <= 32767;
@@ -619,33 +739,37 @@ Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGe
       reader = BitReader(p + 1, end);
     }
 
+    const uint16_t* above[4];
     uint16_t* cur[4];
     int32_t rc[4];
     for (int c = 0; c < components; ++c) {
-      uint16_t* const line = lines[c].line();
+      uint16_t* const prev = lines[2 * static_cast<size_t>(c) + parity].line();
+      uint16_t* const line = lines[2 * static_cast<size_t>(c) + (parity ^ 1)].line();
+      above[c] = prev;
       cur[c] = line;
-      line[width] = line[width - 1];
+      prev[width] = prev[width - 1];
       if (simd_gradients) {
-        ComputeGradients(line, width, params.t1, params.t2, params.t3, params.near, gradients[c].data());
+        ComputeGradients(prev, width, params.t1, params.t2, params.t3, params.near, gradients[c].data());
       } else {
-        ComputeGradientsScalar(line, width, state.quantize(), params.t3, gradients[c].data());
+        ComputeGradientsScalar(prev, width, state.quantize(), params.t3, gradients[c].data());
       }
-      rc[c] = line[-1];
-      line[-1] = line[0];  // the c of sample 0 of the next line
+      rc[c] = prev[-1];
+      line[-1] = prev[0];  // the c of sample 0 of the next line
     }
+    parity ^= 1;
     if (geometry.interleave == Interleave::kSample && components > 1) {
       const int16_t* const pixel_gradients[4] = {gradients[0].data(), gradients[std::min(1, components - 1)].data(),
                                                  gradients[std::min(2, components - 1)].data(),
                                                  gradients[std::min(3, components - 1)].data()};
       LineDecoder<Traits> decoder(state, reader, run_index[0]);
-      DecodePixelLineOutOfLine(decoder, cur, pixel_gradients, rc, components, signed_width);
+      DecodePixelLineOutOfLine(decoder, above, cur, pixel_gradients, rc, components, signed_width);
       if (decoder.failed) return Status::Corruption("invalid coded data in line " + std::to_string(row));
       reader = decoder.reader;
       run_index[0] = decoder.run_index;
     } else {
       for (int c = 0; c < components; ++c) {
         LineDecoder<Traits> decoder(state, reader, run_index[c]);
-        DecodeLineOutOfLine(decoder, cur[c], gradients[c].data(), rc[c], signed_width);
+        DecodeLineOutOfLine(decoder, above[c], cur[c], gradients[c].data(), rc[c], signed_width);
         if (decoder.failed) return Status::Corruption("invalid coded data in line " + std::to_string(row));
         reader = decoder.reader;
         run_index[c] = decoder.run_index;
@@ -689,7 +813,9 @@ Result<const uint8_t*> DecodeScan(const ScanParameters& params, const ScanGeomet
   using Function = Result<const uint8_t*> (*)(const ScanParameters&, const ScanGeometry&, const uint8_t*,
                                               const uint8_t*, const OutputLayout&);
   const int32_t full = (1 << params.bits_per_sample) - 1;
-  if (params.near == 0 && params.reset == 64 && params.run_reset == 64 && params.max_value == full) {
+  const bool near_table_covers = params.bits_per_sample <= kFullTableBits || params.t3 <= kNearTableReach;
+  if (params.near == 0 && params.reset == 64 && params.run_reset == 64 && params.max_value == full &&
+      near_table_covers) {
     static constexpr Function kLossless[2][17] = {
         {nullptr, nullptr, &DecodeScanImpl<LosslessTraits<2, false>>, &DecodeScanImpl<LosslessTraits<3, false>>,
          &DecodeScanImpl<LosslessTraits<4, false>>, &DecodeScanImpl<LosslessTraits<5, false>>,
