@@ -142,6 +142,7 @@ class AdminApi {
     const auto& c = server_.counters();
     const uint64_t receive_failures = c.receive_failures.value();
     const dicom::FrameCounters frames = dicom::ReadFrameCounters();
+    const dicom::PrefetchCounters prefetch = dicom::ReadPrefetchCounters();
     json["server"] = {
         {"associations", JsonCount(c.associations.value())},
         {"echo_requests", JsonCount(c.requests(DimseService::kEcho))},
@@ -161,6 +162,10 @@ class AdminApi {
         // decoded to be sent, or sent exactly as stored.
         {"frames_decoded_for_retrieval", JsonCount(frames.decoded)},
         {"frames_retrieved_as_stored", JsonCount(frames.as_stored)},
+        // Instances built ahead of the sender (prefetch.h): bytes held now
+        // by every retrieval's queue, and the most ever held at once.
+        {"retrieval_queued_bytes", JsonCount(prefetch.queued_bytes)},
+        {"retrieval_peak_queued_bytes", JsonCount(prefetch.peak_queued_bytes)},
     };
     return JsonReply(200, json);
   }
@@ -281,7 +286,9 @@ int RunServe(const ServeFlags& flags) {
                              .store_from_any_ae = flags.store_from_any_ae,
                              .any_called_aet = flags.any_called_aet,
                              .max_associations_per_ae = flags.max_associations_per_ae,
-                             .max_dataset_bytes = flags.max_dataset_bytes},
+                             .max_dataset_bytes = flags.max_dataset_bytes,
+                             .retrieval_threads = flags.retrieval_threads,
+                             .retrieval_buffer_bytes = flags.retrieval_buffer_bytes},
                             registry);
 
   const std::string data_abs = fs::absolute(data).string();
