@@ -402,7 +402,13 @@ TEST_F(RetrieveTest, TranscodingRetrievalIsPixelExactInOrderAndUnderItsCap) {
                  {{"TCP_NODELAY", "1"}});
   ASSERT_EQ(pushed.exit_code, 0) << pushed.output;
   auto mf = ReadAttributes(multiframe);
-  ASSERT_EQ(mf["NumberOfFrames"], "7");
+  {
+    DcmFileFormat file;
+    ASSERT_TRUE(file.loadFile(multiframe.c_str()).good());
+    Sint32 number_of_frames = 0;
+    file.getDataset()->findAndGetSint32(DCM_NumberOfFrames, number_of_frames);
+    ASSERT_EQ(number_of_frames, 7);
+  }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   tools::Json stats = StatsJson(data);
   while (tools::JsonInt(stats, "frames_awaiting_reencoding") != 0 && std::chrono::steady_clock::now() < deadline) {
@@ -436,6 +442,7 @@ TEST_F(RetrieveTest, TranscodingRetrievalIsPixelExactInOrderAndUnderItsCap) {
     std::vector<std::string> uids;
     std::regex re(R"(Affected SOP Instance UID\s*:\s*([0-9.]+))");
     for (std::sregex_iterator it(output.begin(), output.end(), re), end; it != end; ++it) uids.push_back((*it)[1]);
+    uids.erase(std::unique(uids.begin(), uids.end()), uids.end());  // getscu -d prints each request twice
     return uids;
   };
   const fs::path unc = Fresh("get_series_unc");
@@ -491,7 +498,7 @@ TEST_F(RetrieveTest, TranscodingRetrievalIsPixelExactInOrderAndUnderItsCap) {
   // The queue of every retrieval above stayed under --retrieval-buffer, and was used.
   const int64_t peak = server_stat("retrieval_peak_queued_bytes");
   EXPECT_GT(peak, 0) << "the retrievals held nothing in their queues";
-  EXPECT_LE(peak, static_cast<int64_t>(kRetrievalBuffer));
+  EXPECT_LE(peak, static_cast<int64_t>(kRetrievalBuffer)) << server_->Log();
   EXPECT_EQ(server_stat("retrieval_queued_bytes"), 0) << "bytes still counted after every retrieval ended";
 }
 

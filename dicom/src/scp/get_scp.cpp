@@ -113,8 +113,11 @@ OFCondition HandleGetRequest(AssociationWorker& worker, T_DIMSE_C_GetRQ& request
     }
     if (worker.checkForCANCEL(pres_id, request.MessageID).good()) retrieval.Cancel();
   }
+  const uint64_t queue_peak = prefetch->peak_bytes();
+  const size_t threads = prefetch->threads();
   prefetch.reset();  // a cancelled retrieval stops building at once
-  LogInfo("C-GET from " + worker.Peer() + ": " + retrieval.Summary());
+  LogInfo("C-GET from " + worker.Peer() + ": " + retrieval.Summary() + "; built ahead on " + std::to_string(threads) +
+          " thread(s), at most " + std::to_string(queue_peak) + " bytes held");
   auto failed = retrieval.FailedIdentifier();
   cond = SendGetResponse(worker, pres_id, request, retrieval.FinalStatus(), &retrieval.counts(), failed.get(), nullptr);
   count(cond.good() ? OutcomeOf(retrieval.FinalStatus()) : DimseOutcome::kFailure);

@@ -83,9 +83,12 @@ OFCondition HandleMoveRequest(AssociationWorker& worker, T_DIMSE_C_MoveRQ& reque
     }
     if (worker.checkForCANCEL(pres_id, request.MessageID).good()) retrieval.Cancel();
   }
+  const uint64_t queue_peak = prefetch->peak_bytes();
+  const size_t threads = prefetch->threads();
   prefetch.reset();                  // the workers end before the association they build for
   destination_association->reset();  // release the destination association before the final response
-  LogInfo("C-MOVE from " + worker.Peer() + " to " + peer->ae_title + ": " + retrieval.Summary());
+  LogInfo("C-MOVE from " + worker.Peer() + " to " + peer->ae_title + ": " + retrieval.Summary() + "; built ahead on " +
+          std::to_string(threads) + " thread(s), at most " + std::to_string(queue_peak) + " bytes held");
   const SubOperations& ops = retrieval.counts();
   auto failed = retrieval.FailedIdentifier();
   cond = worker.sendMOVEResponse(pres_id, request.MessageID, sop_class, failed.get(), retrieval.FinalStatus(), nullptr,
