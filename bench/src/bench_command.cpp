@@ -127,6 +127,9 @@ int RunBenchCommand(int argc, char** argv) {
   retrieve_app->add_option("--level", retrieve.level, "C-GET each study or each series")
       ->type_name("study|series")
       ->capture_default_str();
+  retrieve_app->add_flag("--compare", retrieve.compare,
+                         "Against Orthanc and Orthanc with JPEG-LS ingest: C-GET uncompressed and JPEG-LS only, "
+                         "C-MOVE to storescp +xa and to a default storescp; --repeat interleaved runs");
   AddJson(*retrieve_app, retrieve.json);
   AddServer(*retrieve_app, retrieve.server);
 

@@ -60,6 +60,7 @@ struct RetrieveOptions {
   int associations = 1;
   int repeat = 3;
   std::string level = "study";  // study or series
+  bool compare = false;         // --compare: pacscore, Orthanc and Orthanc with JPEG-LS, C-GET and C-MOVE
   std::optional<std::string> json;
   ServerOptions server;
 };

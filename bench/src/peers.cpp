@@ -54,6 +54,16 @@ std::string OrthancConfig(const PeerSpec& spec, const fs::path& db, uint16_t htt
   json += "  \"MaximumPduLength\" : " + std::to_string(kMaxPdu) + ",\n";
   json += "  \"SaveJobs\" : false,\n";
   json += "  \"OverwriteInstances\" : false,\n";
+  // The bench's own AE may query and retrieve (Orthanc 1.9+ serves C-GET and
+  // C-MOVE only to configured modalities), and the C-MOVE destination.
+  json += "  \"DicomModalities\" : {\n";
+  json += "    \"bench\" : { \"AET\" : " + JsonQuote(kCallingAet) +
+          ", \"Host\" : \"127.0.0.1\", \"Port\" : 104, \"AllowFind\" : true, \"AllowGet\" : true, "
+          "\"AllowMove\" : true, \"AllowStore\" : true, \"AllowEcho\" : true }";
+  if (spec.move_destination_port != 0)
+    json += ",\n    \"dest\" : { \"AET\" : " + JsonQuote(spec.move_destination_aet) +
+            ", \"Host\" : \"127.0.0.1\", \"Port\" : " + std::to_string(spec.move_destination_port) + " }";
+  json += "\n  },\n";
   if (spec.kind == PeerKind::kOrthancJpegLs)
     json += R"(  "IngestTranscoding" : ")" + std::string(kJpegLsLossless) + "\",\n";
   json += "  \"SyncStorageArea\" : true\n";
@@ -166,6 +176,9 @@ Result<RunningPeer> RunningPeer::Start(const PeerSpec& spec, const fs::path& fol
               std::to_string(std::max(16, spec.associations))};
       // Every bench association comes from 127.0.0.1.
       argv.insert(argv.end(), {"--max-connections-per-host", std::to_string(std::max(16, spec.associations))});
+      if (spec.move_destination_port != 0)
+        argv.insert(argv.end(), {"--peer", "DEST=" + spec.move_destination_aet +
+                                               "@127.0.0.1:" + std::to_string(spec.move_destination_port)});
       if (!spec.codec.empty()) argv.insert(argv.end(), {"--codec", spec.codec});
       argv.insert(argv.end(), spec.serve_args.begin(), spec.serve_args.end());
       break;

@@ -27,6 +27,10 @@ struct PeerSpec {
   std::string codec;                    // pacscore: the --codec passed to serve; empty: the server's default
   std::vector<std::string> serve_args;  // pacscore: further flags for serve, e.g. --no-verify-encode
   int associations = 1;
+  // A C-MOVE destination the peer is told of (`bench retrieve --compare`):
+  // its AE title on 127.0.0.1:move_destination_port; none when the port is 0.
+  std::string move_destination_aet;
+  uint16_t move_destination_port = 0;
 };
 
 // Short name for tables ("pacscore", "orthanc", "orthanc-jpegls", "storescp").

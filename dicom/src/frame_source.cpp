@@ -119,7 +119,9 @@ Result<std::string> FrameSource::Decode(size_t f, StoredFrame frame) const {
     return Status::Corruption(where + " decodes to " + std::to_string(decoded->size()) + " bytes, expected " +
                               std::to_string(info_->FrameBytes()));
   ++frames_decoded;
-  return std::string(decoded->begin(), decoded->end());
+  // One memcpy (the iterator-range constructor copied byte by byte: 5% of a
+  // transcoding C-GET in perf).
+  return std::string(reinterpret_cast<const char*>(decoded->data()), decoded->size());
 }
 
 Status FrameSource::DecodeReceivedWithDcmtk() const {

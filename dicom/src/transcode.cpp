@@ -65,7 +65,8 @@ void DeclareDecodedPhotometric(DcmItem& ds) {
 }
 
 // Native Pixel Data of every frame, decoding those stored compressed.
-Status PutNativePixels(DcmDataset& ds, const FrameSource& source, const engine::InstanceRecord& rec) {
+// Returns the bytes of pixel data put.
+Result<uint64_t> PutNativePixels(DcmDataset& ds, const FrameSource& source, const engine::InstanceRecord& rec) {
   if (rec.pixel_layout == engine::PixelLayout::kNative) {
     // Every chunk, trailing bytes included: the value as received.
     auto pixels = source.NativePixelData();
@@ -73,7 +74,7 @@ Status PutNativePixels(DcmDataset& ds, const FrameSource& source, const engine::
     auto* px = new DcmPixelData(DcmTag(DCM_PixelData, DcmVR(rec.pixel_vr.c_str()).getEVR()));
     px->putUint8Array(reinterpret_cast<const Uint8*>(pixels->data()), static_cast<unsigned long>(pixels->size()));
     ds.insert(px, true);
-    return Status::Ok();
+    return pixels->size();
   }
   if (!source.info().ok()) return source.info().status().WithContext("pixel data cannot be transcoded");
   std::string all;
@@ -89,7 +90,7 @@ Status PutNativePixels(DcmDataset& ds, const FrameSource& source, const engine::
   px->putUint8Array(reinterpret_cast<const Uint8*>(all.data()), static_cast<unsigned long>(all.size()));
   ds.insert(px, true);
   DeclareDecodedPhotometric(ds);
-  return Status::Ok();
+  return all.size();
 }
 
 // Encapsulated Pixel Data in our codec `codec`: frames stored in it go out
@@ -111,6 +112,7 @@ Result<BuiltInstance> EncodeWithOurCodec(std::unique_ptr<DcmFileFormat> file, co
   DcmOffsetList offsets;
   bool rct = false;
   uint64_t as_stored = 0;
+  uint64_t pixel_bytes = 0;
   for (size_t f = 0; f < source.frame_count(); ++f) {
     auto frame = source.Read(f);
     if (!frame.ok()) return frame.status();
@@ -128,6 +130,7 @@ Result<BuiltInstance> EncodeWithOurCodec(std::unique_ptr<DcmFileFormat> file, co
       codestream.assign(encoded->begin(), encoded->end());
     }
     if (codec != CodecId::kJpegLs && codecs::UsesColourTransform(Bytes(codestream))) rct = true;
+    pixel_bytes += codestream.size();
     if (seq->storeCompressedFrame(offsets, reinterpret_cast<Uint8*>(codestream.data()),
                                   static_cast<Uint32>(codestream.size()), 0)
             .bad())
@@ -146,6 +149,7 @@ Result<BuiltInstance> EncodeWithOurCodec(std::unique_ptr<DcmFileFormat> file, co
   built.file = std::move(file);
   built.transfer_syntax_uid = uid;
   built.dcmtk_xfer = carrier;
+  built.held_bytes = pixel_bytes;
   return built;
 }
 
@@ -299,28 +303,39 @@ Result<BuiltInstance> BuildInstance(const engine::Store& store, const engine::In
     // No pixels: only the dataset's encoding changes.
     if (!as_received && (syntax == nullptr || syntax->coding != PixelCoding::kNative))
       return Status::Unsupported("an instance without pixel data is only written in an uncompressed syntax");
-    return BuiltInstance{std::move(*file), uid, DcmXfer(uid.c_str()).getXfer()};
+    return BuiltInstance{std::move(*file), uid, DcmXfer(uid.c_str()).getXfer(), rec.header_size};
   }
   auto source = FrameSource::Open(store, rec, ds);
   if (!source.ok()) return source.status();
   if (as_received) {
     PACS_RETURN_IF_ERROR(AttachPixelDataAsReceived(ds, *source, rec).WithContext("instance " + rec.sop_instance_uid));
-    return BuiltInstance{std::move(*file), uid, ReceivedTransferSyntax(rec)};
+    return BuiltInstance{std::move(*file), uid, ReceivedTransferSyntax(rec), EstimateBuiltBytes(rec)};
   }
   PACS_RETURN_IF_ERROR(NestedPixelDataToNative(ds, rec).WithContext("instance " + rec.sop_instance_uid));
   if (syntax->coding == PixelCoding::kOurCodec) {
     auto built = EncodeWithOurCodec(std::move(*file), *source, syntax->codec, uid);
     if (!built.ok()) return built.status().WithContext("instance " + rec.sop_instance_uid);
+    built->held_bytes += rec.header_size;
     return built;
   }
   const E_TransferSyntax target_xfer = DcmXfer(uid.c_str()).getXfer();
-  PACS_RETURN_IF_ERROR(PutNativePixels(ds, *source, rec).WithContext("instance " + rec.sop_instance_uid));
+  auto native_bytes = PutNativePixels(ds, *source, rec);
+  if (!native_bytes.ok()) return native_bytes.status().WithContext("instance " + rec.sop_instance_uid);
+  uint64_t held = rec.header_size + *native_bytes;
   if (syntax->coding == PixelCoding::kDcmtkCodec) {  // JPEG lossless, RLE: DCMTK's encoders
     RegisterDcmtkCodecs();
     if (ds.chooseRepresentation(target_xfer, nullptr).bad() || !ds.canWriteXfer(target_xfer))
       return Status::Unsupported("cannot encode this pixel format in " + uid);
+    held += *native_bytes;  // DCMTK keeps the native representation beside the encoded one (at most as large)
   }
-  return BuiltInstance{std::move(*file), uid, target_xfer};
+  return BuiltInstance{std::move(*file), uid, target_xfer, held};
+}
+
+uint64_t EstimateBuiltBytes(const engine::InstanceRecord& record) {
+  if (record.pixel_layout == engine::PixelLayout::kNative) return record.header_size + record.pixel_length;
+  uint64_t pixels = record.offset_table.size();
+  for (const auto& chunk : record.chunks) pixels += chunk.size;
+  return record.header_size + pixels;
 }
 
 Status WritePart10(BuiltInstance& built, const std::filesystem::path& path) {

@@ -14,6 +14,7 @@
 #include "dcmtk/dcmdata/dcpixel.h"
 #include "gtest/gtest.h"
 #include "pacs/dicom/dataset_compare.h"
+#include "pacs/dicom/multiframe_generator.h"
 #include "qr_test_support.h"
 #include "test_support.h"
 
@@ -22,6 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::string kPhilipsStudy = "1.3.46.670589.33.1.15053592413351079234.27718218421047494460";
+constexpr uint64_t kRetrievalBuffer = 4ull << 20;
 
 class RetrieveTest : public ::testing::Test {
  protected:
@@ -40,8 +42,11 @@ class RetrieveTest : public ::testing::Test {
     }
     dest_port_ = FreePort();
     gdcm_port_ = FreePort();
+    // A small retrieval buffer (4 MiB: a few CT slices ahead of the sender)
+    // so that the cap is reached and checked (RetrievalQueueStaysUnderItsCap).
     server_ = new ServerProcess(*work_ / "data", {"--peer", "DEST=DESTSCP@127.0.0.1:" + std::to_string(dest_port_),
-                                                  "--peer", "GDCM=GDCMSCU@127.0.0.1:" + std::to_string(gdcm_port_)});
+                                                  "--peer", "GDCM=GDCMSCU@127.0.0.1:" + std::to_string(gdcm_port_),
+                                                  "--retrieval-buffer", std::to_string(kRetrievalBuffer)});
     ASSERT_TRUE(server_->Start()) << server_->Log();
     std::string log;
     ASSERT_EQ(PushWithStorescu(push, server_->port(), 1, log), push.size()) << log << server_->Log();
@@ -376,6 +381,125 @@ TEST_F(RetrieveTest, ReencodedSeriesLeavesAsStoredWithoutDecoding) {
   ASSERT_EQ(FilesIn(uncompressed).size(), frames);
   ExpectSameAsSent(FilesIn(uncompressed));
   EXPECT_EQ(decoded() - before, static_cast<int64_t>(frames)) << "each frame decoded once";
+}
+
+// Transcoding retrieval decodes on the server's worker pool ahead of the
+// sender (prefetch.h). After background re-encoding, the CT series and a
+// multi-frame instance made of its slices leave uncompressed by C-GET, by
+// C-MOVE to a default storescp and by `export --transfer-syntax` exactly as
+// they were sent, every frame in its place; the sub-operations of a
+// transcoding C-GET come in the same order as those of a pass-through one;
+// and the retrieval queue never held more than its cap (--retrieval-buffer).
+TEST_F(RetrieveTest, TranscodingRetrievalIsPixelExactInOrderAndUnderItsCap) {
+  const fs::path data = *work_ / "data";
+  // A multi-frame instance of 7 distinct CT frames (3.5 MiB, under the cap).
+  const fs::path multiframe = *work_ / "multiframe.dcm";
+  auto written = dicom::WriteMultiFrame(
+      CorpusDir() / "dcm_qa_ct/philips_ingenuity_head_phantom/S2010_stereotaxis_axial_2.5mm", multiframe, 7 * 524288);
+  ASSERT_TRUE(written.ok()) << written.status().ToString();
+  auto pushed =
+      RunCommand({"storescu", "-aec", "PACSCORE", "127.0.0.1", std::to_string(server_->port()), multiframe.string()},
+                 {{"TCP_NODELAY", "1"}});
+  ASSERT_EQ(pushed.exit_code, 0) << pushed.output;
+  auto mf = ReadAttributes(multiframe);
+  {
+    DcmFileFormat file;
+    ASSERT_TRUE(file.loadFile(multiframe.c_str()).good());
+    Sint32 number_of_frames = 0;
+    file.getDataset()->findAndGetSint32(DCM_NumberOfFrames, number_of_frames);
+    ASSERT_EQ(number_of_frames, 7);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  tools::Json stats = StatsJson(data);
+  while (tools::JsonInt(stats, "frames_awaiting_reencoding") != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    stats = StatsJson(data);
+  }
+  ASSERT_EQ(tools::JsonInt(stats, "frames_awaiting_reencoding"), 0) << tools::ToJson(stats);
+  auto server_stat = [&](const char* key) {
+    return tools::JsonInt(StatsJson(data).value("server", tools::Json::object()), key);
+  };
+
+  // C-GET, uncompressed: the multi-frame instance, every frame decoded in order.
+  const std::vector<std::string> mf_keys = {"QueryRetrieveLevel=IMAGE", "StudyInstanceUID=" + mf["StudyInstanceUID"],
+                                            "SeriesInstanceUID=" + mf["SeriesInstanceUID"],
+                                            "SOPInstanceUID=" + mf["SOPInstanceUID"]};
+  int64_t before = server_stat("frames_decoded_for_retrieval");
+  const fs::path got_mf = Fresh("get_multiframe");
+  auto r = Getscu(mf_keys, got_mf);
+  EXPECT_EQ(Completed(r.output), 1) << r.output;
+  ASSERT_EQ(FilesIn(got_mf).size(), 1u) << r.output;
+  EXPECT_EQ(CompareFiles(multiframe, FilesIn(got_mf)[0]), "");
+  EXPECT_EQ(server_stat("frames_decoded_for_retrieval") - before, 7) << "the stored frames were not all decoded";
+
+  // C-GET of the series: uncompressed (decoded on the pool) and as stored
+  // (pass-through) send the instances in the same order.
+  const std::string series = SeriesOf("S2010_stereotaxis_axial_2.5mm");
+  const size_t frames = SentCount("SeriesInstanceUID", series);
+  const std::vector<std::string> keys = {"QueryRetrieveLevel=SERIES", "StudyInstanceUID=" + kPhilipsStudy,
+                                         "SeriesInstanceUID=" + series};
+  auto order = [](const std::string& output) {
+    std::vector<std::string> uids;
+    std::regex re(R"(Affected SOP Instance UID\s*:\s*([0-9.]+))");
+    for (std::sregex_iterator it(output.begin(), output.end(), re), end; it != end; ++it) uids.push_back((*it)[1]);
+    uids.erase(std::unique(uids.begin(), uids.end()), uids.end());  // getscu -d prints each request twice
+    return uids;
+  };
+  const fs::path unc = Fresh("get_series_unc");
+  r = Getscu(keys, unc, {"-d"});
+  EXPECT_EQ(Completed(r.output), static_cast<int>(frames)) << r.output;
+  ExpectSameAsSent(FilesIn(unc));
+  const auto decoded_order = order(r.output);
+  const fs::path jls = Fresh("get_series_jls");
+  r = Getscu(keys, jls, {"-d", "+xt"});
+  EXPECT_EQ(Completed(r.output), static_cast<int>(frames)) << r.output;
+  const auto stored_order = order(r.output);
+  EXPECT_EQ(decoded_order.size(), frames);
+  EXPECT_EQ(decoded_order, stored_order) << "a transcoding C-GET sent the instances in another order";
+
+  // C-MOVE to a default storescp (uncompressed only): the series and the multi-frame instance.
+  const fs::path moved = Fresh("move_transcoded");
+  {
+    BackgroundProcess storescp({"storescp", "-aet", "DESTSCP", "-od", moved.string(), std::to_string(dest_port_)},
+                               {{"TCP_NODELAY", "1"}}, *work_ / "storescp4.log");
+    r = Movescu(keys, "DESTSCP");
+    EXPECT_EQ(Completed(r.output), static_cast<int>(frames)) << r.output;
+    r = Movescu(mf_keys, "DESTSCP");
+    EXPECT_EQ(Completed(r.output), 1) << r.output;
+    ASSERT_EQ(WaitForFiles(moved, frames + 1, std::chrono::seconds(20)), frames + 1) << storescp.Log();
+  }
+  for (const auto& path : FilesIn(moved)) {
+    const std::string uid = ReadAttributes(path)["SOPInstanceUID"];
+    EXPECT_EQ(CompareFiles(uid == mf["SOPInstanceUID"] ? multiframe : sent_->at(uid).path, path), "") << path;
+  }
+
+  // export --transfer-syntax Explicit VR Little Endian (the offline tool, the same pool).
+  const fs::path exported = Fresh("export_transcoded");
+  r = RunCommand({PacscoreBinary(), "export", "--data", data.string(), "--out", exported.string(), "--study",
+                  mf["StudyInstanceUID"], "--transfer-syntax", "1.2.840.10008.1.2.1"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::vector<fs::path> files;
+  for (const auto& e : fs::recursive_directory_iterator(exported))
+    if (e.is_regular_file()) files.push_back(e.path());
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(CompareFiles(multiframe, files[0]), "");
+  const fs::path exported_series = Fresh("export_series_transcoded");
+  r = RunCommand({PacscoreBinary(), "export", "--data", data.string(), "--out", exported_series.string(), "--study",
+                  kPhilipsStudy, "--transfer-syntax", "1.2.840.10008.1.2.1"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  size_t series_files = 0;
+  for (const auto& e : fs::recursive_directory_iterator(exported_series)) {
+    if (!e.is_regular_file() || e.path().parent_path().filename() != series) continue;
+    ++series_files;
+    EXPECT_EQ(CompareFiles(sent_->at(ReadAttributes(e.path())["SOPInstanceUID"]).path, e.path()), "") << e.path();
+  }
+  EXPECT_EQ(series_files, frames);
+
+  // The queue of every retrieval above stayed under --retrieval-buffer, and was used.
+  const int64_t peak = server_stat("retrieval_peak_queued_bytes");
+  EXPECT_GT(peak, 0) << "the retrievals held nothing in their queues";
+  EXPECT_LE(peak, static_cast<int64_t>(kRetrievalBuffer)) << server_->Log();
+  EXPECT_EQ(server_stat("retrieval_queued_bytes"), 0) << "bytes still counted after every retrieval ended";
 }
 
 TEST_F(RetrieveTest, UnknownDestinationAndMissingStudyAreRefused) {

@@ -77,6 +77,9 @@ struct ServeFlags {
   // A full disk and resource limits (docs/operations.md).
   std::string min_free_space = "2G";        // SIZE or N%: C-STORE gets A700 below it
   uint64_t max_dataset_bytes = 2ull << 30;  // a larger C-STORE dataset gets A700
+  // C-GET / C-MOVE build instances ahead of the sender (docs/operations.md, "Retrieval").
+  uint64_t retrieval_buffer_bytes = 64ull << 20;  // per retrieval
+  size_t retrieval_threads = 0;                   // 0: one per core
   std::string audit_log;  // --audit-log FILE: one JSON line per audit event (docs/security.md); empty: none
   std::string log_file;   // --log-file FILE: log lines there instead of stderr
 };

@@ -316,6 +316,15 @@ void CommandLine::AddServe() {
       ->type_name("SIZE")
       ->default_str("2GiB")
       ->transform(kByteSize);
+  command
+      .add_option("--retrieval-buffer", serve.retrieval_buffer_bytes,
+                  "memory one C-GET / C-MOVE may hold in instances built ahead of the sender")
+      ->type_name("SIZE")
+      ->default_str("64MiB")
+      ->transform(kByteSize);
+  command.add_option("--retrieval-threads", serve.retrieval_threads,
+                     "threads that build (decode, re-encode) the instances of one C-GET / C-MOVE; 0: one per core")
+      ->capture_default_str();
   AddRetentionFlags(command, serve.retention_rules, serve.storage_quota_bytes, serve.on_quota);
   command
       .add_option("--audit-log", serve.audit_log,

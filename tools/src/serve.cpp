@@ -50,7 +50,7 @@ class AdminApi {
  public:
   AdminApi(engine::Store& store, dicom::Ingestor& ingestor, dicom::DicomServer& server,
            dicom::BackgroundEncoder& background, dicom::RetentionService& retention, bool use_background,
-           std::string data_dir, AllowedFolders allowed)
+           std::string data_dir, AllowedFolders allowed, dicom::PrefetchOptions export_prefetch = {})
       : store_(store),
         ingestor_(ingestor),
         server_(server),
@@ -58,7 +58,8 @@ class AdminApi {
         retention_(retention),
         use_background_(use_background),
         data_dir_(std::move(data_dir)),
-        allowed_(std::move(allowed)) {}
+        allowed_(std::move(allowed)),
+        export_prefetch_(export_prefetch) {}
 
   HttpReply Handle(const std::string& method, const std::string& target, const Json& body) {
     if (method == "GET" && target == "/health") return JsonReply(200, {{"ok", true}, {"data", data_dir_}});
@@ -85,7 +86,9 @@ class AdminApi {
       auto out = allowed_.PrepareExportFolder(JsonString(*request, "out"));
       if (!out.ok())
         return ErrorReply(out.status().code() == StatusCode::kInvalidArgument ? 403 : 400, out.status().ToString());
-      Json reply = ExportReply(dicom::ExportInstances(store_, *out, JsonString(*request, "study"), *syntax));
+      // Built ahead of the writer like a C-GET's instances, under the same cap.
+      Json reply =
+          ExportReply(dicom::ExportInstances(store_, *out, JsonString(*request, "study"), *syntax, export_prefetch_));
       AuditAdminAction(target, *request, reply);
       return JsonReply(200, reply);
     }
@@ -142,6 +145,7 @@ class AdminApi {
     const auto& c = server_.counters();
     const uint64_t receive_failures = c.receive_failures.value();
     const dicom::FrameCounters frames = dicom::ReadFrameCounters();
+    const dicom::PrefetchCounters prefetch = dicom::ReadPrefetchCounters();
     json["server"] = {
         {"associations", JsonCount(c.associations.value())},
         {"echo_requests", JsonCount(c.requests(DimseService::kEcho))},
@@ -161,6 +165,10 @@ class AdminApi {
         // decoded to be sent, or sent exactly as stored.
         {"frames_decoded_for_retrieval", JsonCount(frames.decoded)},
         {"frames_retrieved_as_stored", JsonCount(frames.as_stored)},
+        // Instances built ahead of the sender (prefetch.h): bytes held now
+        // by every retrieval's queue, and the most ever held at once.
+        {"retrieval_queued_bytes", JsonCount(prefetch.queued_bytes)},
+        {"retrieval_peak_queued_bytes", JsonCount(prefetch.peak_queued_bytes)},
     };
     return JsonReply(200, json);
   }
@@ -173,6 +181,7 @@ class AdminApi {
   const bool use_background_;
   const std::string data_dir_;
   const AllowedFolders allowed_;
+  const dicom::PrefetchOptions export_prefetch_;  // --retrieval-threads, --retrieval-buffer
 };
 
 // The files are read, and checked, when the server starts (tls_layer.h).
@@ -281,11 +290,14 @@ int RunServe(const ServeFlags& flags) {
                              .store_from_any_ae = flags.store_from_any_ae,
                              .any_called_aet = flags.any_called_aet,
                              .max_associations_per_ae = flags.max_associations_per_ae,
-                             .max_dataset_bytes = flags.max_dataset_bytes},
+                             .max_dataset_bytes = flags.max_dataset_bytes,
+                             .retrieval_threads = flags.retrieval_threads,
+                             .retrieval_buffer_bytes = flags.retrieval_buffer_bytes},
                             registry);
 
   const std::string data_abs = fs::absolute(data).string();
-  AdminApi api(**store, ingestor, server, background, retention, use_background, data_abs, std::move(*allowed));
+  AdminApi api(**store, ingestor, server, background, retention, use_background, data_abs, std::move(*allowed),
+               {flags.retrieval_threads, flags.retrieval_buffer_bytes});
   auto admin = AdminServer::Start({.socket_path = AdminSocketPath(data_abs),
                                    .tcp_port = flags.admin_port,
                                    .tokens = admin_tokens,

@@ -91,8 +91,12 @@ OFCondition HandleGetRequest(AssociationWorker& worker, T_DIMSE_C_GetRQ& request
   CStoreSender sender(channel, worker.AcceptedStorageContexts(), context.retrieve_handler.store(),
                       CStoreSender::SyntaxChoice::kAnyAccepted, "the requester",
                       static_cast<uint16_t>(request.MessageID + 1));
+  // Instances are built (decoded, re-encoded) on worker threads ahead of
+  // the sender and come back in order; leaving this scope stops them.
+  auto prefetch = sender.Prefetch(retrieval.instances(),
+                                  {context.options.retrieval_threads, context.options.retrieval_buffer_bytes});
   while (retrieval.HasNext()) {
-    const Result<uint16_t> status = sender.Send(retrieval.Next());
+    const Result<uint16_t> status = sender.Send(retrieval.Next(), prefetch->Next());
     CountSubOperation(context.counters, DimseService::kGet, retrieval.Record(status));
     // The association failed under a sub-operation: nothing more can be said on it.
     if (!status.ok() && status.status().code() == StatusCode::kIOError) {
@@ -109,7 +113,11 @@ OFCondition HandleGetRequest(AssociationWorker& worker, T_DIMSE_C_GetRQ& request
     }
     if (worker.checkForCANCEL(pres_id, request.MessageID).good()) retrieval.Cancel();
   }
-  LogInfo("C-GET from " + worker.Peer() + ": " + retrieval.Summary());
+  const uint64_t queue_peak = prefetch->peak_bytes();
+  const size_t threads = prefetch->threads();
+  prefetch.reset();  // a cancelled retrieval stops building at once
+  LogInfo("C-GET from " + worker.Peer() + ": " + retrieval.Summary() + "; built ahead on " + std::to_string(threads) +
+          " thread(s), at most " + std::to_string(queue_peak) + " bytes held");
   auto failed = retrieval.FailedIdentifier();
   cond = SendGetResponse(worker, pres_id, request, retrieval.FinalStatus(), &retrieval.counts(), failed.get(), nullptr);
   count(cond.good() ? OutcomeOf(retrieval.FinalStatus()) : DimseOutcome::kFailure);

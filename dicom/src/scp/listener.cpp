@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -11,6 +12,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 
@@ -178,6 +180,15 @@ void Listener::AcceptLoop() {
           poll(&fds.back(), 1, 100);
         }
         continue;
+      }
+      // DCMTK sets TCP_NODELAY only on sockets it accepts itself (and only
+      // with TCP_NODELAY=1 in the environment); this one is handed to it
+      // ready-made. Without it every C-GET sub-operation (a C-STORE request
+      // written in pieces, then a wait for its response) waits on the
+      // peer's delayed ACK. TCP_NODELAY=0 in the environment keeps Nagle on.
+      if (const char* nodelay = std::getenv("TCP_NODELAY"); nodelay == nullptr || std::strcmp(nodelay, "0") != 0) {
+        const int on = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
       }
       std::array<char, INET_ADDRSTRLEN> text{};
       inet_ntop(AF_INET, &from.sin_addr, text.data(), text.size());

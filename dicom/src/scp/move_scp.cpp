@@ -64,9 +64,13 @@ OFCondition HandleMoveRequest(AssociationWorker& worker, T_DIMSE_C_MoveRQ& reque
   }
   const MoveOriginator originator{worker.getPeerAETitle(), request.MessageID};
   CStoreSender& sender = (*destination_association)->sender();
+  // Instances are built (decoded, re-encoded) on worker threads ahead of
+  // the sender and come back in order; leaving this scope stops them.
+  auto prefetch = sender.Prefetch(retrieval.instances(),
+                                  {context.options.retrieval_threads, context.options.retrieval_buffer_bytes});
   while (retrieval.HasNext()) {
     CountSubOperation(context.counters, DimseService::kMove,
-                      retrieval.Record(sender.Send(retrieval.Next(), &originator)));
+                      retrieval.Record(sender.Send(retrieval.Next(), prefetch->Next(), &originator)));
     if (!retrieval.HasNext()) break;
     const SubOperations& ops = retrieval.counts();
     cond = worker.sendMOVEResponse(pres_id, request.MessageID, sop_class, nullptr,
@@ -79,8 +83,12 @@ OFCondition HandleMoveRequest(AssociationWorker& worker, T_DIMSE_C_MoveRQ& reque
     }
     if (worker.checkForCANCEL(pres_id, request.MessageID).good()) retrieval.Cancel();
   }
+  const uint64_t queue_peak = prefetch->peak_bytes();
+  const size_t threads = prefetch->threads();
+  prefetch.reset();                  // the workers end before the association they build for
   destination_association->reset();  // release the destination association before the final response
-  LogInfo("C-MOVE from " + worker.Peer() + " to " + peer->ae_title + ": " + retrieval.Summary());
+  LogInfo("C-MOVE from " + worker.Peer() + " to " + peer->ae_title + ": " + retrieval.Summary() + "; built ahead on " +
+          std::to_string(threads) + " thread(s), at most " + std::to_string(queue_peak) + " bytes held");
   const SubOperations& ops = retrieval.counts();
   auto failed = retrieval.FailedIdentifier();
   cond = worker.sendMOVEResponse(pres_id, request.MessageID, sop_class, failed.get(), retrieval.FinalStatus(), nullptr,

@@ -14,8 +14,8 @@ namespace pacs::dicom::scp {
 namespace {
 
 // The instance, ready to be sent in `ts`.
-Result<std::unique_ptr<DcmFileFormat>> BuildForTransfer(const engine::Store& store,
-                                                        const engine::InstanceRecord& record, const std::string& ts) {
+Result<BuiltInstance> BuildForTransfer(const engine::Store& store, const engine::InstanceRecord& record,
+                                       const std::string& ts) {
   if (!CanProduce(record, ts))
     return Status::Unsupported("instance " + record.sop_instance_uid + " (received in " + record.transfer_syntax_uid +
                                ") cannot be sent in " + ts);
@@ -23,7 +23,7 @@ Result<std::unique_ptr<DcmFileFormat>> BuildForTransfer(const engine::Store& sto
   if (!built.ok()) return built.status().WithContext("instance " + record.sop_instance_uid + " in " + ts);
   if (!built->file->getDataset()->canWriteXfer(DcmXfer(ts.c_str()).getXfer()))
     return Status::Unsupported("instance " + record.sop_instance_uid + " cannot be written in " + ts);
-  return std::move(built->file);
+  return built;
 }
 
 }  // namespace
@@ -60,11 +60,27 @@ Result<StorageContext> CStoreSender::ContextFor(const engine::InstanceRecord& re
   return Status::Internal("no context for the chosen syntax " + ts);  // unreachable: ts is one of `syntaxes`
 }
 
-Result<uint16_t> CStoreSender::Send(const engine::InstanceRecord& record, const MoveOriginator* originator) {
+Result<PreparedStore> CStoreSender::Prepare(const engine::InstanceRecord& record) const {
   auto context = ContextFor(record);
   if (!context.ok()) return context.status();
-  auto file = BuildForTransfer(store_, record, context->transfer_syntax_uid);
-  if (!file.ok()) return file.status();
+  auto built = BuildForTransfer(store_, record, context->transfer_syntax_uid);
+  if (!built.ok()) return built.status();
+  return PreparedStore{*context, std::move(built->file), built->held_bytes};
+}
+
+std::unique_ptr<OrderedPrefetcher<PreparedStore>> CStoreSender::Prefetch(
+    const std::vector<engine::InstanceRecord>& records, const PrefetchOptions& options) const {
+  return std::make_unique<OrderedPrefetcher<PreparedStore>>(
+      records.size(), [this, &records](size_t i) { return Prepare(records[i]); },
+      [&records](size_t i) { return EstimateBuiltBytes(records[i]); },
+      [](const PreparedStore& prepared) { return prepared.held_bytes; }, options);
+}
+
+Result<uint16_t> CStoreSender::Send(const engine::InstanceRecord& record, Result<PreparedStore> prepared,
+                                    const MoveOriginator* originator) {
+  if (!prepared.ok()) return prepared.status();
+  const StorageContext* context = &prepared->context;
+  std::unique_ptr<DcmFileFormat>* file = &prepared->file;
 
   const uint16_t message_id = next_message_id_++;
   T_DIMSE_Message request;

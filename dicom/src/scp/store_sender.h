@@ -6,13 +6,16 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "dcmtk/config/osconfig.h"
+#include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmnet/dimse.h"
 #include "negotiation.h"
 #include "pacs/base/result.h"
+#include "pacs/dicom/prefetch.h"
 #include "pacs/engine/store.h"
 
 namespace pacs::dicom::scp {
@@ -32,6 +35,13 @@ class DimseChannel {
 struct MoveOriginator {
   std::string ae_title;
   uint16_t message_id = 0;
+};
+
+// One instance built in the syntax of an accepted context, ready to send.
+struct PreparedStore {
+  StorageContext context;
+  std::unique_ptr<DcmFileFormat> file;
+  uint64_t held_bytes = 0;  // what it holds in memory (BuiltInstance::held_bytes)
 };
 
 class CStoreSender {
@@ -55,7 +65,22 @@ class CStoreSender {
   // C-STORE status (0 success, Bxxx warning, else failure); Unsupported when
   // no accepted context fits the instance; IOError when the association
   // failed on the way.
-  Result<uint16_t> Send(const engine::InstanceRecord& record, const MoveOriginator* originator = nullptr);
+  Result<uint16_t> Send(const engine::InstanceRecord& record, const MoveOriginator* originator = nullptr) {
+    return Send(record, Prepare(record), originator);
+  }
+  // The same with the instance already built (or the error its build ended
+  // in, which is returned as the sub-operation's outcome: nothing is sent).
+  Result<uint16_t> Send(const engine::InstanceRecord& record, Result<PreparedStore> prepared,
+                        const MoveOriginator* originator = nullptr);
+
+  // Chooses the context and builds the instance in its syntax (decoding and
+  // re-encoding frames as needed). Thread-safe: it only reads.
+  Result<PreparedStore> Prepare(const engine::InstanceRecord& record) const;
+
+  // Builds `records` in order on worker threads ahead of the sender
+  // (prefetch.h). `records` must outlive the queue.
+  std::unique_ptr<OrderedPrefetcher<PreparedStore>> Prefetch(const std::vector<engine::InstanceRecord>& records,
+                                                             const PrefetchOptions& options) const;
 
  private:
   Result<StorageContext> ContextFor(const engine::InstanceRecord& record) const;

@@ -55,6 +55,11 @@ struct ServerOptions {
   // (default: "incoming" in the data folder) and read from it lazily.
   uint64_t spill_threshold_bytes = 16ull << 20;
   std::string spill_dir;
+  // C-GET and C-MOVE build the instances they send on this many threads
+  // (0: one per core) ahead of the sender, holding at most this many bytes
+  // per retrieval (`--retrieval-buffer`; prefetch.h, docs/operations.md).
+  size_t retrieval_threads = 0;
+  uint64_t retrieval_buffer_bytes = 64ull << 20;
 };
 
 // A DIMSE service the server provides, and what one request of it came to

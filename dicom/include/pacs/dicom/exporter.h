@@ -9,6 +9,7 @@
 
 #include "pacs/base/audit.h"
 #include "pacs/base/result.h"
+#include "pacs/dicom/prefetch.h"
 #include "pacs/dicom/transcode.h"
 #include "pacs/engine/store.h"
 
@@ -25,8 +26,12 @@ struct ExportSummary {
 Result<std::filesystem::path> ExportInstance(const engine::Store& store, const engine::InstanceRecord& record,
                                              const std::filesystem::path& out_dir, const TargetSyntax& target = {});
 
-// Exports every instance, or those of one study when `study_uid` is not empty.
+// Exports every instance, or those of one study when `study_uid` is not
+// empty. Instances are built on worker threads ahead of the writer
+// (prefetch.h: `options` sets their count and the memory cap) and written
+// in the order the store lists them.
 Result<ExportSummary> ExportInstances(const engine::Store& store, const std::filesystem::path& out_dir,
-                                      const std::string& study_uid, const TargetSyntax& target = {});
+                                      const std::string& study_uid, const TargetSyntax& target = {},
+                                      const PrefetchOptions& options = {});
 
 }  // namespace pacs::dicom

@@ -33,7 +33,14 @@ struct BuiltInstance {
   // codestreams under DCMTK's JPEG 2000 representation; WritePart10 labels it.
   std::string transfer_syntax_uid;
   E_TransferSyntax dcmtk_xfer = EXS_Unknown;  // what DCMTK writes the dataset as
+  // Memory the built dataset holds: the stored header's size and the pixel
+  // data in every representation DCMTK keeps (the prefetch queue's measure).
+  uint64_t held_bytes = 0;
 };
+
+// What BuildInstance may hold for `record` before it is built: the header
+// and the pixels as native (or, received encapsulated, as received).
+uint64_t EstimateBuiltBytes(const engine::InstanceRecord& record);
 
 // The transfer syntaxes an instance can be built in, besides its original:
 // for lossy-compressed input none (its codestream passes through unchanged).
