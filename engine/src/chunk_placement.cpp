@@ -6,6 +6,8 @@
 // when the collector removes the chunk locally.
 #include <random>
 
+#include "pacs/base/log.h"
+#include "pacs/engine/sync_point.h"
 #include "rocks_store.h"
 
 namespace pacs::engine {
@@ -110,12 +112,73 @@ Result<FramesSetup> OpenFrames(rocksdb::DB& db, const std::vector<rocksdb::Colum
 }
 
 PoolPlacements::~PoolPlacements() {
-  for (const auto& [key, placement] : entries) {
-    if (committed && placement.recorded) continue;
-    // Best effort: a release that fails leaves a reference no node records;
-    // docs/scale-out.md lists it.
-    (void)store_->Unreference(HashOf(key), placement.tag);
+  if (!entries.empty()) owner_->ReleaseUnrecorded(*this);
+}
+
+void RocksStore::ReleaseUnrecorded(const PoolPlacements& placements) {
+  rocksdb::WriteBatch batch;
+  for (const auto& [key, placement] : placements.entries) {
+    if (placements.committed && placement.recorded) continue;  // its commit deleted the intent
+    // A release that fails keeps the intent: the next open or collection
+    // releases it.
+    if (chunk_store_->Unreference(HashOf(key), placement.tag).ok())
+      batch.Delete(cfs_[kDefault], PoolIntentKey(placement.tag));
   }
+  if (batch.Count() == 0) return;
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync_writes;
+  auto s = db_->Write(wo, &batch);
+  if (!s.ok()) LogWarning("pool intents of released references stay (released again later): " + s.ToString());
+}
+
+Status RocksStore::WriteIntents(const std::vector<std::pair<std::string, std::string>>& tag_and_key) {
+  if (tag_and_key.empty()) return Status::Ok();
+  // Intents are written and deleted only by the commit that owns the tag (or
+  // by reconciliation, for tags of an earlier process): no commit lock.
+  rocksdb::WriteBatch batch;
+  for (const auto& [tag, key] : tag_and_key) batch.Put(cfs_[kDefault], PoolIntentKey(tag), key);
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync_writes;
+  auto s = db_->Write(wo, &batch);
+  NoteWriteResult(s, "recording pool intents");
+  return FromRocks(s, "recording the intent to store frames in " + chunk_store_->Describe() + "; nothing stored");
+}
+
+Result<uint64_t> RocksStore::ReconcilePoolIntents() {
+  std::vector<std::pair<std::string, std::string>> stale;  // tag, chunk key
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kDefault]));
+    for (it->Seek(kPoolIntentPrefix); it->Valid() && it->key().starts_with(kPoolIntentPrefix); it->Next()) {
+      std::string tag = it->key().ToString().substr(sizeof(kPoolIntentPrefix) - 1);
+      if (tag.starts_with(tag_prefix_)) continue;  // this process's: a commit in flight
+      if (it->value().size() != 32) return CorruptValue(kDefault, it->key().ToStringView(), "not a chunk key");
+      stale.emplace_back(std::move(tag), it->value().ToString());
+    }
+    PACS_RETURN_IF_ERROR(FromRocks(it->status(), "scanning pool intents"));
+  }
+  uint64_t released = 0;
+  rocksdb::WriteBatch batch;
+  for (const auto& [tag, key] : stale) {
+    auto recorded = ReadValue(kDefault, PoolTagKey(key));
+    if (!recorded.ok()) return recorded.status();
+    if (recorded->has_value() && **recorded == tag) {
+      batch.Delete(cfs_[kDefault], PoolIntentKey(tag));  // committed: the reference is the node's
+      continue;
+    }
+    PACS_RETURN_IF_ERROR(
+        chunk_store_->Unreference(HashOf(key), tag).WithContext("releasing an unrecorded pool reference"));
+    batch.Delete(cfs_[kDefault], PoolIntentKey(tag));
+    ++released;
+  }
+  if (batch.Count() > 0) {
+    rocksdb::WriteOptions wo;
+    wo.sync = options_.sync_writes;
+    PACS_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "removing reconciled pool intents"));
+  }
+  if (released > 0)
+    LogInfo("released " + std::to_string(released) + " pool reference(s) that an interrupted commit took in " +
+            chunk_store_->Describe());
+  return released;
 }
 
 std::string RocksStore::NewPoolTag() {
@@ -134,12 +197,25 @@ Status RocksStore::PlaceChunks(const InstanceWrite& write, PoolPlacements& place
     if (stored->has_value()) continue;  // this node holds a reference already
     PoolPlacement placement;
     placement.tag = NewPoolTag();
-    auto put = chunk_store_->Put(chunk.hash, chunk.codec, bytes, placement.tag);
+    placements.entries.emplace(key, std::move(placement));
+  }
+  // The intents first (one synced write), then the references.
+  std::vector<std::pair<std::string, std::string>> intents;
+  for (const auto& [key, placement] : placements.entries) intents.emplace_back(placement.tag, key);
+  if (auto s = WriteIntents(intents); !s.ok()) {
+    placements.entries.clear();  // nothing taken
+    return s;
+  }
+  for (size_t i = 0; i < write.chunk_bytes.size() && i < write.record.chunks.size(); ++i) {
+    const PixelChunk& chunk = write.record.chunks[i];
+    auto it = placements.entries.find(std::string(AsKey(chunk.hash)));
+    if (it == placements.entries.end() || it->second.outcome.stored_size != 0 || it->second.outcome.created) continue;
+    auto put = chunk_store_->Put(chunk.hash, chunk.codec, write.chunk_bytes[i], it->second.tag);
     if (!put.ok())
       return put.status().WithContext("storing frame " + std::to_string(i) + " of instance " +
                                       write.record.sop_instance_uid + "; rejected, nothing stored");
-    placement.outcome = *put;
-    placements.entries.emplace(key, std::move(placement));
+    it->second.outcome = *put;
+    PACS_TEST_SYNC_POINT("RocksStore::PlaceChunks:AfterPut");
   }
   return Status::Ok();
 }
@@ -155,6 +231,7 @@ Status RocksStore::PlaceNewChunk(const std::string& key, std::string_view bytes,
     // Not placed before the lock (a chunk collected meanwhile, or staging):
     // placed now, under the lock.
     now.tag = NewPoolTag();
+    PACS_RETURN_IF_ERROR(WriteIntents({{now.tag, key}}));
     auto put = chunk_store_->Put(HashOf(key), codec, bytes, now.tag);
     if (!put.ok()) return put.status().WithContext("storing a frame; rejected, nothing stored");
     now.outcome = *put;
@@ -162,6 +239,7 @@ Status RocksStore::PlaceNewChunk(const std::string& key, std::string_view bytes,
   }
   placement->recorded = true;
   batch.Put(cfs_[kDefault], PoolTagKey(key), placement->tag);
+  batch.Delete(cfs_[kDefault], PoolIntentKey(placement->tag));
   ref.codec = placement->outcome.codec;
   ref.stored_size = placement->outcome.stored_size;
   // The job re-encodes the bytes as given; another node's encoding stays.

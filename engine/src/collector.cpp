@@ -11,6 +11,7 @@ namespace pacs::engine {
 
 Result<CollectReport> RocksStore::CollectGarbage(std::chrono::milliseconds grace) {
   if (options_.read_only) return Status::InvalidArgument("the data folder is open read-only");
+  if (chunk_store_) PACS_RETURN_IF_ERROR(ReconcilePoolIntents().status());
   CollectReport report;
   const int64_t cutoff = NowMs() - grace.count();
   std::vector<std::string> candidates;

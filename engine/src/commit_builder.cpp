@@ -232,7 +232,7 @@ Result<CommitResult> RocksStore::CommitInstance(const InstanceWrite& write) {
 
   // With frames in a chunk store, new chunks go there before the lock: the
   // commit then only records their tags.
-  PoolPlacements placements(chunk_store_.get());
+  PoolPlacements placements(this);
   if (chunk_store_) PACS_RETURN_IF_ERROR(PlaceChunks(write, placements));
   MutexLock lock(commit_mutex_);
   CommitResult result;

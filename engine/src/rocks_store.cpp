@@ -261,8 +261,11 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
     for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
     return frames.status();
   }
-  return std::unique_ptr<Store>(new RocksStore(std::move(db), std::move(handles), options, std::move(health),
-                                               std::move(frames->chunk_store), std::move(frames->tag_prefix)));
+  const bool reconcile = frames->chunk_store != nullptr && !options.read_only;
+  auto store = std::make_unique<RocksStore>(std::move(db), std::move(handles), options, std::move(health),
+                                            std::move(frames->chunk_store), std::move(frames->tag_prefix));
+  if (reconcile) PACS_RETURN_IF_ERROR(store->ReconcilePoolIntents().status());
+  return std::unique_ptr<Store>(std::move(store));
 }
 
 RocksStore::RocksStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> cfs,

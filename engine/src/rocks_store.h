@@ -102,6 +102,13 @@ inline constexpr char kFramesEpochKey[] = "frames/epoch";  // u64, +1 at each wr
 inline std::string PoolTagKey(std::string_view chunk_key) {
   return "frames/tag/" + std::string(chunk_key);
 }
+// A pool reference being taken: + tag -> chunk key, written (synced) before
+// the reference, deleted with the commit that records the tag. One left by a
+// crash is released at the next open or collection.
+inline std::string PoolIntentKey(std::string_view tag) {
+  return "frames/intent/" + std::string(tag);
+}
+inline constexpr char kPoolIntentPrefix[] = "frames/intent/";
 std::string PatientKey(const InstanceRecord& r);
 std::string CodecCounterName(uint8_t codec);
 int64_t NowMs();
@@ -132,9 +139,10 @@ struct PoolPlacement {
 // commit stored the chunk meanwhile, the instance was a duplicate, or the
 // commit failed) is released from the chunk store when this goes out of
 // scope, outside the commit lock.
+class RocksStore;
 class PoolPlacements {
  public:
-  explicit PoolPlacements(ChunkStore* store) : store_(store) {}
+  explicit PoolPlacements(RocksStore* owner) : owner_(owner) {}
   PoolPlacements(const PoolPlacements&) = delete;
   PoolPlacements& operator=(const PoolPlacements&) = delete;
   ~PoolPlacements();
@@ -142,7 +150,7 @@ class PoolPlacements {
   bool committed = false;                        // the local batch holding the tags was written
 
  private:
-  ChunkStore* store_;
+  RocksStore* owner_;
 };
 
 // The chunk store a data folder's frames are in, resolved at open against
@@ -216,6 +224,11 @@ class RocksStore final : public Store {
   Status ScanCatalog(std::string_view prefix,
                      const std::function<bool(std::string_view, std::string_view)>& visit) const override;
 
+  // Releases the references of intents left by an earlier process (a crash
+  // between taking a pool reference and the commit recording it); returns
+  // how many were released. At open and at each collection.
+  Result<uint64_t> ReconcilePoolIntents() EXCLUDES(commit_mutex_);
+
   // Commits (commit_builder.cpp).
   Result<CommitResult> CommitInstance(const InstanceWrite& write) override EXCLUDES(commit_mutex_);
   Status StageChunks(InstanceWrite& write, size_t first) override EXCLUDES(commit_mutex_);
@@ -248,6 +261,7 @@ class RocksStore final : public Store {
   Status ReleaseStagingSpace() override;
 
  private:
+  friend class PoolPlacements;
   // Shared reads (rocks_store.cpp). A missing key is not an error; a value
   // that cannot be decoded is Corruption.
   Result<std::optional<std::string>> ReadValue(Cf cf, std::string_view key,
@@ -293,6 +307,10 @@ class RocksStore final : public Store {
   Status PlaceNewChunk(const std::string& key, std::string_view bytes, uint8_t codec, const std::string* job,
                        PoolPlacements* placements, rocksdb::WriteBatch& batch, ChunkRef& ref,
                        std::map<std::string, int64_t>& counters) REQUIRES(commit_mutex_);
+  // Releases what a commit placed but did not record, and their intents.
+  void ReleaseUnrecorded(const PoolPlacements& placements);
+  // Writes the intents of pool references about to be taken (synced).
+  Status WriteIntents(const std::vector<std::pair<std::string, std::string>>& tag_and_key);
   // Releases this node's reference to a chunk being collected.
   Status ReleasePoolChunk(const std::string& key, rocksdb::WriteBatch& batch) REQUIRES(commit_mutex_);
   Result<bool> CompletePoolWork(const ContentHash& hash, uint8_t expected_codec,

@@ -7,13 +7,19 @@
 // keep it until both have collected it; the back end is recorded in the
 // folder and a mismatched open is refused.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
 #include "ceph_test_support.h"
 #include "pacs/engine/chunk_store.h"
 #include "pacs/engine/store.h"
+#include "pacs/engine/sync_point.h"
 
 namespace pacs::engine {
 namespace {
@@ -265,6 +271,72 @@ TEST_F(TwoNodesTest, TheFramesChoiceIsRecordedAndAMismatchRefused) {
   ASSERT_FALSE(pool.ok());
   EXPECT_NE(pool.status().message().find("keeps its frames in rocksdb"), std::string::npos) << pool.status().ToString();
   fs::remove_all(plain);
+}
+
+// ---- kill -9 between the pool reference and the local commit ----
+
+std::vector<std::string> CrashFrames() {
+  return {std::string(30000, '1'), std::string(30000, '2')};
+}
+
+// Run only as the child of the test below (PACS_CRASH_* set): commits an
+// instance of two frames and is killed with SIGKILL right after its Nth pool
+// reference, before the local commit.
+TEST(PoolCrashChild, DISABLED_CommitKilledAfterTheReference) {
+  const char* dir = std::getenv("PACS_CRASH_DIR");
+  const char* pool = std::getenv("PACS_CRASH_POOL");
+  const char* after = std::getenv("PACS_CRASH_AFTER_PUT");
+  ASSERT_TRUE(dir && pool && after);
+  auto store = Store::Open({.path = dir, .frames = std::string("rados:") + pool, .ceph_conf = CephConf()});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  static std::atomic<int> puts{0};
+  static int kill_at = 0;
+  kill_at = std::atoi(after);
+  SyncPoints::TEST_Set("RocksStore::PlaceChunks:AfterPut", [] {
+    if (++puts == kill_at) ::raise(SIGKILL);
+  });
+  (void)(*store)->CommitInstance(MakeInstance("5.1", "5", "h", CrashFrames()));
+  ADD_FAILURE() << "not killed";
+}
+
+TEST_F(TwoNodesTest, KilledBetweenThePoolReferenceAndTheCommitLeaksNothing) {
+  // Node B holds the second frame already: the crash must not take it away.
+  const auto frames = CrashFrames();
+  ASSERT_TRUE(nodes_[1]->CommitInstance(MakeInstance("5.9", "4", "hb", {frames[1]})).ok());
+  nodes_[0].reset();
+  for (int kill_at : {1, 2}) {
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      ::setenv("PACS_CRASH_DIR", dirs_[0].c_str(), 1);
+      ::setenv("PACS_CRASH_POOL", pool_->name().c_str(), 1);
+      ::setenv("PACS_CRASH_AFTER_PUT", std::to_string(kill_at).c_str(), 1);
+      ::execl("/proc/self/exe", "store_backends_test", "--gtest_filter=PoolCrashChild.*",
+              "--gtest_also_run_disabled_tests", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "kill at put " << kill_at << ": " << status;
+    // The first frame's object exists, held only by the dead commit's tag.
+    EXPECT_EQ(pool_->Objects("chunk.").size(), 2u) << "kill at put " << kill_at;
+    // Reopening node A reconciles: its unrecorded reference is released.
+    auto reopened = Store::Open({.path = dirs_[0].string(), .frames = Frames(), .ceph_conf = CephConf()});
+    ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+    EXPECT_EQ((*reopened)->GetInstance("5.1").status().code(), StatusCode::kNotFound) << "never acknowledged";
+    EXPECT_EQ(pool_->Objects("chunk.").size(), 1u) << "kill at put " << kill_at << ": only B's frame is left";
+    auto v = (*reopened)->VerifyStructure(std::chrono::milliseconds(0));
+    ASSERT_TRUE(v.ok());
+    EXPECT_TRUE(v->problems.empty()) << v->problems.front();
+  }
+  auto rec = nodes_[1]->GetInstance("5.9");
+  ASSERT_TRUE(rec.ok());
+  EXPECT_EQ(*nodes_[1]->GetChunk(rec->chunks[0].hash), frames[1]);
+  // And a commit that completes still works after the reconciliation.
+  auto node_a = Store::Open({.path = dirs_[0].string(), .frames = Frames(), .ceph_conf = CephConf()});
+  ASSERT_TRUE(node_a.ok());
+  ASSERT_TRUE((*node_a)->CommitInstance(MakeInstance("5.1", "5", "h", frames)).ok());
+  EXPECT_EQ(pool_->Objects("chunk.").size(), 2u);
 }
 
 }  // namespace
