@@ -56,12 +56,12 @@ TEST(TwoNodesServeTest, CtSeriesSentToBothIsStoredOnceAndKeptUntilBothDelete) {
       "CT series to two nodes: %zu chunk objects, %llu bytes in the pool; node A counts %lld chunks, %lld "
       "bytes\n",
       objects.size(), static_cast<unsigned long long>(pool_bytes),
-      static_cast<long long>(tools::JsonInt(stats_a, "chunks")),
-      static_cast<long long>(tools::JsonInt(stats_a, "chunk_bytes")));
+      static_cast<long long>(tools::JsonInt(stats_a, "pixel_chunks")),
+      static_cast<long long>(tools::JsonInt(stats_a, "pixel_chunk_bytes")));
   EXPECT_EQ(objects.size(), 140u) << "one object per distinct frame, not one per node";
-  EXPECT_EQ(static_cast<long long>(pool_bytes), tools::JsonInt(stats_a, "chunk_bytes"))
+  EXPECT_EQ(static_cast<long long>(pool_bytes), tools::JsonInt(stats_a, "pixel_chunk_bytes"))
       << "the pool holds one copy: what one node counts";
-  EXPECT_EQ(tools::JsonInt(stats_b, "chunks"), 140);
+  EXPECT_EQ(tools::JsonInt(stats_b, "pixel_chunks"), 140);
 
   const std::string study = files[0].study_uid;
   auto del = RunCommand({PacscoreBinary(), "delete", "--data", (dir / "a").string(), "--study", study});
