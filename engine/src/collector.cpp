@@ -11,6 +11,7 @@ namespace pacs::engine {
 
 Result<CollectReport> RocksStore::CollectGarbage(std::chrono::milliseconds grace) {
   if (options_.read_only) return Status::InvalidArgument("the data folder is open read-only");
+  if (chunk_store_) PACS_RETURN_IF_ERROR(ReconcilePoolIntents().status());
   CollectReport report;
   const int64_t cutoff = NowMs() - grace.count();
   std::vector<std::string> candidates;
@@ -49,6 +50,7 @@ Result<CollectReport> RocksStore::CollectGarbage(std::chrono::milliseconds grace
       ++report.rescued;
       continue;
     }
+    if (chunk_store_) PACS_RETURN_IF_ERROR(ReleasePoolChunk(key, batch));
     batch.Delete(cfs_[kFrames], key);
     batch.Delete(cfs_[kRefs], ChunkRefKey(key));
     batch.Delete(cfs_[kGc], key);
@@ -148,9 +150,9 @@ Result<VerifyReport> RocksStore::VerifyStructure(std::chrono::milliseconds grace
     if (seen_chunks[hash] != n)
       problem("chunk " + ToHex(HashOf(hash)) + ": stored count " + std::to_string(seen_chunks[hash]) + ", referenced " +
               std::to_string(n) + " times");
-    auto exists = KeyExists(kFrames, hash);
+    auto exists = chunk_store_ ? chunk_store_->Has(HashOf(hash)) : KeyExists(kFrames, hash);
     if (!exists.ok()) return exists.status();
-    if (!*exists) {
+    if (!*exists && !chunk_store_) {
       exists = KeyExists(kStaging, hash);  // raw, awaiting re-encoding
       if (!exists.ok()) return exists.status();
     }

@@ -136,7 +136,15 @@ Status RocksStore::ApplyChunkChanges(CommitBuilder& builder, rocksdb::WriteBatch
       if (change.delta < 0) return Status::Corruption("removing a reference to unknown chunk " + ToHex(hash));
       if (!change.bytes)
         return Status::Busy("chunk " + ToHex(hash) + " was collected before this commit; retry with its bytes");
-      if (auto job = builder.deferred_.find(key); job != builder.deferred_.end()) {
+      ref.codec = change.codec;
+      ref.raw_size = change.raw_size;
+      ref.stored_size = change.bytes->size();
+      if (chunk_store_) {
+        auto job = builder.deferred_.find(key);
+        PACS_RETURN_IF_ERROR(PlaceNewChunk(key, *change.bytes, change.codec,
+                                           job == builder.deferred_.end() ? nullptr : job->second, builder.placements_,
+                                           batch, ref, counters));
+      } else if (auto job = builder.deferred_.find(key); job != builder.deferred_.end()) {
         // Re-encoded later, off the C-STORE path; the raw bytes wait in
         // `staging`, whose files are dropped whole once re-encoded.
         batch.Put(cfs_[kStaging], key, *change.bytes);
@@ -145,9 +153,6 @@ Status RocksStore::ApplyChunkChanges(CommitBuilder& builder, rocksdb::WriteBatch
       } else {
         batch.Put(cfs_[kFrames], key, *change.bytes);
       }
-      ref.codec = change.codec;
-      ref.raw_size = change.raw_size;
-      ref.stored_size = change.bytes->size();
     } else if (ref.count == 0 && after > 0) {
       batch.Delete(cfs_[kGc], key);  // revived before collection
       counters[kCountGcChunks] -= 1;
@@ -225,10 +230,15 @@ Result<CommitResult> RocksStore::CommitInstance(const InstanceWrite& write) {
   if (write.chunk_bytes.size() != rec.chunks.size())
     return Status::InvalidArgument("chunk bytes do not match the chunk list");
 
+  // With frames in a chunk store, new chunks go there before the lock: the
+  // commit then only records their tags.
+  PoolPlacements placements(this);
+  if (chunk_store_) PACS_RETURN_IF_ERROR(PlaceChunks(write, placements));
   MutexLock lock(commit_mutex_);
   CommitResult result;
   result.new_header_hash = ToHex(rec.header_hash);
   CommitBuilder builder;
+  builder.placements_ = &placements;
   builder.AddCounter(kCountReceivedTotal, static_cast<int64_t>(rec.received_bytes));
 
   auto existing = GetInstance(rec.sop_instance_uid);
@@ -271,6 +281,7 @@ Result<CommitResult> RocksStore::CommitInstance(const InstanceWrite& write) {
   if (adds) batch.Put(cfs_[kInstances], rec.sop_instance_uid, stored.Encode());
   PACS_TEST_SYNC_POINT("RocksStore::CommitInstance:BeforeWrite");
   PACS_RETURN_IF_ERROR(WriteLocked(batch, "committing instance " + rec.sop_instance_uid));
+  placements.committed = true;
   return result;
 }
 
@@ -292,22 +303,26 @@ Status RocksStore::StageChunks(InstanceWrite& write, size_t first) {
     }
     auto job = std::find_if(write.deferred_work.begin(), write.deferred_work.end(),
                             [&](const auto& entry) { return entry.first == chunk.hash; });
-    if (job != write.deferred_work.end()) {
+    ChunkRef ref;
+    ref.count = 0;
+    ref.codec = chunk.codec;
+    ref.raw_size = chunk.size;
+    ref.stored_size = bytes.size();
+    if (chunk_store_) {
+      PACS_RETURN_IF_ERROR(PlaceNewChunk(key, bytes, chunk.codec,
+                                         job == write.deferred_work.end() ? nullptr : &job->second, nullptr, batch, ref,
+                                         counters));
+    } else if (job != write.deferred_work.end()) {
       batch.Put(cfs_[kStaging], key, bytes);
       batch.Put(cfs_[kWork], key, job->second);
       counters[kCountWork] += 1;
     } else {
       batch.Put(cfs_[kFrames], key, bytes);
     }
-    ChunkRef ref;
-    ref.count = 0;
-    ref.codec = chunk.codec;
-    ref.raw_size = chunk.size;
-    ref.stored_size = bytes.size();
     batch.Put(cfs_[kRefs], ChunkRefKey(key), ref.Encode());
     batch.Put(cfs_[kGc], key, EncodeU64(static_cast<uint64_t>(NowMs())));
     counters[kCountGcChunks] += 1;
-    counters[kCountGcBytes] += static_cast<int64_t>(bytes.size());
+    counters[kCountGcBytes] += static_cast<int64_t>(ref.stored_size);
     staged.push_back(i);
   }
   if (staged.empty()) return Status::Ok();

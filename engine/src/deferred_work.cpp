@@ -21,6 +21,7 @@ Status RocksStore::ForEachDeferredWork(const std::function<bool(const ContentHas
 
 Result<bool> RocksStore::CompleteDeferredWork(const ContentHash& hash, uint8_t expected_codec,
                                               std::optional<std::pair<uint8_t, std::string>> reencoded) {
+  if (chunk_store_) return CompletePoolWork(hash, expected_codec, std::move(reencoded));
   const std::string key(AsKey(hash));
   MutexLock lock(commit_mutex_);
   auto queued = KeyExists(kWork, key);

@@ -256,16 +256,28 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
     for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
     return FromRocks(s, "reading schema version");
   }
-  return std::unique_ptr<Store>(new RocksStore(std::move(db), std::move(handles), options, std::move(health)));
+  auto frames = OpenFrames(*db, handles, options);
+  if (!frames.ok()) {
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+    return frames.status();
+  }
+  const bool reconcile = frames->chunk_store != nullptr && !options.read_only;
+  auto store = std::make_unique<RocksStore>(std::move(db), std::move(handles), options, std::move(health),
+                                            std::move(frames->chunk_store), std::move(frames->tag_prefix));
+  if (reconcile) PACS_RETURN_IF_ERROR(store->ReconcilePoolIntents().status());
+  return std::unique_ptr<Store>(std::move(store));
 }
 
 RocksStore::RocksStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> cfs,
-                       StoreOptions options, std::shared_ptr<WriteHealthState> health)
+                       StoreOptions options, std::shared_ptr<WriteHealthState> health,
+                       std::unique_ptr<ChunkStore> chunk_store, std::string tag_prefix)
     : db_(std::move(db)),
       cfs_(std::move(cfs)),
       options_(std::move(options)),
       observer_(options_.catalog_observer),
-      health_(std::move(health)) {}
+      health_(std::move(health)),
+      chunk_store_(std::move(chunk_store)),
+      tag_prefix_(std::move(tag_prefix)) {}
 
 RocksStore::~RocksStore() {
   for (auto* cf : cfs_) db_->DestroyColumnFamilyHandle(cf);
@@ -337,6 +349,11 @@ rocksdb::Status RocksStore::GetChunkBytes(const rocksdb::ReadOptions& options, s
 }
 
 Result<std::string> RocksStore::GetChunk(const ContentHash& hash) const {
+  if (chunk_store_) {
+    auto stored = chunk_store_->Get(hash);
+    if (!stored.ok()) return stored.status();
+    return std::move(stored->bytes);
+  }
   // One snapshot for both column families: a completing job moves the bytes
   // from one to the other in one batch.
   const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
@@ -358,6 +375,12 @@ Result<std::optional<uint8_t>> RocksStore::HasChunk(const ContentHash& hash) con
 }
 
 Result<StoredChunk> RocksStore::ReadChunk(const ContentHash& hash) const {
+  if (chunk_store_) {
+    // The pool keeps the codec with the bytes: one read gives both.
+    auto stored = chunk_store_->Get(hash);
+    if (!stored.ok()) return stored.status();
+    return StoredChunk{std::move(stored->bytes), stored->codec};
+  }
   // One snapshot for the reference and the bytes: a background re-encoding
   // replaces both at once.
   const rocksdb::Snapshot* snapshot = db_->GetSnapshot();

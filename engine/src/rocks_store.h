@@ -11,6 +11,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -22,6 +23,7 @@
 
 #include "pacs/base/mutex.h"
 #include "pacs/base/result.h"
+#include "pacs/engine/chunk_store.h"
 #include "pacs/engine/store.h"
 #include "write_health.h"
 
@@ -89,6 +91,24 @@ inline std::string ChunkRefKey(std::string_view chunk_key) {
 inline std::string HeaderRefKey(std::string_view header_key) {
   return "h" + std::string(header_key);
 }
+// With frames in a chunk store (rados), the default column family records
+// the choice and this node's identity, and the tag of each chunk reference
+// the node holds in the pool (docs/scale-out.md).
+inline constexpr char kFramesBackendKey[] = "frames/backend";  // "rocksdb" | "rados:POOL"
+inline constexpr char kFramesCephConfKey[] = "frames/ceph_conf";
+inline constexpr char kFramesCephIdKey[] = "frames/ceph_id";
+inline constexpr char kFramesNodeKey[] = "frames/node";    // 16 hex digits, fixed at creation
+inline constexpr char kFramesEpochKey[] = "frames/epoch";  // u64, +1 at each writable open
+inline std::string PoolTagKey(std::string_view chunk_key) {
+  return "frames/tag/" + std::string(chunk_key);
+}
+// A pool reference being taken: + tag -> chunk key, written (synced) before
+// the reference, deleted with the commit that records the tag. One left by a
+// crash is released at the next open or collection.
+inline std::string PoolIntentKey(std::string_view tag) {
+  return "frames/intent/" + std::string(tag);
+}
+inline constexpr char kPoolIntentPrefix[] = "frames/intent/";
 std::string PatientKey(const InstanceRecord& r);
 std::string CodecCounterName(uint8_t codec);
 int64_t NowMs();
@@ -106,6 +126,41 @@ struct ChunkRef {
   // Exactly kEncodedSize bytes, else Corruption naming the refs key.
   static Result<ChunkRef> Decode(std::string_view key, std::string_view value);
 };
+
+// A chunk stored in the chunk store before the commit lock was taken, with
+// the reference tag it holds there.
+struct PoolPlacement {
+  std::string tag;
+  PutOutcome outcome;
+  bool recorded = false;  // the commit recorded the tag
+};
+
+// The placements of one commit. Whatever the commit did not record (another
+// commit stored the chunk meanwhile, the instance was a duplicate, or the
+// commit failed) is released from the chunk store when this goes out of
+// scope, outside the commit lock.
+class RocksStore;
+class PoolPlacements {
+ public:
+  explicit PoolPlacements(RocksStore* owner) : owner_(owner) {}
+  PoolPlacements(const PoolPlacements&) = delete;
+  PoolPlacements& operator=(const PoolPlacements&) = delete;
+  ~PoolPlacements();
+  std::map<std::string, PoolPlacement> entries;  // by chunk key
+  bool committed = false;                        // the local batch holding the tags was written
+
+ private:
+  RocksStore* owner_;
+};
+
+// The chunk store a data folder's frames are in, resolved at open against
+// what the folder records (chunk_placement.cpp): null for rocksdb.
+struct FramesSetup {
+  std::unique_ptr<ChunkStore> chunk_store;
+  std::string tag_prefix;
+};
+Result<FramesSetup> OpenFrames(rocksdb::DB& db, const std::vector<rocksdb::ColumnFamilyHandle*>& cfs,
+                               const StoreOptions& options);
 
 // The read-modify-write changes of one commit, accumulated before any stored
 // count is read, so that a chunk referenced twice, or an instance replaced by
@@ -136,6 +191,7 @@ class CommitBuilder {
   std::map<std::string, const std::string*> deferred_;  // chunk hash -> re-encoding job
   std::map<std::string, int64_t> index_;                // index key -> delta
   std::map<std::string, int64_t> counters_;             // counter key -> delta
+  PoolPlacements* placements_ = nullptr;                // with a chunk store: chunks stored before the lock
 };
 
 // Thread-safe, as Store says. Reads take no lock: RocksDB is thread-safe and
@@ -146,7 +202,8 @@ class CommitBuilder {
 class RocksStore final : public Store {
  public:
   RocksStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> cfs, StoreOptions options,
-             std::shared_ptr<WriteHealthState> health);
+             std::shared_ptr<WriteHealthState> health, std::unique_ptr<ChunkStore> chunk_store = nullptr,
+             std::string tag_prefix = {});
   ~RocksStore() override;
 
   // Reads (rocks_store.cpp).
@@ -166,6 +223,11 @@ class RocksStore final : public Store {
   Result<std::optional<std::string>> GetCatalog(std::string_view key) const override;
   Status ScanCatalog(std::string_view prefix,
                      const std::function<bool(std::string_view, std::string_view)>& visit) const override;
+
+  // Releases the references of intents left by an earlier process (a crash
+  // between taking a pool reference and the commit recording it); returns
+  // how many were released. At open and at each collection.
+  Result<uint64_t> ReconcilePoolIntents() EXCLUDES(commit_mutex_);
 
   // Commits (commit_builder.cpp).
   Result<CommitResult> CommitInstance(const InstanceWrite& write) override EXCLUDES(commit_mutex_);
@@ -199,6 +261,7 @@ class RocksStore final : public Store {
   Status ReleaseStagingSpace() override;
 
  private:
+  friend class PoolPlacements;
   // Shared reads (rocks_store.cpp). A missing key is not an error; a value
   // that cannot be decoded is Corruption.
   Result<std::optional<std::string>> ReadValue(Cf cf, std::string_view key,
@@ -232,6 +295,27 @@ class RocksStore final : public Store {
   Status ApplyChunkChanges(CommitBuilder& builder, rocksdb::WriteBatch& batch) REQUIRES(commit_mutex_);
   Status ApplyIndexChanges(CommitBuilder& builder, rocksdb::WriteBatch& batch) REQUIRES(commit_mutex_);
 
+  // Frames in a chunk store (chunk_placement.cpp). A new reference tag of this node.
+  std::string NewPoolTag();
+  // Before the commit lock: stores the new chunks of `write` (those with bytes
+  // that this node holds no reference to) in the chunk store, each with a new tag.
+  Status PlaceChunks(const InstanceWrite& write, PoolPlacements& placements) EXCLUDES(commit_mutex_);
+  // A chunk new to this node, under the lock: its bytes are in the chunk
+  // store (placed before the lock, or now), `batch` records the tag (and the
+  // re-encoding job if the pool holds the bytes as given), `ref` takes the
+  // pool's codec and size.
+  Status PlaceNewChunk(const std::string& key, std::string_view bytes, uint8_t codec, const std::string* job,
+                       PoolPlacements* placements, rocksdb::WriteBatch& batch, ChunkRef& ref,
+                       std::map<std::string, int64_t>& counters) REQUIRES(commit_mutex_);
+  // Releases what a commit placed but did not record, and their intents.
+  void ReleaseUnrecorded(const PoolPlacements& placements);
+  // Writes the intents of pool references about to be taken (synced).
+  Status WriteIntents(const std::vector<std::pair<std::string, std::string>>& tag_and_key);
+  // Releases this node's reference to a chunk being collected.
+  Status ReleasePoolChunk(const std::string& key, rocksdb::WriteBatch& batch) REQUIRES(commit_mutex_);
+  Result<bool> CompletePoolWork(const ContentHash& hash, uint8_t expected_codec,
+                                std::optional<std::pair<uint8_t, std::string>> reencoded) EXCLUDES(commit_mutex_);
+
   const std::unique_ptr<rocksdb::DB> db_;
   const std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
   const StoreOptions options_;
@@ -243,6 +327,11 @@ class RocksStore final : public Store {
   // RocksDB reports background errors to.
   const std::shared_ptr<WriteHealthState> health_;
   Mutex resume_mutex_;  // one DB::Resume at a time
+  // Where the frames' bytes are when not in `frames`/`staging` (--frames
+  // rados); null for the embedded RocksDB. Thread-safe itself.
+  const std::unique_ptr<ChunkStore> chunk_store_;
+  const std::string tag_prefix_;  // "<node>.<epoch>."
+  std::atomic<uint64_t> next_tag_{0};
 };
 
 }  // namespace pacs::engine

@@ -226,6 +226,14 @@ class Progress {
 // Reports "pacscore: <status>" on stderr (a log line with --log-format json);
 // returns 1, the exit status of a fatal error.
 int Fail(const Status& status);
+// Where the data folder's frames go (--frames, --ceph-conf, --ceph-id, on
+// every subcommand that takes --data; one subcommand runs per process).
+struct FramesFlags {
+  std::string frames;  // "", "rocksdb" or "rados:POOL"
+  std::string ceph_conf;
+  std::string ceph_id;
+};
+FramesFlags& SelectedFrames();
 // Opens a data folder (read-only: a point-in-time view that writes nothing).
 // A writer gets the query index installed. Busy when another process holds
 // it, naming the admin port when that process is a pacscore server.

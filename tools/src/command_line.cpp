@@ -136,6 +136,17 @@ void AddTlsFlags(CLI::App& command, ServeFlags& serve) {
 }
 
 CLI::Option* AddDataFlag(CLI::App& command, std::string& data) {
+  FramesFlags& frames = SelectedFrames();
+  command
+      .add_option("--frames", frames.frames,
+                  "where pixel frames go: rocksdb (in the data folder) or rados:POOL (a Ceph pool several nodes "
+                  "share, docs/scale-out.md); recorded in the folder at its first use (default: what it records, "
+                  "else rocksdb)")
+      ->type_name("rocksdb|rados:POOL");
+  command.add_option("--ceph-conf", frames.ceph_conf, "with rados: the cluster's ceph.conf (default: as recorded)")
+      ->type_name("FILE");
+  command.add_option("--ceph-id", frames.ceph_id, "with rados: the Ceph client name, without client. (default: admin)")
+      ->type_name("NAME");
   return command.add_option("--data", data, "the data folder (an embedded RocksDB store)")
       ->type_name("DIR")
       ->required();

@@ -18,6 +18,11 @@
 namespace pacs::tools {
 namespace fs = std::filesystem;
 
+FramesFlags& SelectedFrames() {
+  static FramesFlags flags;
+  return flags;
+}
+
 int Fail(const Status& status) {
   // With --log-format json, stderr carries only JSON lines for the shipper.
   if (GetLogFormat() == LogFormat::kJson)
@@ -34,7 +39,10 @@ Result<std::unique_ptr<engine::Store>> OpenFolder(const std::string& dir, engine
                                     .min_free_space = min_free_space,
                                     .on_duplicate = policy,
                                     .read_only = read_only,
-                                    .catalog_observer = read_only ? nullptr : &dicom::IndexObserver()});
+                                    .catalog_observer = read_only ? nullptr : &dicom::IndexObserver(),
+                                    .frames = SelectedFrames().frames,
+                                    .ceph_conf = SelectedFrames().ceph_conf,
+                                    .ceph_id = SelectedFrames().ceph_id});
   if (!store.ok() && engine::IsLockedByAnotherProcess(store.status())) {
     if (auto server = FindRunningServer(dir))
       return Status::Busy("data folder " + dir + " is held by another process: a pacscore server serves it, " +

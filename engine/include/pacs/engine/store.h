@@ -44,6 +44,15 @@ struct StoreOptions {
   // The index that rides on every commit (the query index of dicom/), fixed
   // for the life of the store; null for none. Not owned: it must outlive the store.
   CatalogObserver* catalog_observer = nullptr;
+  // Where pixel chunks' bytes go (serve/import --frames): "rocksdb" (in the
+  // data folder, as always), "rados:POOL" (a Ceph pool that several nodes
+  // share; docs/scale-out.md), or empty for what the folder records (rocksdb
+  // for a new one). The choice is recorded in the folder at its first open; a
+  // later open asking for another is refused.
+  std::string frames;
+  std::string ceph_conf;          // with rados: the cluster's ceph.conf (empty: recorded, or Ceph's default)
+  std::string ceph_id;            // with rados: the client name without "client." (empty: recorded, or admin)
+  int ceph_timeout_seconds = 10;  // with rados: every cluster operation fails after this, never hangs
 };
 
 // Whether a write that adds data may go on (the free-space floor applies to

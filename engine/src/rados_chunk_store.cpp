@@ -1,0 +1,243 @@
+// The RADOS chunk store: one object per chunk, named by its content hash,
+// the codec in an xattr next to the bytes, references kept by Ceph's
+// `refcount` object class inside the OSD. docs/scale-out.md describes the
+// protocol and its failure cases.
+#include <rados/librados.hpp>
+
+#include <cerrno>
+#include <cstring>
+
+#include "pacs/engine/chunk_store.h"
+
+namespace pacs::engine {
+namespace {
+
+constexpr char kCodecXattr[] = "pacs.codec";
+// Reads ask for at most this much: a chunk is one frame, far below it.
+constexpr uint64_t kMaxChunkBytes = 1ull << 30;
+// Attempts of create-then-reference when another node's last release removes
+// the object in between (each attempt recreates it).
+constexpr int kPutAttempts = 5;
+
+std::string ErrnoText(int rc) {
+  return std::strerror(rc < 0 ? -rc : rc);
+}
+
+// The input of cls_refcount get/put in Ceph 16.2 (cls_refcount_ops.h, not
+// packaged): ENCODE_START(1, 1) = u8 version 1, u8 compat 1, le32 length of
+// what follows; then the tag as le32 length + bytes; then bool implicit_ref.
+// Checked against the installed class by rados_chunk_store_test.
+librados::bufferlist RefcountInput(std::string_view tag) {
+  std::string body;
+  const auto tag_size = static_cast<uint32_t>(tag.size());
+  for (int i = 0; i < 4; ++i) body.push_back(static_cast<char>((tag_size >> (8 * i)) & 0xff));
+  body.append(tag);
+  body.push_back(0);  // implicit_ref = false: an object without references has none
+  std::string encoded;
+  encoded.push_back(1);
+  encoded.push_back(1);
+  const auto body_size = static_cast<uint32_t>(body.size());
+  for (int i = 0; i < 4; ++i) encoded.push_back(static_cast<char>((body_size >> (8 * i)) & 0xff));
+  encoded += body;
+  librados::bufferlist bl;
+  bl.append(encoded.data(), static_cast<unsigned>(encoded.size()));
+  return bl;
+}
+
+librados::bufferlist CodecValue(uint8_t codec) {
+  librados::bufferlist bl;
+  const char c = static_cast<char>(codec);
+  bl.append(&c, 1);
+  return bl;
+}
+
+class RadosChunkStore final : public ChunkStore {
+ public:
+  RadosChunkStore(std::unique_ptr<librados::Rados> cluster, librados::IoCtx io, RadosOptions options)
+      : cluster_(std::move(cluster)), io_(std::move(io)), options_(std::move(options)) {}
+  ~RadosChunkStore() override {
+    io_.close();
+    cluster_->shutdown();
+  }
+
+  Result<PutOutcome> Put(const ContentHash& hash, uint8_t codec, std::string_view bytes,
+                         std::string_view tag) override {
+    const std::string oid = ChunkObjectName(hash);
+    for (int attempt = 0; attempt < kPutAttempts; ++attempt) {
+      // 1. Create exclusively with the bytes and codec. On 16.2 the refcount
+      //    class cannot take the first reference in this same operation (it
+      //    reads the stored object, which does not exist yet): ENOENT.
+      librados::ObjectWriteOperation create;
+      create.create(true);
+      librados::bufferlist data;
+      data.append(bytes.data(), static_cast<unsigned>(bytes.size()));
+      create.write_full(data);
+      create.setxattr(kCodecXattr, CodecValue(codec));
+      const int created = io_.operate(oid, &create);
+      if (created < 0 && created != -EEXIST) return Failure("storing", oid, created);
+      // 2. Take the reference. ENOENT: another node dropped the last
+      //    reference between 1 and 2 and the OSD removed the object; retry.
+      const int referenced = Exec(oid, "get", tag);
+      if (referenced == -ENOENT) continue;
+      if (referenced < 0) {
+        // The object stays unreferenced (or referenced by others); docs/scale-out.md.
+        return Failure("referencing", oid, referenced);
+      }
+      if (created == 0) return PutOutcome{codec, bytes.size(), true};
+      // Someone else's object: report what it holds.
+      auto stored = Describe(oid);
+      if (!stored.ok()) return stored.status();
+      return *stored;
+    }
+    return Status::Busy("chunk object " + oid + " in " + Describe() + " was removed " + std::to_string(kPutAttempts) +
+                        " times while this node stored it; nothing stored");
+  }
+
+  Status Reference(const ContentHash& hash, std::string_view tag) override {
+    const std::string oid = ChunkObjectName(hash);
+    const int rc = Exec(oid, "get", tag);
+    if (rc == -ENOENT) return Status::NotFound("chunk object " + oid + " is not in " + Describe());
+    if (rc < 0) return Failure("referencing", oid, rc);
+    return Status::Ok();
+  }
+
+  Status Unreference(const ContentHash& hash, std::string_view tag) override {
+    const std::string oid = ChunkObjectName(hash);
+    const int rc = Exec(oid, "put", tag);
+    if (rc < 0 && rc != -ENOENT) return Failure("releasing", oid, rc);
+    return Status::Ok();
+  }
+
+  Result<StoredChunkBytes> Get(const ContentHash& hash) const override {
+    const std::string oid = ChunkObjectName(hash);
+    // One read operation: the bytes and the codec of one object version.
+    librados::ObjectReadOperation op;
+    librados::bufferlist data, codec;
+    int read_rc = 0, codec_rc = 0;
+    op.read(0, kMaxChunkBytes, &data, &read_rc);
+    op.getxattr(kCodecXattr, &codec, &codec_rc);
+    const int rc = io_.operate(oid, &op, nullptr);
+    if (rc == -ENOENT) return Status::NotFound("pixel chunk object " + oid + " is not in " + Describe());
+    if (rc < 0) return Failure("reading", oid, rc);
+    if (read_rc < 0) return Failure("reading", oid, read_rc);
+    if (codec_rc < 0 || codec.length() != 1)
+      return Status::Corruption("chunk object " + oid + " in " + Describe() + " has no valid " + kCodecXattr +
+                                " xattr");
+    StoredChunkBytes out;
+    out.codec = static_cast<uint8_t>(codec.c_str()[0]);
+    out.bytes.assign(data.c_str(), data.length());
+    return out;
+  }
+
+  Result<bool> Has(const ContentHash& hash) const override {
+    const std::string oid = ChunkObjectName(hash);
+    uint64_t size = 0;
+    time_t mtime = 0;
+    const int rc = const_cast<librados::IoCtx&>(io_).stat(oid, &size, &mtime);
+    if (rc == -ENOENT) return false;
+    if (rc < 0) return Failure("checking", oid, rc);
+    return true;
+  }
+
+  Result<bool> ReplaceIfCodec(const ContentHash& hash, uint8_t expected_codec, uint8_t codec,
+                              std::string_view bytes) override {
+    const std::string oid = ChunkObjectName(hash);
+    // The comparison and the writes are one atomic operation on the OSD;
+    // write_full keeps the refcount xattr.
+    librados::ObjectWriteOperation op;
+    op.cmpxattr(kCodecXattr, LIBRADOS_CMPXATTR_OP_EQ, CodecValue(expected_codec));
+    librados::bufferlist data;
+    data.append(bytes.data(), static_cast<unsigned>(bytes.size()));
+    op.write_full(data);
+    op.setxattr(kCodecXattr, CodecValue(codec));
+    const int rc = io_.operate(oid, &op);
+    if (rc == -ECANCELED || rc == -ENOENT || rc == -ENODATA) return false;
+    if (rc < 0) return Failure("re-encoding", oid, rc);
+    return true;
+  }
+
+  std::string Describe() const override { return "rados:" + options_.pool; }
+
+ private:
+  int Exec(const std::string& oid, const char* method, std::string_view tag) {
+    librados::ObjectWriteOperation op;
+    librados::bufferlist in = RefcountInput(tag);
+    op.exec("refcount", method, in);
+    return io_.operate(oid, &op);
+  }
+
+  Result<PutOutcome> Describe(const std::string& oid) const {
+    librados::ObjectReadOperation op;
+    librados::bufferlist codec;
+    uint64_t size = 0;
+    int stat_rc = 0, codec_rc = 0;
+    op.stat(&size, nullptr, &stat_rc);
+    op.getxattr(kCodecXattr, &codec, &codec_rc);
+    const int rc = io_.operate(oid, &op, nullptr);
+    if (rc < 0) return Failure("reading the codec of", oid, rc);
+    if (codec_rc < 0 || codec.length() != 1)
+      return Status::Corruption("chunk object " + oid + " in " + Describe() + " has no valid " + kCodecXattr +
+                                " xattr");
+    return PutOutcome{static_cast<uint8_t>(codec.c_str()[0]), size, false};
+  }
+
+  Status Failure(const char* what, const std::string& oid, int rc) const {
+    const bool timed_out = rc == -ETIMEDOUT;
+    return Status::IOError(
+        std::string(what) + " chunk object " + oid + " in " + Describe() + " failed: " + ErrnoText(rc) +
+        (timed_out ? " (the cluster did not answer within " + std::to_string(options_.op_timeout_seconds) + " s)"
+                   : std::string()));
+  }
+
+  const std::unique_ptr<librados::Rados> cluster_;
+  // librados's IoCtx is thread-safe; operate() is not const in its API.
+  mutable librados::IoCtx io_;
+  const RadosOptions options_;
+};
+
+}  // namespace
+
+std::string ChunkObjectName(const ContentHash& hash) {
+  return "chunk." + ToHex(hash);
+}
+
+Result<std::unique_ptr<ChunkStore>> OpenRadosChunkStore(const RadosOptions& options) {
+  const std::string id = options.client_id.empty() ? "admin" : options.client_id;
+  const std::string where =
+      "Ceph cluster (configuration " +
+      (options.conf_file.empty() ? std::string("from Ceph's default search") : options.conf_file) + ", client." + id +
+      ")";
+  if (options.pool.empty()) return Status::InvalidArgument("--frames rados:POOL needs a pool name");
+  auto cluster = std::make_unique<librados::Rados>();
+  int rc = cluster->init(id.c_str());
+  if (rc < 0) return Status::IOError("cannot set up a client of the " + where + ": " + ErrnoText(rc));
+  rc = cluster->conf_read_file(options.conf_file.empty() ? nullptr : options.conf_file.c_str());
+  if (rc < 0) {
+    cluster->shutdown();
+    return Status::InvalidArgument("cannot read the " + where + ": " + ErrnoText(rc));
+  }
+  // Both op timeouts default to 0 (wait forever) and the mount to 300 s: a
+  // lost cluster must fail a C-STORE, not hang it.
+  const std::string timeout = std::to_string(options.op_timeout_seconds);
+  for (const char* key : {"rados_osd_op_timeout", "rados_mon_op_timeout", "client_mount_timeout"})
+    cluster->conf_set(key, timeout.c_str());
+  rc = cluster->connect();
+  if (rc < 0) {
+    cluster->shutdown();
+    return Status::IOError("cannot reach the " + where + " within " + timeout + " s: " + ErrnoText(rc));
+  }
+  librados::IoCtx io;
+  rc = cluster->ioctx_create(options.pool.c_str(), io);
+  if (rc == -ENOENT) {
+    cluster->shutdown();
+    return Status::NotFound("pool " + options.pool + " does not exist in the " + where +
+                            " (create it: ceph osd pool create " + options.pool + ")");
+  }
+  if (rc < 0) {
+    cluster->shutdown();
+    return Status::IOError("cannot open pool " + options.pool + " in the " + where + ": " + ErrnoText(rc));
+  }
+  return std::unique_ptr<ChunkStore>(new RadosChunkStore(std::move(cluster), std::move(io), options));
+}
+
+}  // namespace pacs::engine
