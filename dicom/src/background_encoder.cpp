@@ -101,6 +101,11 @@ void BackgroundEncoder::Notify() {
   wake_.Signal();
 }
 
+void BackgroundEncoder::NoteActivity() {
+  MutexLock lock(mutex_);
+  last_notify_ = std::chrono::steady_clock::now();
+}
+
 uint64_t BackgroundEncoder::backlog() const {
   MutexLock lock(mutex_);
   return announced_ + queue_.size() + in_hand_.size();
@@ -156,9 +161,11 @@ void BackgroundEncoder::Work() {
       Job job = std::move(queue_.front());
       queue_.pop_front();
       in_hand_.insert(job.hash);
+      ++in_hand_count_;
       mutex_.Unlock();
       const Status done = EncodeOne(job);
       mutex_.Lock();
+      --in_hand_count_;
       if (done.ok())
         NoteSuccess();
       else if (std::chrono::steady_clock::now() >= backoff_until_)  // one failure per backoff step, across threads

@@ -43,10 +43,6 @@ long GetLong(DcmItem& item, const DcmTagKey& tag, long fallback) {
   return fallback;
 }
 
-std::span<const uint8_t> AsBytes(const std::string& s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
 // The header is kept in the syntax it arrived in: for encapsulated syntaxes
 // that matters because nested pixel data (icon images) stays encapsulated.
 // Deflated datasets keep their header inflated, in explicit little endian.
@@ -76,17 +72,35 @@ std::string PixelDescription(DcmDataset& ds, const std::string& photometric = {}
          std::to_string(GetLong(ds, DCM_PlanarConfiguration, 0));
 }
 
-void AddChunk(engine::InstanceWrite& w, std::string bytes, const std::string& description,
-              codecs::CodecId codec = codecs::CodecId::kRaw, std::string stored = {}) {
+std::span<const uint8_t> AsBytes(std::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+// The key of a frame: its pixels with their description (a chunk that is not
+// a whole native frame has no description and is keyed by its bytes alone).
+engine::ContentHash ChunkKey(std::string_view bytes, const std::string& description) {
+  return description.empty() ? engine::Sha256(AsBytes(bytes)) : engine::Sha256({AsBytes(description), AsBytes(bytes)});
+}
+
+// A chunk of `size` pixel bytes whose key is `key` (ChunkKey, computed once
+// per frame), stored as `kept`: the raw bytes, or their encoding by `codec`.
+void AddChunk(engine::InstanceWrite& w, uint64_t size, const engine::ContentHash& key, bool native_frame,
+              codecs::CodecId codec, std::string kept) {
   engine::PixelChunk chunk;
-  chunk.size = bytes.size();
+  chunk.size = size;
   chunk.codec = static_cast<uint8_t>(codec);
   // Identity is the pixels (with their description), whatever encoding stores them.
-  chunk.hash =
-      description.empty() ? engine::Sha256(AsBytes(bytes)) : engine::Sha256({AsBytes(description), AsBytes(bytes)});
-  if (!description.empty()) chunk.pixel_hash = chunk.hash;  // a native frame is its own pixel identity
+  chunk.hash = key;
+  if (native_frame) chunk.pixel_hash = chunk.hash;  // a native frame is its own pixel identity
   w.record.chunks.push_back(chunk);
-  w.chunk_bytes.push_back(codec == codecs::CodecId::kRaw ? std::move(bytes) : std::move(stored));
+  w.chunk_bytes.push_back(std::move(kept));
+}
+
+// A chunk stored raw, as received.
+void AddChunk(engine::InstanceWrite& w, std::string bytes, const std::string& description) {
+  const engine::ContentHash key = ChunkKey(bytes, description);
+  const uint64_t size = bytes.size();
+  AddChunk(w, size, key, !description.empty(), codecs::CodecId::kRaw, std::move(bytes));
 }
 
 // Encodes one native frame per the policy. Returns the codec actually used
@@ -186,13 +200,24 @@ Status SplitNative(DcmDataset& ds, DcmPixelData& px, E_TransferSyntax xfer, cons
         unstaged_bytes = 0;
       }
       unstaged_bytes += frame_bytes;
-      std::string raw = read_range(f * frame_bytes, frame_bytes);
-      PACS_RETURN_IF_ERROR(read_problem);
+      // The frame's pixels: in the received dataset's buffer, or read from
+      // the spill file. They are copied only to be stored raw.
+      std::string spilled;
+      std::string_view raw;
+      if (on_disk) {
+        spilled = read_range(f * frame_bytes, frame_bytes);
+        PACS_RETURN_IF_ERROR(read_problem);
+        raw = spilled;
+      } else {
+        raw = std::string_view(reinterpret_cast<const char*>(data) + f * frame_bytes, frame_bytes);
+      }
+      const auto raw_bytes = [&] { return on_disk ? std::move(spilled) : std::string(raw); };
+      // Hashed once: the key both finds a stored copy and names the new chunk.
+      const engine::ContentHash key = ChunkKey(raw, description);
       if (stored_frames) {
         // A frame already stored (a re-sent or corrected study) is not encoded
         // again: the commit references the stored chunk, or asks for a retry
         // with the bytes if the chunk was collected in between.
-        const engine::ContentHash key = engine::Sha256({AsBytes(description), AsBytes(raw)});
         auto stored = stored_frames->HasChunk(key);
         if (!stored.ok())
           return stored.status().WithContext("instance " + w.record.sop_instance_uid + " frame " + std::to_string(f));
@@ -212,16 +237,16 @@ Status SplitNative(DcmDataset& ds, DcmPixelData& px, E_TransferSyntax xfer, cons
       if (choice.codec != codecs::CodecId::kRaw && policy.background) {
         // Stored raw now, re-encoded off the C-STORE path (the job is kept
         // in the same commit, so a restart resumes it).
-        AddChunk(w, std::move(raw), description);
-        w.deferred_work.emplace_back(w.record.chunks.back().hash,
+        AddChunk(w, raw.size(), key, true, codecs::CodecId::kRaw, raw_bytes());
+        w.deferred_work.emplace_back(key,
                                      EncodeJob{choice.codec, choice.options.rgb_colour_transform, *info}.Serialize());
       } else if (choice.codec != codecs::CodecId::kRaw) {
         auto [codec, stored] =
             EncodeFrameLosslessly(*info, raw, choice.codec, choice.options, policy.verify_encode,
                                   "instance " + w.record.sop_instance_uid + " frame " + std::to_string(f));
-        AddChunk(w, std::move(raw), description, codec, std::move(stored));
+        AddChunk(w, raw.size(), key, true, codec, codec == codecs::CodecId::kRaw ? raw_bytes() : std::move(stored));
       } else {
-        AddChunk(w, std::move(raw), description);
+        AddChunk(w, raw.size(), key, true, codecs::CodecId::kRaw, raw_bytes());
       }
     }
     if (uint64_t tail = length - frame_bytes * frames; tail > 0)  // padding byte or trailing data

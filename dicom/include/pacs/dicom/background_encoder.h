@@ -37,6 +37,9 @@ class BackgroundEncoder {
   void Start();
   void Stop() EXCLUDES(mutex_);    // finishes the frames in hand, leaves the rest queued in the store
   void Notify() EXCLUDES(mutex_);  // new work was committed
+  // Ingest committed a dataset with no work for the pool (its frames were
+  // encoded inline): a push goes on, so the staging space is not released yet.
+  void NoteActivity() EXCLUDES(mutex_);
   // Jobs not yet done: announced since the last scan (or left behind a full
   // scan batch), queued, and in hand. An estimate (a Notify may stand for
   // several frames), never negative: it is counted from sizes, not
@@ -47,11 +50,15 @@ class BackgroundEncoder {
   bool WaitIdle(std::chrono::milliseconds timeout) EXCLUDES(mutex_);
   uint64_t frames_encoded() const { return encoded_.load(); }
   unsigned threads() const { return threads_wanted_; }
+  // Frames the pool is encoding right now (a snapshot): with ingest's own
+  // encoders, how busy the cores are (Ingestor decides by it whether to
+  // encode at ingest or stage the frames raw for the pool).
+  unsigned frames_in_hand() const { return in_hand_count_.load(); }
 
   // Jobs taken from the store per scan.
   static constexpr size_t kScanBatch = 256;
-  // Time without a Notify() before the staging space is released: ingest
-  // has paused.
+  // Time without a Notify() or NoteActivity() before the staging space is
+  // released: ingest has paused.
   static constexpr std::chrono::seconds kQuietBeforeRelease{1};
   // After a failure (a full disk, a read-only store, a read error) the pool
   // waits before touching the store again: kFirstBackoff, doubling up to
@@ -101,6 +108,7 @@ class BackgroundEncoder {
   std::chrono::steady_clock::time_point last_failure_log_ GUARDED_BY(mutex_){};
   uint64_t failures_unlogged_ GUARDED_BY(mutex_) = 0;
   std::atomic<uint64_t> encoded_{0};
+  std::atomic<unsigned> in_hand_count_{0};
 };
 
 }  // namespace pacs::dicom

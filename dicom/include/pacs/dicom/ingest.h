@@ -30,7 +30,9 @@ struct IngestReport {
 class Ingestor {
  public:
   // With `background`, frames are stored raw and re-encoded behind the
-  // C-STORE response while its backlog is short; past that, inline.
+  // C-STORE response while a core is free for it and its backlog is short;
+  // when ingest alone keeps every core busy, they are encoded inline (the
+  // raw round trip through `staging` would cost more CPU than it saves).
   explicit Ingestor(engine::Store& store, PixelCodecPolicy policy = {}, BackgroundEncoder* background = nullptr)
       : store_(store), policy_(policy), background_(background) {}
 
@@ -64,6 +66,7 @@ class Ingestor {
   const PixelCodecPolicy policy_;
   BackgroundEncoder* const background_;
   std::atomic<uint64_t> commits_{0};
+  std::atomic<unsigned> ingesting_{0};                // datasets being split and committed right now
   std::atomic<uint64_t> refuse_over_quota_bytes_{0};  // counted only when the test hook is armed
 };
 
