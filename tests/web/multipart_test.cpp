@@ -84,9 +84,9 @@ TEST(MediaType, ParsesQuotedAndUnquotedParameters) {
 }
 
 TEST(MediaType, RefusesMalformed) {
-  for (const char* text : {"", "multipart", "multipart/", "/related", "multipart/related; boundary",
-                           "multipart/related; boundary=\"abc", "multipart/related boundary=abc",
-                           "multipart/related; =x"}) {
+  for (const char* text :
+       {"", "multipart", "multipart/", "/related", "multipart/related; boundary", "multipart/related; boundary=\"abc",
+        "multipart/related boundary=abc", "multipart/related; =x"}) {
     auto type = ParseMediaType(text);
     EXPECT_FALSE(type.ok()) << text;
   }

@@ -238,8 +238,8 @@ Status MultipartParser::Step(bool* progressed) {
         return Status::Ok();
       }
       if (!Trim(view.substr(0, eol)).empty())
-        return Status::InvalidArgument("the delimiter line \"" + boundary_line + "\" at byte " +
-                                       std::to_string(at()) + " is followed by \"" + Excerpt(view.substr(0, eol)) +
+        return Status::InvalidArgument("the delimiter line \"" + boundary_line + "\" at byte " + std::to_string(at()) +
+                                       " is followed by \"" + Excerpt(view.substr(0, eol)) +
                                        "\" instead of a line end or \"--\"");
       consume(eol + 2);
       state_ = State::kHeaders;
@@ -254,10 +254,9 @@ Status MultipartParser::Step(bool* progressed) {
         const size_t pos = find("\r\n\r\n");
         if (pos == std::string_view::npos) {
           if (view.size() > limits_.max_header_bytes)
-            return Status::InvalidArgument("the headers of part " + std::to_string(parts_ + 1) + " (byte " +
-                                           std::to_string(at()) + ") exceed " +
-                                           std::to_string(limits_.max_header_bytes) +
-                                           " bytes without the empty line that ends them");
+            return Status::InvalidArgument(
+                "the headers of part " + std::to_string(parts_ + 1) + " (byte " + std::to_string(at()) + ") exceed " +
+                std::to_string(limits_.max_header_bytes) + " bytes without the empty line that ends them");
           return Status::Ok();
         }
         end = pos + 2;
@@ -355,8 +354,10 @@ Status MultipartParser::Finish() {
 
 // ---- PartSpooler ----
 
-PartSpooler::PartSpooler(std::filesystem::path spill_dir, uint64_t memory_limit)
-    : spill_dir_(std::move(spill_dir)), memory_limit_(memory_limit) {}
+PartSpooler::PartSpooler(std::filesystem::path spill_dir, uint64_t memory_limit, uint64_t memory_budget)
+    : spill_dir_(std::move(spill_dir)),
+      memory_limit_(memory_limit),
+      memory_budget_(memory_budget > 0 ? memory_budget : 4 * memory_limit) {}
 
 PartSpooler::~PartSpooler() {
   file_.reset();
@@ -376,8 +377,10 @@ Status PartSpooler::PartData(std::string_view bytes) {
   if (!current_) return Status::Internal("part data outside a part");
   Part& part = *current_;
   part.size += bytes.size();
-  if (!part.spilled() && part.memory.size() + bytes.size() <= memory_limit_) {
+  if (!part.spilled() && part.memory.size() + bytes.size() <= memory_limit_ &&
+      memory_held_ + bytes.size() <= memory_budget_) {
     part.memory.append(bytes);
+    memory_held_ += bytes.size();
     return Status::Ok();
   }
   if (!part.spilled()) {
@@ -400,6 +403,7 @@ Status PartSpooler::PartData(std::string_view bytes) {
     if (std::fwrite(part.memory.data(), 1, part.memory.size(), file_.get()) != part.memory.size())
       return Status::IOError("cannot write spill file " + pattern + ": " + std::strerror(errno) +
                              "; the part is not stored");
+    memory_held_ -= part.memory.size();
     part.memory.clear();
     part.memory.shrink_to_fit();
   }
@@ -431,6 +435,7 @@ void PartSpooler::Release(size_t i) {
     std::filesystem::remove(part.file, ignored);
     part.file.clear();
   }
+  memory_held_ -= part.memory.size();
   part.memory.clear();
   part.memory.shrink_to_fit();
 }

@@ -96,7 +96,7 @@ class MultipartParser {
   PartSink& sink_;
   const MultipartLimits limits_;
   State state_ = State::kPreamble;
-  std::string pending_;    // bytes not yet consumed, from pending_start_
+  std::string pending_;  // bytes not yet consumed, from pending_start_
   size_t pending_start_ = 0;
   uint64_t consumed_ = 0;  // body offset of pending_[pending_start_] (+2 for the CRLF put first)
   uint64_t fed_ = 0;
@@ -105,21 +105,26 @@ class MultipartParser {
   Status error_;
 };
 
+// One part as a PartSpooler keeps it.
+struct SpooledPart {
+  PartHeaders headers;
+  std::string memory;          // the bytes, when not spilled
+  std::filesystem::path file;  // the spill file, when spilled
+  uint64_t size = 0;
+  bool spilled() const { return !file.empty(); }
+};
+
 // A PartSink that keeps each part in memory up to `memory_limit` bytes and
 // moves it to a file in `spill_dir` past that (created when needed, removed
 // with the part). Totals are checked against `max_total_bytes` (0: none)
 // as the bytes arrive. Not thread-safe.
 class PartSpooler : public PartSink {
  public:
-  struct Part {
-    PartHeaders headers;
-    std::string memory;              // the bytes, when not spilled
-    std::filesystem::path file;      // the spill file, when spilled
-    uint64_t size = 0;
-    bool spilled() const { return !file.empty(); }
-  };
+  using Part = SpooledPart;
 
-  PartSpooler(std::filesystem::path spill_dir, uint64_t memory_limit);
+  // A part stays in memory while it is at most `memory_limit` bytes and all
+  // parts held in memory stay within `memory_budget` (0: 4 x memory_limit).
+  PartSpooler(std::filesystem::path spill_dir, uint64_t memory_limit, uint64_t memory_budget = 0);
   ~PartSpooler() override;
   PartSpooler(const PartSpooler&) = delete;
   PartSpooler& operator=(const PartSpooler&) = delete;
@@ -140,6 +145,8 @@ class PartSpooler : public PartSink {
   };
   const std::filesystem::path spill_dir_;
   const uint64_t memory_limit_;
+  const uint64_t memory_budget_;
+  uint64_t memory_held_ = 0;  // bytes of parts_ (and current_) held in memory
   std::vector<Part> parts_;
   std::optional<Part> current_;
   std::unique_ptr<std::FILE, FileCloser> file_;
