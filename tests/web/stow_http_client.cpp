@@ -59,8 +59,7 @@ HttpReply Http(int port, const HttpRequestSpec& spec) {
   return reply;
 }
 
-std::string MultipartBody(const std::string& boundary,
-                          const std::vector<std::pair<std::string, std::string>>& parts) {
+std::string MultipartBody(const std::string& boundary, const std::vector<std::pair<std::string, std::string>>& parts) {
   std::string body;
   for (const auto& [headers, bytes] : parts) {
     body += "--" + boundary + "\r\n";

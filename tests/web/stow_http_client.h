@@ -13,7 +13,7 @@
 namespace pacs::testing {
 
 struct HttpReply {
-  int status = 0;  // 0: no answer (the error is in `error`)
+  int status = 0;                                   // 0: no answer (the error is in `error`)
   std::multimap<std::string, std::string> headers;  // names lower case
   std::string body;
   std::string error;
@@ -33,8 +33,7 @@ HttpReply Http(int port, const HttpRequestSpec& request);
 
 // A multipart/related body of `parts` (each: headers block lines without
 // the final CRLF, bytes).
-std::string MultipartBody(const std::string& boundary,
-                          const std::vector<std::pair<std::string, std::string>>& parts);
+std::string MultipartBody(const std::string& boundary, const std::vector<std::pair<std::string, std::string>>& parts);
 std::string ReadFileBytes(const std::filesystem::path& path);
 
 }  // namespace pacs::testing
