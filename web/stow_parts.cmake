@@ -6,7 +6,7 @@ pkg_check_modules(JPEG REQUIRED IMPORTED_TARGET libjpeg)
 find_package(nlohmann_json 3.10 REQUIRED)
 add_library(pacs_web_stow STATIC
   ${CMAKE_CURRENT_LIST_DIR}/src/multipart.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/src/stow.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/stow_transaction.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/render.cpp
 )
 target_include_directories(pacs_web_stow PUBLIC ${CMAKE_CURRENT_LIST_DIR}/src)

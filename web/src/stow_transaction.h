@@ -1,4 +1,4 @@
-// File: stow.h
+// File: stow_transaction.h
 // STOW-RS (PS3.18 10.5): POST /studies and /studies/{S} with a
 // multipart/related; type="application/dicom" body. The body is parsed as it
 // arrives (multipart.h) into parts held in memory or spilled to files under
@@ -76,6 +76,9 @@ class StowTransaction {
   HttpAnswer Finish();
 
   uint64_t body_bytes() const { return body_bytes_; }
+  // After Finish(): parts stored and refused.
+  uint64_t stored() const { return stored_; }
+  uint64_t refused() const { return refused_; }
 
  private:
   HttpAnswer Refuse(unsigned status, const std::string& what);
@@ -88,6 +91,8 @@ class StowTransaction {
   std::unique_ptr<PartSpooler> spooler_;
   std::unique_ptr<MultipartParser> parser_;
   uint64_t body_bytes_ = 0;
+  uint64_t stored_ = 0;
+  uint64_t refused_ = 0;
 };
 
 }  // namespace pacs::web

@@ -1,4 +1,4 @@
-#include "stow.h"
+#include "stow_transaction.h"
 
 #include <nlohmann/json.hpp>
 
@@ -200,6 +200,8 @@ HttpAnswer StowTransaction::Finish() {
                 .peer = peer_,
                 .studies = tally.studies(),
                 .counts = {{"stored", tally.succeeded()}, {"failed", tally.failed()}}});
+  stored_ = referenced.size();
+  refused_ = failed.size();
   const unsigned status = failed.empty() ? 200 : (referenced.empty() ? 409 : 202);
   return {.status = status,
           .content_type = "application/dicom+json",
