@@ -1,10 +1,12 @@
-# Tests of web/stow_parts.cmake's library (included from there).
+# Tests of STOW-RS, multipart and /rendered (included from web/stow_parts.cmake).
 pacs_add_test(multipart_test ${CMAKE_CURRENT_LIST_DIR}/multipart_test.cpp)
-target_link_libraries(multipart_test PRIVATE pacs_web_stow)
+target_link_libraries(multipart_test PRIVATE pacs::web)
+target_include_directories(multipart_test PRIVATE ${CMAKE_SOURCE_DIR}/web/src)
 pkg_check_modules(PNG REQUIRED IMPORTED_TARGET libpng)
 pkg_check_modules(JPEG REQUIRED IMPORTED_TARGET libjpeg)
 pacs_add_test(render_test ${CMAKE_CURRENT_LIST_DIR}/render_test.cpp)
-target_link_libraries(render_test PRIVATE pacs_web_stow PkgConfig::PNG PkgConfig::JPEG)
+target_link_libraries(render_test PRIVATE pacs::web PkgConfig::PNG PkgConfig::JPEG)
+target_include_directories(render_test PRIVATE ${CMAKE_SOURCE_DIR}/web/src)
 # STOW-RS and /rendered against the real server (`serve --web-port`).
 add_library(pacs_stow_http_client STATIC ${CMAKE_CURRENT_LIST_DIR}/stow_http_client.cpp)
 target_link_libraries(pacs_stow_http_client PUBLIC Boost::headers Threads::Threads)
@@ -18,4 +20,5 @@ target_link_libraries(rendered_test PRIVATE pacs_test_support pacs_stow_http_cli
 target_include_directories(rendered_test PRIVATE ${CMAKE_CURRENT_LIST_DIR})
 add_dependencies(rendered_test pacscore)
 pacs_add_test(stow_transaction_test ${CMAKE_CURRENT_LIST_DIR}/stow_transaction_test.cpp)
-target_link_libraries(stow_transaction_test PRIVATE pacs_web_stow pacs_cli nlohmann_json::nlohmann_json)
+target_link_libraries(stow_transaction_test PRIVATE pacs::web pacs_cli nlohmann_json::nlohmann_json)
+target_include_directories(stow_transaction_test PRIVATE ${CMAKE_SOURCE_DIR}/web/src)

@@ -58,96 +58,21 @@ bool IsBoundaryChar(unsigned char c) {
 
 }  // namespace
 
-std::optional<std::string> MediaType::Parameter(std::string_view name) const {
-  for (const auto& [key, value] : parameters)
-    if (key == name) return value;
-  return std::nullopt;
-}
-
-Result<MediaType> ParseMediaType(std::string_view text) {
-  const std::string quoted = "\"" + Excerpt(text, 200) + "\"";
-  size_t i = 0;
-  const auto skip_space = [&] {
-    while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
-  };
-  const auto token = [&] {
-    const size_t start = i;
-    while (i < text.size() && IsTokenChar(static_cast<unsigned char>(text[i]))) ++i;
-    return text.substr(start, i - start);
-  };
-  MediaType type;
-  skip_space();
-  const std::string_view top = token();
-  if (top.empty() || i >= text.size() || text[i] != '/')
-    return Status::InvalidArgument("media type " + quoted + " is not of the form type/subtype");
-  ++i;
-  const std::string_view sub = token();
-  if (sub.empty()) return Status::InvalidArgument("media type " + quoted + " has no subtype");
-  type.type = Lower(top) + "/" + Lower(sub);
-  skip_space();
-  while (i < text.size()) {
-    if (text[i] != ';')
-      return Status::InvalidArgument("media type " + quoted + ": unexpected '" + Excerpt(text.substr(i, 1)) +
-                                     "' at character " + std::to_string(i));
-    ++i;
-    skip_space();
-    if (i == text.size()) break;  // a trailing ';' is tolerated
-    const std::string_view name = token();
-    if (name.empty() || i >= text.size() || text[i] != '=')
-      return Status::InvalidArgument("media type " + quoted + ": parameter at character " + std::to_string(i) +
-                                     " is not name=value");
-    ++i;
-    std::string value;
-    if (i < text.size() && text[i] == '"') {
-      ++i;
-      bool closed = false;
-      while (i < text.size()) {
-        const char c = text[i++];
-        if (c == '"') {
-          closed = true;
-          break;
-        }
-        if (c == '\\' && i < text.size()) {
-          value += text[i++];
-          continue;
-        }
-        value += c;
-      }
-      if (!closed)
-        return Status::InvalidArgument("media type " + quoted + ": parameter " + std::string(name) +
-                                       " has an unterminated quoted value");
-    } else {
-      // Unquoted: a token, and leniently anything up to ';' or a space
-      // (clients send `type=application/dicom` unquoted, '/' and all).
-      const size_t start = i;
-      while (i < text.size() && text[i] != ';' && text[i] != ' ' && text[i] != '\t' && text[i] != '"' &&
-             static_cast<unsigned char>(text[i]) > 0x20 && static_cast<unsigned char>(text[i]) < 0x7f)
-        ++i;
-      value = std::string(text.substr(start, i - start));
-      if (value.empty())
-        return Status::InvalidArgument("media type " + quoted + ": parameter " + std::string(name) +
-                                       " has an empty value");
-    }
-    type.parameters.emplace_back(Lower(name), std::move(value));
-    skip_space();
-  }
-  return type;
-}
-
 Result<std::string> BoundaryOf(const MediaType& type) {
-  if (type.type.rfind("multipart/", 0) != 0)
-    return Status::InvalidArgument("media type " + type.type + " is not multipart: it has no parts to read");
-  auto boundary = type.Parameter("boundary");
-  if (!boundary) return Status::InvalidArgument("media type " + type.type + " has no boundary parameter");
-  if (boundary->empty() || boundary->size() > 70)
-    return Status::InvalidArgument("multipart boundary \"" + Excerpt(*boundary, 80) + "\" must be 1 to 70 characters");
-  for (const char c : *boundary)
+  if (type.type != "multipart")
+    return Status::InvalidArgument("media type " + type.Essence() + " is not multipart: it has no parts to read");
+  if (!type.HasParam("boundary"))
+    return Status::InvalidArgument("media type " + type.Essence() + " has no boundary parameter");
+  const std::string boundary = type.Param("boundary");
+  if (boundary.empty() || boundary.size() > 70)
+    return Status::InvalidArgument("multipart boundary \"" + Excerpt(boundary, 80) + "\" must be 1 to 70 characters");
+  for (const char c : boundary)
     if (!IsBoundaryChar(static_cast<unsigned char>(c)))
-      return Status::InvalidArgument("multipart boundary \"" + Excerpt(*boundary, 80) + "\" holds a character ('" +
+      return Status::InvalidArgument("multipart boundary \"" + Excerpt(boundary, 80) + "\" holds a character ('" +
                                      Excerpt(std::string_view(&c, 1)) + "') RFC 2046 does not allow");
-  if (boundary->back() == ' ')
-    return Status::InvalidArgument("multipart boundary \"" + *boundary + "\" ends with a space");
-  return *boundary;
+  if (boundary.back() == ' ')
+    return Status::InvalidArgument("multipart boundary \"" + boundary + "\" ends with a space");
+  return boundary;
 }
 
 std::string PartHeaders::Get(std::string_view name) const {

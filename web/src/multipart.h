@@ -7,7 +7,7 @@
 // PartSpooler below). Every refusal is a Status saying what was wrong and
 // where (which part, at which byte of the body).
 //
-//   auto type = ParseMediaType(request_content_type);          // multipart/related; boundary=...
+//   auto type = ParseMediaType(request_content_type);          // media_type.h: multipart/related; boundary=...
 //   auto boundary = BoundaryOf(*type);
 //   MultipartParser parser(*boundary, sink);
 //   for (chunk : body) if (auto s = parser.Feed(chunk); !s.ok()) refuse(s);
@@ -25,22 +25,9 @@
 #include <vector>
 
 #include "pacs/base/result.h"
+#include "pacs/web/media_type.h"
 
 namespace pacs::web {
-
-// A media type: "multipart/related; type=\"application/dicom\"; boundary=x".
-// `type` is lower case without parameters; parameter names are lower case,
-// values unquoted (quoted-pair escapes resolved) and kept as sent.
-struct MediaType {
-  std::string type;
-  std::vector<std::pair<std::string, std::string>> parameters;
-  // The value of parameter `name` (lower case), if present.
-  std::optional<std::string> Parameter(std::string_view name) const;
-};
-
-// Parses a Content-Type (or one Accept entry). InvalidArgument when it is
-// not `type/subtype *(; name=value)` with tokens or quoted strings.
-Result<MediaType> ParseMediaType(std::string_view text);
 
 // The boundary of a multipart media type: InvalidArgument when the type is
 // not multipart/*, the parameter is missing or empty, longer than RFC 2046's

@@ -89,12 +89,13 @@ std::optional<HttpAnswer> StowTransaction::Start(std::string_view content_type,
     return Refuse(400, "the study UID in the URL (\"" + study_uid_.substr(0, 80) + "\") is not a DICOM UID");
   auto type = ParseMediaType(content_type);
   if (!type.ok()) return Refuse(415, "Content-Type: " + type.status().message());
-  if (type->type != "multipart/related")
-    return Refuse(415, "Content-Type " + type->type +
+  if (type->Essence() != "multipart/related")
+    return Refuse(415, "Content-Type " + type->Essence() +
                            " is not supported: STOW-RS takes multipart/related; type=\"application/dicom\"");
-  if (auto root = type->Parameter("type")) {
-    if (Lower(*root) != "application/dicom")
-      return Refuse(415, "multipart/related of type " + *root +
+  if (type->HasParam("type")) {
+    const std::string root = type->Param("type");
+    if (Lower(root) != "application/dicom")
+      return Refuse(415, "multipart/related of type " + root +
                              " is not supported: only type=\"application/dicom\" (Part 10 files)");
   }
   auto boundary = BoundaryOf(*type);
@@ -141,9 +142,9 @@ HttpAnswer StowTransaction::Finish() {
     if (!media.ok()) {
       report =
           Status::InvalidArgument("its Content-Type is unreadable: " + media.status().message() + "; nothing stored");
-    } else if (media->type != "application/dicom") {
-      report =
-          Status::InvalidArgument("its Content-Type is " + media->type + ", not application/dicom; nothing stored");
+    } else if (media->Essence() != "application/dicom") {
+      report = Status::InvalidArgument("its Content-Type is " + media->Essence() +
+                                       ", not application/dicom; nothing stored");
     } else {
       const auto source =
           part.spilled() ? dicom::Part10Source::File(part.file) : dicom::Part10Source::Memory(part.memory);
