@@ -43,8 +43,13 @@ OriginalFrame ReadOriginalFrame(const fs::path& path) {
   ds.findAndGetUint16(DCM_BitsAllocated, allocated);
   ds.findAndGetUint16(DCM_BitsStored, stored);
   ds.findAndGetUint16(DCM_PixelRepresentation, representation);
-  out.info = {.rows = rows, .columns = columns, .bits_allocated = allocated, .bits_stored = stored,
-              .samples_per_pixel = 1, .is_signed = representation == 1, .planar = false};
+  out.info = {.rows = rows,
+              .columns = columns,
+              .bits_allocated = allocated,
+              .bits_stored = stored,
+              .samples_per_pixel = 1,
+              .is_signed = representation == 1,
+              .planar = false};
   DcmElement* element = nullptr;
   Uint16* words = nullptr;
   if (ds.findAndGetElement(DCM_PixelData, element).bad() || element->getUint16Array(words).bad() || !words) {
@@ -70,23 +75,25 @@ class DicomwebClientTest : public ::testing::Test {
     ASSERT_EQ(PushAndSettle(ct_, server_->process()), "");
   }
   void TearDown() override {
-    if (server_) EXPECT_EQ(server_->process().Stop(), 0) << server_->process().Log();
+    if (server_) {
+      EXPECT_EQ(server_->process().Stop(), 0) << server_->process().Log();
+    }
     server_.reset();
     if (!dir_.empty()) fs::remove_all(dir_);
   }
 
   // Runs dicomweb_client.mjs; its report, or a test failure.
   std::optional<tools::Json> RunClient(const std::vector<std::string>& extra_args) {
-    std::vector<std::string> args = {"--url", server_->base_url() + "/dicom-web", "--patient-name", "HEAD", "--out",
-                                     (dir_ / "frames").string()};
+    std::vector<std::string> args = {"--url", server_->base_url() + "/dicom-web", "--patient-name", "HEAD",
+                                     "--out", (dir_ / "frames").string()};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     auto run = RunNodeScript("dicomweb_client.mjs", args, std::chrono::seconds(120));
     auto report = LastJsonLine(run.output);
     EXPECT_TRUE(report.has_value()) << "dicomweb_client.mjs printed no report (exit " << run.exit_code << "):\n"
                                     << run.output;
     if (!report) return std::nullopt;
-    EXPECT_EQ(run.exit_code, 0) << tools::JsonString(*report, "step") << ": "
-                                << tools::JsonString(*report, "message") << "\nserver log:\n"
+    EXPECT_EQ(run.exit_code, 0) << tools::JsonString(*report, "step") << ": " << tools::JsonString(*report, "message")
+                                << "\nserver log:\n"
                                 << server_->process().Log();
     if (run.exit_code != 0) return std::nullopt;
     return report;
@@ -184,8 +191,8 @@ TEST_F(DicomwebClientTest, StoresAnInstanceWithStoreInstancesAndExportsItUnchang
                  << "): " << tools::JsonString(stow, "message");
   ASSERT_EQ(tools::JsonString(stow, "status"), "stored") << stow.dump();
 
-  auto exported = RunCommand({PacscoreBinary(), "export", "--data", (dir_ / "data").string(), "--out",
-                              (dir_ / "export").string()});
+  auto exported =
+      RunCommand({PacscoreBinary(), "export", "--data", (dir_ / "data").string(), "--out", (dir_ / "export").string()});
   ASSERT_EQ(exported.exit_code, 0) << exported.output;
   // Everything exported is one of the files sent (the CT series by C-STORE, one file by STOW-RS).
   std::vector<SampleFile> sent = ct_;

@@ -86,10 +86,10 @@ std::string PushAndSettle(const std::vector<SampleFile>& files, ServerProcess& s
   const size_t stored = PushWithStorescu(files, server.port(), 1, log);
   if (stored != files.size())
     return "storescu stored " + std::to_string(stored) + " of " + std::to_string(files.size()) + " files:\n" + log;
-  auto idle = RunCommand({"curl", "-s", "--max-time", "150", "--unix-socket", (server.data_dir() / "admin.sock").string(),
-                          "-X", "POST", "-H", "Content-Type: application/json", "http://localhost/wait-idle", "-d",
-                          "{\"timeout_ms\": 120000}"},
-                         {}, std::chrono::seconds(160));
+  auto idle = RunCommand(
+      {"curl", "-s", "--max-time", "150", "--unix-socket", (server.data_dir() / "admin.sock").string(), "-X", "POST",
+       "-H", "Content-Type: application/json", "http://localhost/wait-idle", "-d", "{\"timeout_ms\": 120000}"},
+      {}, std::chrono::seconds(160));
   if (idle.output.find("\"idle\":true") == std::string::npos)
     return "POST /wait-idle did not report idle within 120 s: " + idle.output;
   return "";
