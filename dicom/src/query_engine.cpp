@@ -153,6 +153,21 @@ Result<std::vector<InstanceRef>> QueryEngine::Resolve(const Query& query) const 
   return out;
 }
 
+std::vector<uint32_t> QueryableTags(QueryLevel level) {
+  const index::Level wanted = level == QueryLevel::kPatient ? index::Level::kPatient
+                              : level == QueryLevel::kStudy ? index::Level::kStudy
+                              : level == QueryLevel::kSeries ? index::Level::kSeries
+                                                             : index::Level::kImage;
+  std::vector<uint32_t> tags;
+  for (const uint32_t tag : index::IndexedTags())
+    if (index::LevelOf(tag) == wanted) tags.push_back(tag);
+  for (const uint32_t tag : {Tag(0x0020, 0x1200), Tag(0x0020, 0x1202), Tag(0x0020, 0x1204), Tag(0x0020, 0x1206),
+                             Tag(0x0020, 0x1208), Tag(0x0008, 0x0061), Tag(0x0008, 0x0062), Tag(0x0020, 0x1209)})
+    if (index::IsComputedTag(tag) && index::LevelOf(tag) == wanted) tags.push_back(tag);
+  std::sort(tags.begin(), tags.end());
+  return tags;
+}
+
 std::string ConvertResponseCharset(DcmDataset& response, const std::string& requested_charset) {
   OFString current;
   response.findAndGetOFStringArray(DCM_SpecificCharacterSet, current);

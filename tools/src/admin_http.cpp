@@ -23,25 +23,15 @@ using Json = nlohmann::json;
 namespace {
 
 std::string Lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
+  return web::ToLower(text);
 }
 
 std::string Trim(std::string_view text) {
-  const size_t begin = text.find_first_not_of(" \t");
-  if (begin == std::string_view::npos) return "";
-  const size_t end = text.find_last_not_of(" \t");
-  return std::string(text.substr(begin, end - begin + 1));
-}
-
-bool IsPort(std::string_view text) {
-  return !text.empty() && text.size() <= 5 &&
-         std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
+  return std::string(web::TrimSpaces(text));
 }
 
 HttpReply Refusal(int status, const std::string& message) {
-  return {status, Json({{"error", message}}).dump(-1, ' ', false, Json::error_handler_t::replace)};
+  return {status, web::JsonErrorBody(message)};
 }
 
 // What is logged of a request body: enough to say what was asked.
@@ -58,31 +48,6 @@ std::string Shorten(std::string text) {
 std::string AdminCaller::Describe() const {
   if (unix_socket) return "uid " + std::to_string(uid) + " pid " + std::to_string(pid) + " over the admin socket";
   return (token.empty() ? std::string("no token") : "token " + token) + " from " + address;
-}
-
-bool IsLoopbackHost(std::string_view host) {
-  std::string name;
-  if (!host.empty() && host.front() == '[') {
-    const size_t close = host.find(']');
-    if (close == std::string_view::npos) return false;
-    name = std::string(host.substr(1, close - 1));
-    const std::string_view rest = host.substr(close + 1);
-    if (!rest.empty() && (rest.front() != ':' || !IsPort(rest.substr(1)))) return false;
-    return name == "::1";
-  }
-  const size_t colon = host.find(':');
-  name = Lower(host.substr(0, colon));
-  if (colon != std::string_view::npos && !IsPort(host.substr(colon + 1))) return false;
-  return name == "127.0.0.1" || name == "localhost";
-}
-
-bool IsLoopbackOrigin(std::string_view origin) {
-  for (std::string_view scheme : {"http://", "https://"}) {
-    if (Lower(origin.substr(0, scheme.size())) != scheme) continue;
-    const std::string_view rest = origin.substr(scheme.size());
-    return rest.find('/') == std::string_view::npos && IsLoopbackHost(rest);
-  }
-  return false;
 }
 
 void LogAdminAction(const AdminCaller& caller, const std::string& method, const std::string& target,

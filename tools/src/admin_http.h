@@ -62,10 +62,11 @@ class AdminServer {
 // handler (and `caller` says who it is), else the refusal to send.
 std::optional<HttpReply> CheckAdminRequest(const HttpRequest& request, const TokenFile* tokens, AdminCaller& caller,
                                            nlohmann::json& body);
-// Host header values and Origins that name this machine over loopback:
-// 127.0.0.1, localhost and [::1], with or without a port.
-bool IsLoopbackHost(std::string_view host);
-bool IsLoopbackOrigin(std::string_view origin);
+// Host header values and Origins that name this machine over loopback
+// (127.0.0.1, localhost and [::1], with or without a port): the checks every
+// HTTP endpoint shares, in pacs/web/http_common.h.
+using web::IsLoopbackHost;
+using web::IsLoopbackOrigin;
 
 // The one place admin actions are logged (info; refusals at warning; GET
 // /health at debug, as every CLI command asks it first). `detail` is the

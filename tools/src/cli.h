@@ -79,6 +79,15 @@ struct ServeFlags {
   uint64_t max_dataset_bytes = 2ull << 30;  // a larger C-STORE dataset gets A700
   std::string audit_log;  // --audit-log FILE: one JSON line per audit event (docs/security.md); empty: none
   std::string log_file;   // --log-file FILE: log lines there instead of stderr
+  // DICOMweb and the viewer (docs/conformance.md "DICOMweb", docs/security.md "Web tokens"): off unless
+  // web_port >= 0 (0: any free port, written to DATA/web.port). Without a token file only a loopback bind.
+  int web_port = -1;
+  std::string web_bind = "127.0.0.1";
+  std::string web_token_file;
+  std::string web_cors_origin;               // "" none, "*", or one origin
+  std::string web_base_url;                  // absolute URIs in responses; "" relative ones
+  uint64_t web_max_body = uint64_t{4} << 30;  // STOW-RS request bodies
+  std::string viewer_dir;                    // a built OHIF viewer served at / of the web port
 };
 
 struct ImportFlags {

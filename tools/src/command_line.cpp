@@ -253,6 +253,41 @@ void CommandLine::AddServe() {
                   "loopback or a monitoring network; docs/operations.md)")
       ->type_name("ADDR:PORT")
       ->check(CheckWith(ParseListenAddress));
+  command
+      .add_option("--web-port", serve.web_port,
+                  "serve DICOMweb (QIDO-RS, WADO-RS, STOW-RS) at http://BIND:PORT/dicom-web (0: any free port, "
+                  "written to DATA/web.port); off unless given")
+      ->type_name("PORT")
+      ->check(kPort);
+  command
+      .add_option("--web-bind", serve.web_bind,
+                  "the web port's IP address; anything but loopback needs --web-token-file")
+      ->type_name("ADDR")
+      ->capture_default_str();
+  command
+      .add_option("--web-token-file", serve.web_token_file,
+                  "bearer tokens for the web port, one 'TOKEN ROLE[,ROLE]' per line (read: search and retrieve, "
+                  "write: STOW), owner-only permissions; every request then needs one (docs/security.md)")
+      ->type_name("FILE");
+  command
+      .add_option("--web-cors-origin", serve.web_cors_origin,
+                  "allow cross-origin requests from this origin (or *) to the web port; none unless given")
+      ->type_name("ORIGIN|*");
+  command
+      .add_option("--web-base-url", serve.web_base_url,
+                  "make URIs in DICOMweb responses (RetrieveURL, BulkDataURI) absolute on this URL; relative "
+                  "unless given")
+      ->type_name("URL");
+  command
+      .add_option("--web-max-body", serve.web_max_body, "the largest STOW-RS request body; larger ones get 413")
+      ->type_name("SIZE")
+      ->default_str("4GiB")
+      ->transform(kByteSize);
+  command
+      .add_option("--viewer", serve.viewer_dir,
+                  "serve this built OHIF viewer (its dist/ folder) at the root of the web port, with its DICOMweb "
+                  "data source set to this server")
+      ->type_name("DIR");
   command.add_option("--on-duplicate", serve.on_duplicate, kDuplicateHelp)
       ->type_name("keep|replace|reject")
       ->capture_default_str()

@@ -45,7 +45,7 @@ struct ServerState {
       return handler(request);
     } catch (const std::exception& e) {
       LogError(options.name + ": " + request.method + " " + request.target + " failed: " + e.what());
-      return {500, R"({"error":"internal error"})"};
+      return {500, web::JsonErrorBody("internal error")};
     }
   }
 
@@ -72,7 +72,7 @@ struct ServerState {
         handlers_done.SignalAll();
       }
       LogWarning(options.name + ": no thread for a request (" + e.what() + "); answered 503");
-      done({503, R"({"error":"server busy"})"});
+      done({503, web::JsonErrorBody("server busy")});
     }
   }
 };

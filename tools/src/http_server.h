@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "pacs/base/result.h"
+#include "pacs/web/http_common.h"
 
 namespace pacs::tools {
 
@@ -54,7 +55,12 @@ using HttpRequestHandler = std::function<HttpReply(const HttpRequest& request)>;
 using HttpHandler =
     std::function<HttpReply(const std::string& method, const std::string& target, const std::string& body)>;
 
-struct HttpServerOptions {
+// The limits (header and body size, read and write deadlines, connections
+// open at once) are the ones every HTTP endpoint shares (pacs/web/http_common.h):
+// reads from accepting a connection to having the whole request, writes of
+// the reply; a slower client is disconnected; connections over the cap are
+// closed on accept with a log line (it also bounds the handler threads).
+struct HttpServerOptions : web::HttpLimits {
   std::string name = "HTTP endpoint";  // for log lines and errors: "admin endpoint", "metrics endpoint"
   std::string address = "127.0.0.1";   // an IPv4 or IPv6 address to bind
   uint16_t port = 0;                   // 0: any free port (see HttpServer::port())
@@ -62,15 +68,6 @@ struct HttpServerOptions {
   // created with mode 0600 (before it accepts anything); a stale socket there
   // is replaced, a live one (a server answers) or any other file is an error.
   std::string unix_socket_path;
-  uint32_t header_limit = 8 * 1024;  // request line and headers, bytes
-  uint64_t body_limit = 64 * 1024;   // request body, bytes
-  // From accepting a connection to having read the whole request; and for
-  // writing the reply. A client slower than that is disconnected.
-  std::chrono::milliseconds read_timeout = std::chrono::seconds(10);
-  std::chrono::milliseconds write_timeout = std::chrono::seconds(60);
-  // Connections open at once (being read, handled or written); more are
-  // closed on accept, with a log line. Also bounds the handler threads.
-  size_t max_connections = 32;
 };
 
 // Thread-safe as follows: handlers run on threads of their own, several at

@@ -29,6 +29,7 @@
 #include "peer_config.h"
 #include "serve_audit.h"
 #include "serve_metrics.h"
+#include "serve_web.h"
 
 namespace pacs::tools {
 namespace fs = std::filesystem;
@@ -337,6 +338,10 @@ int RunServe(const ServeFlags& flags) {
             std::to_string(metrics_endpoint->port()) + "/metrics");
   }
 
+  // DICOMweb and the viewer on --web-port (serve_web.h).
+  auto web_endpoint = StartWebEndpoint(flags, **store, ingestor, data_abs);
+  if (!web_endpoint.ok()) return Fail(web_endpoint.status());
+
   // When the server ends on its own (the DICOM port is taken, say), the
   // signal thread is woken with a signal it did not receive from outside:
   // this flag tells it so, and it stays silent.
@@ -355,6 +360,7 @@ int RunServe(const ServeFlags& flags) {
   // NOLINTNEXTLINE(bugprone-bad-signal-to-kill-thread)
   if (!run.ok()) pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();
+  if (*web_endpoint) (*web_endpoint)->Stop();
   if (metrics_endpoint) metrics_endpoint->Stop();
   (*admin)->Stop();
   retention.Stop();

@@ -75,6 +75,12 @@ class QueryEngine {
   std::unique_ptr<Impl> impl_;
 };
 
+// The attributes the query index holds or computes for records of `level`
+// (PATIENT, STUDY, SERIES or IMAGE), in tag order: what a query at that
+// level can match and return (QIDO-RS includefield=all lists these for the
+// level and the levels above it).
+std::vector<uint32_t> QueryableTags(QueryLevel level);
+
 // Converts a response built by QueryEngine::Find to the character set the
 // request used, when every value can be represented in it; otherwise leaves
 // it in UTF-8. Returns the character set the response is in.

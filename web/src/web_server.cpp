@@ -1,0 +1,551 @@
+#include "pacs/web/web_server.h"
+
+#include <unistd.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <filesystem>
+#include <optional>
+#include <thread>
+
+#include "pacs/base/log.h"
+
+namespace pacs::web {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr char kPreflightHeaders[] = "Accept, Authorization, Content-Type, Accept-Encoding, Cache-Control";
+
+// What every connection of one server shares. Outlives the io_context (and
+// so every connection) and the worker pool.
+struct ServerState {
+  WebServerOptions options;
+  std::shared_ptr<const Router> router;
+  WebServerCounters counters;
+  std::atomic<size_t> open_connections{0};
+  std::atomic<uint64_t> spill_files{0};
+  std::optional<asio::thread_pool> workers;
+
+  bool CorsAllows(const std::string& origin) const {
+    return !options.cors_origin.empty() && (options.cors_origin == "*" || options.cors_origin == origin);
+  }
+};
+
+// One client connection: reads requests one after the other (keep-alive),
+// passes each through the gate, has the handler run on a worker, writes its
+// reply. Owned by the asynchronous operations and worker tasks that refer to
+// it; only one of them touches it at a time (the reply of request N is
+// written before request N+1 is read).
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(ServerState& server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {
+    ++server_.open_connections;
+    beast::error_code ec;
+    const tcp::endpoint remote = stream_.socket().remote_endpoint(ec);
+    if (!ec) {
+      const std::string address = remote.address().to_string();
+      peer_ = (remote.address().is_v6() ? "[" + address + "]" : address) + ":" + std::to_string(remote.port());
+    }
+    stream_.socket().set_option(tcp::no_delay(true), ec);
+  }
+  ~Connection() {
+    RemoveSpillFile();
+    --server_.open_connections;
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void Start() { ReadHeader(true); }
+
+ private:
+  void ReadHeader(bool first) {
+    RemoveSpillFile();
+    request_ = Request();
+    route_ = nullptr;
+    string_parser_.reset();
+    file_parser_.reset();
+    header_parser_.emplace();
+    header_parser_->header_limit(server_.options.limits.header_limit);
+    header_parser_->body_limit(server_.options.max_body);
+    stream_.expires_after(first ? server_.options.limits.read_timeout : server_.options.idle_timeout);
+    http::async_read_header(stream_, buffer_, *header_parser_,
+                            [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec == http::error::header_limit) {
+      version_ = 11;
+      keep_alive_ = false;
+      Reply(Response::Error(
+          431, "request header larger than " + std::to_string(server_.options.limits.header_limit) + " bytes"));
+      return;
+    }
+    if (ec) {
+      // A client that hung up or went idle, or bytes that are not HTTP.
+      if (ec != http::error::end_of_stream && ec != beast::error::timeout && ec != asio::error::eof) {
+        Log(LogLevel::kDebug, server_.options.name + ": request from " + peer_ + " not read (" + ec.message() + ")");
+        // Malformed HTTP: say so when we still can, then close.
+        if (ec.category() == http::make_error_code(http::error::bad_target).category()) {
+          version_ = 11;
+          keep_alive_ = false;
+          Reply(Response::Error(400, "malformed HTTP request: " + ec.message()));
+        }
+      }
+      return;
+    }
+    ++server_.counters.requests;
+    const auto& message = header_parser_->get();
+    version_ = message.version();
+    keep_alive_ = message.keep_alive();
+    request_.method = std::string(message.method_string());
+    head_ = request_.method == "HEAD";
+    request_.target = std::string(message.target());
+    request_.peer = peer_;
+    for (const auto& field : message)
+      request_.headers.emplace_back(ToLower(std::string_view(field.name_string().data(), field.name_string().size())),
+                                    std::string(field.value()));
+    const bool has_body = !header_parser_->is_done();
+
+    if (std::optional<Response> refusal = Gate(); refusal) {
+      if (has_body) keep_alive_ = false;  // the body is not read: the connection cannot go on
+      Reply(std::move(*refusal));
+      return;
+    }
+    if (!has_body) {
+      Dispatch();
+      return;
+    }
+    if (TrimSpaces(ToLower(request_.Header("expect"))) == "100-continue") {
+      static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      stream_.expires_after(server_.options.limits.write_timeout);
+      asio::async_write(stream_, asio::buffer(kContinue), [self = shared_from_this()](beast::error_code ec, size_t) {
+        if (!ec) self->ReadBody();
+      });
+      return;
+    }
+    ReadBody();
+  }
+
+  // nullopt when the request may go on to its body and handler.
+  std::optional<Response> Gate() {
+    auto target = ParseTarget(request_.target);
+    if (!target.ok()) return Response::Error(400, target.status().message());
+    request_.path = std::move(target->path);
+    request_.query = std::move(target->query);
+    const std::string origin = request_.Header("origin");
+    const bool has_origin = !origin.empty();
+    if (!server_.options.tokens) {
+      // Loopback-only mode: any web page this machine's browser shows can
+      // make it send requests here; it names its own host in Host and Origin.
+      if (!IsLoopbackHost(request_.Header("host")))
+        return Response::Error(403, "refused: Host '" + request_.Header("host") +
+                                        "' is not 127.0.0.1, localhost or [::1] (this server has no token file "
+                                        "and answers loopback names only)");
+      if (has_origin && !IsLoopbackOrigin(origin) && !server_.CorsAllows(origin))
+        return Response::Error(403, "refused: Origin '" + origin + "' is neither loopback nor --web-cors-origin");
+    }
+    Router::Match match = server_.router->Find(request_.method, target->segments);
+    if (request_.method == "OPTIONS") {
+      Response preflight;
+      preflight.status = 204;
+      std::vector<std::string> methods = match.allowed_methods;
+      if (match.route != nullptr) methods.push_back(match.route->method);
+      std::string allow = "OPTIONS";
+      for (const auto& method : methods) allow += ", " + method;
+      preflight.With("Allow", allow);
+      if (has_origin && server_.CorsAllows(origin)) {
+        preflight.With("Access-Control-Allow-Methods", allow);
+        preflight.With("Access-Control-Allow-Headers", kPreflightHeaders);
+        preflight.With("Access-Control-Max-Age", "600");
+      }
+      return preflight;
+    }
+    if (match.route == nullptr) {
+      if (!match.allowed_methods.empty()) {
+        std::string allow;
+        for (const auto& method : match.allowed_methods) allow += (allow.empty() ? "" : ", ") + method;
+        return Response::Error(405, request_.method + " is not allowed on " + request_.path).With("Allow", allow);
+      }
+      return Response::Error(404, "no such resource: " + request_.path);
+    }
+    if (server_.options.tokens && match.route->options.needs_token) {
+      const std::string authorization(TrimSpaces(request_.Header("authorization")));
+      if (authorization.size() < 7 || ToLower(authorization.substr(0, 7)) != "bearer ")
+        return Response::Error(401, "this server needs Authorization: Bearer TOKEN")
+            .With("WWW-Authenticate", "Bearer realm=\"pacscore\"");
+      const TokenEntry* token = server_.options.tokens->Find(TrimSpaces(std::string_view(authorization).substr(7)));
+      if (token == nullptr) {
+        LogWarning(server_.options.name + ": unknown token from " + peer_ + " for " + request_.method + " " +
+                   request_.path);
+        return Response::Error(401, "unknown token")
+            .With("WWW-Authenticate", "Bearer realm=\"pacscore\", error=\"invalid_token\"");
+      }
+      if (!token->Has(match.route->options.role)) {
+        const char* role = match.route->options.role == TokenRole::kRead    ? "read"
+                           : match.route->options.role == TokenRole::kWrite ? "write"
+                                                                            : "admin";
+        LogWarning(server_.options.name + ": token " + token->fingerprint + " from " + peer_ + " lacks role " + role +
+                   " for " + request_.method + " " + request_.path);
+        return Response::Error(403, std::string("this token lacks the role '") + role + "' this request needs");
+      }
+      request_.token = token;
+    }
+    route_ = match.route;
+    request_.params = std::move(match.params);
+    return std::nullopt;
+  }
+
+  void ReadBody() {
+    stream_.expires_after(server_.options.limits.read_timeout + std::chrono::minutes(10));
+    if (route_->options.body == RouteOptions::BodyMode::kSpillFile) {
+      file_parser_.emplace(std::move(*header_parser_));
+      file_parser_->body_limit(server_.options.max_body);
+      const std::string path = server_.options.spill_dir + "/pacscore-web-" + std::to_string(getpid()) + "-" +
+                               std::to_string(++server_.spill_files) + ".body";
+      beast::error_code ec;
+      file_parser_->get().body().open(path.c_str(), beast::file_mode::write_new, ec);
+      if (ec) {
+        LogError(server_.options.name + ": cannot create the spill file " + path + ": " + ec.message());
+        keep_alive_ = false;
+        Reply(Response::Error(503, "cannot take the request body: no spill file (" + ec.message() + ")"));
+        return;
+      }
+      request_.body_file = path;
+      http::async_read(stream_, buffer_, *file_parser_,
+                       [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
+    } else {
+      string_parser_.emplace(std::move(*header_parser_));
+      string_parser_->body_limit(route_->options.body_limit);
+      http::async_read(stream_, buffer_, *string_parser_,
+                       [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
+    }
+  }
+
+  void OnBody(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      keep_alive_ = false;
+      const uint64_t limit = file_parser_ ? server_.options.max_body : route_->options.body_limit;
+      Reply(Response::Error(413, "request body larger than " + std::to_string(limit) + " bytes; nothing stored"));
+      return;
+    }
+    if (ec) {
+      Log(LogLevel::kDebug, server_.options.name + ": body of " + request_.method + " " + request_.path + " from " +
+                                peer_ + " not read (" + ec.message() + ")");
+      return;  // the connection goes; the spill file with it
+    }
+    if (file_parser_) {
+      file_parser_->get().body().close();
+      std::error_code size_ec;
+      request_.body_size = std::filesystem::file_size(request_.body_file, size_ec);
+    } else {
+      request_.body = std::move(string_parser_->get().body());
+      request_.body_size = request_.body.size();
+    }
+    Dispatch();
+  }
+
+  void Dispatch() {
+    asio::post(*server_.workers, [self = shared_from_this()] {
+      Response response;
+      try {
+        response = self->route_->handler(self->request_);
+      } catch (const std::exception& e) {
+        LogError(self->server_.options.name + ": " + self->request_.method + " " + self->request_.path +
+                 " failed: " + e.what());
+        response = Response::Error(500, "internal error");
+      }
+      asio::post(self->stream_.get_executor(),
+                 [self, response = std::move(response)]() mutable { self->Reply(std::move(response)); });
+    });
+  }
+
+  void AddCommonHeaders(Response& response) {
+    const std::string origin = request_.Header("origin");
+    if (!origin.empty() && server_.CorsAllows(origin)) {
+      response.With("Access-Control-Allow-Origin", server_.options.cors_origin == "*" ? "*" : origin);
+      response.With("Access-Control-Expose-Headers", "Content-Type, Content-Length, Content-Encoding, Warning");
+      if (server_.options.cors_origin != "*") response.With("Vary", "Origin");
+    }
+  }
+
+  void Count(int status) {
+    if (status >= 500) {
+      ++server_.counters.responses_5xx;
+    } else if (status >= 400) {
+      ++server_.counters.responses_4xx;
+    } else {
+      ++server_.counters.responses_2xx;
+    }
+    const LogLevel level = status >= 500 ? LogLevel::kWarning : LogLevel::kDebug;
+    Log(level, server_.options.name + ": " + request_.method + " " + request_.target.substr(0, 300) + " from " + peer_ +
+                   ": " + std::to_string(status));
+  }
+
+  template <class Message>
+  void SetHeaders(Message& message, Response& response) {
+    message.version(version_);
+    message.result(static_cast<http::status>(response.status));
+    if (!response.content_type.empty()) message.set(http::field::content_type, response.content_type);
+    for (const auto& [name, value] : response.headers) message.insert(name, value);
+    message.set(http::field::server, "pacscore");
+    message.keep_alive(keep_alive_);
+  }
+
+  void Reply(Response response) {
+    if (response.close) keep_alive_ = false;
+    AddCommonHeaders(response);
+    Count(response.status);
+    stream_.expires_after(server_.options.limits.write_timeout);
+    if (response.stream && (head_ || version_ < 11)) {
+      // No chunked coding for HTTP/1.0 (and none needed for HEAD): gather the pieces.
+      std::string body;
+      for (;;) {
+        auto piece = response.stream();
+        if (!piece.ok()) {
+          response = Response::Error(500, piece.status().message());
+          break;
+        }
+        if (piece->empty()) {
+          response.body = std::move(body);
+          break;
+        }
+        body += *piece;
+      }
+      response.stream = nullptr;
+    }
+    if (response.stream) {
+      stream_body_ = std::move(response.stream);
+      stream_header_.emplace();
+      SetHeaders(*stream_header_, response);
+      stream_header_->chunked(true);
+      stream_serializer_.emplace(*stream_header_);
+      http::async_write_header(stream_, *stream_serializer_, [self = shared_from_this()](beast::error_code ec, size_t) {
+        if (ec) return;
+        self->NextPiece();
+      });
+      return;
+    }
+    if (!response.file_path.empty()) {
+      file_response_.emplace();
+      beast::error_code ec;
+      file_response_->body().open(response.file_path.c_str(), beast::file_mode::scan, ec);
+      if (!ec) {
+        SetHeaders(*file_response_, response);
+        file_response_->prepare_payload();
+        if (head_) {
+          const uint64_t size = file_response_->body().size();
+          file_response_->body().close();
+          string_response_.emplace();
+          SetHeaders(*string_response_, response);
+          string_response_->content_length(size);
+          file_response_.reset();
+          WriteString();
+          return;
+        }
+        http::async_write(stream_, *file_response_,
+                          [self = shared_from_this()](beast::error_code ec, size_t) { self->AfterWrite(ec); });
+        return;
+      }
+      response = Response::Error(404, "cannot open the file: " + ec.message());
+    }
+    string_response_.emplace();
+    SetHeaders(*string_response_, response);
+    const size_t size = response.body.size();
+    if (!head_) string_response_->body() = std::move(response.body);
+    if (response.status != 204 && response.status >= 200) string_response_->content_length(size);
+    WriteString();
+  }
+
+  void WriteString() {
+    http::async_write(stream_, *string_response_,
+                      [self = shared_from_this()](beast::error_code ec, size_t) { self->AfterWrite(ec); });
+  }
+
+  // Produces the next piece of a streamed body on a worker, writes it here.
+  void NextPiece() {
+    asio::post(*server_.workers, [self = shared_from_this()] {
+      Result<std::string> piece = std::string();
+      try {
+        piece = self->stream_body_();
+      } catch (const std::exception& e) {
+        piece = Status::Internal(e.what());
+      }
+      asio::post(self->stream_.get_executor(), [self, piece = std::move(piece)]() mutable {
+        if (!piece.ok()) {
+          LogWarning(self->server_.options.name + ": " + self->request_.method + " " + self->request_.path + " for " +
+                     self->peer_ + " cut short: " + piece.status().ToString());
+          beast::error_code ignored;
+          self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+          return;
+        }
+        self->stream_.expires_after(self->server_.options.limits.write_timeout);
+        if (piece->empty()) {
+          asio::async_write(self->stream_, http::make_chunk_last(),
+                            [self](beast::error_code ec, size_t) { self->AfterWrite(ec); });
+          return;
+        }
+        self->piece_ = std::move(*piece);
+        asio::async_write(self->stream_, http::make_chunk(asio::buffer(self->piece_)),
+                          [self](beast::error_code ec, size_t) {
+                            if (!ec) self->NextPiece();
+                          });
+      });
+    });
+  }
+
+  void AfterWrite(beast::error_code ec) {
+    string_response_.reset();
+    file_response_.reset();
+    stream_serializer_.reset();
+    stream_header_.reset();
+    stream_body_ = nullptr;
+    piece_.clear();
+    if (ec) return;
+    if (!keep_alive_) {
+      beast::error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      return;
+    }
+    ReadHeader(false);
+  }
+
+  void RemoveSpillFile() {
+    if (request_.body_file.empty()) return;
+    if (file_parser_) {
+      beast::error_code ignored;
+      file_parser_->get().body().close();
+    }
+    std::error_code ignored;
+    std::filesystem::remove(request_.body_file, ignored);
+    request_.body_file.clear();
+  }
+
+  ServerState& server_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::string peer_;
+  std::optional<http::request_parser<http::empty_body>> header_parser_;
+  std::optional<http::request_parser<http::string_body>> string_parser_;
+  std::optional<http::request_parser<http::file_body>> file_parser_;
+  Request request_;
+  const Router::Route* route_ = nullptr;
+  unsigned version_ = 11;
+  bool keep_alive_ = true;
+  bool head_ = false;
+  std::optional<http::response<http::string_body>> string_response_;
+  std::optional<http::response<http::file_body>> file_response_;
+  std::optional<http::response<http::empty_body>> stream_header_;
+  std::optional<http::response_serializer<http::empty_body>> stream_serializer_;
+  BodyStream stream_body_;
+  std::string piece_;
+};
+
+}  // namespace
+
+struct WebServer::Impl {
+  ServerState state;  // before `io`: outlives the connections the io_context holds
+  asio::io_context io{1};
+  std::optional<tcp::acceptor> acceptor;
+  asio::steady_timer accept_retry{io};
+  std::thread thread;
+
+  void Accept();
+  void Run();
+};
+
+void WebServer::Impl::Accept() {
+  acceptor->async_accept([this](beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
+    if (ec) {
+      LogWarning(state.options.name + ": accept failed (" + ec.message() + "), retrying in 100 ms");
+      accept_retry.expires_after(std::chrono::milliseconds(100));
+      accept_retry.async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec) Accept();
+      });
+      return;
+    }
+    if (state.open_connections >= state.options.limits.max_connections) {
+      ++state.counters.connections_refused;
+      LogWarning(state.options.name + ": " + std::to_string(state.open_connections.load()) +
+                 " connections open already; refused one more");
+      beast::error_code ignored;
+      socket.close(ignored);
+    } else {
+      std::make_shared<Connection>(state, std::move(socket))->Start();
+    }
+    Accept();
+  });
+}
+
+void WebServer::Impl::Run() {
+  for (;;) {
+    try {
+      io.run();
+      return;
+    } catch (const std::exception& e) {  // a bug in a completion handler: log it and keep serving
+      LogError(state.options.name + ": " + e.what());
+    }
+  }
+}
+
+Result<std::unique_ptr<WebServer>> WebServer::Start(WebServerOptions options, std::shared_ptr<const Router> router) {
+  if (!options.tokens && !IsLoopbackAddress(options.address))
+    return Status::InvalidArgument(options.name + ": binding " + options.address +
+                                   " needs a token file (--web-token-file); without one only a loopback address "
+                                   "(127.0.0.1, ::1) is allowed");
+  if (!router) return Status::InvalidArgument(options.name + ": no routes");
+  std::unique_ptr<WebServer> server(new WebServer());
+  server->impl_ = std::make_unique<Impl>();
+  Impl& impl = *server->impl_;
+  impl.state.options = std::move(options);
+  impl.state.router = std::move(router);
+  const WebServerOptions& opts = impl.state.options;
+  unsigned workers = opts.worker_threads;
+  if (workers == 0) workers = std::max(4u, 2 * std::max(1u, std::thread::hardware_concurrency()));
+  impl.state.workers.emplace(workers);
+
+  const std::string where = opts.address + ":" + std::to_string(opts.port);
+  beast::error_code ec;
+  const asio::ip::address address = asio::ip::make_address(opts.address, ec);
+  if (ec) return Status::InvalidArgument(opts.name + ": '" + opts.address + "' is not an IP address");
+  const tcp::endpoint endpoint(address, opts.port);
+  impl.acceptor.emplace(impl.io);
+  impl.acceptor->open(endpoint.protocol(), ec);
+  if (!ec) impl.acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) impl.acceptor->bind(endpoint, ec);
+  if (!ec) impl.acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Status::IOError(opts.name + " cannot listen on " + where + ": " + ec.message());
+  server->port_ = impl.acceptor->local_endpoint().port();
+  impl.Accept();
+  impl.thread = std::thread([&impl] { impl.Run(); });
+  return server;
+}
+
+const WebServerCounters& WebServer::counters() const {
+  return impl_->state.counters;
+}
+
+void WebServer::Stop() {
+  if (!impl_ || !impl_->thread.joinable()) return;
+  impl_->io.stop();
+  impl_->thread.join();
+  impl_->state.workers->join();  // handlers already running finish; their replies are dropped
+  beast::error_code ignored;
+  impl_->acceptor->close(ignored);
+}
+
+WebServer::~WebServer() {
+  try {
+    Stop();
+  } catch (const std::exception& e) {
+    LogError("DICOMweb endpoint: stopping failed: " + std::string(e.what()));
+  }
+}
+
+}  // namespace pacs::web
