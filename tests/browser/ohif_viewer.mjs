@@ -21,6 +21,9 @@ const { values: args } = parseArgs({
     'node-modules': { type: 'string' },  // where `npm ci` put playwright-core
     'timeout-s': { type: 'string', default: '90' },
     'scroll-slices': { type: 'string', default: '70' },
+    // Open this path (e.g. /viewer?StudyInstanceUIDs=...&token=...) instead of
+    // going through the study list.
+    open: { type: 'string' },
     'min-variance': { type: 'string', default: '200' },
   },
 });
@@ -107,25 +110,31 @@ try {
     const url = r.url();
     if (!url.includes('/dicom-web/')) return;
     requests.push({ method: r.request().method(), url: url.slice(baseUrl.length), status: r.status(),
+                    authorization: Boolean(r.request().headers().authorization),
                     content_type: r.headers()['content-type'] || '', at_ms: Date.now() - started });
   });
 
-  step = `opening the study list at ${baseUrl}/`;
-  await page.goto(`${baseUrl}/`, { waitUntil: 'domcontentloaded', timeout: remainingMs() });
-  await clickIfShown(page.getByText('Confirm and hide', { exact: true }), 8000);
+  if (args.open) {
+    step = `opening ${args.open.replace(/token=[^&#]*/, 'token=...')}`;
+    await page.goto(`${baseUrl}${args.open}`, { waitUntil: 'domcontentloaded', timeout: remainingMs() });
+  } else {
+    step = `opening the study list at ${baseUrl}/`;
+    await page.goto(`${baseUrl}/`, { waitUntil: 'domcontentloaded', timeout: remainingMs() });
+    await clickIfShown(page.getByText('Confirm and hide', { exact: true }), 8000);
 
-  step = `finding patient ${args['patient-name']} with the study list's patient filter`;
-  const filter = page.locator('input').first();
-  await filter.waitFor({ state: 'visible', timeout: remainingMs() });
-  await filter.fill(args['patient-name']);
-  const row = page.getByText(args['patient-name'], { exact: true }).first();
-  await row.waitFor({ state: 'visible', timeout: remainingMs() });
+    step = `finding patient ${args['patient-name']} with the study list's patient filter`;
+    const filter = page.locator('input').first();
+    await filter.waitFor({ state: 'visible', timeout: remainingMs() });
+    await filter.fill(args['patient-name']);
+    const row = page.getByText(args['patient-name'], { exact: true }).first();
+    await row.waitFor({ state: 'visible', timeout: remainingMs() });
 
-  step = 'opening the study in the Basic Viewer';
-  await row.click({ timeout: remainingMs() });
-  const launch = page.getByText('Basic Viewer', { exact: true }).first();
-  await launch.waitFor({ state: 'visible', timeout: remainingMs() });
-  await launch.click({ timeout: remainingMs() });
+    step = 'opening the study in the Basic Viewer';
+    await row.click({ timeout: remainingMs() });
+    const launch = page.getByText('Basic Viewer', { exact: true }).first();
+    await launch.waitFor({ state: 'visible', timeout: remainingMs() });
+    await launch.click({ timeout: remainingMs() });
+  }
   await page.waitForURL(/\/viewer/, { timeout: remainingMs() });
   const openedAt = Date.now();
   await clickIfShown(page.getByText('Skip all', { exact: true }), 8000);

@@ -58,8 +58,8 @@ std::vector<SampleFile> CtSeriesFiles() {
   return files;
 }
 
-WebServer::WebServer(fs::path data_dir, std::vector<std::string> extra_args)
-    : data_dir_(std::move(data_dir)), extra_args_(std::move(extra_args)) {}
+WebServer::WebServer(fs::path data_dir, std::vector<std::string> extra_args, std::string auth_header)
+    : data_dir_(std::move(data_dir)), extra_args_(std::move(extra_args)), auth_header_(std::move(auth_header)) {}
 
 std::string WebServer::Start() {
   web_port_ = FreePort();
@@ -70,7 +70,9 @@ std::string WebServer::Start() {
   // The DICOMweb port may open a moment after the DICOM one.
   for (int i = 0; i < 100; ++i) {
     std::string body;
-    const int status = HttpGet(base_url() + "/dicom-web/studies?limit=1", {"Accept: application/dicom+json"}, &body);
+    std::vector<std::string> headers = {"Accept: application/dicom+json"};
+    if (!auth_header_.empty()) headers.push_back(auth_header_);
+    const int status = HttpGet(base_url() + "/dicom-web/studies?limit=1", headers, &body);
     if (status == 200) return "";
     if (status > 0)
       return "GET /dicom-web/studies answered " + std::to_string(status) + ": " + body.substr(0, 300) +

@@ -30,7 +30,9 @@ std::vector<SampleFile> CtSeriesFiles();
 // so that frames are stored as JPEG-LS once settled), plus `extra_args`.
 class WebServer {
  public:
-  WebServer(std::filesystem::path data_dir, std::vector<std::string> extra_args = {});
+  // `auth_header` ("Authorization: Bearer ...") is sent with the start-up
+  // probe when the server has a token file.
+  WebServer(std::filesystem::path data_dir, std::vector<std::string> extra_args = {}, std::string auth_header = "");
   // Starts it and waits (bounded) until the DICOMweb port answers QIDO-RS.
   // Empty on success, else what went wrong.
   std::string Start();
@@ -42,6 +44,7 @@ class WebServer {
  private:
   std::filesystem::path data_dir_;
   std::vector<std::string> extra_args_;
+  std::string auth_header_;
   int web_port_ = 0;
   std::unique_ptr<ServerProcess> process_;
 };
