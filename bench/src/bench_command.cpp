@@ -18,8 +18,8 @@
 namespace pacs::bench {
 namespace {
 
-constexpr std::string_view kBenchmarks[] = {"ingest", "compare",         "query",     "retrieve",
-                                            "settle", "distinct-copies", "multiframe"};
+constexpr std::string_view kBenchmarks[] = {"ingest", "compare",         "query",      "retrieve",
+                                            "settle", "distinct-copies", "multiframe", "web"};
 
 constexpr char kFooter[] =
     "--codec is passed to `pacscore serve` (jpegls|j2k|htj2k|auto|none); a list in compare measures one pacscore "
@@ -173,6 +173,30 @@ int RunBenchCommand(int argc, char** argv) {
       ->capture_default_str();
   multiframe_app->add_option("--out", multiframe.out, "The file to write")->required()->type_name("FILE");
 
+  WebOptions web;
+  CLI::App* web_app = app.add_subcommand(
+      "web", "DICOMweb side by side with Orthanc + DICOMweb: series /metadata, frames, STOW-RS (one series)");
+  AddCorpus(*web_app, web.corpus);
+  web_app->add_option("--cold-runs", web.cold_runs, "Server starts, each timing its first series /metadata")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  web_app->add_option("--warm-requests", web.warm_requests, "Series /metadata requests on one connection")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  web_app->add_option("--clients", web.clients, "Concurrent frame clients (besides 1)")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  web_app->add_option("--passes", web.passes, "Passes over the series' frames per measurement")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  web_app->add_option("--stow-batch", web.stow_batch, "Instances per STOW-RS request")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  web_app->add_option("--codec", web.codec, "--codec of the pacscore serve bench starts")->type_name("C");
+  AddServeArgs(*web_app, web.serve_args);
+  AddJson(*web_app, web.json);
+  AddWorkDir(*web_app, web.work_dir, web.keep);
+
   if (argc < 1) {
     std::fprintf(stderr, "%s", app.help().c_str());
     return 1;
@@ -223,6 +247,10 @@ int RunBenchCommand(int argc, char** argv) {
   }
   if (copies_app->parsed()) return RunDistinctCopies(copies);
   if (multiframe_app->parsed()) return RunMultiFrame(multiframe);
+  if (web_app->parsed()) {
+    web.command_line = command_line;
+    return RunWeb(web);
+  }
   retrieve.command_line = command_line;
   return RunRetrieve(retrieve);
 }

@@ -85,6 +85,22 @@ struct SettleOptions {
   ServerOptions server;
 };
 
+// `bench web`: DICOMweb against Orthanc + its DICOMweb plugin, one series.
+struct WebOptions {
+  std::string command_line;
+  std::string corpus;      // one series (the CT series of the corpus)
+  int cold_runs = 5;       // server starts, each timing its first series /metadata
+  int warm_requests = 50;  // series /metadata requests on one connection
+  int clients = 8;         // the concurrent frame clients besides 1
+  int passes = 3;          // passes over the series' frames per measurement
+  int stow_batch = 10;     // instances per STOW-RS request
+  std::optional<std::string> codec;
+  std::vector<std::string> serve_args;
+  std::optional<std::string> json;
+  std::optional<std::string> work_dir;
+  bool keep = false;
+};
+
 // Each returns the process exit code: 0 when everything was measured, 1 on
 // an error that stopped the benchmark, 2 when some requests failed.
 int RunIngest(const IngestOptions& options);                  // ingest_run.cpp
@@ -92,6 +108,7 @@ int RunCompare(const CompareOptions& options);                // compare_run.cpp
 int RunQuery(const QueryOptions& options);                    // query_run.cpp
 int RunRetrieve(const RetrieveOptions& options);              // retrieve_run.cpp
 int RunDistinctCopies(const DistinctCopiesOptions& options);  // settle_run.cpp
+int RunWeb(const WebOptions& options);                        // web_run.cpp
 
 // `bench multiframe`: one large multi-frame dataset from a CT series' slices
 // (dicom/multiframe_generator.h), for bench/long/multiframe_rss.sh.

@@ -31,13 +31,24 @@ Status WriteFile(const fs::path& path, const std::string& text) {
   return Status::Ok();
 }
 
+// Debian's orthanc-dicomweb puts the plugin here.
+constexpr const char* kOrthancDicomwebPlugin = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so";
+
 std::string OrthancConfig(const PeerSpec& spec, const fs::path& db, uint16_t http_port, uint16_t dicom_port) {
   std::string json = "{\n";
   json += "  \"Name\" : \"pacscore-bench\",\n";
   json += "  \"StorageDirectory\" : " + JsonQuote(db.string()) + ",\n";
   json += "  \"IndexDirectory\" : " + JsonQuote(db.string()) + ",\n";
   json += "  \"StorageCompression\" : false,\n";
-  json += "  \"Plugins\" : [ ],\n";
+  if (spec.web) {
+    json += "  \"Plugins\" : [ " + JsonQuote(kOrthancDicomwebPlugin) + " ],\n";
+    // Full series metadata, as OHIF asks for it; Orthanc caches it (gzipped) once computed.
+    json += R"(  "DicomWeb" : { "Enable" : true, "Root" : "/dicom-web/", "EnableWado" : false, )"
+            R"("StudiesMetadata" : "Full", "SeriesMetadata" : "Full" },)"
+            "\n";
+  } else {
+    json += "  \"Plugins\" : [ ],\n";
+  }
   json += "  \"LuaScripts\" : [ ],\n";
   json += "  \"HttpServerEnabled\" : true,\n";
   json += "  \"HttpPort\" : " + std::to_string(http_port) + ",\n";
@@ -84,7 +95,7 @@ std::string PeerLabel(const PeerSpec& spec) {
     case PeerKind::kPacscore:
       return spec.codec.empty() ? "pacscore" : "pacscore (" + spec.codec + ")";
     case PeerKind::kOrthanc:
-      return "orthanc";
+      return spec.web ? "orthanc-dicomweb" : "orthanc";
     case PeerKind::kOrthancJpegLs:
       return "orthanc-jpegls";
     case PeerKind::kStorescp:
@@ -160,6 +171,14 @@ Result<RunningPeer> RunningPeer::Start(const PeerSpec& spec, const fs::path& fol
   if (ec) return Status::IOError("cannot create " + folder.string() + ": " + ec.message());
   auto dicom_port = FreeLoopbackPort();
   if (!dicom_port.ok()) return dicom_port.status();
+  uint16_t web_port = 0;
+  if (spec.web) {
+    if ((spec.kind == PeerKind::kOrthanc || spec.kind == PeerKind::kOrthancJpegLs) &&
+        !fs::exists(kOrthancDicomwebPlugin))
+      return Status::NotFound(std::string(kOrthancDicomwebPlugin) +
+                              " is missing: Orthanc's DICOMweb plugin (Debian: apt-get install orthanc-dicomweb)");
+    if (spec.kind == PeerKind::kStorescp) return Status::Unsupported("storescp serves no DICOMweb");
+  }
   const std::map<std::string, std::string> env = {{"TCP_NODELAY", "1"}};
 
   std::vector<std::string> argv;
@@ -180,6 +199,12 @@ Result<RunningPeer> RunningPeer::Start(const PeerSpec& spec, const fs::path& fol
         argv.insert(argv.end(), {"--peer", "DEST=" + spec.move_destination_aet +
                                                "@127.0.0.1:" + std::to_string(spec.move_destination_port)});
       if (!spec.codec.empty()) argv.insert(argv.end(), {"--codec", spec.codec});
+      if (spec.web) {
+        auto port = FreeLoopbackPort();
+        if (!port.ok()) return port.status();
+        web_port = *port;
+        argv.insert(argv.end(), {"--web-port", std::to_string(web_port)});
+      }
       argv.insert(argv.end(), spec.serve_args.begin(), spec.serve_args.end());
       break;
     case PeerKind::kOrthanc:
@@ -189,6 +214,7 @@ Result<RunningPeer> RunningPeer::Start(const PeerSpec& spec, const fs::path& fol
       fs::create_directories(store, ec);
       auto http_port = FreeLoopbackPort();
       if (!http_port.ok()) return http_port.status();
+      if (spec.web) web_port = *http_port;
       const fs::path config = folder / "orthanc.json";
       PACS_RETURN_IF_ERROR(WriteFile(config, OrthancConfig(spec, store, *http_port, *dicom_port)));
       argv = {*program, config.string()};
@@ -208,6 +234,7 @@ Result<RunningPeer> RunningPeer::Start(const PeerSpec& spec, const fs::path& fol
   if (!child.ok()) return child.status();
   RunningPeer peer(spec, std::move(*child));
   peer.store_folder_ = store;
+  peer.web_port_ = web_port;
   peer.target_ = LoopbackPeer();
   peer.target_.port = *dicom_port;
   peer.target_.called_aet = aet;

@@ -31,6 +31,9 @@ struct PeerSpec {
   // its AE title on 127.0.0.1:move_destination_port; none when the port is 0.
   std::string move_destination_aet;
   uint16_t move_destination_port = 0;
+  // Also serve DICOMweb on a free loopback port: pacscore with --web-port,
+  // Orthanc with its DICOMweb plugin (Debian orthanc-dicomweb) at /dicom-web.
+  bool web = false;
 };
 
 // Short name for tables ("pacscore", "orthanc", "orthanc-jpegls", "storescp").
@@ -53,6 +56,12 @@ class RunningPeer {
   ~RunningPeer() = default;
 
   dicom::ScuPeer target() const { return target_; }
+  // The DICOMweb root ("http://127.0.0.1:PORT/dicom-web") when started with
+  // PeerSpec::web; empty otherwise.
+  std::string dicomweb_root() const {
+    return web_port_ ? "http://127.0.0.1:" + std::to_string(web_port_) + "/dicom-web" : "";
+  }
+  uint16_t web_port() const { return web_port_; }
   pid_t pid() const { return process_.pid(); }
   // pacscore only: GET /stats of its admin endpoint.
   Result<nlohmann::json> PacscoreStats() const;
@@ -72,6 +81,7 @@ class RunningPeer {
   ChildProcess process_;
   dicom::ScuPeer target_;
   std::filesystem::path store_folder_;
+  uint16_t web_port_ = 0;
   std::optional<pacs::tools::AdminEndpoint> admin_;  // pacscore: its admin socket, once it answers
 };
 
