@@ -1,12 +1,14 @@
 #include "web_client.h"
 
+// Boost 1.74's asio/awaitable.hpp uses std::exchange without including <utility>.
+#include <utility>
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <fstream>
 #include <optional>
-#include <utility>
 
 namespace pacs::testing {
 
