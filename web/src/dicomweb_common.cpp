@@ -44,7 +44,8 @@ Result<std::string> DatasetToJson(DcmDataset& dataset, const std::map<uint32_t, 
   delete dataset.remove(DCM_QueryRetrieveLevel);
   BulkDataJsonFormat format(bulk_uris);
   std::ostringstream out;
-  const OFCondition written = dataset.writeJson(out, format);
+  // DcmDataset::writeJson writes the members only; the item form adds the braces.
+  const OFCondition written = dataset.writeJsonExt(out, format, OFTrue, OFFalse);
   if (written.bad()) return Status::Internal(std::string("cannot write DICOM JSON: ") + written.text());
   std::string json = out.str();
   // DCMTK ends the object with a newline; keep the bytes compact.

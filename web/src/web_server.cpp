@@ -79,6 +79,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void OnHeader(beast::error_code ec) {
+    if (ec == http::error::body_limit) {  // a Content-Length over max_body, seen with the header
+      version_ = 11;
+      keep_alive_ = false;
+      Reply(Response::Error(
+          413, "request body larger than " + std::to_string(server_.options.max_body) + " bytes; nothing stored"));
+      return;
+    }
     if (ec == http::error::header_limit) {
       version_ = 11;
       keep_alive_ = false;
@@ -119,6 +126,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     if (!has_body) {
       Dispatch();
+      return;
+    }
+    // Beast checks a Content-Length against the limit it had when the header
+    // was parsed (max_body); an in-memory route's own limit is checked here.
+    if (route_->options.body == RouteOptions::BodyMode::kInMemory && header_parser_->content_length() &&
+        *header_parser_->content_length() > route_->options.body_limit) {
+      keep_alive_ = false;
+      Reply(Response::Error(
+          413, "request body larger than " + std::to_string(route_->options.body_limit) + " bytes; nothing stored"));
       return;
     }
     if (TrimSpaces(ToLower(request_.Header("expect"))) == "100-continue") {
