@@ -154,8 +154,8 @@ Result<std::vector<InstanceRef>> QueryEngine::Resolve(const Query& query) const 
 }
 
 std::vector<uint32_t> QueryableTags(QueryLevel level) {
-  const index::Level wanted = level == QueryLevel::kPatient ? index::Level::kPatient
-                              : level == QueryLevel::kStudy ? index::Level::kStudy
+  const index::Level wanted = level == QueryLevel::kPatient  ? index::Level::kPatient
+                              : level == QueryLevel::kStudy  ? index::Level::kStudy
                               : level == QueryLevel::kSeries ? index::Level::kSeries
                                                              : index::Level::kImage;
   std::vector<uint32_t> tags;

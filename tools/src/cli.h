@@ -87,10 +87,10 @@ struct ServeFlags {
   int web_port = -1;
   std::string web_bind = "127.0.0.1";
   std::string web_token_file;
-  std::string web_cors_origin;               // "" none, "*", or one origin
-  std::string web_base_url;                  // absolute URIs in responses; "" relative ones
+  std::string web_cors_origin;                // "" none, "*", or one origin
+  std::string web_base_url;                   // absolute URIs in responses; "" relative ones
   uint64_t web_max_body = uint64_t{4} << 30;  // STOW-RS request bodies
-  std::string viewer_dir;                    // a built OHIF viewer served at / of the web port
+  std::string viewer_dir;                     // a built OHIF viewer served at / of the web port
 };
 
 struct ImportFlags {

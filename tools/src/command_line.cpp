@@ -289,8 +289,7 @@ void CommandLine::AddServe() {
                   "make URIs in DICOMweb responses (RetrieveURL, BulkDataURI) absolute on this URL; relative "
                   "unless given")
       ->type_name("URL");
-  command
-      .add_option("--web-max-body", serve.web_max_body, "the largest STOW-RS request body; larger ones get 413")
+  command.add_option("--web-max-body", serve.web_max_body, "the largest STOW-RS request body; larger ones get 413")
       ->type_name("SIZE")
       ->default_str("4GiB")
       ->transform(kByteSize);
@@ -368,8 +367,9 @@ void CommandLine::AddServe() {
       ->type_name("SIZE")
       ->default_str("64MiB")
       ->transform(kByteSize);
-  command.add_option("--retrieval-threads", serve.retrieval_threads,
-                     "threads that build (decode, re-encode) the instances of one C-GET / C-MOVE; 0: one per core")
+  command
+      .add_option("--retrieval-threads", serve.retrieval_threads,
+                  "threads that build (decode, re-encode) the instances of one C-GET / C-MOVE; 0: one per core")
       ->capture_default_str();
   AddRetentionFlags(command, serve.retention_rules, serve.storage_quota_bytes, serve.on_quota);
   command
