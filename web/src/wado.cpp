@@ -436,8 +436,9 @@ Result<std::vector<FrameWish>> FrameWishes(const Request& request) {
   for (const MediaType& range : *ranges) {
     FrameWish wish;
     if (range.Covers("multipart/related")) {
-      wish.type = range.HasParam("type") ? ToLower(range.Param("type"))
-                                         : (range.type == "*" ? "*/*" : "application/octet-stream");
+      // Without a type, the default media type of frames (PS3.18 8.7.3.5):
+      // uncompressed, application/octet-stream, also for a bare */*.
+      wish.type = range.HasParam("type") ? ToLower(range.Param("type")) : "application/octet-stream";
     } else {
       wish.type = range.Essence();  // a single-part type: answered as one part of multipart/related
     }

@@ -82,8 +82,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (ec == http::error::body_limit) {  // a Content-Length over max_body, seen with the header
       version_ = 11;
       keep_alive_ = false;
-      Reply(Response::Error(
-          413, "request body larger than " + std::to_string(server_.options.max_body) + " bytes; nothing stored"));
+      Reply(Response::Error(413, "request body larger than " + std::to_string(server_.options.max_body) +
+                                     " bytes (--web-max-body); nothing stored"));
       return;
     }
     if (ec == http::error::header_limit) {
@@ -133,8 +133,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (route_->options.body == RouteOptions::BodyMode::kInMemory && header_parser_->content_length() &&
         *header_parser_->content_length() > route_->options.body_limit) {
       keep_alive_ = false;
-      Reply(Response::Error(
-          413, "request body larger than " + std::to_string(route_->options.body_limit) + " bytes; nothing stored"));
+      Reply(Response::Error(413, "request body larger than " + std::to_string(route_->options.body_limit) +
+                                     " bytes (the limit of this resource); nothing stored"));
       return;
     }
     if (TrimSpaces(ToLower(request_.Header("expect"))) == "100-continue") {
@@ -247,7 +247,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (ec == http::error::body_limit) {
       keep_alive_ = false;
       const uint64_t limit = file_parser_ ? server_.options.max_body : route_->options.body_limit;
-      Reply(Response::Error(413, "request body larger than " + std::to_string(limit) + " bytes; nothing stored"));
+      Reply(Response::Error(413, "request body larger than " + std::to_string(limit) + " bytes" +
+                                     (file_parser_ ? " (--web-max-body)" : " (the limit of this resource)") +
+                                     "; nothing stored"));
       return;
     }
     if (ec) {
