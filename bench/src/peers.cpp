@@ -68,12 +68,15 @@ std::string OrthancConfig(const PeerSpec& spec, const fs::path& db, uint16_t htt
   // The bench's own AE may query and retrieve (Orthanc 1.9+ serves C-GET and
   // C-MOVE only to configured modalities), and the C-MOVE destination.
   json += "  \"DicomModalities\" : {\n";
-  json += "    \"bench\" : { \"AET\" : " + JsonQuote(kCallingAet) +
-          ", \"Host\" : \"127.0.0.1\", \"Port\" : 104, \"AllowFind\" : true, \"AllowGet\" : true, "
-          "\"AllowMove\" : true, \"AllowStore\" : true, \"AllowEcho\" : true }";
+  json += R"(    "bench" : { "AET" : )" + JsonQuote(kCallingAet) +
+          R"(, "Host" : "127.0.0.1", "Port" : 104, "AllowFind" : true, "AllowGet" : true, )"
+          R"("AllowMove" : true, "AllowStore" : true, "AllowEcho" : true })";
   if (spec.move_destination_port != 0)
-    json += ",\n    \"dest\" : { \"AET\" : " + JsonQuote(spec.move_destination_aet) +
-            ", \"Host\" : \"127.0.0.1\", \"Port\" : " + std::to_string(spec.move_destination_port) + " }";
+    json +=
+        ",\n"
+        R"(    "dest" : { "AET" : )" +
+        JsonQuote(spec.move_destination_aet) + R"(, "Host" : "127.0.0.1", "Port" : )" +
+        std::to_string(spec.move_destination_port) + " }";
   json += "\n  },\n";
   if (spec.kind == PeerKind::kOrthancJpegLs)
     json += R"(  "IngestTranscoding" : ")" + std::string(kJpegLsLossless) + "\",\n";

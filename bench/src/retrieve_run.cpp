@@ -124,6 +124,7 @@ int RunRetrieveCompare(const RetrieveOptions& options) {
   }
   const std::vector<std::pair<std::string, std::string>> units(unit_set.begin(), unit_set.end());
   std::vector<dicom::GetRequest> requests;
+  requests.reserve(units.size());
   for (const auto& [study, series] : units) requests.push_back({study, series});
   const double corpus_mb = static_cast<double>(corpus->dataset_bytes()) / 1e6;
 

@@ -98,7 +98,7 @@ class HttpConnection {
 double Percentile(std::vector<double> values, double p) {
   if (values.empty()) return 0;
   std::sort(values.begin(), values.end());
-  const size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(values.size())));
+  const auto rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(values.size())));
   return values[std::min(values.size() - 1, rank == 0 ? 0 : rank - 1)];
 }
 
@@ -163,6 +163,7 @@ std::pair<double, uint64_t> FetchFrames(uint16_t port, const std::string& root_p
   std::mutex failure_mutex;
   const size_t total = instances.size() * static_cast<size_t>(passes);
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<size_t>(std::max(clients, 0)));
   const auto start = Clock::now();
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&] {
@@ -174,9 +175,14 @@ std::pair<double, uint64_t> FetchFrames(uint16_t port, const std::string& root_p
         auto reply = connection.Request(http::verb::get, target, {{"Accept", accept}});
         if (!reply.ok() || reply->status != 200) {
           std::lock_guard lock(failure_mutex);
-          NoteFailure(r, "GET " + target + " (" + accept + "): " +
-                             (reply.ok() ? "HTTP " + std::to_string(reply->status) + " " + reply->body.substr(0, 200)
-                                         : reply.status().ToString()));
+          std::string failure = "GET ";
+          failure += target;
+          failure += " (";
+          failure += accept;
+          failure += "): ";
+          NoteFailure(r,
+                      failure + (reply.ok() ? "HTTP " + std::to_string(reply->status) + " " + reply->body.substr(0, 200)
+                                            : reply.status().ToString()));
           continue;
         }
         bytes += reply->body.size();
@@ -223,7 +229,10 @@ void MeasureStow(const RunningPeer& peer, const dicom::SendableFiles& corpus, in
     if (!reply.ok() || reply->status != 200) {
       const std::string what = reply.ok() ? "HTTP " + std::to_string(reply->status) + " " + reply->body.substr(0, 300)
                                           : reply.status().ToString();
-      r.stow_note = "POST " + target + ": " + what;
+      r.stow_note = "POST ";
+      r.stow_note += target;
+      r.stow_note += ": ";
+      r.stow_note += what;
       return;
     }
     sent += batch_bytes;
@@ -260,8 +269,7 @@ int RunWeb(const WebOptions& options) {
 
   std::vector<SystemResult> results;
   int exit_code = 0;
-  for (size_t s = 0; s < specs.size(); ++s) {
-    const PeerSpec& spec = specs[s];
+  for (const PeerSpec& spec : specs) {
     SystemResult r;
     r.label = PeerLabel(spec);
     std::printf("== %s\n", r.label.c_str());
@@ -283,7 +291,12 @@ int RunWeb(const WebOptions& options) {
     if (spec.kind == PeerKind::kPacscore) Settle(*peer, push);  // frames at rest, as stored (JPEG-LS by default)
 
     const std::string root_path = RootPath(peer->dicomweb_root());
-    const std::string metadata_target = root_path + "/studies/" + study_uid + "/series/" + series_uid + "/metadata";
+    std::string metadata_target = root_path;
+    metadata_target += "/studies/";
+    metadata_target += study_uid;
+    metadata_target += "/series/";
+    metadata_target += series_uid;
+    metadata_target += "/metadata";
     // Cold: the first request after the server started, over restarts.
     for (int run = 0; run < options.cold_runs; ++run) {
       if (run > 0) {

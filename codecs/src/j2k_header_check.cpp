@@ -97,7 +97,7 @@ Status CheckJ2kHeaders(std::span<const uint8_t> cs) {
   // length field; advances `pos` past it.
   const auto next_segment = [&](uint16_t marker) -> Result<Segment> {
     if (pos + 4 > cs.size()) return Refuse("ends inside the header at marker " + Hex(marker));
-    const size_t length = static_cast<size_t>(cs[pos + 2] << 8 | cs[pos + 3]);
+    const auto length = static_cast<size_t>(cs[pos + 2] << 8 | cs[pos + 3]);
     if (length < 2 || pos + 2 + length > cs.size())
       return Refuse("marker " + Hex(marker) + " declares " + std::to_string(length) + " bytes past the end");
     Segment segment(cs.subspan(pos + 4, length - 2));

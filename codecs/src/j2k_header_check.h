@@ -21,6 +21,6 @@ namespace pacs::codecs::internal {
 // coding writes), magnitudes above 31 bits, and in tile-part headers any
 // marker but PLT and COM (OpenJPH 0.9 reads coding parameters from the main
 // header only). The packet data itself is the decoder's to check.
-Status CheckJ2kHeaders(std::span<const uint8_t> codestream);
+Status CheckJ2kHeaders(std::span<const uint8_t> cs);
 
 }  // namespace pacs::codecs::internal

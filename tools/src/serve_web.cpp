@@ -13,7 +13,7 @@ std::string WebPortFile(const std::string& data_dir) {
   return (fs::path(data_dir) / "web.port").string();
 }
 
-void WebEndpoint::Stop() {
+void WebEndpoint::Stop() const {
   if (server) server->Stop();
   std::error_code ec;
   if (!port_file.empty()) fs::remove(port_file, ec);

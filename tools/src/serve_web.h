@@ -22,7 +22,7 @@ struct WebEndpoint {
   std::unique_ptr<web::DicomWebContext> context;
   std::unique_ptr<web::WebServer> server;
   std::string port_file;  // DATA/web.port, removed by Stop()
-  void Stop();
+  void Stop() const;
 };
 
 // Null when flags.web_port < 0 (no web port).

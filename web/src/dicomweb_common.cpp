@@ -1,5 +1,6 @@
 #include "dicomweb_common.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "dcmtk/dcmdata/dcdeftag.h"
@@ -19,7 +20,7 @@ class BulkDataJsonFormat : public DcmJsonFormatCompact {
   OFBool asBulkDataURI(const DcmTagKey& tag, OFString& uri) override {
     const auto it = uris_.find((uint32_t{tag.getGroup()} << 16) | tag.getElement());
     if (it == uris_.end()) return OFFalse;
-    uri = it->second.c_str();
+    uri = it->second;
     return OFTrue;
   }
 
@@ -59,9 +60,9 @@ bool AcceptsDicomJson(const Request& request, std::string& bad) {
     bad = ranges.status().message();
     return false;
   }
-  for (const MediaType& range : *ranges)
-    if (range.Covers("application/dicom+json") || range.Covers("application/json")) return true;
-  return false;
+  return std::ranges::any_of(*ranges, [](const MediaType& range) {
+    return range.Covers("application/dicom+json") || range.Covers("application/json");
+  });
 }
 
 Response DicomJsonResponse(const Request& request, std::string json, int status) {

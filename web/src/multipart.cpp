@@ -1,8 +1,8 @@
 #include "multipart.h"
 
 #include <fcntl.h>
-#include <string.h>
 #include <unistd.h>
+#include <cstring>
 
 #include <algorithm>
 #include <cerrno>
@@ -81,7 +81,7 @@ std::string PartHeaders::Get(std::string_view name) const {
   return "";
 }
 
-MultipartParser::MultipartParser(std::string boundary, PartSink& sink, MultipartLimits limits)
+MultipartParser::MultipartParser(const std::string& boundary, PartSink& sink, MultipartLimits limits)
     : delimiter_("\r\n--" + boundary), sink_(sink), limits_(limits) {
   // The first delimiter may open the body without a CRLF before it
   // (RFC 2046: "the boundary delimiter MUST occur at the beginning of a
@@ -159,13 +159,13 @@ Status MultipartParser::Step(bool* progressed) {
         if (view.size() > 256 || !Trim(so_far).empty())
           return Status::InvalidArgument("the delimiter line \"" + boundary_line + "\" at byte " +
                                          std::to_string(at()) + " is followed by \"" + Excerpt(view) +
-                                         "\" instead of a line end or \"--\"");
+                                         R"(" instead of a line end or "--")");
         return Status::Ok();
       }
       if (!Trim(view.substr(0, eol)).empty())
         return Status::InvalidArgument("the delimiter line \"" + boundary_line + "\" at byte " + std::to_string(at()) +
                                        " is followed by \"" + Excerpt(view.substr(0, eol)) +
-                                       "\" instead of a line end or \"--\"");
+                                       R"(" instead of a line end or "--")");
       consume(eol + 2);
       state_ = State::kHeaders;
       *progressed = true;

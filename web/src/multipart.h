@@ -62,7 +62,7 @@ struct MultipartLimits {
 // Not thread-safe: one per request body.
 class MultipartParser {
  public:
-  MultipartParser(std::string boundary, PartSink& sink, MultipartLimits limits = {});
+  MultipartParser(const std::string& boundary, PartSink& sink, MultipartLimits limits = {});
 
   // The next bytes of the body. After an error every later call returns it again.
   Status Feed(std::string_view chunk);

@@ -155,7 +155,7 @@ Result<dicom::Query> BuildQuery(const Request& request, const Search& search, ui
 std::string Get(DcmDataset& dataset, const DcmTagKey& tag) {
   OFString value;
   dataset.findAndGetOFString(tag, value);
-  return std::string(value.c_str());
+  return std::string(value);
 }
 
 Response RunSearch(const Request& request, const DicomWebContext& context, Search search) {
@@ -188,7 +188,7 @@ Response RunSearch(const Request& request, const DicomWebContext& context, Searc
     std::string uri = "/studies/" + Get(match, DCM_StudyInstanceUID);
     if (search.level != QueryLevel::kStudy) uri += "/series/" + Get(match, DCM_SeriesInstanceUID);
     if (search.level == QueryLevel::kImage) uri += "/instances/" + Get(match, DCM_SOPInstanceUID);
-    match.putAndInsertOFStringArray(DCM_RetrieveURL, context.Uri(uri).c_str());
+    match.putAndInsertOFStringArray(DCM_RetrieveURL, context.Uri(uri));
     match.putAndInsertString(DCM_InstanceAvailability, "ONLINE");
     auto object = DatasetToJson(match);
     if (!object.ok()) {

@@ -140,7 +140,7 @@ bool CompressJpeg(const Raster& raster, int quality, unsigned char** buffer, uns
   jpeg_start_compress(&cinfo, TRUE);
   const size_t stride = static_cast<size_t>(raster.width) * raster.channels;
   while (cinfo.next_scanline < cinfo.image_height) {
-    JSAMPROW row = reinterpret_cast<JSAMPROW>(const_cast<char*>(raster.samples.data()) + cinfo.next_scanline * stride);
+    auto row = reinterpret_cast<JSAMPROW>(const_cast<char*>(raster.samples.data()) + cinfo.next_scanline * stride);
     jpeg_write_scanlines(&cinfo, &row, 1);
   }
   jpeg_finish_compress(&cinfo);
@@ -151,12 +151,12 @@ bool CompressJpeg(const Raster& raster, int quality, unsigned char** buffer, uns
 void PngWrite(png_structp png, png_bytep data, png_size_t length) {
   static_cast<std::string*>(png_get_io_ptr(png))->append(reinterpret_cast<const char*>(data), length);
 }
-void PngFlush(png_structp) {}
+void PngFlush(png_structp /*png*/) {}
 void PngError(png_structp png, png_const_charp message) {
   std::strncpy(static_cast<char*>(png_get_error_ptr(png)), message, 255);
   png_longjmp(png, 1);
 }
-void PngWarning(png_structp, png_const_charp) {}
+void PngWarning(png_structp /*png*/, png_const_charp /*message*/) {}
 
 bool CompressPng(const Raster& raster, std::string* out, char* message) {
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, message, PngError, PngWarning);

@@ -59,7 +59,8 @@ void RegisterRenderedRoutes(Router& router, DicomWebContext& context) {
     const std::string leaf = thumbnail ? "/thumbnail" : "/rendered";
     router.Add("GET", instance + leaf,
                [&context, thumbnail](const Request& request) { return Render(request, context, thumbnail, false); });
-    router.Add("GET", instance + "/frames/{frames}" + leaf,
+    const std::string frame_path = instance + "/frames/{frames}";
+    router.Add("GET", frame_path + leaf,
                [&context, thumbnail](const Request& request) { return Render(request, context, thumbnail, true); });
   }
 }

@@ -297,8 +297,8 @@ Result<std::string> InstanceMetadata(const DicomWebContext& context, const engin
                                ? std::string(record.pixel_layout == engine::PixelLayout::kEncapsulated ? "OB" : "OW")
                                : record.pixel_vr;
     json->pop_back();
-    *json += std::string(json->size() > 1 ? "," : "") + "\"7FE00010\":{\"vr\":\"" + vr + "\",\"BulkDataURI\":\"" +
-             instance_uri + "/bulkdata/7FE00010\"}}";
+    *json += std::string(json->size() > 1 ? "," : "") + R"("7FE00010":{"vr":")" + vr + R"(","BulkDataURI":")" +
+             instance_uri + R"(/bulkdata/7FE00010"}})";
   }
   return std::move(*json);
 }
@@ -470,7 +470,10 @@ Result<FramePart> ProduceFrame(const dicom::FrameSource& source, const engine::I
       ++counters.frames_sent;
       ++counters.frames_sent_as_stored;
       dicom::CountFramesAsStored(1);
-      return FramePart{stored_type + "; transfer-syntax=" + stored_syntax, std::move(stored->bytes)};
+      std::string content_type = stored_type;
+      content_type += "; transfer-syntax=";
+      content_type += stored_syntax;
+      return FramePart{std::move(content_type), std::move(stored->bytes)};
     }
     const bool uncompressed = wish.syntax == kExplicitLittleEndian;
     if (!any_type && wish.type != FrameMediaType(wish.syntax)) continue;

@@ -200,7 +200,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         LogWarning(server_.options.name + ": unknown token from " + peer_ + " for " + request_.method + " " +
                    request_.path);
         return Response::Error(401, "unknown token")
-            .With("WWW-Authenticate", "Bearer realm=\"pacscore\", error=\"invalid_token\"");
+            .With("WWW-Authenticate", R"(Bearer realm="pacscore", error="invalid_token")");
       }
       if (!token->Has(match.route->options.role)) {
         const char* role = match.route->options.role == TokenRole::kRead    ? "read"
@@ -435,10 +435,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void RemoveSpillFile() {
     if (request_.body_file.empty()) return;
-    if (file_parser_) {
-      beast::error_code ignored;
-      file_parser_->get().body().close();
-    }
+    if (file_parser_) file_parser_->get().body().close();
     std::error_code ignored;
     std::filesystem::remove(request_.body_file, ignored);
     request_.body_file.clear();
