@@ -140,7 +140,7 @@ bool CompressJpeg(const Raster& raster, int quality, unsigned char** buffer, uns
   jpeg_start_compress(&cinfo, TRUE);
   const size_t stride = static_cast<size_t>(raster.width) * raster.channels;
   while (cinfo.next_scanline < cinfo.image_height) {
-    auto row = reinterpret_cast<JSAMPROW>(const_cast<char*>(raster.samples.data()) + cinfo.next_scanline * stride);
+    auto* row = reinterpret_cast<JSAMPROW>(const_cast<char*>(raster.samples.data()) + cinfo.next_scanline * stride);
     jpeg_write_scanlines(&cinfo, &row, 1);
   }
   jpeg_finish_compress(&cinfo);
