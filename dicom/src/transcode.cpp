@@ -217,7 +217,8 @@ Status NestedPixelDataToNative(DcmDataset& ds, const engine::InstanceRecord& rec
   return Status::Ok();
 }
 
-// The meta header DCMTK would write, for syntaxes it does not know.
+}  // namespace
+
 std::string EncodeMetaHeader(const std::string& sop_class, const std::string& sop_instance, const std::string& ts) {
   std::string elements;
   auto put = [&](uint16_t element, const char vr[2], std::string value, bool long_form = false) {
@@ -250,8 +251,6 @@ std::string EncodeMetaHeader(const std::string& sop_class, const std::string& so
   out.append(reinterpret_cast<const char*>(&group_length), 4);
   return out + elements;
 }
-
-}  // namespace
 
 Result<TargetSyntax> ParseTargetSyntax(std::string_view text) {
   TargetSyntax t;

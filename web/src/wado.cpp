@@ -124,39 +124,6 @@ std::string InstanceUri(const engine::InstanceRecord& record) {
 
 // ---- Part 10 in memory -----------------------------------------------------------
 
-std::string MetaHeader(const std::string& sop_class, const std::string& sop_instance, const std::string& ts) {
-  std::string elements;
-  auto put = [&](uint16_t element, const char vr[2], std::string value, bool long_form = false) {
-    if (value.size() % 2) value.push_back(vr[0] == 'U' && vr[1] == 'I' ? '\0' : ' ');
-    elements.push_back(0x02);
-    elements.push_back(0x00);
-    elements.push_back(static_cast<char>(element & 0xff));
-    elements.push_back(static_cast<char>(element >> 8));
-    elements.append(vr, 2);
-    if (long_form) {
-      elements.append(2, '\0');
-      const auto length = static_cast<uint32_t>(value.size());
-      elements.append(reinterpret_cast<const char*>(&length), 4);
-    } else {
-      const auto length = static_cast<uint16_t>(value.size());
-      elements.append(reinterpret_cast<const char*>(&length), 2);
-    }
-    elements += value;
-  };
-  put(0x0001, "OB", std::string("\0\1", 2), true);
-  put(0x0002, "UI", sop_class);
-  put(0x0003, "UI", sop_instance);
-  put(0x0010, "UI", ts);
-  put(0x0012, "UI", OFFIS_IMPLEMENTATION_CLASS_UID);
-  put(0x0013, "SH", OFFIS_DTK_IMPLEMENTATION_VERSION_NAME);
-  std::string out(128, '\0');
-  out += "DICM";
-  const auto group_length = static_cast<uint32_t>(elements.size());
-  out += std::string("\x02\x00\x00\x00UL\x04\x00", 8);
-  out.append(reinterpret_cast<const char*>(&group_length), 4);
-  return out + elements;
-}
-
 // The instance as a Part 10 file in `syntax` ("*": as stored).
 Result<std::pair<std::string, std::string>> Part10(const engine::Store& store, const engine::InstanceRecord& record,
                                                    const std::string& syntax) {
@@ -171,8 +138,9 @@ Result<std::pair<std::string, std::string>> Part10(const engine::Store& store, c
   if (!built.ok()) return built.status().WithContext("instance " + record.sop_instance_uid);
   auto dataset = dicom::EncodeDatasetBytes(*built->file->getDataset(), built->dcmtk_xfer);
   if (!dataset.ok()) return dataset.status().WithContext("instance " + record.sop_instance_uid);
-  return std::pair{MetaHeader(record.sop_class_uid, record.sop_instance_uid, built->transfer_syntax_uid) + *dataset,
-                   built->transfer_syntax_uid};
+  return std::pair{
+      dicom::EncodeMetaHeader(record.sop_class_uid, record.sop_instance_uid, built->transfer_syntax_uid) + *dataset,
+      built->transfer_syntax_uid};
 }
 
 // Whether `record` can leave in `syntax` (a UID or "*").

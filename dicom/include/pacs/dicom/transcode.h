@@ -55,4 +55,9 @@ Result<BuiltInstance> BuildInstance(const engine::Store& store, const engine::In
 // Writes a Part 10 file with a fresh meta header.
 Status WritePart10(BuiltInstance& built, const std::filesystem::path& path);
 
+// The Part 10 preamble and File Meta Information DCMTK would write for an
+// instance, built by hand so that it also works for transfer syntaxes DCMTK
+// 3.6.7 does not know (HTJ2K): 128 zero bytes, "DICM", then group 0002.
+std::string EncodeMetaHeader(const std::string& sop_class, const std::string& sop_instance, const std::string& ts);
+
 }  // namespace pacs::dicom
