@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <fstream>
 #include <regex>
@@ -72,7 +73,55 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::map<st
   return result;
 }
 
+namespace {
+
+// The kernel's range for outgoing connections' local ports.
+std::pair<int, int> EphemeralPortRange() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768;
+  int high = 60999;
+  in >> low >> high;
+  return {low, high};
+}
+
+bool CanBind(int port) {
+  const int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);  // servers under test bind 0.0.0.0
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  close(s);
+  return ok;
+}
+
+}  // namespace
+
+// A port the kernel hands out as an ephemeral port can be taken by any
+// outgoing connection (a client in a test running beside this one) between
+// this call and the server's bind; CI lost a run to that. So ports come from
+// below the ephemeral range, where only listeners live, starting at a point
+// that differs per process and advancing per call, so that two tests run in
+// parallel do not walk the same sequence.
 int FreePort() {
+  const auto [low, high] = EphemeralPortRange();
+  int first = 20000;
+  int last = low - 1;
+  if (last - first < 1000) {  // an unusual range: use what lies above it
+    first = high + 1;
+    last = 65535;
+  }
+  const int span = last - first + 1;
+  if (span > 100) {
+    static std::atomic<int> next{
+        static_cast<int>((static_cast<unsigned>(getpid()) * 7919U) % static_cast<unsigned>(span))};
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      const int port = first + (next.fetch_add(1) % span);
+      if (CanBind(port)) return port;
+    }
+  }
+  // Last resort: an ephemeral port from the kernel.
   int s = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -117,8 +166,22 @@ ServerProcess::~ServerProcess() {
 }
 
 bool ServerProcess::Start() {
-  port_ = FreePort();
   log_path_ = data_dir_.string() + ".serve.log";
+  // A port taken between FreePort() and the server's bind makes the server
+  // exit with "Address already in use"; that is the harness's race, not the
+  // server's failure, so it tries another port (a bounded number of times).
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const auto log_size_before = fs::exists(log_path_) ? fs::file_size(log_path_) : 0;
+    if (StartOnce()) return true;
+    if (pid_ > 0) return false;  // running but not answering
+    const std::string log = Log();
+    if (log.find("Address already in use", log_size_before) == std::string::npos) return false;
+  }
+  return false;
+}
+
+bool ServerProcess::StartOnce() {
+  port_ = FreePort();
   std::vector<std::string> argv = {PacscoreBinary(),   "serve",  "--data",
                                    data_dir_.string(), "--port", std::to_string(port_)};
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());

@@ -48,7 +48,7 @@ class ServerProcess {
   explicit ServerProcess(std::filesystem::path data_dir, std::vector<std::string> extra_args = {},
                          bool test_client_peers = true);
   ~ServerProcess();
-  bool Start();  // waits (bounded) until the admin endpoint and C-ECHO answer
+  bool Start();  // waits (bounded) until the admin endpoint and C-ECHO answer; retries a port taken meanwhile
   int Stop();    // SIGTERM, bounded wait; returns the exit code
   void Kill();   // SIGKILL
   int port() const { return port_; }
@@ -57,6 +57,8 @@ class ServerProcess {
   std::string Log() const;
 
  private:
+  bool StartOnce();
+
   std::filesystem::path data_dir_;
   std::vector<std::string> extra_args_;
   bool test_client_peers_ = true;
