@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "dcmtk/dcmdata/dcdeftag.h"
+#include "dcmtk/dcmdata/dcdict.h"
 #include "dcmtk/dcmdata/dcfcache.h"
 #include "dcmtk/dcmdata/dcistrmb.h"
 #include "dcmtk/dcmdata/dcostrmb.h"
@@ -381,6 +382,12 @@ void InitDicomLibrary() {
   RouteDcmtkLogging();
   dcmEnableAutomaticInputDataCorrection.set(OFFalse);
   dcmPreferVRFromDataDictionary.set(OFFalse);
+}
+
+void LoadDataDictionary() {
+  // The global creates and loads its dictionary on the first lock.
+  (void)dcmDataDict.rdlock();
+  dcmDataDict.rdunlock();
 }
 
 uint64_t EncodedDatasetSize(DcmDataset& dataset, E_TransferSyntax xfer) {

@@ -8,6 +8,7 @@
 // series go first.
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <list>
 #include <map>
@@ -24,6 +25,7 @@ struct InstanceVersion {
   std::string sop_instance_uid;
   std::string header_hash;  // hex; changes with any change to the instance's attributes
   bool operator==(const InstanceVersion& other) const = default;
+  auto operator<=>(const InstanceVersion& other) const = default;
 };
 
 struct SeriesMetadata {

@@ -25,6 +25,7 @@
 #include "multipart.h"
 #include "pacs/base/audit.h"
 #include "pacs/dicom/ingest.h"
+#include "pacs/dicom/part10_ingest.h"
 
 namespace pacs::web {
 
@@ -81,7 +82,15 @@ class StowTransaction {
   uint64_t refused() const { return refused_; }
 
  private:
+  static constexpr size_t kMaxIngestThreads = 8;
+  struct PartOutcome {
+    Result<dicom::IngestReport> report = Status::Internal("not ingested");
+    dicom::Part10Identity who;
+  };
+
   HttpAnswer Refuse(unsigned status, const std::string& what);
+  Result<dicom::IngestReport> IngestOne(const SpooledPart& part, dicom::Part10Identity& who) const;
+  std::vector<PartOutcome> IngestParts(const std::vector<SpooledPart>& parts) const;
 
   dicom::Ingestor& ingestor_;
   const StowOptions options_;

@@ -17,6 +17,7 @@
 #include "dicomweb_common.h"
 #include "metadata_cache.h"
 #include "pacs/base/log.h"
+#include "pacs/base/parallel.h"
 #include "pacs/codecs/codec_choice.h"
 #include "pacs/dicom/frame_source.h"
 #include "pacs/dicom/instance_split.h"
@@ -243,6 +244,8 @@ std::string TagHex(uint32_t tag) {
   return text;
 }
 
+constexpr size_t kMaxMetadataThreads = 8;
+
 // One instance's metadata object: its stored header with the large binary
 // values and the Pixel Data as BulkDataURIs.
 Result<std::string> InstanceMetadata(const DicomWebContext& context, const engine::InstanceRecord& record) {
@@ -285,25 +288,35 @@ Result<std::shared_ptr<const SeriesMetadata>> SeriesMetadataOf(const DicomWebCon
   }
   ++context.counters().metadata_cache_misses;
   auto previous = cache.FindAny(series);
+  std::map<std::string_view, const std::shared_ptr<const std::string>*> reusable;  // unchanged instances' JSON
+  if (previous) {
+    std::set<InstanceVersion> unchanged(previous->instances.begin(), previous->instances.end());
+    for (const auto& version : versions)
+      if (unchanged.count(version) != 0)
+        if (const auto it = previous->instance_json.find(version.sop_instance_uid); it != previous->instance_json.end())
+          reusable[version.sop_instance_uid] = &it->second;
+  }
+  // Each missing instance's JSON means parsing its stored header: the
+  // instances are independent, so they are built side by side, one per core
+  // (a cold series of 140 CT slices took ~100 ms on one core of two).
+  std::vector<Result<std::shared_ptr<const std::string>>> objects(records.size(), Status::Internal("not built"));
+  ParallelFor(records.size(), kMaxMetadataThreads, [&](size_t i) {
+    if (const auto it = reusable.find(versions[i].sop_instance_uid); it != reusable.end()) {
+      objects[i] = *it->second;
+      return;
+    }
+    auto json = InstanceMetadata(context, records[i]);
+    if (json.ok())
+      objects[i] = std::make_shared<const std::string>(std::move(*json));
+    else
+      objects[i] = json.status();
+  });
   auto built = std::make_shared<SeriesMetadata>();
   built->json = "[";
   for (size_t i = 0; i < records.size(); ++i) {
-    std::shared_ptr<const std::string> object;
-    if (previous) {
-      // Reuse the JSON of an instance whose header did not change.
-      const auto old = std::find(previous->instances.begin(), previous->instances.end(), versions[i]);
-      if (old != previous->instances.end())
-        if (const auto it = previous->instance_json.find(versions[i].sop_instance_uid);
-            it != previous->instance_json.end())
-          object = it->second;
-    }
-    if (!object) {
-      auto json = InstanceMetadata(context, records[i]);
-      if (!json.ok()) return json.status();
-      object = std::make_shared<const std::string>(std::move(*json));
-    }
-    built->json += (i == 0 ? "" : ",") + *object;
-    built->instance_json[versions[i].sop_instance_uid] = std::move(object);
+    if (!objects[i].ok()) return objects[i].status();
+    built->json += (i == 0 ? "" : ",") + **objects[i];
+    built->instance_json[versions[i].sop_instance_uid] = std::move(*objects[i]);
   }
   built->json += "]";
   auto gzip = GzipCompress(built->json, 1);

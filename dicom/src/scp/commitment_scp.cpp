@@ -14,6 +14,7 @@
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmnet/scu.h"
 #include "pacs/base/log.h"
+#include "pacs/base/parallel.h"
 
 namespace pacs::dicom::scp {
 namespace {
@@ -93,26 +94,10 @@ OFCondition SendActionResponse(AssociationWorker& worker, T_ASC_PresentationCont
 // The instances are independent: they are checked by up to four threads
 // (decoding and hashing are CPU-bound). Returns once all are checked.
 void CheckAll(CommitmentRequestHandler& handler, Transaction& transaction) {
-  constexpr unsigned kMaxThreads = 4;
-  const size_t count = transaction.instances.size();
-  const size_t threads = std::min<size_t>(count, std::clamp(std::thread::hardware_concurrency(), 1U, kMaxThreads));
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t i = next++; i < count; i = next++) {
-      InstanceOutcome& instance = transaction.instances[i];
-      instance.check = handler.CheckInstance(instance.sop_class_uid, instance.sop_instance_uid);
-    }
-  };
-  std::vector<std::thread> helpers;
-  for (size_t t = 1; t < threads; ++t) {
-    try {
-      helpers.emplace_back(work);
-    } catch (const std::system_error&) {
-      break;  // no thread to be had: fewer threads check the rest
-    }
-  }
-  work();
-  for (auto& helper : helpers) helper.join();
+  ParallelFor(transaction.instances.size(), 4, [&](size_t i) {
+    InstanceOutcome& instance = transaction.instances[i];
+    instance.check = handler.CheckInstance(instance.sop_class_uid, instance.sop_instance_uid);
+  });
 }
 
 uint16_t EventType(const Transaction& transaction) {
