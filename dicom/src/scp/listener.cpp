@@ -54,6 +54,18 @@ void Wake(int event_fd) {
   [[maybe_unused]] const ssize_t n = write(event_fd, &one, sizeof one);
 }
 
+// Whether the whole association request (a TLS endpoint: any first bytes)
+// is already readable on the non-blocking `fd`, and starts as an
+// A-ASSOCIATE-RQ does. Anything else (nothing yet, part of it, something
+// else) is for the gate thread to wait for or refuse.
+bool RequestComplete(int fd, std::vector<unsigned char>& head, bool tls) {
+  const ssize_t have = recv(fd, head.data(), head.size(), MSG_PEEK | MSG_DONTWAIT);
+  if (have <= 0) return false;
+  const auto got = static_cast<size_t>(have);
+  if (!tls && head[0] != 0x01) return false;
+  return got >= BytesWanted(head.data(), got, tls);
+}
+
 void SetBlocking(int fd) {
   const int flags = fcntl(fd, F_GETFL);
   if (flags >= 0) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
@@ -157,6 +169,7 @@ void Listener::ClosePending(Pending& pending) {
 
 void Listener::AcceptLoop() {
   static LogLimiter refusals(10);
+  std::vector<unsigned char> head(kRequestPeekLimit);
   std::vector<pollfd> fds;
   for (int fd : listen_fds_) fds.push_back({fd, POLLIN, 0});
   fds.push_back({accept_wake_, POLLIN, 0});
@@ -199,13 +212,25 @@ void Listener::AcceptLoop() {
         int& count = per_host_[peer];
         if (count < limits_.max_connections_per_host) {
           ++count;
-          incoming_.push_back({fd, peer, i, Clock::now() + limits_.request_timeout});
           open_from_peer = -1;
         } else {
           open_from_peer = count;
         }
       }
       if (open_from_peer < 0) {
+        // A client usually sends its request right after connecting, so it
+        // is often here already: then the connection goes straight to an
+        // association thread, without a round through the gate thread (one
+        // thread wake-up less in every association's set-up).
+        if (RequestComplete(fd, head, endpoints_[i].tls)) {
+          SetBlocking(fd);
+          ready_(ReadyConnection{fd, peer, i});
+          continue;
+        }
+        {
+          MutexLock lock(mutex_);
+          incoming_.push_back({fd, peer, i, Clock::now() + limits_.request_timeout});
+        }
         Wake(gate_wake_);
         continue;
       }

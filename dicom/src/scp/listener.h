@@ -1,9 +1,10 @@
 // File: listener.h
 // The DICOM port's sockets, before DCMTK sees them: binds each endpoint
-// (address and port), accepts on one thread that never reads from a client,
-// caps connections per source address, and holds each new connection on a
-// second thread (the gate) until its association request has arrived, or
-// closes it when none came within the request timeout. Only then is the
+// (address and port), accepts on one thread that never waits for a client
+// (it only peeks: a request that came with the connection is handed on at
+// once), caps connections per source address, and holds each other new
+// connection on a second thread (the gate) until its association request
+// has arrived, or closes it when none came within the request timeout. Only then is the
 // connection handed on (association_pool.h), so a silent or slow client
 // never holds up anyone else. No DCMTK here: plain POSIX sockets and poll().
 #pragma once
@@ -72,7 +73,9 @@ class Listener {
  public:
   using ReadyHandler = std::function<void(ReadyConnection)>;
 
-  // `ready` runs on the gate thread: it must not block on the client.
+  // `ready` runs on the accept thread (a request that came with the
+  // connection) or the gate thread: it must be thread-safe and must not
+  // block on the client.
   Listener(std::vector<ListenEndpoint> endpoints, ListenerLimits limits, ServerCounters& counters, ReadyHandler ready);
   ~Listener();
   Listener(const Listener&) = delete;
