@@ -13,6 +13,8 @@
 
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
+#include "dcmtk/dcmdata/dcsequen.h"
+#include "dcmtk/dcmdata/dcstack.h"
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dicomweb_common.h"
 #include "metadata_cache.h"
@@ -260,6 +262,22 @@ Result<std::string> InstanceMetadata(const DicomWebContext& context, const engin
       continue;
     const uint32_t tag = (uint32_t{element->getTag().getGroup()} << 16) | element->getTag().getElement();
     bulk[tag] = instance_uri + "/bulkdata/" + TagHex(tag);
+  }
+  // DCMTK asks for a BulkDataURI by tag alone, nested elements included, and
+  // the bulkdata endpoint serves top-level values only: a tag that also
+  // occurs inside a sequence stays inline everywhere rather than name the
+  // top-level value where the nested one is.
+  for (unsigned long i = 0; i < dataset.card() && !bulk.empty(); ++i) {
+    DcmElement* element = dataset.getElement(i);
+    if (element->ident() != EVR_SQ) continue;
+    auto* sequence = static_cast<DcmSequenceOfItems*>(element);
+    for (unsigned long k = 0; k < sequence->card(); ++k) {
+      DcmStack stack;
+      while (sequence->getItem(k)->nextObject(stack, OFTrue).good()) {
+        const DcmTagKey key = stack.top()->getTag();
+        bulk.erase((uint32_t{key.getGroup()} << 16) | key.getElement());
+      }
+    }
   }
   auto json = DatasetToJson(dataset, bulk);
   if (!json.ok()) return json.status().WithContext("instance " + record.sop_instance_uid);
