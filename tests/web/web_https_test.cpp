@@ -34,6 +34,10 @@ const std::string kStudy = "1.2.826.0.1.3680043.9.4245.1760717064491086528325869
 const std::string kSeries = "1.2.826.0.1.3680043.9.4245.3115138630835728997848661150714813892";
 const std::string kInstance = "1.2.826.0.1.3680043.9.4245.3796287132707650689462822505588402341";
 const std::string kReadToken = "https-read-token-0123456789abcdef";
+const std::string kWriteToken = "https-write-token-0123456789abcdef";
+// Another study's slice, stored with STOW-RS over HTTPS.
+const char* kStowSample = "dcm_qa_ct/philips_ingenuity_head_phantom/S1000_surview_localizer/I10.dcm";
+const std::string kStowInstance = "1.3.46.670589.33.1.31533759254227615050.23932405873481467063";
 const std::string kFrameAccept = "multipart/related; type=application/octet-stream; transfer-syntax=*";
 
 std::string ReadFile(const fs::path& path) {
@@ -153,7 +157,7 @@ class HttpsTest : public ::testing::Test {
     fs::create_directories(*certs_);
     if (!MakeCertificates(*certs_)) return;
     const fs::path tokens = *work_ / "web.tokens";
-    std::ofstream(tokens) << kReadToken << " read\n";
+    std::ofstream(tokens) << kReadToken << " read\n" << kWriteToken << " write\n";
     fs::permissions(tokens, fs::perms::owner_read | fs::perms::owner_write);
     const fs::path data = *work_ / "data";
 
@@ -329,6 +333,32 @@ TEST_F(HttpsTest, Tls12ServedTls11Refused) {
     GTEST_SKIP() << "curl's OpenSSL did not offer TLS 1.1 to the server (it refused on its own side): " << tls11.output;
   EXPECT_NE(log.find("security alert"), std::string::npos) << log;
   EXPECT_EQ(Https("/dicom-web/studies").status, 200);
+}
+
+// STOW-RS over HTTPS: the body (over 64 KiB: several TLS records and reads)
+// goes through the spill file as over HTTP; the instance is then found.
+TEST_F(HttpsTest, StowOverHttpsStoresAndCleansUp) {
+  const std::string dicom = ReadFile(CorpusDir() / kStowSample);
+  ASSERT_GT(dicom.size(), 100000u);
+  const fs::path body = *work_ / "stow.body";
+  std::ofstream(body, std::ios::binary) << "--b1\r\nContent-Type: application/dicom\r\n\r\n"
+                                        << dicom << "\r\n--b1--\r\n";
+  auto write_without_role = Https("/dicom-web/studies", {"-X", "POST", "-H",
+                                                         "Content-Type: multipart/related; "
+                                                         "type=\"application/dicom\"; boundary=b1",
+                                                         "--data-binary", "@" + body.string()});
+  EXPECT_EQ(write_without_role.status, 403) << write_without_role.output << write_without_role.body;
+  auto stored = Https("/dicom-web/studies",
+                      {"-X", "POST", "-H", "Content-Type: multipart/related; type=\"application/dicom\"; boundary=b1",
+                       "-H", "Authorization: Bearer " + kWriteToken, "--data-binary", "@" + body.string()},
+                      false);
+  ASSERT_EQ(stored.status, 200) << stored.output << stored.body << server_->Log();
+  EXPECT_NE(stored.body.find(kStowInstance), std::string::npos) << stored.body;
+  auto found = Https("/dicom-web/instances?SOPInstanceUID=" + kStowInstance);
+  EXPECT_EQ(found.status, 200) << found.output;
+  EXPECT_NE(found.body.find(kStowInstance), std::string::npos) << found.body;
+  std::error_code ec;
+  EXPECT_TRUE(fs::is_empty(server_->data_dir() / "web-incoming", ec)) << ec.message();
 }
 
 // ---- start-up refusals and client certificates (servers of their own) --------------------
