@@ -15,8 +15,10 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "pacs/base/audit.h"
 #include "pacs/base/log.h"
@@ -50,20 +52,94 @@ struct ServerState {
   }
 };
 
+// The byte stream under one connection, plain TCP or TLS over TCP, as one
+// type, so that Beast's HTTP reading and writing (heavy templates) are
+// compiled once, not once per stream type: the buffer sequences are copied
+// into vectors and the handlers type-erased, and each underlying stream's
+// read and write are compiled once for that erased handler. All of it runs
+// on the server's one I/O thread.
+class ByteStream {
+ public:
+  using executor_type = beast::tcp_stream::executor_type;
+  using Done = std::function<void(beast::error_code, size_t)>;
+
+  ByteStream(tcp::socket socket, ssl::context* tls) {
+    if (tls != nullptr) {
+      tls_.emplace(std::move(socket), *tls);
+    } else {
+      plain_.emplace(std::move(socket));
+    }
+  }
+
+  bool is_tls() const { return tls_.has_value(); }
+  beast::tcp_stream& socket_stream() { return tls_ ? beast::get_lowest_layer(*tls_) : *plain_; }
+  executor_type get_executor() { return socket_stream().get_executor(); }
+
+  void AsyncHandshake(std::function<void(beast::error_code)> done) {
+    tls_->async_handshake(ssl::stream_base::server, std::move(done));
+  }
+  void AsyncShutdown(std::function<void(beast::error_code)> done) { tls_->async_shutdown(std::move(done)); }
+
+  template <class MutableBuffers, class Handler>
+  void async_read_some(const MutableBuffers& buffers, Handler&& handler) {
+    ReadSome(Copy<asio::mutable_buffer>(buffers), Erase(std::forward<Handler>(handler)));
+  }
+  template <class ConstBuffers, class Handler>
+  void async_write_some(const ConstBuffers& buffers, Handler&& handler) {
+    WriteSome(Copy<asio::const_buffer>(buffers), Erase(std::forward<Handler>(handler)));
+  }
+
+ private:
+  template <class Buffer, class Sequence>
+  static std::vector<Buffer> Copy(const Sequence& buffers) {
+    std::vector<Buffer> out;
+    for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it)
+      out.push_back(Buffer(*it));
+    return out;
+  }
+  // Beast's handlers are move-only; std::function wants a copyable one.
+  template <class Handler>
+  static Done Erase(Handler&& handler) {
+    auto held = std::make_shared<std::decay_t<Handler>>(std::forward<Handler>(handler));
+    return [held](beast::error_code ec, size_t n) { (*held)(ec, n); };
+  }
+  void ReadSome(std::vector<asio::mutable_buffer> buffers, Done done) {
+    // The vector travels with the operation: asio keeps a reference to the sequence.
+    auto held = std::make_shared<std::vector<asio::mutable_buffer>>(std::move(buffers));
+    auto finish = [held, done = std::move(done)](beast::error_code ec, size_t n) { done(ec, n); };
+    if (tls_) {
+      tls_->async_read_some(*held, std::move(finish));
+    } else {
+      plain_->async_read_some(*held, std::move(finish));
+    }
+  }
+  void WriteSome(std::vector<asio::const_buffer> buffers, Done done) {
+    auto held = std::make_shared<std::vector<asio::const_buffer>>(std::move(buffers));
+    auto finish = [held, done = std::move(done)](beast::error_code ec, size_t n) { done(ec, n); };
+    if (tls_) {
+      tls_->async_write_some(*held, std::move(finish));
+    } else {
+      plain_->async_write_some(*held, std::move(finish));
+    }
+  }
+
+  std::optional<beast::tcp_stream> plain_;
+  std::optional<TlsStream> tls_;
+};
+
 // One client connection: reads requests one after the other (keep-alive),
 // passes each through the gate, has the handler run on a worker, writes its
 // reply. Owned by the asynchronous operations and worker tasks that refer to
 // it; only one of them touches it at a time (the reply of request N is
-// written before request N+1 is read). `Stream` is beast::tcp_stream (HTTP)
-// or TlsStream (HTTPS: a TLS handshake first, by the handshake timeout, and
-// a TLS close at the end); everything else is the same code.
-template <class Stream>
-class Connection : public std::enable_shared_from_this<Connection<Stream>> {
+// written before request N+1 is read). Over TLS (ServerState::tls) a
+// handshake comes first, by the handshake timeout, and a TLS close last;
+// everything else is the same code.
+class Connection : public std::enable_shared_from_this<Connection> {
  public:
   static constexpr size_t kBodyReadBytes = 64 * 1024;  // Beast reads at most 64 KiB at a time anyway
-  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
-  Connection(ServerState& server, tcp::socket socket) : server_(server), stream_(MakeStream(server, socket)) {
+  Connection(ServerState& server, tcp::socket socket)
+      : server_(server), stream_(std::move(socket), server.tls ? &*server.tls : nullptr) {
     ++server_.open_connections;
     beast::error_code ec;
     const tcp::endpoint remote = Tcp().socket().remote_endpoint(ec);
@@ -81,28 +157,16 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   Connection& operator=(const Connection&) = delete;
 
   void Start() {
-    if constexpr (kTls) {
+    if (stream_.is_tls()) {
       Tcp().expires_after(server_.options.tls_handshake_timeout);
-      stream_.async_handshake(ssl::stream_base::server,
-                              [self = this->shared_from_this()](beast::error_code ec) { self->OnHandshake(ec); });
+      stream_.AsyncHandshake([self = shared_from_this()](beast::error_code ec) { self->OnHandshake(ec); });
     } else {
       ReadHeader(true);
     }
   }
 
  private:
-  using std::enable_shared_from_this<Connection<Stream>>::shared_from_this;
-
-  static Stream MakeStream(ServerState& server, tcp::socket& socket) {
-    if constexpr (kTls) {
-      return Stream(std::move(socket), *server.tls);
-    } else {
-      (void)server;
-      return Stream(std::move(socket));
-    }
-  }
-
-  beast::tcp_stream& Tcp() { return beast::get_lowest_layer(stream_); }
+  beast::tcp_stream& Tcp() { return stream_.socket_stream(); }
 
   // A failed handshake: the connection goes, with a line naming the peer and
   // why: a debug line for a peer that hung up, else a security alert (a
@@ -144,9 +208,9 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   // After the last response on a connection: a TLS close_notify (bounded by
   // the handshake timeout), then the socket; plain TCP shuts its send side.
   void Finish() {
-    if constexpr (kTls) {
+    if (stream_.is_tls()) {
       Tcp().expires_after(server_.options.tls_handshake_timeout);
-      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
+      stream_.AsyncShutdown([self = shared_from_this()](beast::error_code) {
         beast::error_code ignored;
         self->Tcp().socket().close(ignored);
       });
@@ -167,7 +231,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     header_parser_->body_limit(server_.options.max_body);
     Tcp().expires_after(first ? server_.options.limits.read_timeout : server_.options.idle_timeout);
     http::async_read_header(stream_, buffer_, *header_parser_,
-                            [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+                            [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
@@ -232,10 +296,9 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     if (TrimSpaces(ToLower(request_.Header("expect"))) == "100-continue") {
       static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       Tcp().expires_after(server_.options.limits.write_timeout);
-      asio::async_write(stream_, asio::buffer(kContinue),
-                        [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                          if (!ec) self->ReadBody();
-                        });
+      asio::async_write(stream_, asio::buffer(kContinue), [self = shared_from_this()](beast::error_code ec, size_t) {
+        if (!ec) self->ReadBody();
+      });
       return;
     }
     ReadBody();
@@ -333,12 +396,12 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
       }
       request_.body_file = path;
       http::async_read(stream_, buffer_, *file_parser_,
-                       [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
+                       [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
     } else {
       string_parser_.emplace(std::move(*header_parser_));
       string_parser_->body_limit(route_->options.body_limit);
       http::async_read(stream_, buffer_, *string_parser_,
-                       [self = this->shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
+                       [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
     }
   }
 
@@ -368,7 +431,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   }
 
   void Dispatch() {
-    asio::post(*server_.workers, [self = this->shared_from_this()] {
+    asio::post(*server_.workers, [self = shared_from_this()] {
       Response response;
       try {
         response = self->route_->handler(self->request_);
@@ -442,11 +505,10 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
       SetHeaders(*stream_header_, response);
       stream_header_->chunked(true);
       stream_serializer_.emplace(*stream_header_);
-      http::async_write_header(stream_, *stream_serializer_,
-                               [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                                 if (ec) return;
-                                 self->NextPiece();
-                               });
+      http::async_write_header(stream_, *stream_serializer_, [self = shared_from_this()](beast::error_code ec, size_t) {
+        if (ec) return;
+        self->NextPiece();
+      });
       return;
     }
     if (!response.file_path.empty()) {
@@ -467,7 +529,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
           return;
         }
         http::async_write(stream_, *file_response_,
-                          [self = this->shared_from_this()](beast::error_code ec, size_t) { self->AfterWrite(ec); });
+                          [self = shared_from_this()](beast::error_code ec, size_t) { self->AfterWrite(ec); });
         return;
       }
       response = Response::Error(404, "cannot open the file: " + ec.message());
@@ -482,12 +544,12 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
 
   void WriteString() {
     http::async_write(stream_, *string_response_,
-                      [self = this->shared_from_this()](beast::error_code ec, size_t) { self->AfterWrite(ec); });
+                      [self = shared_from_this()](beast::error_code ec, size_t) { self->AfterWrite(ec); });
   }
 
   // Produces the next piece of a streamed body on a worker, writes it here.
   void NextPiece() {
-    asio::post(*server_.workers, [self = this->shared_from_this()] {
+    asio::post(*server_.workers, [self = shared_from_this()] {
       Result<std::string> piece = std::string();
       try {
         piece = self->stream_body_();
@@ -541,7 +603,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   }
 
   ServerState& server_;
-  Stream stream_;
+  ByteStream stream_;
   beast::flat_buffer buffer_;
   std::string peer_;
   std::optional<http::request_parser<http::empty_body>> header_parser_;
@@ -731,10 +793,8 @@ void WebServer::Impl::Accept() {
                  " connections open already; refused one more");
       beast::error_code ignored;
       socket.close(ignored);
-    } else if (state.tls) {
-      std::make_shared<Connection<TlsStream>>(state, std::move(socket))->Start();
     } else {
-      std::make_shared<Connection<beast::tcp_stream>>(state, std::move(socket))->Start();
+      std::make_shared<Connection>(state, std::move(socket))->Start();
     }
     Accept();
   });
