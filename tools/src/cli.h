@@ -91,6 +91,9 @@ struct ServeFlags {
   std::string web_base_url;                   // absolute URIs in responses; "" relative ones
   uint64_t web_max_body = uint64_t{4} << 30;  // STOW-RS request bodies
   std::string viewer_dir;                     // a built OHIF viewer served at / of the web port
+  // HTTPS on the web port (docs/security.md "HTTPS"): both or neither; the handshake timeout is
+  // tls_handshake_timeout_ms. web_tls_verify "": require with a CA, else none.
+  std::string web_tls_cert, web_tls_key, web_tls_ca, web_tls_verify;
 };
 
 struct ImportFlags {

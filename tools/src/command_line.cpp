@@ -129,7 +129,8 @@ void AddTlsFlags(CLI::App& command, ServeFlags& serve) {
       ->check(CheckWith(dicom::ParseTlsVerify));
   command
       .add_option("--tls-handshake-timeout", serve.tls_handshake_timeout_ms,
-                  "a TLS handshake not done by then is abandoned and its connection closed")
+                  "a TLS handshake (DICOM TLS port, HTTPS web port) not done by then is abandoned and its connection "
+                  "closed")
       ->type_name("DURATION")
       ->default_str("10s")
       ->transform(kDurationToMs);
@@ -293,6 +294,25 @@ void CommandLine::AddServe() {
       ->type_name("SIZE")
       ->default_str("4GiB")
       ->transform(kByteSize);
+  command
+      .add_option("--web-tls-cert", serve.web_tls_cert,
+                  "serve the web port over HTTPS only (TLS 1.2+) with this certificate (PEM, then its chain); needs "
+                  "--web-tls-key. The handshake must finish within --tls-handshake-timeout")
+      ->type_name("FILE");
+  command
+      .add_option("--web-tls-key", serve.web_tls_key,
+                  "the private key of --web-tls-cert (PEM, unencrypted, owner-only permissions or refused)")
+      ->type_name("FILE");
+  command
+      .add_option("--web-tls-ca", serve.web_tls_ca,
+                  "CA certificates trusted to sign web clients' certificates (PEM file or c_rehash'ed folder)")
+      ->type_name("FILE|DIR");
+  command
+      .add_option("--web-tls-verify", serve.web_tls_verify,
+                  "web clients must show a certificate signed by --web-tls-ca (require: the default with "
+                  "--web-tls-ca), may (optional), or are not asked (none: the default without)")
+      ->type_name("require|optional|none")
+      ->check(CLI::IsMember({"require", "optional", "none"}));
   command
       .add_option("--viewer", serve.viewer_dir,
                   "serve this built OHIF viewer (its dist/ folder) at the root of the web port, with its DICOMweb "

@@ -1,5 +1,6 @@
 #include "serve_web.h"
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -39,6 +40,24 @@ Result<std::unique_ptr<WebEndpoint>> StartWebEndpoint(const ServeFlags& flags, e
                                    " is not a loopback address: without --web-token-file the web port serves this "
                                    "machine only (127.0.0.1 or ::1); give a token file to open it to others");
   }
+  const bool https = !flags.web_tls_cert.empty() || !flags.web_tls_key.empty();
+  if (https) {
+    if (flags.web_tls_cert.empty() || flags.web_tls_key.empty())
+      return Status::InvalidArgument(std::string(flags.web_tls_cert.empty() ? "--web-tls-key" : "--web-tls-cert") +
+                                     " needs " + (flags.web_tls_cert.empty() ? "--web-tls-cert" : "--web-tls-key") +
+                                     ": HTTPS takes both the certificate and its private key");
+    web::WebTlsOptions tls{
+        .certificate_file = flags.web_tls_cert, .private_key_file = flags.web_tls_key, .ca_file = flags.web_tls_ca};
+    const std::string verify =
+        flags.web_tls_verify.empty() ? (flags.web_tls_ca.empty() ? "none" : "require") : flags.web_tls_verify;
+    tls.verify = verify == "require"    ? web::WebTlsOptions::Verify::kRequire
+                 : verify == "optional" ? web::WebTlsOptions::Verify::kOptional
+                                        : web::WebTlsOptions::Verify::kNone;
+    options.tls = std::move(tls);
+    options.tls_handshake_timeout = std::chrono::milliseconds(flags.tls_handshake_timeout_ms);
+  } else if (!flags.web_tls_ca.empty() || !flags.web_tls_verify.empty()) {
+    return Status::InvalidArgument("--web-tls-ca and --web-tls-verify need HTTPS (--web-tls-cert, --web-tls-key)");
+  }
   const fs::path spill = fs::path(data_dir) / "web-incoming";
   std::error_code ec;
   fs::create_directories(spill, ec);
@@ -62,12 +81,17 @@ Result<std::unique_ptr<WebEndpoint>> StartWebEndpoint(const ServeFlags& flags, e
   std::ofstream(tmp) << endpoint->server->port() << "\n";
   fs::rename(tmp, endpoint->port_file, ec);
   const bool v6 = flags.web_bind.find(':') != std::string::npos;
-  LogInfo("DICOMweb on http://" + (v6 ? "[" + flags.web_bind + "]" : flags.web_bind) + ":" +
-          std::to_string(endpoint->server->port()) + "/dicom-web" +
+  LogInfo(std::string("DICOMweb on ") + (https ? "https://" : "http://") +
+          (v6 ? "[" + flags.web_bind + "]" : flags.web_bind) + ":" + std::to_string(endpoint->server->port()) +
+          "/dicom-web" +
           (flags.web_token_file.empty() ? std::string(" (no token file: loopback only)")
                                         : " with tokens from " + flags.web_token_file) +
           (flags.web_cors_origin.empty() ? "" : "; CORS origin " + flags.web_cors_origin) +
-          (flags.viewer_dir.empty() ? "" : "; viewer at /"));
+          (flags.viewer_dir.empty() ? "" : "; viewer at /") +
+          (https ? "; TLS certificate " + flags.web_tls_cert +
+                       (flags.web_tls_ca.empty() ? std::string()
+                                                 : ", client certificates checked against " + flags.web_tls_ca)
+                 : std::string()));
   return endpoint;
 }
 

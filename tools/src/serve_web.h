@@ -2,7 +2,7 @@
 // `serve --web-port`: DICOMweb and the optional viewer on their own HTTP
 // port (pacs/web/), started beside the DICOM node on the same store and
 // ingestor. Checks the web flags (token file, loopback-only without one,
-// the viewer folder) and publishes the port in DATA/web.port.
+// HTTPS certificate and key, the viewer folder) and publishes the port in DATA/web.port.
 #pragma once
 
 #include <memory>

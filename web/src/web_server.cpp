@@ -2,13 +2,25 @@
 
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/stat.h>
+
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <thread>
+#include <vector>
 
+#include "pacs/base/audit.h"
 #include "pacs/base/log.h"
 
 namespace pacs::web {
@@ -16,7 +28,9 @@ namespace pacs::web {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 namespace {
 
@@ -31,30 +45,109 @@ struct ServerState {
   std::atomic<size_t> open_connections{0};
   std::atomic<uint64_t> spill_files{0};
   std::optional<asio::thread_pool> workers;
+  std::optional<ssl::context> tls;  // set: every connection speaks HTTPS only
 
   bool CorsAllows(const std::string& origin) const {
     return !options.cors_origin.empty() && (options.cors_origin == "*" || options.cors_origin == origin);
   }
 };
 
+// The byte stream under one connection, plain TCP or TLS over TCP, as one
+// type, so that Beast's HTTP reading and writing (heavy templates) are
+// compiled once, not once per stream type: the buffer sequences are copied
+// into vectors and the handlers type-erased, and each underlying stream's
+// read and write are compiled once for that erased handler. All of it runs
+// on the server's one I/O thread.
+class ByteStream {
+ public:
+  using executor_type = beast::tcp_stream::executor_type;
+  using Done = std::function<void(beast::error_code, size_t)>;
+
+  ByteStream(tcp::socket socket, ssl::context* tls) {
+    if (tls != nullptr) {
+      tls_.emplace(std::move(socket), *tls);
+    } else {
+      plain_.emplace(std::move(socket));
+    }
+  }
+
+  bool is_tls() const { return tls_.has_value(); }
+  beast::tcp_stream& socket_stream() { return tls_ ? beast::get_lowest_layer(*tls_) : *plain_; }
+  executor_type get_executor() { return socket_stream().get_executor(); }
+
+  void AsyncHandshake(std::function<void(beast::error_code)> done) {
+    tls_->async_handshake(ssl::stream_base::server, std::move(done));
+  }
+  void AsyncShutdown(std::function<void(beast::error_code)> done) { tls_->async_shutdown(std::move(done)); }
+
+  template <class MutableBuffers, class Handler>
+  void async_read_some(const MutableBuffers& buffers, Handler&& handler) {
+    ReadSome(Copy<asio::mutable_buffer>(buffers), Erase(std::forward<Handler>(handler)));
+  }
+  template <class ConstBuffers, class Handler>
+  void async_write_some(const ConstBuffers& buffers, Handler&& handler) {
+    WriteSome(Copy<asio::const_buffer>(buffers), Erase(std::forward<Handler>(handler)));
+  }
+
+ private:
+  template <class Buffer, class Sequence>
+  static std::vector<Buffer> Copy(const Sequence& buffers) {
+    std::vector<Buffer> out;
+    for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it)
+      out.push_back(Buffer(*it));
+    return out;
+  }
+  // Beast's handlers are move-only; std::function wants a copyable one.
+  template <class Handler>
+  static Done Erase(Handler&& handler) {
+    auto held = std::make_shared<std::decay_t<Handler>>(std::forward<Handler>(handler));
+    return [held](beast::error_code ec, size_t n) { (*held)(ec, n); };
+  }
+  void ReadSome(std::vector<asio::mutable_buffer> buffers, Done done) {
+    // The vector travels with the operation: asio keeps a reference to the sequence.
+    auto held = std::make_shared<std::vector<asio::mutable_buffer>>(std::move(buffers));
+    auto finish = [held, done = std::move(done)](beast::error_code ec, size_t n) { done(ec, n); };
+    if (tls_) {
+      tls_->async_read_some(*held, std::move(finish));
+    } else {
+      plain_->async_read_some(*held, std::move(finish));
+    }
+  }
+  void WriteSome(std::vector<asio::const_buffer> buffers, Done done) {
+    auto held = std::make_shared<std::vector<asio::const_buffer>>(std::move(buffers));
+    auto finish = [held, done = std::move(done)](beast::error_code ec, size_t n) { done(ec, n); };
+    if (tls_) {
+      tls_->async_write_some(*held, std::move(finish));
+    } else {
+      plain_->async_write_some(*held, std::move(finish));
+    }
+  }
+
+  std::optional<beast::tcp_stream> plain_;
+  std::optional<TlsStream> tls_;
+};
+
 // One client connection: reads requests one after the other (keep-alive),
 // passes each through the gate, has the handler run on a worker, writes its
 // reply. Owned by the asynchronous operations and worker tasks that refer to
 // it; only one of them touches it at a time (the reply of request N is
-// written before request N+1 is read).
+// written before request N+1 is read). Over TLS (ServerState::tls) a
+// handshake comes first, by the handshake timeout, and a TLS close last;
+// everything else is the same code.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   static constexpr size_t kBodyReadBytes = 64 * 1024;  // Beast reads at most 64 KiB at a time anyway
 
-  Connection(ServerState& server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {
+  Connection(ServerState& server, tcp::socket socket)
+      : server_(server), stream_(std::move(socket), server.tls ? &*server.tls : nullptr) {
     ++server_.open_connections;
     beast::error_code ec;
-    const tcp::endpoint remote = stream_.socket().remote_endpoint(ec);
+    const tcp::endpoint remote = Tcp().socket().remote_endpoint(ec);
     if (!ec) {
       const std::string address = remote.address().to_string();
       peer_ = (remote.address().is_v6() ? "[" + address + "]" : address) + ":" + std::to_string(remote.port());
     }
-    stream_.socket().set_option(tcp::no_delay(true), ec);
+    Tcp().socket().set_option(tcp::no_delay(true), ec);
   }
   ~Connection() {
     RemoveSpillFile();
@@ -63,9 +156,70 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  void Start() { ReadHeader(true); }
+  void Start() {
+    if (stream_.is_tls()) {
+      Tcp().expires_after(server_.options.tls_handshake_timeout);
+      stream_.AsyncHandshake([self = shared_from_this()](beast::error_code ec) { self->OnHandshake(ec); });
+    } else {
+      ReadHeader(true);
+    }
+  }
 
  private:
+  beast::tcp_stream& Tcp() { return stream_.socket_stream(); }
+
+  // A failed handshake: the connection goes, with a line naming the peer and
+  // why: a debug line for a peer that hung up, else a security alert (a
+  // warning and an audit event).
+  void OnHandshake(beast::error_code ec) {
+    if (!ec) {
+      ReadHeader(true);
+      return;
+    }
+    std::string reason;
+    if (ec == beast::error::timeout) {
+      reason = "no TLS handshake within " + std::to_string(server_.options.tls_handshake_timeout.count()) + " ms";
+    } else if (ec.category() == asio::error::get_ssl_category()) {
+      char text[256] = {};
+      ERR_error_string_n(static_cast<unsigned long>(ec.value()), text, sizeof text);
+      reason = text;
+      if (ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_HTTP_REQUEST)
+        reason += " (plain HTTP sent to the HTTPS port)";
+    } else {
+      reason = ec.message();
+    }
+    // A peer that hung up before finishing the handshake (a port probe, a
+    // health check): no alert. A TLS error or a timeout is one.
+    const bool silent_close =
+        ec == asio::error::eof || ec == ssl::error::stream_truncated || ec == asio::error::connection_reset;
+    if (silent_close) {
+      Log(LogLevel::kDebug,
+          server_.options.name + ": " + peer_ + " closed the connection during the TLS handshake (" + reason + ")");
+    } else {
+      LogWarning("security alert: " + server_.options.name + ": TLS handshake with " + peer_ + " failed: " + reason +
+                 "; connection closed");
+      audit::SecurityAlert(audit::EventType::kNodeAuthentication, {.host = peer_}, "DICOMweb TLS",
+                           "TLS handshake failed: " + reason);
+    }
+    beast::error_code ignored;
+    Tcp().socket().close(ignored);
+  }
+
+  // After the last response on a connection: a TLS close_notify (bounded by
+  // the handshake timeout), then the socket; plain TCP shuts its send side.
+  void Finish() {
+    if (stream_.is_tls()) {
+      Tcp().expires_after(server_.options.tls_handshake_timeout);
+      stream_.AsyncShutdown([self = shared_from_this()](beast::error_code) {
+        beast::error_code ignored;
+        self->Tcp().socket().close(ignored);
+      });
+    } else {
+      beast::error_code ignored;
+      Tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    }
+  }
+
   void ReadHeader(bool first) {
     RemoveSpillFile();
     request_ = Request();
@@ -75,7 +229,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     header_parser_.emplace();
     header_parser_->header_limit(server_.options.limits.header_limit);
     header_parser_->body_limit(server_.options.max_body);
-    stream_.expires_after(first ? server_.options.limits.read_timeout : server_.options.idle_timeout);
+    Tcp().expires_after(first ? server_.options.limits.read_timeout : server_.options.idle_timeout);
     http::async_read_header(stream_, buffer_, *header_parser_,
                             [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
@@ -141,7 +295,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     if (TrimSpaces(ToLower(request_.Header("expect"))) == "100-continue") {
       static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      stream_.expires_after(server_.options.limits.write_timeout);
+      Tcp().expires_after(server_.options.limits.write_timeout);
       asio::async_write(stream_, asio::buffer(kContinue), [self = shared_from_this()](beast::error_code ec, size_t) {
         if (!ec) self->ReadBody();
       });
@@ -220,7 +374,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void ReadBody() {
-    stream_.expires_after(server_.options.limits.read_timeout + std::chrono::minutes(10));
+    Tcp().expires_after(server_.options.limits.read_timeout + std::chrono::minutes(10));
     // Beast reads at most the buffer's free capacity (at least 512 bytes) at
     // a time, and the body parser empties the buffer after each read, so a
     // buffer left at the header's size reads a large body ~1 KB per system
@@ -327,7 +481,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (response.close) keep_alive_ = false;
     AddCommonHeaders(response);
     Count(response.status);
-    stream_.expires_after(server_.options.limits.write_timeout);
+    Tcp().expires_after(server_.options.limits.write_timeout);
     if (response.stream && (head_ || version_ < 11)) {
       // No chunked coding for HTTP/1.0 (and none needed for HEAD): gather the pieces.
       std::string body;
@@ -407,10 +561,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
           LogWarning(self->server_.options.name + ": " + self->request_.method + " " + self->request_.path + " for " +
                      self->peer_ + " cut short: " + piece.status().ToString());
           beast::error_code ignored;
-          self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+          self->Tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
           return;
         }
-        self->stream_.expires_after(self->server_.options.limits.write_timeout);
+        self->Tcp().expires_after(self->server_.options.limits.write_timeout);
         if (piece->empty()) {
           asio::async_write(self->stream_, http::make_chunk_last(),
                             [self](beast::error_code ec, size_t) { self->AfterWrite(ec); });
@@ -434,8 +588,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     piece_.clear();
     if (ec) return;
     if (!keep_alive_) {
-      beast::error_code ignored;
-      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      Finish();
       return;
     }
     ReadHeader(false);
@@ -450,7 +603,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   ServerState& server_;
-  beast::tcp_stream stream_;
+  ByteStream stream_;
   beast::flat_buffer buffer_;
   std::string peer_;
   std::optional<http::request_parser<http::empty_body>> header_parser_;
@@ -468,6 +621,147 @@ class Connection : public std::enable_shared_from_this<Connection> {
   BodyStream stream_body_;
   std::string piece_;
 };
+
+// TLS 1.2 suites (BCP195 / RFC 9325): ECDHE key exchange and AEAD ciphers
+// only. TLS 1.3's own suites (all AEAD) are OpenSSL's defaults.
+constexpr char kTls12Ciphers[] =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+constexpr size_t kMaxPemBytes = 1 << 20;
+
+// OpenSSL's error queue of this thread as one line (and emptied).
+std::string OpenSslErrors() {
+  std::string out;
+  while (const unsigned long e = ERR_get_error()) {
+    char text[256];
+    ERR_error_string_n(e, text, sizeof text);
+    out += (out.empty() ? "" : "; ") + std::string(text);
+  }
+  return out.empty() ? "no detail from OpenSSL" : out;
+}
+
+// The private key file's bytes, if only its owner may read or write it
+// (the token file's rule): a key others can read is no secret.
+Result<std::string> ReadPrivateKeyFile(const std::string& path) {
+  const std::string origin = "--web-tls-key " + path;
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return Status::InvalidArgument(origin + ": cannot open: " + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (fstat(fd, &st) != 0) return Status::IOError(origin + ": cannot stat: " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(origin + ": not a regular file; refused");
+  if ((st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return Status::InvalidArgument(origin + ": mode " + mode +
+                                   " lets group or others read or write the private key; refused (chmod 600 " + path +
+                                   ")");
+  }
+  if (static_cast<uint64_t>(st.st_size) > kMaxPemBytes)
+    return Status::InvalidArgument(origin + ": larger than 1 MiB; not a PEM key");
+  std::string text(static_cast<size_t>(st.st_size), '\0');
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = read(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::IOError(origin + ": cannot read: " + std::strerror(errno));
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  text.resize(done);
+  return text;
+}
+
+// The server's TLS context: TLS 1.2+, the suites above, our certificate
+// chain and key, and client certificates checked as `tls.verify` says.
+Status SetUpTls(const WebTlsOptions& tls, std::optional<ssl::context>& out) {
+  if (tls.certificate_file.empty() || tls.private_key_file.empty())
+    return Status::InvalidArgument(
+        "--web-tls-cert and --web-tls-key go together: give both (the certificate and "
+        "its private key)");
+  if (tls.verify != WebTlsOptions::Verify::kNone && tls.ca_file.empty())
+    return Status::InvalidArgument(
+        "checking client certificates (--web-tls-verify) needs the trusted CAs "
+        "(--web-tls-ca FILE|DIR)");
+  ERR_clear_error();
+  auto key_text = ReadPrivateKeyFile(tls.private_key_file);
+  if (!key_text.ok()) return key_text.status();
+  std::error_code exists_ec;
+  if (!std::filesystem::is_regular_file(tls.certificate_file, exists_ec))
+    return Status::InvalidArgument("--web-tls-cert " + tls.certificate_file + ": no such file");
+
+  out.emplace(ssl::context::tls_server);
+  ssl::context& ctx = *out;
+  SSL_CTX* native = ctx.native_handle();
+  beast::error_code ec;
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                      ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::no_compression |
+                      ssl::context::single_dh_use,
+                  ec);
+  SSL_CTX_set_options(native, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
+  if (ec || SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1 ||
+      SSL_CTX_set_cipher_list(native, kTls12Ciphers) != 1)
+    return Status::Internal("cannot set the TLS protocol versions and ciphers: " + OpenSslErrors());
+  // A key with a passphrase fails instead of prompting on the console.
+  ctx.set_password_callback([](size_t, ssl::context::password_purpose) { return std::string(); }, ec);
+
+  if (SSL_CTX_use_certificate_chain_file(native, tls.certificate_file.c_str()) != 1)
+    return Status::InvalidArgument("--web-tls-cert " + tls.certificate_file +
+                                   ": not a PEM certificate (chain) OpenSSL accepts (" + OpenSslErrors() + ")");
+  ctx.use_private_key(asio::buffer(*key_text), ssl::context::pem, ec);
+  if (ec) {
+    const std::string detail = OpenSslErrors();
+    return Status::InvalidArgument("--web-tls-key " + tls.private_key_file +
+                                   ": not an unencrypted PEM private key of the certificate in --web-tls-cert " +
+                                   tls.certificate_file + " (" + ec.message() + "; " + detail + ")");
+  }
+  if (SSL_CTX_check_private_key(native) != 1)
+    return Status::InvalidArgument("--web-tls-key " + tls.private_key_file +
+                                   " is not the private key of the certificate in --web-tls-cert " +
+                                   tls.certificate_file);
+  if (X509* cert = SSL_CTX_get0_certificate(native)) {
+    if (X509_cmp_current_time(X509_get0_notAfter(cert)) < 0)
+      LogWarning("--web-tls-cert " + tls.certificate_file + " has expired: clients will refuse HTTPS");
+    else if (X509_cmp_current_time(X509_get0_notBefore(cert)) > 0)
+      LogWarning("--web-tls-cert " + tls.certificate_file + " is not valid yet: clients will refuse HTTPS");
+  }
+
+  static const unsigned char kSessionContext[] = "pacscore-web";
+  SSL_CTX_set_session_id_context(native, kSessionContext, sizeof kSessionContext - 1);
+  if (!tls.ca_file.empty()) {
+    if (std::filesystem::is_directory(tls.ca_file, exists_ec)) {
+      ctx.add_verify_path(tls.ca_file, ec);
+    } else if (std::filesystem::is_regular_file(tls.ca_file, exists_ec)) {
+      ctx.load_verify_file(tls.ca_file, ec);
+      if (!ec) {
+        // Tell clients which CAs we accept.
+        if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(tls.ca_file.c_str()))
+          SSL_CTX_set_client_CA_list(native, names);
+      }
+    } else {
+      return Status::InvalidArgument("--web-tls-ca " + tls.ca_file + ": no such file or folder");
+    }
+    if (ec)
+      return Status::InvalidArgument("--web-tls-ca " + tls.ca_file + ": no PEM CA certificate could be read (" +
+                                     OpenSslErrors() + ")");
+  }
+  switch (tls.verify) {
+    case WebTlsOptions::Verify::kRequire:
+      ctx.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert, ec);
+      break;
+    case WebTlsOptions::Verify::kOptional:
+      ctx.set_verify_mode(ssl::verify_peer, ec);
+      break;
+    case WebTlsOptions::Verify::kNone:
+      ctx.set_verify_mode(ssl::verify_none, ec);
+      break;
+  }
+  ERR_clear_error();
+  return Status::Ok();
+}
 
 }  // namespace
 
@@ -529,6 +823,12 @@ Result<std::unique_ptr<WebServer>> WebServer::Start(WebServerOptions options, st
   impl.state.options = std::move(options);
   impl.state.router = std::move(router);
   const WebServerOptions& opts = impl.state.options;
+  if (opts.tls) {
+    if (opts.tls_handshake_timeout.count() <= 0)
+      return Status::InvalidArgument(opts.name + ": the TLS handshake timeout must be positive");
+    Status tls = SetUpTls(*opts.tls, impl.state.tls);
+    if (!tls.ok()) return tls.WithContext(opts.name);
+  }
   unsigned workers = opts.worker_threads;
   if (workers == 0) workers = std::max(4u, 2 * std::max(1u, std::thread::hardware_concurrency()));
   impl.state.workers.emplace(workers);

@@ -7,6 +7,8 @@
 // route, a token with the route's role (when there is a token file), and in
 // loopback-only mode a loopback Host and Origin. CORS preflights are answered
 // here. Bad input gets a 4xx and the server goes on; it never aborts.
+// With WebServerOptions::tls the port speaks HTTPS only (Asio SSL, OpenSSL):
+// each connection's TLS handshake comes first, by its own timeout.
 //
 //   Router router;
 //   RegisterDicomWebRoutes(router, context);          // dicomweb.h
@@ -19,6 +21,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "pacs/base/result.h"
@@ -27,6 +30,17 @@
 #include "pacs/web/http_common.h"
 
 namespace pacs::web {
+
+// HTTPS: the port then speaks TLS only (1.2 and 1.3, forward-secret AEAD
+// suites; docs/security.md "HTTPS"). Files in PEM; the key unencrypted and
+// readable by its owner only (Start refuses it otherwise).
+struct WebTlsOptions {
+  enum class Verify { kRequire, kOptional, kNone };  // client certificates against ca_file
+  std::string certificate_file;                      // our certificate, then its chain
+  std::string private_key_file;
+  std::string ca_file;  // CAs trusted to sign client certificates (a PEM file or a c_rehash'ed folder)
+  Verify verify = Verify::kNone;
+};
 
 struct WebServerOptions {
   std::string name = "DICOMweb endpoint";  // for log lines
@@ -50,6 +64,10 @@ struct WebServerOptions {
   // else one origin ("https://viewer.example.org").
   std::string cors_origin;
   unsigned worker_threads = 0;  // 0: 2 per hardware thread, at least 4
+  // Set: HTTPS only. A connection whose TLS handshake is not done within
+  // tls_handshake_timeout is closed (logged, audited as a security alert).
+  std::optional<WebTlsOptions> tls;
+  std::chrono::milliseconds tls_handshake_timeout = std::chrono::seconds(10);
 };
 
 // What the server has answered since it started, for /stats and tests.
