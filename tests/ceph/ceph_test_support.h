@@ -9,8 +9,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace pacs::testing {
@@ -53,6 +55,25 @@ class CephPool {
   const std::string& error() const { return error_; }
   const std::string& name() const { return name_; }
   librados::IoCtx& io() { return io_; }
+
+  // Whether the cluster answers a write and a read of a probe object in this
+  // pool three times in a row, a second apart, within `within`. After an
+  // OSD was stopped (SIGSTOP) and resumed it may still be marked down and
+  // back up for a while; tests wait for this before they judge the node.
+  bool AnswersSteadily(std::chrono::seconds within) {
+    const auto deadline = std::chrono::steady_clock::now() + within;
+    int in_a_row = 0;
+    while (in_a_row < 3 && std::chrono::steady_clock::now() < deadline) {
+      librados::bufferlist out;
+      out.append("probe");
+      librados::bufferlist in;
+      const bool ok = io_.write_full("steadiness-probe", out) == 0 && io_.read("steadiness-probe", in, 16, 0) >= 0;
+      in_a_row = ok ? in_a_row + 1 : 0;
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+    io_.remove("steadiness-probe");
+    return in_a_row >= 3;
+  }
 
   // The objects in the pool whose names start with `prefix`, and their bytes.
   std::vector<std::string> Objects(const std::string& prefix, uint64_t* bytes = nullptr) {

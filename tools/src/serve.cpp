@@ -206,9 +206,9 @@ int RunServe(const ServeFlags& flags) {
   codec_policy->verify_encode = !flags.no_verify_encode;
   if (flags.verbose) SetLogLevel(LogLevel::kDebug);
   dicom::SetDcmtkLogVerbose(flags.verbose);
-  dicom::LoadDataDictionary();  // not in the first request that parses DICOM
   if (!flags.log_file.empty())
     if (Status opened = SetLogFile(flags.log_file); !opened.ok()) return Fail(opened);
+  dicom::LoadDataDictionary();  // not in the first request that parses DICOM; logged where --log-file says
   if (Status opened = StartAuditTrail(flags); !opened.ok()) return Fail(opened);
   ApplicationStopOnExit audit_stop;  // Application Stop, however serve ends
   auto tls = TlsSettingsOf(flags);
