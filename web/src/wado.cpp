@@ -310,7 +310,7 @@ Result<std::shared_ptr<const SeriesMetadata>> SeriesMetadataOf(const DicomWebCon
   if (previous) {
     std::set<InstanceVersion> unchanged(previous->instances.begin(), previous->instances.end());
     for (const auto& version : versions)
-      if (unchanged.count(version) != 0)
+      if (unchanged.contains(version))
         if (const auto it = previous->instance_json.find(version.sop_instance_uid); it != previous->instance_json.end())
           reusable[version.sop_instance_uid] = &it->second;
   }

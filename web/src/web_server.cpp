@@ -93,6 +93,7 @@ class ByteStream {
   template <class Buffer, class Sequence>
   static std::vector<Buffer> Copy(const Sequence& buffers) {
     std::vector<Buffer> out;
+    // NOLINTNEXTLINE(readability-qualified-auto): a pointer for one buffer, an iterator class for sequences
     for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it)
       out.push_back(Buffer(*it));
     return out;
@@ -136,7 +137,7 @@ class ByteStream {
 // everything else is the same code.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  static constexpr size_t kBodyReadBytes = 64 * 1024;  // Beast reads at most 64 KiB at a time anyway
+  static constexpr size_t kBodyReadBytes = size_t{64} * 1024;  // Beast reads at most 64 KiB at a time anyway
 
   Connection(ServerState& server, tcp::socket socket)
       : server_(server), stream_(std::move(socket), server.tls ? &*server.tls : nullptr) {
