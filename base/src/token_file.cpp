@@ -109,39 +109,46 @@ Result<TokenFile> TokenFile::Parse(std::string_view text, const std::string& ori
   return file;
 }
 
-Result<TokenFile> TokenFile::Load(const std::string& path) {
-  const std::string origin = "token file " + path;
-  const int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return Status::IOError(origin + ": cannot open: " + std::strerror(errno));
+Result<std::string> ReadOwnerOnlyFile(const std::string& path, const std::string& what, OwnerOnlyFileRules rules) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | (rules.follow_symlink ? 0 : O_NOFOLLOW));
+  if (fd < 0) return Status::IOError(what + ": cannot open: " + std::strerror(errno));
   struct Closer {
     int fd;
     ~Closer() { close(fd); }
   } closer{fd};
   struct stat st {};
-  if (fstat(fd, &st) != 0) return Status::IOError(origin + ": cannot stat: " + std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(origin + ": not a regular file; refused");
-  if (st.st_uid != geteuid())
-    return Status::InvalidArgument(origin + ": owned by uid " + std::to_string(st.st_uid) + ", not by uid " +
+  if (fstat(fd, &st) != 0) return Status::IOError(what + ": cannot stat: " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(what + ": not a regular file; refused");
+  if (rules.owned_by_this_user && st.st_uid != geteuid())
+    return Status::InvalidArgument(what + ": owned by uid " + std::to_string(st.st_uid) + ", not by uid " +
                                    std::to_string(geteuid()) + " that runs pacscore; refused");
   if ((st.st_mode & 077) != 0) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return Status::InvalidArgument(origin + ": mode " + mode +
+    return Status::InvalidArgument(what + ": mode " + mode +
                                    " lets group or others read or write it; refused (chmod 600 " + path + ")");
   }
-  if (static_cast<uint64_t>(st.st_size) > kMaxFileBytes)
-    return Status::InvalidArgument(origin + ": larger than 1 MiB; refused");
+  if (static_cast<uint64_t>(st.st_size) > rules.max_bytes)
+    return Status::InvalidArgument(what + ": larger than " + std::to_string(rules.max_bytes) + " bytes; refused");
   std::string text(static_cast<size_t>(st.st_size), '\0');
   size_t done = 0;
   while (done < text.size()) {
     const ssize_t n = read(fd, text.data() + done, text.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::IOError(origin + ": cannot read: " + std::strerror(errno));
+    if (n < 0) return Status::IOError(what + ": cannot read: " + std::strerror(errno));
     if (n == 0) break;
     done += static_cast<size_t>(n);
   }
   text.resize(done);
-  return Parse(text, origin);
+  return text;
+}
+
+Result<TokenFile> TokenFile::Load(const std::string& path) {
+  const std::string origin = "token file " + path;
+  auto text = ReadOwnerOnlyFile(path, origin,
+                                {.follow_symlink = false, .owned_by_this_user = true, .max_bytes = kMaxFileBytes});
+  if (!text.ok()) return text.status();
+  return Parse(*text, origin);
 }
 
 const TokenEntry* TokenFile::Find(std::string_view presented) const {

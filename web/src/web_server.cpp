@@ -2,18 +2,14 @@
 
 #include <unistd.h>
 
-#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <sys/stat.h>
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -642,38 +638,11 @@ std::string OpenSslErrors() {
 }
 
 // The private key file's bytes, if only its owner may read or write it
-// (the token file's rule): a key others can read is no secret.
+// (the token file's rule): a key others can read is no secret. A symlink is
+// followed (certbot links its keys) and any owner is taken.
 Result<std::string> ReadPrivateKeyFile(const std::string& path) {
-  const std::string origin = "--web-tls-key " + path;
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return Status::InvalidArgument(origin + ": cannot open: " + std::strerror(errno));
-  struct Closer {
-    int fd;
-    ~Closer() { close(fd); }
-  } closer{fd};
-  struct stat st {};
-  if (fstat(fd, &st) != 0) return Status::IOError(origin + ": cannot stat: " + std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(origin + ": not a regular file; refused");
-  if ((st.st_mode & 077) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return Status::InvalidArgument(origin + ": mode " + mode +
-                                   " lets group or others read or write the private key; refused (chmod 600 " + path +
-                                   ")");
-  }
-  if (static_cast<uint64_t>(st.st_size) > kMaxPemBytes)
-    return Status::InvalidArgument(origin + ": larger than 1 MiB; not a PEM key");
-  std::string text(static_cast<size_t>(st.st_size), '\0');
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = read(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::IOError(origin + ": cannot read: " + std::strerror(errno));
-    if (n == 0) break;
-    done += static_cast<size_t>(n);
-  }
-  text.resize(done);
-  return text;
+  return ReadOwnerOnlyFile(path, "--web-tls-key " + path,
+                           {.follow_symlink = true, .owned_by_this_user = false, .max_bytes = kMaxPemBytes});
 }
 
 // The server's TLS context: TLS 1.2+, the suites above, our certificate

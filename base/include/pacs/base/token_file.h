@@ -37,6 +37,18 @@ struct TokenEntry {
   std::string RoleNames() const;
 };
 
+// How ReadOwnerOnlyFile checks a file before it reads it.
+struct OwnerOnlyFileRules {
+  bool follow_symlink = false;      // true: a symlink as the last component is followed (certbot's key links)
+  bool owned_by_this_user = true;   // true: the file's owner must be this process's effective user
+  uint64_t max_bytes = 1ull << 20;  // larger: refused
+};
+
+// The bytes of `path`, a regular file whose mode gives group and others no
+// permission at all (a secret: tokens, a TLS private key), within the
+// rules. `what` names the file in errors ("token file /etc/x").
+Result<std::string> ReadOwnerOnlyFile(const std::string& path, const std::string& what, OwnerOnlyFileRules rules);
+
 // Immutable once loaded: safe to share between threads.
 class TokenFile {
  public:
