@@ -545,6 +545,8 @@ TEST(JlsDecoderTest, BitFlippedStreamsDecodeLikeCharlsOrFail) {
 // (under ASan/UBSan in the fuzzer build, plainly here): the same pixels as
 // CharLS, or both refuse.
 //   decoder_fuzz_unary_shift_64.jls: a shift by 64 in the bit reader (UBSan).
+//     Its SOF named component 3 twice, which the header check now refuses;
+//     the first is renamed 1 (byte 12) so that the stream reaches the scan.
 //   decoder_fuzz_run_interruption_k17.jls: we refused a run interruption
 //     context with k = 17, which CharLS decodes.
 //   decoder_fuzz_scalar_gradients_index.jls: an unsigned index i - 1 at
@@ -587,6 +589,27 @@ TEST(JlsDecoderTest, RefusesTheStreamThatAbortsCharls) {
   std::vector<uint8_t> out(DecodedBytes(expected));
   const auto decoded = DecodeFrame(codestream, expected, out);
   EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption) << decoded.status().ToString();
+}
+
+// Found by CI's decoder fuzzer: a SOF naming component 2 twice (17x8, 3
+// components, 9 bits), whose scan names components 1, 2 and 3. CharLS
+// refuses it ("duplicate component identifier"); we decoded it. Now the
+// frame header is refused, by the header reader and by DecodeFrame.
+TEST(JlsDecoderTest, RefusesARepeatedComponentIdentifier) {
+  const std::string path = std::string(PACS_SOURCE_DIR) + "/tests/jls/data/decoder_fuzz_duplicate_component_id.jls";
+  std::ifstream file(path, std::ios::binary);
+  ASSERT_TRUE(file.good()) << path;
+  const std::vector<uint8_t> codestream((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  const auto header = ReadFrameHeader(codestream);
+  ASSERT_FALSE(header.ok());
+  EXPECT_EQ(header.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(header.status().ToString().find("appears twice"), std::string::npos) << header.status().ToString();
+  const ExpectedFrame expected{17, 8, 3, 16, 9};
+  std::vector<uint8_t> out(DecodedBytes(expected));
+  EXPECT_FALSE(DecodeFrame(codestream, expected, out).ok());
+  std::string charls_error;
+  EXPECT_FALSE(CharlsDecode(codestream, &charls_error).has_value());
+  EXPECT_NE(charls_error.find("duplicate component"), std::string::npos) << charls_error;
 }
 
 }  // namespace

@@ -102,6 +102,12 @@ Status ReadStartOfFrame(const uint8_t* p, size_t size, HeaderState& state) {
   if (size != 6 + 3 * static_cast<size_t>(frame.component_count))
     return Status::Corruption("the SOF segment length does not match its component count");
   for (int c = 0; c < frame.component_count; ++c) {
+    // CharLS refuses a repeated identifier; a scan could not tell the two
+    // components apart.
+    for (int earlier = 0; earlier < c; ++earlier) {
+      if (p[6 + 3 * c] == p[6 + 3 * earlier])
+        return Status::Corruption("SOF component identifier " + std::to_string(p[6 + 3 * c]) + " appears twice");
+    }
     if (p[6 + 3 * c + 1] != 0x11)
       return Status::Unsupported("SOF component " + std::to_string(c) + " is subsampled (not supported)");
   }
