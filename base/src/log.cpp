@@ -13,6 +13,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 
 namespace pacs {
 namespace {
@@ -133,6 +134,25 @@ std::string UtcTimestamp(std::chrono::system_clock::time_point time) {
   const size_t n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
   std::snprintf(stamp + n, sizeof stamp - n, ".%03dZ", static_cast<int>(ms));
   return stamp;
+}
+
+void LogLimiter::Warn(const std::string& line) {
+  uint64_t left_out = 0;
+  {
+    MutexLock lock(mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - window_ >= std::chrono::seconds(1)) {
+      window_ = now;
+      in_window_ = 0;
+    }
+    if (in_window_ >= per_second_) {
+      ++suppressed_;
+      return;
+    }
+    ++in_window_;
+    left_out = std::exchange(suppressed_, 0);
+  }
+  LogWarning(left_out == 0 ? line : line + " (" + std::to_string(left_out) + " similar lines left out)");
 }
 
 }  // namespace pacs

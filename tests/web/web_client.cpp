@@ -78,10 +78,13 @@ WebReply WebClient::Request(const std::string& method, const std::string& target
   return {};
 }
 
-std::string RawExchange(int port, const std::string& bytes, int timeout_ms) {
+std::string RawExchange(int port, const std::string& bytes, int timeout_ms, const std::string& source) {
   asio::io_context io;
   beast::tcp_stream stream(io);
   beast::error_code ec;
+  stream.socket().open(tcp::v4(), ec);
+  if (!ec) stream.socket().bind(tcp::endpoint(asio::ip::make_address(source), 0), ec);
+  if (ec) return "";
   stream.expires_after(std::chrono::milliseconds(timeout_ms));
   stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)), ec);
   if (ec) return "";

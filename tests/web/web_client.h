@@ -44,9 +44,10 @@ class WebClient {
   int connections_ = 0;
 };
 
-// Sends `bytes` on a new connection, reads until the server closes it (or
-// `timeout_ms`), returns what came back.
-std::string RawExchange(int port, const std::string& bytes, int timeout_ms = 5000);
+// Sends `bytes` on a new connection from `source` (a 127.0.0.x address),
+// reads until the server closes it (or `timeout_ms`), returns what came back.
+std::string RawExchange(int port, const std::string& bytes, int timeout_ms = 5000,
+                        const std::string& source = "127.0.0.1");
 
 struct Part {
   std::map<std::string, std::string> headers;  // names in lower case

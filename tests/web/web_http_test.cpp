@@ -5,7 +5,12 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <thread>
+#include <utility>
+#include <vector>
+
+#include <boost/asio.hpp>
 
 #include "gtest/gtest.h"
 #include "pacs/web/http.h"
@@ -209,6 +214,41 @@ TEST_F(WebServerTest, TokensRolesAndCors) {
       client.Get("/echo/a", {{"Origin", "https://x.example"}, {"Authorization", "Bearer reader-0123456789abcdef"}})
           .Header("access-control-allow-origin"),
       "*");
+}
+
+// One source address may hold at most max_connections_per_host connections;
+// the next is closed on accept, while other addresses are still served, and
+// a closed connection gives its place back.
+TEST_F(WebServerTest, ConnectionsPerSourceAddressAreCapped) {
+  WebServerOptions options;
+  options.max_connections_per_host = 3;
+  Start(std::move(options));
+  namespace asio = boost::asio;
+  asio::io_context io;
+  const asio::ip::tcp::endpoint server(asio::ip::make_address("127.0.0.1"), server_->port());
+  std::vector<std::unique_ptr<asio::ip::tcp::socket>> silent;
+  for (int i = 0; i < 3; ++i) {
+    silent.push_back(std::make_unique<asio::ip::tcp::socket>(io));
+    silent.back()->connect(server);
+  }
+  const std::string get = "GET /echo/a HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  // The fourth from 127.0.0.1 is closed without an answer (well before the
+  // 30 s read timeout that ends silent connections).
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(RawExchange(server_->port(), get, 10000), "");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_EQ(server_->counters().connections_refused.load(), 1u);
+  // Another address is served.
+  EXPECT_EQ(RawExchange(server_->port(), get, 5000, "127.0.0.2").rfind("HTTP/1.0 200", 0), 0u);
+  // Closing one of the three lets 127.0.0.1 in again.
+  silent.front()->close();
+  silent.erase(silent.begin());
+  std::string answer;
+  for (int attempt = 0; attempt < 50 && answer.rfind("HTTP/1.0 200", 0) != 0; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    answer = RawExchange(server_->port(), get, 5000);
+  }
+  EXPECT_EQ(answer.rfind("HTTP/1.0 200", 0), 0u) << answer;
 }
 
 TEST(WebServerStartTest, NoTokensMeansLoopbackOnly) {

@@ -90,6 +90,7 @@ struct ServeFlags {
   std::string web_cors_origin;                // "" none, "*", or one origin
   std::string web_base_url;                   // absolute URIs in responses; "" relative ones
   uint64_t web_max_body = uint64_t{4} << 30;  // STOW-RS request bodies
+  size_t web_max_connections_per_host = 32;   // open at once from one source address
   std::string viewer_dir;                     // a built OHIF viewer served at / of the web port
   // HTTPS on the web port (docs/security.md "HTTPS"): both or neither; the handshake timeout is
   // tls_handshake_timeout_ms. web_tls_verify "": require with a CA, else none.

@@ -295,6 +295,12 @@ void CommandLine::AddServe() {
       ->default_str("4GiB")
       ->transform(kByteSize);
   command
+      .add_option("--web-max-connections-per-host", serve.web_max_connections_per_host,
+                  "connections open at once on the web port from one source address (of 256 in all); more are "
+                  "closed at once (raise it behind a reverse proxy, which is one address for all its clients)")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{256}));
+  command
       .add_option("--web-tls-cert", serve.web_tls_cert,
                   "serve the web port over HTTPS only (TLS 1.2+) with this certificate (PEM, then its chain); needs "
                   "--web-tls-key. The handshake must finish within --tls-handshake-timeout")

@@ -30,6 +30,7 @@ Result<std::unique_ptr<WebEndpoint>> StartWebEndpoint(const ServeFlags& flags, e
   options.address = flags.web_bind;
   options.port = static_cast<uint16_t>(flags.web_port);
   options.max_body = flags.web_max_body;
+  options.max_connections_per_host = flags.web_max_connections_per_host;
   options.cors_origin = flags.web_cors_origin;
   if (!flags.web_token_file.empty()) {
     auto tokens = TokenFile::Load(flags.web_token_file);

@@ -14,6 +14,7 @@
 #include <functional>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "pacs/base/audit.h"
@@ -32,6 +33,30 @@ namespace {
 
 constexpr char kPreflightHeaders[] = "Accept, Authorization, Content-Type, Accept-Encoding, Cache-Control";
 
+// Connections open per source address. Taken on accept (I/O thread),
+// given back by ~Connection, which may run on a worker thread (the last
+// reference to a connection can be a worker's).
+class HostConnections {
+ public:
+  // Counts one more from `host` unless `limit` are open; false then.
+  bool TryAdd(const std::string& host, size_t limit) {
+    MutexLock lock(mutex_);
+    size_t& count = open_[host];
+    if (count >= limit) return false;
+    ++count;
+    return true;
+  }
+  void Remove(const std::string& host) {
+    MutexLock lock(mutex_);
+    auto it = open_.find(host);
+    if (it != open_.end() && --it->second == 0) open_.erase(it);
+  }
+
+ private:
+  Mutex mutex_;
+  std::unordered_map<std::string, size_t> open_ GUARDED_BY(mutex_);
+};
+
 // What every connection of one server shares. Outlives the io_context (and
 // so every connection) and the worker pool.
 struct ServerState {
@@ -39,6 +64,7 @@ struct ServerState {
   std::shared_ptr<const Router> router;
   WebServerCounters counters;
   std::atomic<size_t> open_connections{0};
+  HostConnections per_host;
   std::atomic<uint64_t> spill_files{0};
   std::optional<asio::thread_pool> workers;
   std::optional<ssl::context> tls;  // set: every connection speaks HTTPS only
@@ -135,19 +161,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   static constexpr size_t kBodyReadBytes = size_t{64} * 1024;  // Beast reads at most 64 KiB at a time anyway
 
-  Connection(ServerState& server, tcp::socket socket)
-      : server_(server), stream_(std::move(socket), server.tls ? &*server.tls : nullptr) {
+  // `host`: the source address, counted in server.per_host by the caller;
+  // `remote`: the peer's endpoint.
+  Connection(ServerState& server, tcp::socket socket, std::string host, const tcp::endpoint& remote)
+      : server_(server), stream_(std::move(socket), server.tls ? &*server.tls : nullptr), host_(std::move(host)) {
     ++server_.open_connections;
+    peer_ = (remote.address().is_v6() ? "[" + host_ + "]" : host_) + ":" + std::to_string(remote.port());
     beast::error_code ec;
-    const tcp::endpoint remote = Tcp().socket().remote_endpoint(ec);
-    if (!ec) {
-      const std::string address = remote.address().to_string();
-      peer_ = (remote.address().is_v6() ? "[" + address + "]" : address) + ":" + std::to_string(remote.port());
-    }
     Tcp().socket().set_option(tcp::no_delay(true), ec);
   }
   ~Connection() {
     RemoveSpillFile();
+    server_.per_host.Remove(host_);
     --server_.open_connections;
   }
   Connection(const Connection&) = delete;
@@ -602,6 +627,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ServerState& server_;
   ByteStream stream_;
   beast::flat_buffer buffer_;
+  const std::string host_;  // source address, as counted in server_.per_host
   std::string peer_;
   std::optional<http::request_parser<http::empty_body>> header_parser_;
   std::optional<http::request_parser<http::string_body>> string_parser_;
@@ -757,14 +783,25 @@ void WebServer::Impl::Accept() {
       });
       return;
     }
+    static LogLimiter refusals(10);
+    beast::error_code remote_ec;
+    const tcp::endpoint remote = socket.remote_endpoint(remote_ec);
+    const std::string host = remote_ec ? std::string("?") : remote.address().to_string();
     if (state.open_connections >= state.options.limits.max_connections) {
       ++state.counters.connections_refused;
-      LogWarning(state.options.name + ": " + std::to_string(state.open_connections.load()) +
-                 " connections open already; refused one more");
+      refusals.Warn(state.options.name + ": " + std::to_string(state.open_connections.load()) +
+                    " connections open already; refused one more, from " + host);
+      beast::error_code ignored;
+      socket.close(ignored);
+    } else if (!state.per_host.TryAdd(host, state.options.max_connections_per_host)) {
+      ++state.counters.connections_refused;
+      refusals.Warn(state.options.name + ": refused a connection from " + host + ": " +
+                    std::to_string(state.options.max_connections_per_host) +
+                    " connections from that address are open (--web-max-connections-per-host)");
       beast::error_code ignored;
       socket.close(ignored);
     } else {
-      std::make_shared<Connection>(state, std::move(socket))->Start();
+      std::make_shared<Connection>(state, std::move(socket), host, remote)->Start();
     }
     Accept();
   });

@@ -76,25 +76,6 @@ void SetBlocking(int fd) {
 
 }  // namespace
 
-void LogLimiter::Warn(const std::string& line) {
-  uint64_t left_out = 0;
-  {
-    MutexLock lock(mutex_);
-    const auto now = Clock::now();
-    if (now - window_ >= std::chrono::seconds(1)) {
-      window_ = now;
-      in_window_ = 0;
-    }
-    if (in_window_ >= per_second_) {
-      ++suppressed_;
-      return;
-    }
-    ++in_window_;
-    left_out = std::exchange(suppressed_, 0);
-  }
-  LogWarning(left_out == 0 ? line : line + " (" + std::to_string(left_out) + " similar lines left out)");
-}
-
 Listener::Listener(std::vector<ListenEndpoint> endpoints, ListenerLimits limits, ServerCounters& counters,
                    ReadyHandler ready)
     : endpoints_(std::move(endpoints)), limits_(limits), counters_(counters), ready_(std::move(ready)) {}

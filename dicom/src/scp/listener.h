@@ -42,22 +42,6 @@ struct ListenerLimits {
   size_t max_pending = 512;
 };
 
-// Warnings that an attacker can cause by the thousand (refused and timed-out
-// connections): at most `per_second` lines a second, the next line allowed
-// saying how many were left out. Thread-safe.
-class LogLimiter {
- public:
-  explicit LogLimiter(int per_second) : per_second_(per_second) {}
-  void Warn(const std::string& line);
-
- private:
-  const int per_second_;
-  Mutex mutex_;
-  std::chrono::steady_clock::time_point window_ GUARDED_BY(mutex_);
-  int in_window_ GUARDED_BY(mutex_) = 0;
-  uint64_t suppressed_ GUARDED_BY(mutex_) = 0;
-};
-
 // A connection whose association request (or TLS ClientHello) has arrived.
 // The receiver owns `fd` (blocking mode) and must call
 // Listener::ConnectionClosed(peer) once it has closed it.

@@ -8,9 +8,12 @@
 //   // {"time":"2026-01-02T03:04:05.678Z","level":"INFO","message":"admin endpoint on 127.0.0.1:8043"}
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "pacs/base/mutex.h"
 #include "pacs/base/result.h"
 
 namespace pacs {
@@ -37,5 +40,21 @@ inline void LogWarning(std::string_view m) {
 inline void LogError(std::string_view m) {
   Log(LogLevel::kError, m);
 }
+
+// Warnings that an attacker can cause by the thousand (refused and timed-out
+// connections): at most `per_second` lines a second, the next line allowed
+// saying how many were left out. Thread-safe.
+class LogLimiter {
+ public:
+  explicit LogLimiter(int per_second) : per_second_(per_second) {}
+  void Warn(const std::string& line);
+
+ private:
+  const int per_second_;
+  Mutex mutex_;
+  std::chrono::steady_clock::time_point window_ GUARDED_BY(mutex_);
+  int in_window_ GUARDED_BY(mutex_) = 0;
+  uint64_t suppressed_ GUARDED_BY(mutex_) = 0;
+};
 
 }  // namespace pacs

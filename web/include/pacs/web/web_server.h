@@ -51,6 +51,9 @@ struct WebServerOptions {
                     .read_timeout = std::chrono::seconds(30),
                     .write_timeout = std::chrono::seconds(120),
                     .max_connections = 256};
+  // Open at once from one source address; more are closed on accept, so that
+  // one client cannot take every connection (browsers open 6 per server).
+  size_t max_connections_per_host = 32;
   // A keep-alive connection with no request for this long is closed.
   std::chrono::milliseconds idle_timeout = std::chrono::seconds(60);
   // Bodies of kSpillFile routes: at most this many bytes (else 413), into files in spill_dir.
@@ -76,7 +79,7 @@ struct WebServerCounters {
   std::atomic<uint64_t> responses_2xx{0};
   std::atomic<uint64_t> responses_4xx{0};
   std::atomic<uint64_t> responses_5xx{0};
-  std::atomic<uint64_t> connections_refused{0};  // over max_connections
+  std::atomic<uint64_t> connections_refused{0};  // over max_connections or max_connections_per_host
 };
 
 // Start/Stop/port from the thread that owns the server; handlers run on the
