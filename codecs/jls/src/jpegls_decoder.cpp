@@ -147,10 +147,16 @@ Status ReadRestartInterval(const uint8_t* p, size_t size, HeaderState& state) {
   return Status::Ok();
 }
 
-void ReadApplicationData8(const uint8_t* p, size_t size, HeaderState& state) {
-  // HP's colour transform segment: "mrfx" and the transform id.
-  if (size == 5 && p[0] == 'm' && p[1] == 'r' && p[2] == 'f' && p[3] == 'x')
+Status ReadApplicationData8(const uint8_t* p, size_t size, HeaderState& state) {
+  // HP's colour transform segment: "mrfx" and the transform id. CharLS
+  // 2.4.1 refuses ids above 3 (HP's own 4 and 5 included), whatever the
+  // frame; so do we.
+  if (size == 5 && p[0] == 'm' && p[1] == 'r' && p[2] == 'f' && p[3] == 'x') {
+    if (p[4] > 3)
+      return Status::Unsupported("HP colour transform " + std::to_string(p[4]) + " (only 1 to 3 are supported)");
     state.transform = static_cast<internal::ColorTransform>(p[4]);
+  }
+  return Status::Ok();
 }
 
 // Reads marker segments until a SOS (returned with its payload) or, with
@@ -189,7 +195,7 @@ Result<std::pair<const uint8_t*, size_t>> ReadSegments(Reader& reader, HeaderSta
         PACS_RETURN_IF_ERROR(ReadRestartInterval(payload, size, state));
         break;
       case kApplicationData8:
-        ReadApplicationData8(payload, size, state);
+        PACS_RETURN_IF_ERROR(ReadApplicationData8(payload, size, state));
         break;
       default:  // APPn, COM: skipped
         break;
@@ -420,10 +426,16 @@ Result<DecodedFrame> DecodeFrame(std::span<const uint8_t> codestream, const Expe
       layout.component_stride = plane;
       layout.transform = internal::ColorTransform::kNone;
     } else {
-      if (state.transform != internal::ColorTransform::kNone &&
-          (static_cast<int>(state.transform) > 3 || scan_components != 3))
+      if (state.transform != internal::ColorTransform::kNone && scan_components != 3)
         return fail(Status::Unsupported("HP colour transform " + std::to_string(static_cast<int>(state.transform)) +
                                         " with " + std::to_string(scan_components) + " components"));
+      // CharLS 2.4.1 applies the transforms to 8- and 16-bit samples only
+      // and refuses other precisions in an interleaved scan.
+      if (state.transform != internal::ColorTransform::kNone && state.frame.bits_per_sample != 8 &&
+          state.frame.bits_per_sample != 16)
+        return fail(Status::Unsupported("HP colour transform " + std::to_string(static_cast<int>(state.transform)) +
+                                        " on " + std::to_string(state.frame.bits_per_sample) +
+                                        "-bit samples (8 or 16 only)"));
       layout.base = out.data();
       layout.pixel_stride = static_cast<size_t>(components);
       layout.row_stride = static_cast<size_t>(expected.width) * components;

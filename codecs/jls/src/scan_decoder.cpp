@@ -622,17 +622,15 @@ class LineBuffer {
   std::vector<uint16_t> storage_;
 };
 
-// The inverse HP colour transforms as CharLS applies them: on the sample
-// type (8 or 16 bits), with the samples shifted to 16 bits for 9-15 bit
-// precisions.
+// The inverse HP colour transforms as CharLS 2.4.1 applies them: on 8- or
+// 16-bit samples only (the frame decoder refuses other precisions).
 struct InverseTransform {
   ColorTransform transform;
-  int shift;      // 16 - P for 9..15 bits, else 0
   int32_t range;  // 2^8 or 2^16
   int32_t mask;
 
   void Apply(int32_t& v1, int32_t& v2, int32_t& v3) const {
-    const int32_t x1 = v1 << shift, x2 = v2 << shift, x3 = v3 << shift;
+    const int32_t x1 = v1, x2 = v2, x3 = v3;
     int32_t r = 0, g = 0, b = 0;
     switch (transform) {
       case ColorTransform::kHp1:
@@ -655,9 +653,9 @@ struct InverseTransform {
       case ColorTransform::kNone:
         return;
     }
-    v1 = r >> shift;
-    v2 = g >> shift;
-    v3 = b >> shift;
+    v1 = r;
+    v2 = g;
+    v3 = b;
   }
 };
 
@@ -707,18 +705,14 @@ Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGe
   BitReader reader(data, end);
   uint32_t restart_count = 0;
   const bool transform = output.transform != ColorTransform::kNone && components == 3;
-  InverseTransform inverse{output.transform, 0, 256, 255};
+  InverseTransform inverse{output.transform, 256, 255};
   if (transform) {
     const int bits = params.bits_per_sample;
-    if (bits == 8) {
-      inverse = {output.transform, 0, 256, 255};
-    } else if (bits == 16) {
-      inverse = {output.transform, 0, 65536, 65535};
-    } else if (bits > 8) {
-      inverse = {output.transform, 16 - bits, 65536, 65535};
-    } else {
+    if (bits == 16) {
+      inverse = {output.transform, 65536, 65535};
+    } else if (bits != 8) {
       return Status::Unsupported("the HP colour transform of a " + std::to_string(bits) +
-                                 "-bit frame (CharLS decodes it for 8 to 16 bits only)");
+                                 "-bit frame (CharLS decodes it for 8 and 16 bits only)");
     }
   }
 
