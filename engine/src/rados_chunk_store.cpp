@@ -86,6 +86,7 @@ class RadosChunkStore final : public ChunkStore {
       create.setxattr(kCodecXattr, CodecValue(codec));
       const int created = io_.operate(oid, &create);
       if (created < 0 && created != -EEXIST) return Failure("storing", oid, created);
+      if (created == 0) PACS_TEST_SYNC_POINT("RadosChunkStore::Put:AfterCreate");
       // 2. Take the reference. ENOENT: another node dropped the last
       //    reference between 1 and 2 and the OSD removed the object; retry.
       const int referenced = Exec(oid, "get", tag);
@@ -115,6 +116,15 @@ class RadosChunkStore final : public ChunkStore {
   Status Unreference(const ContentHash& hash, std::string_view tag) override {
     const std::string oid = ChunkObjectName(hash);
     const int rc = Exec(oid, "put", tag);
+    if (rc == -EINVAL) {
+      // 16.2's class answers EINVAL to a put on an object that holds no
+      // reference at all (its creator died between creating it and taking
+      // the first reference): this tag holds none. The object is left to
+      // the sweep of unreferenced objects (RemoveUnreferenced).
+      auto held = HoldsAnyReference(oid);
+      if (!held.ok()) return held.status();
+      if (!*held) return Status::Ok();
+    }
     if (rc < 0 && rc != -ENOENT) return Failure("releasing", oid, rc);
     return Status::Ok();
   }
@@ -238,6 +248,21 @@ class RadosChunkStore final : public ChunkStore {
     librados::bufferlist in = RefcountInput(tag);
     op.exec("refcount", method, in);
     return io_.operate(oid, &op);
+  }
+
+  // Whether the object holds any reference (the refcount class's xattr is
+  // there and not empty); false when the object is gone.
+  Result<bool> HoldsAnyReference(const std::string& oid) const {
+    librados::ObjectReadOperation op;
+    std::map<std::string, librados::bufferlist> xattrs;
+    int xattrs_rc = 0;
+    op.getxattrs(&xattrs, &xattrs_rc);
+    const int rc = io_.operate(oid, &op, nullptr);
+    if (rc == -ENOENT) return false;
+    if (rc < 0) return Failure("reading the xattrs of", oid, rc);
+    if (xattrs_rc < 0) return Failure("reading the xattrs of", oid, xattrs_rc);
+    auto refs = xattrs.find(kRefcountXattr);
+    return refs != xattrs.end() && refs->second.length() > 0;
   }
 
   static bool IsChunkObjectName(std::string_view oid) {
