@@ -18,13 +18,13 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
 
 #include "ceph_test_support.h"
 #include "corpus.h"
+#include "pacs/base/mutex.h"
 #include "test_support.h"
 
 namespace pacs::testing {
@@ -79,7 +79,7 @@ class TrackedPush {
   size_t acknowledged_count() const { return count_.load(); }
   bool done() const { return finished_.load() == workers_.size(); }
   std::set<std::string> acknowledged() {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     return acknowledged_;
   }
 
@@ -101,7 +101,7 @@ class TrackedPush {
         } else if (text.find("Received Store Response (Success") != std::string::npos ||
                    text.find("Received Store Response (Warning") != std::string::npos) {
           if (current != nullptr) {
-            std::lock_guard lock(mutex_);
+            MutexLock lock(mutex_);
             acknowledged_.insert(current->sop_instance_uid);
             count_ = acknowledged_.size();
           }
@@ -114,8 +114,8 @@ class TrackedPush {
   }
 
   std::vector<std::thread> workers_;
-  std::mutex mutex_;
-  std::set<std::string> acknowledged_;
+  Mutex mutex_;
+  std::set<std::string> acknowledged_ GUARDED_BY(mutex_);
   std::atomic<size_t> count_{0};
   std::atomic<size_t> finished_{0};
 };
