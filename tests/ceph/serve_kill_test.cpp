@@ -240,15 +240,15 @@ TEST_F(ServeKillTest, KilledDuringAFourAssociationIngestLosesAndLeaksNothing) {
   std::mt19937 random(seed_);
   auto uniform = [&](int low, int high) { return std::uniform_int_distribution<int>(low, high)(random); };
   std::vector<KillPoint> plan = {
-      {.sync_point = "RocksStore::PlaceChunks:AfterPut", .pass = uniform(2, 12)},
-      {.sync_point = "RocksStore::CommitInstance:BeforeWrite", .pass = uniform(2, 12)},
-      {.sync_point = "Ingestor::IngestDataset:AfterSplit", .pass = uniform(2, 12)},
-      {.after_acks = static_cast<size_t>(uniform(3, 12)), .delay_ms = uniform(0, 300)},
+      {.sync_point = "RocksStore::PlaceChunks:AfterPut", .pass = uniform(2, 10)},
+      {.sync_point = "RocksStore::CommitInstance:BeforeWrite", .pass = uniform(2, 10)},
+      {.sync_point = "Ingestor::IngestDataset:AfterSplit", .pass = uniform(2, 10)},
+      {.after_acks = static_cast<size_t>(uniform(3, 10)), .delay_ms = uniform(0, 200)},
       {.sync_point = "RocksStore::PlaceChunks:AfterPut", .pass = uniform(1, 8)},
       // Between creating a chunk object and taking its first reference: an
       // object without any reference, for compact's sweep.
       {.sync_point = "RadosChunkStore::Put:AfterCreate", .pass = uniform(1, 8)},
-      {.after_acks = static_cast<size_t>(uniform(3, 12)), .delay_ms = uniform(0, 300)},
+      {.after_acks = static_cast<size_t>(uniform(3, 10)), .delay_ms = uniform(0, 200)},
   };
   // The first kill is always between the pool reference and the commit; the
   // order of the others is seeded too.
