@@ -18,6 +18,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
@@ -120,6 +121,67 @@ class TrackedPush {
   std::atomic<size_t> finished_{0};
 };
 
+// The live reference tags ("<node>.<epoch>.<n>") of a chunk object, from the
+// refcount class's xattr as Ceph 16.2 encodes it (obj_refcount:
+// ENCODE_START = u8 version, u8 compat, le32 length; then map<string, bool>
+// refs = le32 count, each le32 length + bytes + u8; then the retired tags).
+// nullopt when it does not parse.
+std::optional<std::vector<std::string>> LiveTags(librados::bufferlist& xattr) {
+  const std::string bytes(xattr.c_str(), xattr.length());
+  size_t at = 0;
+  auto u32 = [&](uint32_t& v) {
+    if (at + 4 > bytes.size()) return false;
+    v = 0;
+    for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<uint8_t>(bytes[at + i])) << (8 * i);
+    at += 4;
+    return true;
+  };
+  uint32_t length = 0, count = 0;
+  at = 2;
+  if (bytes.size() < 2 || !u32(length) || !u32(count)) return std::nullopt;
+  std::vector<std::string> tags;
+  for (uint32_t i = 0; i < count; ++i) {
+    uint32_t size = 0;
+    if (!u32(size) || at + size + 1 > bytes.size()) return std::nullopt;
+    tags.push_back(bytes.substr(at, size));
+    at += size + 1;
+  }
+  return tags;
+}
+
+// Who holds the pool's chunk objects: per node id (a tag's first part), the
+// objects it holds a live reference on; the objects without any reference;
+// and problems (an object a node holds twice, an xattr that does not parse).
+struct Census {
+  std::map<std::string, long long> held_by_node;
+  size_t unreferenced = 0;
+  std::vector<std::string> problems;
+};
+
+Census TakeCensus(CephPool& pool) {
+  Census census;
+  for (const auto& oid : pool.Objects("chunk.")) {
+    librados::bufferlist xattr;
+    if (pool.io().getxattr(oid, "refcount", xattr) <= 0) {
+      ++census.unreferenced;
+      continue;
+    }
+    auto tags = LiveTags(xattr);
+    if (!tags) {
+      census.problems.push_back(oid + ": refcount xattr does not parse");
+      continue;
+    }
+    if (tags->empty()) ++census.unreferenced;
+    std::set<std::string> nodes;
+    for (const auto& tag : *tags) {
+      const std::string node = tag.substr(0, tag.find('.'));
+      if (!nodes.insert(node).second) census.problems.push_back(oid + ": node " + node + " holds two live tags");
+      ++census.held_by_node[node];
+    }
+  }
+  return census;
+}
+
 // How one round ends: the node kills itself at the Nth pass of a sync point,
 // or the test kills it after K acknowledgements and a delay.
 struct KillPoint {
@@ -150,12 +212,10 @@ class ServeKillTest : public ::testing::Test {
 
   // Exports the node's folder (through the running node) and checks every
   // acknowledged instance against its corpus file; instances stored but not
-  // acknowledged (killed before the response) must equal theirs too.
-  // Also: every pool reference is the node's (none held by a dead commit's
-  // tag once the restarted node reconciled): the chunk objects holding a
-  // reference are exactly the chunks the node counts.
-  size_t CheckNode(CephPool& pool, const fs::path& data, const fs::path& out, const std::vector<SampleFile>& files,
-                   const std::set<std::string>& acknowledged, const std::string& when) {
+  // acknowledged (killed before the response) must equal theirs too. Then
+  // `verify --deep`. Returns how many chunks the node counts.
+  long long CheckNode(const fs::path& data, const fs::path& out, const std::vector<SampleFile>& files,
+                      const std::set<std::string>& acknowledged, const std::string& when) {
     fs::remove_all(out);
     auto exported = RunCommand({PacscoreBinary(), "export", "--data", data.string(), "--out", out.string()});
     EXPECT_EQ(exported.exit_code, 0) << when << ": " << exported.output;
@@ -175,23 +235,13 @@ class ServeKillTest : public ::testing::Test {
       EXPECT_TRUE(matched.contains(uid)) << when << ": acknowledged instance " << uid << " does not export exactly";
     auto verify = RunCommand({PacscoreBinary(), "verify", "--data", data.string(), "--deep"});
     EXPECT_EQ(verify.exit_code, 0) << when << ": " << verify.output;
-    size_t referenced = 0, unreferenced = 0;
-    for (const auto& oid : pool.Objects("chunk.")) {
-      librados::bufferlist refs;
-      ++(pool.io().getxattr(oid, "refcount", refs) > 0 ? referenced : unreferenced);
-    }
     const auto stats = StatsJson(data);
-    const long long node_chunks =
+    const long long chunks =
         tools::JsonInt(stats, "pixel_chunks") + tools::JsonInt(stats, "frames_awaiting_collection");
-    EXPECT_EQ(static_cast<long long>(referenced), node_chunks)
-        << when << ": pool objects holding a reference vs the chunks the node counts";
-    std::printf(
-        "%s: %zu acknowledged, %zu stored and exact, verify --deep %s; pool: %zu referenced chunk objects (node: "
-        "%lld), %zu without any reference\n",
-        when.c_str(), acknowledged.size(), matched.size(), verify.exit_code == 0 ? "clean" : "NOT CLEAN", referenced,
-        node_chunks, unreferenced);
+    std::printf("%s: %zu acknowledged, %zu stored and exact, %lld chunks, verify --deep %s\n", when.c_str(),
+                acknowledged.size(), matched.size(), chunks, verify.exit_code == 0 ? "clean" : "NOT CLEAN");
     fs::remove_all(out);
-    return unreferenced;
+    return chunks;
   }
 
   // The sweep, through the running node: objects without any reference stay
@@ -224,6 +274,7 @@ class ServeKillTest : public ::testing::Test {
   }
 
   size_t swept_ = 0;
+  std::set<std::string> acknowledged_;  // node A's
 
   unsigned seed_ = kDefaultSeed;
 };
@@ -235,7 +286,45 @@ TEST_F(ServeKillTest, KilledDuringAFourAssociationIngestLosesAndLeaksNothing) {
   const auto files = CtSeries();
   ASSERT_EQ(files.size(), 140u);
   const fs::path dir = MakeTempDir("serve_kill");
-  const fs::path data = dir / "data";
+  const fs::path data = dir / "a", data_b = dir / "b";
+
+  // Node B, on the same pool, holds the first half of the series throughout:
+  // nothing node A's kills, restarts and sweeps do may touch its frames.
+  const std::vector<SampleFile> b_files(files.begin(), files.begin() + 70);
+  std::set<std::string> b_acknowledged;
+  ServerProcess node_b(data_b, FramesArgs(pool));
+  ASSERT_TRUE(node_b.Start()) << LogTail(node_b);
+  {
+    TrackedPush push(b_files, node_b.port());
+    push.Wait();
+    b_acknowledged = push.acknowledged();
+  }
+  ASSERT_EQ(b_acknowledged.size(), b_files.size());
+  const auto b_census = TakeCensus(pool);
+  ASSERT_EQ(b_census.held_by_node.size(), 1u);
+  const std::string b_id = b_census.held_by_node.begin()->first;
+
+  // Both nodes exact and clean; the pool's live references are exactly the
+  // chunks each node counts (none left by a dead commit's tag); returns the
+  // objects without any reference.
+  auto check_both = [&](const std::string& when) -> size_t {
+    const long long a_chunks = CheckNode(data, dir / "out", files, acknowledged_, when + ", node A");
+    const long long b_chunks = CheckNode(data_b, dir / "out_b", b_files, b_acknowledged, when + ", node B");
+    const Census census = TakeCensus(pool);
+    for (const auto& problem : census.problems) ADD_FAILURE() << when << ": " << problem;
+    long long held_by_a = 0;
+    for (const auto& [node, held] : census.held_by_node) {
+      if (node == b_id) continue;
+      EXPECT_EQ(held_by_a, 0) << when << ": a third node id " << node << " holds references";
+      held_by_a = held;
+    }
+    EXPECT_EQ(census.held_by_node.contains(b_id) ? census.held_by_node.at(b_id) : 0, b_chunks)
+        << when << ": objects node B holds a live reference on vs the chunks it counts";
+    EXPECT_EQ(held_by_a, a_chunks) << when << ": objects node A holds a live reference on vs the chunks it counts";
+    std::printf("%s: pool: %zu chunk objects, A holds %lld, B holds %lld, %zu without any reference\n", when.c_str(),
+                pool.Objects("chunk.").size(), held_by_a, b_chunks, census.unreferenced);
+    return census.unreferenced;
+  };
 
   std::mt19937 random(seed_);
   auto uniform = [&](int low, int high) { return std::uniform_int_distribution<int>(low, high)(random); };
@@ -254,11 +343,17 @@ TEST_F(ServeKillTest, KilledDuringAFourAssociationIngestLosesAndLeaksNothing) {
   // order of the others is seeded too.
   std::shuffle(plan.begin() + 1, plan.end(), random);
 
-  std::set<std::string> acknowledged;
+  // Node A sends new frames and frames B holds alternately (70, 0, 71, 1,
+  // ...): its kills meet both objects it creates and objects it shares.
+  std::vector<SampleFile> a_order;
+  for (size_t i = 0; i < 70; ++i) {
+    a_order.push_back(files[70 + i]);
+    a_order.push_back(files[i]);
+  }
   auto remaining = [&] {
     std::vector<SampleFile> left;
-    for (const auto& f : files)
-      if (!acknowledged.contains(f.sop_instance_uid)) left.push_back(f);
+    for (const auto& f : a_order)
+      if (!acknowledged_.contains(f.sop_instance_uid)) left.push_back(f);
     return left;
   };
   int kills = 0;
@@ -274,8 +369,8 @@ TEST_F(ServeKillTest, KilledDuringAFourAssociationIngestLosesAndLeaksNothing) {
     // What the previous kill left, judged on the restarted node.
     if (round > 0) {
       const std::string checked = "after the kill before " + when;
-      const size_t unreferenced = CheckNode(pool, data, dir / "out", files, acknowledged, checked);
-      if (unreferenced > 0) SweepOrphans(pool, data, unreferenced, checked);
+      if (const size_t unreferenced = check_both(checked); unreferenced > 0)
+        SweepOrphans(pool, data, unreferenced, checked);
     }
     if (HasFatalFailure()) return;
 
@@ -307,18 +402,17 @@ TEST_F(ServeKillTest, KilledDuringAFourAssociationIngestLosesAndLeaksNothing) {
     ++kills;
     const auto round_acks = push.acknowledged();
     EXPECT_LT(round_acks.size(), left.size()) << when << ": the kill did not interrupt the ingest";
-    acknowledged.insert(round_acks.begin(), round_acks.end());
+    acknowledged_.insert(round_acks.begin(), round_acks.end());
     std::printf("%s: killed after %.2f s; %zu of %zu sent were acknowledged, %zu in all\n", when.c_str(),
                 std::chrono::duration<double>(Clock::now() - round_start).count(), round_acks.size(), left.size(),
-                acknowledged.size());
+                acknowledged_.size());
   }
 
-  // A last start: the folder is checked once more, the rest of the series
+  // A last start: both folders are checked once more, the rest of the series
   // goes through, and everything is exact.
   ServerProcess node(data, FramesArgs(pool));
   ASSERT_TRUE(node.Start()) << LogTail(node);
-  if (const size_t unreferenced = CheckNode(pool, data, dir / "out", files, acknowledged, "after the last kill");
-      unreferenced > 0)
+  if (const size_t unreferenced = check_both("after the last kill"); unreferenced > 0)
     SweepOrphans(pool, data, unreferenced, "after the last kill");
   EXPECT_GE(swept_, 1u) << "the kill at RadosChunkStore::Put:AfterCreate leaves an object without any reference";
   const auto left = remaining();
@@ -327,37 +421,44 @@ TEST_F(ServeKillTest, KilledDuringAFourAssociationIngestLosesAndLeaksNothing) {
     push.Wait();
     const auto round_acks = push.acknowledged();
     EXPECT_EQ(round_acks.size(), left.size()) << "the restarted node stores the rest";
-    acknowledged.insert(round_acks.begin(), round_acks.end());
+    acknowledged_.insert(round_acks.begin(), round_acks.end());
   }
-  ASSERT_EQ(acknowledged.size(), files.size());
-  CheckNode(pool, data, dir / "out", files, acknowledged, "after the whole series");
+  ASSERT_EQ(acknowledged_.size(), files.size());
+  const size_t unreferenced = check_both("after the whole series");
+  EXPECT_EQ(pool.Objects("chunk.").size(), 140u) << "one object per frame, shared by both nodes";
 
-  // Everything deleted and collected: no chunk object is left without an owner.
+  // A deletes everything and collects: B's frames stay, exact.
   auto del = RunCommand({PacscoreBinary(), "delete", "--data", data.string(), "--study", files[0].study_uid});
   ASSERT_EQ(del.exit_code, 0) << del.output;
-  size_t unreferenced = 0;
-  for (const auto& oid : pool.Objects("chunk.")) {
-    librados::bufferlist refs;
-    if (pool.io().getxattr(oid, "refcount", refs) < 0) ++unreferenced;
-  }
   auto compact = RunCommand(
       {PacscoreBinary(), "compact", "--data", data.string(), "--gc-grace", "0s", "--orphan-grace", "0s", "--json"});
   ASSERT_EQ(compact.exit_code, 0) << compact.output;
   auto reply = tools::ParseJson(compact.output);
   ASSERT_TRUE(reply.ok()) << compact.output;
   EXPECT_EQ(tools::JsonInt(*reply, "removed_unreferenced_pool_objects"), static_cast<int64_t>(unreferenced))
-      << "compact removes the objects the kills left without any reference\n"
       << compact.output;
+  acknowledged_.clear();
+  check_both("after node A deleted everything");
+  EXPECT_EQ(pool.Objects("chunk.").size(), b_files.size()) << "node B's frames, and nothing else";
+  // Then B: no chunk object is left without an owner.
+  del = RunCommand({PacscoreBinary(), "delete", "--data", data_b.string(), "--study", files[0].study_uid});
+  ASSERT_EQ(del.exit_code, 0) << del.output;
+  compact = RunCommand(
+      {PacscoreBinary(), "compact", "--data", data_b.string(), "--gc-grace", "0s", "--orphan-grace", "0s", "--json"});
+  ASSERT_EQ(compact.exit_code, 0) << compact.output;
   const auto objects = pool.Objects("chunk.");
   EXPECT_EQ(objects.size(), 0u) << "chunk objects left without an owner, e.g. " << objects.front();
-  auto verify = RunCommand({PacscoreBinary(), "verify", "--data", data.string(), "--deep"});
-  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  for (const fs::path& folder : {data, data_b}) {
+    auto verify = RunCommand({PacscoreBinary(), "verify", "--data", folder.string(), "--deep"});
+    EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  }
   EXPECT_EQ(node.Stop(), 0);
+  EXPECT_EQ(node_b.Stop(), 0);
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
   std::printf(
-      "seed %u: %d kills, %zu instances acknowledged in all; compact --orphan-grace 0 removed %zu objects without "
-      "any reference after kills, %zu at the end; %.1f s\n",
-      seed_, kills, acknowledged.size(), swept_, unreferenced, seconds);
+      "seed %u: %d kills of node A, %zu instances acknowledged in all (node B: %zu); compact --orphan-grace 0 removed "
+      "%zu objects without any reference after kills; %.1f s\n",
+      seed_, kills, files.size(), b_files.size(), swept_, seconds);
   EXPECT_GE(kills, 5);
   fs::remove_all(dir);
 }
