@@ -1,9 +1,9 @@
 #include "pacs/engine/sync_point.h"
 
-#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstdlib>
 #include <map>
 #include <memory>

@@ -1,16 +1,19 @@
-// kill -9 of a real `pacscore serve` node with its frames in a RADOS pool,
-// during a 4-association ingest of the CT series (four storescu processes at
-// once), at seeded points: at the Nth pass of the engine's sync points
-// (RocksStore::PlaceChunks:AfterPut, between the pool reference and the
-// local commit; RocksStore::CommitInstance:BeforeWrite;
-// Ingestor::IngestDataset:AfterSplit) through serve's test hook
+// kill -9 of a real `pacscore serve` node (A) with its frames in a RADOS
+// pool, during a 4-association ingest of the CT series (four storescu
+// processes at once), at seeded points: at the Nth pass of the engine's sync
+// points (RocksStore::PlaceChunks:AfterPut, between the pool reference and
+// the local commit; RocksStore::CommitInstance:BeforeWrite;
+// Ingestor::IngestDataset:AfterSplit; RadosChunkStore::Put:AfterCreate,
+// between creating an object and referencing it) through serve's test hook
 // PACS_TEST_KILL_AT, and at seeded moments (SIGKILL from the test after the
-// Kth acknowledgement plus a seeded delay). After each kill the node is
-// restarted on the same folder: every instance whose C-STORE was
-// acknowledged exports equal to its corpus file, and `verify --deep` is
-// clean. At the end everything is deleted and `compact --gc-grace 0
-// --orphan-grace 0` leaves no chunk object in the pool: nothing without an
-// owner. The seed is printed; PACS_KILL_TEST_SEED overrides it.
+// Kth acknowledgement plus a seeded delay). A second node (B) on the same
+// pool holds half the series throughout. After each kill A is restarted on
+// the same folder: on both nodes every acknowledged instance exports equal to
+// its corpus file and `verify --deep` is clean; the pool's live references
+// are exactly each node's chunks; objects without any reference go with
+// `compact --orphan-grace 0`. At the end both delete everything and compact:
+// no chunk object is left without an owner. The seed is printed;
+// PACS_KILL_TEST_SEED overrides it. docs/scale-out.md describes the test.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
