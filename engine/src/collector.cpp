@@ -91,6 +91,14 @@ Result<CollectReport> RocksStore::Compact(std::chrono::milliseconds grace) {
   return report;
 }
 
+Result<OrphanSweepReport> RocksStore::RemoveUnreferencedPoolObjects(std::chrono::milliseconds grace) {
+  if (!chunk_store_) return OrphanSweepReport{};
+  if (options_.read_only) return Status::InvalidArgument("the data folder is open read-only");
+  // No commit lock: the pool's guarded removal, not this node's lock, keeps
+  // an object another node (or this one) references meanwhile.
+  return chunk_store_->RemoveUnreferenced(grace);
+}
+
 Result<VerifyReport> RocksStore::VerifyStructure(std::chrono::milliseconds grace) const {
   VerifyReport report;
   std::map<std::string, uint64_t> header_refs, chunk_refs;

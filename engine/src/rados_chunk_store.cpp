@@ -6,13 +6,24 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
 
+#include "pacs/base/log.h"
 #include "pacs/engine/chunk_store.h"
+#include "pacs/engine/sync_point.h"
 
 namespace pacs::engine {
 namespace {
 
 constexpr char kCodecXattr[] = "pacs.codec";
+// Where Ceph 16.2's refcount class keeps an object's references
+// (REFCOUNT_ATTR in cls_refcount.cc: the encoded tags held and retired). An
+// object that never took a reference has no such xattr; the class removes
+// an object when its last reference is put, so an object with the xattr
+// holds at least one. Checked against the installed class by
+// rados_chunk_store_test.
+constexpr char kRefcountXattr[] = "refcount";
+constexpr std::string_view kChunkPrefix = "chunk.";
 // Reads ask for at most this much: a chunk is one frame, far below it.
 constexpr uint64_t kMaxChunkBytes = 1ull << 30;
 // Attempts of create-then-reference when another node's last release removes
@@ -75,6 +86,7 @@ class RadosChunkStore final : public ChunkStore {
       create.setxattr(kCodecXattr, CodecValue(codec));
       const int created = io_.operate(oid, &create);
       if (created < 0 && created != -EEXIST) return Failure("storing", oid, created);
+      if (created == 0) PACS_TEST_SYNC_POINT("RadosChunkStore::Put:AfterCreate");
       // 2. Take the reference. ENOENT: another node dropped the last
       //    reference between 1 and 2 and the OSD removed the object; retry.
       const int referenced = Exec(oid, "get", tag);
@@ -104,6 +116,15 @@ class RadosChunkStore final : public ChunkStore {
   Status Unreference(const ContentHash& hash, std::string_view tag) override {
     const std::string oid = ChunkObjectName(hash);
     const int rc = Exec(oid, "put", tag);
+    if (rc == -EINVAL) {
+      // 16.2's class answers EINVAL to a put on an object that holds no
+      // reference at all (its creator died between creating it and taking
+      // the first reference): this tag holds none. The object is left to
+      // the sweep of unreferenced objects (RemoveUnreferenced).
+      auto held = HoldsAnyReference(oid);
+      if (!held.ok()) return held.status();
+      if (!*held) return Status::Ok();
+    }
     if (rc < 0 && rc != -ENOENT) return Failure("releasing", oid, rc);
     return Status::Ok();
   }
@@ -156,6 +177,69 @@ class RadosChunkStore final : public ChunkStore {
     return true;
   }
 
+  Result<OrphanSweepReport> RemoveUnreferenced(std::chrono::milliseconds grace) override {
+    OrphanSweepReport report;
+    const auto now = std::chrono::system_clock::now();
+    try {
+      for (auto it = io_.nobjects_begin(); it != io_.nobjects_end(); ++it) {
+        const std::string oid = it->get_oid();
+        if (!IsChunkObjectName(oid)) continue;
+        ++report.examined;
+        // The size, the last write and whether any reference was ever taken,
+        // in one read (getxattrs, unlike getxattr, does not fail the
+        // operation when the xattr is absent).
+        librados::ObjectReadOperation look;
+        std::map<std::string, librados::bufferlist> xattrs;
+        uint64_t size = 0;
+        struct timespec mtime {};
+        int stat_rc = 0, xattrs_rc = 0;
+        look.stat2(&size, &mtime, &stat_rc);
+        look.getxattrs(&xattrs, &xattrs_rc);
+        const int rc = io_.operate(oid, &look, nullptr);
+        if (rc == -ENOENT) continue;  // removed meanwhile (its last reference was put)
+        if (rc < 0) return Failure("looking at", oid, rc);
+        if (stat_rc < 0) return Failure("looking at", oid, stat_rc);
+        if (xattrs_rc < 0) return Failure("reading the xattrs of", oid, xattrs_rc);
+        if (auto refs = xattrs.find(kRefcountXattr); refs != xattrs.end() && refs->second.length() > 0)
+          continue;  // holds references: the nodes' business
+        ++report.unreferenced;
+        const auto written =
+            std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                std::chrono::seconds(mtime.tv_sec) + std::chrono::nanoseconds(mtime.tv_nsec)));
+        if (now - written < grace) {
+          ++report.kept_young;
+          continue;
+        }
+        PACS_TEST_SYNC_POINT("RadosChunkStore::RemoveUnreferenced:BeforeRemove");
+        // Removed only if it still holds no reference: the comparison and the
+        // removal are one operation on the OSD. The OSD compares a missing
+        // xattr as an empty value; a held reference is never empty.
+        librados::ObjectWriteOperation remove;
+        remove.cmpxattr(kRefcountXattr, LIBRADOS_CMPXATTR_OP_EQ, librados::bufferlist());
+        remove.remove();
+        const int removed = io_.operate(oid, &remove);
+        if (removed == -ECANCELED) {
+          ++report.referenced_meanwhile;
+          continue;
+        }
+        if (removed == -ENOENT) continue;
+        if (removed < 0) return Failure("removing unreferenced", oid, removed);
+        ++report.removed;
+        report.removed_bytes += size;
+      }
+    } catch (const std::exception& e) {
+      // librados's object iterator throws when listing fails.
+      return Status::IOError("listing the chunk objects of " + Describe() + " failed: " + e.what() + "; removed " +
+                             std::to_string(report.removed) + " unreferenced objects before that");
+    }
+    if (report.removed > 0 || report.referenced_meanwhile > 0)
+      LogInfo("removed " + std::to_string(report.removed) + " chunk object(s) (" +
+              std::to_string(report.removed_bytes) + " bytes) that held no reference from " + Describe() + "; kept " +
+              std::to_string(report.referenced_meanwhile) + " that took a reference meanwhile and " +
+              std::to_string(report.kept_young) + " younger than the grace period");
+    return report;
+  }
+
   std::string Describe() const override { return "rados:" + options_.pool; }
 
  private:
@@ -164,6 +248,28 @@ class RadosChunkStore final : public ChunkStore {
     librados::bufferlist in = RefcountInput(tag);
     op.exec("refcount", method, in);
     return io_.operate(oid, &op);
+  }
+
+  // Whether the object holds any reference (the refcount class's xattr is
+  // there and not empty); false when the object is gone.
+  Result<bool> HoldsAnyReference(const std::string& oid) const {
+    librados::ObjectReadOperation op;
+    std::map<std::string, librados::bufferlist> xattrs;
+    int xattrs_rc = 0;
+    op.getxattrs(&xattrs, &xattrs_rc);
+    const int rc = io_.operate(oid, &op, nullptr);
+    if (rc == -ENOENT) return false;
+    if (rc < 0) return Failure("reading the xattrs of", oid, rc);
+    if (xattrs_rc < 0) return Failure("reading the xattrs of", oid, xattrs_rc);
+    auto refs = xattrs.find(kRefcountXattr);
+    return refs != xattrs.end() && refs->second.length() > 0;
+  }
+
+  static bool IsChunkObjectName(std::string_view oid) {
+    if (!oid.starts_with(kChunkPrefix) || oid.size() != kChunkPrefix.size() + 64) return false;
+    for (char c : oid.substr(kChunkPrefix.size()))
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    return true;
   }
 
   Result<PutOutcome> Describe(const std::string& oid) const {

@@ -246,6 +246,7 @@ class RocksStore final : public Store {
   // Collection and verification (collector.cpp).
   Result<CollectReport> CollectGarbage(std::chrono::milliseconds grace) override EXCLUDES(commit_mutex_);
   Result<CollectReport> Compact(std::chrono::milliseconds grace) override EXCLUDES(commit_mutex_);
+  Result<OrphanSweepReport> RemoveUnreferencedPoolObjects(std::chrono::milliseconds grace) override;
   Result<VerifyReport> VerifyStructure(std::chrono::milliseconds grace) const override;
 
   // Rebuilding the catalog (catalog_rebuild.cpp).

@@ -1,8 +1,9 @@
 // The RADOS chunk store against the real development cluster: the refcount
 // class's 16.2 input encoding and behaviour, one object per chunk whatever
 // the number of holders, the create-then-reference race with another node's
-// last release, atomic re-encoding, and clear errors for a missing pool or an
-// unreachable cluster.
+// last release, atomic re-encoding, the sweep of objects that never took a
+// reference (guarded against one taken meanwhile), and clear errors for a
+// missing pool or an unreachable cluster.
 #include "pacs/engine/chunk_store.h"
 
 #include <chrono>
@@ -10,6 +11,7 @@
 #include <thread>
 
 #include "ceph_test_support.h"
+#include "pacs/engine/sync_point.h"
 
 namespace pacs::engine {
 namespace {
@@ -145,6 +147,97 @@ TEST_F(RadosChunkStoreTest, ReplaceIfCodecIsAtomicAndKeepsReferences) {
   EXPECT_FALSE(*store_->ReplaceIfCodec(HashOf("gone"), 0, 4, "x")) << "absent: nothing to replace";
   ASSERT_TRUE(store_->Unreference(hash, "A.1.0").ok());
   EXPECT_EQ(ChunkObjects(), 0u) << "the reference survived the rewrite";
+}
+
+// What a node killed between creating a chunk object (step 1) and taking
+// its first reference (step 2) leaves: the object with its bytes and codec
+// and no refcount xattr at all.
+void CreateWithoutReference(librados::IoCtx& io, const ContentHash& hash, const std::string& bytes) {
+  librados::ObjectWriteOperation create;
+  create.create(true);
+  librados::bufferlist data, codec;
+  data.append(bytes.data(), static_cast<unsigned>(bytes.size()));
+  codec.append("\0", 1);
+  create.write_full(data);
+  create.setxattr("pacs.codec", codec);
+  ASSERT_EQ(io.operate(ChunkObjectName(hash), &create), 0);
+}
+
+bool ObjectExists(librados::IoCtx& io, const std::string& oid) {
+  uint64_t size = 0;
+  time_t mtime = 0;
+  return io.stat(oid, &size, &mtime) == 0;
+}
+
+TEST_F(RadosChunkStoreTest, SweepRemovesOnlyObjectsWithoutAnyReferencePastTheGrace) {
+  const std::string orphan_bytes(40000, 'o'), held_bytes(50000, 'h');
+  const ContentHash orphan = HashOf(orphan_bytes), held = HashOf(held_bytes);
+  CreateWithoutReference(pool_->io(), orphan, orphan_bytes);
+  ASSERT_TRUE(store_->Put(held, 0, held_bytes, "nodeA.1.0").ok());
+  // Not a chunk object: never the sweep's business, referenced or not.
+  librados::bufferlist other;
+  other.append("x");
+  ASSERT_EQ(pool_->io().write_full("instance.1.2.3", other), 0);
+  // The class keeps references in the xattr the sweep compares ("refcount").
+  librados::bufferlist refs;
+  ASSERT_GT(pool_->io().getxattr(ChunkObjectName(held), "refcount", refs), 0)
+      << "the installed refcount class keeps its references elsewhere: the sweep's guard would not see them";
+
+  // The dead creator's intent is released at its restart: a put on an
+  // object without any reference (the class answers EINVAL) is "this tag
+  // holds none", not an error, and leaves the object to the sweep.
+  auto released = store_->Unreference(orphan, "deadnode.1.0");
+  EXPECT_TRUE(released.ok()) << released.ToString();
+  EXPECT_TRUE(ObjectExists(pool_->io(), ChunkObjectName(orphan)));
+
+  auto young = store_->RemoveUnreferenced(std::chrono::hours(1));
+  ASSERT_TRUE(young.ok()) << young.status().ToString();
+  EXPECT_EQ(young->examined, 2u);
+  EXPECT_EQ(young->unreferenced, 1u);
+  EXPECT_EQ(young->kept_young, 1u);
+  EXPECT_EQ(young->removed, 0u);
+  EXPECT_TRUE(ObjectExists(pool_->io(), ChunkObjectName(orphan))) << "younger than the grace period: kept";
+
+  auto swept = store_->RemoveUnreferenced(std::chrono::milliseconds(0));
+  ASSERT_TRUE(swept.ok()) << swept.status().ToString();
+  EXPECT_EQ(swept->removed, 1u);
+  EXPECT_EQ(swept->removed_bytes, orphan_bytes.size());
+  EXPECT_FALSE(ObjectExists(pool_->io(), ChunkObjectName(orphan)));
+  auto kept = store_->Get(held);
+  ASSERT_TRUE(kept.ok()) << "a referenced object is never removed: " << kept.status().ToString();
+  EXPECT_EQ(kept->bytes, held_bytes);
+  EXPECT_TRUE(ObjectExists(pool_->io(), "instance.1.2.3"));
+  // Its reference still works as before: the last put removes it.
+  ASSERT_TRUE(store_->Unreference(held, "nodeA.1.0").ok());
+  EXPECT_EQ(ChunkObjects(), 0u);
+  pool_->io().remove("instance.1.2.3");
+}
+
+TEST_F(RadosChunkStoreTest, SweepKeepsAnObjectThatTakesAReferenceBeforeTheRemoval) {
+  const std::string bytes(30000, 'r');
+  const ContentHash hash = HashOf(bytes);
+  CreateWithoutReference(pool_->io(), hash, bytes);
+  // Another node finishes its step 2 between the sweep's look and its removal.
+  Status referenced = Status::IOError("not run");
+  SyncPoints::TEST_Set("RadosChunkStore::RemoveUnreferenced:BeforeRemove",
+                       [&] { referenced = store_->Reference(hash, "nodeB.1.0"); });
+  auto swept = store_->RemoveUnreferenced(std::chrono::milliseconds(0));
+  SyncPoints::TEST_ClearAll();
+  ASSERT_TRUE(swept.ok()) << swept.status().ToString();
+  ASSERT_TRUE(referenced.ok()) << referenced.ToString();
+  EXPECT_EQ(swept->unreferenced, 1u);
+  EXPECT_EQ(swept->referenced_meanwhile, 1u);
+  EXPECT_EQ(swept->removed, 0u);
+  auto got = store_->Get(hash);
+  ASSERT_TRUE(got.ok()) << "the guarded removal kept it: " << got.status().ToString();
+  EXPECT_EQ(got->bytes, bytes);
+  // Referenced now: later sweeps leave it, and its holder's release removes it.
+  auto again = store_->RemoveUnreferenced(std::chrono::milliseconds(0));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->unreferenced, 0u);
+  EXPECT_EQ(ChunkObjects(), 1u);
+  ASSERT_TRUE(store_->Unreference(hash, "nodeB.1.0").ok());
+  EXPECT_EQ(ChunkObjects(), 0u);
 }
 
 TEST(RadosChunkStoreOpenTest, MissingPoolIsAClearError) {

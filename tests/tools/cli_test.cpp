@@ -122,6 +122,14 @@ TEST(CommandLineTest, DurationsBecomeMilliseconds) {
   ASSERT_EQ(defaults.Parse({"verify", "--data", "d", "--deep"}), std::nullopt);
   EXPECT_EQ(defaults.verify.gc_grace_ms, 3600000);
   EXPECT_TRUE(defaults.verify.deep);
+  // compact's sweep of pool objects without a reference: its own grace, 1h by default.
+  CommandLine orphans;
+  ASSERT_EQ(orphans.Parse({"compact", "--data", "d", "--orphan-grace", "0"}), std::nullopt);
+  EXPECT_EQ(orphans.compact.orphan_grace_ms, 0);
+  EXPECT_EQ(orphans.compact.gc_grace_ms, 3600000);
+  CommandLine orphan_default;
+  ASSERT_EQ(orphan_default.Parse({"compact", "--data", "d", "--gc-grace", "0"}), std::nullopt);
+  EXPECT_EQ(orphan_default.compact.orphan_grace_ms, 3600000);
 
   EXPECT_EQ(*ParseDurationMs("90s", "g"), 90000);
   for (const char* bad : {"soon", "-1h", "5 parsecs", ""}) {

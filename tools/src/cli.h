@@ -125,6 +125,8 @@ struct MaintenanceFlags {
   int64_t gc_grace_ms = int64_t{3600} * 1000;  // compact, verify: --gc-grace, default 1h
   bool deep = false;                           // verify
   bool json = false;                           // print the reply as JSON, for scripts
+  // compact: --orphan-grace (pool objects that never took a reference), default 1h
+  int64_t orphan_grace_ms = int64_t{3600} * 1000;
 };
 
 // commit-request: a Storage Commitment client.

@@ -471,6 +471,13 @@ void CommandLine::AddMaintenance() {
       ->type_name("DURATION")
       ->default_str("1h")
       ->transform(kDurationToMs);
+  compact_command
+      .add_option("--orphan-grace", compact.orphan_grace_ms,
+                  "with --frames rados: pool chunk objects that no node ever referenced (a node killed between "
+                  "creating one and referencing it) are removed once this old (0, 90s, 30m, 1h, 2d)")
+      ->type_name("DURATION")
+      ->default_str("1h")
+      ->transform(kDurationToMs);
   compact_command.add_flag("--json", compact.json, "print the reply as JSON, for scripts");
   AddCommonFlags(compact_command);
 

@@ -109,6 +109,13 @@ int PrintReply(const std::string& action, const Json& reply) {
   std::printf("compacted: collected %lld unreferenced frames (%.1f MB), kept %lld frames that were referenced again\n",
               Count(reply, "collected_frames"), static_cast<double>(Count(reply, "collected_bytes")) / 1e6,
               Count(reply, "kept_rereferenced_frames"));
+  if (Count(reply, "pool_objects_examined") > 0)
+    std::printf(
+        "pool: removed %lld chunk objects that held no reference (%.1f MB); kept %lld younger than --orphan-grace "
+        "and %lld referenced meanwhile\n",
+        Count(reply, "removed_unreferenced_pool_objects"),
+        static_cast<double>(Count(reply, "removed_unreferenced_pool_bytes")) / 1e6,
+        Count(reply, "kept_young_unreferenced_pool_objects"), Count(reply, "kept_pool_objects_referenced_meanwhile"));
   return 0;
 }
 
@@ -206,9 +213,20 @@ Json HandleMaintenance(engine::Store& store, const std::string& action, const Js
   if (action == "compact") {
     auto report = store.Compact(std::chrono::milliseconds(grace_ms));
     if (!report.ok()) return Error(report.status());
+    // Then the pool's objects that no node ever referenced (docs/scale-out.md).
+    auto orphans = store.RemoveUnreferencedPoolObjects(
+        std::chrono::milliseconds(JsonInt(request, "orphan_grace_ms", kDefaultGraceMs)));
+    if (!orphans.ok())
+      return Error(orphans.status().WithContext("compact collected " + std::to_string(report->collected) +
+                                                " frames, then sweeping the pool for unreferenced objects"));
     return {{"collected_frames", JsonCount(report->collected)},
             {"collected_bytes", JsonCount(report->collected_bytes)},
-            {"kept_rereferenced_frames", JsonCount(report->rescued)}};
+            {"kept_rereferenced_frames", JsonCount(report->rescued)},
+            {"pool_objects_examined", JsonCount(orphans->examined)},
+            {"removed_unreferenced_pool_objects", JsonCount(orphans->removed)},
+            {"removed_unreferenced_pool_bytes", JsonCount(orphans->removed_bytes)},
+            {"kept_young_unreferenced_pool_objects", JsonCount(orphans->kept_young)},
+            {"kept_pool_objects_referenced_meanwhile", JsonCount(orphans->referenced_meanwhile)}};
   }
   if (action == "verify") return Verify(store, JsonBool(request, "deep"), grace_ms);
   if (action == "reindex") return Reindex(store);
@@ -224,7 +242,8 @@ int RunDelete(const MaintenanceFlags& flags) {
 }
 
 int RunCompact(const MaintenanceFlags& flags) {
-  return RunMaintenance("compact", flags.data, flags.json, {{"gc_grace_ms", flags.gc_grace_ms}});
+  return RunMaintenance("compact", flags.data, flags.json,
+                        {{"gc_grace_ms", flags.gc_grace_ms}, {"orphan_grace_ms", flags.orphan_grace_ms}});
 }
 
 int RunReindex(const MaintenanceFlags& flags) {

@@ -26,6 +26,7 @@
 #include "pacs/dicom/ingest.h"
 #include "pacs/dicom/retention.h"
 #include "pacs/dicom/transcode.h"
+#include "pacs/engine/sync_point.h"
 #include "peer_config.h"
 #include "serve_audit.h"
 #include "serve_metrics.h"
@@ -209,6 +210,11 @@ int RunServe(const ServeFlags& flags) {
   if (!flags.log_file.empty())
     if (Status opened = SetLogFile(flags.log_file); !opened.ok()) return Fail(opened);
   dicom::LoadDataDictionary();  // not in the first request that parses DICOM; logged where --log-file says
+  // Crash tests only (tests/ceph/serve_kill_test.cpp): PACS_TEST_KILL_AT=SYNC_POINT@N.
+  if (auto hook = engine::SyncPoints::TEST_InstallKillFromEnvironment(); !hook.ok())
+    return Fail(hook.status());
+  else if (!hook->empty())
+    LogWarning(*hook);
   if (Status opened = StartAuditTrail(flags); !opened.ok()) return Fail(opened);
   ApplicationStopOnExit audit_stop;  // Application Stop, however serve ends
   auto tls = TlsSettingsOf(flags);

@@ -7,6 +7,7 @@
 // sharing it store each chunk once and the last holder's release removes it.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -29,6 +30,16 @@ struct PutOutcome {
   uint8_t codec = 0;
   uint64_t stored_size = 0;
   bool created = false;  // this call created the object
+};
+
+// What a sweep of objects without any reference did (RemoveUnreferenced).
+struct OrphanSweepReport {
+  uint64_t examined = 0;              // chunk objects listed
+  uint64_t unreferenced = 0;          // of those, holding no reference at all
+  uint64_t removed = 0;               // unreferenced past the grace period, removed
+  uint64_t removed_bytes = 0;         // their sizes
+  uint64_t kept_young = 0;            // unreferenced, but younger than the grace period
+  uint64_t referenced_meanwhile = 0;  // took a reference before the guarded removal: kept
 };
 
 // Thread-safe: any number of threads may call any method. Every method
@@ -55,6 +66,12 @@ class ChunkStore {
   // `expected_codec`; false (nothing changed) if it is not, or is gone.
   virtual Result<bool> ReplaceIfCodec(const ContentHash& hash, uint8_t expected_codec, uint8_t codec,
                                       std::string_view bytes) = 0;
+  // Removes chunk objects that hold no reference at all (not one tag, ever)
+  // and were last written longer than `grace` ago: what a node killed
+  // between creating a chunk object and taking its first reference leaves.
+  // The removal of each is one atomic operation guarded on the object still
+  // holding no reference, so an object that gains one meanwhile stays.
+  virtual Result<OrphanSweepReport> RemoveUnreferenced(std::chrono::milliseconds grace) = 0;
   // For messages and the data folder's record: "rados:POOL".
   virtual std::string Describe() const = 0;
 };

@@ -16,6 +16,7 @@
 
 #include "pacs/base/result.h"
 #include "pacs/engine/catalog.h"
+#include "pacs/engine/chunk_store.h"
 #include "pacs/engine/instance_record.h"
 
 namespace pacs::engine {
@@ -231,6 +232,11 @@ class Store {
   virtual Result<CollectReport> CollectGarbage(std::chrono::milliseconds grace) = 0;
   // CollectGarbage, then a full compaction with blob garbage collection.
   virtual Result<CollectReport> Compact(std::chrono::milliseconds grace) = 0;
+  // With frames in a pool (--frames rados:POOL): removes the pool's chunk
+  // objects that hold no reference of any node and were written longer than
+  // `grace` ago (ChunkStore::RemoveUnreferenced); `compact` runs it after the
+  // collector. With frames in RocksDB: nothing to do, an empty report.
+  virtual Result<OrphanSweepReport> RemoveUnreferencedPoolObjects(std::chrono::milliseconds grace) = 0;
   // Structural checks: every referenced header and chunk exists, every stored
   // reference count equals the references the instances make, no chunk is
   // unreferenced past `grace`. Parsing and re-hashing are dicom/'s (verify --deep).

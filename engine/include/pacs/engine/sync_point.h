@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "pacs/base/result.h"
+
 namespace pacs::engine {
 
 // Thread-safe: callbacks may be installed while other threads pass the points.
@@ -19,6 +21,14 @@ class SyncPoints {
   // Runs the callback installed for `name`, if any (outside the registry's
   // lock: it may wait on another thread's progress).
   static void Process(std::string_view name);
+
+  // Test hook for crash tests of a real process (tests/ceph/serve_kill_test):
+  // when the environment variable PACS_TEST_KILL_AT is "NAME@N", installs a
+  // callback that writes a line to stderr and raises SIGKILL at the Nth pass
+  // (counted from 1, over all threads) through the sync point NAME. Returns
+  // what it installed ("" when the variable is unset), or InvalidArgument
+  // when the variable is malformed. `pacscore serve` calls it at start.
+  static Result<std::string> TEST_InstallKillFromEnvironment();
 };
 
 }  // namespace pacs::engine
