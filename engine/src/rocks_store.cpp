@@ -476,6 +476,9 @@ Result<StoreStats> RocksStore::Stats(bool flush_first) {
     *field = *value;
   }
   st.dedup_saved_bytes = referenced_bytes > st.chunk_bytes ? referenced_bytes - st.chunk_bytes : 0;
+  auto node = ReadValue(kDefault, kFramesNodeKey);
+  if (!node.ok()) return node.status();
+  st.frames_node = node->value_or("");
   {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kDefault]));
     for (it->Seek(kCountCodecPrefix); it->Valid() && it->key().starts_with(kCountCodecPrefix); it->Next()) {
