@@ -237,7 +237,29 @@ Result<CommitResult> RocksStore::CommitInstance(const InstanceWrite& write) {
   // commit then only records their tags.
   PoolPlacements placements(this);
   if (chunk_store_) PACS_RETURN_IF_ERROR(PlaceChunks(write, placements));
-  MutexLock lock(commit_mutex_);
+  // The instance's pool object is written after the commit, started under
+  // the lock (so writes of one instance reach the pool in commit order) and
+  // waited for outside it.
+  std::unique_ptr<ChunkStore::PendingWrite> pool_write;
+  std::string marker;
+  Result<CommitResult> result = Status::Internal("not committed");
+  {
+    MutexLock lock(commit_mutex_);
+    result = CommitInstanceLocked(write, placements, pool_write, marker);
+  }
+  if (!result.ok() || !pool_write) return result;
+  PACS_RETURN_IF_ERROR(pool_write->Wait().WithContext(
+      "instance " + rec.sop_instance_uid +
+      " is stored here but not yet in the pool; not acknowledged (written to the pool when it is sent again, at "
+      "the next open or collection)"));
+  ClearPoolInstanceMarker(rec.sop_instance_uid, marker);
+  return result;
+}
+
+Result<CommitResult> RocksStore::CommitInstanceLocked(const InstanceWrite& write, PoolPlacements& placements,
+                                                      std::unique_ptr<ChunkStore::PendingWrite>& pool_write,
+                                                      std::string& marker) {
+  const InstanceRecord& rec = write.record;
   CommitResult result;
   result.new_header_hash = ToHex(rec.header_hash);
   CommitBuilder builder;
@@ -284,7 +306,10 @@ Result<CommitResult> RocksStore::CommitInstance(const InstanceWrite& write) {
   if (adds) batch.Put(cfs_[kInstances], rec.sop_instance_uid, stored.Encode());
   // With a chunk store, the instance's pool object follows the commit; the
   // marker, in the commit's batch, stands until it does.
-  if (chunk_store_ && adds) batch.Put(cfs_[kDefault], PoolInstanceSyncKey(rec.sop_instance_uid), "");
+  if (chunk_store_ && adds) {
+    marker = std::to_string(++pool_write_sequence_);
+    batch.Put(cfs_[kDefault], PoolInstanceSyncKey(rec.sop_instance_uid), marker);
+  }
   PACS_TEST_SYNC_POINT("RocksStore::CommitInstance:BeforeWrite");
   PACS_RETURN_IF_ERROR(WriteLocked(batch, "committing instance " + rec.sop_instance_uid));
   placements.committed = true;
@@ -294,7 +319,12 @@ Result<CommitResult> RocksStore::CommitInstance(const InstanceWrite& write) {
     // marker makes a repeat, the next open or collection write it).
     if (adds) {
       PACS_TEST_SYNC_POINT("RocksStore::CommitInstance:BeforePoolInstance");
-      PACS_RETURN_IF_ERROR(SyncPoolInstance(stored, write.header_bytes));
+      auto started =
+          chunk_store_->StartWriteInstance(NodeId(), rec.sop_instance_uid, stored.Encode(), write.header_bytes);
+      if (!started.ok())
+        return started.status().WithContext("instance " + rec.sop_instance_uid +
+                                            " is stored here but not yet in the pool; not acknowledged");
+      pool_write = std::move(*started);
     } else {
       auto unsynced = PoolInstanceUnsynced(rec.sop_instance_uid);
       if (!unsynced.ok()) return unsynced.status();

@@ -32,6 +32,16 @@ Status RocksStore::SyncPoolInstance(const InstanceRecord& stored, std::string_vi
   return Status::Ok();
 }
 
+void RocksStore::ClearPoolInstanceMarker(const std::string& sop_instance_uid, const std::string& value) {
+  MutexLock lock(commit_mutex_);
+  auto current = ReadValue(kDefault, PoolInstanceSyncKey(sop_instance_uid));
+  if (!current.ok() || !current->has_value() || **current != value) return;  // settled, or a later commit's
+  rocksdb::WriteBatch batch;
+  batch.Delete(cfs_[kDefault], PoolInstanceSyncKey(sop_instance_uid));
+  auto s = db_->Write(rocksdb::WriteOptions(), &batch);  // not synced: a marker back after a crash rewrites the same
+  if (!s.ok()) LogWarning("pool sync marker of instance " + sop_instance_uid + " stays: " + s.ToString());
+}
+
 Result<bool> RocksStore::PoolInstanceUnsynced(std::string_view sop_instance_uid) const {
   return KeyExists(kDefault, PoolInstanceSyncKey(sop_instance_uid));
 }

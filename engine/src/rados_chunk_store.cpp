@@ -82,6 +82,23 @@ librados::bufferlist CodecValue(uint8_t codec) {
   return bl;
 }
 
+class RadosChunkStore;
+
+// A write sent with aio_operate, waited for once.
+class PendingRadosWrite final : public ChunkStore::PendingWrite {
+ public:
+  PendingRadosWrite(const RadosChunkStore& store, std::string oid, Completion done)
+      : store_(store), oid_(std::move(oid)), done_(std::move(done)) {}
+  ~PendingRadosWrite() override { (void)Wait(); }
+  Status Wait() override;
+
+ private:
+  const RadosChunkStore& store_;
+  const std::string oid_;
+  Completion done_;
+  std::optional<Status> result_;
+};
+
 class RadosChunkStore final : public ChunkStore {
  public:
   RadosChunkStore(std::unique_ptr<librados::Rados> cluster, librados::IoCtx io, RadosOptions options)
@@ -244,7 +261,14 @@ class RadosChunkStore final : public ChunkStore {
 
   Status WriteInstance(std::string_view node, std::string_view sop_instance_uid, std::string_view record,
                        std::string_view header) override {
-    const std::string oid = InstanceObjectName(node, sop_instance_uid);
+    auto pending = StartWriteInstance(node, sop_instance_uid, record, header);
+    if (!pending.ok()) return pending.status();
+    return (*pending)->Wait();
+  }
+
+  Result<std::unique_ptr<PendingWrite>> StartWriteInstance(std::string_view node, std::string_view sop_instance_uid,
+                                                           std::string_view record, std::string_view header) override {
+    std::string oid = InstanceObjectName(node, sop_instance_uid);
     // One operation: a reader sees the old record and header or the new ones.
     librados::ObjectWriteOperation op;
     librados::bufferlist data, record_value;
@@ -252,9 +276,10 @@ class RadosChunkStore final : public ChunkStore {
     record_value.append(record.data(), static_cast<unsigned>(record.size()));
     op.write_full(data);
     op.setxattr(kRecordXattr, record_value);
-    const int rc = io_.operate(oid, &op);
+    Completion done(librados::Rados::aio_create_completion());
+    const int rc = io_.aio_operate(oid, done.get(), &op);
     if (rc < 0) return Failure("writing", oid, rc);
-    return Status::Ok();
+    return std::unique_ptr<PendingWrite>(new PendingRadosWrite(*this, std::move(oid), std::move(done)));
   }
 
   Status RemoveInstances(std::string_view node, const std::vector<std::string>& sop_instance_uids) override {
@@ -342,6 +367,7 @@ class RadosChunkStore final : public ChunkStore {
     return PutOutcome{static_cast<uint8_t>(codec.c_str()[0]), size, false};
   }
 
+  friend class PendingRadosWrite;
   Status Failure(const char* what, const std::string& oid, int rc) const {
     const bool timed_out = rc == -ETIMEDOUT;
     return Status::IOError(
@@ -355,6 +381,15 @@ class RadosChunkStore final : public ChunkStore {
   mutable librados::IoCtx io_;
   const RadosOptions options_;
 };
+
+Status PendingRadosWrite::Wait() {
+  if (!result_) {
+    done_->wait_for_complete();
+    const int rc = done_->get_return_value();
+    result_ = rc < 0 ? store_.Failure("writing", oid_, rc) : Status::Ok();
+  }
+  return *result_;
+}
 
 }  // namespace
 

@@ -331,6 +331,15 @@ class RocksStore final : public Store {
   // The pool object of an instance just committed (or with a sync marker):
   // written from `stored` and `header`, then the marker deleted (pool_instances.cpp).
   Status SyncPoolInstance(const InstanceRecord& stored, std::string_view header) REQUIRES(commit_mutex_);
+  // The body of CommitInstance under the lock; with a chunk store, starts
+  // the pool write of the instance it stores (`pool_write`, `marker`: the
+  // value of its sync marker).
+  Result<CommitResult> CommitInstanceLocked(const InstanceWrite& write, PoolPlacements& placements,
+                                            std::unique_ptr<ChunkStore::PendingWrite>& pool_write, std::string& marker)
+      REQUIRES(commit_mutex_);
+  // Deletes the instance's sync marker if it still has `value` (no later
+  // commit of the instance put its own); takes the lock (pool_instances.cpp).
+  void ClearPoolInstanceMarker(const std::string& sop_instance_uid, const std::string& value) EXCLUDES(commit_mutex_);
   // Whether the instance has a sync marker.
   Result<bool> PoolInstanceUnsynced(std::string_view sop_instance_uid) const;
   // Before a delete's local commit: sync markers (synced), then the pool
@@ -358,6 +367,7 @@ class RocksStore final : public Store {
   const std::unique_ptr<ChunkStore> chunk_store_;
   const std::string tag_prefix_;  // "<node>.<epoch>."
   std::atomic<uint64_t> next_tag_{0};
+  uint64_t pool_write_sequence_ GUARDED_BY(commit_mutex_) = 0;  // values of sync markers
 };
 
 }  // namespace pacs::engine

@@ -78,6 +78,21 @@ class ChunkStore {
   // the encoded InstanceRecord and the header bytes, in one operation.
   virtual Status WriteInstance(std::string_view node, std::string_view sop_instance_uid, std::string_view record,
                                std::string_view header) = 0;
+  // A write in flight: Wait() returns once the store acknowledged it, or
+  // its error (also within the timeouts). Destroying it waits too.
+  class PendingWrite {
+   public:
+    virtual ~PendingWrite() = default;
+    virtual Status Wait() = 0;
+  };
+  // WriteInstance, returning once the write is sent. Writes this ChunkStore
+  // starts on one object are applied in the order they were started (one
+  // RADOS client's operations on one object are ordered), so a caller can
+  // start them under a lock and wait outside it.
+  virtual Result<std::unique_ptr<PendingWrite>> StartWriteInstance(std::string_view node,
+                                                                   std::string_view sop_instance_uid,
+                                                                   std::string_view record,
+                                                                   std::string_view header) = 0;
   // Removes the objects of these instances (absent ones are not an error),
   // all in flight at once; the first failure, after all were tried.
   virtual Status RemoveInstances(std::string_view node, const std::vector<std::string>& sop_instance_uids) = 0;
