@@ -490,7 +490,7 @@ void CommandLine::AddMaintenance() {
       "re-create a lost node's data folder (absent or empty) from its RADOS pool: instances, headers, query index, "
       "frame references (docs/scale-out.md); exit status 2 when an instance was left out");
   AddDataFlag(rebuild_command, rebuild.data);
-  rebuild_command.add_option("--node", rebuild.node, "the lost node's id (`pacscore stats` and the serve log name it)")
+  rebuild_command.add_option("--node", rebuild.node, "the lost node's id (`pacscore stats` prints it as frames_node)")
       ->type_name("NODE_ID")
       ->required();
   rebuild_command.add_flag("--json", rebuild.json, "print the report as JSON, for scripts");
