@@ -118,6 +118,17 @@ Result<FramesSetup> OpenFrames(rocksdb::DB& db, const std::vector<rocksdb::Colum
                                .WithContext("data folder " + options.path + " (node " + node_id + ")"));
       batch.Put(def, kFramesEpochKey, EncodeU64(epoch));
       setup.tag_prefix = node_id + "." + std::to_string(epoch) + ".";
+      auto filled = ReadDefault(db, def, kPoolInstancesKey);
+      if (!filled.ok()) return filled.status();
+      if (!filled->has_value()) {
+        auto instances = ReadDefault(db, def, kCountInstances);
+        if (!instances.ok()) return instances.status();
+        const bool any = instances->has_value() && **instances != EncodeU64(0);
+        if (any)
+          setup.backfill_instances = true;
+        else
+          batch.Put(def, kPoolInstancesKey, "1");
+      }
     }
   }
   if (batch.Count() > 0 && !options.read_only) {

@@ -92,6 +92,27 @@ Result<uint64_t> RocksStore::ReconcilePoolInstances() {
   return uids.size();
 }
 
+Status RocksStore::BackfillPoolInstances() {
+  MutexLock lock(commit_mutex_);
+  uint64_t written = 0;
+  Status failed = Status::Ok();
+  PACS_RETURN_IF_ERROR(ForEachInstance([&](const InstanceRecord& rec) {
+    auto header = GetHeader(rec.header_hash);
+    failed = header.ok() ? chunk_store_->WriteInstance(NodeId(), rec.sop_instance_uid, rec.Encode(), *header)
+                         : header.status();
+    ++written;
+    return failed.ok();
+  }));
+  PACS_RETURN_IF_ERROR(failed.WithContext("writing the pool objects of the instances " + options_.path +
+                                          " stored before this build (written again at the next open)"));
+  rocksdb::WriteBatch batch;
+  batch.Put(cfs_[kDefault], kPoolInstancesKey, "1");
+  PACS_RETURN_IF_ERROR(WriteLocked(batch, "recording the instance objects in the pool"));
+  LogInfo("wrote the pool objects of " + std::to_string(written) + " instance(s) of " + options_.path +
+          " stored before this build, so that it can be rebuilt from " + chunk_store_->Describe());
+  return Status::Ok();
+}
+
 namespace {
 
 // One instance object read back, checked against itself.

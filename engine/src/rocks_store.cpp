@@ -262,9 +262,11 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
     return frames.status();
   }
   const bool reconcile = frames->chunk_store != nullptr && !options.read_only;
+  const bool backfill = frames->backfill_instances;
   auto store = std::make_unique<RocksStore>(std::move(db), std::move(handles), options, std::move(health),
                                             std::move(frames->chunk_store), std::move(frames->tag_prefix));
   if (reconcile) PACS_RETURN_IF_ERROR(store->ReconcilePoolIntents().status());
+  if (backfill) PACS_RETURN_IF_ERROR(store->BackfillPoolInstances());
   return std::unique_ptr<Store>(std::move(store));
 }
 

@@ -115,6 +115,9 @@ inline constexpr char kPoolIntentPrefix[] = "frames/intent/";
 // are removed), deleted once the pool object matches the folder. One left by
 // a crash or a failed pool write is settled at the next open or collection.
 inline constexpr char kPoolInstanceSyncPrefix[] = "frames/isync/";
+// "1" once every instance of the folder has its pool object (set at
+// creation, or after the backfill of a folder from an older build).
+inline constexpr char kPoolInstancesKey[] = "frames/instance_objects";
 inline std::string PoolInstanceSyncKey(std::string_view sop_instance_uid) {
   return kPoolInstanceSyncPrefix + std::string(sop_instance_uid);
 }
@@ -167,6 +170,9 @@ class PoolPlacements {
 struct FramesSetup {
   std::unique_ptr<ChunkStore> chunk_store;
   std::string tag_prefix;
+  // The folder holds instances stored before instance objects existed: the
+  // open writes their objects (BackfillPoolInstances).
+  bool backfill_instances = false;
 };
 Result<FramesSetup> OpenFrames(rocksdb::DB& db, const std::vector<rocksdb::ColumnFamilyHandle*>& cfs,
                                const StoreOptions& options);
@@ -240,6 +246,9 @@ class RocksStore final : public Store {
   // Makes the pool objects of the instances with a sync marker match the
   // folder (rewritten from it, or removed); returns how many (pool_instances.cpp).
   Result<uint64_t> ReconcilePoolInstances() EXCLUDES(commit_mutex_);
+  // Writes the pool object of every instance, then records kPoolInstancesKey
+  // (a folder from before instance objects, at its first open by this build).
+  Status BackfillPoolInstances() EXCLUDES(commit_mutex_);
   // RestoreNodeFromPool's work on the new folder, from the pool's listing (pool_instances.cpp).
   Status RestoreFromPool(const ChunkStore::Listing& listing, const std::function<void(uint64_t, uint64_t)>& progress,
                          PoolRestoreReport& report) EXCLUDES(commit_mutex_);

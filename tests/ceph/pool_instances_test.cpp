@@ -6,6 +6,7 @@
 // commit gets the object back at the next open; a rebuild takes over the
 // node's tags, releases the stale ones, and never reuses an old epoch.
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -226,6 +227,40 @@ TEST_F(PoolInstancesTest, RebuildTakesOverTheTagsReleasesStaleOnesAndNeverReuses
   EXPECT_EQ(pool_->Objects("inst.").size(), 0u);
 }
 
+// A folder of an older build: instances, but no instance objects and no
+// record that they were written.
+std::string ForgetInstanceObjects(const fs::path& data) {
+  std::vector<std::string> names;
+  auto s = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), data.string(), &names);
+  if (!s.ok()) return s.ToString();
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  s = rocksdb::DB::Open(rocksdb::DBOptions(), data.string(), descriptors, &handles, &raw);
+  if (!s.ok()) return s.ToString();
+  std::unique_ptr<rocksdb::DB> db(raw);
+  s = db->Delete(rocksdb::WriteOptions(), handles[0], "frames/instance_objects");
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  db->Close();
+  return s.ok() ? "" : s.ToString();
+}
+
+TEST_F(PoolInstancesTest, AFolderOfAnOlderBuildWritesItsInstanceObjectsAtOpen) {
+  ASSERT_TRUE(store_->CommitInstance(MakeInstance("7.1", "7", "h1", {std::string(20000, 'x')})).ok());
+  ASSERT_TRUE(store_->CommitInstance(MakeInstance("7.2", "7", "h2", {std::string(20000, 'y')})).ok());
+  store_.reset();
+  for (const auto& name : pool_->Objects("inst.")) ASSERT_EQ(pool_->io().remove(name), 0);
+  ASSERT_EQ(ForgetInstanceObjects(dir_), "");
+  Open();
+  EXPECT_EQ(PoolHeader("7.1"), "h1");
+  EXPECT_EQ(PoolHeader("7.2"), "h2");
+  // Once: the next open writes nothing.
+  for (const auto& name : pool_->Objects("inst.")) ASSERT_EQ(pool_->io().remove(name), 0);
+  Open();
+  EXPECT_EQ(pool_->Objects("inst.").size(), 0u);
+}
+
 TEST_F(PoolInstancesTest, RefcountReadReplyDecodesAndRefusesBadBytes) {
   // Against the installed class: the tags it holds, as read.
   ASSERT_TRUE(store_->CommitInstance(MakeInstance("7.1", "7", "h1", {std::string(20000, 'x')})).ok());
@@ -248,8 +283,8 @@ TEST_F(PoolInstancesTest, RefcountReadReplyDecodesAndRefusesBadBytes) {
   ASSERT_TRUE(ok.ok()) << ok.status().ToString();
   EXPECT_EQ(*ok, (std::vector<std::string>{"a", "bc"}));
   for (const std::string& bad : {std::string("\x01\x01\x00", 3), two_tags.substr(0, 20),
-                                std::string("\x01\x02\x04\x00\x00\x00\x00\x00\x00\x00", 10),
-                                std::string("\x01\x01\x04\x00\x00\x00\xff\xff\xff\xff", 10)}) {
+                                 std::string("\x01\x02\x04\x00\x00\x00\x00\x00\x00\x00", 10),
+                                 std::string("\x01\x01\x04\x00\x00\x00\xff\xff\xff\xff", 10)}) {
     auto refused = DecodeRefcountReadReply(bad);
     ASSERT_FALSE(refused.ok());
     EXPECT_EQ(refused.status().code(), StatusCode::kCorruption);
