@@ -4,6 +4,7 @@
 // the node takes one pool reference per chunk (a new tag each time its local
 // count leaves "not stored"), counts locally in between, and releases the tag
 // when the collector removes the chunk locally.
+#include <algorithm>
 #include <random>
 
 #include "pacs/base/log.h"
@@ -82,6 +83,13 @@ Result<FramesSetup> OpenFrames(rocksdb::DB& db, const std::vector<rocksdb::Colum
       auto node = ReadDefault(db, def, kFramesNodeKey);
       if (!node.ok()) return node.status();
       std::string node_id = node->value_or("");
+      if (!options.frames_node_id.empty() && node_id != options.frames_node_id) {
+        if (!node_id.empty())
+          return Status::InvalidArgument("data folder " + options.path + " is node " + node_id + ", not node " +
+                                         options.frames_node_id + ": refused, nothing changed");
+        node_id = options.frames_node_id;
+        batch.Put(def, kFramesNodeKey, node_id);
+      }
       if (node_id.empty()) {
         std::random_device random;
         const uint64_t id = (static_cast<uint64_t>(random()) << 32) ^ random();
@@ -98,9 +106,29 @@ Result<FramesSetup> OpenFrames(rocksdb::DB& db, const std::vector<rocksdb::Colum
         if (!decoded.ok()) return decoded.status();
         epoch = *decoded;
       }
-      ++epoch;
+      // The pool keeps the node's highest epoch too: a folder restored from
+      // a backup, or rebuilt (pacscore rebuild), must not reuse a tag of
+      // its past (the refcount class ignores the put of a retired tag, so a
+      // reused one would leak). Recorded there before any tag is taken.
+      auto pool_epoch = setup.chunk_store->ReadNodeEpoch(node_id);
+      if (!pool_epoch.ok())
+        return pool_epoch.status().WithContext("data folder " + options.path + " (node " + node_id + ")");
+      epoch = std::max(epoch, *pool_epoch) + 1;
+      PACS_RETURN_IF_ERROR(setup.chunk_store->WriteNodeEpoch(node_id, epoch)
+                               .WithContext("data folder " + options.path + " (node " + node_id + ")"));
       batch.Put(def, kFramesEpochKey, EncodeU64(epoch));
       setup.tag_prefix = node_id + "." + std::to_string(epoch) + ".";
+      auto filled = ReadDefault(db, def, kPoolInstancesKey);
+      if (!filled.ok()) return filled.status();
+      if (!filled->has_value()) {
+        auto instances = ReadDefault(db, def, kCountInstances);
+        if (!instances.ok()) return instances.status();
+        const bool any = instances->has_value() && **instances != EncodeU64(0);
+        if (any)
+          setup.backfill_instances = true;
+        else
+          batch.Put(def, kPoolInstancesKey, "1");
+      }
     }
   }
   if (batch.Count() > 0 && !options.read_only) {
@@ -178,6 +206,7 @@ Result<uint64_t> RocksStore::ReconcilePoolIntents() {
   if (released > 0)
     LogInfo("released " + std::to_string(released) + " pool reference(s) that an interrupted commit took in " +
             chunk_store_->Describe());
+  PACS_RETURN_IF_ERROR(ReconcilePoolInstances().status());
   return released;
 }
 

@@ -134,16 +134,19 @@ Status RocksStore::ApplyChunkChanges(CommitBuilder& builder, rocksdb::WriteBatch
     if (after < 0) return Status::Corruption("chunk reference count below zero for " + ToHex(hash));
     if (!stored->has_value()) {
       if (change.delta < 0) return Status::Corruption("removing a reference to unknown chunk " + ToHex(hash));
-      if (!change.bytes)
+      // A restore from the pool (pacscore rebuild) brings no bytes: its
+      // chunks are placed already, with the tags they hold there.
+      const bool placed = chunk_store_ && builder.placements_ != nullptr && builder.placements_->entries.contains(key);
+      if (!change.bytes && !placed)
         return Status::Busy("chunk " + ToHex(hash) + " was collected before this commit; retry with its bytes");
       ref.codec = change.codec;
       ref.raw_size = change.raw_size;
-      ref.stored_size = change.bytes->size();
+      ref.stored_size = change.bytes ? change.bytes->size() : 0;
       if (chunk_store_) {
         auto job = builder.deferred_.find(key);
-        PACS_RETURN_IF_ERROR(PlaceNewChunk(key, *change.bytes, change.codec,
-                                           job == builder.deferred_.end() ? nullptr : job->second, builder.placements_,
-                                           batch, ref, counters));
+        PACS_RETURN_IF_ERROR(PlaceNewChunk(key, change.bytes ? std::string_view(*change.bytes) : std::string_view(),
+                                           change.codec, job == builder.deferred_.end() ? nullptr : job->second,
+                                           builder.placements_, batch, ref, counters));
       } else if (auto job = builder.deferred_.find(key); job != builder.deferred_.end()) {
         // Re-encoded later, off the C-STORE path; the raw bytes wait in
         // `staging`, whose files are dropped whole once re-encoded.
@@ -234,7 +237,29 @@ Result<CommitResult> RocksStore::CommitInstance(const InstanceWrite& write) {
   // commit then only records their tags.
   PoolPlacements placements(this);
   if (chunk_store_) PACS_RETURN_IF_ERROR(PlaceChunks(write, placements));
-  MutexLock lock(commit_mutex_);
+  // The instance's pool object is written after the commit, started under
+  // the lock (so writes of one instance reach the pool in commit order) and
+  // waited for outside it.
+  std::unique_ptr<ChunkStore::PendingWrite> pool_write;
+  std::string marker;
+  Result<CommitResult> result = Status::Internal("not committed");
+  {
+    MutexLock lock(commit_mutex_);
+    result = CommitInstanceLocked(write, placements, pool_write, marker);
+  }
+  if (!result.ok() || !pool_write) return result;
+  PACS_RETURN_IF_ERROR(pool_write->Wait().WithContext(
+      "instance " + rec.sop_instance_uid +
+      " is stored here but not yet in the pool; not acknowledged (written to the pool when it is sent again, at "
+      "the next open or collection)"));
+  ClearPoolInstanceMarker(rec.sop_instance_uid, marker);
+  return result;
+}
+
+Result<CommitResult> RocksStore::CommitInstanceLocked(const InstanceWrite& write, PoolPlacements& placements,
+                                                      std::unique_ptr<ChunkStore::PendingWrite>& pool_write,
+                                                      std::string& marker) {
+  const InstanceRecord& rec = write.record;
   CommitResult result;
   result.new_header_hash = ToHex(rec.header_hash);
   CommitBuilder builder;
@@ -279,9 +304,37 @@ Result<CommitResult> RocksStore::CommitInstance(const InstanceWrite& write) {
     txn.ApplyTo(batch);
   }
   if (adds) batch.Put(cfs_[kInstances], rec.sop_instance_uid, stored.Encode());
+  // With a chunk store, the instance's pool object follows the commit; the
+  // marker, in the commit's batch, stands until it does.
+  if (chunk_store_ && adds) {
+    marker = std::to_string(++pool_write_sequence_);
+    batch.Put(cfs_[kDefault], PoolInstanceSyncKey(rec.sop_instance_uid), marker);
+  }
   PACS_TEST_SYNC_POINT("RocksStore::CommitInstance:BeforeWrite");
   PACS_RETURN_IF_ERROR(WriteLocked(batch, "committing instance " + rec.sop_instance_uid));
   placements.committed = true;
+  if (chunk_store_) {
+    // Acknowledged only once the pool holds the instance as committed: a
+    // failure here fails the C-STORE (the instance stays stored here; the
+    // marker makes a repeat, the next open or collection write it).
+    if (adds) {
+      PACS_TEST_SYNC_POINT("RocksStore::CommitInstance:BeforePoolInstance");
+      auto started =
+          chunk_store_->StartWriteInstance(NodeId(), rec.sop_instance_uid, stored.Encode(), write.header_bytes);
+      if (!started.ok())
+        return started.status().WithContext("instance " + rec.sop_instance_uid +
+                                            " is stored here but not yet in the pool; not acknowledged");
+      pool_write = std::move(*started);
+    } else {
+      auto unsynced = PoolInstanceUnsynced(rec.sop_instance_uid);
+      if (!unsynced.ok()) return unsynced.status();
+      if (*unsynced) {
+        auto header = GetHeader(existing->header_hash);
+        if (!header.ok()) return header.status();
+        PACS_RETURN_IF_ERROR(SyncPoolInstance(*existing, *header));
+      }
+    }
+  }
   return result;
 }
 
@@ -367,6 +420,9 @@ Result<uint64_t> RocksStore::DeleteInstances(const DeleteSelector& sel) {
     txn.ApplyTo(batch);
   }
   for (const auto& v : victims) batch.Delete(cfs_[kInstances], v.sop_instance_uid);
+  // Their pool objects go first: a node lost after this never comes back
+  // with them (docs/scale-out.md, "Rebuilding a node").
+  if (chunk_store_) PACS_RETURN_IF_ERROR(RemovePoolInstances(victims, batch));
   // A deleted study takes its protection with it: a study sent again later
   // starts unprotected.
   if (!sel.study_instance_uid.empty()) batch.Delete(cfs_[kDefault], ProtectKey(sel.study_instance_uid));

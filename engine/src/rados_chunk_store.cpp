@@ -4,9 +4,12 @@
 // protocol and its failure cases.
 #include <rados/librados.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <optional>
+#include <vector>
 
 #include "pacs/base/log.h"
 #include "pacs/engine/chunk_store.h"
@@ -24,6 +27,12 @@ constexpr char kCodecXattr[] = "pacs.codec";
 // rados_chunk_store_test.
 constexpr char kRefcountXattr[] = "refcount";
 constexpr std::string_view kChunkPrefix = "chunk.";
+// On an instance object: its encoded InstanceRecord (the data is the header).
+constexpr char kRecordXattr[] = "pacs.record";
+// On a node object: the highest epoch the node opened with, le64.
+constexpr char kEpochXattr[] = "pacs.epoch";
+// Instance objects read or removed at once (rebuild, delete of a study).
+constexpr size_t kInFlight = 32;
 // Reads ask for at most this much: a chunk is one frame, far below it.
 constexpr uint64_t kMaxChunkBytes = 1ull << 30;
 // Attempts of create-then-reference when another node's last release removes
@@ -55,12 +64,51 @@ librados::bufferlist RefcountInput(std::string_view tag) {
   return bl;
 }
 
+std::optional<ContentHash> HashFromHex(std::string_view hex) {
+  ContentHash hash{};
+  if (hex.size() != hash.size() * 2) return std::nullopt;
+  for (size_t i = 0; i < hash.size(); ++i) {
+    int value = 0;
+    for (int half = 0; half < 2; ++half) {
+      const char c = hex[2 * i + half];
+      const int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+      if (digit < 0) return std::nullopt;
+      value = value * 16 + digit;
+    }
+    hash[i] = static_cast<uint8_t>(value);
+  }
+  return hash;
+}
+
+// An asynchronous operation's completion, released on every path.
+struct CompletionRelease {
+  void operator()(librados::AioCompletion* completion) const { completion->release(); }
+};
+using Completion = std::unique_ptr<librados::AioCompletion, CompletionRelease>;
+
 librados::bufferlist CodecValue(uint8_t codec) {
   librados::bufferlist bl;
   const char c = static_cast<char>(codec);
   bl.append(&c, 1);
   return bl;
 }
+
+class RadosChunkStore;
+
+// A write sent with aio_operate, waited for once.
+class PendingRadosWrite final : public ChunkStore::PendingWrite {
+ public:
+  PendingRadosWrite(const RadosChunkStore& store, std::string oid, Completion done)
+      : store_(store), oid_(std::move(oid)), done_(std::move(done)) {}
+  ~PendingRadosWrite() override { (void)Wait(); }
+  Status Wait() override;
+
+ private:
+  const RadosChunkStore& store_;
+  const std::string oid_;
+  Completion done_;
+  std::optional<Status> result_;
+};
 
 class RadosChunkStore final : public ChunkStore {
  public:
@@ -242,6 +290,144 @@ class RadosChunkStore final : public ChunkStore {
 
   std::string Describe() const override { return "rados:" + options_.pool; }
 
+  Result<ChunkReferences> ReadReferences(const ContentHash& hash) const override {
+    const std::string oid = ChunkObjectName(hash);
+    // cls_refcount_read_op: ENCODE_START(1, 1), bool implicit_ref = false.
+    librados::bufferlist in;
+    const char input[] = {1, 1, 1, 0, 0, 0, 0};
+    in.append(input, sizeof input);
+    librados::bufferlist out, codec;
+    uint64_t size = 0;
+    int exec_rc = 0, stat_rc = 0, codec_rc = 0;
+    librados::ObjectReadOperation op;
+    op.exec("refcount", "read", in, &out, &exec_rc);
+    op.stat(&size, nullptr, &stat_rc);
+    op.getxattr(kCodecXattr, &codec, &codec_rc);
+    const int rc = io_.operate(oid, &op, nullptr);
+    if (rc == -ENOENT) return Status::NotFound("chunk object " + oid + " is not in " + Describe());
+    if (rc < 0) return Failure("reading the references of", oid, rc);
+    if (exec_rc < 0) return Failure("reading the references of", oid, exec_rc);
+    if (codec_rc < 0 || codec.length() != 1)
+      return Status::Corruption("chunk object " + oid + " in " + Describe() + " has no valid " + kCodecXattr +
+                                " xattr");
+    auto tags = DecodeRefcountReadReply(std::string_view(out.c_str(), out.length()));
+    if (!tags.ok()) return tags.status().WithContext("chunk object " + oid + " in " + Describe());
+    return ChunkReferences{std::move(*tags), static_cast<uint8_t>(codec.c_str()[0]), size};
+  }
+
+  Result<uint64_t> ReadNodeEpoch(std::string_view node) const override {
+    const std::string oid = NodeObjectName(node);
+    librados::bufferlist value;
+    const int rc = io_.getxattr(oid, kEpochXattr, value);
+    if (rc == -ENOENT || rc == -ENODATA) return uint64_t{0};
+    if (rc < 0) return Failure("reading", oid, rc);
+    if (value.length() != 8)
+      return Status::Corruption("node object " + oid + " in " + Describe() + " has a " +
+                                std::to_string(value.length()) + "-byte " + kEpochXattr + ", not 8");
+    uint64_t epoch = 0;
+    for (int i = 0; i < 8; ++i) epoch |= static_cast<uint64_t>(static_cast<uint8_t>(value.c_str()[i])) << (8 * i);
+    return epoch;
+  }
+
+  Status WriteNodeEpoch(std::string_view node, uint64_t epoch) override {
+    const std::string oid = NodeObjectName(node);
+    char bytes[8];
+    for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((epoch >> (8 * i)) & 0xff);
+    librados::bufferlist value;
+    value.append(bytes, sizeof bytes);
+    librados::ObjectWriteOperation op;
+    op.create(false);
+    op.setxattr(kEpochXattr, value);
+    const int rc = io_.operate(oid, &op);
+    if (rc < 0) return Failure("writing", oid, rc);
+    return Status::Ok();
+  }
+
+  Status WriteInstance(std::string_view node, std::string_view sop_instance_uid, std::string_view record,
+                       std::string_view header) override {
+    auto pending = StartWriteInstance(node, sop_instance_uid, record, header);
+    if (!pending.ok()) return pending.status();
+    return (*pending)->Wait();
+  }
+
+  Result<std::unique_ptr<PendingWrite>> StartWriteInstance(std::string_view node, std::string_view sop_instance_uid,
+                                                           std::string_view record, std::string_view header) override {
+    std::string oid = InstanceObjectName(node, sop_instance_uid);
+    // One operation: a reader sees the old record and header or the new ones.
+    librados::ObjectWriteOperation op;
+    librados::bufferlist data, record_value;
+    data.append(header.data(), static_cast<unsigned>(header.size()));
+    record_value.append(record.data(), static_cast<unsigned>(record.size()));
+    op.write_full(data);
+    op.setxattr(kRecordXattr, record_value);
+    Completion done(librados::Rados::aio_create_completion());
+    const int rc = io_.aio_operate(oid, done.get(), &op);
+    if (rc < 0) return Failure("writing", oid, rc);
+    return std::unique_ptr<PendingWrite>(new PendingRadosWrite(*this, std::move(oid), std::move(done)));
+  }
+
+  Status RemoveInstances(std::string_view node, const std::vector<std::string>& sop_instance_uids) override {
+    Status first = Status::Ok();
+    for (size_t begin = 0; begin < sop_instance_uids.size(); begin += kInFlight) {
+      const size_t end = std::min(sop_instance_uids.size(), begin + kInFlight);
+      std::vector<std::pair<std::string, Completion>> pending;
+      for (size_t i = begin; i < end; ++i) {
+        std::string oid = InstanceObjectName(node, sop_instance_uids[i]);
+        Completion done(librados::Rados::aio_create_completion());
+        const int rc = io_.aio_remove(oid, done.get());
+        if (rc < 0) {
+          if (first.ok()) first = Failure("removing", oid, rc);
+          continue;
+        }
+        pending.emplace_back(std::move(oid), std::move(done));
+      }
+      for (auto& [oid, done] : pending) {
+        done->wait_for_complete();
+        const int rc = done->get_return_value();
+        if (rc < 0 && rc != -ENOENT && first.ok()) first = Failure("removing", oid, rc);
+      }
+    }
+    return first;
+  }
+
+  Result<InstanceObject> ReadInstance(std::string_view node, std::string_view sop_instance_uid) const override {
+    const std::string oid = InstanceObjectName(node, sop_instance_uid);
+    librados::ObjectReadOperation op;
+    librados::bufferlist data, record;
+    int read_rc = 0, record_rc = 0;
+    op.read(0, kMaxChunkBytes, &data, &read_rc);
+    op.getxattr(kRecordXattr, &record, &record_rc);
+    const int rc = io_.operate(oid, &op, nullptr);
+    if (rc == -ENOENT) return Status::NotFound("instance object " + oid + " is not in " + Describe());
+    if (rc < 0) return Failure("reading", oid, rc);
+    if (read_rc < 0) return Failure("reading", oid, read_rc);
+    if (record_rc < 0)
+      return Status::Corruption("instance object " + oid + " in " + Describe() + " has no " + kRecordXattr + " xattr");
+    return InstanceObject{std::string(record.c_str(), record.length()), std::string(data.c_str(), data.length())};
+  }
+
+  Result<Listing> List(std::string_view node) const override {
+    Listing listing;
+    const std::string instance_prefix = InstanceObjectName(node, "");
+    try {
+      for (auto it = io_.nobjects_begin(); it != io_.nobjects_end(); ++it) {
+        const std::string& oid = it->get_oid();
+        if (oid.starts_with(instance_prefix)) {
+          listing.instances.push_back(oid.substr(instance_prefix.size()));
+        } else if (oid.starts_with("node.")) {
+          listing.nodes.push_back(oid.substr(5));
+        } else if (oid.starts_with("chunk.") && oid.size() == 6 + 64) {
+          auto hash = HashFromHex(std::string_view(oid).substr(6));
+          if (hash) listing.chunks.push_back(*hash);
+        }
+      }
+    } catch (const std::exception& e) {
+      // librados's listing iterator throws on a failed listing request.
+      return Status::IOError("listing the objects of " + Describe() + " failed: " + e.what());
+    }
+    return listing;
+  }
+
  private:
   int Exec(const std::string& oid, const char* method, std::string_view tag) {
     librados::ObjectWriteOperation op;
@@ -287,6 +473,7 @@ class RadosChunkStore final : public ChunkStore {
     return PutOutcome{static_cast<uint8_t>(codec.c_str()[0]), size, false};
   }
 
+  friend class PendingRadosWrite;
   Status Failure(const char* what, const std::string& oid, int rc) const {
     const bool timed_out = rc == -ETIMEDOUT;
     return Status::IOError(
@@ -300,6 +487,15 @@ class RadosChunkStore final : public ChunkStore {
   mutable librados::IoCtx io_;
   const RadosOptions options_;
 };
+
+Status PendingRadosWrite::Wait() {
+  if (!result_) {
+    done_->wait_for_complete();
+    const int rc = done_->get_return_value();
+    result_ = rc < 0 ? store_.Failure("writing", oid_, rc) : Status::Ok();
+  }
+  return *result_;
+}
 
 }  // namespace
 

@@ -262,9 +262,11 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
     return frames.status();
   }
   const bool reconcile = frames->chunk_store != nullptr && !options.read_only;
+  const bool backfill = frames->backfill_instances;
   auto store = std::make_unique<RocksStore>(std::move(db), std::move(handles), options, std::move(health),
                                             std::move(frames->chunk_store), std::move(frames->tag_prefix));
   if (reconcile) PACS_RETURN_IF_ERROR(store->ReconcilePoolIntents().status());
+  if (backfill) PACS_RETURN_IF_ERROR(store->BackfillPoolInstances());
   return std::unique_ptr<Store>(std::move(store));
 }
 
@@ -476,6 +478,9 @@ Result<StoreStats> RocksStore::Stats(bool flush_first) {
     *field = *value;
   }
   st.dedup_saved_bytes = referenced_bytes > st.chunk_bytes ? referenced_bytes - st.chunk_bytes : 0;
+  auto node = ReadValue(kDefault, kFramesNodeKey);
+  if (!node.ok()) return node.status();
+  st.frames_node = node->value_or("");
   {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kDefault]));
     for (it->Seek(kCountCodecPrefix); it->Valid() && it->key().starts_with(kCountCodecPrefix); it->Next()) {

@@ -109,6 +109,18 @@ inline std::string PoolIntentKey(std::string_view tag) {
   return "frames/intent/" + std::string(tag);
 }
 inline constexpr char kPoolIntentPrefix[] = "frames/intent/";
+// An instance whose pool object (docs/scale-out.md, "Rebuilding a node") may
+// differ from the folder: + SOP Instance UID -> "". Written with the commit
+// that stores the instance (or, synced, before the pool objects of a delete
+// are removed), deleted once the pool object matches the folder. One left by
+// a crash or a failed pool write is settled at the next open or collection.
+inline constexpr char kPoolInstanceSyncPrefix[] = "frames/isync/";
+// "1" once every instance of the folder has its pool object (set at
+// creation, or after the backfill of a folder from an older build).
+inline constexpr char kPoolInstancesKey[] = "frames/instance_objects";
+inline std::string PoolInstanceSyncKey(std::string_view sop_instance_uid) {
+  return kPoolInstanceSyncPrefix + std::string(sop_instance_uid);
+}
 std::string PatientKey(const InstanceRecord& r);
 std::string CodecCounterName(uint8_t codec);
 int64_t NowMs();
@@ -158,6 +170,9 @@ class PoolPlacements {
 struct FramesSetup {
   std::unique_ptr<ChunkStore> chunk_store;
   std::string tag_prefix;
+  // The folder holds instances stored before instance objects existed: the
+  // open writes their objects (BackfillPoolInstances).
+  bool backfill_instances = false;
 };
 Result<FramesSetup> OpenFrames(rocksdb::DB& db, const std::vector<rocksdb::ColumnFamilyHandle*>& cfs,
                                const StoreOptions& options);
@@ -228,6 +243,15 @@ class RocksStore final : public Store {
   // between taking a pool reference and the commit recording it); returns
   // how many were released. At open and at each collection.
   Result<uint64_t> ReconcilePoolIntents() EXCLUDES(commit_mutex_);
+  // Makes the pool objects of the instances with a sync marker match the
+  // folder (rewritten from it, or removed); returns how many (pool_instances.cpp).
+  Result<uint64_t> ReconcilePoolInstances() EXCLUDES(commit_mutex_);
+  // Writes the pool object of every instance, then records kPoolInstancesKey
+  // (a folder from before instance objects, at its first open by this build).
+  Status BackfillPoolInstances() EXCLUDES(commit_mutex_);
+  // RestoreNodeFromPool's work on the new folder, from the pool's listing (pool_instances.cpp).
+  Status RestoreFromPool(const ChunkStore::Listing& listing, const std::function<void(uint64_t, uint64_t)>& progress,
+                         PoolRestoreReport& report) EXCLUDES(commit_mutex_);
 
   // Commits (commit_builder.cpp).
   Result<CommitResult> CommitInstance(const InstanceWrite& write) override EXCLUDES(commit_mutex_);
@@ -314,6 +338,26 @@ class RocksStore final : public Store {
   Status WriteIntents(const std::vector<std::pair<std::string, std::string>>& tag_and_key);
   // Releases this node's reference to a chunk being collected.
   Status ReleasePoolChunk(const std::string& key, rocksdb::WriteBatch& batch) REQUIRES(commit_mutex_);
+  // The pool object of an instance just committed (or with a sync marker):
+  // written from `stored` and `header`, then the marker deleted (pool_instances.cpp).
+  Status SyncPoolInstance(const InstanceRecord& stored, std::string_view header) REQUIRES(commit_mutex_);
+  // The body of CommitInstance under the lock; with a chunk store, starts
+  // the pool write of the instance it stores (`pool_write`, `marker`: the
+  // value of its sync marker).
+  Result<CommitResult> CommitInstanceLocked(const InstanceWrite& write, PoolPlacements& placements,
+                                            std::unique_ptr<ChunkStore::PendingWrite>& pool_write, std::string& marker)
+      REQUIRES(commit_mutex_);
+  // Deletes the instance's sync marker if it still has `value` (no later
+  // commit of the instance put its own); takes the lock (pool_instances.cpp).
+  void ClearPoolInstanceMarker(const std::string& sop_instance_uid, const std::string& value) EXCLUDES(commit_mutex_);
+  // Whether the instance has a sync marker.
+  Result<bool> PoolInstanceUnsynced(std::string_view sop_instance_uid) const;
+  // Before a delete's local commit: sync markers (synced), then the pool
+  // objects removed. The commit deletes the markers.
+  Status RemovePoolInstances(const std::vector<InstanceRecord>& victims, rocksdb::WriteBatch& commit)
+      REQUIRES(commit_mutex_);
+  // This node's id (the part of tag_prefix_ before its first dot).
+  std::string NodeId() const { return tag_prefix_.substr(0, tag_prefix_.find('.')); }
   Result<bool> CompletePoolWork(const ContentHash& hash, uint8_t expected_codec,
                                 std::optional<std::pair<uint8_t, std::string>> reencoded) EXCLUDES(commit_mutex_);
 
@@ -333,6 +377,7 @@ class RocksStore final : public Store {
   const std::unique_ptr<ChunkStore> chunk_store_;
   const std::string tag_prefix_;  // "<node>.<epoch>."
   std::atomic<uint64_t> next_tag_{0};
+  uint64_t pool_write_sequence_ GUARDED_BY(commit_mutex_) = 0;  // values of sync markers
 };
 
 }  // namespace pacs::engine

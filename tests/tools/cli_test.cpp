@@ -213,8 +213,8 @@ TEST(CommandLineTest, RejectsWithOneErrorStyle) {
 }
 
 TEST(CommandLineTest, HelpExitsZeroForEverySubcommand) {
-  for (const char* command :
-       {"serve", "import", "export", "stats", "delete", "compact", "verify", "reindex", "retention", "protect"}) {
+  for (const char* command : {"serve", "import", "export", "stats", "delete", "compact", "verify", "reindex", "rebuild",
+                              "retention", "protect"}) {
     CommandLine cli;
     ::testing::internal::CaptureStdout();
     EXPECT_EQ(cli.Parse({command, "--help"}), 0) << command;
@@ -227,9 +227,26 @@ TEST(CommandLineTest, HelpExitsZeroForEverySubcommand) {
   ::testing::internal::CaptureStdout();
   EXPECT_EQ(top.Parse({"--help"}), 0);
   const std::string usage = ::testing::internal::GetCapturedStdout();
-  for (const char* command :
-       {"serve", "import", "export", "stats", "delete", "compact", "verify", "reindex", "commit-request", "bench"})
+  for (const char* command : {"serve", "import", "export", "stats", "delete", "compact", "verify", "reindex", "rebuild",
+                              "commit-request", "bench"})
     EXPECT_NE(usage.find(command), std::string::npos) << command << " missing from " << usage;
+}
+
+TEST(CommandLineTest, RebuildTakesTheFramesAndNeedsTheNode) {
+  CommandLine cli;
+  ASSERT_EQ(cli.Parse({"rebuild", "--data", "d", "--frames", "rados:pacs", "--ceph-conf", "c.conf", "--node",
+                       "9f63b8135292dda2", "--json"}),
+            std::nullopt);
+  EXPECT_EQ(cli.command(), "rebuild");
+  EXPECT_EQ(cli.rebuild.data, "d");
+  EXPECT_EQ(cli.rebuild.node, "9f63b8135292dda2");
+  EXPECT_TRUE(cli.rebuild.json);
+  EXPECT_EQ(SelectedFrames().frames, "rados:pacs");
+  EXPECT_EQ(SelectedFrames().ceph_conf, "c.conf");
+  SelectedFrames() = {};
+  CommandLine without_node;
+  EXPECT_EQ(ParseQuietly(without_node, {"rebuild", "--data", "d", "--frames", "rados:pacs"}), 1);
+  SelectedFrames() = {};
 }
 
 TEST(CommandLineTest, RetentionFlagsAreCheckedAndSizesBecomeBytes) {

@@ -210,7 +210,7 @@ Json StatsToJson(const engine::StoreStats& s) {
     codecs[name] = {{"chunks", JsonCount(usage.chunks)},
                     {"raw_bytes", JsonCount(usage.raw_bytes)},
                     {"stored_bytes", JsonCount(usage.stored_bytes)}};
-  return {
+  Json json = {
       {"unique_frames", JsonCount(s.chunks)},
       {"frame_references", JsonCount(s.chunk_references)},
       {"dedup_saved_bytes", JsonCount(s.dedup_saved_bytes)},
@@ -232,6 +232,8 @@ Json StatsToJson(const engine::StoreStats& s) {
       {"pixel_chunks", JsonCount(s.chunks)},
       {"pixel_chunk_bytes", JsonCount(s.chunk_bytes)},
   };
+  if (!s.frames_node.empty()) json["frames_node"] = s.frames_node;
+  return json;
 }
 
 static double NowSeconds() {

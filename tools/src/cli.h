@@ -129,6 +129,14 @@ struct MaintenanceFlags {
   int64_t orphan_grace_ms = int64_t{3600} * 1000;
 };
 
+// rebuild: a lost node's data folder re-created from its RADOS pool
+// (--frames rados:POOL, --ceph-conf, --ceph-id are FramesFlags).
+struct RebuildFlags {
+  std::string data;
+  std::string node;  // the lost node's id (frames/node, 16 hex digits)
+  bool json = false;
+};
+
 // commit-request: a Storage Commitment client.
 struct CommitRequestFlags {
   std::string host = "127.0.0.1";
@@ -170,6 +178,7 @@ int RunDelete(const MaintenanceFlags& flags);
 int RunCompact(const MaintenanceFlags& flags);
 int RunVerify(const MaintenanceFlags& flags);
 int RunReindex(const MaintenanceFlags& flags);
+int RunRebuild(const RebuildFlags& flags);
 
 // Why `text` is not a port number 0-65535, or "" when it is one.
 std::string PortProblem(const std::string& text);

@@ -497,6 +497,17 @@ void CommandLine::AddMaintenance() {
   AddDataFlag(reindex_command, reindex.data);
   reindex_command.add_flag("--json", reindex.json, "print the report as JSON, for scripts");
   AddCommonFlags(reindex_command);
+
+  CLI::App& rebuild_command = *app_.add_subcommand(
+      "rebuild",
+      "re-create a lost node's data folder (absent or empty) from its RADOS pool: instances, headers, query index, "
+      "frame references (docs/scale-out.md); exit status 2 when an instance was left out");
+  AddDataFlag(rebuild_command, rebuild.data);
+  rebuild_command.add_option("--node", rebuild.node, "the lost node's id (`pacscore stats` prints it as frames_node)")
+      ->type_name("NODE_ID")
+      ->required();
+  rebuild_command.add_flag("--json", rebuild.json, "print the report as JSON, for scripts");
+  AddCommonFlags(rebuild_command);
 }
 
 void CommandLine::AddCommitRequest() {
@@ -607,6 +618,7 @@ int CommandLine::Run() const {
   if (chosen == "verify") return RunVerify(verify);
   if (chosen == "commit-request") return RunCommitRequest(commit_request);
   if (chosen == "reindex") return RunReindex(reindex);
+  if (chosen == "rebuild") return RunRebuild(rebuild);
   if (chosen == "retention") return RunRetention(retention);
   if (chosen == "protect") return RunProtect(protect);
   return Fail(Status::InvalidArgument("pacscore " + chosen + " is run by the pacscore program itself"));

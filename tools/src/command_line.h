@@ -51,6 +51,7 @@ class CommandLine {
   ExportFlags export_flags;
   StatsFlags stats;
   MaintenanceFlags delete_flags, compact, verify, reindex;
+  RebuildFlags rebuild;
   CommitRequestFlags commit_request;
   RetentionFlags retention;
   ProtectFlags protect;

@@ -238,6 +238,8 @@ int RunStats(const StatsFlags& flags) {
       std::printf("codec %-16s %lld chunks, %lld raw bytes, %lld stored bytes\n", name.c_str(),
                   static_cast<long long>(JsonInt(usage, "chunks")), static_cast<long long>(JsonInt(usage, "raw_bytes")),
                   static_cast<long long>(JsonInt(usage, "stored_bytes")));
+  if (const std::string node = JsonString(stats, "frames_node"); !node.empty())
+    std::printf("%-22s %s (pacscore rebuild --node)\n", "frames_node", node.c_str());
   return 0;
 }
 

@@ -254,6 +254,64 @@ int RunVerify(const MaintenanceFlags& flags) {
   return RunMaintenance("verify", flags.data, flags.json, {{"gc_grace_ms", flags.gc_grace_ms}, {"deep", flags.deep}});
 }
 
+int RunRebuild(const RebuildFlags& flags) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  const FramesFlags& frames = SelectedFrames();
+  auto last_report = start;
+  const auto progress = [&](const char* what) {
+    return [&last_report, what](uint64_t done, uint64_t total) {
+      if (Clock::now() - last_report < std::chrono::seconds(2)) return;
+      last_report = Clock::now();
+      LogInfo(std::string("rebuild: ") + what + " " + std::to_string(done) + " of " + std::to_string(total));
+    };
+  };
+  LogInfo("rebuild of " + flags.data + " from " + frames.frames + " (node " + flags.node + "): listing the pool");
+  auto restored = engine::RestoreNodeFromPool({.path = flags.data,
+                                               .catalog_observer = &dicom::IndexObserver(),
+                                               .frames = frames.frames,
+                                               .ceph_conf = frames.ceph_conf,
+                                               .ceph_id = frames.ceph_id,
+                                               .frames_node_id = flags.node},
+                                              progress("instances restored"));
+  if (!restored.ok()) return Fail(restored.status());
+  const engine::PoolRestoreReport& r = restored->report;
+  for (const auto& s : r.skipped) LogWarning("rebuild: left out instance " + s);
+  auto index = dicom::RebuildIndex(*restored->store, progress("instances indexed"));
+  if (!index.ok())
+    return Fail(index.status().WithContext("rebuild of " + flags.data +
+                                           ": the instances are restored, the query index is not; run pacscore "
+                                           "reindex --data " +
+                                           flags.data));
+  std::vector<std::string> skipped = r.skipped;
+  skipped.insert(skipped.end(), index->skipped.begin(), index->skipped.end());
+  const Json reply = {{"node", r.node},
+                      {"instance_objects", JsonCount(r.instance_objects)},
+                      {"instances_restored", JsonCount(r.instances_restored)},
+                      {"instances_indexed", JsonCount(index->instances_indexed)},
+                      {"frames_adopted", JsonCount(r.chunks_adopted)},
+                      {"frames_referenced_anew", JsonCount(r.chunks_referenced_anew)},
+                      {"stale_references_released", JsonCount(r.stale_tags_released)},
+                      {"frame_objects_listed", JsonCount(r.pool_objects_listed)},
+                      {"index_entries", JsonCount(index->entries)},
+                      {"skipped", skipped},
+                      {"seconds", std::chrono::duration<double>(Clock::now() - start).count()}};
+  if (flags.json) {
+    std::printf("%s\n", ToJson(reply, true).c_str());
+  } else {
+    for (const auto& s : skipped) std::printf("skipped: %s\n", s.c_str());
+    std::printf(
+        "rebuilt node %s in %s from %s: %lld of %lld instances restored and indexed (%lld index entries); frame "
+        "references: %lld taken over, %lld taken anew, %lld stale ones released (%lld frame objects listed); "
+        "%.2f s\n",
+        r.node.c_str(), flags.data.c_str(), frames.frames.c_str(), Count(reply, "instances_indexed"),
+        Count(reply, "instance_objects"), Count(reply, "index_entries"), Count(reply, "frames_adopted"),
+        Count(reply, "frames_referenced_anew"), Count(reply, "stale_references_released"),
+        Count(reply, "frame_objects_listed"), reply["seconds"].get<double>());
+  }
+  return skipped.empty() ? 0 : 2;
+}
+
 int RunRetention(const RetentionFlags& flags) {
   Json request = {{"dry_run", flags.dry_run}};
   // Only what was given: a running server applies its own policy otherwise.

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pacs/base/result.h"
 #include "pacs/engine/content_hash.h"
@@ -74,6 +75,58 @@ class ChunkStore {
   virtual Result<OrphanSweepReport> RemoveUnreferenced(std::chrono::milliseconds grace) = 0;
   // For messages and the data folder's record: "rados:POOL".
   virtual std::string Describe() const = 0;
+
+  // ---- What a node keeps in the store besides chunks (docs/scale-out.md,
+  // "Rebuilding a node"): per node, an epoch counter and one object per
+  // stored instance (its record and header), so that a lost node can be
+  // rebuilt from the store alone. ----
+  // The tags that hold references on a chunk, with its codec and size, read
+  // in one operation; NotFound if it is not stored.
+  struct ChunkReferences {
+    std::vector<std::string> tags;
+    uint8_t codec = 0;
+    uint64_t stored_size = 0;
+  };
+  virtual Result<ChunkReferences> ReadReferences(const ContentHash& hash) const = 0;
+  // The highest epoch `node` recorded (0: none), and recording a new one.
+  virtual Result<uint64_t> ReadNodeEpoch(std::string_view node) const = 0;
+  virtual Status WriteNodeEpoch(std::string_view node, uint64_t epoch) = 0;
+  // Writes (replaces) the object of instance `sop_instance_uid` of `node`:
+  // the encoded InstanceRecord and the header bytes, in one operation.
+  virtual Status WriteInstance(std::string_view node, std::string_view sop_instance_uid, std::string_view record,
+                               std::string_view header) = 0;
+  // A write in flight: Wait() returns once the store acknowledged it, or
+  // its error (also within the timeouts). Destroying it waits too.
+  class PendingWrite {
+   public:
+    virtual ~PendingWrite() = default;
+    virtual Status Wait() = 0;
+  };
+  // WriteInstance, returning once the write is sent. Writes this ChunkStore
+  // starts on one object are applied in the order they were started (one
+  // RADOS client's operations on one object are ordered), so a caller can
+  // start them under a lock and wait outside it.
+  virtual Result<std::unique_ptr<PendingWrite>> StartWriteInstance(std::string_view node,
+                                                                   std::string_view sop_instance_uid,
+                                                                   std::string_view record,
+                                                                   std::string_view header) = 0;
+  // Removes the objects of these instances (absent ones are not an error),
+  // all in flight at once; the first failure, after all were tried.
+  virtual Status RemoveInstances(std::string_view node, const std::vector<std::string>& sop_instance_uids) = 0;
+  struct InstanceObject {
+    std::string record;  // InstanceRecord::Encode()
+    std::string header;
+  };
+  virtual Result<InstanceObject> ReadInstance(std::string_view node, std::string_view sop_instance_uid) const = 0;
+  // Every instance UID of `node` with an object in the store, and every
+  // chunk hash stored, from one listing of the store (its cost grows with
+  // the whole store, not with the node).
+  struct Listing {
+    std::vector<std::string> instances;
+    std::vector<ContentHash> chunks;
+    std::vector<std::string> nodes;  // every node with a node object (NodeObjectName)
+  };
+  virtual Result<Listing> List(std::string_view node) const = 0;
 };
 
 // How to reach a RADOS pool (serve/import --frames rados:POOL --ceph-conf FILE --ceph-id NAME).
@@ -91,5 +144,14 @@ Result<std::unique_ptr<ChunkStore>> OpenRadosChunkStore(const RadosOptions& opti
 
 // The object name of a chunk in the pool.
 std::string ChunkObjectName(const ContentHash& hash);
+// The object names of a node's epoch record and of one of its instances.
+std::string NodeObjectName(std::string_view node);
+std::string InstanceObjectName(std::string_view node, std::string_view sop_instance_uid);
+
+// The reply of Ceph 16.2's `refcount.read` (cls_refcount_read_ret: u8
+// version, u8 compat, le32 length, then a list of strings as le32 count and
+// le32 length + bytes each): the tags, or Corruption naming what is wrong.
+// Bytes from the cluster: checked, never trusted (fuzz/pool_records).
+Result<std::vector<std::string>> DecodeRefcountReadReply(std::string_view bytes);
 
 }  // namespace pacs::engine

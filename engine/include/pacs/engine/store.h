@@ -54,6 +54,9 @@ struct StoreOptions {
   std::string ceph_conf;          // with rados: the cluster's ceph.conf (empty: recorded, or Ceph's default)
   std::string ceph_id;            // with rados: the client name without "client." (empty: recorded, or admin)
   int ceph_timeout_seconds = 10;  // with rados: every cluster operation fails after this, never hangs
+  // With rados, for a new folder only (pacscore rebuild): take this node id
+  // instead of a new random one. A folder recording another id is refused.
+  std::string frames_node_id;
 };
 
 // Whether a write that adds data may go on (the free-space floor applies to
@@ -123,6 +126,7 @@ struct StoreStats {
   std::map<std::string, CodecUsage> per_codec;  // by codec name ("raw", "jpegls", ...)
   uint64_t stored_bytes = 0;                    // apparent size of all files in the data folder
   uint64_t disk_usage_bytes = 0;                // allocated blocks (du)
+  std::string frames_node;                      // with rados frames: this node's id (pacscore rebuild --node)
 };
 
 // RocksDB's own figures, for monitoring: summed over the column families
@@ -193,6 +197,18 @@ struct CatalogRebuildReport {
   uint64_t entries_put = 0;          // entries written because they were missing or different
   uint64_t entries_deleted = 0;      // stale entries removed
   std::vector<std::string> skipped;  // "<SOP Instance UID>: <why>", one per instance left out
+};
+
+// What RestoreFromPool did (pacscore rebuild).
+struct PoolRestoreReport {
+  std::string node;                     // the node rebuilt
+  uint64_t instance_objects = 0;        // instance objects of the node in the pool
+  uint64_t instances_restored = 0;      // of those, now in the data folder
+  uint64_t chunks_adopted = 0;          // chunks referenced, holding a tag of the node taken over
+  uint64_t chunks_referenced_anew = 0;  // chunks referenced that held no tag of the node: a new one taken
+  uint64_t stale_tags_released = 0;     // other tags of the node (on chunks its instances do not use, or extra ones)
+  uint64_t pool_objects_listed = 0;     // chunk objects visited
+  std::vector<std::string> skipped;     // "<SOP Instance UID>: <why>", one per instance object left out
 };
 
 // The catalog payload of a stored instance from its header bytes (what ingest
@@ -319,6 +335,22 @@ class Store {
   virtual Status ScanCatalog(std::string_view prefix,
                              const std::function<bool(std::string_view key, std::string_view value)>& visit) const = 0;
 };
+
+// pacscore rebuild: re-creates a lost node's data folder from the objects it
+// keeps in its RADOS pool (docs/scale-out.md, "Rebuilding a node"): its
+// instances, headers, reference counts and chunk references (the node's
+// tags adopted, extra ones released). `options` names the folder (absent or
+// empty), `frames` = "rados:POOL", the cluster, `frames_node_id` the node and
+// the catalog observer. Returns the open store, whose query index the caller
+// then rebuilds (RebuildCatalog). NotFound, with nothing created, when the
+// pool holds nothing of the node. `progress` (may be empty): instances
+// restored, of how many.
+struct PoolRestore {
+  std::unique_ptr<Store> store;
+  PoolRestoreReport report;
+};
+Result<PoolRestore> RestoreNodeFromPool(const StoreOptions& options,
+                                        const std::function<void(uint64_t done, uint64_t total)>& progress);
 
 // True when RocksDB reports the folder locked by another process.
 bool IsLockedByAnotherProcess(const Status& status);
