@@ -20,15 +20,16 @@ trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 "${GEN:-$bin}" bench multiframe --series "$corpus/dcm_qa_ct/philips_ct_140_slices" --megabytes "$mb" --out "$work/mf.dcm"
 size=$(stat -c %s "$work/mf.dcm")
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$bin" serve --data "$work/data" --port "$port" --admin-port 0 "$@" >"$work/serve.log" 2>&1 &
+"$bin" serve --data "$work/data" --port "$port" "$@" >"$work/serve.log" 2>&1 &
 pid=$!
-for _ in $(seq 100); do [ -s "$work/data/admin.port" ] && break; sleep 0.1; done
+for _ in $(seq 100); do [ -S "$work/data/admin.sock" ] && break; sleep 0.1; done
 sleep 1
 idle=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
 start=$(date +%s.%N)
 TCP_NODELAY=1 storescu -aec PACSCORE 127.0.0.1 "$port" "$work/mf.dcm"
 stored=$(date +%s.%N)
-curl -s -X POST "http://127.0.0.1:$(cat "$work/data/admin.port")/wait-idle" -d '{"timeout_ms": 900000}' >/dev/null
+curl -s --unix-socket "$work/data/admin.sock" -X POST -H 'Content-Type: application/json' \
+  "http://localhost/wait-idle" -d '{"timeout_ms": 900000}' >/dev/null
 done_at=$(date +%s.%N)
 peak=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
 echo "dataset_bytes=$size idle_rss_kb=$idle peak_hwm_kb=$peak" \
