@@ -211,10 +211,9 @@ int RunServe(const ServeFlags& flags) {
     if (Status opened = SetLogFile(flags.log_file); !opened.ok()) return Fail(opened);
   dicom::LoadDataDictionary();  // not in the first request that parses DICOM; logged where --log-file says
   // Crash tests only (tests/ceph/serve_kill_test.cpp): PACS_TEST_KILL_AT=SYNC_POINT@N.
-  if (auto hook = engine::SyncPoints::TEST_InstallKillFromEnvironment(); !hook.ok())
-    return Fail(hook.status());
-  else if (!hook->empty())
-    LogWarning(*hook);
+  auto hook = engine::SyncPoints::TEST_InstallKillFromEnvironment();
+  if (!hook.ok()) return Fail(hook.status());
+  if (!hook->empty()) LogWarning(*hook);
   if (Status opened = StartAuditTrail(flags); !opened.ok()) return Fail(opened);
   ApplicationStopOnExit audit_stop;  // Application Stop, however serve ends
   auto tls = TlsSettingsOf(flags);
