@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "../engine/test_instances.h"
 #include "ceph_test_support.h"
 #include "pacs/engine/chunk_store.h"
 #include "pacs/engine/store.h"
@@ -26,26 +27,6 @@ using pacs::testing::CephConf;
 using pacs::testing::CephPool;
 using pacs::testing::TestPoolName;
 namespace fs = std::filesystem;
-
-InstanceWrite MakeInstance(const std::string& sop, const std::string& study, const std::string& header,
-                           std::vector<std::string> frames) {
-  InstanceWrite w;
-  w.record.sop_instance_uid = sop;
-  w.record.study_instance_uid = study;
-  w.record.series_instance_uid = study + ".1";
-  w.record.patient_id = "PAT";
-  w.header_bytes = header;
-  w.record.header_hash = Sha256(std::span(reinterpret_cast<const uint8_t*>(header.data()), header.size()));
-  w.record.header_size = header.size();
-  w.record.received_bytes = header.size();
-  w.record.pixel_layout = PixelLayout::kNative;
-  for (auto& f : frames) {
-    w.record.chunks.push_back({Sha256(std::span(reinterpret_cast<const uint8_t*>(f.data()), f.size())), f.size(), 0});
-    w.record.received_bytes += f.size();
-  }
-  w.chunk_bytes = std::move(frames);
-  return w;
-}
 
 class PoolInstancesTest : public ::testing::Test {
  protected:

@@ -7,15 +7,12 @@
 // leave no object of A's in the pool.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
 
 #include "ceph_test_support.h"
 #include "corpus.h"
-#include "dcmtk/dcmdata/dcdicent.h"
-#include "dcmtk/dcmdata/dcdict.h"
 #include "qr_test_support.h"
 #include "test_support.h"
 
@@ -35,22 +32,7 @@ std::vector<SampleFile> FilesUnder(const std::string& folder) {
 std::vector<std::string> Ask(int port, const FindRequest& request, const fs::path& work) {
   FindResult r = RunFindscu(port, request, work);
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  std::vector<std::string> answer;
-  for (const auto& rsp : r.responses) {
-    std::string line;
-    for (const auto& key : request.keys) {
-      const std::string keyword = key.substr(0, key.find('='));
-      const DcmDictEntry* entry = dcmDataDict.rdlock().findEntry(keyword.c_str());
-      const DcmTagKey tag = entry ? entry->getKey() : DcmTagKey();
-      dcmDataDict.rdunlock();
-      OFString value;
-      rsp->getDataset()->findAndGetOFStringArray(tag, value);
-      line.append(keyword).append("=").append(value.c_str(), value.length()).append("|");
-    }
-    answer.push_back(line);
-  }
-  std::sort(answer.begin(), answer.end());
-  return answer;
+  return r.SortedLines(request.keys);
 }
 
 std::vector<FindRequest> Queries(const std::string& ct_study, const std::string& mr_study,

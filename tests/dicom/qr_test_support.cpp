@@ -71,6 +71,22 @@ std::set<std::string> FindResult::DistinctValues(const std::string& keyword) con
   return {all.begin(), all.end()};
 }
 
+std::vector<std::string> FindResult::SortedLines(const std::vector<std::string>& keys) const {
+  std::vector<std::string> lines;
+  for (const auto& rsp : responses) {
+    std::string line;
+    for (const auto& key : keys) {
+      const std::string keyword = key.substr(0, key.find('='));
+      OFString value;
+      rsp->getDataset()->findAndGetOFStringArray(TagFor(keyword), value);
+      line.append(keyword).append("=").append(value.c_str(), value.length()).append("|");
+    }
+    lines.push_back(line);
+  }
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
 FindResult RunFindscu(int port, const FindRequest& request, const fs::path& work_dir) {
   static int counter = 0;
   const fs::path dir = work_dir / ("find" + std::to_string(++counter));

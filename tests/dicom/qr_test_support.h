@@ -45,6 +45,10 @@ struct FindResult {
   // response from its own SpecificCharacterSet).
   std::multiset<std::string> Values(const std::string& keyword) const;
   std::set<std::string> DistinctValues(const std::string& keyword) const;
+  // One line per response, "Keyword=value|" for each of `keys` (a request's
+  // keys; a "=value" part is ignored), values as sent, lines sorted: an
+  // answer to compare with another server's or an earlier run's.
+  std::vector<std::string> SortedLines(const std::vector<std::string>& keys) const;
 };
 FindResult RunFindscu(int port, const FindRequest& request, const std::filesystem::path& work_dir);
 

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "test_instances.h"
+
 namespace pacs::engine {
 namespace {
 
@@ -28,25 +30,6 @@ class StoreTest : public ::testing::Test {
     auto opened = Store::Open({.path = dir_.string(), .on_duplicate = policy, .catalog_observer = observer});
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
     store_ = std::move(*opened);
-  }
-  static InstanceWrite MakeInstance(const std::string& sop, const std::string& study, const std::string& header,
-                                    std::vector<std::string> frames) {
-    InstanceWrite w;
-    w.record.sop_instance_uid = sop;
-    w.record.study_instance_uid = study;
-    w.record.series_instance_uid = study + ".1";
-    w.record.patient_id = "PAT";
-    w.header_bytes = header;
-    w.record.header_hash = Sha256(std::span(reinterpret_cast<const uint8_t*>(header.data()), header.size()));
-    w.record.header_size = header.size();
-    w.record.received_bytes = header.size();
-    w.record.pixel_layout = PixelLayout::kNative;
-    for (auto& f : frames) {
-      w.record.chunks.push_back({Sha256(std::span(reinterpret_cast<const uint8_t*>(f.data()), f.size())), f.size(), 0});
-      w.record.received_bytes += f.size();
-    }
-    w.chunk_bytes = std::move(frames);
-    return w;
   }
 
   std::filesystem::path dir_;

@@ -12,8 +12,6 @@
 #include <thread>
 
 #include "corpus.h"
-#include "dcmtk/dcmdata/dcdicent.h"
-#include "dcmtk/dcmdata/dcdict.h"
 #include "gtest/gtest.h"
 #include "qr_test_support.h"
 #include "test_support.h"
@@ -131,22 +129,7 @@ class ReindexServerTest : public ::testing::Test {
   static Answer Ask(int port, const FindRequest& request) {
     FindResult r = RunFindscu(port, request, *work_);
     EXPECT_EQ(r.exit_code, 0) << r.output;
-    Answer answer;
-    for (const auto& rsp : r.responses) {
-      std::string line;
-      for (const auto& key : request.keys) {
-        const std::string keyword = key.substr(0, key.find('='));
-        const DcmDictEntry* entry = dcmDataDict.rdlock().findEntry(keyword.c_str());
-        const DcmTagKey tag = entry ? entry->getKey() : DcmTagKey();
-        dcmDataDict.rdunlock();
-        OFString value;
-        rsp->getDataset()->findAndGetOFStringArray(tag, value);
-        line.append(keyword).append("=").append(value.c_str(), value.length()).append("|");
-      }
-      answer.push_back(line);
-    }
-    std::sort(answer.begin(), answer.end());
-    return answer;
+    return r.SortedLines(request.keys);
   }
   static std::vector<Answer> AskAll(int port) {
     std::vector<Answer> out;
