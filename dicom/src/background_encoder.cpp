@@ -203,16 +203,18 @@ void BackgroundEncoder::Work() {
     const bool drained = queue_.empty() && in_hand_.empty() && !scanning_ && !rescan_ && !releasing_;
     if (drained && release_due_) {
       // The jobs ran dry: give back the staged raw frames' space once no
-      // new work has come for kQuietBeforeRelease. Not while a push goes on
+      // new work has come for kQuietBeforeRelease (and at most once per
+      // kMinReleaseInterval). Not while a push goes on
       // (its flushes would slow it); then the staging column family's own
       // compactions and the bounded write-ahead log keep the space in check.
-      const auto quiet_from = last_notify_ + kQuietBeforeRelease;
+      const auto quiet_from = std::max(last_notify_ + kQuietBeforeRelease, last_release_ + kMinReleaseInterval);
       if (std::chrono::steady_clock::now() < quiet_from) {
         (void)wake_.WaitUntil(mutex_, quiet_from);
         continue;
       }
       releasing_ = true;
       release_due_ = false;
+      last_release_ = std::chrono::steady_clock::now();
       mutex_.Unlock();
       Status released = store_.ReleaseStagingSpace();
       mutex_.Lock();

@@ -58,8 +58,14 @@ class BackgroundEncoder {
   // Jobs taken from the store per scan.
   static constexpr size_t kScanBatch = 256;
   // Time without a Notify() or NoteActivity() before the staging space is
-  // released: ingest has paused.
-  static constexpr std::chrono::seconds kQuietBeforeRelease{1};
+  // released: ingest has paused. A push notifies every few milliseconds;
+  // the data is at rest this long after its last instance (measured: the
+  // release itself, a flush and a key-only compaction, is tens of ms).
+  static constexpr std::chrono::milliseconds kQuietBeforeRelease{250};
+  // At most one release per this interval, so that a modality sending an
+  // image every few hundred milliseconds does not cause a flush of every
+  // column family after each.
+  static constexpr std::chrono::seconds kMinReleaseInterval{5};
   // After a failure (a full disk, a read-only store, a read error) the pool
   // waits before touching the store again: kFirstBackoff, doubling up to
   // kMaxBackoff, back to none after a success. At most one log line per
@@ -96,6 +102,7 @@ class BackgroundEncoder {
   bool releasing_ GUARDED_BY(mutex_) = false;
   bool release_due_ GUARDED_BY(mutex_) = false;  // jobs completed since the last release
   std::chrono::steady_clock::time_point last_notify_ GUARDED_BY(mutex_){};
+  std::chrono::steady_clock::time_point last_release_ GUARDED_BY(mutex_){};
   bool idle_ GUARDED_BY(mutex_) = true;
   std::deque<Job> queue_ GUARDED_BY(mutex_);
   std::set<engine::ContentHash> in_hand_ GUARDED_BY(mutex_);
