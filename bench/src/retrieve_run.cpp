@@ -208,8 +208,11 @@ int RunRetrieveCompare(const RetrieveOptions& options) {
           exit_code = 2;
           std::fprintf(stderr, "  %s: %s\n", rc.name.c_str(), r.error.c_str());
         }
-        std::fprintf(stderr, "  %-34s %7.1f MB/s  %5.2f CPU s  peak RSS %s MB\n", rc.name.c_str(),
-                     r.seconds > 0 ? corpus_mb / r.seconds : 0.0, r.cpu.value_or(0), Mb(r.peak_rss).c_str());
+        if (r.error.empty())
+          std::fprintf(stderr, "  %-34s %7.1f MB/s  %5.2f CPU s  peak RSS %s MB\n", rc.name.c_str(),
+                       r.seconds > 0 ? corpus_mb / r.seconds : 0.0, r.cpu.value_or(0), Mb(r.peak_rss).c_str());
+        else
+          std::fprintf(stderr, "  %-34s  failed (no rate)\n", rc.name.c_str());
         results[si][c].push_back(std::move(r));
       }
       if (auto stopped = peer->StopAndMeasureStored(); !stopped.ok())
@@ -230,7 +233,12 @@ int RunRetrieveCompare(const RetrieveOptions& options) {
     Median3 m;
     std::vector<double> mb, cpu, rss;
     for (const auto& r : rs) {
-      if (!r.error.empty()) ++m.failed;
+      // A failed retrieval has no rate: it ended early (a refusal takes no
+      // time), and counting it would flatter the system that failed.
+      if (!r.error.empty()) {
+        ++m.failed;
+        continue;
+      }
       if (r.seconds > 0) mb.push_back(corpus_mb / r.seconds);
       if (r.cpu) cpu.push_back(*r.cpu);
       if (r.peak_rss) rss.push_back(static_cast<double>(*r.peak_rss) / 1e6);
@@ -249,11 +257,13 @@ int RunRetrieveCompare(const RetrieveOptions& options) {
     std::vector<Median3> m;
     for (size_t si = 0; si < systems.size(); ++si) m.push_back(median_of(results[si][c]));
     auto ratio = [&](size_t other) {
-      return m[other].mb_s > 0 ? std::optional<double>(m[0].mb_s / m[other].mb_s) : std::nullopt;
+      return m[other].mb_s > 0 && m[0].mb_s > 0 ? std::optional<double>(m[0].mb_s / m[other].mb_s) : std::nullopt;
     };
-    auto failed = [&](size_t si) { return m[si].failed ? " (" + std::to_string(m[si].failed) + " failed)" : ""; };
-    rows.push_back({cases[c].name, FormatDouble(m[0].mb_s, 1) + failed(0), FormatDouble(m[1].mb_s, 1) + failed(1),
-                    FormatDouble(m[2].mb_s, 1) + failed(2), Opt(ratio(1), 2), Opt(ratio(2), 2),
+    auto rate = [&](size_t si) {
+      if (m[si].mb_s <= 0) return std::string(m[si].failed ? "failed" : "-");
+      return FormatDouble(m[si].mb_s, 1) + (m[si].failed ? " (" + std::to_string(m[si].failed) + " failed)" : "");
+    };
+    rows.push_back({cases[c].name, rate(0), rate(1), rate(2), Opt(ratio(1), 2), Opt(ratio(2), 2),
                     Opt(m[0].cpu, 2) + " / " + Opt(m[1].cpu, 2) + " / " + Opt(m[2].cpu, 2),
                     Opt(m[0].rss_mb, 0) + " / " + Opt(m[1].rss_mb, 0) + " / " + Opt(m[2].rss_mb, 0)});
     ResultJson systems_json = ResultJson::array();
