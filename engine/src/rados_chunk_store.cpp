@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <list>
 #include <map>
 #include <optional>
 #include <vector>
@@ -404,6 +405,20 @@ class RadosChunkStore final : public ChunkStore {
     if (record_rc < 0)
       return Status::Corruption("instance object " + oid + " in " + Describe() + " has no " + kRecordXattr + " xattr");
     return InstanceObject{std::string(record.c_str(), record.length()), std::string(data.c_str(), data.length())};
+  }
+
+  Result<PoolUsage> ReadPoolUsage() const override {
+    std::list<std::string> pools{options_.pool};
+    librados::stats_map stats;
+    const int rc = cluster_->get_pool_stats(pools, stats);
+    if (rc < 0)
+      return Status::IOError("reading the statistics of " + Describe() + " failed: " + ErrnoText(rc) +
+                             (rc == -ETIMEDOUT ? " (the cluster did not answer within " +
+                                                     std::to_string(options_.op_timeout_seconds) + " s)"
+                                               : std::string()));
+    auto it = stats.find(options_.pool);
+    if (it == stats.end()) return Status::NotFound("the cluster has no statistics of " + Describe());
+    return PoolUsage{.objects = it->second.num_objects, .bytes = it->second.num_bytes};
   }
 
   Result<Listing> List(std::string_view node) const override {

@@ -127,6 +127,15 @@ class ChunkStore {
     std::vector<std::string> nodes;  // every node with a node object (NodeObjectName)
   };
   virtual Result<Listing> List(std::string_view node) const = 0;
+
+  // The pool's totals: every node's objects of every kind, from the
+  // cluster's pool statistics (one request; the cluster updates them every
+  // few seconds, so they lag writes by that much).
+  struct PoolUsage {
+    uint64_t objects = 0;
+    uint64_t bytes = 0;  // the objects' data (xattrs not counted)
+  };
+  virtual Result<PoolUsage> ReadPoolUsage() const = 0;
 };
 
 // How to reach a RADOS pool (serve/import --frames rados:POOL --ceph-conf FILE --ceph-id NAME).

@@ -106,6 +106,24 @@ struct CodecUsage {
   uint64_t stored_bytes = 0;  // their size as stored
 };
 
+// With frames in a pool (--frames rados:POOL): this node's share of it, from
+// the folder's own counts (no listing of the pool), and the pool's totals
+// (docs/scale-out.md, "What stats shows").
+struct PoolShare {
+  std::string pool;            // "rados:POOL"
+  uint64_t chunk_objects = 0;  // chunk objects the node holds a reference on (awaiting collection included)
+  uint64_t chunk_bytes = 0;    // their size in the pool, as the node last saw it
+  uint64_t references = 0;     // its reference tags on them, recorded in the folder: one per object
+  uint64_t references_in_flight =
+      0;                          // tags of commits not yet recorded (intents; an interrupted one's until reconciled)
+  uint64_t instance_objects = 0;  // its inst.<node>.<uid> objects: one per stored instance
+  // The pool's totals, every node's objects (ChunkStore::ReadPoolUsage, which
+  // lags writes by a few seconds); nullopt with `totals_error` when the
+  // cluster did not answer.
+  std::optional<ChunkStore::PoolUsage> totals;
+  std::string totals_error;
+};
+
 struct StoreStats {
   uint64_t patients = 0;
   uint64_t studies = 0;
@@ -127,6 +145,7 @@ struct StoreStats {
   uint64_t stored_bytes = 0;                    // apparent size of all files in the data folder
   uint64_t disk_usage_bytes = 0;                // allocated blocks (du)
   std::string frames_node;                      // with rados frames: this node's id (pacscore rebuild --node)
+  std::optional<PoolShare> pool;                // with rados frames
 };
 
 // RocksDB's own figures, for monitoring: summed over the column families
