@@ -203,7 +203,16 @@ struct StoredChunk {
 
 struct VerifyReport {
   uint64_t instances = 0, headers = 0, chunks = 0, references = 0;
+  // With frames in a pool: chunk objects whose reference tags were read,
+  // instance objects compared with the folder, objects listed (VerifyPoolListing).
+  uint64_t pool_chunk_objects = 0, pool_instance_objects = 0, pool_objects_listed = 0;
   std::vector<std::string> problems;  // one line each
+
+  // Adds a problem; past 1000 they are counted in the last line only.
+  void AddProblem(std::string line) {
+    if (problems.size() < kMaxProblems) problems.push_back(std::move(line));
+  }
+  static constexpr size_t kMaxProblems = 1000;
 };
 
 // What RebuildCatalog did.
@@ -275,7 +284,18 @@ class Store {
   // Structural checks: every referenced header and chunk exists, every stored
   // reference count equals the references the instances make, no chunk is
   // unreferenced past `grace`. Parsing and re-hashing are dicom/'s (verify --deep).
+  // With frames in a pool, also the pool side, one read per chunk object and
+  // per instance object the node holds (docs/scale-out.md, "What verify
+  // checks"): each chunk object holds exactly the reference tag the folder
+  // records for it (one missing: the chunk could be removed under this node;
+  // an extra one of this node: a leak), and each instance has its instance
+  // object, equal to the folder's record and header.
   virtual Result<VerifyReport> VerifyStructure(std::chrono::milliseconds grace) const = 0;
+  // With frames in a pool (verify --deep): one listing of the whole pool,
+  // its cost growing with every node's objects: instance objects of this
+  // node that the folder does not hold, and reference tags of this node on
+  // chunk objects the folder does not hold (leaks). Empty report otherwise.
+  virtual Result<VerifyReport> VerifyPoolListing() const = 0;
 
   // A chunk's bytes with the codec they are stored in, read consistently.
   virtual Result<StoredChunk> ReadChunk(const ContentHash& hash) const = 0;
