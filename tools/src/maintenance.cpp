@@ -312,6 +312,7 @@ int RunRebuild(const RebuildFlags& flags) {
                       {"frames_referenced_anew", JsonCount(r.chunks_referenced_anew)},
                       {"stale_references_released", JsonCount(r.stale_tags_released)},
                       {"frame_objects_listed", JsonCount(r.pool_objects_listed)},
+                      {"frames_queued_for_reencoding", JsonCount(r.reencoding_queued)},
                       {"index_entries", JsonCount(index->entries)},
                       {"skipped", skipped},
                       {"seconds", std::chrono::duration<double>(Clock::now() - start).count()}};
@@ -322,11 +323,12 @@ int RunRebuild(const RebuildFlags& flags) {
     std::printf(
         "rebuilt node %s in %s from %s: %lld of %lld instances restored and indexed (%lld index entries); frame "
         "references: %lld taken over, %lld taken anew, %lld stale ones released (%lld frame objects listed); "
-        "%.2f s\n",
+        "%lld raw frames queued for background re-encoding; %.2f s\n",
         r.node.c_str(), flags.data.c_str(), frames.frames.c_str(), Count(reply, "instances_indexed"),
         Count(reply, "instance_objects"), Count(reply, "index_entries"), Count(reply, "frames_adopted"),
         Count(reply, "frames_referenced_anew"), Count(reply, "stale_references_released"),
-        Count(reply, "frame_objects_listed"), reply["seconds"].get<double>());
+        Count(reply, "frame_objects_listed"), Count(reply, "frames_queued_for_reencoding"),
+        reply["seconds"].get<double>());
   }
   return skipped.empty() ? 0 : 2;
 }

@@ -236,6 +236,7 @@ struct PoolRestoreReport {
   uint64_t chunks_referenced_anew = 0;  // chunks referenced that held no tag of the node: a new one taken
   uint64_t stale_tags_released = 0;     // other tags of the node (on chunks its instances do not use, or extra ones)
   uint64_t pool_objects_listed = 0;     // chunk objects visited
+  uint64_t reencoding_queued = 0;       // frames still raw in the pool, queued for background re-encoding again
   std::vector<std::string> skipped;     // "<SOP Instance UID>: <why>", one per instance object left out
 };
 
