@@ -239,7 +239,10 @@ Status RocksStore::PlaceChunks(const InstanceWrite& write, PoolPlacements& place
     const PixelChunk& chunk = write.record.chunks[i];
     auto it = placements.entries.find(std::string(AsKey(chunk.hash)));
     if (it == placements.entries.end() || it->second.outcome.stored_size != 0 || it->second.outcome.created) continue;
-    auto put = chunk_store_->Put(chunk.hash, chunk.codec, write.chunk_bytes[i], it->second.tag);
+    auto job = std::find_if(write.deferred_work.begin(), write.deferred_work.end(),
+                            [&](const auto& entry) { return entry.first == chunk.hash; });
+    auto put = chunk_store_->Put(chunk.hash, chunk.codec, write.chunk_bytes[i], it->second.tag,
+                                 job == write.deferred_work.end() ? std::string_view() : job->second);
     if (!put.ok())
       return put.status().WithContext("storing frame " + std::to_string(i) + " of instance " +
                                       write.record.sop_instance_uid + "; rejected, nothing stored");
@@ -261,7 +264,7 @@ Status RocksStore::PlaceNewChunk(const std::string& key, std::string_view bytes,
     // placed now, under the lock.
     now.tag = NewPoolTag();
     PACS_RETURN_IF_ERROR(WriteIntents({{now.tag, key}}));
-    auto put = chunk_store_->Put(HashOf(key), codec, bytes, now.tag);
+    auto put = chunk_store_->Put(HashOf(key), codec, bytes, now.tag, job == nullptr ? std::string_view() : *job);
     if (!put.ok()) return put.status().WithContext("storing a frame; rejected, nothing stored");
     now.outcome = *put;
     placement = &now;

@@ -108,9 +108,7 @@ Result<VerifyReport> RocksStore::VerifyStructure(std::chrono::milliseconds grace
     for (const auto& c : r.chunks) ++chunk_refs[std::string(AsKey(c.hash))];
     return true;
   }));
-  auto problem = [&](std::string line) {
-    if (report.problems.size() < 1000) report.problems.push_back(std::move(line));
-  };
+  auto problem = [&](std::string line) { report.AddProblem(std::move(line)); };
   // Every stored count equals the references, and every referenced blob
   // exists. A malformed stored value is a problem to report, like a wrong
   // count: verify lists what is wrong rather than stopping at the first.
@@ -158,9 +156,10 @@ Result<VerifyReport> RocksStore::VerifyStructure(std::chrono::milliseconds grace
     if (seen_chunks[hash] != n)
       problem("chunk " + ToHex(HashOf(hash)) + ": stored count " + std::to_string(seen_chunks[hash]) + ", referenced " +
               std::to_string(n) + " times");
-    auto exists = chunk_store_ ? chunk_store_->Has(HashOf(hash)) : KeyExists(kFrames, hash);
+    if (chunk_store_) continue;  // read with its reference tags below (VerifyPoolReferences)
+    auto exists = KeyExists(kFrames, hash);
     if (!exists.ok()) return exists.status();
-    if (!*exists && !chunk_store_) {
+    if (!*exists) {
       exists = KeyExists(kStaging, hash);  // raw, awaiting re-encoding
       if (!exists.ok()) return exists.status();
     }
@@ -182,6 +181,10 @@ Result<VerifyReport> RocksStore::VerifyStructure(std::chrono::milliseconds grace
       problem(since.status().ToString());
     else if (static_cast<int64_t>(*since) <= cutoff)
       problem("unreferenced chunk " + ToHex(HashOf(hash)) + " is past its grace period (run compact)");
+  }
+  if (chunk_store_) {
+    PACS_RETURN_IF_ERROR(VerifyPoolReferences(seen_chunks, report));
+    PACS_RETURN_IF_ERROR(VerifyPoolInstances(report));
   }
   return report;
 }

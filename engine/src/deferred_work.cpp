@@ -5,6 +5,7 @@
 // wait in `staging`; completing a job moves the chunk to `frames`.
 #include <rocksdb/options.h>
 
+#include "pacs/engine/sync_point.h"
 #include "rocks_store.h"
 
 namespace pacs::engine {
@@ -21,6 +22,7 @@ Status RocksStore::ForEachDeferredWork(const std::function<bool(const ContentHas
 
 Result<bool> RocksStore::CompleteDeferredWork(const ContentHash& hash, uint8_t expected_codec,
                                               std::optional<std::pair<uint8_t, std::string>> reencoded) {
+  PACS_TEST_SYNC_POINT("RocksStore::CompleteDeferredWork:Begin");
   if (chunk_store_) return CompletePoolWork(hash, expected_codec, std::move(reencoded));
   const std::string key(AsKey(hash));
   MutexLock lock(commit_mutex_);

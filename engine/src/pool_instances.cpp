@@ -169,6 +169,7 @@ Status RocksStore::RestoreFromPool(const ChunkStore::Listing& listing,
   //    lost node held leaks and no chunk counts it twice.
   const std::string ours = node + ".";
   std::map<std::string, PoolPlacement> placed;  // chunk key -> adopted or new tag, codec, size
+  std::map<std::string, std::string> jobs;      // chunk key -> the re-encoding job its creator left
   for (const auto& hash : listing.chunks) {
     ++report.pool_objects_listed;
     auto refs = chunk_store_->ReadReferences(hash);
@@ -198,6 +199,7 @@ Status RocksStore::RestoreFromPool(const ChunkStore::Listing& listing,
         ++report.chunks_referenced_anew;
       }
       placed.emplace(key, std::move(placement));
+      if (!refs->job.empty()) jobs.emplace(key, std::move(refs->job));
     }
     for (size_t i = keep; i < tags.size(); ++i) {
       PACS_RETURN_IF_ERROR(chunk_store_->Unreference(hash, tags[i]).WithContext("rebuild stopped"));
@@ -233,6 +235,11 @@ Status RocksStore::RestoreFromPool(const ChunkStore::Listing& listing,
       write.chunk_bytes.resize(write.record.chunks.size());
       for (const auto& c : write.record.chunks) {
         const std::string key(AsKey(c.hash));
+        // Frames still raw when the node was lost: their job is queued
+        // again if the pool holds the chunk as the record stored it (the
+        // commit keeps a job only then: PlaceNewChunk), so that this node's
+        // encoder replaces them in the pool.
+        if (auto job = jobs.find(key); job != jobs.end()) write.deferred_work.emplace_back(c.hash, job->second);
         auto it = placed.find(key);
         if (it != placed.end() && !placements.entries.contains(key)) {
           auto ref = ReadChunkRef(c.hash);
@@ -261,6 +268,9 @@ Status RocksStore::RestoreFromPool(const ChunkStore::Listing& listing,
     report.instances_restored += writes.size();
     if (progress) progress(report.instances_restored, order.size());
   }
+  auto queued = ReadU64(kDefault, kCountWork);
+  if (!queued.ok()) return queued.status();
+  report.reencoding_queued = *queued;
   return Status::Ok();
 }
 

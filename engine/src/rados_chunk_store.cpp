@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <list>
 #include <map>
 #include <optional>
 #include <vector>
@@ -19,6 +20,8 @@ namespace pacs::engine {
 namespace {
 
 constexpr char kCodecXattr[] = "pacs.codec";
+// The re-encoding job of a chunk created raw (Put's `job`), for a rebuild.
+constexpr char kJobXattr[] = "pacs.job";
 // Where Ceph 16.2's refcount class keeps an object's references
 // (REFCOUNT_ATTR in cls_refcount.cc: the encoded tags held and retired). An
 // object that never took a reference has no such xattr; the class removes
@@ -119,8 +122,8 @@ class RadosChunkStore final : public ChunkStore {
     cluster_->shutdown();
   }
 
-  Result<PutOutcome> Put(const ContentHash& hash, uint8_t codec, std::string_view bytes,
-                         std::string_view tag) override {
+  Result<PutOutcome> Put(const ContentHash& hash, uint8_t codec, std::string_view bytes, std::string_view tag,
+                         std::string_view job) override {
     const std::string oid = ChunkObjectName(hash);
     for (int attempt = 0; attempt < kPutAttempts; ++attempt) {
       // 1. Create exclusively with the bytes and codec. On 16.2 the refcount
@@ -132,6 +135,11 @@ class RadosChunkStore final : public ChunkStore {
       data.append(bytes.data(), static_cast<unsigned>(bytes.size()));
       create.write_full(data);
       create.setxattr(kCodecXattr, CodecValue(codec));
+      if (!job.empty()) {
+        librados::bufferlist job_value;
+        job_value.append(job.data(), static_cast<unsigned>(job.size()));
+        create.setxattr(kJobXattr, job_value);
+      }
       const int created = io_.operate(oid, &create);
       if (created < 0 && created != -EEXIST) return Failure("storing", oid, created);
       if (created == 0) PACS_TEST_SYNC_POINT("RadosChunkStore::Put:AfterCreate");
@@ -296,23 +304,31 @@ class RadosChunkStore final : public ChunkStore {
     librados::bufferlist in;
     const char input[] = {1, 1, 1, 0, 0, 0, 0};
     in.append(input, sizeof input);
-    librados::bufferlist out, codec;
+    librados::bufferlist out;
+    std::map<std::string, librados::bufferlist> xattrs;
     uint64_t size = 0;
-    int exec_rc = 0, stat_rc = 0, codec_rc = 0;
+    int exec_rc = 0, stat_rc = 0, xattrs_rc = 0;
     librados::ObjectReadOperation op;
     op.exec("refcount", "read", in, &out, &exec_rc);
     op.stat(&size, nullptr, &stat_rc);
-    op.getxattr(kCodecXattr, &codec, &codec_rc);
+    // getxattrs, unlike getxattr, does not fail the operation when the
+    // (optional) job xattr is absent.
+    op.getxattrs(&xattrs, &xattrs_rc);
     const int rc = io_.operate(oid, &op, nullptr);
     if (rc == -ENOENT) return Status::NotFound("chunk object " + oid + " is not in " + Describe());
     if (rc < 0) return Failure("reading the references of", oid, rc);
     if (exec_rc < 0) return Failure("reading the references of", oid, exec_rc);
-    if (codec_rc < 0 || codec.length() != 1)
+    if (xattrs_rc < 0) return Failure("reading the xattrs of", oid, xattrs_rc);
+    auto codec = xattrs.find(kCodecXattr);
+    if (codec == xattrs.end() || codec->second.length() != 1)
       return Status::Corruption("chunk object " + oid + " in " + Describe() + " has no valid " + kCodecXattr +
                                 " xattr");
     auto tags = DecodeRefcountReadReply(std::string_view(out.c_str(), out.length()));
     if (!tags.ok()) return tags.status().WithContext("chunk object " + oid + " in " + Describe());
-    return ChunkReferences{std::move(*tags), static_cast<uint8_t>(codec.c_str()[0]), size};
+    ChunkReferences refs{std::move(*tags), static_cast<uint8_t>(codec->second.c_str()[0]), size, {}};
+    if (auto job = xattrs.find(kJobXattr); job != xattrs.end())
+      refs.job.assign(job->second.c_str(), job->second.length());
+    return refs;
   }
 
   Result<uint64_t> ReadNodeEpoch(std::string_view node) const override {
@@ -404,6 +420,20 @@ class RadosChunkStore final : public ChunkStore {
     if (record_rc < 0)
       return Status::Corruption("instance object " + oid + " in " + Describe() + " has no " + kRecordXattr + " xattr");
     return InstanceObject{std::string(record.c_str(), record.length()), std::string(data.c_str(), data.length())};
+  }
+
+  Result<PoolUsage> ReadPoolUsage() const override {
+    std::list<std::string> pools{options_.pool};
+    librados::stats_map stats;
+    const int rc = cluster_->get_pool_stats(pools, stats);
+    if (rc < 0)
+      return Status::IOError("reading the statistics of " + Describe() + " failed: " + ErrnoText(rc) +
+                             (rc == -ETIMEDOUT ? " (the cluster did not answer within " +
+                                                     std::to_string(options_.op_timeout_seconds) + " s)"
+                                               : std::string()));
+    auto it = stats.find(options_.pool);
+    if (it == stats.end()) return Status::NotFound("the cluster has no statistics of " + Describe());
+    return PoolUsage{.objects = it->second.num_objects, .bytes = it->second.num_bytes};
   }
 
   Result<Listing> List(std::string_view node) const override {

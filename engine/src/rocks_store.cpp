@@ -481,6 +481,26 @@ Result<StoreStats> RocksStore::Stats(bool flush_first) {
   auto node = ReadValue(kDefault, kFramesNodeKey);
   if (!node.ok()) return node.status();
   st.frames_node = node->value_or("");
+  if (chunk_store_) {
+    // Every refs row of a rados folder (referenced, or awaiting collection)
+    // holds one pool reference, its tag recorded as frames/tag/<hash>.
+    PoolShare share;
+    share.pool = chunk_store_->Describe();
+    share.chunk_objects = st.chunks + st.chunks_awaiting_collection;
+    share.chunk_bytes = st.chunk_bytes + st.chunk_bytes_awaiting_collection;
+    share.references = share.chunk_objects;
+    share.instance_objects = st.instances;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kDefault]));
+    for (it->Seek(kPoolIntentPrefix); it->Valid() && it->key().starts_with(kPoolIntentPrefix); it->Next())
+      ++share.references_in_flight;
+    PACS_RETURN_IF_ERROR(FromRocks(it->status(), "counting pool intents"));
+    auto totals = chunk_store_->ReadPoolUsage();
+    if (totals.ok())
+      share.totals = *totals;
+    else
+      share.totals_error = totals.status().ToString();
+    st.pool = std::move(share);
+  }
   {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kDefault]));
     for (it->Seek(kCountCodecPrefix); it->Valid() && it->key().starts_with(kCountCodecPrefix); it->Next()) {

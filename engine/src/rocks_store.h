@@ -3,7 +3,7 @@
 // concern: rocks_store.cpp (open, options, reads), commit_builder.cpp
 // (commits and reference counts), collector.cpp (collection and
 // verification), deferred_work.cpp (background re-encoding jobs),
-// catalog_rebuild.cpp (reindex). Also the
+// catalog_rebuild.cpp (reindex), pool_verify.cpp (verify's pool side). Also the
 // retention_support.cpp (study listing, freed bytes, protection). Also the
 // codecs of the stored keys and values that docs/storage-format.md lists.
 #pragma once
@@ -272,6 +272,8 @@ class RocksStore final : public Store {
   Result<CollectReport> Compact(std::chrono::milliseconds grace) override EXCLUDES(commit_mutex_);
   Result<OrphanSweepReport> RemoveUnreferencedPoolObjects(std::chrono::milliseconds grace) override;
   Result<VerifyReport> VerifyStructure(std::chrono::milliseconds grace) const override;
+  // The pool side of verify (pool_verify.cpp).
+  Result<VerifyReport> VerifyPoolListing() const override;
 
   // Rebuilding the catalog (catalog_rebuild.cpp).
   Result<CatalogRebuildReport> RebuildCatalog(const CatalogPayloadSource& payload_of,
@@ -358,6 +360,13 @@ class RocksStore final : public Store {
       REQUIRES(commit_mutex_);
   // This node's id (the part of tag_prefix_ before its first dot).
   std::string NodeId() const { return tag_prefix_.substr(0, tag_prefix_.find('.')); }
+  // The pool side of VerifyStructure (pool_verify.cpp): the reference tags
+  // of `held` (refs rows: chunk key -> count), and the instance objects.
+  Status VerifyPoolReferences(const std::map<std::string, uint64_t>& held, VerifyReport& report) const;
+  Status VerifyPoolInstances(VerifyReport& report) const;
+  // The node id the folder records (also when open read-only, when
+  // tag_prefix_ is empty).
+  Result<std::string> RecordedNodeId() const;
   Result<bool> CompletePoolWork(const ContentHash& hash, uint8_t expected_codec,
                                 std::optional<std::pair<uint8_t, std::string>> reencoded) EXCLUDES(commit_mutex_);
 

@@ -208,6 +208,70 @@ TEST_F(PoolInstancesTest, RebuildTakesOverTheTagsReleasesStaleOnesAndNeverReuses
   EXPECT_EQ(pool_->Objects("inst.").size(), 0u);
 }
 
+// Frames stored raw for background re-encoding when the node was lost: the
+// job went to the pool with the chunk object (xattr pacs.job), so the rebuilt
+// node queues it again, and completing it replaces the pool's bytes. A chunk
+// re-encoded before the loss, and one stored without a job, are not queued.
+TEST_F(PoolInstancesTest, RawFramesAwaitingReencodingAreQueuedAgainByRebuild) {
+  const std::string pending(20000, 'p'), done(20000, 'd'), kept_raw(20000, 'k');
+  auto first = MakeInstance("7.1", "7", "h1", {pending, kept_raw});
+  first.deferred_work.emplace_back(first.record.chunks[0].hash, "job of the pending frame");
+  auto second = MakeInstance("7.2", "7", "h2", {done});
+  second.deferred_work.emplace_back(second.record.chunks[0].hash, "job of the done frame");
+  ASSERT_TRUE(store_->CommitInstance(first).ok());
+  ASSERT_TRUE(store_->CommitInstance(second).ok());
+  const ContentHash pending_hash = first.record.chunks[0].hash, done_hash = second.record.chunks[0].hash;
+  auto completed = store_->CompleteDeferredWork(done_hash, 0, std::make_pair(uint8_t{1}, std::string("encoded done")));
+  ASSERT_TRUE(completed.ok() && *completed) << completed.status().ToString();
+  librados::bufferlist job;
+  ASSERT_GT(pool_->io().getxattr(ChunkObjectName(pending_hash), "pacs.job", job), 0);
+  EXPECT_EQ(std::string(job.c_str(), job.length()), "job of the pending frame");
+  auto before = store_->Stats(false);
+  ASSERT_TRUE(before.ok());
+  ASSERT_EQ(before->chunks_awaiting_reencoding, 1u);
+  const std::string node = node_;
+  store_.reset();
+  fs::remove_all(dir_);  // lost with its job
+
+  auto restored = RestoreNodeFromPool(
+      {.path = dir_.string(), .frames = Frames(), .ceph_conf = CephConf(), .frames_node_id = node}, {});
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  EXPECT_EQ(restored->report.instances_restored, 2u);
+  EXPECT_EQ(restored->report.reencoding_queued, 1u);
+  store_ = std::move(restored->store);
+  std::map<ContentHash, std::string> jobs;
+  ASSERT_TRUE(store_
+                  ->ForEachDeferredWork([&](const ContentHash& hash, std::string_view text) {
+                    jobs.emplace(hash, std::string(text));
+                    return true;
+                  })
+                  .ok());
+  EXPECT_EQ(jobs, (std::map<ContentHash, std::string>{{pending_hash, "job of the pending frame"}}));
+  auto after = store_->Stats(false);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->chunks_awaiting_reencoding, 1u);
+  auto v = store_->VerifyStructure(std::chrono::milliseconds(0));
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->problems.empty()) << v->problems.front();
+
+  // The rebuilt node's encoder completes it: the pool's bytes are replaced.
+  completed = store_->CompleteDeferredWork(pending_hash, 0, std::make_pair(uint8_t{1}, std::string("encoded")));
+  ASSERT_TRUE(completed.ok() && *completed) << completed.status().ToString();
+  auto chunk = store_->ReadChunk(pending_hash);
+  ASSERT_TRUE(chunk.ok());
+  EXPECT_EQ(chunk->codec, 1);
+  EXPECT_EQ(chunk->bytes, "encoded");
+  librados::bufferlist bytes;
+  ASSERT_GT(pool_->io().read(ChunkObjectName(pending_hash), bytes, 1 << 20, 0), 0);
+  EXPECT_EQ(std::string(bytes.c_str(), bytes.length()), "encoded");
+  after = store_->Stats(false);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->chunks_awaiting_reencoding, 0u);
+  v = store_->VerifyStructure(std::chrono::milliseconds(0));
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->problems.empty()) << v->problems.front();
+}
+
 // A folder of an older build: instances, but no instance objects and no
 // record that they were written.
 std::string ForgetInstanceObjects(const fs::path& data) {

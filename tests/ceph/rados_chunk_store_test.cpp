@@ -42,7 +42,7 @@ class RadosChunkStoreTest : public ::testing::Test {
 TEST_F(RadosChunkStoreTest, PutStoresBytesAndCodecReadInOneGet) {
   const std::string bytes(70000, 'q');
   const ContentHash hash = HashOf(bytes);
-  auto put = store_->Put(hash, 3, bytes, "nodeA.1.0");
+  auto put = store_->Put(hash, 3, bytes, "nodeA.1.0", "");
   ASSERT_TRUE(put.ok()) << put.status().ToString();
   EXPECT_TRUE(put->created);
   EXPECT_EQ(put->codec, 3);
@@ -67,8 +67,8 @@ TEST_F(RadosChunkStoreTest, PutStoresBytesAndCodecReadInOneGet) {
 TEST_F(RadosChunkStoreTest, RefcountClassKeepsOneReferencePerTagAndRemovesWithTheLast) {
   const std::string bytes = "frame bytes";
   const ContentHash hash = HashOf(bytes);
-  ASSERT_TRUE(store_->Put(hash, 0, bytes, "A.1.0").ok());
-  auto second = store_->Put(hash, 1, "other bytes, ignored", "B.1.0");
+  ASSERT_TRUE(store_->Put(hash, 0, bytes, "A.1.0", "").ok());
+  auto second = store_->Put(hash, 1, "other bytes, ignored", "B.1.0", "");
   ASSERT_TRUE(second.ok()) << second.status().ToString();
   EXPECT_FALSE(second->created);
   EXPECT_EQ(second->codec, 0) << "the first node's object and codec stay";
@@ -94,7 +94,7 @@ TEST_F(RadosChunkStoreTest, ConcurrentPutsOfOneNewChunkStoreOneCopy) {
   std::vector<Status> results(kNodes);
   for (int n = 0; n < kNodes; ++n)
     threads.emplace_back([&, n] {
-      auto put = store_->Put(hash, 0, bytes, "node" + std::to_string(n) + ".1.0");
+      auto put = store_->Put(hash, 0, bytes, "node" + std::to_string(n) + ".1.0", "");
       results[n] = put.ok() ? Status::Ok() : put.status();
     });
   for (auto& t : threads) t.join();
@@ -116,9 +116,9 @@ TEST_F(RadosChunkStoreTest, PutRacingTheLastReleaseEndsStoredAndReferenced) {
   for (int round = 0; round < 30; ++round) {
     const std::string bytes = "race " + std::to_string(round) + std::string(5000, 'r');
     const ContentHash hash = HashOf(bytes);
-    ASSERT_TRUE(store_->Put(hash, 0, bytes, "B.1." + std::to_string(round)).ok());
+    ASSERT_TRUE(store_->Put(hash, 0, bytes, "B.1." + std::to_string(round), "").ok());
     std::thread release([&] { EXPECT_TRUE(store_->Unreference(hash, "B.1." + std::to_string(round)).ok()); });
-    auto put = store_->Put(hash, 0, bytes, "A.1." + std::to_string(round));
+    auto put = store_->Put(hash, 0, bytes, "A.1." + std::to_string(round), "");
     release.join();
     ASSERT_TRUE(put.ok()) << put.status().ToString();
     auto got = store_->Get(hash);
@@ -132,7 +132,7 @@ TEST_F(RadosChunkStoreTest, PutRacingTheLastReleaseEndsStoredAndReferenced) {
 TEST_F(RadosChunkStoreTest, ReplaceIfCodecIsAtomicAndKeepsReferences) {
   const std::string raw(10000, 'r');
   const ContentHash hash = HashOf(raw);
-  ASSERT_TRUE(store_->Put(hash, 0, raw, "A.1.0").ok());
+  ASSERT_TRUE(store_->Put(hash, 0, raw, "A.1.0", "").ok());
   auto wrong = store_->ReplaceIfCodec(hash, 2, 3, "encoded");
   ASSERT_TRUE(wrong.ok()) << wrong.status().ToString();
   EXPECT_FALSE(*wrong);
@@ -173,7 +173,7 @@ TEST_F(RadosChunkStoreTest, SweepRemovesOnlyObjectsWithoutAnyReferencePastTheGra
   const std::string orphan_bytes(40000, 'o'), held_bytes(50000, 'h');
   const ContentHash orphan = HashOf(orphan_bytes), held = HashOf(held_bytes);
   CreateWithoutReference(pool_->io(), orphan, orphan_bytes);
-  ASSERT_TRUE(store_->Put(held, 0, held_bytes, "nodeA.1.0").ok());
+  ASSERT_TRUE(store_->Put(held, 0, held_bytes, "nodeA.1.0", "").ok());
   // Not a chunk object: never the sweep's business, referenced or not.
   librados::bufferlist other;
   other.append("x");

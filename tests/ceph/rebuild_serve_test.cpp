@@ -10,6 +10,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "ceph_test_support.h"
 #include "corpus.h"
@@ -176,6 +177,94 @@ TEST(RebuildServeTest, NodeRebuiltFromThePoolAnswersAsBefore) {
   ASSERT_EQ(compact.exit_code, 0) << compact.output;
   EXPECT_EQ(pool.Objects("chunk.").size(), 0u) << "every frame reference of A's was released";
   EXPECT_EQ(pool.Objects("inst.").size(), 0u) << "every instance object of A's was removed";
+  fs::remove_all(dir);
+}
+
+// Frames still raw (awaiting background re-encoding) when the node is lost
+// are re-encoded by its rebuild: node A is killed (serve's test hook) as its
+// background encoder is about to complete its 5th job, during a
+// one-association ingest (with every core busy with ingest, frames are
+// encoded before the commit instead): the frames committed since the 4th
+// job stay raw in the pool (the 5th job's at least; the encoder keeps up,
+// so it is one or two).
+// The rebuild queues their jobs again (they are kept in the pool with the
+// chunk objects); the rebuilt node, started, replaces every one of them in
+// the pool, and exports the same instances exactly.
+TEST(RebuildServeTest, RawFramesOfALostNodeAreReencodedAfterItsRebuild) {
+  CephPool pool(TestPoolName());
+  ASSERT_TRUE(pool.error().empty()) << pool.error();
+  auto ct = FilesUnder("dcm_qa_ct/philips_ct_140_slices");
+  ASSERT_GE(ct.size(), 12u);
+  ct.resize(12);
+  const fs::path dir = MakeTempDir("rebuild_raw");
+  const fs::path data = dir / "a";
+  const std::vector<std::string> frames = {"--frames", "rados:" + pool.name(), "--ceph-conf", CephConf()};
+  // The codec of every chunk object: raw (0) or encoded.
+  auto raw_objects = [&] {
+    size_t raw = 0;
+    for (const auto& oid : pool.Objects("chunk.")) {
+      librados::bufferlist codec;
+      EXPECT_EQ(pool.io().getxattr(oid, "pacs.codec", codec), 1) << oid;
+      if (codec.length() == 1 && codec.c_str()[0] == 0) ++raw;
+    }
+    return raw;
+  };
+
+  std::string node;
+  {
+    ::setenv("PACS_TEST_KILL_AT", "RocksStore::CompleteDeferredWork:Begin@5", 1);
+    ServerProcess a(data, frames);
+    const bool up = a.Start();
+    ::unsetenv("PACS_TEST_KILL_AT");
+    ASSERT_TRUE(up) << a.Log();
+    node = tools::JsonString(StatsJson(data), "frames_node");
+    std::string log;
+    PushWithStorescu(ct, a.port(), 1, log);  // ends when the node dies
+    for (int i = 0; i < 600 && a.Log().find("PACS_TEST_KILL_AT: SIGKILL") == std::string::npos; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ASSERT_NE(a.Log().find("test hook PACS_TEST_KILL_AT: SIGKILL at RocksStore::CompleteDeferredWork:Begin pass 5"),
+              std::string::npos)
+        << a.Log();
+    a.Kill();  // reaps it
+  }
+  const size_t objects = pool.Objects("chunk.").size(), raw_before = raw_objects();
+  std::printf("node A killed at its 5th re-encoding: %zu chunk objects in the pool, %zu of them raw\n", objects,
+              raw_before);
+
+  fs::remove_all(data);  // the node is lost, with its re-encoding jobs
+  auto rebuilt = RunCommand({PacscoreBinary(), "rebuild", "--data", data.string(), "--frames", "rados:" + pool.name(),
+                             "--ceph-conf", CephConf(), "--node", node, "--json"});
+  ASSERT_EQ(rebuilt.exit_code, 0) << rebuilt.output;
+  auto report = tools::ParseJson(rebuilt.output.substr(rebuilt.output.find('{')));
+  ASSERT_TRUE(report.ok()) << rebuilt.output;
+  const auto restored = tools::JsonInt(*report, "instances_restored");
+  // The rebuild released the objects of frames no restored instance uses
+  // (an instance placed in the pool but not committed when the node died):
+  // the raw objects left are the restored instances' own.
+  const size_t raw = raw_objects();
+  ASSERT_GE(raw, 1u) << "the 5th job's frame at least is raw";
+  EXPECT_EQ(tools::JsonInt(*report, "frames_queued_for_reencoding"), static_cast<int64_t>(raw)) << rebuilt.output;
+  EXPECT_EQ(tools::JsonInt(StatsJson(data), "frames_awaiting_reencoding"), static_cast<int64_t>(raw));
+
+  {
+    ServerProcess a(data);
+    ASSERT_TRUE(a.Start()) << a.Log();
+    auto compact = RunCommand({PacscoreBinary(), "compact", "--data", data.string()});  // waits for the encoder
+    ASSERT_EQ(compact.exit_code, 0) << compact.output;
+    EXPECT_EQ(raw_objects(), 0u) << "the rebuilt node's encoder replaced every raw frame in the pool";
+    EXPECT_EQ(tools::JsonInt(StatsJson(data), "frames_awaiting_reencoding"), 0);
+    ASSERT_EQ(a.Stop(), 0) << a.Log();
+  }
+  auto exported = RunCommand({PacscoreBinary(), "export", "--data", data.string(), "--out", (dir / "out").string()});
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
+  std::vector<SampleFile> stored;
+  for (const auto& p : CheckRoundTrip(ct, dir / "out", stored))
+    if (!p.starts_with("not exported: ") && !p.starts_with("exported ")) ADD_FAILURE() << p;
+  EXPECT_EQ(static_cast<int64_t>(stored.size()), restored) << "every restored instance exports exactly";
+  auto verify = RunCommand({PacscoreBinary(), "verify", "--data", data.string(), "--deep"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  std::printf("rebuild restored %lld instances and queued %zu raw frames; after the rebuilt node's encoder: 0 raw\n",
+              static_cast<long long>(restored), raw);
   fs::remove_all(dir);
 }
 

@@ -199,6 +199,15 @@ struct KillPoint {
   }
 };
 
+// One of the two nodes: its folder, the files it is fed, what it acknowledged,
+// its node id (the first part of its reference tags).
+struct Node {
+  fs::path data;
+  std::vector<SampleFile> files;
+  std::set<std::string> acknowledged;
+  std::string id;
+};
+
 class ServeKillTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -247,6 +256,73 @@ class ServeKillTest : public ::testing::Test {
     return chunks;
   }
 
+  // Both nodes exact and clean (CheckNode); the pool's live references are
+  // exactly the chunks each node counts (none left by a dead commit's tag),
+  // no third node holds any; returns the objects without any reference.
+  size_t CheckBoth(CephPool& pool, const Node& a, const Node& b, const std::string& when) {
+    const long long a_chunks =
+        CheckNode(a.data, a.data.parent_path() / "out_a", a.files, a.acknowledged, when + ", node A");
+    const long long b_chunks =
+        CheckNode(b.data, b.data.parent_path() / "out_b", b.files, b.acknowledged, when + ", node B");
+    const Census census = TakeCensus(pool);
+    for (const auto& problem : census.problems) ADD_FAILURE() << when << ": " << problem;
+    for (const auto& [node, held] : census.held_by_node)
+      EXPECT_TRUE(node == a.id || node == b.id) << when << ": a third node id " << node << " holds references";
+    auto held_by = [&](const std::string& id) {
+      return census.held_by_node.contains(id) ? census.held_by_node.at(id) : 0;
+    };
+    EXPECT_EQ(held_by(a.id), a_chunks) << when << ": objects node A holds a live reference on vs the chunks it counts";
+    EXPECT_EQ(held_by(b.id), b_chunks) << when << ": objects node B holds a live reference on vs the chunks it counts";
+    std::printf("%s: pool: %zu chunk objects, A holds %lld, B holds %lld, %zu without any reference\n", when.c_str(),
+                pool.Objects("chunk.").size(), held_by(a.id), held_by(b.id), census.unreferenced);
+    return census.unreferenced;
+  }
+
+  // Ends a round on `node`, fed by `push`: the test's SIGKILL after
+  // kill.after_acks acknowledgements and kill.delay_ms, or the node's own at
+  // its hook (then checked: killed by SIGKILL, by the hook, at that point).
+  // Returns once the node is reaped and the push is over.
+  void EndRound(ServerProcess& node, TrackedPush& push, const KillPoint& kill, const std::string& when) {
+    if (kill.sync_point.empty()) {
+      while (!push.done() && push.acknowledged_count() < kill.after_acks)
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      std::this_thread::sleep_for(std::chrono::milliseconds(kill.delay_ms));
+      EXPECT_FALSE(push.done()) << when << ": the ingest ended before the kill";
+      node.Kill();
+      push.Wait();
+      return;
+    }
+    push.Wait();  // storescu ends when the node dies
+    // The node killed itself at the hook: look without reaping (Kill reaps it below).
+    siginfo_t info{};
+    const int looked = ::waitid(P_PID, static_cast<id_t>(node.pid()), &info, WEXITED | WNOHANG | WNOWAIT);
+    EXPECT_EQ(looked, 0) << when;
+    EXPECT_EQ(info.si_pid, node.pid()) << when << ": the node is still running after the ingest\n" << LogTail(node);
+    EXPECT_EQ(info.si_code, CLD_KILLED) << when;
+    EXPECT_EQ(info.si_status, SIGKILL) << when;
+    EXPECT_NE(node.Log().find("test hook PACS_TEST_KILL_AT: SIGKILL at " + kill.Describe()), std::string::npos)
+        << when << ": not killed by the hook\n"
+        << LogTail(node);
+    node.Kill();  // reaps it
+  }
+
+  // Starts a node on `data`, armed with `kill`'s hook if it has one.
+  static bool StartArmed(ServerProcess& node, const KillPoint& kill) {
+    if (!kill.sync_point.empty())
+      ::setenv("PACS_TEST_KILL_AT", (kill.sync_point + "@" + std::to_string(kill.pass)).c_str(), 1);
+    const bool up = node.Start();
+    ::unsetenv("PACS_TEST_KILL_AT");
+    return up;
+  }
+
+  // The node's files it has not acknowledged, in `order`.
+  static std::vector<SampleFile> Remaining(const std::vector<SampleFile>& order, const Node& node) {
+    std::vector<SampleFile> left;
+    for (const auto& f : order)
+      if (!node.acknowledged.contains(f.sop_instance_uid)) left.push_back(f);
+    return left;
+  }
+
   // The sweep, through the running node: objects without any reference stay
   // while younger than --orphan-grace, and go with --orphan-grace 0.
   void SweepOrphans(CephPool& pool, const fs::path& data, size_t unreferenced, const std::string& when) {
@@ -276,9 +352,40 @@ class ServeKillTest : public ::testing::Test {
     swept_ += unreferenced;
   }
 
-  size_t swept_ = 0;
-  std::set<std::string> acknowledged_;  // node A's
+  // Both nodes delete everything and compact, A first: B's frames stay,
+  // exact, then no chunk object and no instance object is left.
+  void DeleteBothAndExpectAnEmptyPool(CephPool& pool, Node& a, Node& b, size_t unreferenced) {
+    const std::string study = a.files[0].study_uid;
+    auto del = RunCommand({PacscoreBinary(), "delete", "--data", a.data.string(), "--study", study});
+    ASSERT_EQ(del.exit_code, 0) << del.output;
+    auto compact = RunCommand(
+        {PacscoreBinary(), "compact", "--data", a.data.string(), "--gc-grace", "0s", "--orphan-grace", "0s", "--json"});
+    ASSERT_EQ(compact.exit_code, 0) << compact.output;
+    auto reply = tools::ParseJson(compact.output);
+    ASSERT_TRUE(reply.ok()) << compact.output;
+    EXPECT_EQ(tools::JsonInt(*reply, "removed_unreferenced_pool_objects"), static_cast<int64_t>(unreferenced))
+        << compact.output;
+    a.acknowledged.clear();
+    CheckBoth(pool, a, b, "after node A deleted everything");
+    std::set<std::string> b_frames;
+    for (const auto& f : b.files) b_frames.insert(f.sop_instance_uid);
+    EXPECT_EQ(pool.Objects("chunk.").size(), b_frames.size()) << "node B's frames, and nothing else";
+    // Then B: no chunk object is left without an owner.
+    del = RunCommand({PacscoreBinary(), "delete", "--data", b.data.string(), "--study", study});
+    ASSERT_EQ(del.exit_code, 0) << del.output;
+    compact = RunCommand(
+        {PacscoreBinary(), "compact", "--data", b.data.string(), "--gc-grace", "0s", "--orphan-grace", "0s", "--json"});
+    ASSERT_EQ(compact.exit_code, 0) << compact.output;
+    const auto objects = pool.Objects("chunk.");
+    EXPECT_EQ(objects.size(), 0u) << "chunk objects left without an owner, e.g. " << objects.front();
+    EXPECT_EQ(pool.Objects("inst.").size(), 0u) << "instance objects left";
+    for (const fs::path& folder : {a.data, b.data}) {
+      auto verify = RunCommand({PacscoreBinary(), "verify", "--data", folder.string(), "--deep"});
+      EXPECT_EQ(verify.exit_code, 0) << verify.output;
+    }
+  }
 
+  size_t swept_ = 0;
   unsigned seed_ = kDefaultSeed;
 };
 
@@ -289,45 +396,20 @@ TEST_F(ServeKillTest, KilledDuringAFourAssociationIngestLosesAndLeaksNothing) {
   const auto files = CtSeries();
   ASSERT_EQ(files.size(), 140u);
   const fs::path dir = MakeTempDir("serve_kill");
-  const fs::path data = dir / "a", data_b = dir / "b";
+  Node a{.data = dir / "a", .files = files}, b{.data = dir / "b"};
 
   // Node B, on the same pool, holds the first half of the series throughout:
   // nothing node A's kills, restarts and sweeps do may touch its frames.
-  const std::vector<SampleFile> b_files(files.begin(), files.begin() + 70);
-  std::set<std::string> b_acknowledged;
-  ServerProcess node_b(data_b, FramesArgs(pool));
+  b.files.assign(files.begin(), files.begin() + 70);
+  ServerProcess node_b(b.data, FramesArgs(pool));
   ASSERT_TRUE(node_b.Start()) << LogTail(node_b);
   {
-    TrackedPush push(b_files, node_b.port());
+    TrackedPush push(b.files, node_b.port());
     push.Wait();
-    b_acknowledged = push.acknowledged();
+    b.acknowledged = push.acknowledged();
   }
-  ASSERT_EQ(b_acknowledged.size(), b_files.size());
-  const auto b_census = TakeCensus(pool);
-  ASSERT_EQ(b_census.held_by_node.size(), 1u);
-  const std::string b_id = b_census.held_by_node.begin()->first;
-
-  // Both nodes exact and clean; the pool's live references are exactly the
-  // chunks each node counts (none left by a dead commit's tag); returns the
-  // objects without any reference.
-  auto check_both = [&](const std::string& when) -> size_t {
-    const long long a_chunks = CheckNode(data, dir / "out", files, acknowledged_, when + ", node A");
-    const long long b_chunks = CheckNode(data_b, dir / "out_b", b_files, b_acknowledged, when + ", node B");
-    const Census census = TakeCensus(pool);
-    for (const auto& problem : census.problems) ADD_FAILURE() << when << ": " << problem;
-    long long held_by_a = 0;
-    for (const auto& [node, held] : census.held_by_node) {
-      if (node == b_id) continue;
-      EXPECT_EQ(held_by_a, 0) << when << ": a third node id " << node << " holds references";
-      held_by_a = held;
-    }
-    EXPECT_EQ(census.held_by_node.contains(b_id) ? census.held_by_node.at(b_id) : 0, b_chunks)
-        << when << ": objects node B holds a live reference on vs the chunks it counts";
-    EXPECT_EQ(held_by_a, a_chunks) << when << ": objects node A holds a live reference on vs the chunks it counts";
-    std::printf("%s: pool: %zu chunk objects, A holds %lld, B holds %lld, %zu without any reference\n", when.c_str(),
-                pool.Objects("chunk.").size(), held_by_a, b_chunks, census.unreferenced);
-    return census.unreferenced;
-  };
+  ASSERT_EQ(b.acknowledged.size(), b.files.size());
+  b.id = tools::JsonString(StatsJson(b.data), "frames_node");
 
   std::mt19937 random(seed_);
   auto uniform = [&](int low, int high) { return std::uniform_int_distribution<int>(low, high)(random); };
@@ -353,116 +435,169 @@ TEST_F(ServeKillTest, KilledDuringAFourAssociationIngestLosesAndLeaksNothing) {
     a_order.push_back(files[70 + i]);
     a_order.push_back(files[i]);
   }
-  auto remaining = [&] {
-    std::vector<SampleFile> left;
-    for (const auto& f : a_order)
-      if (!acknowledged_.contains(f.sop_instance_uid)) left.push_back(f);
-    return left;
-  };
   int kills = 0;
   for (size_t round = 0; round < plan.size(); ++round) {
     const KillPoint& kill = plan[round];
     const std::string when = "round " + std::to_string(round + 1) + " (" + kill.Describe() + ")";
-    if (!kill.sync_point.empty())
-      ::setenv("PACS_TEST_KILL_AT", (kill.sync_point + "@" + std::to_string(kill.pass)).c_str(), 1);
-    ServerProcess node(data, FramesArgs(pool));
-    const bool up = node.Start();
-    ::unsetenv("PACS_TEST_KILL_AT");
-    ASSERT_TRUE(up) << when << ": " << LogTail(node);
+    ServerProcess node(a.data, FramesArgs(pool));
+    ASSERT_TRUE(StartArmed(node, kill)) << when << ": " << LogTail(node);
+    if (a.id.empty()) a.id = tools::JsonString(StatsJson(a.data), "frames_node");
     // What the previous kill left, judged on the restarted node.
     if (round > 0) {
       const std::string checked = "after the kill before " + when;
-      if (const size_t unreferenced = check_both(checked); unreferenced > 0)
-        SweepOrphans(pool, data, unreferenced, checked);
+      if (const size_t unreferenced = CheckBoth(pool, a, b, checked); unreferenced > 0)
+        SweepOrphans(pool, a.data, unreferenced, checked);
     }
     if (HasFatalFailure()) return;
 
-    const auto left = remaining();
+    const auto left = Remaining(a_order, a);
     ASSERT_GT(left.size(), 20u) << when << ": too few instances left to interrupt an ingest";
     const auto round_start = Clock::now();
     TrackedPush push(left, node.port());
-    if (kill.sync_point.empty()) {
-      while (!push.done() && push.acknowledged_count() < kill.after_acks)
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
-      std::this_thread::sleep_for(std::chrono::milliseconds(kill.delay_ms));
-      ASSERT_FALSE(push.done()) << when << ": the ingest ended before the kill";
-      node.Kill();
-      push.Wait();
-    } else {
-      push.Wait();  // storescu ends when the node dies
-      // The node killed itself at the hook: look without reaping (the
-      // ServerProcess reaps it below).
-      siginfo_t info{};
-      ASSERT_EQ(::waitid(P_PID, static_cast<id_t>(node.pid()), &info, WEXITED | WNOHANG | WNOWAIT), 0);
-      ASSERT_EQ(info.si_pid, node.pid()) << when << ": the node is still running after the ingest\n" << LogTail(node);
-      EXPECT_EQ(info.si_code, CLD_KILLED) << when;
-      EXPECT_EQ(info.si_status, SIGKILL) << when;
-      EXPECT_NE(node.Log().find("test hook PACS_TEST_KILL_AT: SIGKILL at " + kill.Describe()), std::string::npos)
-          << when << ": not killed by the hook\n"
-          << LogTail(node);
-      node.Kill();  // reaps it
-    }
+    EndRound(node, push, kill, when);
+    if (HasFatalFailure()) return;
     ++kills;
     const auto round_acks = push.acknowledged();
     EXPECT_LT(round_acks.size(), left.size()) << when << ": the kill did not interrupt the ingest";
-    acknowledged_.insert(round_acks.begin(), round_acks.end());
+    a.acknowledged.insert(round_acks.begin(), round_acks.end());
     std::printf("%s: killed after %.2f s; %zu of %zu sent were acknowledged, %zu in all\n", when.c_str(),
                 std::chrono::duration<double>(Clock::now() - round_start).count(), round_acks.size(), left.size(),
-                acknowledged_.size());
+                a.acknowledged.size());
   }
 
   // A last start: both folders are checked once more, the rest of the series
   // goes through, and everything is exact.
-  ServerProcess node(data, FramesArgs(pool));
+  ServerProcess node(a.data, FramesArgs(pool));
   ASSERT_TRUE(node.Start()) << LogTail(node);
-  if (const size_t unreferenced = check_both("after the last kill"); unreferenced > 0)
-    SweepOrphans(pool, data, unreferenced, "after the last kill");
+  if (const size_t unreferenced = CheckBoth(pool, a, b, "after the last kill"); unreferenced > 0)
+    SweepOrphans(pool, a.data, unreferenced, "after the last kill");
   EXPECT_GE(swept_, 1u) << "the kill at RadosChunkStore::Put:AfterCreate leaves an object without any reference";
-  const auto left = remaining();
+  const auto left = Remaining(a_order, a);
   {
     TrackedPush push(left, node.port());
     push.Wait();
     const auto round_acks = push.acknowledged();
     EXPECT_EQ(round_acks.size(), left.size()) << "the restarted node stores the rest";
-    acknowledged_.insert(round_acks.begin(), round_acks.end());
+    a.acknowledged.insert(round_acks.begin(), round_acks.end());
   }
-  ASSERT_EQ(acknowledged_.size(), files.size());
-  const size_t unreferenced = check_both("after the whole series");
+  ASSERT_EQ(a.acknowledged.size(), files.size());
+  const size_t unreferenced = CheckBoth(pool, a, b, "after the whole series");
   EXPECT_EQ(pool.Objects("chunk.").size(), 140u) << "one object per frame, shared by both nodes";
-
-  // A deletes everything and collects: B's frames stay, exact.
-  auto del = RunCommand({PacscoreBinary(), "delete", "--data", data.string(), "--study", files[0].study_uid});
-  ASSERT_EQ(del.exit_code, 0) << del.output;
-  auto compact = RunCommand(
-      {PacscoreBinary(), "compact", "--data", data.string(), "--gc-grace", "0s", "--orphan-grace", "0s", "--json"});
-  ASSERT_EQ(compact.exit_code, 0) << compact.output;
-  auto reply = tools::ParseJson(compact.output);
-  ASSERT_TRUE(reply.ok()) << compact.output;
-  EXPECT_EQ(tools::JsonInt(*reply, "removed_unreferenced_pool_objects"), static_cast<int64_t>(unreferenced))
-      << compact.output;
-  acknowledged_.clear();
-  check_both("after node A deleted everything");
-  EXPECT_EQ(pool.Objects("chunk.").size(), b_files.size()) << "node B's frames, and nothing else";
-  // Then B: no chunk object is left without an owner.
-  del = RunCommand({PacscoreBinary(), "delete", "--data", data_b.string(), "--study", files[0].study_uid});
-  ASSERT_EQ(del.exit_code, 0) << del.output;
-  compact = RunCommand(
-      {PacscoreBinary(), "compact", "--data", data_b.string(), "--gc-grace", "0s", "--orphan-grace", "0s", "--json"});
-  ASSERT_EQ(compact.exit_code, 0) << compact.output;
-  const auto objects = pool.Objects("chunk.");
-  EXPECT_EQ(objects.size(), 0u) << "chunk objects left without an owner, e.g. " << objects.front();
-  for (const fs::path& folder : {data, data_b}) {
-    auto verify = RunCommand({PacscoreBinary(), "verify", "--data", folder.string(), "--deep"});
-    EXPECT_EQ(verify.exit_code, 0) << verify.output;
-  }
+  DeleteBothAndExpectAnEmptyPool(pool, a, b, unreferenced);
   EXPECT_EQ(node.Stop(), 0);
   EXPECT_EQ(node_b.Stop(), 0);
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
   std::printf(
       "seed %u: %d kills of node A, %zu instances acknowledged in all (node B: %zu); compact --orphan-grace 0 removed "
       "%zu objects without any reference after kills; %.1f s\n",
-      seed_, kills, files.size(), b_files.size(), swept_, seconds);
+      seed_, kills, files.size(), b.files.size(), swept_, seconds);
   EXPECT_GE(kills, 5);
+  fs::remove_all(dir);
+}
+
+// The other way round: node A ingests the whole series over 4 associations
+// and is never killed, while node B, storing the same series at the same
+// time (from where A's slice of the round starts: both race for the same
+// new objects, then B references A's), is killed at seeded points (between its pool reference and its local commit
+// first, then between creating an object and referencing it, before its commit's write, and by the test) and restarted.
+// After each kill, the same checks as above on both nodes; at the end both hold the series, and both deleting
+// everything leaves an empty pool.
+TEST_F(ServeKillTest, NodeBKilledWhileNodeAIngestsLosesAndLeaksNothing) {
+  const auto started = Clock::now();
+  CephPool pool(TestPoolName());
+  ASSERT_TRUE(pool.error().empty()) << pool.error();
+  const auto files = CtSeries();
+  ASSERT_EQ(files.size(), 140u);
+  const fs::path dir = MakeTempDir("serve_kill_b");
+  Node a{.data = dir / "a", .files = files}, b{.data = dir / "b", .files = files};
+
+  std::mt19937 random(seed_ + 1);
+  auto uniform = [&](int low, int high) { return std::uniform_int_distribution<int>(low, high)(random); };
+  std::vector<KillPoint> plan = {
+      {.sync_point = "RocksStore::PlaceChunks:AfterPut", .pass = uniform(1, 6)},
+      {.sync_point = "RocksStore::PlaceChunks:AfterPut", .pass = uniform(2, 10)},
+      {.sync_point = "RadosChunkStore::Put:AfterCreate", .pass = uniform(1, 6)},
+      {.sync_point = "RocksStore::CommitInstance:BeforeWrite", .pass = uniform(2, 10)},
+      {.after_acks = static_cast<size_t>(uniform(3, 10)), .delay_ms = uniform(0, 200)},
+  };
+  std::shuffle(plan.begin() + 1, plan.end(), random);
+
+  // A gets a slice of the series per round, sent while B ingests and dies.
+  ServerProcess node_a(a.data, FramesArgs(pool));
+  ASSERT_TRUE(node_a.Start()) << LogTail(node_a);
+  a.id = tools::JsonString(StatsJson(a.data), "frames_node");
+  const size_t slice = files.size() / (plan.size() + 1);
+  int kills = 0, a_still_sending = 0;
+  for (size_t round = 0; round < plan.size(); ++round) {
+    const KillPoint& kill = plan[round];
+    const std::string when = "round " + std::to_string(round + 1) + " (node B: " + kill.Describe() + ")";
+    ServerProcess node_b(b.data, FramesArgs(pool));
+    ASSERT_TRUE(StartArmed(node_b, kill)) << when << ": " << LogTail(node_b);
+    if (b.id.empty()) b.id = tools::JsonString(StatsJson(b.data), "frames_node");
+    if (round > 0) {
+      const std::string checked = "after the kill before " + when;
+      if (const size_t unreferenced = CheckBoth(pool, a, b, checked); unreferenced > 0)
+        SweepOrphans(pool, b.data, unreferenced, checked);
+    }
+    if (HasFatalFailure()) return;
+
+    const auto slice_begin = files.begin() + static_cast<long>(round * slice);
+    const std::vector<SampleFile> a_slice(slice_begin, slice_begin + static_cast<long>(slice));
+    // B starts where A's slice starts (both create the same new objects at
+    // once), then goes on to the rest, much of it stored by A already.
+    std::vector<SampleFile> b_order(slice_begin, files.end());
+    b_order.insert(b_order.end(), files.begin(), slice_begin);
+    const auto b_left = Remaining(b_order, b);
+    ASSERT_GT(b_left.size(), 20u) << when << ": too few instances left to interrupt B's ingest";
+    const auto round_start = Clock::now();
+    TrackedPush push_a(a_slice, node_a.port());
+    TrackedPush push_b(b_left, node_b.port());
+    EndRound(node_b, push_b, kill, when);
+    if (HasFatalFailure()) return;
+    const bool a_was_sending = !push_a.done();
+    a_still_sending += a_was_sending ? 1 : 0;
+    push_a.Wait();
+    ++kills;
+    const auto a_acks = push_a.acknowledged(), b_acks = push_b.acknowledged();
+    EXPECT_EQ(a_acks.size(), a_slice.size()) << when << ": node A stores its slice whatever happens to B";
+    EXPECT_LT(b_acks.size(), b_left.size()) << when << ": the kill did not interrupt B's ingest";
+    a.acknowledged.insert(a_acks.begin(), a_acks.end());
+    b.acknowledged.insert(b_acks.begin(), b_acks.end());
+    std::printf("%s: B killed after %.2f s%s; B: %zu of %zu acknowledged (%zu in all), A: %zu of %zu\n", when.c_str(),
+                std::chrono::duration<double>(Clock::now() - round_start).count(),
+                a_was_sending ? ", A still sending" : ", A done before", b_acks.size(), b_left.size(),
+                b.acknowledged.size(), a_acks.size(), a_slice.size());
+  }
+
+  ServerProcess node_b(b.data, FramesArgs(pool));
+  ASSERT_TRUE(node_b.Start()) << LogTail(node_b);
+  if (const size_t unreferenced = CheckBoth(pool, a, b, "after the last kill of B"); unreferenced > 0)
+    SweepOrphans(pool, b.data, unreferenced, "after the last kill of B");
+  {
+    const auto a_left = Remaining(files, a), b_left = Remaining(files, b);
+    TrackedPush push_a(a_left, node_a.port());
+    TrackedPush push_b(b_left, node_b.port());
+    push_a.Wait();
+    push_b.Wait();
+    EXPECT_EQ(push_a.acknowledged().size(), a_left.size());
+    EXPECT_EQ(push_b.acknowledged().size(), b_left.size()) << "the restarted node B stores the rest";
+    for (const auto& uid : push_a.acknowledged()) a.acknowledged.insert(uid);
+    for (const auto& uid : push_b.acknowledged()) b.acknowledged.insert(uid);
+  }
+  ASSERT_EQ(a.acknowledged.size(), files.size());
+  ASSERT_EQ(b.acknowledged.size(), files.size());
+  const size_t unreferenced = CheckBoth(pool, a, b, "after the whole series on both");
+  EXPECT_EQ(pool.Objects("chunk.").size(), 140u) << "one object per frame, shared by both nodes";
+  DeleteBothAndExpectAnEmptyPool(pool, a, b, unreferenced);
+  EXPECT_EQ(node_a.Stop(), 0);
+  EXPECT_EQ(node_b.Stop(), 0);
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  std::printf(
+      "seed %u: %d kills of node B while A ingested (A still sending at %d of them); compact --orphan-grace 0 "
+      "removed %zu objects without any reference after kills; %.1f s\n",
+      seed_, kills, a_still_sending, swept_, seconds);
+  EXPECT_EQ(kills, static_cast<int>(plan.size()));
+  EXPECT_GE(a_still_sending, 1) << "B's kills should meet A's ingest";
   fs::remove_all(dir);
 }
 

@@ -9,6 +9,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <thread>
 
 #include "ceph_test_support.h"
 #include "corpus.h"
@@ -30,13 +31,73 @@ std::vector<std::string> FramesArgs(const CephPool& pool) {
   return {"--frames", "rados:" + pool.name(), "--ceph-conf", CephConf()};
 }
 
+// `pacscore stats` of each node (through its running server's /stats): its
+// share of the pool is `chunks` objects, their bytes as the pool holds them
+// (one copy, whoever stored it first), one reference each and none in
+// flight, one instance object per instance; the pool's totals (the
+// cluster's statistics, which lag: polled, bounded) are every object of
+// every node, as a listing of the pool counts them. The first node's
+// Prometheus gauges say the same.
+void ExpectPoolShares(CephPool& pool, const std::vector<fs::path>& nodes, long long chunks, int metrics_port) {
+  uint64_t chunk_bytes = 0, all_bytes = 0;
+  const auto chunk_objects = pool.Objects("chunk.", &chunk_bytes);
+  const auto all_objects = pool.Objects("", &all_bytes);
+  ASSERT_EQ(static_cast<long long>(chunk_objects.size()), chunks);
+  for (const fs::path& data : nodes) {
+    auto stats = StatsJson(data);
+    EXPECT_EQ(tools::JsonString(stats, "pool"), "rados:" + pool.name());
+    EXPECT_EQ(tools::JsonInt(stats, "pool_chunk_objects_held"), chunks) << data;
+    EXPECT_EQ(tools::JsonInt(stats, "pool_chunk_bytes_held"), static_cast<long long>(chunk_bytes))
+        << data << ": one copy in the pool, and the node counts it";
+    EXPECT_EQ(tools::JsonInt(stats, "pool_references_held"), chunks) << data;
+    EXPECT_EQ(tools::JsonInt(stats, "pool_references_in_flight"), 0) << data;
+    EXPECT_EQ(tools::JsonInt(stats, "pool_instance_objects"), tools::JsonInt(stats, "instances")) << data;
+    // The cluster's statistics catch up within a few seconds.
+    for (int i = 0; i < 60; ++i) {
+      if (tools::JsonInt(stats, "pool_objects") == static_cast<long long>(all_objects.size()) &&
+          tools::JsonInt(stats, "pool_bytes") == static_cast<long long>(all_bytes))
+        break;
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      stats = StatsJson(data);
+    }
+    EXPECT_EQ(tools::JsonInt(stats, "pool_objects"), static_cast<long long>(all_objects.size()))
+        << data << ": chunk, instance and node objects of both nodes\n"
+        << tools::ToJson(stats, true);
+    EXPECT_EQ(tools::JsonInt(stats, "pool_bytes"), static_cast<long long>(all_bytes)) << data;
+    auto text = RunCommand({PacscoreBinary(), "stats", "--data", data.string()});
+    EXPECT_NE(text.output.find("this node holds " + std::to_string(chunks) + " chunk objects (" +
+                               std::to_string(chunk_bytes) + " bytes), " + std::to_string(chunks) + " references"),
+              std::string::npos)
+        << text.output;
+    std::printf("%s: holds %lld chunk objects, %lld bytes; the pool: %lld objects, %lld bytes\n",
+                data.filename().c_str(), static_cast<long long>(tools::JsonInt(stats, "pool_chunk_objects_held")),
+                static_cast<long long>(tools::JsonInt(stats, "pool_chunk_bytes_held")),
+                static_cast<long long>(tools::JsonInt(stats, "pool_objects")),
+                static_cast<long long>(tools::JsonInt(stats, "pool_bytes")));
+  }
+  auto scrape =
+      RunCommand({"curl", "-sS", "--max-time", "20", "http://127.0.0.1:" + std::to_string(metrics_port) + "/metrics"});
+  ASSERT_EQ(scrape.exit_code, 0) << scrape.output;
+  for (const std::string& sample :
+       std::vector<std::string>{"pacscore_pool_chunk_objects_held " + std::to_string(chunks),
+                                "pacscore_pool_chunk_bytes_held " + std::to_string(chunk_bytes),
+                                "pacscore_pool_references_held " + std::to_string(chunks),
+                                "pacscore_pool_objects " + std::to_string(all_objects.size()),
+                                "pacscore_pool_bytes " + std::to_string(all_bytes),
+                                "pacscore_metrics_source_errors_total{source=\"pool\"} 0"})
+    EXPECT_NE(scrape.output.find("\n" + sample + "\n"), std::string::npos) << sample << "\n" << scrape.output;
+}
+
 TEST(TwoNodesServeTest, CtSeriesSentToBothIsStoredOnceAndKeptUntilBothDelete) {
   CephPool pool(TestPoolName());
   ASSERT_TRUE(pool.error().empty()) << pool.error();
   const auto files = CtSeries();
   ASSERT_EQ(files.size(), 140u);
   const fs::path dir = MakeTempDir("two_nodes");
-  ServerProcess a(dir / "a", FramesArgs(pool)), b(dir / "b", FramesArgs(pool));
+  const int metrics_port = FreePort();
+  auto a_args = FramesArgs(pool);
+  a_args.insert(a_args.end(), {"--metrics-bind", "127.0.0.1:" + std::to_string(metrics_port)});
+  ServerProcess a(dir / "a", a_args), b(dir / "b", FramesArgs(pool));
   ASSERT_TRUE(a.Start()) << a.Log();
   ASSERT_TRUE(b.Start()) << b.Log();
   std::string log;
@@ -62,6 +123,7 @@ TEST(TwoNodesServeTest, CtSeriesSentToBothIsStoredOnceAndKeptUntilBothDelete) {
   EXPECT_EQ(static_cast<long long>(pool_bytes), tools::JsonInt(stats_a, "pixel_chunk_bytes"))
       << "the pool holds one copy: what one node counts";
   EXPECT_EQ(tools::JsonInt(stats_b, "pixel_chunks"), 140);
+  ExpectPoolShares(pool, {dir / "a", dir / "b"}, 140, metrics_port);
 
   const std::string study = files[0].study_uid;
   auto del = RunCommand({PacscoreBinary(), "delete", "--data", (dir / "a").string(), "--study", study});

@@ -233,6 +233,20 @@ Json StatsToJson(const engine::StoreStats& s) {
       {"pixel_chunk_bytes", JsonCount(s.chunk_bytes)},
   };
   if (!s.frames_node.empty()) json["frames_node"] = s.frames_node;
+  if (s.pool) {
+    json["pool"] = s.pool->pool;
+    json["pool_chunk_objects_held"] = JsonCount(s.pool->chunk_objects);
+    json["pool_chunk_bytes_held"] = JsonCount(s.pool->chunk_bytes);
+    json["pool_references_held"] = JsonCount(s.pool->references);
+    json["pool_references_in_flight"] = JsonCount(s.pool->references_in_flight);
+    json["pool_instance_objects"] = JsonCount(s.pool->instance_objects);
+    if (s.pool->totals) {
+      json["pool_objects"] = JsonCount(s.pool->totals->objects);
+      json["pool_bytes"] = JsonCount(s.pool->totals->bytes);
+    } else {
+      json["pool_totals_error"] = s.pool->totals_error;
+    }
+  }
   return json;
 }
 

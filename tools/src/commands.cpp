@@ -240,6 +240,17 @@ int RunStats(const StatsFlags& flags) {
                   static_cast<long long>(JsonInt(usage, "stored_bytes")));
   if (const std::string node = JsonString(stats, "frames_node"); !node.empty())
     std::printf("%-22s %s (pacscore rebuild --node)\n", "frames_node", node.c_str());
+  if (const std::string pool = JsonString(stats, "pool"); !pool.empty()) {
+    std::printf("%-22s %s: this node holds %lld chunk objects (%lld bytes), %lld references; the pool holds ", "pool",
+                pool.c_str(), static_cast<long long>(JsonInt(stats, "pool_chunk_objects_held")),
+                static_cast<long long>(JsonInt(stats, "pool_chunk_bytes_held")),
+                static_cast<long long>(JsonInt(stats, "pool_references_held")));
+    if (const std::string error = JsonString(stats, "pool_totals_error"); !error.empty())
+      std::printf("? (%s)\n", error.c_str());
+    else
+      std::printf("%lld objects, %lld bytes (every node's)\n", static_cast<long long>(JsonInt(stats, "pool_objects")),
+                  static_cast<long long>(JsonInt(stats, "pool_bytes")));
+  }
   return 0;
 }
 

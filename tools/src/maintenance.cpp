@@ -25,12 +25,16 @@ Json Verify(engine::Store& store, bool deep, int64_t grace_ms) {
   auto report = store.VerifyStructure(std::chrono::milliseconds(grace_ms));
   if (!report.ok()) return Error(report.status());
   uint64_t deep_checked = 0;
+  engine::VerifyReport listed;  // the pool listing (frames in a pool, --deep)
   if (deep) {
+    auto pool = store.VerifyPoolListing();
+    if (!pool.ok()) return Error(pool.status());
+    listed = std::move(*pool);
+    for (auto& p : listed.problems) report->AddProblem(std::move(p));
     Status scan = store.ForEachInstance([&](const engine::InstanceRecord& rec) {
       ++deep_checked;
       Status s = dicom::VerifyInstanceDeep(store, rec);
-      if (!s.ok() && report->problems.size() < 1000)
-        report->problems.push_back("instance " + rec.sop_instance_uid + ": " + s.ToString());
+      if (!s.ok()) report->AddProblem("instance " + rec.sop_instance_uid + ": " + s.ToString());
       return true;
     });
     if (!scan.ok()) return Error(scan);
@@ -42,6 +46,10 @@ Json Verify(engine::Store& store, bool deep, int64_t grace_ms) {
           {"frames", JsonCount(report->chunks)},
           {"frame_references", JsonCount(report->references)},
           {"deep_checked_instances", JsonCount(deep_checked)},
+          {"pool_chunk_objects_checked", JsonCount(report->pool_chunk_objects)},
+          {"pool_instance_objects_checked", JsonCount(report->pool_instance_objects)},
+          {"pool_objects_listed", JsonCount(listed.pool_objects_listed)},
+          {"pool_unheld_chunk_objects_checked", JsonCount(listed.pool_chunk_objects)},
           {"problems", report->problems}};
 }
 
@@ -84,6 +92,17 @@ int PrintReply(const std::string& action, const Json& reply) {
     std::printf("verify%s: %lld instances, %lld headers, %lld frames, %lld frame references: %s\n",
                 JsonBool(reply, "deep") ? " --deep" : "", Count(reply, "instances"), Count(reply, "headers"),
                 Count(reply, "frames"), Count(reply, "frame_references"), ok ? "clean" : "PROBLEMS FOUND");
+    if (Count(reply, "pool_chunk_objects_checked") + Count(reply, "pool_instance_objects_checked") +
+            Count(reply, "pool_objects_listed") >
+        0)
+      std::printf("pool: reference tags of %lld chunk objects and %lld instance objects compared with the folder%s\n",
+                  Count(reply, "pool_chunk_objects_checked"), Count(reply, "pool_instance_objects_checked"),
+                  JsonBool(reply, "deep")
+                      ? ("; " + std::to_string(Count(reply, "pool_objects_listed")) + " objects listed, " +
+                         std::to_string(Count(reply, "pool_unheld_chunk_objects_checked")) +
+                         " chunk objects the node does not hold checked for its tags")
+                            .c_str()
+                      : "");
     return ok ? 0 : 2;
   }
   if (action == "reindex") {
@@ -293,6 +312,7 @@ int RunRebuild(const RebuildFlags& flags) {
                       {"frames_referenced_anew", JsonCount(r.chunks_referenced_anew)},
                       {"stale_references_released", JsonCount(r.stale_tags_released)},
                       {"frame_objects_listed", JsonCount(r.pool_objects_listed)},
+                      {"frames_queued_for_reencoding", JsonCount(r.reencoding_queued)},
                       {"index_entries", JsonCount(index->entries)},
                       {"skipped", skipped},
                       {"seconds", std::chrono::duration<double>(Clock::now() - start).count()}};
@@ -303,11 +323,12 @@ int RunRebuild(const RebuildFlags& flags) {
     std::printf(
         "rebuilt node %s in %s from %s: %lld of %lld instances restored and indexed (%lld index entries); frame "
         "references: %lld taken over, %lld taken anew, %lld stale ones released (%lld frame objects listed); "
-        "%.2f s\n",
+        "%lld raw frames queued for background re-encoding; %.2f s\n",
         r.node.c_str(), flags.data.c_str(), frames.frames.c_str(), Count(reply, "instances_indexed"),
         Count(reply, "instance_objects"), Count(reply, "index_entries"), Count(reply, "frames_adopted"),
         Count(reply, "frames_referenced_anew"), Count(reply, "stale_references_released"),
-        Count(reply, "frame_objects_listed"), reply["seconds"].get<double>());
+        Count(reply, "frame_objects_listed"), Count(reply, "frames_queued_for_reencoding"),
+        reply["seconds"].get<double>());
   }
   return skipped.empty() ? 0 : 2;
 }

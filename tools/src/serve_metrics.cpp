@@ -52,6 +52,20 @@ ArchiveMetrics::ArchiveMetrics(metrics::Registry& registry, engine::Store& store
       backlog_frames_(AddGauge(registry, "pacscore_background_backlog_frames",
                                "Frames stored raw that wait for the background encoder (the store's count of "
                                "re-encoding jobs; they survive a restart).")),
+      pool_chunk_objects_held_(AddGauge(registry, "pacscore_pool_chunk_objects_held",
+                                        "With --frames rados: chunk objects of the pool this node holds a reference "
+                                        "on (its frames, those awaiting collection included); 0 otherwise.")),
+      pool_chunk_bytes_held_(AddGauge(registry, "pacscore_pool_chunk_bytes_held",
+                                      "With --frames rados: the size of those objects in the pool; 0 otherwise.")),
+      pool_references_held_(AddGauge(registry, "pacscore_pool_references_held",
+                                     "With --frames rados: reference tags this node holds in the pool (one per "
+                                     "object it holds); 0 otherwise.")),
+      pool_objects_(AddGauge(registry, "pacscore_pool_objects",
+                             "With --frames rados: objects in the pool, every node's (the cluster's pool "
+                             "statistics, a few seconds behind); 0 otherwise.")),
+      pool_bytes_(AddGauge(registry, "pacscore_pool_bytes",
+                           "With --frames rados: bytes of the objects in the pool, every node's (the cluster's "
+                           "pool statistics, a few seconds behind); 0 otherwise.")),
       encoded_frames_(registry
                           .AddCounter("pacscore_background_encoded_frames_total",
                                       "Frames the background encoder re-encoded since the server started.")
@@ -101,9 +115,10 @@ ArchiveMetrics::ArchiveMetrics(metrics::Registry& registry, engine::Store& store
                           "queries and retrievals go on; 0 otherwise.")),
       source_errors_(registry.AddCounter("pacscore_metrics_source_errors_total",
                                          "Scrapes in which a source of these metrics could not be read (its gauges "
-                                         "kept their last values), by source: store, rocksdb, filesystem.",
+                                         "kept their last values), by source: store, rocksdb, filesystem, pool "
+                                         "(the RADOS pool's statistics).",
                                          {"source"})) {
-  for (const char* source : {"store", "rocksdb", "filesystem"}) source_errors_.With({source});
+  for (const char* source : {"store", "rocksdb", "filesystem", "pool"}) source_errors_.With({source});
   for (const char* kind : {"slowdown", "stop"}) write_stalls_.With({kind});
   registry.AddGauge("process_start_time_seconds", "Start time of the process since the Unix epoch, in seconds.")
       .Get()
@@ -130,6 +145,18 @@ void ArchiveMetrics::RefreshStore() {
   dedup_ratio_.Set(Ratio(stats->chunk_bytes + stats->dedup_saved_bytes, stats->chunk_bytes));
   compression_ratio_.Set(Ratio(stats->pixel_raw_bytes, stats->pixel_stored_bytes));
   backlog_frames_.Set(static_cast<double>(stats->chunks_awaiting_reencoding));
+  if (stats->pool) {
+    pool_chunk_objects_held_.Set(static_cast<double>(stats->pool->chunk_objects));
+    pool_chunk_bytes_held_.Set(static_cast<double>(stats->pool->chunk_bytes));
+    pool_references_held_.Set(static_cast<double>(stats->pool->references));
+    if (stats->pool->totals) {
+      pool_objects_.Set(static_cast<double>(stats->pool->totals->objects));
+      pool_bytes_.Set(static_cast<double>(stats->pool->totals->bytes));
+    } else {
+      source_errors_.With({"pool"}).Increment();
+      LogWarning("metrics: the pool's statistics could not be read: " + stats->pool->totals_error);
+    }
+  }
 }
 
 void ArchiveMetrics::RefreshEngine() {

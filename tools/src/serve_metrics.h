@@ -54,6 +54,12 @@ class ArchiveMetrics {
   metrics::Gauge& dedup_ratio_;
   metrics::Gauge& compression_ratio_;
   metrics::Gauge& backlog_frames_;
+  // With frames in a RADOS pool (0 otherwise): this node's share, the pool's totals.
+  metrics::Gauge& pool_chunk_objects_held_;
+  metrics::Gauge& pool_chunk_bytes_held_;
+  metrics::Gauge& pool_references_held_;
+  metrics::Gauge& pool_objects_;
+  metrics::Gauge& pool_bytes_;
   metrics::Counter& encoded_frames_;
   // RocksDB (engine::EngineFigures).
   metrics::Gauge& sst_bytes_;

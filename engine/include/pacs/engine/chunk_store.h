@@ -52,9 +52,12 @@ class ChunkStore {
 
   // Stores `bytes` under `hash` unless a chunk is stored there already (then
   // its bytes and codec are kept), and takes a reference for `tag`. A tag
-  // names one holder: taking it twice is one reference.
-  virtual Result<PutOutcome> Put(const ContentHash& hash, uint8_t codec, std::string_view bytes,
-                                 std::string_view tag) = 0;
+  // names one holder: taking it twice is one reference. `job` (may be
+  // empty): the re-encoding job of bytes stored raw for now, kept with the
+  // object when this call creates it, so that a node rebuilt from the store
+  // queues it again (ChunkReferences::job).
+  virtual Result<PutOutcome> Put(const ContentHash& hash, uint8_t codec, std::string_view bytes, std::string_view tag,
+                                 std::string_view job) = 0;
   // Takes a reference for `tag` on a stored chunk; NotFound if none is stored.
   virtual Status Reference(const ContentHash& hash, std::string_view tag) = 0;
   // Drops `tag`'s reference; the last one removes the chunk. Dropping a tag
@@ -86,6 +89,10 @@ class ChunkStore {
     std::vector<std::string> tags;
     uint8_t codec = 0;
     uint64_t stored_size = 0;
+    // The job its creator gave Put (empty: none). It stays after the bytes
+    // are re-encoded: it is pending only while `codec` is still the codec
+    // the chunk was created with.
+    std::string job;
   };
   virtual Result<ChunkReferences> ReadReferences(const ContentHash& hash) const = 0;
   // The highest epoch `node` recorded (0: none), and recording a new one.
@@ -127,6 +134,15 @@ class ChunkStore {
     std::vector<std::string> nodes;  // every node with a node object (NodeObjectName)
   };
   virtual Result<Listing> List(std::string_view node) const = 0;
+
+  // The pool's totals: every node's objects of every kind, from the
+  // cluster's pool statistics (one request; the cluster updates them every
+  // few seconds, so they lag writes by that much).
+  struct PoolUsage {
+    uint64_t objects = 0;
+    uint64_t bytes = 0;  // the objects' data (xattrs not counted)
+  };
+  virtual Result<PoolUsage> ReadPoolUsage() const = 0;
 };
 
 // How to reach a RADOS pool (serve/import --frames rados:POOL --ceph-conf FILE --ceph-id NAME).

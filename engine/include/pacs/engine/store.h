@@ -106,6 +106,24 @@ struct CodecUsage {
   uint64_t stored_bytes = 0;  // their size as stored
 };
 
+// With frames in a pool (--frames rados:POOL): this node's share of it, from
+// the folder's own counts (no listing of the pool), and the pool's totals
+// (docs/scale-out.md, "What stats shows").
+struct PoolShare {
+  std::string pool;            // "rados:POOL"
+  uint64_t chunk_objects = 0;  // chunk objects the node holds a reference on (awaiting collection included)
+  uint64_t chunk_bytes = 0;    // their size in the pool, as the node last saw it
+  uint64_t references = 0;     // its reference tags on them, recorded in the folder: one per object
+  uint64_t references_in_flight =
+      0;                          // tags of commits not yet recorded (intents; an interrupted one's until reconciled)
+  uint64_t instance_objects = 0;  // its inst.<node>.<uid> objects: one per stored instance
+  // The pool's totals, every node's objects (ChunkStore::ReadPoolUsage, which
+  // lags writes by a few seconds); nullopt with `totals_error` when the
+  // cluster did not answer.
+  std::optional<ChunkStore::PoolUsage> totals;
+  std::string totals_error;
+};
+
 struct StoreStats {
   uint64_t patients = 0;
   uint64_t studies = 0;
@@ -127,6 +145,7 @@ struct StoreStats {
   uint64_t stored_bytes = 0;                    // apparent size of all files in the data folder
   uint64_t disk_usage_bytes = 0;                // allocated blocks (du)
   std::string frames_node;                      // with rados frames: this node's id (pacscore rebuild --node)
+  std::optional<PoolShare> pool;                // with rados frames
 };
 
 // RocksDB's own figures, for monitoring: summed over the column families
@@ -184,7 +203,16 @@ struct StoredChunk {
 
 struct VerifyReport {
   uint64_t instances = 0, headers = 0, chunks = 0, references = 0;
+  // With frames in a pool: chunk objects whose reference tags were read,
+  // instance objects compared with the folder, objects listed (VerifyPoolListing).
+  uint64_t pool_chunk_objects = 0, pool_instance_objects = 0, pool_objects_listed = 0;
   std::vector<std::string> problems;  // one line each
+
+  // Adds a problem; past 1000 they are counted in the last line only.
+  void AddProblem(std::string line) {
+    if (problems.size() < kMaxProblems) problems.push_back(std::move(line));
+  }
+  static constexpr size_t kMaxProblems = 1000;
 };
 
 // What RebuildCatalog did.
@@ -208,6 +236,7 @@ struct PoolRestoreReport {
   uint64_t chunks_referenced_anew = 0;  // chunks referenced that held no tag of the node: a new one taken
   uint64_t stale_tags_released = 0;     // other tags of the node (on chunks its instances do not use, or extra ones)
   uint64_t pool_objects_listed = 0;     // chunk objects visited
+  uint64_t reencoding_queued = 0;       // frames still raw in the pool, queued for background re-encoding again
   std::vector<std::string> skipped;     // "<SOP Instance UID>: <why>", one per instance object left out
 };
 
@@ -256,7 +285,18 @@ class Store {
   // Structural checks: every referenced header and chunk exists, every stored
   // reference count equals the references the instances make, no chunk is
   // unreferenced past `grace`. Parsing and re-hashing are dicom/'s (verify --deep).
+  // With frames in a pool, also the pool side, one read per chunk object and
+  // per instance object the node holds (docs/scale-out.md, "What verify
+  // checks"): each chunk object holds exactly the reference tag the folder
+  // records for it (one missing: the chunk could be removed under this node;
+  // an extra one of this node: a leak), and each instance has its instance
+  // object, equal to the folder's record and header.
   virtual Result<VerifyReport> VerifyStructure(std::chrono::milliseconds grace) const = 0;
+  // With frames in a pool (verify --deep): one listing of the whole pool,
+  // its cost growing with every node's objects: instance objects of this
+  // node that the folder does not hold, and reference tags of this node on
+  // chunk objects the folder does not hold (leaks). Empty report otherwise.
+  virtual Result<VerifyReport> VerifyPoolListing() const = 0;
 
   // A chunk's bytes with the codec they are stored in, read consistently.
   virtual Result<StoredChunk> ReadChunk(const ContentHash& hash) const = 0;
