@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -18,8 +20,10 @@
 #include <vector>
 
 #include "charls_decoder_reference.h"
+#include "decode_every_isa.h"
 #include "pacs/jls/jpegls_decoder.h"
 #include "pacs/jls/jpegls_encoder.h"
+#include "scan_decoder.h"
 
 namespace pacs::jls {
 namespace {
@@ -132,6 +136,9 @@ struct Tally {
   int both_refused = 0;
 };
 
+using internal::ScanIsa;
+using testing::DecodeWithEveryIsa;
+
 // Decodes `codestream` with both decoders: same pixels, or both refuse.
 // Returns whether both decoded.
 bool ExpectSameAsCharls(std::span<const uint8_t> codestream, const ExpectedFrame& expected, const std::string& what,
@@ -139,7 +146,7 @@ bool ExpectSameAsCharls(std::span<const uint8_t> codestream, const ExpectedFrame
   std::string charls_error;
   const auto reference = CharlsDecode(codestream, &charls_error);
   std::vector<uint8_t> ours(DecodedBytes(expected));
-  const auto decoded = DecodeFrame(codestream, expected, ours);
+  const auto decoded = DecodeWithEveryIsa(codestream, expected, ours, what);
   if (!reference.has_value()) {
     EXPECT_FALSE(decoded.ok()) << what << ": CharLS refused (" << charls_error << ") but we decoded";
     ++tally.both_refused;
@@ -189,6 +196,21 @@ void CheckSpec(const Spec& spec, Content content, uint32_t seed, Tally& tally, i
     ASSERT_TRUE(DecodeFrame(*codestream, ExpectedOf(spec), ours).ok());
     EXPECT_TRUE(ours == Masked(pixels, spec.bits)) << what << ": lossless decode differs from the source";
   }
+}
+
+// The BMI2 loops run where the CPU has BMI2 and LZCNT (unless
+// PACS_JLS_DECODER_ISA=portable), the portable ones when forced; the tests
+// compare both on every stream they decode (DecodeWithEveryIsa).
+TEST(JlsDecoderTest, RunsTheBmi2LoopsWhereTheCpuHasThemAndThePortableOnesWhenForced) {
+  const char* choice = std::getenv("PACS_JLS_DECODER_ISA");  // NOLINT(concurrency-mt-unsafe)
+  const bool environment_portable = choice != nullptr && std::string(choice) == "portable";
+  EXPECT_EQ(internal::ActiveScanIsa(),
+            internal::CpuRunsBmi2Variant() && !environment_portable ? ScanIsa::kBmi2 : ScanIsa::kPortable);
+  std::printf("CPU runs the BMI2 loops: %s; active: %s\n", internal::CpuRunsBmi2Variant() ? "yes" : "no",
+              internal::ActiveScanIsa() == ScanIsa::kBmi2 ? "BMI2" : "portable");
+  internal::SetScanIsaForTesting(ScanIsa::kPortable);
+  EXPECT_EQ(internal::ActiveScanIsa(), ScanIsa::kPortable);
+  internal::SetScanIsaForTesting(ScanIsa::kBmi2);
 }
 
 TEST(JlsDecoderTest, MatchesCharlsOnEveryFormat) {
@@ -512,7 +534,7 @@ TEST(JlsDecoderTest, TruncatedStreamsEndInErrors) {
     for (size_t length = 0; length < codestream.size(); ++length) {
       // Copied so that ASan sees any read past the truncated input.
       const std::vector<uint8_t> truncated(codestream.begin(), codestream.begin() + static_cast<ptrdiff_t>(length));
-      const auto decoded = DecodeFrame(truncated, expected, out);
+      const auto decoded = DecodeWithEveryIsa(truncated, expected, out, "truncated");
       // Not compared with CharLS: its decoder loops forever on some of these.
       if (!decoded.ok()) ++refused;
     }
@@ -574,7 +596,7 @@ TEST(JlsDecoderTest, ReplaysFuzzerFindings) {
       ExpectSameAsCharls(codestream, expected, name, tally);
     } else {  // CharLS may hang: ours only, which must refuse
       std::vector<uint8_t> out(DecodedBytes(expected));
-      EXPECT_FALSE(DecodeFrame(codestream, expected, out).ok()) << name;
+      EXPECT_FALSE(DecodeWithEveryIsa(codestream, expected, out, name).ok()) << name;
       ++tally.both_refused;
     }
   }
@@ -592,7 +614,7 @@ TEST(JlsDecoderTest, RefusesTheStreamThatAbortsCharls) {
   const ExpectedFrame expected{19, 4, 3, 16, 16};
   ASSERT_TRUE(CheckFrameHeader(codestream, expected).ok());  // the SOF check does not catch it
   std::vector<uint8_t> out(DecodedBytes(expected));
-  const auto decoded = DecodeFrame(codestream, expected, out);
+  const auto decoded = DecodeWithEveryIsa(codestream, expected, out, "charls_asserts_run_interruption_k.jls");
   EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption) << decoded.status().ToString();
 }
 

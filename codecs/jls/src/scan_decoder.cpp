@@ -16,13 +16,25 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bit_reader.h"
 #include "decoder_kernels.h"
+
+// The BMI2 variant of the line loops: x86-64 with GCC or clang, whose
+// `target` attribute compiles one function for more instructions than the
+// rest of the build (the inlined code included).
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#define PACS_JLS_BMI2_VARIANT 1
+#else
+#define PACS_JLS_BMI2_VARIANT 0
+#endif
 
 namespace pacs::jls::internal {
 namespace {
@@ -590,7 +602,10 @@ class LineDecoder {
 // into DecodeScanImpl, GCC's register allocator kept the loop index, the
 // line pointers, a, c and the context fields on the stack (perf); in a
 // function of their own, on a copy whose address is never taken, they stay
-// in registers.
+// in registers. Each exists twice: portable, and for BMI1/BMI2/LZCNT
+// (everything in the loop is inlined into it, so it all gets shlx/shrx and
+// lzcnt; the noinline slow paths stay portable). Both have internal
+// linkage: no copy compiled for BMI2 can stand in for a portable one.
 template <class Traits>
 __attribute__((noinline)) void DecodeLineOutOfLine(LineDecoder<Traits>& decoder, const uint16_t* above, uint16_t* line,
                                                    const int16_t* gradients, int32_t rc, int32_t width) {
@@ -606,6 +621,51 @@ __attribute__((noinline)) void DecodePixelLineOutOfLine(LineDecoder<Traits>& dec
   LineDecoder<Traits> local = decoder;
   local.DecodePixelLine(above, lines, gradients, rc, components, width);
   decoder = local;
+}
+
+#if PACS_JLS_BMI2_VARIANT
+template <class Traits>
+__attribute__((noinline, target("bmi,bmi2,lzcnt"))) void DecodeLineOutOfLineBmi2(LineDecoder<Traits>& decoder,
+                                                                                 const uint16_t* above, uint16_t* line,
+                                                                                 const int16_t* gradients, int32_t rc,
+                                                                                 int32_t width) {
+  LineDecoder<Traits> local = decoder;
+  local.DecodeLine(above, line, gradients, rc, width);
+  decoder = local;
+}
+
+template <class Traits>
+__attribute__((noinline, target("bmi,bmi2,lzcnt"))) void DecodePixelLineOutOfLineBmi2(
+    LineDecoder<Traits>& decoder, const uint16_t* const* above, uint16_t* const* lines, const int16_t* const* gradients,
+    const int32_t* rc, int components, int32_t width) {
+  LineDecoder<Traits> local = decoder;
+  local.DecodePixelLine(above, lines, gradients, rc, components, width);
+  decoder = local;
+}
+#endif
+
+template <class Traits, ScanIsa kIsa>
+void DecodeOneLine(LineDecoder<Traits>& decoder, const uint16_t* above, uint16_t* line, const int16_t* gradients,
+                   int32_t rc, int32_t width) {
+#if PACS_JLS_BMI2_VARIANT
+  if constexpr (kIsa == ScanIsa::kBmi2) {
+    DecodeLineOutOfLineBmi2(decoder, above, line, gradients, rc, width);
+    return;
+  }
+#endif
+  DecodeLineOutOfLine(decoder, above, line, gradients, rc, width);
+}
+
+template <class Traits, ScanIsa kIsa>
+void DecodeOnePixelLine(LineDecoder<Traits>& decoder, const uint16_t* const* above, uint16_t* const* lines,
+                        const int16_t* const* gradients, const int32_t* rc, int components, int32_t width) {
+#if PACS_JLS_BMI2_VARIANT
+  if constexpr (kIsa == ScanIsa::kBmi2) {
+    DecodePixelLineOutOfLineBmi2(decoder, above, lines, gradients, rc, components, width);
+    return;
+  }
+#endif
+  DecodePixelLineOutOfLine(decoder, above, lines, gradients, rc, components, width);
 }
 
 // A line buffer of one component, with one sample in front (index -1: the
@@ -687,7 +747,7 @@ const uint8_t* NextMarker(const uint8_t* from, const uint8_t* end) {
   }
 }
 
-template <class Traits>
+template <class Traits, ScanIsa kIsa>
 Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGeometry& geometry, const uint8_t* data,
                                       const uint8_t* end, const OutputLayout& output) {
   const uint32_t width = geometry.width;
@@ -756,14 +816,14 @@ Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGe
                                                  gradients[std::min(2, components - 1)].data(),
                                                  gradients[std::min(3, components - 1)].data()};
       LineDecoder<Traits> decoder(state, reader, run_index[0]);
-      DecodePixelLineOutOfLine(decoder, above, cur, pixel_gradients, rc, components, signed_width);
+      DecodeOnePixelLine<Traits, kIsa>(decoder, above, cur, pixel_gradients, rc, components, signed_width);
       if (decoder.failed) return Status::Corruption("invalid coded data in line " + std::to_string(row));
       reader = decoder.reader;
       run_index[0] = decoder.run_index;
     } else {
       for (int c = 0; c < components; ++c) {
         LineDecoder<Traits> decoder(state, reader, run_index[c]);
-        DecodeLineOutOfLine(decoder, above[c], cur[c], gradients[c].data(), rc[c], signed_width);
+        DecodeOneLine<Traits, kIsa>(decoder, above[c], cur[c], gradients[c].data(), rc[c], signed_width);
         if (decoder.failed) return Status::Corruption("invalid coded data in line " + std::to_string(row));
         reader = decoder.reader;
         run_index[c] = decoder.run_index;
@@ -800,10 +860,9 @@ Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGe
   return marker;
 }
 
-}  // namespace
-
-Result<const uint8_t*> DecodeScan(const ScanParameters& params, const ScanGeometry& geometry, const uint8_t* data,
-                                  const uint8_t* end, const OutputLayout& output) {
+template <ScanIsa kIsa>
+Result<const uint8_t*> DecodeScanWith(const ScanParameters& params, const ScanGeometry& geometry, const uint8_t* data,
+                                      const uint8_t* end, const OutputLayout& output) {
   using Function = Result<const uint8_t*> (*)(const ScanParameters&, const ScanGeometry&, const uint8_t*,
                                               const uint8_t*, const OutputLayout&);
   const int32_t full = (1 << params.bits_per_sample) - 1;
@@ -811,22 +870,67 @@ Result<const uint8_t*> DecodeScan(const ScanParameters& params, const ScanGeomet
   if (params.near == 0 && params.reset == 64 && params.run_reset == 64 && params.max_value == full &&
       near_table_covers) {
     static constexpr Function kLossless[2][17] = {
-        {nullptr, nullptr, &DecodeScanImpl<LosslessTraits<2, false>>, &DecodeScanImpl<LosslessTraits<3, false>>,
-         &DecodeScanImpl<LosslessTraits<4, false>>, &DecodeScanImpl<LosslessTraits<5, false>>,
-         &DecodeScanImpl<LosslessTraits<6, false>>, &DecodeScanImpl<LosslessTraits<7, false>>,
-         &DecodeScanImpl<LosslessTraits<8, false>>, &DecodeScanImpl<LosslessTraits<9, false>>,
-         &DecodeScanImpl<LosslessTraits<10, false>>, &DecodeScanImpl<LosslessTraits<11, false>>,
-         &DecodeScanImpl<LosslessTraits<12, false>>, &DecodeScanImpl<LosslessTraits<13, false>>,
-         &DecodeScanImpl<LosslessTraits<14, false>>, &DecodeScanImpl<LosslessTraits<15, false>>,
-         &DecodeScanImpl<LosslessTraits<16, false>>},
+        {nullptr, nullptr, &DecodeScanImpl<LosslessTraits<2, false>, kIsa>,
+         &DecodeScanImpl<LosslessTraits<3, false>, kIsa>, &DecodeScanImpl<LosslessTraits<4, false>, kIsa>,
+         &DecodeScanImpl<LosslessTraits<5, false>, kIsa>, &DecodeScanImpl<LosslessTraits<6, false>, kIsa>,
+         &DecodeScanImpl<LosslessTraits<7, false>, kIsa>, &DecodeScanImpl<LosslessTraits<8, false>, kIsa>,
+         &DecodeScanImpl<LosslessTraits<9, false>, kIsa>, &DecodeScanImpl<LosslessTraits<10, false>, kIsa>,
+         &DecodeScanImpl<LosslessTraits<11, false>, kIsa>, &DecodeScanImpl<LosslessTraits<12, false>, kIsa>,
+         &DecodeScanImpl<LosslessTraits<13, false>, kIsa>, &DecodeScanImpl<LosslessTraits<14, false>, kIsa>,
+         &DecodeScanImpl<LosslessTraits<15, false>, kIsa>, &DecodeScanImpl<LosslessTraits<16, false>, kIsa>},
         // CharLS masks only at 8, 12 and 16 bits.
         {nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
-         &DecodeScanImpl<LosslessTraits<8, true>>, nullptr, nullptr, nullptr, &DecodeScanImpl<LosslessTraits<12, true>>,
-         nullptr, nullptr, nullptr, &DecodeScanImpl<LosslessTraits<16, true>>}};
+         &DecodeScanImpl<LosslessTraits<8, true>, kIsa>, nullptr, nullptr, nullptr,
+         &DecodeScanImpl<LosslessTraits<12, true>, kIsa>, nullptr, nullptr, nullptr,
+         &DecodeScanImpl<LosslessTraits<16, true>, kIsa>}};
     const Function decode = kLossless[params.mask_reconstruction ? 1 : 0][params.bits_per_sample];
     if (decode != nullptr) return decode(params, geometry, data, end, output);
   }
-  return DecodeScanImpl<GeneralTraits>(params, geometry, data, end, output);
+  return DecodeScanImpl<GeneralTraits, kIsa>(params, geometry, data, end, output);
+}
+
+bool DetectBmi2Variant() {
+#if PACS_JLS_BMI2_VARIANT
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0) return false;
+  const bool bmi1 = (ebx & (1u << 3)) != 0, bmi2 = (ebx & (1u << 8)) != 0;
+  if (__get_cpuid(0x80000001u, &eax, &ebx, &ecx, &edx) == 0) return false;
+  const bool lzcnt = (ecx & (1u << 5)) != 0;
+  return bmi1 && bmi2 && lzcnt;
+#else
+  return false;
+#endif
+}
+
+bool PortableAskedByEnvironment() {
+  const char* choice = std::getenv("PACS_JLS_DECODER_ISA");  // NOLINT(concurrency-mt-unsafe): read once
+  return choice != nullptr && std::string_view(choice) == "portable";
+}
+
+std::atomic<bool> force_portable{false};
+
+}  // namespace
+
+bool CpuRunsBmi2Variant() {
+  static const bool runs = DetectBmi2Variant();
+  return runs;
+}
+
+ScanIsa ActiveScanIsa() {
+  static const bool environment_portable = PortableAskedByEnvironment();
+  if (!CpuRunsBmi2Variant() || environment_portable || force_portable.load(std::memory_order_relaxed))
+    return ScanIsa::kPortable;
+  return ScanIsa::kBmi2;
+}
+
+void SetScanIsaForTesting(ScanIsa isa) {
+  force_portable.store(isa == ScanIsa::kPortable, std::memory_order_relaxed);
+}
+
+Result<const uint8_t*> DecodeScan(const ScanParameters& params, const ScanGeometry& geometry, const uint8_t* data,
+                                  const uint8_t* end, const OutputLayout& output) {
+  if (ActiveScanIsa() == ScanIsa::kBmi2) return DecodeScanWith<ScanIsa::kBmi2>(params, geometry, data, end, output);
+  return DecodeScanWith<ScanIsa::kPortable>(params, geometry, data, end, output);
 }
 
 }  // namespace pacs::jls::internal
