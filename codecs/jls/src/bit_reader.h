@@ -32,11 +32,12 @@ class BitReader {
       std::memcpy(&word, pos_, 8);
       word = __builtin_bswap64(word);
       // Bits of the partially taken last byte land below valid_ + 8*bytes;
-      // the next refill ORs the same bits again.
+      // the next refill ORs the same bits again. 0 <= valid_ <= 63 here
+      // (negative only once the data is exhausted, and then fast_limit_ is
+      // pos_): valid_ + 8 * bytes is valid_ | 56.
       cache_ |= word >> valid_;
-      const int bytes = (63 - valid_) >> 3;
-      pos_ += bytes;
-      valid_ += bytes * 8;
+      pos_ += (63 - valid_) >> 3;
+      valid_ |= 56;
       return;
     }
     *this = SlowRefill(*this);
@@ -50,10 +51,9 @@ class BitReader {
       uint64_t word;
       std::memcpy(&word, pos_, 8);
       word = __builtin_bswap64(word);
-      cache_ |= word >> valid_;
-      const int bytes = (63 - valid_) >> 3;
-      pos_ += bytes;
-      valid_ += bytes * 8;
+      cache_ |= word >> valid_;  // as in Refill()
+      pos_ += (63 - valid_) >> 3;
+      valid_ |= 56;
       return;
     }
     if (valid_ < 32) *this = SlowRefill(*this);

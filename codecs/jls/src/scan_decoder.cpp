@@ -257,14 +257,22 @@ class LineDecoder {
   int32_t run_index;
   bool failed = false;
 
-  // Q(d) of A.3.3 (with NEAR).
-  PACS_JLS_INLINE int32_t Quantize(int32_t d) const {
+  // The parts of a word of ComputeGradients: b and 81 * Q1 + 9 * Q2.
+  PACS_JLS_INLINE static int32_t Above(uint32_t word) { return static_cast<int32_t>(word >> 16); }
+  PACS_JLS_INLINE static int32_t Gradients(uint32_t word) { return static_cast<int16_t>(word & 0xFFFF); }
+
+  // Q(c - a) of A.3.3 (with NEAR); 0 <= a, c <= MAXVAL. The difference is
+  // an index of pointer width: no sign extension on the serial chain.
+  PACS_JLS_INLINE int32_t Quantize(int32_t c, int32_t a) const {
+    const intptr_t d =
+        static_cast<intptr_t>(static_cast<uint32_t>(c)) - static_cast<intptr_t>(static_cast<uint32_t>(a));
     if constexpr (Traits::kLossless) {  // the table beside the contexts covers [-T3, T3]
-      if constexpr (Traits::kBits <= kFullTableBits) return regular_->quantize[d + kNearTableReach];
-      return regular_->quantize[Max(-t3_, Min(t3_, d)) + kNearTableReach];
+      const int8_t* table = regular_->quantize + kNearTableReach;
+      if constexpr (Traits::kBits <= kFullTableBits) return table[d];
+      return table[std::max<intptr_t>(-t3_, std::min<intptr_t>(t3_, d))];
     }
     if constexpr (Traits::kBits <= kFullTableBits) return quantize_[d];
-    return quantize_[Max(-t3_, Min(t3_, d))];
+    return quantize_[std::max<intptr_t>(-t3_, std::min<intptr_t>(t3_, d))];
   }
 
   // CharLS's correction (for MAXVAL = 2^n - 1 a clamp to [0, MAXVAL]); the
@@ -340,9 +348,18 @@ class LineDecoder {
       failed = true;
       return 0;
     }
-    const int32_t a = contexts.a[index], b = contexts.b[index], c = contexts.c[index], n = contexts.n[index];
-    const int32_t corrected = CorrectPrediction(predicted + ((c ^ sign) - sign));
     const int32_t mapped = ReadMapped(k, t_.limit, true);
+    // A, B, C and N are loaded after the code is read (in the program: the
+    // processor loads them as early as before): GCC otherwise loads them
+    // first and keeps them in registers across the read, which then spills
+    // the bit cache (15 registers are not enough for all).
+    size_t late_index = index;
+#if defined(__x86_64__)
+    asm("" : "+r"(late_index));
+#endif
+    const int32_t a = contexts.a[late_index], b = contexts.b[late_index], c = contexts.c[late_index],
+                  n = contexts.n[late_index];
+    const int32_t corrected = CorrectPrediction(predicted + ((c ^ sign) - sign));
     // An error above 65535 (CharLS refuses it) maps above 131070.
     if (__builtin_expect(static_cast<uint32_t>(mapped) > 131070u, 0)) {
       failed = true;
@@ -379,21 +396,20 @@ class LineDecoder {
     new_a >>= halve;
     new_b >>= halve;
     const int32_t new_n = (n >> halve) + 1;
-    // The bias update of A.6.2 by conditional moves (its outcome is data
-    // dependent): at most one of `down` and `up` holds, since N >= 1. |B| <
-    // 2^25: no overflow.
-    const int32_t raised = new_b + new_n;
-    const int32_t step = static_cast<int32_t>(new_b > 0) - static_cast<int32_t>(raised <= 0);
-    const int32_t b_down = Max(raised, 1 - new_n);
-    const int32_t b_up = Min(new_b - new_n, 0);
-    new_b = SelectIfNotPositive(raised, b_down, SelectIfPositive(new_b, b_up, new_b));
+    // The bias update of A.6.2 without branches (its outcome is data
+    // dependent): B moves by N towards 0 when B + N <= 0 (step -1) or B > 0
+    // (step 1; at most one holds, since N >= 1) and ends in [1 - N, 0] in
+    // all three cases (the clamp is CharLS's in the first two and does
+    // nothing in the third). |B| < 2^25: no overflow.
+    const int32_t step = static_cast<int32_t>(new_b > 0) - static_cast<int32_t>(new_b + new_n <= 0);
+    new_b = Max(Min(new_b - step * new_n, 0), 1 - new_n);
     // C moves by one within [-128, 127].
     const int32_t new_c = Max(-128, Min(127, c + step));
-    contexts.a[index] = new_a;
-    contexts.b[index] = new_b;
-    contexts.c[index] = new_c;
-    contexts.n[index] = new_n;
-    contexts.k[index] = GolombK(new_n, new_a);
+    contexts.a[late_index] = new_a;
+    contexts.b[late_index] = new_b;
+    contexts.c[late_index] = new_c;
+    contexts.n[late_index] = new_n;
+    contexts.k[late_index] = GolombK(new_n, new_a);
     return Reconstruct(corrected, signed_error);
   }
 
@@ -490,7 +506,9 @@ class LineDecoder {
     return Reconstruct(predicted, (error ^ flip) - flip);
   }
 
-  PACS_JLS_INLINE void EndRunInterruption() { run_index = std::max(0, run_index - 1); }
+  PACS_JLS_INLINE void EndRunInterruption() {
+    run_index = std::max(0, run_index - 1);
+  }
 
   // `count` samples of `value` from `at`, written 16 at a time: the line
   // buffer has room behind the line for what is written past the run.
@@ -501,25 +519,24 @@ class LineDecoder {
   }
 
   // One line of one component (interleave none and line) into `line`;
-  // `above` is the line above, `gradients` holds 81 * Q1 + 9 * Q2 of each
-  // sample, from the line above; `rc` is the c of sample 0, whose a is its
-  // b. c (the previous b) and a (the previous sample) stay in registers.
-  PACS_JLS_INLINE void DecodeLine(const uint16_t* above, uint16_t* line, const int16_t* gradients, int32_t rc,
-                                  int32_t width) {
+  // `above` holds, per sample, 81 * Q1 + 9 * Q2 and b from the line above
+  // (ComputeGradients); `rc` is the c of sample 0, whose a is its b. c (the
+  // previous b) and a (the previous sample) stay in registers.
+  PACS_JLS_INLINE void DecodeLine(const uint32_t* above, uint16_t* line, int32_t rc, int32_t width) {
     // A negative index counting up to 0 from the ends of the lines: one
     // register for the position, no compare with the width.
     above += width;
     line += width;
-    gradients += width;
     intptr_t i = -static_cast<intptr_t>(width);
-    int32_t ra = above[i];
+    int32_t ra = Above(above[i]);
     while (i < 0) {
       // Regular mode samples in a loop of their own, so that the register
       // allocator favours it over the run mode code.
       int32_t q;
       for (;;) {
-        const int32_t rb = above[i];
-        q = gradients[i] + Quantize(rc - ra);
+        const uint32_t word = above[i];
+        const int32_t rb = Above(word);
+        q = Gradients(word) + Quantize(rc, ra);
         if (__builtin_expect(q == 0, 0)) break;
         ra = DecodeRegular(q, Median(ra, rb, rc));
         line[i] = static_cast<uint16_t>(ra);
@@ -531,7 +548,7 @@ class LineDecoder {
       FillRun(line + i, run, ra);
       i += run;
       if (i < 0) {
-        rc = above[i];
+        rc = Above(above[i]);
         ra = DecodeInterruption(ra, rc);
         line[i] = static_cast<uint16_t>(ra);
         EndRunInterruption();
@@ -543,25 +560,24 @@ class LineDecoder {
 
   // One line of pixels of `components` (3 or 4) interleaved components,
   // as in DecodeLine.
-  PACS_JLS_INLINE void DecodePixelLine(const uint16_t* const* above, uint16_t* const* lines,
-                                       const int16_t* const* gradients, const int32_t* rc0, int components,
-                                       int32_t width) {
+  PACS_JLS_INLINE void DecodePixelLine(const uint32_t* const* above, uint16_t* const* lines, const int32_t* rc0,
+                                       int components, int32_t width) {
     int32_t i = 0;
     int32_t q[4];
     int32_t ra[4], rc[4];
     for (int c = 0; c < components; ++c) {
-      ra[c] = above[c][0];
+      ra[c] = Above(above[c][0]);
       rc[c] = rc0[c];
     }
     while (i < width) {
       int32_t any = 0;
       for (int c = 0; c < components; ++c) {
-        q[c] = gradients[c][i] + Quantize(rc[c] - ra[c]);
+        q[c] = Gradients(above[c][i]) + Quantize(rc[c], ra[c]);
         any |= q[c];
       }
       if (any != 0) {
         for (int c = 0; c < components; ++c) {
-          const int32_t rb = above[c][i];
+          const int32_t rb = Above(above[c][i]);
           ra[c] = DecodeRegular(q[c], Median(ra[c], rb, rc[c]));
           lines[c][i] = static_cast<uint16_t>(ra[c]);
           rc[c] = rb;
@@ -578,7 +594,7 @@ class LineDecoder {
         int32_t errors[4];
         for (int c = 0; c < components; ++c) errors[c] = DecodeInterruptionError(0);
         for (int c = 0; c < components; ++c) {
-          const int32_t rb = above[c][i];
+          const int32_t rb = Above(above[c][i]);
           ra[c] = Reconstruct(rb, rb - ra[c] < 0 ? -errors[c] : errors[c]);
           lines[c][i] = static_cast<uint16_t>(ra[c]);
           rc[c] = rb;
@@ -607,65 +623,65 @@ class LineDecoder {
 // lzcnt; the noinline slow paths stay portable). Both have internal
 // linkage: no copy compiled for BMI2 can stand in for a portable one.
 template <class Traits>
-__attribute__((noinline)) void DecodeLineOutOfLine(LineDecoder<Traits>& decoder, const uint16_t* above, uint16_t* line,
-                                                   const int16_t* gradients, int32_t rc, int32_t width) {
+__attribute__((noinline)) void DecodeLineOutOfLine(LineDecoder<Traits>& decoder, const uint32_t* above, uint16_t* line,
+                                                   int32_t rc, int32_t width) {
   LineDecoder<Traits> local = decoder;
-  local.DecodeLine(above, line, gradients, rc, width);
+  local.DecodeLine(above, line, rc, width);
   decoder = local;
 }
 
 template <class Traits>
-__attribute__((noinline)) void DecodePixelLineOutOfLine(LineDecoder<Traits>& decoder, const uint16_t* const* above,
-                                                        uint16_t* const* lines, const int16_t* const* gradients,
-                                                        const int32_t* rc, int components, int32_t width) {
+__attribute__((noinline)) void DecodePixelLineOutOfLine(LineDecoder<Traits>& decoder, const uint32_t* const* above,
+                                                        uint16_t* const* lines, const int32_t* rc, int components,
+                                                        int32_t width) {
   LineDecoder<Traits> local = decoder;
-  local.DecodePixelLine(above, lines, gradients, rc, components, width);
+  local.DecodePixelLine(above, lines, rc, components, width);
   decoder = local;
 }
 
 #if PACS_JLS_BMI2_VARIANT
 template <class Traits>
 __attribute__((noinline, target("bmi,bmi2,lzcnt"))) void DecodeLineOutOfLineBmi2(LineDecoder<Traits>& decoder,
-                                                                                 const uint16_t* above, uint16_t* line,
-                                                                                 const int16_t* gradients, int32_t rc,
-                                                                                 int32_t width) {
+                                                                                 const uint32_t* above, uint16_t* line,
+                                                                                 int32_t rc, int32_t width) {
   LineDecoder<Traits> local = decoder;
-  local.DecodeLine(above, line, gradients, rc, width);
+  local.DecodeLine(above, line, rc, width);
   decoder = local;
 }
 
 template <class Traits>
-__attribute__((noinline, target("bmi,bmi2,lzcnt"))) void DecodePixelLineOutOfLineBmi2(
-    LineDecoder<Traits>& decoder, const uint16_t* const* above, uint16_t* const* lines, const int16_t* const* gradients,
-    const int32_t* rc, int components, int32_t width) {
+__attribute__((noinline, target("bmi,bmi2,lzcnt"))) void DecodePixelLineOutOfLineBmi2(LineDecoder<Traits>& decoder,
+                                                                                      const uint32_t* const* above,
+                                                                                      uint16_t* const* lines,
+                                                                                      const int32_t* rc, int components,
+                                                                                      int32_t width) {
   LineDecoder<Traits> local = decoder;
-  local.DecodePixelLine(above, lines, gradients, rc, components, width);
+  local.DecodePixelLine(above, lines, rc, components, width);
   decoder = local;
 }
 #endif
 
 template <class Traits, ScanIsa kIsa>
-void DecodeOneLine(LineDecoder<Traits>& decoder, const uint16_t* above, uint16_t* line, const int16_t* gradients,
-                   int32_t rc, int32_t width) {
+void DecodeOneLine(LineDecoder<Traits>& decoder, const uint32_t* above, uint16_t* line, int32_t rc, int32_t width) {
 #if PACS_JLS_BMI2_VARIANT
   if constexpr (kIsa == ScanIsa::kBmi2) {
-    DecodeLineOutOfLineBmi2(decoder, above, line, gradients, rc, width);
+    DecodeLineOutOfLineBmi2(decoder, above, line, rc, width);
     return;
   }
 #endif
-  DecodeLineOutOfLine(decoder, above, line, gradients, rc, width);
+  DecodeLineOutOfLine(decoder, above, line, rc, width);
 }
 
 template <class Traits, ScanIsa kIsa>
-void DecodeOnePixelLine(LineDecoder<Traits>& decoder, const uint16_t* const* above, uint16_t* const* lines,
-                        const int16_t* const* gradients, const int32_t* rc, int components, int32_t width) {
+void DecodeOnePixelLine(LineDecoder<Traits>& decoder, const uint32_t* const* above, uint16_t* const* lines,
+                        const int32_t* rc, int components, int32_t width) {
 #if PACS_JLS_BMI2_VARIANT
   if constexpr (kIsa == ScanIsa::kBmi2) {
-    DecodePixelLineOutOfLineBmi2(decoder, above, lines, gradients, rc, components, width);
+    DecodePixelLineOutOfLineBmi2(decoder, above, lines, rc, components, width);
     return;
   }
 #endif
-  DecodePixelLineOutOfLine(decoder, above, lines, gradients, rc, components, width);
+  DecodePixelLineOutOfLine(decoder, above, lines, rc, components, width);
 }
 
 // A line buffer of one component, with one sample in front (index -1: the
@@ -758,8 +774,10 @@ Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGe
   // decoded, swapped after each line.
   std::vector<LineBuffer> lines(2 * static_cast<size_t>(components), LineBuffer(width));
   size_t parity = 0;
-  std::vector<std::vector<int16_t>> gradients(static_cast<size_t>(components),
-                                              std::vector<int16_t>(width + kDecoderLinePadding));
+  // Per component, from the line above: b and the gradient part of each
+  // sample's context (ComputeGradients).
+  std::vector<std::vector<uint32_t>> gradients(static_cast<size_t>(components),
+                                               std::vector<uint32_t>(width + kDecoderLinePadding));
   const bool simd_gradients = params.t3 <= 32767;
   std::array<int32_t, 4> run_index{};
   BitReader reader(data, end);
@@ -793,13 +811,13 @@ Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGe
       reader = BitReader(p + 1, end);
     }
 
-    const uint16_t* above[4];
+    const uint32_t* above[4];
     uint16_t* cur[4];
     int32_t rc[4];
     for (int c = 0; c < components; ++c) {
       uint16_t* const prev = lines[2 * static_cast<size_t>(c) + parity].line();
       uint16_t* const line = lines[2 * static_cast<size_t>(c) + (parity ^ 1)].line();
-      above[c] = prev;
+      above[c] = gradients[c].data();
       cur[c] = line;
       prev[width] = prev[width - 1];
       if (simd_gradients) {
@@ -812,18 +830,15 @@ Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGe
     }
     parity ^= 1;
     if (geometry.interleave == Interleave::kSample && components > 1) {
-      const int16_t* const pixel_gradients[4] = {gradients[0].data(), gradients[std::min(1, components - 1)].data(),
-                                                 gradients[std::min(2, components - 1)].data(),
-                                                 gradients[std::min(3, components - 1)].data()};
       LineDecoder<Traits> decoder(state, reader, run_index[0]);
-      DecodeOnePixelLine<Traits, kIsa>(decoder, above, cur, pixel_gradients, rc, components, signed_width);
+      DecodeOnePixelLine<Traits, kIsa>(decoder, above, cur, rc, components, signed_width);
       if (decoder.failed) return Status::Corruption("invalid coded data in line " + std::to_string(row));
       reader = decoder.reader;
       run_index[0] = decoder.run_index;
     } else {
       for (int c = 0; c < components; ++c) {
         LineDecoder<Traits> decoder(state, reader, run_index[c]);
-        DecodeOneLine<Traits, kIsa>(decoder, above[c], cur[c], gradients[c].data(), rc[c], signed_width);
+        DecodeOneLine<Traits, kIsa>(decoder, above[c], cur[c], rc[c], signed_width);
         if (decoder.failed) return Status::Corruption("invalid coded data in line " + std::to_string(row));
         reader = decoder.reader;
         run_index[c] = decoder.run_index;
