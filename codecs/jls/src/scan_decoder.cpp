@@ -153,6 +153,11 @@ class ScanState {
     const int32_t reach = std::min(lut_offset_, kNearTableReach);
     std::memcpy(regular_.quantize + kNearTableReach - reach, quantize_.data() + lut_offset_ - reach,
                 2 * static_cast<size_t>(reach) + 1);
+    // Beyond, +-4: with T3 <= 4095 that is Q(d) on all of +-4095 (which
+    // the lossless traits of more than 12 bits rely on).
+    const auto outside = static_cast<size_t>(kNearTableReach - reach);
+    std::memset(regular_.quantize, -4, outside);
+    std::memset(regular_.quantize + kNearTableReach + reach + 1, 4, outside);
     Reset();
   }
 
@@ -269,6 +274,10 @@ class LineDecoder {
     if constexpr (Traits::kLossless) {  // the table beside the contexts covers [-T3, T3]
       const int8_t* table = regular_->quantize + kNearTableReach;
       if constexpr (Traits::kBits <= kFullTableBits) return table[d];
+      // The table holds Q(d) on +-4095 (T3 <= 4095 for these traits):
+      // differences beyond are rare (a predicted branch instead of a clamp
+      // on the serial chain).
+      if (__builtin_expect(static_cast<uintptr_t>(d + kNearTableReach) <= 2 * kNearTableReach, 1)) return table[d];
       return table[std::max<intptr_t>(-t3_, std::min<intptr_t>(t3_, d))];
     }
     if constexpr (Traits::kBits <= kFullTableBits) return quantize_[d];
