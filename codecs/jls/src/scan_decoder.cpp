@@ -410,10 +410,14 @@ class LineDecoder {
     // (step 1; at most one holds, since N >= 1) and ends in [1 - N, 0] in
     // all three cases (the clamp is CharLS's in the first two and does
     // nothing in the third). |B| < 2^25: no overflow.
-    const int32_t step = static_cast<int32_t>(new_b > 0) - static_cast<int32_t>(new_b + new_n <= 0);
+    // The step from sign bits (B > 0: the sign of -B; B + N <= 0: the sign
+    // of B + N - 1), fewer instructions than two flag tests.
+    const int32_t step = static_cast<int32_t>(static_cast<uint32_t>(-new_b) >> 31) + ((new_b + new_n - 1) >> 31);
     new_b = Max(Min(new_b - step * new_n, 0), 1 - new_n);
-    // C moves by one within [-128, 127].
-    const int32_t new_c = Max(-128, Min(127, c + step));
+    // C moves by one within [-128, 127]; it reaches the bounds on corrupt
+    // data and seldom otherwise (a predicted branch, not two clamps).
+    int32_t new_c = c + step;
+    if (__builtin_expect(static_cast<uint32_t>(new_c + 128) > 255u, 0)) new_c = c;
     contexts.a[late_index] = new_a;
     contexts.b[late_index] = new_b;
     contexts.c[late_index] = new_c;
