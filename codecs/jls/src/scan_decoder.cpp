@@ -493,9 +493,12 @@ class LineDecoder {
     const int32_t value = mapped + type;
     const int32_t map = value & 1;
     const int32_t magnitude = (value + map) >> 1;
-    const bool negative = (k != 0 || 2 * context.nn >= context.n) == (map != 0);
-    const int32_t error = negative ? -magnitude : magnitude;
-    context.nn += negative && magnitude != 0 ? 1 : 0;
+    // Without branches (data dependent): negative when (k != 0 or 2 Nn >=
+    // N) equals the map bit.
+    const int32_t normal = static_cast<int32_t>(k != 0) | static_cast<int32_t>(2 * context.nn >= context.n);
+    const int32_t negative = normal ^ map ^ 1;
+    const int32_t error = (magnitude ^ -negative) + negative;
+    context.nn += negative & static_cast<int32_t>(magnitude != 0);
     context.a += (mapped + 1 - type) >> 1;
     if (__builtin_expect(context.a >= (1 << 30), 0)) {  // only corrupt data gets here
       failed = true;
@@ -513,9 +516,10 @@ class LineDecoder {
   PACS_JLS_INLINE int32_t DecodeInterruption(int32_t ra, int32_t rb) {
     const int32_t type = std::abs(ra - rb) <= t_.near ? 1 : 0;
     const int32_t error = DecodeInterruptionError(type);
-    // Type 1: predicted by a; type 0: by b, the error's sign that of b - a.
-    const int32_t predicted = type != 0 ? ra : rb;
-    const int32_t flip = type == 0 && rb - ra < 0 ? -1 : 0;
+    // Type 1: predicted by a; type 0: by b, the error's sign that of b - a
+    // (masks: the type is data dependent).
+    const int32_t predicted = rb + ((ra - rb) & -type);
+    const int32_t flip = -((type ^ 1) & static_cast<int32_t>(rb < ra));
     return Reconstruct(predicted, (error ^ flip) - flip);
   }
 
