@@ -6,6 +6,7 @@
 // interval is). Then the hardening: bad frame descriptions, truncated and
 // bit-flipped streams, SOF disagreeing with the DICOM attributes.
 #include <gtest/gtest.h>
+#include <hwy/targets.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -21,6 +22,7 @@
 
 #include "charls_decoder_reference.h"
 #include "decode_every_isa.h"
+#include "decoder_kernels.h"
 #include "pacs/jls/jpegls_decoder.h"
 #include "pacs/jls/jpegls_encoder.h"
 #include "scan_decoder.h"
@@ -240,6 +242,80 @@ TEST(JlsDecoderTest, MatchesCharlsOnEveryFormat) {
               tally.compared, tally.both_refused, encoder_refused);
   EXPECT_GE(tally.compared, 4000);
   EXPECT_EQ(tally.both_refused, 0);
+}
+
+// Q(d) of A.3.3 with NEAR, as the standard writes it.
+int32_t ReferenceQuantize(int32_t d, int32_t t1, int32_t t2, int32_t t3, int32_t near) {
+  if (d <= -t3) return -4;
+  if (d <= -t2) return -3;
+  if (d <= -t1) return -2;
+  if (d < -near) return -1;
+  if (d <= near) return 0;
+  if (d < t1) return 1;
+  if (d < t2) return 2;
+  if (d < t3) return 3;
+  return 4;
+}
+
+// Every compiled target of the decoder's kernels (AVX2, SSE4, EMU128 here):
+// the words of b and gradient sums against the scalar code and the
+// standard's formula, and whole frames against CharLS.
+TEST(JlsDecoderTest, EveryKernelTargetMatchesScalar) {
+  struct Thresholds {
+    int bits, t1, t2, t3, near;
+  };
+  constexpr Thresholds kThresholds[] = {{2, 1, 1, 1, 0},      {8, 3, 7, 21, 0},     {8, 5, 9, 30, 2},
+                                        {12, 18, 67, 276, 0}, {16, 18, 67, 276, 0}, {16, 40, 900, 30000, 3}};
+  int targets_tested = 0;
+  for (const int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    ++targets_tested;
+    std::mt19937 rng(static_cast<uint32_t>(target));
+    for (const Thresholds& t : kThresholds) {
+      const int32_t max_value = (1 << t.bits) - 1;
+      std::vector<int8_t> table(2 * static_cast<size_t>(t.t3) + 1);
+      for (int32_t d = -t.t3; d <= t.t3; ++d)
+        table[static_cast<size_t>(d + t.t3)] = static_cast<int8_t>(ReferenceQuantize(d, t.t1, t.t2, t.t3, t.near));
+      for (size_t width : {size_t{1}, size_t{3}, size_t{8}, size_t{13}, size_t{64}, size_t{257}}) {
+        // prev[-1] and prev[width] set, readable (and the output writable)
+        // up to width + kDecoderLinePadding.
+        std::vector<uint16_t> storage(width + internal::kDecoderLinePadding + 2, 0);
+        uint16_t* const prev = storage.data() + 1;
+        for (size_t i = 0; i < width; ++i)
+          prev[i] =
+              static_cast<uint16_t>((rng() % 3 == 0 ? rng() : 100 + rng() % 40) & static_cast<uint32_t>(max_value));
+        prev[-1] = static_cast<uint16_t>(rng() & static_cast<uint32_t>(max_value));
+        prev[width] = prev[width - 1];
+        std::vector<uint32_t> simd(width + internal::kDecoderLinePadding),
+            scalar(width + internal::kDecoderLinePadding);
+        internal::ComputeGradients(prev, width, t.t1, t.t2, t.t3, t.near, simd.data());
+        internal::ComputeGradientsScalar(prev, width, table.data() + t.t3, t.t3, scalar.data());
+        for (size_t i = 0; i < width; ++i) {
+          const auto q = [&](int32_t d) { return ReferenceQuantize(d, t.t1, t.t2, t.t3, t.near); };
+          const int32_t gradients =
+              81 * q(prev[i + 1] - prev[i]) + 9 * q(prev[i] - prev[static_cast<ptrdiff_t>(i) - 1]);
+          const uint32_t expected = internal::PackAbove(gradients, prev[i]);
+          ASSERT_EQ(simd[i], expected) << hwy::TargetName(target) << " bits " << t.bits << " i=" << i;
+          ASSERT_EQ(scalar[i], expected) << "scalar, bits " << t.bits << " i=" << i;
+        }
+      }
+    }
+    // And whole frames on this target.
+    Tally tally;
+    int encoder_refused = 0;
+    for (const Layout& layout : kLayouts) {
+      Spec spec;
+      spec.bits = 12;
+      spec.components = layout.components;
+      spec.interleave = layout.interleave;
+      spec.width = 37;
+      spec.height = 9;
+      for (Content content : kContents) CheckSpec(spec, content, rng(), tally, encoder_refused);
+    }
+    EXPECT_EQ(tally.compared, 40) << hwy::TargetName(target);
+  }
+  hwy::SetSupportedTargetsForTest(0);
+  EXPECT_GE(targets_tested, 2);
 }
 
 TEST(JlsDecoderTest, MatchesCharlsWithPresetCodingParameters) {
