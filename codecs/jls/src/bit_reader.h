@@ -37,7 +37,7 @@ class BitReader {
       // (negative only once the data is exhausted, and then no fast load
       // is possible): valid_ + 8 * bytes is valid_ | 56.
       cache_ |= word >> valid_;
-      pos_ += (63 - valid_) >> 3;
+      pos_ += static_cast<uint32_t>(63 - valid_) >> 3;  // unsigned: no sign extension
       valid_ |= 56;
       return;
     }
@@ -53,7 +53,7 @@ class BitReader {
       std::memcpy(&word, pos_, 8);
       word = __builtin_bswap64(word);
       cache_ |= word >> valid_;  // as in Refill()
-      pos_ += (63 - valid_) >> 3;
+      pos_ += static_cast<uint32_t>(63 - valid_) >> 3;  // unsigned: no sign extension
       valid_ |= 56;
       return;
     }
