@@ -264,11 +264,11 @@ class LineDecoder {
 
   // The parts of a word of ComputeGradients: b and 81 * Q1 + 9 * Q2.
   PACS_JLS_INLINE static int32_t Above(uint32_t word) { return static_cast<int32_t>(word >> 16); }
-  PACS_JLS_INLINE static int32_t Gradients(uint32_t word) { return static_cast<int16_t>(word & 0xFFFF); }
+  PACS_JLS_INLINE static intptr_t Gradients(uint32_t word) { return static_cast<int16_t>(word & 0xFFFF); }
 
   // Q(c - a) of A.3.3 (with NEAR); 0 <= a, c <= MAXVAL. The difference is
   // an index of pointer width: no sign extension on the serial chain.
-  PACS_JLS_INLINE int32_t Quantize(int32_t c, int32_t a) const {
+  PACS_JLS_INLINE intptr_t Quantize(int32_t c, int32_t a) const {
     const intptr_t d =
         static_cast<intptr_t>(static_cast<uint32_t>(c)) - static_cast<intptr_t>(static_cast<uint32_t>(a));
     if constexpr (Traits::kLossless) {  // the table beside the contexts covers [-T3, T3]
@@ -348,9 +348,11 @@ class LineDecoder {
 
   // Regular mode (A.4-A.6) for context number q (0 allowed in sample
   // interleave) and the MED prediction.
-  PACS_JLS_INLINE int32_t DecodeRegular(int32_t q, int32_t predicted) {
-    const int32_t sign = q >> 31;
-    const size_t index = static_cast<uint32_t>((q ^ sign) - sign);
+  // q of pointer width: its absolute value (neg and cmov, two cycles on the
+  // serial chain to the k load, no sign extension) is the index.
+  PACS_JLS_INLINE int32_t DecodeRegular(intptr_t q, int32_t predicted) {
+    const auto sign = static_cast<int32_t>(q >> 63);
+    const auto index = static_cast<size_t>(q < 0 ? -q : q);
     RegularContexts& contexts = *regular_;
     const int32_t k = contexts.k[index];
     if (__builtin_expect(k >= kMaxK, 0)) {
@@ -549,7 +551,7 @@ class LineDecoder {
     while (i < 0) {
       // Regular mode samples in a loop of their own, so that the register
       // allocator favours it over the run mode code.
-      int32_t q;
+      intptr_t q;
       for (;;) {
         const uint32_t word = above[i];
         const int32_t rb = Above(word);
@@ -580,14 +582,14 @@ class LineDecoder {
   PACS_JLS_INLINE void DecodePixelLine(const uint32_t* const* above, uint16_t* const* lines, const int32_t* rc0,
                                        int components, int32_t width) {
     int32_t i = 0;
-    int32_t q[4];
+    intptr_t q[4];
     int32_t ra[4], rc[4];
     for (int c = 0; c < components; ++c) {
       ra[c] = Above(above[c][0]);
       rc[c] = rc0[c];
     }
     while (i < width) {
-      int32_t any = 0;
+      intptr_t any = 0;
       for (int c = 0; c < components; ++c) {
         q[c] = Gradients(above[c][i]) + Quantize(rc[c], ra[c]);
         any |= q[c];
