@@ -100,28 +100,12 @@ PACS_JLS_INLINE int32_t Max(int32_t a, int32_t b) {
   asm("cmpl %1, %0\n\tcmovll %1, %0" : "+r"(a) : "r"(b) : "cc");
   return a;
 }
-// `value` if `test` > 0, else `otherwise`.
-PACS_JLS_INLINE int32_t SelectIfPositive(int32_t test, int32_t value, int32_t otherwise) {
-  asm("testl %2, %2\n\tcmovgl %1, %0" : "+r"(otherwise) : "r"(value), "r"(test) : "cc");
-  return otherwise;
-}
-// `value` if `test` <= 0, else `otherwise`.
-PACS_JLS_INLINE int32_t SelectIfNotPositive(int32_t test, int32_t value, int32_t otherwise) {
-  asm("testl %2, %2\n\tcmovlel %1, %0" : "+r"(otherwise) : "r"(value), "r"(test) : "cc");
-  return otherwise;
-}
 #else
 PACS_JLS_INLINE int32_t Min(int32_t a, int32_t b) {
   return a < b ? a : b;
 }
 PACS_JLS_INLINE int32_t Max(int32_t a, int32_t b) {
   return a > b ? a : b;
-}
-PACS_JLS_INLINE int32_t SelectIfPositive(int32_t test, int32_t value, int32_t otherwise) {
-  return test > 0 ? value : otherwise;
-}
-PACS_JLS_INLINE int32_t SelectIfNotPositive(int32_t test, int32_t value, int32_t otherwise) {
-  return test <= 0 ? value : otherwise;
 }
 #endif
 
