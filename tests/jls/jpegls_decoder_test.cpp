@@ -204,7 +204,7 @@ void CheckSpec(const Spec& spec, Content content, uint32_t seed, Tally& tally, i
 // PACS_JLS_DECODER_ISA=portable), the portable ones when forced; the tests
 // compare both on every stream they decode (DecodeWithEveryIsa).
 TEST(JlsDecoderTest, RunsTheBmi2LoopsWhereTheCpuHasThemAndThePortableOnesWhenForced) {
-  const char* choice = std::getenv("PACS_JLS_DECODER_ISA");  // NOLINT(concurrency-mt-unsafe)
+  const char* choice = std::getenv("PACS_JLS_DECODER_ISA");
   const bool environment_portable = choice != nullptr && std::string(choice) == "portable";
   EXPECT_EQ(internal::ActiveScanIsa(),
             internal::CpuRunsBmi2Variant() && !environment_portable ? ScanIsa::kBmi2 : ScanIsa::kPortable);
