@@ -31,6 +31,7 @@
 #include "jls_bench_common.h"
 #include "pacs/jls/jpegls_decoder.h"
 #include "pacs/jls/jpegls_encoder.h"
+#include "scan_decoder.h"
 
 namespace {
 
@@ -88,6 +89,13 @@ const std::vector<Frame>& Set(const std::string& name) {
   return sets.emplace(name, std::move(frames)).first->second;
 }
 
+// Which line loops our decoder runs (PACS_JLS_DECODER_ISA=portable forces
+// the portable ones on a CPU with BMI2).
+std::string LoopsName() {
+  return pacs::jls::internal::ActiveScanIsa() == pacs::jls::internal::ScanIsa::kBmi2 ? ", BMI2 loops"
+                                                                                     : ", portable loops";
+}
+
 void DecodeCharls(const Frame& frame, std::vector<uint8_t>& out) {
   charls::jpegls_decoder decoder;
   decoder.source(frame.codestream.data(), frame.codestream.size());
@@ -122,7 +130,7 @@ void BM_JlsDecode(benchmark::State& state, const std::string& set, bool ours) {
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * decoded));
   state.counters["frames"] = static_cast<double>(frames.size());
-  state.SetLabel(ours ? std::string("pacs::jls ") + pacs::jls::ActiveSimdTarget() : "CharLS 2.4.1");
+  state.SetLabel(ours ? std::string("pacs::jls ") + pacs::jls::ActiveSimdTarget() + LoopsName() : "CharLS 2.4.1");
 }
 
 // Both decoders frame by frame in alternation, in thread CPU time (robust to
@@ -152,7 +160,7 @@ void BM_JlsDecodeCompare(benchmark::State& state, const std::string& set) {
   state.counters["charls_MBps"] = static_cast<double>(decoded) / 1e6 / seconds_charls;
   state.counters["ours_MBps"] = static_cast<double>(decoded) / 1e6 / seconds_ours;
   state.counters["speedup"] = seconds_charls / seconds_ours;
-  state.SetLabel(std::string("ours on ") + pacs::jls::ActiveSimdTarget());
+  state.SetLabel(std::string("ours on ") + pacs::jls::ActiveSimdTarget() + LoopsName());
 }
 
 // Kept out of line so callgrind's --toggle-collect can count exactly these.

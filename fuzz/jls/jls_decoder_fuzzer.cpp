@@ -9,11 +9,11 @@
 // production caller must not hand it others either (EndsWithEndOfImage).
 //
 // Findings that abort: any crash or sanitizer report in our decoder, both
-// decoders succeeding with different pixels, or our decoder succeeding where
-// CharLS refuses. Inputs that CharLS decodes and we refuse are counted and
-// the first ones written to jls_decoder_fuzzer_refusals/ for review (we
-// refuse some on purpose: sample interleave with a RESET other than 64,
-// which CharLS mis-codes).
+// decoders succeeding with different pixels, our decoder succeeding where
+// CharLS refuses, or our portable and BMI2 line loops disagreeing (where
+// the CPU runs the BMI2 ones, each input is decoded with both). Inputs that CharLS decodes and we refuse are counted
+// and the first ones written to jls_decoder_fuzzer_refusals/ for review (we refuse some on purpose: sample interleave
+// with a RESET other than 64, which CharLS mis-codes).
 #include <charls/charls.h>
 #include <sys/stat.h>
 
@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "pacs/jls/jpegls_decoder.h"
+#include "scan_decoder.h"
 
 namespace {
 
@@ -113,6 +114,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<uint8_t> ours(pacs::jls::DecodedBytes(expected));
   const auto decoded = pacs::jls::DecodeFrame(input, expected, ours);
   if (!decoded.ok()) ours.clear();
+  // Where the CPU runs the BMI2 line loops (the default there), the
+  // portable ones too: the same verdict and pixels.
+  if (pacs::jls::internal::ActiveScanIsa() == pacs::jls::internal::ScanIsa::kBmi2) {
+    std::vector<uint8_t> portable(pacs::jls::DecodedBytes(expected));
+    pacs::jls::internal::SetScanIsaForTesting(pacs::jls::internal::ScanIsa::kPortable);
+    const auto portable_decoded = pacs::jls::DecodeFrame(input, expected, portable);
+    pacs::jls::internal::SetScanIsaForTesting(pacs::jls::internal::ScanIsa::kBmi2);
+    if (!portable_decoded.ok()) portable.clear();
+    if (portable_decoded.ok() != decoded.ok() || portable != ours) {
+      std::fprintf(stderr, "FINDING: the portable and BMI2 line loops disagree\n");
+      std::abort();
+    }
+  }
 
   if (!pacs::jls::EndsWithEndOfImage(input)) {
     ++counters.not_ending_with_eoi;

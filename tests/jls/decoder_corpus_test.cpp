@@ -22,6 +22,7 @@
 
 #include "charls_decoder_reference.h"
 #include "corpus_frames.h"
+#include "decode_every_isa.h"
 #include "pacs/jls/jpegls_decoder.h"
 #include "pacs/jls/jpegls_encoder.h"
 
@@ -96,7 +97,7 @@ void CompareFrame(const std::string& what, const std::vector<uint8_t>& codestrea
   std::string charls_error;
   const auto reference = CharlsDecode(codestream, &charls_error);
   std::vector<uint8_t> ours(DecodedBytes(expected));
-  const auto decoded = DecodeFrame(codestream, expected, ours);
+  const auto decoded = testing::DecodeWithEveryIsa(codestream, expected, ours, what);
   if (!reference) {
     EXPECT_FALSE(decoded.ok()) << what << ": CharLS refused (" << charls_error << "), we decoded";
     ++tally.both_refused;
@@ -191,7 +192,7 @@ TEST(JlsDecoderCorpusTest, OurEncoderOutputForEveryNativeFrame) {
     ASSERT_TRUE(encoded.ok()) << frame.file << ": " << encoded.status().ToString();
     const ExpectedFrame expected{frame.columns, frame.rows, 1, frame.bits_allocated, std::min(bits, frame.bits_stored)};
     std::vector<uint8_t> ours(DecodedBytes(expected));
-    const auto decoded = DecodeFrame(*encoded, expected, ours);
+    const auto decoded = testing::DecodeWithEveryIsa(*encoded, expected, ours, frame.file);
     ASSERT_TRUE(decoded.ok()) << frame.file << " frame " << frame.index << ": " << decoded.status().ToString();
     const auto reference = CharlsDecode(*encoded);
     ASSERT_TRUE(reference.has_value()) << frame.file;

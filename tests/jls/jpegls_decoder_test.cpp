@@ -6,8 +6,11 @@
 // interval is). Then the hardening: bad frame descriptions, truncated and
 // bit-flipped streams, SOF disagreeing with the DICOM attributes.
 #include <gtest/gtest.h>
+#include <hwy/targets.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -18,8 +21,11 @@
 #include <vector>
 
 #include "charls_decoder_reference.h"
+#include "decode_every_isa.h"
+#include "decoder_kernels.h"
 #include "pacs/jls/jpegls_decoder.h"
 #include "pacs/jls/jpegls_encoder.h"
+#include "scan_decoder.h"
 
 namespace pacs::jls {
 namespace {
@@ -132,6 +138,9 @@ struct Tally {
   int both_refused = 0;
 };
 
+using internal::ScanIsa;
+using testing::DecodeWithEveryIsa;
+
 // Decodes `codestream` with both decoders: same pixels, or both refuse.
 // Returns whether both decoded.
 bool ExpectSameAsCharls(std::span<const uint8_t> codestream, const ExpectedFrame& expected, const std::string& what,
@@ -139,7 +148,7 @@ bool ExpectSameAsCharls(std::span<const uint8_t> codestream, const ExpectedFrame
   std::string charls_error;
   const auto reference = CharlsDecode(codestream, &charls_error);
   std::vector<uint8_t> ours(DecodedBytes(expected));
-  const auto decoded = DecodeFrame(codestream, expected, ours);
+  const auto decoded = DecodeWithEveryIsa(codestream, expected, ours, what);
   if (!reference.has_value()) {
     EXPECT_FALSE(decoded.ok()) << what << ": CharLS refused (" << charls_error << ") but we decoded";
     ++tally.both_refused;
@@ -191,6 +200,21 @@ void CheckSpec(const Spec& spec, Content content, uint32_t seed, Tally& tally, i
   }
 }
 
+// The BMI2 loops run where the CPU has BMI2 and LZCNT (unless
+// PACS_JLS_DECODER_ISA=portable), the portable ones when forced; the tests
+// compare both on every stream they decode (DecodeWithEveryIsa).
+TEST(JlsDecoderTest, RunsTheBmi2LoopsWhereTheCpuHasThemAndThePortableOnesWhenForced) {
+  const char* choice = std::getenv("PACS_JLS_DECODER_ISA");
+  const bool environment_portable = choice != nullptr && std::string(choice) == "portable";
+  EXPECT_EQ(internal::ActiveScanIsa(),
+            internal::CpuRunsBmi2Variant() && !environment_portable ? ScanIsa::kBmi2 : ScanIsa::kPortable);
+  std::printf("CPU runs the BMI2 loops: %s; active: %s\n", internal::CpuRunsBmi2Variant() ? "yes" : "no",
+              internal::ActiveScanIsa() == ScanIsa::kBmi2 ? "BMI2" : "portable");
+  internal::SetScanIsaForTesting(ScanIsa::kPortable);
+  EXPECT_EQ(internal::ActiveScanIsa(), ScanIsa::kPortable);
+  internal::SetScanIsaForTesting(ScanIsa::kBmi2);
+}
+
 TEST(JlsDecoderTest, MatchesCharlsOnEveryFormat) {
   Tally tally;
   int encoder_refused = 0;
@@ -218,6 +242,80 @@ TEST(JlsDecoderTest, MatchesCharlsOnEveryFormat) {
               tally.compared, tally.both_refused, encoder_refused);
   EXPECT_GE(tally.compared, 4000);
   EXPECT_EQ(tally.both_refused, 0);
+}
+
+// Q(d) of A.3.3 with NEAR, as the standard writes it.
+int32_t ReferenceQuantize(int32_t d, int32_t t1, int32_t t2, int32_t t3, int32_t near) {
+  if (d <= -t3) return -4;
+  if (d <= -t2) return -3;
+  if (d <= -t1) return -2;
+  if (d < -near) return -1;
+  if (d <= near) return 0;
+  if (d < t1) return 1;
+  if (d < t2) return 2;
+  if (d < t3) return 3;
+  return 4;
+}
+
+// Every compiled target of the decoder's kernels (AVX2, SSE4, EMU128 here):
+// the words of b and gradient sums against the scalar code and the
+// standard's formula, and whole frames against CharLS.
+TEST(JlsDecoderTest, EveryKernelTargetMatchesScalar) {
+  struct Thresholds {
+    int bits, t1, t2, t3, near;
+  };
+  constexpr Thresholds kThresholds[] = {{2, 1, 1, 1, 0},      {8, 3, 7, 21, 0},     {8, 5, 9, 30, 2},
+                                        {12, 18, 67, 276, 0}, {16, 18, 67, 276, 0}, {16, 40, 900, 30000, 3}};
+  int targets_tested = 0;
+  for (const int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    ++targets_tested;
+    std::mt19937 rng(static_cast<uint32_t>(target));
+    for (const Thresholds& t : kThresholds) {
+      const int32_t max_value = (1 << t.bits) - 1;
+      std::vector<int8_t> table(2 * static_cast<size_t>(t.t3) + 1);
+      for (int32_t d = -t.t3; d <= t.t3; ++d)
+        table[static_cast<size_t>(d + t.t3)] = static_cast<int8_t>(ReferenceQuantize(d, t.t1, t.t2, t.t3, t.near));
+      for (size_t width : {size_t{1}, size_t{3}, size_t{8}, size_t{13}, size_t{64}, size_t{257}}) {
+        // prev[-1] and prev[width] set, readable (and the output writable)
+        // up to width + kDecoderLinePadding.
+        std::vector<uint16_t> storage(width + internal::kDecoderLinePadding + 2, 0);
+        uint16_t* const prev = storage.data() + 1;
+        for (size_t i = 0; i < width; ++i)
+          prev[i] =
+              static_cast<uint16_t>((rng() % 3 == 0 ? rng() : 100 + rng() % 40) & static_cast<uint32_t>(max_value));
+        prev[-1] = static_cast<uint16_t>(rng() & static_cast<uint32_t>(max_value));
+        prev[width] = prev[width - 1];
+        std::vector<uint32_t> simd(width + internal::kDecoderLinePadding),
+            scalar(width + internal::kDecoderLinePadding);
+        internal::ComputeGradients(prev, width, t.t1, t.t2, t.t3, t.near, simd.data());
+        internal::ComputeGradientsScalar(prev, width, table.data() + t.t3, t.t3, scalar.data());
+        for (size_t i = 0; i < width; ++i) {
+          const auto q = [&](int32_t d) { return ReferenceQuantize(d, t.t1, t.t2, t.t3, t.near); };
+          const int32_t gradients =
+              81 * q(prev[i + 1] - prev[i]) + 9 * q(prev[i] - prev[static_cast<ptrdiff_t>(i) - 1]);
+          const uint32_t expected = internal::PackAbove(gradients, prev[i]);
+          ASSERT_EQ(simd[i], expected) << hwy::TargetName(target) << " bits " << t.bits << " i=" << i;
+          ASSERT_EQ(scalar[i], expected) << "scalar, bits " << t.bits << " i=" << i;
+        }
+      }
+    }
+    // And whole frames on this target.
+    Tally tally;
+    int encoder_refused = 0;
+    for (const Layout& layout : kLayouts) {
+      Spec spec;
+      spec.bits = 12;
+      spec.components = layout.components;
+      spec.interleave = layout.interleave;
+      spec.width = 37;
+      spec.height = 9;
+      for (Content content : kContents) CheckSpec(spec, content, rng(), tally, encoder_refused);
+    }
+    EXPECT_EQ(tally.compared, 40) << hwy::TargetName(target);
+  }
+  hwy::SetSupportedTargetsForTest(0);
+  EXPECT_GE(targets_tested, 2);
 }
 
 TEST(JlsDecoderTest, MatchesCharlsWithPresetCodingParameters) {
@@ -512,7 +610,7 @@ TEST(JlsDecoderTest, TruncatedStreamsEndInErrors) {
     for (size_t length = 0; length < codestream.size(); ++length) {
       // Copied so that ASan sees any read past the truncated input.
       const std::vector<uint8_t> truncated(codestream.begin(), codestream.begin() + static_cast<ptrdiff_t>(length));
-      const auto decoded = DecodeFrame(truncated, expected, out);
+      const auto decoded = DecodeWithEveryIsa(truncated, expected, out, "truncated");
       // Not compared with CharLS: its decoder loops forever on some of these.
       if (!decoded.ok()) ++refused;
     }
@@ -574,7 +672,7 @@ TEST(JlsDecoderTest, ReplaysFuzzerFindings) {
       ExpectSameAsCharls(codestream, expected, name, tally);
     } else {  // CharLS may hang: ours only, which must refuse
       std::vector<uint8_t> out(DecodedBytes(expected));
-      EXPECT_FALSE(DecodeFrame(codestream, expected, out).ok()) << name;
+      EXPECT_FALSE(DecodeWithEveryIsa(codestream, expected, out, name).ok()) << name;
       ++tally.both_refused;
     }
   }
@@ -592,7 +690,7 @@ TEST(JlsDecoderTest, RefusesTheStreamThatAbortsCharls) {
   const ExpectedFrame expected{19, 4, 3, 16, 16};
   ASSERT_TRUE(CheckFrameHeader(codestream, expected).ok());  // the SOF check does not catch it
   std::vector<uint8_t> out(DecodedBytes(expected));
-  const auto decoded = DecodeFrame(codestream, expected, out);
+  const auto decoded = DecodeWithEveryIsa(codestream, expected, out, "charls_asserts_run_interruption_k.jls");
   EXPECT_EQ(decoded.status().code(), StatusCode::kCorruption) << decoded.status().ToString();
 }
 

@@ -6,6 +6,7 @@
 // which the scan decoder checks once per line: no read ever leaves the input.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -27,16 +28,17 @@ class BitReader {
 
   // At least 56 valid bits afterwards, unless the coded data ended.
   PACS_JLS_INLINE void Refill() {
-    if (pos_ + 8 <= fast_limit_) {
+    if (FastLoadPossible()) {
       uint64_t word;
       std::memcpy(&word, pos_, 8);
       word = __builtin_bswap64(word);
       // Bits of the partially taken last byte land below valid_ + 8*bytes;
-      // the next refill ORs the same bits again.
+      // the next refill ORs the same bits again. 0 <= valid_ <= 63 here
+      // (negative only once the data is exhausted, and then no fast load
+      // is possible): valid_ + 8 * bytes is valid_ | 56.
       cache_ |= word >> valid_;
-      const int bytes = (63 - valid_) >> 3;
-      pos_ += bytes;
-      valid_ += bytes * 8;
+      pos_ += static_cast<uint32_t>(63 - valid_) >> 3;  // unsigned: no sign extension
+      valid_ |= 56;
       return;
     }
     *this = SlowRefill(*this);
@@ -46,14 +48,13 @@ class BitReader {
   // the bit count mispredicts; loading again what is loaded costs less), the
   // slow path only when fewer than 32 bits are left.
   PACS_JLS_INLINE void RefillAlways() {
-    if (__builtin_expect(pos_ + 8 <= fast_limit_, 1)) {
+    if (__builtin_expect(FastLoadPossible(), 1)) {
       uint64_t word;
       std::memcpy(&word, pos_, 8);
       word = __builtin_bswap64(word);
-      cache_ |= word >> valid_;
-      const int bytes = (63 - valid_) >> 3;
-      pos_ += bytes;
-      valid_ += bytes * 8;
+      cache_ |= word >> valid_;  // as in Refill()
+      pos_ += static_cast<uint32_t>(63 - valid_) >> 3;  // unsigned: no sign extension
+      valid_ |= 56;
       return;
     }
     if (valid_ < 32) *this = SlowRefill(*this);
@@ -95,8 +96,10 @@ class BitReader {
     // `length` bits it is 2^k + the k bits. length <= valid_ <= 63.
     const int length = zeros + 1 + k;
     if (zeros >= max_high || length > valid_) return false;
-    mapped =
-        static_cast<int32_t>((static_cast<uint32_t>(zeros - 1) << k) + static_cast<uint32_t>(cache_ >> (64 - length)));
+    // The top `length` bits: a shift by 64 - length, which is -length
+    // modulo 64 (1 <= length <= 63; one negation, x86 masks the count).
+    mapped = static_cast<int32_t>((static_cast<uint32_t>(zeros - 1) << k) +
+                                  static_cast<uint32_t>(cache_ >> ((-length) & 63)));
     cache_ <<= length;
     valid_ -= length;
     return true;
@@ -165,7 +168,12 @@ class BitReader {
  private:
   static constexpr int32_t kNoOneBit = 1 << 20;
 
-  void FindFastLimit() { fast_limit_ = after_ff_ ? pos_ : FindNextFF(pos_, end_); }
+  void FindFastLimit() { SetFastLimit(after_ff_ ? pos_ : FindNextFF(pos_, end_)); }
+
+  // The 8 bytes at pos_ hold no 0xFF and lie in the input. One compare with
+  // a precomputed bound (the limit less 8: no valid pointer is below 8).
+  PACS_JLS_INLINE bool FastLoadPossible() const { return reinterpret_cast<uintptr_t>(pos_) <= fast_end_; }
+  void SetFastLimit(const uint8_t* limit) { fast_end_ = reinterpret_cast<uintptr_t>(limit) - 8; }
 
   __attribute__((noinline)) static BitReader SlowRefill(BitReader reader) {
     reader.RefillSlow();
@@ -202,7 +210,7 @@ class BitReader {
       ++pos_;
     }
     if (exhausted_) {
-      fast_limit_ = pos_;
+      SetFastLimit(pos_);
     } else {
       FindFastLimit();
     }
@@ -238,8 +246,8 @@ class BitReader {
   int valid_ = 0;       // may go negative once the data is exhausted
   const uint8_t* pos_;
   const uint8_t* end_;
-  const uint8_t* fast_limit_ = nullptr;  // 8-byte loads below this hold no 0xFF
-  bool after_ff_ = false;                // the byte at pos_ follows a 0xFF
+  uintptr_t fast_end_ = 0;  // 8-byte loads from up to here hold no 0xFF (the limit less 8)
+  bool after_ff_ = false;   // the byte at pos_ follows a 0xFF
   bool exhausted_ = false;
 };
 

@@ -48,7 +48,7 @@ HWY_INLINE VI QuantizeGradient(DI di, VU p, VU q, VI near, VI t1_minus_1, VI t2_
 }
 
 void ComputeGradientsImpl(const uint16_t* HWY_RESTRICT prev, size_t width, int32_t t1, int32_t t2, int32_t t3,
-                          int32_t near, int16_t* HWY_RESTRICT out) {
+                          int32_t near, uint32_t* HWY_RESTRICT out) {
   const hn::ScalableTag<uint16_t> du;
   const hn::RebindToSigned<decltype(du)> di;
   using VI = hn::Vec<decltype(di)>;
@@ -65,7 +65,8 @@ void ComputeGradientsImpl(const uint16_t* HWY_RESTRICT prev, size_t width, int32
     const auto d = hn::LoadU(du, prev + i + 1);
     const VI q1 = QuantizeGradient(di, d, b, vnear, vt1, vt2, vt3);
     const VI q2 = QuantizeGradient(di, b, c, vnear, vt1, vt2, vt3);
-    hn::StoreU(q1 * k81 + q2 * k9, di, out + i);
+    // Little-endian words: the gradient sum in the low half, b in the high.
+    hn::StoreInterleaved2(hn::BitCast(du, q1 * k81 + q2 * k9), b, du, reinterpret_cast<uint16_t*>(out + i));
   }
 }
 
@@ -78,16 +79,19 @@ namespace pacs::jls::internal {
 HWY_EXPORT(FindNextFFImpl);
 HWY_EXPORT(ComputeGradientsImpl);
 
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "ComputeGradients stores 16-bit halves of little-endian words");
+
 void ComputeGradients(const uint16_t* prev, size_t width, int32_t t1, int32_t t2, int32_t t3, int32_t near,
-                      int16_t* out) {
+                      uint32_t* out) {
   HWY_DYNAMIC_DISPATCH(ComputeGradientsImpl)(prev, width, t1, t2, t3, near, out);
 }
 
-void ComputeGradientsScalar(const uint16_t* prev, size_t width, const int8_t* quantize, int32_t t3, int16_t* out) {
+void ComputeGradientsScalar(const uint16_t* prev, size_t width, const int8_t* quantize, int32_t t3, uint32_t* out) {
   const auto q = [&](int32_t d) { return static_cast<int32_t>(quantize[std::clamp(d, -t3, t3)]); };
   // A signed index: prev[-1] is the c of sample 0.
   for (ptrdiff_t i = 0; i < static_cast<ptrdiff_t>(width); ++i)
-    out[i] = static_cast<int16_t>(81 * q(prev[i + 1] - prev[i]) + 9 * q(prev[i] - prev[i - 1]));
+    out[i] = PackAbove(81 * q(prev[i + 1] - prev[i]) + 9 * q(prev[i] - prev[i - 1]), prev[i]);
 }
 
 const uint8_t* FindNextFF(const uint8_t* from, const uint8_t* end) {

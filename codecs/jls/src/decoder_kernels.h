@@ -16,16 +16,23 @@ inline constexpr size_t kDecoderLinePadding = 32;
 // Where the next 0xFF byte is in [from, end), or end.
 const uint8_t* FindNextFF(const uint8_t* from, const uint8_t* end);
 
-// For each sample i < width of the line below `prev`: 81 * Q(prev[i+1] -
+// For each sample i < width of the line below `prev`, what its decoding
+// needs from the line above, in one 32-bit word (one load, one pointer in
+// the serial loop): in the low 16 bits, as int16_t, 81 * Q(prev[i+1] -
 // prev[i]) + 9 * Q(prev[i] - prev[i-1]), the part of its context that does
 // not depend on the line being decoded (A.3.3, gradient quantisation with
-// NEAR). prev[-1] and prev[width] must be set, prev readable up to width +
-// kDecoderLinePadding, out writable as far. Needs t3 <= 32767 (else
-// ComputeGradientsScalar).
+// NEAR); in the high 16 bits its b, prev[i]. prev[-1] and prev[width] must
+// be set, prev readable up to width + kDecoderLinePadding, out writable as
+// far. Needs t3 <= 32767 (else ComputeGradientsScalar).
 void ComputeGradients(const uint16_t* prev, size_t width, int32_t t1, int32_t t2, int32_t t3, int32_t near,
-                      int16_t* out);
+                      uint32_t* out);
 
 // The same from a quantisation table (quantize[d] = Q(d) for d in +-t3).
-void ComputeGradientsScalar(const uint16_t* prev, size_t width, const int8_t* quantize, int32_t t3, int16_t* out);
+void ComputeGradientsScalar(const uint16_t* prev, size_t width, const int8_t* quantize, int32_t t3, uint32_t* out);
+
+// The word of ComputeGradients.
+inline uint32_t PackAbove(int32_t gradients, uint16_t b) {
+  return static_cast<uint32_t>(static_cast<uint16_t>(gradients)) | (static_cast<uint32_t>(b) << 16);
+}
 
 }  // namespace pacs::jls::internal

@@ -16,13 +16,25 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bit_reader.h"
 #include "decoder_kernels.h"
+
+// The BMI2 variant of the line loops: x86-64 with GCC or clang, whose
+// `target` attribute compiles one function for more instructions than the
+// rest of the build (the inlined code included).
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#define PACS_JLS_BMI2_VARIANT 1
+#else
+#define PACS_JLS_BMI2_VARIANT 0
+#endif
 
 namespace pacs::jls::internal {
 namespace {
@@ -88,28 +100,12 @@ PACS_JLS_INLINE int32_t Max(int32_t a, int32_t b) {
   asm("cmpl %1, %0\n\tcmovll %1, %0" : "+r"(a) : "r"(b) : "cc");
   return a;
 }
-// `value` if `test` > 0, else `otherwise`.
-PACS_JLS_INLINE int32_t SelectIfPositive(int32_t test, int32_t value, int32_t otherwise) {
-  asm("testl %2, %2\n\tcmovgl %1, %0" : "+r"(otherwise) : "r"(value), "r"(test) : "cc");
-  return otherwise;
-}
-// `value` if `test` <= 0, else `otherwise`.
-PACS_JLS_INLINE int32_t SelectIfNotPositive(int32_t test, int32_t value, int32_t otherwise) {
-  asm("testl %2, %2\n\tcmovlel %1, %0" : "+r"(otherwise) : "r"(value), "r"(test) : "cc");
-  return otherwise;
-}
 #else
 PACS_JLS_INLINE int32_t Min(int32_t a, int32_t b) {
   return a < b ? a : b;
 }
 PACS_JLS_INLINE int32_t Max(int32_t a, int32_t b) {
   return a > b ? a : b;
-}
-PACS_JLS_INLINE int32_t SelectIfPositive(int32_t test, int32_t value, int32_t otherwise) {
-  return test > 0 ? value : otherwise;
-}
-PACS_JLS_INLINE int32_t SelectIfNotPositive(int32_t test, int32_t value, int32_t otherwise) {
-  return test <= 0 ? value : otherwise;
 }
 #endif
 
@@ -141,6 +137,11 @@ class ScanState {
     const int32_t reach = std::min(lut_offset_, kNearTableReach);
     std::memcpy(regular_.quantize + kNearTableReach - reach, quantize_.data() + lut_offset_ - reach,
                 2 * static_cast<size_t>(reach) + 1);
+    // Beyond, +-4: with T3 <= 4095 that is Q(d) on all of +-4095 (which
+    // the lossless traits of more than 12 bits rely on).
+    const auto outside = static_cast<size_t>(kNearTableReach - reach);
+    std::memset(regular_.quantize, -4, outside);
+    std::memset(regular_.quantize + kNearTableReach + reach + 1, 4, outside);
     Reset();
   }
 
@@ -245,14 +246,27 @@ class LineDecoder {
   int32_t run_index;
   bool failed = false;
 
-  // Q(d) of A.3.3 (with NEAR).
-  PACS_JLS_INLINE int32_t Quantize(int32_t d) const {
+  // The parts of a word of ComputeGradients: b and 81 * Q1 + 9 * Q2.
+  PACS_JLS_INLINE static int32_t Above(uint32_t word) { return static_cast<int32_t>(word >> 16); }
+  PACS_JLS_INLINE static intptr_t Gradients(uint32_t word) { return static_cast<int16_t>(word & 0xFFFF); }
+
+  // Q(c - a) of A.3.3 (with NEAR); 0 <= a, c <= MAXVAL. The difference is
+  // an index of pointer width: no sign extension on the serial chain.
+  PACS_JLS_INLINE intptr_t Quantize(int32_t c, int32_t a) const {
+    const intptr_t d =
+        static_cast<intptr_t>(static_cast<uint32_t>(c)) - static_cast<intptr_t>(static_cast<uint32_t>(a));
     if constexpr (Traits::kLossless) {  // the table beside the contexts covers [-T3, T3]
-      if constexpr (Traits::kBits <= kFullTableBits) return regular_->quantize[d + kNearTableReach];
-      return regular_->quantize[Max(-t3_, Min(t3_, d)) + kNearTableReach];
+      const int8_t* table = regular_->quantize + kNearTableReach;
+      if constexpr (Traits::kBits <= kFullTableBits) return table[d];
+      // The table holds Q(d) on +-4095 (T3 <= 4095 for these traits):
+      // differences beyond are rare (a predicted branch instead of a clamp
+      // on the serial chain).
+      if (__builtin_expect(static_cast<uintptr_t>(d + kNearTableReach) <= uintptr_t{2} * kNearTableReach, 1))
+        return table[d];
+      return table[std::max<intptr_t>(-t3_, std::min<intptr_t>(t3_, d))];
     }
     if constexpr (Traits::kBits <= kFullTableBits) return quantize_[d];
-    return quantize_[Max(-t3_, Min(t3_, d))];
+    return quantize_[std::max<intptr_t>(-t3_, std::min<intptr_t>(t3_, d))];
   }
 
   // CharLS's correction (for MAXVAL = 2^n - 1 a clamp to [0, MAXVAL]); the
@@ -319,18 +333,29 @@ class LineDecoder {
 
   // Regular mode (A.4-A.6) for context number q (0 allowed in sample
   // interleave) and the MED prediction.
-  PACS_JLS_INLINE int32_t DecodeRegular(int32_t q, int32_t predicted) {
-    const int32_t sign = q >> 31;
-    const size_t index = static_cast<uint32_t>((q ^ sign) - sign);
+  // q of pointer width: its absolute value (neg and cmov, two cycles on the
+  // serial chain to the k load, no sign extension) is the index.
+  PACS_JLS_INLINE int32_t DecodeRegular(intptr_t q, int32_t predicted) {
+    const auto sign = static_cast<int32_t>(q >> 63);
+    const auto index = static_cast<size_t>(q < 0 ? -q : q);
     RegularContexts& contexts = *regular_;
     const int32_t k = contexts.k[index];
     if (__builtin_expect(k >= kMaxK, 0)) {
       failed = true;
       return 0;
     }
-    const int32_t a = contexts.a[index], b = contexts.b[index], c = contexts.c[index], n = contexts.n[index];
-    const int32_t corrected = CorrectPrediction(predicted + ((c ^ sign) - sign));
     const int32_t mapped = ReadMapped(k, t_.limit, true);
+    // A, B, C and N are loaded after the code is read (in the program: the
+    // processor loads them as early as before): GCC otherwise loads them
+    // first and keeps them in registers across the read, which then spills
+    // the bit cache (15 registers are not enough for all).
+    size_t late_index = index;
+#if defined(__x86_64__)
+    asm("" : "+r"(late_index));
+#endif
+    const int32_t a = contexts.a[late_index], b = contexts.b[late_index], c = contexts.c[late_index],
+                  n = contexts.n[late_index];
+    const int32_t corrected = CorrectPrediction(predicted + ((c ^ sign) - sign));
     // An error above 65535 (CharLS refuses it) maps above 131070.
     if (__builtin_expect(static_cast<uint32_t>(mapped) > 131070u, 0)) {
       failed = true;
@@ -367,21 +392,24 @@ class LineDecoder {
     new_a >>= halve;
     new_b >>= halve;
     const int32_t new_n = (n >> halve) + 1;
-    // The bias update of A.6.2 by conditional moves (its outcome is data
-    // dependent): at most one of `down` and `up` holds, since N >= 1. |B| <
-    // 2^25: no overflow.
-    const int32_t raised = new_b + new_n;
-    const int32_t step = static_cast<int32_t>(new_b > 0) - static_cast<int32_t>(raised <= 0);
-    const int32_t b_down = Max(raised, 1 - new_n);
-    const int32_t b_up = Min(new_b - new_n, 0);
-    new_b = SelectIfNotPositive(raised, b_down, SelectIfPositive(new_b, b_up, new_b));
-    // C moves by one within [-128, 127].
-    const int32_t new_c = Max(-128, Min(127, c + step));
-    contexts.a[index] = new_a;
-    contexts.b[index] = new_b;
-    contexts.c[index] = new_c;
-    contexts.n[index] = new_n;
-    contexts.k[index] = GolombK(new_n, new_a);
+    // The bias update of A.6.2 without branches (its outcome is data
+    // dependent): B moves by N towards 0 when B + N <= 0 (step -1) or B > 0
+    // (step 1; at most one holds, since N >= 1) and ends in [1 - N, 0] in
+    // all three cases (the clamp is CharLS's in the first two and does
+    // nothing in the third). |B| < 2^25: no overflow.
+    // The step from sign bits (B > 0: the sign of -B; B + N <= 0: the sign
+    // of B + N - 1), fewer instructions than two flag tests.
+    const int32_t step = static_cast<int32_t>(static_cast<uint32_t>(-new_b) >> 31) + ((new_b + new_n - 1) >> 31);
+    new_b = Max(Min(new_b - step * new_n, 0), 1 - new_n);
+    // C moves by one within [-128, 127]; it reaches the bounds on corrupt
+    // data and seldom otherwise (a predicted branch, not two clamps).
+    int32_t new_c = c + step;
+    if (__builtin_expect(static_cast<uint32_t>(new_c + 128) > 255u, 0)) new_c = c;
+    contexts.a[late_index] = new_a;
+    contexts.b[late_index] = new_b;
+    contexts.c[late_index] = new_c;
+    contexts.n[late_index] = new_n;
+    contexts.k[late_index] = GolombK(new_n, new_a);
     return Reconstruct(corrected, signed_error);
   }
 
@@ -452,9 +480,12 @@ class LineDecoder {
     const int32_t value = mapped + type;
     const int32_t map = value & 1;
     const int32_t magnitude = (value + map) >> 1;
-    const bool negative = (k != 0 || 2 * context.nn >= context.n) == (map != 0);
-    const int32_t error = negative ? -magnitude : magnitude;
-    context.nn += negative && magnitude != 0 ? 1 : 0;
+    // Without branches (data dependent): negative when (k != 0 or 2 Nn >=
+    // N) equals the map bit.
+    const int32_t normal = static_cast<int32_t>(k != 0) | static_cast<int32_t>(2 * context.nn >= context.n);
+    const int32_t negative = normal ^ map ^ 1;
+    const int32_t error = (magnitude ^ -negative) + negative;
+    context.nn += negative & static_cast<int32_t>(magnitude != 0);
     context.a += (mapped + 1 - type) >> 1;
     if (__builtin_expect(context.a >= (1 << 30), 0)) {  // only corrupt data gets here
       failed = true;
@@ -472,13 +503,16 @@ class LineDecoder {
   PACS_JLS_INLINE int32_t DecodeInterruption(int32_t ra, int32_t rb) {
     const int32_t type = std::abs(ra - rb) <= t_.near ? 1 : 0;
     const int32_t error = DecodeInterruptionError(type);
-    // Type 1: predicted by a; type 0: by b, the error's sign that of b - a.
-    const int32_t predicted = type != 0 ? ra : rb;
-    const int32_t flip = type == 0 && rb - ra < 0 ? -1 : 0;
+    // Type 1: predicted by a; type 0: by b, the error's sign that of b - a
+    // (masks: the type is data dependent).
+    const int32_t predicted = rb + ((ra - rb) & -type);
+    const int32_t flip = -((type ^ 1) & static_cast<int32_t>(rb < ra));
     return Reconstruct(predicted, (error ^ flip) - flip);
   }
 
-  PACS_JLS_INLINE void EndRunInterruption() { run_index = std::max(0, run_index - 1); }
+  PACS_JLS_INLINE void EndRunInterruption() {
+    run_index = std::max(0, run_index - 1);
+  }
 
   // `count` samples of `value` from `at`, written 16 at a time: the line
   // buffer has room behind the line for what is written past the run.
@@ -489,25 +523,24 @@ class LineDecoder {
   }
 
   // One line of one component (interleave none and line) into `line`;
-  // `above` is the line above, `gradients` holds 81 * Q1 + 9 * Q2 of each
-  // sample, from the line above; `rc` is the c of sample 0, whose a is its
-  // b. c (the previous b) and a (the previous sample) stay in registers.
-  PACS_JLS_INLINE void DecodeLine(const uint16_t* above, uint16_t* line, const int16_t* gradients, int32_t rc,
-                                  int32_t width) {
+  // `above` holds, per sample, 81 * Q1 + 9 * Q2 and b from the line above
+  // (ComputeGradients); `rc` is the c of sample 0, whose a is its b. c (the
+  // previous b) and a (the previous sample) stay in registers.
+  PACS_JLS_INLINE void DecodeLine(const uint32_t* above, uint16_t* line, int32_t rc, int32_t width) {
     // A negative index counting up to 0 from the ends of the lines: one
     // register for the position, no compare with the width.
     above += width;
     line += width;
-    gradients += width;
     intptr_t i = -static_cast<intptr_t>(width);
-    int32_t ra = above[i];
+    int32_t ra = Above(above[i]);
     while (i < 0) {
       // Regular mode samples in a loop of their own, so that the register
       // allocator favours it over the run mode code.
-      int32_t q;
+      intptr_t q;
       for (;;) {
-        const int32_t rb = above[i];
-        q = gradients[i] + Quantize(rc - ra);
+        const uint32_t word = above[i];
+        const int32_t rb = Above(word);
+        q = Gradients(word) + Quantize(rc, ra);
         if (__builtin_expect(q == 0, 0)) break;
         ra = DecodeRegular(q, Median(ra, rb, rc));
         line[i] = static_cast<uint16_t>(ra);
@@ -519,7 +552,7 @@ class LineDecoder {
       FillRun(line + i, run, ra);
       i += run;
       if (i < 0) {
-        rc = above[i];
+        rc = Above(above[i]);
         ra = DecodeInterruption(ra, rc);
         line[i] = static_cast<uint16_t>(ra);
         EndRunInterruption();
@@ -531,25 +564,24 @@ class LineDecoder {
 
   // One line of pixels of `components` (3 or 4) interleaved components,
   // as in DecodeLine.
-  PACS_JLS_INLINE void DecodePixelLine(const uint16_t* const* above, uint16_t* const* lines,
-                                       const int16_t* const* gradients, const int32_t* rc0, int components,
-                                       int32_t width) {
+  PACS_JLS_INLINE void DecodePixelLine(const uint32_t* const* above, uint16_t* const* lines, const int32_t* rc0,
+                                       int components, int32_t width) {
     int32_t i = 0;
-    int32_t q[4];
+    intptr_t q[4];
     int32_t ra[4], rc[4];
     for (int c = 0; c < components; ++c) {
-      ra[c] = above[c][0];
+      ra[c] = Above(above[c][0]);
       rc[c] = rc0[c];
     }
     while (i < width) {
-      int32_t any = 0;
+      intptr_t any = 0;
       for (int c = 0; c < components; ++c) {
-        q[c] = gradients[c][i] + Quantize(rc[c] - ra[c]);
+        q[c] = Gradients(above[c][i]) + Quantize(rc[c], ra[c]);
         any |= q[c];
       }
       if (any != 0) {
         for (int c = 0; c < components; ++c) {
-          const int32_t rb = above[c][i];
+          const int32_t rb = Above(above[c][i]);
           ra[c] = DecodeRegular(q[c], Median(ra[c], rb, rc[c]));
           lines[c][i] = static_cast<uint16_t>(ra[c]);
           rc[c] = rb;
@@ -566,7 +598,7 @@ class LineDecoder {
         int32_t errors[4];
         for (int c = 0; c < components; ++c) errors[c] = DecodeInterruptionError(0);
         for (int c = 0; c < components; ++c) {
-          const int32_t rb = above[c][i];
+          const int32_t rb = Above(above[c][i]);
           ra[c] = Reconstruct(rb, rb - ra[c] < 0 ? -errors[c] : errors[c]);
           lines[c][i] = static_cast<uint16_t>(ra[c]);
           rc[c] = rb;
@@ -586,26 +618,89 @@ class LineDecoder {
   Traits t_;
 };
 
+// GCC's partial redundancy elimination lengthens the live ranges in the
+// regular-mode loop so that the bit cache went to the stack (a store and
+// two loads on the serial chain of every sample); the line loop functions
+// are compiled without it (CT 39.3 M -> 38.2 M instructions a frame, ~3 %
+// less time; a pragma, not a flag of the file: clang, which runs
+// clang-tidy on GCC's compile commands, does not know -fno-tree-pre).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("no-tree-pre")
+#endif
+
 // The line loops out of line, each on a local copy of the decoder: inlined
 // into DecodeScanImpl, GCC's register allocator kept the loop index, the
 // line pointers, a, c and the context fields on the stack (perf); in a
 // function of their own, on a copy whose address is never taken, they stay
-// in registers.
+// in registers. Each exists twice: portable, and for BMI1/BMI2/LZCNT
+// (everything in the loop is inlined into it, so it all gets shlx/shrx and
+// lzcnt; the noinline slow paths stay portable). Both have internal
+// linkage: no copy compiled for BMI2 can stand in for a portable one.
 template <class Traits>
-__attribute__((noinline)) void DecodeLineOutOfLine(LineDecoder<Traits>& decoder, const uint16_t* above, uint16_t* line,
-                                                   const int16_t* gradients, int32_t rc, int32_t width) {
+__attribute__((noinline)) void DecodeLineOutOfLine(LineDecoder<Traits>& decoder, const uint32_t* above, uint16_t* line,
+                                                   int32_t rc, int32_t width) {
   LineDecoder<Traits> local = decoder;
-  local.DecodeLine(above, line, gradients, rc, width);
+  local.DecodeLine(above, line, rc, width);
   decoder = local;
 }
 
 template <class Traits>
-__attribute__((noinline)) void DecodePixelLineOutOfLine(LineDecoder<Traits>& decoder, const uint16_t* const* above,
-                                                        uint16_t* const* lines, const int16_t* const* gradients,
-                                                        const int32_t* rc, int components, int32_t width) {
+__attribute__((noinline)) void DecodePixelLineOutOfLine(LineDecoder<Traits>& decoder, const uint32_t* const* above,
+                                                        uint16_t* const* lines, const int32_t* rc, int components,
+                                                        int32_t width) {
   LineDecoder<Traits> local = decoder;
-  local.DecodePixelLine(above, lines, gradients, rc, components, width);
+  local.DecodePixelLine(above, lines, rc, components, width);
   decoder = local;
+}
+
+#if PACS_JLS_BMI2_VARIANT
+template <class Traits>
+__attribute__((noinline, target("bmi,bmi2,lzcnt"))) void DecodeLineOutOfLineBmi2(LineDecoder<Traits>& decoder,
+                                                                                 const uint32_t* above, uint16_t* line,
+                                                                                 int32_t rc, int32_t width) {
+  LineDecoder<Traits> local = decoder;
+  local.DecodeLine(above, line, rc, width);
+  decoder = local;
+}
+
+template <class Traits>
+__attribute__((noinline, target("bmi,bmi2,lzcnt"))) void DecodePixelLineOutOfLineBmi2(LineDecoder<Traits>& decoder,
+                                                                                      const uint32_t* const* above,
+                                                                                      uint16_t* const* lines,
+                                                                                      const int32_t* rc, int components,
+                                                                                      int32_t width) {
+  LineDecoder<Traits> local = decoder;
+  local.DecodePixelLine(above, lines, rc, components, width);
+  decoder = local;
+}
+#endif
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
+
+template <class Traits, ScanIsa kIsa>
+void DecodeOneLine(LineDecoder<Traits>& decoder, const uint32_t* above, uint16_t* line, int32_t rc, int32_t width) {
+#if PACS_JLS_BMI2_VARIANT
+  if constexpr (kIsa == ScanIsa::kBmi2) {
+    DecodeLineOutOfLineBmi2(decoder, above, line, rc, width);
+    return;
+  }
+#endif
+  DecodeLineOutOfLine(decoder, above, line, rc, width);
+}
+
+template <class Traits, ScanIsa kIsa>
+void DecodeOnePixelLine(LineDecoder<Traits>& decoder, const uint32_t* const* above, uint16_t* const* lines,
+                        const int32_t* rc, int components, int32_t width) {
+#if PACS_JLS_BMI2_VARIANT
+  if constexpr (kIsa == ScanIsa::kBmi2) {
+    DecodePixelLineOutOfLineBmi2(decoder, above, lines, rc, components, width);
+    return;
+  }
+#endif
+  DecodePixelLineOutOfLine(decoder, above, lines, rc, components, width);
 }
 
 // A line buffer of one component, with one sample in front (index -1: the
@@ -687,7 +782,7 @@ const uint8_t* NextMarker(const uint8_t* from, const uint8_t* end) {
   }
 }
 
-template <class Traits>
+template <class Traits, ScanIsa kIsa>
 Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGeometry& geometry, const uint8_t* data,
                                       const uint8_t* end, const OutputLayout& output) {
   const uint32_t width = geometry.width;
@@ -698,8 +793,10 @@ Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGe
   // decoded, swapped after each line.
   std::vector<LineBuffer> lines(2 * static_cast<size_t>(components), LineBuffer(width));
   size_t parity = 0;
-  std::vector<std::vector<int16_t>> gradients(static_cast<size_t>(components),
-                                              std::vector<int16_t>(width + kDecoderLinePadding));
+  // Per component, from the line above: b and the gradient part of each
+  // sample's context (ComputeGradients).
+  std::vector<std::vector<uint32_t>> gradients(static_cast<size_t>(components),
+                                               std::vector<uint32_t>(width + kDecoderLinePadding));
   const bool simd_gradients = params.t3 <= 32767;
   std::array<int32_t, 4> run_index{};
   BitReader reader(data, end);
@@ -733,13 +830,13 @@ Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGe
       reader = BitReader(p + 1, end);
     }
 
-    const uint16_t* above[4];
+    const uint32_t* above[4];
     uint16_t* cur[4];
     int32_t rc[4];
     for (int c = 0; c < components; ++c) {
       uint16_t* const prev = lines[2 * static_cast<size_t>(c) + parity].line();
       uint16_t* const line = lines[2 * static_cast<size_t>(c) + (parity ^ 1)].line();
-      above[c] = prev;
+      above[c] = gradients[c].data();
       cur[c] = line;
       prev[width] = prev[width - 1];
       if (simd_gradients) {
@@ -752,18 +849,15 @@ Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGe
     }
     parity ^= 1;
     if (geometry.interleave == Interleave::kSample && components > 1) {
-      const int16_t* const pixel_gradients[4] = {gradients[0].data(), gradients[std::min(1, components - 1)].data(),
-                                                 gradients[std::min(2, components - 1)].data(),
-                                                 gradients[std::min(3, components - 1)].data()};
       LineDecoder<Traits> decoder(state, reader, run_index[0]);
-      DecodePixelLineOutOfLine(decoder, above, cur, pixel_gradients, rc, components, signed_width);
+      DecodeOnePixelLine<Traits, kIsa>(decoder, above, cur, rc, components, signed_width);
       if (decoder.failed) return Status::Corruption("invalid coded data in line " + std::to_string(row));
       reader = decoder.reader;
       run_index[0] = decoder.run_index;
     } else {
       for (int c = 0; c < components; ++c) {
         LineDecoder<Traits> decoder(state, reader, run_index[c]);
-        DecodeLineOutOfLine(decoder, above[c], cur[c], gradients[c].data(), rc[c], signed_width);
+        DecodeOneLine<Traits, kIsa>(decoder, above[c], cur[c], rc[c], signed_width);
         if (decoder.failed) return Status::Corruption("invalid coded data in line " + std::to_string(row));
         reader = decoder.reader;
         run_index[c] = decoder.run_index;
@@ -800,10 +894,9 @@ Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGe
   return marker;
 }
 
-}  // namespace
-
-Result<const uint8_t*> DecodeScan(const ScanParameters& params, const ScanGeometry& geometry, const uint8_t* data,
-                                  const uint8_t* end, const OutputLayout& output) {
+template <ScanIsa kIsa>
+Result<const uint8_t*> DecodeScanWith(const ScanParameters& params, const ScanGeometry& geometry, const uint8_t* data,
+                                      const uint8_t* end, const OutputLayout& output) {
   using Function = Result<const uint8_t*> (*)(const ScanParameters&, const ScanGeometry&, const uint8_t*,
                                               const uint8_t*, const OutputLayout&);
   const int32_t full = (1 << params.bits_per_sample) - 1;
@@ -811,22 +904,67 @@ Result<const uint8_t*> DecodeScan(const ScanParameters& params, const ScanGeomet
   if (params.near == 0 && params.reset == 64 && params.run_reset == 64 && params.max_value == full &&
       near_table_covers) {
     static constexpr Function kLossless[2][17] = {
-        {nullptr, nullptr, &DecodeScanImpl<LosslessTraits<2, false>>, &DecodeScanImpl<LosslessTraits<3, false>>,
-         &DecodeScanImpl<LosslessTraits<4, false>>, &DecodeScanImpl<LosslessTraits<5, false>>,
-         &DecodeScanImpl<LosslessTraits<6, false>>, &DecodeScanImpl<LosslessTraits<7, false>>,
-         &DecodeScanImpl<LosslessTraits<8, false>>, &DecodeScanImpl<LosslessTraits<9, false>>,
-         &DecodeScanImpl<LosslessTraits<10, false>>, &DecodeScanImpl<LosslessTraits<11, false>>,
-         &DecodeScanImpl<LosslessTraits<12, false>>, &DecodeScanImpl<LosslessTraits<13, false>>,
-         &DecodeScanImpl<LosslessTraits<14, false>>, &DecodeScanImpl<LosslessTraits<15, false>>,
-         &DecodeScanImpl<LosslessTraits<16, false>>},
+        {nullptr, nullptr, &DecodeScanImpl<LosslessTraits<2, false>, kIsa>,
+         &DecodeScanImpl<LosslessTraits<3, false>, kIsa>, &DecodeScanImpl<LosslessTraits<4, false>, kIsa>,
+         &DecodeScanImpl<LosslessTraits<5, false>, kIsa>, &DecodeScanImpl<LosslessTraits<6, false>, kIsa>,
+         &DecodeScanImpl<LosslessTraits<7, false>, kIsa>, &DecodeScanImpl<LosslessTraits<8, false>, kIsa>,
+         &DecodeScanImpl<LosslessTraits<9, false>, kIsa>, &DecodeScanImpl<LosslessTraits<10, false>, kIsa>,
+         &DecodeScanImpl<LosslessTraits<11, false>, kIsa>, &DecodeScanImpl<LosslessTraits<12, false>, kIsa>,
+         &DecodeScanImpl<LosslessTraits<13, false>, kIsa>, &DecodeScanImpl<LosslessTraits<14, false>, kIsa>,
+         &DecodeScanImpl<LosslessTraits<15, false>, kIsa>, &DecodeScanImpl<LosslessTraits<16, false>, kIsa>},
         // CharLS masks only at 8, 12 and 16 bits.
         {nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
-         &DecodeScanImpl<LosslessTraits<8, true>>, nullptr, nullptr, nullptr, &DecodeScanImpl<LosslessTraits<12, true>>,
-         nullptr, nullptr, nullptr, &DecodeScanImpl<LosslessTraits<16, true>>}};
+         &DecodeScanImpl<LosslessTraits<8, true>, kIsa>, nullptr, nullptr, nullptr,
+         &DecodeScanImpl<LosslessTraits<12, true>, kIsa>, nullptr, nullptr, nullptr,
+         &DecodeScanImpl<LosslessTraits<16, true>, kIsa>}};
     const Function decode = kLossless[params.mask_reconstruction ? 1 : 0][params.bits_per_sample];
     if (decode != nullptr) return decode(params, geometry, data, end, output);
   }
-  return DecodeScanImpl<GeneralTraits>(params, geometry, data, end, output);
+  return DecodeScanImpl<GeneralTraits, kIsa>(params, geometry, data, end, output);
+}
+
+bool DetectBmi2Variant() {
+#if PACS_JLS_BMI2_VARIANT
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0) return false;
+  const bool bmi1 = (ebx & (1u << 3)) != 0, bmi2 = (ebx & (1u << 8)) != 0;
+  if (__get_cpuid(0x80000001u, &eax, &ebx, &ecx, &edx) == 0) return false;
+  const bool lzcnt = (ecx & (1u << 5)) != 0;
+  return bmi1 && bmi2 && lzcnt;
+#else
+  return false;
+#endif
+}
+
+bool PortableAskedByEnvironment() {
+  const char* choice = std::getenv("PACS_JLS_DECODER_ISA");  // read once
+  return choice != nullptr && std::string_view(choice) == "portable";
+}
+
+std::atomic<bool> force_portable{false};
+
+}  // namespace
+
+bool CpuRunsBmi2Variant() {
+  static const bool runs = DetectBmi2Variant();
+  return runs;
+}
+
+ScanIsa ActiveScanIsa() {
+  static const bool environment_portable = PortableAskedByEnvironment();
+  if (!CpuRunsBmi2Variant() || environment_portable || force_portable.load(std::memory_order_relaxed))
+    return ScanIsa::kPortable;
+  return ScanIsa::kBmi2;
+}
+
+void SetScanIsaForTesting(ScanIsa isa) {
+  force_portable.store(isa == ScanIsa::kPortable, std::memory_order_relaxed);
+}
+
+Result<const uint8_t*> DecodeScan(const ScanParameters& params, const ScanGeometry& geometry, const uint8_t* data,
+                                  const uint8_t* end, const OutputLayout& output) {
+  if (ActiveScanIsa() == ScanIsa::kBmi2) return DecodeScanWith<ScanIsa::kBmi2>(params, geometry, data, end, output);
+  return DecodeScanWith<ScanIsa::kPortable>(params, geometry, data, end, output);
 }
 
 }  // namespace pacs::jls::internal

@@ -52,6 +52,24 @@ struct OutputLayout {
   ColorTransform transform = ColorTransform::kNone;
 };
 
+// The variants of the line loops. kBmi2: compiled for BMI1, BMI2 and LZCNT
+// (shifts without the cl register, lzcnt for the Golomb codes); used where
+// the CPU has them (cpuid), unless the environment variable
+// PACS_JLS_DECODER_ISA=portable asks for the portable loops. Both decode
+// the same pixels (the tests and the fuzzer run both).
+enum class ScanIsa : uint8_t { kPortable, kBmi2 };
+
+// Whether this build has the kBmi2 variant and the CPU runs it.
+bool CpuRunsBmi2Variant();
+
+// The variant DecodeScan uses.
+ScanIsa ActiveScanIsa();
+
+// For tests and benchmarks: kPortable forces the portable loops, kBmi2
+// returns to the default (the kBmi2 variant where the CPU runs it). Not for
+// use while other threads decode.
+void SetScanIsaForTesting(ScanIsa isa);
+
 // Decodes the scan whose coded data starts at `data` (the byte after the SOS
 // segment); `end` is the end of the codestream. Returns where the marker
 // after the scan starts.
