@@ -52,7 +52,7 @@ class BitReader {
       uint64_t word;
       std::memcpy(&word, pos_, 8);
       word = __builtin_bswap64(word);
-      cache_ |= word >> valid_;  // as in Refill()
+      cache_ |= word >> valid_;                         // as in Refill()
       pos_ += static_cast<uint32_t>(63 - valid_) >> 3;  // unsigned: no sign extension
       valid_ |= 56;
       return;
