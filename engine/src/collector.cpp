@@ -51,6 +51,7 @@ Result<CollectReport> RocksStore::CollectGarbage(std::chrono::milliseconds grace
       continue;
     }
     if (chunk_store_) PACS_RETURN_IF_ERROR(ReleasePoolChunk(key, batch));
+    PACS_TEST_SYNC_POINT("RocksStore::CollectGarbage:AfterRelease");
     batch.Delete(cfs_[kFrames], key);
     batch.Delete(cfs_[kRefs], ChunkRefKey(key));
     batch.Delete(cfs_[kGc], key);
