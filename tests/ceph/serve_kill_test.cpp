@@ -439,9 +439,12 @@ class ServeKillTest : public ::testing::Test {
     if (send_again) {
       EXPECT_EQ(tools::JsonInt(stats, "pixel_chunks"), 140) << when;
     } else {
-      // The chunks the collection released before the kill are gone (their
-      // rows deleted by the open); the others still await collection.
-      EXPECT_EQ(tools::JsonInt(stats, "frames_awaiting_collection"), 140 - kill.pass) << when;
+      // The open finished the interrupted collection: every chunk it had
+      // begun to release (all 140, marked before its first put) is gone.
+      EXPECT_EQ(tools::JsonInt(stats, "frames_awaiting_collection"), 0) << when;
+      EXPECT_NE(node.Log().find("that an interrupted collection began; collected 140 chunk(s)"), std::string::npos)
+          << when << "\n"
+          << LogTail(node);
     }
     const Census census = TakeCensus(pool);
     for (const auto& problem : census.problems) ADD_FAILURE() << when << ": " << problem;
