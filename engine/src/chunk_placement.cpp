@@ -6,6 +6,7 @@
 // when the collector removes the chunk locally.
 #include <algorithm>
 #include <random>
+#include <set>
 
 #include "pacs/base/log.h"
 #include "pacs/engine/sync_point.h"
@@ -206,6 +207,7 @@ Result<uint64_t> RocksStore::ReconcilePoolIntents() {
   if (released > 0)
     LogInfo("released " + std::to_string(released) + " pool reference(s) that an interrupted commit took in " +
             chunk_store_->Describe());
+  PACS_RETURN_IF_ERROR(FinishPoolReleases().status());
   PACS_RETURN_IF_ERROR(ReconcilePoolInstances().status());
   return released;
 }
@@ -223,7 +225,13 @@ Status RocksStore::PlaceChunks(const InstanceWrite& write, PoolPlacements& place
     if (placements.entries.contains(key)) continue;
     auto stored = ReadChunkRef(chunk.hash);
     if (!stored.ok()) return stored.status();
-    if (stored->has_value()) continue;  // this node holds a reference already
+    if (stored->has_value()) {
+      // This node holds a reference already, unless the collector released
+      // (or is releasing) the chunk's tag: then a new one, as for a new chunk.
+      auto recorded = KeyExists(kDefault, PoolTagKey(key));
+      if (!recorded.ok()) return recorded.status();
+      if (*recorded) continue;
+    }
     PoolPlacement placement;
     placement.tag = NewPoolTag();
     placements.entries.emplace(key, std::move(placement));
@@ -264,9 +272,20 @@ Status RocksStore::PlaceNewChunk(const std::string& key, std::string_view bytes,
     // placed now, under the lock.
     now.tag = NewPoolTag();
     PACS_RETURN_IF_ERROR(WriteIntents({{now.tag, key}}));
-    auto put = chunk_store_->Put(HashOf(key), codec, bytes, now.tag, job == nullptr ? std::string_view() : *job);
-    if (!put.ok()) return put.status().WithContext("storing a frame; rejected, nothing stored");
-    now.outcome = *put;
+    if (bytes.empty()) {
+      // A revival without the bytes (staged before the collector released
+      // the chunk's tag): a new reference, if the pool still has the object.
+      auto referenced = chunk_store_->Reference(HashOf(key), now.tag);
+      if (referenced.code() == StatusCode::kNotFound)
+        return Status::Busy("chunk " + ToHex(HashOf(key)) + " was collected before this commit; retry with its bytes");
+      PACS_RETURN_IF_ERROR(referenced.WithContext("referencing a frame; rejected, nothing stored"));
+      now.outcome.codec = ref.codec;
+      now.outcome.stored_size = ref.stored_size;
+    } else {
+      auto put = chunk_store_->Put(HashOf(key), codec, bytes, now.tag, job == nullptr ? std::string_view() : *job);
+      if (!put.ok()) return put.status().WithContext("storing a frame; rejected, nothing stored");
+      now.outcome = *put;
+    }
     placement = &now;
   }
   placement->recorded = true;
@@ -276,24 +295,64 @@ Status RocksStore::PlaceNewChunk(const std::string& key, std::string_view bytes,
   ref.stored_size = placement->outcome.stored_size;
   // The job re-encodes the bytes as given; another node's encoding stays.
   if (job != nullptr && placement->outcome.codec == codec) {
-    batch.Put(cfs_[kWork], key, *job);
-    counters[kCountWork] += 1;
+    auto queued = KeyExists(kWork, key);  // a revived chunk may have its job still
+    if (!queued.ok()) return queued.status();
+    if (!*queued) {
+      batch.Put(cfs_[kWork], key, *job);
+      counters[kCountWork] += 1;
+    }
   }
   return Status::Ok();
 }
 
-Status RocksStore::ReleasePoolChunk(const std::string& key, rocksdb::WriteBatch& batch) {
-  auto tag = ReadValue(kDefault, PoolTagKey(key));
-  if (!tag.ok()) return tag.status();
-  if (tag->has_value()) {
-    // Released before the local record goes: a crash in between releases it
-    // again at the next collection, which the refcount class ignores (it
-    // remembers retired tags).
-    PACS_RETURN_IF_ERROR(chunk_store_->Unreference(HashOf(key), **tag)
-                             .WithContext("releasing chunk " + ToHex(HashOf(key)) + "; kept, collected later"));
-    batch.Delete(cfs_[kDefault], PoolTagKey(key));
+Result<uint64_t> RocksStore::FinishPoolReleases() {
+  MutexLock lock(commit_mutex_);
+  std::vector<std::pair<std::string, std::string>> markers;  // chunk key, tag
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kDefault]));
+    for (it->Seek(kPoolReleasePrefix); it->Valid() && it->key().starts_with(kPoolReleasePrefix); it->Next()) {
+      const std::string rest = it->key().ToString().substr(sizeof(kPoolReleasePrefix) - 1);
+      if (rest.size() <= 32) return CorruptValue(kDefault, it->key().ToStringView(), "not a chunk key and a tag");
+      markers.emplace_back(rest.substr(0, 32), rest.substr(32));
+    }
+    PACS_RETURN_IF_ERROR(FromRocks(it->status(), "scanning pool releases"));
   }
-  return Status::Ok();
+  if (markers.empty()) return uint64_t{0};
+  // The put again (the class ignores the put of a retired tag), then the
+  // rows, unless a commit revived the chunk meanwhile (it recorded a new tag).
+  for (const auto& [key, tag] : markers)
+    PACS_RETURN_IF_ERROR(chunk_store_->Unreference(HashOf(key), tag)
+                             .WithContext("finishing the release of chunk " + ToHex(HashOf(key)) +
+                                          " by an interrupted collection; kept, released later"));
+  rocksdb::WriteBatch batch;
+  std::map<std::string, int64_t> counters;
+  std::set<std::string> collected;
+  for (const auto& [key, tag] : markers) {
+    batch.Delete(cfs_[kDefault], PoolReleaseKey(key, tag));
+    if (collected.contains(key)) continue;
+    auto ref = ReadChunkRef(HashOf(key));
+    if (!ref.ok()) return ref.status();
+    auto recorded = KeyExists(kDefault, PoolTagKey(key));
+    if (!recorded.ok()) return recorded.status();
+    if (!ref->has_value() || (*ref)->count != 0 || *recorded) continue;
+    PACS_RETURN_IF_ERROR(DeleteCollectedChunk(key, **ref, batch, counters));
+    collected.insert(key);
+  }
+  PACS_RETURN_IF_ERROR(ApplyCounterDeltas(counters, batch));
+  PACS_RETURN_IF_ERROR(WriteLocked(batch, "finishing an interrupted collection", WriteKind::kFrees));
+  LogInfo("finished the release of " + std::to_string(markers.size()) + " pool reference(s) in " +
+          chunk_store_->Describe() + " that an interrupted collection began; collected " +
+          std::to_string(collected.size()) + " chunk(s)");
+  return static_cast<uint64_t>(collected.size());
+}
+
+Result<bool> RocksStore::PoolReleasePending(std::string_view chunk_key) const {
+  const std::string prefix = PoolReleaseKey(chunk_key, "");
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[kDefault]));
+  it->Seek(prefix);
+  const bool pending = it->Valid() && it->key().starts_with(prefix);
+  PACS_RETURN_IF_ERROR(FromRocks(it->status(), "reading pool releases"));
+  return pending;
 }
 
 Result<bool> RocksStore::CompletePoolWork(const ContentHash& hash, uint8_t expected_codec,

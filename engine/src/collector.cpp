@@ -33,8 +33,10 @@ Result<CollectReport> RocksStore::CollectGarbage(std::chrono::milliseconds grace
   PACS_TEST_SYNC_POINT("RocksStore::CollectGarbage:AfterScan");
   MutexLock lock(commit_mutex_);
   rocksdb::WriteBatch batch;
-  int64_t bytes = 0;
-  uint64_t work_dropped = 0;
+  std::map<std::string, int64_t> counters;
+  // With a chunk store: the chunks' tags to release, and their markers.
+  std::vector<std::pair<std::string, std::string>> releases;  // chunk key, tag
+  rocksdb::WriteBatch markers;
   for (const auto& key : candidates) {
     auto ref = ReadChunkRef(HashOf(key));
     if (!ref.ok()) return ref.status();
@@ -50,28 +52,58 @@ Result<CollectReport> RocksStore::CollectGarbage(std::chrono::milliseconds grace
       ++report.rescued;
       continue;
     }
-    if (chunk_store_) PACS_RETURN_IF_ERROR(ReleasePoolChunk(key, batch));
-    batch.Delete(cfs_[kFrames], key);
-    batch.Delete(cfs_[kRefs], ChunkRefKey(key));
-    batch.Delete(cfs_[kGc], key);
-    auto queued = KeyExists(kWork, key);
-    if (!queued.ok()) return queued.status();
-    if (*queued) {
-      batch.Delete(cfs_[kWork], key);
-      batch.Delete(cfs_[kStaging], key);
-      ++work_dropped;
+    if (chunk_store_) {
+      auto tag = ReadValue(kDefault, PoolTagKey(key));
+      if (!tag.ok()) return tag.status();
+      if (tag->has_value()) {
+        markers.Put(cfs_[kDefault], PoolReleaseKey(key, **tag), "");
+        markers.Delete(cfs_[kDefault], PoolTagKey(key));
+        batch.Delete(cfs_[kDefault], PoolReleaseKey(key, **tag));
+        releases.emplace_back(key, std::move(**tag));
+      }
     }
+    PACS_RETURN_IF_ERROR(DeleteCollectedChunk(key, **ref, batch, counters));
     ++report.collected;
-    bytes += static_cast<int64_t>((*ref)->stored_size);
+    report.collected_bytes += (*ref)->stored_size;
   }
-  report.collected_bytes = static_cast<uint64_t>(bytes);
   if (report.collected == 0) return report;
-  std::map<std::string, int64_t> counters{{kCountGcChunks, -static_cast<int64_t>(report.collected)},
-                                          {kCountGcBytes, -static_cast<int64_t>(report.collected_bytes)}};
-  if (work_dropped > 0) counters[kCountWork] = -static_cast<int64_t>(work_dropped);
+  if (!releases.empty()) {
+    // The tags go from frames/tag/ to release markers (synced) before the
+    // first put. From then on a revival of such a chunk (a count-0 row
+    // without a recorded tag) takes a new reference, whatever happens to
+    // this collection; a crash or a failed put leaves markers, which the
+    // next open or collection finishes (FinishPoolReleases).
+    PACS_RETURN_IF_ERROR(WriteLocked(markers, "recording the release of pool references", WriteKind::kFrees));
+    for (const auto& [key, tag] : releases) {
+      PACS_RETURN_IF_ERROR(chunk_store_->Unreference(HashOf(key), tag)
+                               .WithContext("releasing chunk " + ToHex(HashOf(key)) + "; kept, collected later"));
+      PACS_TEST_SYNC_POINT("RocksStore::CollectGarbage:AfterRelease");
+    }
+  }
   PACS_RETURN_IF_ERROR(ApplyCounterDeltas(counters, batch));
   PACS_RETURN_IF_ERROR(WriteLocked(batch, "collecting unreferenced chunks", WriteKind::kFrees));
   return report;
+}
+
+Status RocksStore::DeleteCollectedChunk(const std::string& key, const ChunkRef& ref, rocksdb::WriteBatch& batch,
+                                        std::map<std::string, int64_t>& counters) {
+  auto listed = KeyExists(kGc, key);
+  if (!listed.ok()) return listed.status();
+  batch.Delete(cfs_[kFrames], key);
+  batch.Delete(cfs_[kRefs], ChunkRefKey(key));
+  if (*listed) {
+    batch.Delete(cfs_[kGc], key);
+    counters[kCountGcChunks] -= 1;
+    counters[kCountGcBytes] -= static_cast<int64_t>(ref.stored_size);
+  }
+  auto queued = KeyExists(kWork, key);
+  if (!queued.ok()) return queued.status();
+  if (*queued) {
+    batch.Delete(cfs_[kWork], key);
+    batch.Delete(cfs_[kStaging], key);
+    counters[kCountWork] -= 1;
+  }
+  return Status::Ok();
 }
 
 Result<CollectReport> RocksStore::Compact(std::chrono::milliseconds grace) {

@@ -160,6 +160,20 @@ Status RocksStore::ApplyChunkChanges(CommitBuilder& builder, rocksdb::WriteBatch
       batch.Delete(cfs_[kGc], key);  // revived before collection
       counters[kCountGcChunks] -= 1;
       counters[kCountGcBytes] -= static_cast<int64_t>(ref.stored_size);
+      if (chunk_store_) {
+        // Without a recorded tag the collector released, or is releasing,
+        // this node's reference (a crash or a failed put kept the rows):
+        // the pool may not count this node any more, or have the object. A
+        // new reference first, as for a new chunk, recorded in this batch.
+        auto recorded = KeyExists(kDefault, PoolTagKey(key));
+        if (!recorded.ok()) return recorded.status();
+        if (!*recorded) {
+          auto job = builder.deferred_.find(key);
+          PACS_RETURN_IF_ERROR(PlaceNewChunk(key, change.bytes ? std::string_view(*change.bytes) : std::string_view(),
+                                             change.codec, job == builder.deferred_.end() ? nullptr : job->second,
+                                             builder.placements_, batch, ref, counters));
+        }
+      }
     }
     change.codec = ref.codec;  // the stored encoding wins
     const int64_t sign = (ref.count == 0 && after > 0) ? 1 : (ref.count > 0 && after == 0) ? -1 : 0;
@@ -351,6 +365,13 @@ Status RocksStore::StageChunks(InstanceWrite& write, size_t first) {
     auto stored = ReadChunkRef(chunk.hash);
     if (!stored.ok()) return stored.status();
     if (stored->has_value()) {
+      if (chunk_store_) {
+        // Its tag released by the collector: the bytes stay, for the
+        // commit's new reference (ApplyChunkChanges).
+        auto recorded = KeyExists(kDefault, PoolTagKey(key));
+        if (!recorded.ok()) return recorded.status();
+        if (!*recorded) continue;
+      }
       std::string().swap(bytes);  // stored already (perhaps earlier in this instance): the commit references it
       continue;
     }

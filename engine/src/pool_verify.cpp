@@ -54,9 +54,19 @@ Status RocksStore::VerifyPoolReferences(const std::map<std::string, uint64_t>& h
     const std::string what = "chunk " + ToHex(hash) + (count == 0 ? " (awaiting collection)" : "");
     auto recorded = ReadValue(kDefault, PoolTagKey(key));
     if (!recorded.ok()) return recorded.status();
+    // A collection releasing the chunk's tag (it crashed or its put failed:
+    // finished at the next open or collection): the object may hold the tag
+    // still, or be gone.
+    bool releasing = false;
+    if (count == 0 && !recorded->has_value()) {
+      auto pending = PoolReleasePending(key);
+      if (!pending.ok()) return pending.status();
+      releasing = *pending;
+    }
     auto refs = chunk_store_->ReadReferences(hash);
     if (!refs.ok()) {
       if (refs.status().code() == StatusCode::kNotFound) {
+        if (releasing) continue;
         report.AddProblem(count > 0 ? Line({"chunk ", ToHex(hash), " is referenced but missing from ", pool})
                                     : Line({what, " is missing from ", pool}));
         continue;
@@ -72,8 +82,9 @@ Status RocksStore::VerifyPoolReferences(const std::map<std::string, uint64_t>& h
     for (auto& tag : refs->tags)
       if (tag.starts_with(ours)) mine.insert(std::move(tag));
     if (!recorded->has_value()) {
-      report.AddProblem(
-          Line({what, ": the folder records no reference tag of this node in ", pool, " (frames/tag/ is missing)"}));
+      if (!releasing)
+        report.AddProblem(
+            Line({what, ": the folder records no reference tag of this node in ", pool, " (frames/tag/ is missing)"}));
     } else if (!mine.contains(**recorded)) {
       report.AddProblem(Line({what, ": its object in ", pool, " does not hold this node's reference tag ", **recorded,
                               " (the pool does not count this node: the chunk could be removed under it)"}));
@@ -85,6 +96,9 @@ Status RocksStore::VerifyPoolReferences(const std::map<std::string, uint64_t>& h
       auto intent = KeyExists(kDefault, PoolIntentKey(tag));
       if (!intent.ok()) return intent.status();
       if (*intent) continue;
+      auto release = KeyExists(kDefault, PoolReleaseKey(key, tag));  // being released by a collection
+      if (!release.ok()) return release.status();
+      if (*release) continue;
       report.AddProblem(Line({what, ": its object in ", pool, " holds reference tag ", tag,
                               " of this node, which the folder does not record", kLeak}));
     }
@@ -202,7 +216,9 @@ Result<VerifyReport> RocksStore::VerifyPoolListing() const {
       if (!intent.ok()) return intent.status();
       auto recorded = ReadValue(kDefault, PoolTagKey(key));
       if (!recorded.ok()) return recorded.status();
-      if (*intent || (recorded->has_value() && **recorded == tag)) continue;
+      auto release = KeyExists(kDefault, PoolReleaseKey(key, tag));  // a collection releasing it
+      if (!release.ok()) return release.status();
+      if (*intent || *release || (recorded->has_value() && **recorded == tag)) continue;
       report.AddProblem(Line({"chunk object ", ChunkObjectName(hash), " in ", pool, " holds reference tag ", tag,
                               " of this node, which does not hold the chunk", kLeak}));
     }

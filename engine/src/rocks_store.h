@@ -109,6 +109,16 @@ inline std::string PoolIntentKey(std::string_view tag) {
   return "frames/intent/" + std::string(tag);
 }
 inline constexpr char kPoolIntentPrefix[] = "frames/intent/";
+// A pool reference the collector is releasing: + chunk key (32 bytes) + tag
+// -> "". Written (synced) before the put, in the batch that deletes the
+// chunk's frames/tag/, so that a row without a recorded tag is one the pool
+// may no longer count (a revival takes a new reference); deleted with the
+// chunk's rows. One left by a crash or a failed put is finished at the next
+// open or collection: the put repeated, the rows deleted if still unreferenced.
+inline constexpr char kPoolReleasePrefix[] = "frames/release/";
+inline std::string PoolReleaseKey(std::string_view chunk_key, std::string_view tag) {
+  return kPoolReleasePrefix + std::string(chunk_key) + std::string(tag);
+}
 // An instance whose pool object (docs/scale-out.md, "Rebuilding a node") may
 // differ from the folder: + SOP Instance UID -> "". Written with the commit
 // that stores the instance (or, synced, before the pool objects of a delete
@@ -243,6 +253,11 @@ class RocksStore final : public Store {
   // between taking a pool reference and the commit recording it); returns
   // how many were released. At open and at each collection.
   Result<uint64_t> ReconcilePoolIntents() EXCLUDES(commit_mutex_);
+  // Finishes the releases an interrupted collection left (kPoolReleasePrefix):
+  // each put again, the chunk's rows deleted if still unreferenced and
+  // without a new tag; returns how many chunks it collected. Called by
+  // ReconcilePoolIntents.
+  Result<uint64_t> FinishPoolReleases() EXCLUDES(commit_mutex_);
   // Makes the pool objects of the instances with a sync marker match the
   // folder (rewritten from it, or removed); returns how many (pool_instances.cpp).
   Result<uint64_t> ReconcilePoolInstances() EXCLUDES(commit_mutex_);
@@ -338,8 +353,11 @@ class RocksStore final : public Store {
   void ReleaseUnrecorded(const PoolPlacements& placements);
   // Writes the intents of pool references about to be taken (synced).
   Status WriteIntents(const std::vector<std::pair<std::string, std::string>>& tag_and_key);
-  // Releases this node's reference to a chunk being collected.
-  Status ReleasePoolChunk(const std::string& key, rocksdb::WriteBatch& batch) REQUIRES(commit_mutex_);
+  // Deletes the rows of a chunk being collected (count 0), with its counters.
+  Status DeleteCollectedChunk(const std::string& key, const ChunkRef& ref, rocksdb::WriteBatch& batch,
+                              std::map<std::string, int64_t>& counters) REQUIRES(commit_mutex_);
+  // Whether the collector is releasing a tag of this chunk (a marker under kPoolReleasePrefix).
+  Result<bool> PoolReleasePending(std::string_view chunk_key) const;
   // The pool object of an instance just committed (or with a sync marker):
   // written from `stored` and `header`, then the marker deleted (pool_instances.cpp).
   Status SyncPoolInstance(const InstanceRecord& stored, std::string_view header) REQUIRES(commit_mutex_);

@@ -4,7 +4,9 @@
 // write leaves no object (the C-STORE was never acknowledged) and the next
 // open writes it; a kill after a delete's pool removal and before its local
 // commit gets the object back at the next open; a rebuild takes over the
-// node's tags, releases the stale ones, and never reuses an old epoch.
+// node's tags, releases the stale ones, and never reuses an old epoch; a
+// chunk revived after a collection stopped between its puts and its local
+// batch takes a new reference.
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 #include <signal.h>
@@ -304,6 +306,70 @@ TEST_F(PoolInstancesTest, AFolderOfAnOlderBuildWritesItsInstanceObjectsAtOpen) {
   for (const auto& name : pool_->Objects("inst.")) ASSERT_EQ(pool_->io().remove(name), 0);
   Open();
   EXPECT_EQ(pool_->Objects("inst.").size(), 0u);
+}
+
+// A collection that stops after some of its puts (as a failed put stops
+// it; here its sync point throws), then the same frames committed again in
+// the same process, before the next collection: each chunk it had begun to
+// release is revived with a new reference (recorded; the pool counts the
+// node again, also on the objects the puts removed), verify is clean while
+// the release markers are there, and the next collection finishes them.
+struct StopTheCollection {};
+
+TEST_F(PoolInstancesTest, ChunksOfAStoppedCollectionRevivedBeforeTheNextTakeANewReference) {
+  std::vector<std::string> frames;
+  for (int i = 0; i < 6; ++i) frames.push_back(std::string(20000 + i, static_cast<char>('a' + i)));
+  ASSERT_TRUE(store_->CommitInstance(MakeInstance("8.1", "8", "header", frames)).ok());
+  ASSERT_EQ(*store_->DeleteInstances({.sop_instance_uid = "8.1"}), 1u);
+  int passes = 0;
+  SyncPoints::TEST_Set("RocksStore::CollectGarbage:AfterRelease", [&passes] {
+    if (++passes == 2) throw StopTheCollection{};
+  });
+  EXPECT_THROW((void)store_->CollectGarbage(std::chrono::milliseconds(0)), StopTheCollection);
+  SyncPoints::TEST_ClearAll();
+  EXPECT_EQ(pool_->Objects("chunk.").size(), 4u) << "two puts removed their objects (the node's last tags)";
+
+  ASSERT_TRUE(store_->CommitInstance(MakeInstance("8.1", "8", "header", frames)).ok());
+  auto rados = OpenRadosChunkStore({.pool = pool_->name(), .conf_file = CephConf()});
+  ASSERT_TRUE(rados.ok()) << rados.status().ToString();
+  auto tags_of = [&](const std::string& frame) {
+    const auto hash = Sha256(std::span(reinterpret_cast<const uint8_t*>(frame.data()), frame.size()));
+    auto refs = (*rados)->ReadReferences(hash);
+    EXPECT_TRUE(refs.ok()) << refs.status().ToString();
+    auto bytes = (*rados)->Get(hash);
+    EXPECT_TRUE(bytes.ok() && bytes->bytes == frame) << "frame " << frame.size();
+    return refs.ok() ? refs->tags : std::vector<std::string>();
+  };
+  size_t with_two = 0;
+  for (const auto& frame : frames) {
+    const auto tags = tags_of(frame);
+    ASSERT_FALSE(tags.empty()) << "frame " << frame.size() << ": the pool does not count the node";
+    for (const auto& tag : tags) EXPECT_TRUE(tag.starts_with(node_ + ".")) << tag;
+    with_two += tags.size() == 2 ? 1 : 0;  // the new tag, and the old one still being released
+  }
+  EXPECT_EQ(with_two, 4u);
+  auto clean = [&](const char* when) {
+    auto verify = store_->VerifyStructure(std::chrono::hours(1));
+    ASSERT_TRUE(verify.ok()) << verify.status().ToString();
+    EXPECT_TRUE(verify->problems.empty()) << when << ": " << verify->problems.front();
+    auto listed = store_->VerifyPoolListing();
+    ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+    EXPECT_TRUE(listed->problems.empty()) << when << ": " << listed->problems.front();
+  };
+  clean("revived, the release markers still there");
+
+  // The next collection finishes the releases: one tag each, the new one.
+  auto collected = store_->CollectGarbage(std::chrono::milliseconds(0));
+  ASSERT_TRUE(collected.ok()) << collected.status().ToString();
+  EXPECT_EQ(collected->collected, 0u);
+  for (const auto& frame : frames) EXPECT_EQ(tags_of(frame).size(), 1u) << "frame " << frame.size();
+  clean("after the next collection");
+  ASSERT_EQ(*store_->DeleteInstances({.sop_instance_uid = "8.1"}), 1u);
+  collected = store_->CollectGarbage(std::chrono::milliseconds(0));
+  ASSERT_TRUE(collected.ok()) << collected.status().ToString();
+  EXPECT_EQ(collected->collected, 6u);
+  EXPECT_EQ(pool_->Objects("chunk.").size(), 0u);
+  clean("after delete and collection");
 }
 
 TEST_F(PoolInstancesTest, RefcountReadReplyDecodesAndRefusesBadBytes) {

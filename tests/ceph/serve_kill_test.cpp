@@ -385,6 +385,91 @@ class ServeKillTest : public ::testing::Test {
     }
   }
 
+  // A node killed inside a collection: after the collector released (put)
+  // some chunks' reference tags in the pool and before its local batch
+  // deleted their rows (RocksStore::CollectGarbage:AfterRelease, at a seeded
+  // pass). The CT series is stored, deleted, and compacted through the
+  // node, which dies there; then, on the restarted node, the same frames
+  // are sent again (their rows, awaiting collection, are revived: each must
+  // take a new pool reference before the acknowledgement) or not (the open
+  // finishes the interrupted collection). Every acknowledged instance
+  // exports exactly, each chunk the node counts holds a live tag of the node
+  // in the pool, verify --deep is clean, and delete + compact leaves nothing.
+  void KillInsideACollection(bool send_again) {
+    CephPool pool(TestPoolName());
+    ASSERT_TRUE(pool.error().empty()) << pool.error();
+    const auto files = CtSeries();
+    ASSERT_EQ(files.size(), 140u);
+    const fs::path dir = MakeTempDir(send_again ? "collect_kill_again" : "collect_kill");
+    Node a{.data = dir / "a", .files = files};
+    std::mt19937 random(seed_ + (send_again ? 3 : 2));
+    const KillPoint kill{.sync_point = "RocksStore::CollectGarbage:AfterRelease",
+                         .pass = std::uniform_int_distribution<int>(2, 30)(random)};
+    const std::string study = files[0].study_uid;
+    {
+      ServerProcess node(a.data, FramesArgs(pool));
+      ASSERT_TRUE(StartArmed(node, kill)) << LogTail(node);
+      a.id = tools::JsonString(StatsJson(a.data), "frames_node");
+      TrackedPush push(files, node.port());
+      push.Wait();
+      ASSERT_EQ(push.acknowledged().size(), files.size()) << LogTail(node);
+      auto del = RunCommand({PacscoreBinary(), "delete", "--data", a.data.string(), "--study", study});
+      ASSERT_EQ(del.exit_code, 0) << del.output;
+      auto compact = RunCommand({PacscoreBinary(), "compact", "--data", a.data.string(), "--gc-grace", "0s", "--json"});
+      EXPECT_NE(compact.exit_code, 0) << "the node should have died inside the collection: " << compact.output;
+      for (int i = 0; i < 500 && node.Log().find("PACS_TEST_KILL_AT: SIGKILL") == std::string::npos; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      ASSERT_NE(node.Log().find("test hook PACS_TEST_KILL_AT: SIGKILL at " + kill.Describe()), std::string::npos)
+          << "not killed by the hook\n"
+          << LogTail(node);
+      node.Kill();  // reaps it
+    }
+    const std::string when = std::string("after a kill at ") + kill.Describe() +
+                             (send_again ? ", the series sent again" : ", nothing sent again");
+    ServerProcess node(a.data, FramesArgs(pool));
+    ASSERT_TRUE(node.Start()) << LogTail(node);
+    if (send_again) {
+      TrackedPush push(files, node.port());
+      push.Wait();
+      a.acknowledged = push.acknowledged();
+      ASSERT_EQ(a.acknowledged.size(), files.size()) << LogTail(node);
+    }
+    const long long chunks = CheckNode(a.data, dir / "out", files, a.acknowledged, when);
+    const auto stats = StatsJson(a.data);
+    if (send_again) {
+      EXPECT_EQ(tools::JsonInt(stats, "pixel_chunks"), 140) << when;
+    } else {
+      // The open finished the interrupted collection: every chunk it had
+      // begun to release (all 140, marked before its first put) is gone.
+      EXPECT_EQ(tools::JsonInt(stats, "frames_awaiting_collection"), 0) << when;
+      EXPECT_NE(node.Log().find("that an interrupted collection began; collected 140 chunk(s)"), std::string::npos)
+          << when << "\n"
+          << LogTail(node);
+    }
+    const Census census = TakeCensus(pool);
+    for (const auto& problem : census.problems) ADD_FAILURE() << when << ": " << problem;
+    const long long held = census.held_by_node.contains(a.id) ? census.held_by_node.at(a.id) : 0;
+    EXPECT_EQ(held, chunks) << when << ": objects the node holds a live reference on vs the chunks it counts";
+    EXPECT_EQ(pool.Objects("chunk.").size(), static_cast<size_t>(chunks)) << when;
+    EXPECT_EQ(census.unreferenced, 0u) << when;
+    std::printf("%s: %lld chunks, the node holds a live tag on %lld pool objects\n", when.c_str(), chunks, held);
+    // Then everything goes: nothing is left in the pool.
+    if (send_again) {
+      auto del = RunCommand({PacscoreBinary(), "delete", "--data", a.data.string(), "--study", study});
+      ASSERT_EQ(del.exit_code, 0) << del.output;
+    }
+    auto compact = RunCommand(
+        {PacscoreBinary(), "compact", "--data", a.data.string(), "--gc-grace", "0s", "--orphan-grace", "0s", "--json"});
+    ASSERT_EQ(compact.exit_code, 0) << compact.output;
+    const auto objects = pool.Objects("chunk.");
+    EXPECT_EQ(objects.size(), 0u) << when << ": chunk objects left after delete and compact, e.g. " << objects.front();
+    EXPECT_EQ(pool.Objects("inst.").size(), 0u) << when << ": instance objects left";
+    auto verify = RunCommand({PacscoreBinary(), "verify", "--data", a.data.string(), "--deep"});
+    EXPECT_EQ(verify.exit_code, 0) << when << ": " << verify.output;
+    EXPECT_EQ(node.Stop(), 0);
+    fs::remove_all(dir);
+  }
+
   size_t swept_ = 0;
   unsigned seed_ = kDefaultSeed;
 };
@@ -599,6 +684,17 @@ TEST_F(ServeKillTest, NodeBKilledWhileNodeAIngestsLosesAndLeaksNothing) {
   EXPECT_EQ(kills, static_cast<int>(plan.size()));
   EXPECT_GE(a_still_sending, 1) << "B's kills should meet A's ingest";
   fs::remove_all(dir);
+}
+
+// Regression: a revival of a chunk whose tag a killed collection had
+// released took no new pool reference (the object was gone: acknowledged
+// frames lost).
+TEST_F(ServeKillTest, KilledInsideACollectionThenSentAgainLosesNothing) {
+  KillInsideACollection(true);
+}
+
+TEST_F(ServeKillTest, KilledInsideACollectionIsFinishedAtTheNextOpen) {
+  KillInsideACollection(false);
 }
 
 }  // namespace
