@@ -56,10 +56,12 @@ Result<EncodeJob> EncodeJob::Parse(std::string_view in) {
   return job;
 }
 
-BackgroundEncoder::BackgroundEncoder(engine::Store& store, bool verify_encode, unsigned threads)
+BackgroundEncoder::BackgroundEncoder(engine::Store& store, bool verify_encode, unsigned threads,
+                                     std::chrono::milliseconds quiet_before_release)
     : store_(store),
       verify_(verify_encode),
-      threads_wanted_(threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency())) {}
+      threads_wanted_(threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency())),
+      quiet_before_release_(quiet_before_release) {}
 
 BackgroundEncoder::~BackgroundEncoder() {
   Stop();
@@ -104,6 +106,20 @@ void BackgroundEncoder::Notify() {
 void BackgroundEncoder::NoteActivity() {
   MutexLock lock(mutex_);
   last_notify_ = std::chrono::steady_clock::now();
+}
+
+void BackgroundEncoder::SenderOpened() {
+  MutexLock lock(mutex_);
+  ++senders_;
+}
+
+void BackgroundEncoder::SenderClosed() {
+  {
+    MutexLock lock(mutex_);
+    if (senders_ > 0) --senders_;
+    last_sender_closed_ = std::chrono::steady_clock::now();
+  }
+  wake_.SignalAll();  // a thread waiting out the quiet time decides again
 }
 
 uint64_t BackgroundEncoder::backlog() const {
@@ -204,10 +220,15 @@ void BackgroundEncoder::Work() {
     if (drained && release_due_) {
       // The jobs ran dry: give back the staged raw frames' space once no
       // new work has come for kQuietBeforeRelease (and at most once per
-      // kMinReleaseInterval). Not while a push goes on
+      // kMinReleaseInterval), or at once when the push's associations
+      // have all ended. Not while a push goes on
       // (its flushes would slow it); then the staging column family's own
       // compactions and the bounded write-ahead log keep the space in check.
-      const auto quiet_from = std::max(last_notify_ + kQuietBeforeRelease, last_release_ + kMinReleaseInterval);
+      // Every storing association has ended since the last dataset came:
+      // no need to wait for a pause.
+      const bool push_over = senders_ == 0 && last_sender_closed_ && *last_sender_closed_ >= last_notify_;
+      const auto quiet_from = std::max(push_over ? last_notify_ : last_notify_ + quiet_before_release_,
+                                       last_release_ + kMinReleaseInterval);
       if (std::chrono::steady_clock::now() < quiet_from) {
         (void)wake_.WaitUntil(mutex_, quiet_from);
         continue;

@@ -1,7 +1,8 @@
 // The background encoder's pool against a real store: every job is encoded
 // once, the backlog estimate never wraps below zero (it once did: WaitIdle's
 // increment-then-decrement raced with the worker resetting it to 0), and
-// WaitIdle returns only once the queue is dry.
+// WaitIdle returns only once the queue is dry; the staging space goes back
+// as soon as the last storing association has ended.
 #include "pacs/dicom/background_encoder.h"
 
 #include <gtest/gtest.h>
@@ -53,15 +54,24 @@ engine::InstanceWrite Instance(uint32_t n, uint32_t frames, const std::string& j
   return w;
 }
 
-TEST(BackgroundEncoderTest, PoolEncodesEveryJobOnceAndTheBacklogNeverWraps) {
-  const auto dir = std::filesystem::temp_directory_path() / ("pacs_bg_encoder_test_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  auto store = engine::Store::Open({.path = dir.string()});
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
+std::string JpegLsJob() {
   EncodeJob job;
   job.codec = codecs::CodecId::kJpegLs;
   job.info = {.rows = kSide, .columns = kSide, .bits_allocated = 16, .bits_stored = 12, .samples_per_pixel = 1};
-  const std::string job_text = job.Serialize();
+  return job.Serialize();
+}
+
+std::filesystem::path FreshDir(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / (name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  return dir;
+}
+
+TEST(BackgroundEncoderTest, PoolEncodesEveryJobOnceAndTheBacklogNeverWraps) {
+  const auto dir = FreshDir("pacs_bg_encoder_test");
+  auto store = engine::Store::Open({.path = dir.string()});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  const std::string job_text = JpegLsJob();
 
   constexpr uint32_t kInstances = 60, kFramesEach = 3;
   {
@@ -99,6 +109,39 @@ TEST(BackgroundEncoderTest, PoolEncodesEveryJobOnceAndTheBacklogNeverWraps) {
   auto verify = (*store)->VerifyStructure(std::chrono::hours(1));
   ASSERT_TRUE(verify.ok());
   for (const auto& p : verify->problems) ADD_FAILURE() << p;
+  store->reset();
+  std::filesystem::remove_all(dir);
+}
+
+// The pause that marks the end of a push without associations (STOW-RS,
+// import) is set to an hour here: the release can then only come from the
+// last storing association ending.
+TEST(BackgroundEncoderTest, StagingIsReleasedWhenTheLastSenderLeaves) {
+  const auto dir = FreshDir("pacs_bg_encoder_release_test");
+  auto store = engine::Store::Open({.path = dir.string()});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  {
+    BackgroundEncoder encoder(**store, /*verify_encode=*/true, 1, std::chrono::hours(1));
+    encoder.Start();
+    encoder.SenderOpened();
+    encoder.SenderOpened();
+    ASSERT_TRUE((*store)->CommitInstance(Instance(0, 3, JpegLsJob())).ok());
+    encoder.Notify();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+    while (encoder.frames_encoded() < 3 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_EQ(encoder.frames_encoded(), 3u);
+    EXPECT_FALSE(encoder.WaitIdle(std::chrono::milliseconds(300))) << "released while two senders are open";
+    encoder.SenderClosed();
+    EXPECT_FALSE(encoder.WaitIdle(std::chrono::milliseconds(300))) << "released while a sender is open";
+    encoder.SenderClosed();
+    EXPECT_TRUE(encoder.WaitIdle(std::chrono::minutes(2))) << "not released when the last sender left";
+    encoder.Stop();
+  }
+  auto stats = (*store)->Stats(false);
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->chunks_awaiting_reencoding, 0u);
+  EXPECT_EQ(stats->per_codec["jpegls"].chunks, 3u);
   store->reset();
   std::filesystem::remove_all(dir);
 }

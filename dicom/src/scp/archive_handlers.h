@@ -24,6 +24,8 @@ class ArchiveHandlers final : public StoreRequestHandler,
   uint16_t HandleStore(DcmDataset& dataset, E_TransferSyntax xfer, const std::string& sop_instance_uid,
                        const std::string& peer) override;
   Status ReadyToStore() override { return ingestor_.store().CheckWritable(engine::WriteKind::kAdds); }
+  void SenderOpened() override { ingestor_.SenderOpened(); }
+  void SenderClosed() override { ingestor_.SenderClosed(); }
   DimseStatus HandleFind(DcmDataset& identifier, InformationModel model, const std::string& peer,
                          const std::function<bool(DcmDataset& response)>& send) override;
   Retrieval HandleRetrieve(DcmDataset& identifier, InformationModel model, const std::string& service,

@@ -61,7 +61,16 @@ OFCondition AssociationWorker::run(T_ASC_Association* assoc) {
   std::vector<std::function<void()>> jobs;
   jobs.swap(after_association_);
   for (auto& job : jobs) job();
+  storing_ = false;
   return cond;
+}
+
+void AssociationWorker::BeginStoring() {
+  if (storing_) return;
+  storing_ = true;
+  StoreRequestHandler& handler = context_.store_handler;
+  handler.SenderOpened();
+  AfterAssociation([&handler] { handler.SenderClosed(); });
 }
 
 bool AssociationWorker::DataWaiting() const {

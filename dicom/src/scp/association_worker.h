@@ -64,6 +64,9 @@ class AssociationWorker : public DcmThreadSCP {
   void AfterAssociation(std::function<void()> job) { after_association_.push_back(std::move(job)); }
   // Counts a C-STORE for the association's audit event (one Instances
   // Transferred event per association, written when it ends).
+  // Before a C-STORE is handled: the association's first tells the store
+  // handler a sender opened, and its end (AfterAssociation) that it closed.
+  void BeginStoring();
   void TallyStore(const std::string& study_uid, const std::string& patient_id, bool stored) {
     store_tally_.Add(study_uid, patient_id, stored);
   }
@@ -103,6 +106,7 @@ class AssociationWorker : public DcmThreadSCP {
   T_ASC_Association* assoc_ = nullptr;                    // while run() serves one, on this thread only
   std::vector<std::function<void()>> after_association_;  // this thread only
   bool acknowledged_ = false;  // the association run() serves was accepted (and counted open)
+  bool storing_ = false;       // it has handled a C-STORE (BeginStoring)
   // What access control granted the association run() serves (holds its
   // per-AE slot), or the refusal to send; this thread only.
   std::optional<AssociationGrant> grant_;

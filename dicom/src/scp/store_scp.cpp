@@ -77,6 +77,7 @@ OFCondition HandleStoreRequest(AssociationWorker& worker, T_DIMSE_C_StoreRQ& req
                                                                   : STATUS_STORE_Error_CannotUnderstand);
   }
   const auto [study_uid, patient_id] = StudyAndPatientOf(**dataset);  // for the association's audit event
+  worker.BeginStoring();
   const uint16_t status =
       context.store_handler.HandleStore(**dataset, xfer, request.AffectedSOPInstanceUID, worker.Peer());
   worker.TallyStore(study_uid, patient_id, OutcomeOf(status) != DimseOutcome::kFailure);

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -31,8 +32,10 @@ namespace pacs::dicom {
 // the verification decode) at a time.
 class BackgroundEncoder {
  public:
-  // `threads` 0 means one per hardware thread.
-  BackgroundEncoder(engine::Store& store, bool verify_encode, unsigned threads = 0);
+  // `threads` 0 means one per hardware thread. `quiet_before_release`:
+  // kQuietBeforeRelease, but for tests.
+  BackgroundEncoder(engine::Store& store, bool verify_encode, unsigned threads = 0,
+                    std::chrono::milliseconds quiet_before_release = kQuietBeforeRelease);
   ~BackgroundEncoder();
   void Start();
   void Stop() EXCLUDES(mutex_);    // finishes the frames in hand, leaves the rest queued in the store
@@ -40,6 +43,13 @@ class BackgroundEncoder {
   // Ingest committed a dataset with no work for the pool (its frames were
   // encoded inline): a push goes on, so the staging space is not released yet.
   void NoteActivity() EXCLUDES(mutex_);
+  // A DICOM association that stores opened / ended. Once none is open and
+  // nothing arrived after the last one ended, the push is over: the staging
+  // space is released as soon as the jobs run dry, without waiting out
+  // kQuietBeforeRelease (which still covers senders without an association:
+  // STOW-RS, import, an association kept open between studies).
+  void SenderOpened() EXCLUDES(mutex_);
+  void SenderClosed() EXCLUDES(mutex_);
   // Jobs not yet done: announced since the last scan (or left behind a full
   // scan batch), queued, and in hand. An estimate (a Notify may stand for
   // several frames), never negative: it is counted from sizes, not
@@ -91,6 +101,7 @@ class BackgroundEncoder {
   engine::Store& store_;
   const bool verify_;
   const unsigned threads_wanted_;
+  const std::chrono::milliseconds quiet_before_release_;
   std::vector<std::thread> threads_;  // started and joined by the owner's thread only
   mutable Mutex mutex_;
   CondVar wake_;     // signalled when the queue, rescan_ or stopping_ change
@@ -103,6 +114,8 @@ class BackgroundEncoder {
   bool release_due_ GUARDED_BY(mutex_) = false;  // jobs completed since the last release
   std::chrono::steady_clock::time_point last_notify_ GUARDED_BY(mutex_){};
   std::chrono::steady_clock::time_point last_release_ GUARDED_BY(mutex_){};
+  unsigned senders_ GUARDED_BY(mutex_) = 0;  // storing associations open
+  std::optional<std::chrono::steady_clock::time_point> last_sender_closed_ GUARDED_BY(mutex_);
   bool idle_ GUARDED_BY(mutex_) = true;
   std::deque<Job> queue_ GUARDED_BY(mutex_);
   std::set<engine::ContentHash> in_hand_ GUARDED_BY(mutex_);

@@ -49,6 +49,18 @@ class Ingestor {
 
   engine::Store& store() { return store_; }
 
+  // A DICOM association began storing / ended (the server calls these once
+  // each per association that sent a C-STORE): the background encoder
+  // releases the staging space as soon as the last sender has left.
+  void SenderOpened() {
+    ++senders_;
+    if (background_ != nullptr) background_->SenderOpened();
+  }
+  void SenderClosed() {
+    --senders_;
+    if (background_ != nullptr) background_->SenderClosed();
+  }
+
   // A storage quota with QuotaAction::kRefuse (retention.h): once the
   // referenced stored bytes reach `quota_bytes`, an instance of a study not
   // yet stored is refused (Busy: C-STORE status A700) before anything is
@@ -67,6 +79,7 @@ class Ingestor {
   BackgroundEncoder* const background_;
   std::atomic<uint64_t> commits_{0};
   std::atomic<unsigned> ingesting_{0};                // datasets being split and committed right now
+  std::atomic<unsigned> senders_{0};                  // storing associations open (SenderOpened)
   std::atomic<uint64_t> refuse_over_quota_bytes_{0};  // counted only when the test hook is armed
 };
 
