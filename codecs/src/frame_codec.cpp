@@ -21,6 +21,20 @@ std::string_view CodecName(CodecId id) {
   return "unknown";
 }
 
+Status FrameCodec::DecodeInto(const FrameInfo& info, std::span<const uint8_t> codestream,
+                              std::span<uint8_t> out) const {
+  if (out.size() != info.FrameBytes())
+    return Status::InvalidArgument("decode buffer has " + std::to_string(out.size()) + " bytes, the frame " +
+                                   std::to_string(info.FrameBytes()));
+  auto decoded = Decode(info, codestream);
+  if (!decoded.ok()) return decoded.status();
+  if (decoded->size() != out.size())
+    return Status::Corruption(std::string(CodecName(id())) + " decoded " + std::to_string(decoded->size()) +
+                              " bytes, expected " + std::to_string(out.size()));
+  std::memcpy(out.data(), decoded->data(), out.size());
+  return Status::Ok();
+}
+
 namespace {
 
 // Stores the frame as it is: the fallback for every format.

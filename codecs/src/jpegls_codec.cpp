@@ -147,6 +147,20 @@ class JpegLsCodec final : public FrameCodec {
     return std::move(decoded->pixels);
   }
 
+  // One component: our decoder writes the frame where the caller wants it.
+  Status DecodeInto(const FrameInfo& info, std::span<const uint8_t> codestream, std::span<uint8_t> out) const override {
+#ifdef PACS_HAVE_JLS_ENCODER
+    if (!UseCharlsDecoder() && info.samples_per_pixel == 1 && IsCodableFormat(info) && !codestream.empty() &&
+        out.size() == info.FrameBytes() && jls::DecodedBytes(Expected(info)) == out.size()) {
+      auto frame = jls::DecodeFrame(codestream, Expected(info), out);  // checks the SOF first
+      if (!frame.ok()) return frame.status().WithContext(std::string(kName) + " decoding into " + Describe(info));
+      frames_decoded_by_ours.fetch_add(1, std::memory_order_relaxed);
+      return Status::Ok();
+    }
+#endif
+    return FrameCodec::DecodeInto(info, codestream, out);
+  }
+
  private:
   struct Decoded {
     std::vector<uint8_t> pixels;  // info.FrameBytes() when all is well

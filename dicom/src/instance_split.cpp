@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <optional>
 
 #include "dcmtk/dcmdata/dcdeftag.h"
@@ -138,15 +139,29 @@ std::pair<codecs::CodecId, std::string> EncodeFrameLosslessly(const codecs::Fram
   }
   if (encoded->size() >= raw.size()) return {codecs::CodecId::kRaw, {}};  // no gain: keep it simple
   if (verify) {
-    auto decoded = codec->Decode(info, *encoded);
-    if (!decoded.ok() || decoded->size() != raw.size() || std::memcmp(decoded->data(), raw.data(), raw.size()) != 0) {
+    // Decoded into a buffer this thread keeps (a fresh one per frame cost a
+    // zero fill and its page faults each time), up to kKeptCheckBytes: a
+    // larger frame gets one of its own, not kept.
+    constexpr size_t kKeptCheckBytes = 4u << 20;
+    thread_local std::vector<uint8_t> kept;
+    std::unique_ptr<uint8_t[]> own;
+    uint8_t* buffer = nullptr;
+    if (raw.size() <= kKeptCheckBytes) {
+      if (kept.size() < raw.size()) kept.resize(raw.size());
+      buffer = kept.data();
+    } else {
+      own = std::make_unique_for_overwrite<uint8_t[]>(raw.size());
+      buffer = own.get();
+    }
+    const std::span<uint8_t> decoded(buffer, raw.size());
+    const Status status = codec->DecodeInto(info, *encoded, decoded);
+    if (!status.ok() || std::memcmp(decoded.data(), raw.data(), raw.size()) != 0) {
       LogError(where + ": " + name + " ENCODING IS NOT LOSSLESS for this frame (decode check failed" +
-               (decoded.ok() ? std::string() : ": " + decoded.status().ToString()) +
-               "); the frame is stored raw, nothing lost");
+               (status.ok() ? std::string() : ": " + status.ToString()) + "); the frame is stored raw, nothing lost");
       return {codecs::CodecId::kRaw, {}};
     }
   }
-  return {codec_id, std::string(encoded->begin(), encoded->end())};
+  return {codec_id, std::string(reinterpret_cast<const char*>(encoded->data()), encoded->size())};
 }
 
 namespace {
@@ -502,11 +517,10 @@ Result<std::unique_ptr<DcmFileFormat>> LoadStoredHeader(const engine::Store& sto
 
 Status AttachPixelDataAsReceived(DcmDataset& dataset, const FrameSource& source, const engine::InstanceRecord& record) {
   if (record.pixel_layout == engine::PixelLayout::kNative) {
-    auto pixels = source.NativePixelData();
-    if (!pixels.ok()) return pixels.status();
-    auto* px = new DcmPixelData(DcmTag(DCM_PixelData, DcmVR(record.pixel_vr.c_str()).getEVR()));
-    px->putUint8Array(reinterpret_cast<const Uint8*>(pixels->data()), static_cast<unsigned long>(pixels->size()));
-    dataset.insert(px, true);
+    auto px = NewNativePixelData(DcmVR(record.pixel_vr.c_str()).getEVR(), record.pixel_length,
+                                 [&](std::span<uint8_t> value) { return source.NativePixelDataInto(value); });
+    if (!px.ok()) return px.status();
+    dataset.insert(px->release(), true);
   } else if (record.pixel_layout == engine::PixelLayout::kEncapsulated) {
     auto* seq = new DcmPixelSequence(DCM_PixelSequenceTag);
     auto* bot = new DcmPixelItem(DCM_PixelItemTag);

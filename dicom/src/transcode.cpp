@@ -69,28 +69,28 @@ void DeclareDecodedPhotometric(DcmItem& ds) {
 Result<uint64_t> PutNativePixels(DcmDataset& ds, const FrameSource& source, const engine::InstanceRecord& rec) {
   if (rec.pixel_layout == engine::PixelLayout::kNative) {
     // Every chunk, trailing bytes included: the value as received.
-    auto pixels = source.NativePixelData();
-    if (!pixels.ok()) return pixels.status();
-    auto* px = new DcmPixelData(DcmTag(DCM_PixelData, DcmVR(rec.pixel_vr.c_str()).getEVR()));
-    px->putUint8Array(reinterpret_cast<const Uint8*>(pixels->data()), static_cast<unsigned long>(pixels->size()));
-    ds.insert(px, true);
-    return pixels->size();
+    auto px = NewNativePixelData(DcmVR(rec.pixel_vr.c_str()).getEVR(), rec.pixel_length,
+                                 [&](std::span<uint8_t> value) { return source.NativePixelDataInto(value); });
+    if (!px.ok()) return px.status();
+    ds.insert(px->release(), true);
+    return rec.pixel_length;
   }
   if (!source.info().ok()) return source.info().status().WithContext("pixel data cannot be transcoded");
-  std::string all;
-  all.reserve(source.info()->FrameBytes() * source.frame_count());
-  for (size_t f = 0; f < source.frame_count(); ++f) {
-    auto frame = source.Read(f);
-    if (!frame.ok()) return frame.status();
-    auto native = source.Decode(f, std::move(*frame));
-    if (!native.ok()) return native.status();
-    all += *native;
-  }
-  auto* px = new DcmPixelData(DcmTag(DCM_PixelData, source.info()->bits_allocated > 8 ? EVR_OW : EVR_OB));
-  px->putUint8Array(reinterpret_cast<const Uint8*>(all.data()), static_cast<unsigned long>(all.size()));
-  ds.insert(px, true);
+  const size_t frame_bytes = source.info()->FrameBytes();
+  const size_t length = frame_bytes * source.frame_count();
+  auto px = NewNativePixelData(
+      source.info()->bits_allocated > 8 ? EVR_OW : EVR_OB, length, [&](std::span<uint8_t> value) -> Status {
+        for (size_t f = 0; f < source.frame_count(); ++f) {
+          auto frame = source.Read(f);
+          if (!frame.ok()) return frame.status();
+          PACS_RETURN_IF_ERROR(source.DecodeInto(f, std::move(*frame), value.subspan(f * frame_bytes, frame_bytes)));
+        }
+        return Status::Ok();
+      });
+  if (!px.ok()) return px.status();
+  ds.insert(px->release(), true);
   DeclareDecodedPhotometric(ds);
-  return all.size();
+  return length;
 }
 
 // Encapsulated Pixel Data in our codec `codec`: frames stored in it go out

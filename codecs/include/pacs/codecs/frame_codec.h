@@ -52,6 +52,10 @@ class FrameCodec {
   virtual Result<std::vector<uint8_t>> Encode(const FrameInfo& info, std::span<const uint8_t> raw) const = 0;
   // Decodes a codestream back into info.FrameBytes() native bytes.
   virtual Result<std::vector<uint8_t>> Decode(const FrameInfo& info, std::span<const uint8_t> codestream) const = 0;
+  // The same into `out`, which must be info.FrameBytes() long (a buffer the
+  // caller reuses, or the destination itself: no allocation, no copy where
+  // the codec can write there directly). On error `out` is unspecified.
+  virtual Status DecodeInto(const FrameInfo& info, std::span<const uint8_t> codestream, std::span<uint8_t> out) const;
 };
 
 // Returns the codec for `id`; never null for a valid CodecId.

@@ -17,13 +17,16 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcdatset.h"
+#include "dcmtk/dcmdata/dcpixel.h"
 #include "pacs/base/result.h"
 #include "pacs/codecs/frame_codec.h"
 #include "pacs/engine/store.h"
@@ -64,6 +67,12 @@ Result<std::string> StoredTransferSyntax(const engine::Store& store, const engin
 // The same, from chunk codecs already known (record.chunks[i].codec).
 std::string StoredTransferSyntaxOf(const engine::InstanceRecord& record);
 
+// A new Pixel Data element of `vr` (OW: 16-bit words, else OB) whose value,
+// `length` bytes, `fill` writes in place: a decoder writes frames straight
+// into the dataset, with no copy of the whole value in between.
+Result<std::unique_ptr<DcmPixelData>> NewNativePixelData(DcmEVR vr, size_t length,
+                                                         const std::function<Status(std::span<uint8_t>)>& fill);
+
 // The frames of one stored instance. Not thread-safe; one per build. Holds
 // references to `store`, `record` and `header`, which must outlive it.
 class FrameSource {
@@ -85,10 +94,15 @@ class FrameSource {
   // The native pixels (info().FrameBytes() bytes) of frame `f`, given what
   // Read(f) returned; decodes unless it is raw, and counts the decode.
   Result<std::string> Decode(size_t f, StoredFrame frame) const;
+  // The same into `out`, info().FrameBytes() long (a raw frame: as long as
+  // it is): the codec writes there directly where it can.
+  Status DecodeInto(size_t f, StoredFrame frame, std::span<uint8_t> out) const;
 
   // Native records: the whole Pixel Data value (frames, then any trailing
   // chunk), compressed frames decoded. Reads every chunk.
   Result<std::string> NativePixelData() const;
+  // The same into `out`, which must be record.pixel_length long.
+  Status NativePixelDataInto(std::span<uint8_t> out) const;
   // Encapsulated records: the Basic Offset Table and the fragments, as received.
   const std::string& offset_table() const { return record_->offset_table; }
   const std::vector<std::string>& fragments() const { return fragments_; }
