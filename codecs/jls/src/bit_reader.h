@@ -88,9 +88,11 @@ class BitReader {
   // The common case of a Golomb code (A.5.3) with remainder k: fewer than
   // `max_high` leading zeros, the whole code within the loaded bits. Sets
   // `mapped` and returns true, or reads nothing and returns false.
-  // 0 <= k <= 31.
+  // 0 <= k <= 31. Without kRefill it reads from the bits already loaded
+  // only (the caller refilled before an earlier code).
+  template <bool kRefill = true>
   PACS_JLS_INLINE bool TryReadGolomb(int32_t k, int32_t max_high, int32_t& mapped) {
-    RefillAlways();
+    if constexpr (kRefill) RefillAlways();
     const int zeros = __builtin_clzll(cache_ | 1);
     // The code is `zeros` 0 bits, a 1 bit and k bits: read as one number of
     // `length` bits it is 2^k + the k bits. length <= valid_ <= 63.
