@@ -60,12 +60,14 @@ Result<IngestReport> DatasetIngest::Run(Ingestor& ingestor, DcmDataset& dataset,
   // series over 4 associations on 2 cores). When the datasets being
   // ingested and the frames the pool holds already fill the pool's cores,
   // this dataset's frames are encoded here, before the commit. The storing
-  // associations open count too: between two datasets an association is not
-  // ingesting, but its next dataset is on the way. So a push over as many
-  // associations as cores stages nothing, and its data is at rest (encoded,
-  // and no raw frame in the write-ahead log) as soon as it is acknowledged.
+  // associations open count too, from their acceptance: between two datasets
+  // an association is not ingesting, but its next dataset is on the way; and
+  // so do those that ended within the last 250 ms (the tail of a push). So a
+  // push over as many associations as cores stages nothing, and its data is
+  // at rest (encoded, and no raw frame in the write-ahead log) as soon as it
+  // is acknowledged.
   static const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  const unsigned senders = std::max(ingesting.now, ingestor.senders_.load());
+  const unsigned senders = std::max(ingesting.now, ingestor.RecentSenders());
   policy.background =
       background != nullptr && background->backlog() < kMaxBacklog && senders + background->frames_in_hand() < cores;
   // A large instance goes to the store in batches as it is split (memory per
@@ -97,6 +99,19 @@ Result<IngestReport> DatasetIngest::Run(Ingestor& ingestor, DcmDataset& dataset,
     background->NoteActivity();
   ingestor.TEST_HoldAfterCommit();
   return report;
+}
+
+unsigned Ingestor::RecentSenders() {
+  const unsigned open = senders_.load();
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  const unsigned peak = peak_senders_.load();
+  if (open >= peak || now - peak_senders_at_ns_.load() > senders_window_ns_.load()) {
+    peak_senders_.store(open);
+    peak_senders_at_ns_.store(now);
+    return open;
+  }
+  return peak;
 }
 
 void Ingestor::TEST_HoldAfterCommit() {

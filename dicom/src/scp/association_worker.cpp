@@ -1,5 +1,7 @@
 #include "association_worker.h"
 
+#include "dcmtk/dcmdata/dcuid.h"
+
 #include "audit_events.h"
 #include "commitment_scp.h"
 #include "echo_scp.h"
@@ -37,6 +39,22 @@ const char* RefusalLabel(DcmRefuseReasonType reason) {
       break;
   }
   return "internal_error";
+}
+
+// Whether the requester may send us C-STOREs: a storage presentation
+// context accepted in the default or SCU role. (A C-GET requester's storage
+// contexts are accepted in the SCP role: it receives, it does not send.)
+bool AcceptsStoresFromRequester(T_ASC_Association* assoc) {
+  if (assoc == nullptr || assoc->params == nullptr) return false;
+  const int count = ASC_countPresentationContexts(assoc->params);
+  for (int i = 0; i < count; ++i) {
+    T_ASC_PresentationContext context;
+    if (ASC_getPresentationContext(assoc->params, i, &context).bad()) continue;
+    if (context.resultReason == ASC_P_ACCEPTANCE && context.acceptedRole != ASC_SC_ROLE_SCP &&
+        dcmIsaStorageSOPClassUID(context.abstractSyntax, ESSC_All))
+      return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -189,6 +207,9 @@ void AssociationWorker::notifyAssociationAcknowledge() {
   audit_peer_ = AuditPeerOf(assoc_);
   LogInfo("association from " + Peer() + " accepted");
   if (observer_ != nullptr) observer_->OnAcknowledged(Peer());
+  // A sender from now on, before its first dataset arrives: the datasets of
+  // associations opened together are all encoded at ingest (ingest.cpp).
+  if (AcceptsStoresFromRequester(assoc_)) BeginStoring();
 }
 
 }  // namespace pacs::dicom::scp

@@ -64,8 +64,10 @@ class AssociationWorker : public DcmThreadSCP {
   void AfterAssociation(std::function<void()> job) { after_association_.push_back(std::move(job)); }
   // Counts a C-STORE for the association's audit event (one Instances
   // Transferred event per association, written when it ends).
-  // Before a C-STORE is handled: the association's first tells the store
-  // handler a sender opened, and its end (AfterAssociation) that it closed.
+  // Once an association may send C-STOREs (accepted with a storage
+  // context, or before its first C-STORE): tells the store handler a sender
+  // opened, and at the association's end (AfterAssociation) that it closed.
+  // Once per association.
   void BeginStoring();
   void TallyStore(const std::string& study_uid, const std::string& patient_id, bool stored) {
     store_tally_.Add(study_uid, patient_id, stored);

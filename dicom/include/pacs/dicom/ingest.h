@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <utility>
@@ -49,9 +50,17 @@ class Ingestor {
 
   engine::Store& store() { return store_; }
 
-  // A DICOM association began storing / ended (the server calls these once
-  // each per association that sent a C-STORE): the background encoder
-  // releases the staging space as soon as the last sender has left.
+  // The storing associations open, or the most that were open within the
+  // last `window` (kRecentSendersWindow unless set; for tests): the last
+  // associations of a push end a little apart, and the datasets of its tail
+  // are encoded at ingest like the rest rather than staged for the pool.
+  unsigned RecentSenders();
+  static constexpr std::chrono::milliseconds kRecentSendersWindow{250};
+  void SetRecentSendersWindow(std::chrono::milliseconds window) { senders_window_ns_ = Nanos(window); }
+
+  // A DICOM association that may store opened / ended (the server calls
+  // these once each per such association): the background encoder releases
+  // the staging space as soon as the last sender has left.
   void SenderOpened() {
     ++senders_;
     if (background_ != nullptr) background_->SenderOpened();
@@ -78,8 +87,14 @@ class Ingestor {
   const PixelCodecPolicy policy_;
   BackgroundEncoder* const background_;
   std::atomic<uint64_t> commits_{0};
-  std::atomic<unsigned> ingesting_{0};                // datasets being split and committed right now
-  std::atomic<unsigned> senders_{0};                  // storing associations open (SenderOpened)
+  std::atomic<unsigned> ingesting_{0};  // datasets being split and committed right now
+  std::atomic<unsigned> senders_{0};    // storing associations open (SenderOpened)
+  // RecentSenders(): the most seen at once, and when (steady clock, ns).
+  // A heuristic: races between ingest threads only blur it.
+  std::atomic<unsigned> peak_senders_{0};
+  std::atomic<int64_t> peak_senders_at_ns_{0};
+  std::atomic<int64_t> senders_window_ns_{Nanos(kRecentSendersWindow)};
+  static int64_t Nanos(std::chrono::nanoseconds d) { return d.count(); }
   std::atomic<uint64_t> refuse_over_quota_bytes_{0};  // counted only when the test hook is armed
 };
 
