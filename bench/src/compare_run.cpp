@@ -217,8 +217,9 @@ int RunCompare(const CompareOptions& options) {
   notes +=
       "- acked MB/s: dataset bytes of the successful C-STOREs (as sent by the client, MB = 10^6 bytes) divided by the "
       "wall time from the first association request to the last response. at rest MB/s: the same bytes divided by "
-      "the time until the data is compressed at rest: for pacscore, until its background re-encoding finished and "
-      "released the raw frames' space by itself (no manual compact; settle_seconds in the JSON); the others answer "
+      "the time until the data is compressed at rest: for pacscore, until its background re-encoding finished, "
+      "released the raw frames' space by itself and its memtables were flushed to their files (no manual compact; "
+      "settle_seconds in the JSON); the others answer "
       "with the data already at rest, so both rates are the same. Each run starts every system fresh on an empty "
       "folder. CPU s to ack / to rest: user+system time of the server process (and its children) during the push, "
       "and during the push and the settle.\n"
