@@ -277,7 +277,7 @@ Status RunningPeer::PacscoreWaitIdle() const {
     return Status::Unsupported(PeerLabel(spec_) + " has no pacscore admin endpoint");
   // The flush too: the compressed frames' memtable goes to its blob files
   // (and the write-ahead log away) inside the measured settle, not after it.
-  auto reply = tools::AdminRequest(*admin_, "POST", "/wait-idle", "{\"timeout_ms\":3600000,\"flush\":true}", 3700);
+  auto reply = tools::AdminRequest(*admin_, "POST", "/wait-idle", R"({"timeout_ms":3600000,"flush":true})", 3700);
   if (!reply.ok()) return reply.status().WithContext("POST /wait-idle");
   if (reply->status != 200)
     return Status::IOError("POST /wait-idle answered " + std::to_string(reply->status) + ": " + reply->body);
