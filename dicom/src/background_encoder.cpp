@@ -122,6 +122,11 @@ void BackgroundEncoder::SenderClosed() {
   wake_.SignalAll();  // a thread waiting out the quiet time decides again
 }
 
+unsigned BackgroundEncoder::senders() const {
+  MutexLock lock(mutex_);
+  return senders_;
+}
+
 uint64_t BackgroundEncoder::backlog() const {
   MutexLock lock(mutex_);
   return announced_ + queue_.size() + in_hand_.size();

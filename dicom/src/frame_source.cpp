@@ -199,12 +199,6 @@ Result<std::unique_ptr<DcmPixelData>> NewNativePixelData(DcmEVR vr, size_t lengt
   return px;
 }
 
-Result<std::string> FrameSource::NativePixelData() const {
-  std::string pixels(record_->pixel_length, '\0');
-  PACS_RETURN_IF_ERROR(NativePixelDataInto(std::span(reinterpret_cast<uint8_t*>(pixels.data()), pixels.size())));
-  return pixels;
-}
-
 Status FrameSource::NativePixelDataInto(std::span<uint8_t> out) const {
   if (record_->pixel_layout != engine::PixelLayout::kNative) return Status::InvalidArgument("not native pixel data");
   if (out.size() != record_->pixel_length)

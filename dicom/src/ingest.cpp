@@ -102,7 +102,7 @@ Result<IngestReport> DatasetIngest::Run(Ingestor& ingestor, DcmDataset& dataset,
 }
 
 unsigned Ingestor::RecentSenders() {
-  const unsigned open = senders_.load();
+  const unsigned open = background_ != nullptr ? background_->senders() : 0;
   const int64_t now =
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
   const unsigned peak = peak_senders_.load();

@@ -62,13 +62,13 @@ class AssociationWorker : public DcmThreadSCP {
   // Runs `job` on this thread once the association has ended (its release
   // acknowledged): Storage Commitment sends its report on a new association.
   void AfterAssociation(std::function<void()> job) { after_association_.push_back(std::move(job)); }
-  // Counts a C-STORE for the association's audit event (one Instances
-  // Transferred event per association, written when it ends).
   // Once an association may send C-STOREs (accepted with a storage
   // context, or before its first C-STORE): tells the store handler a sender
   // opened, and at the association's end (AfterAssociation) that it closed.
   // Once per association.
   void BeginStoring();
+  // Counts a C-STORE for the association's audit event (one Instances
+  // Transferred event per association, written when it ends).
   void TallyStore(const std::string& study_uid, const std::string& patient_id, bool stored) {
     store_tally_.Add(study_uid, patient_id, stored);
   }
@@ -108,7 +108,7 @@ class AssociationWorker : public DcmThreadSCP {
   T_ASC_Association* assoc_ = nullptr;                    // while run() serves one, on this thread only
   std::vector<std::function<void()>> after_association_;  // this thread only
   bool acknowledged_ = false;  // the association run() serves was accepted (and counted open)
-  bool storing_ = false;       // it has handled a C-STORE (BeginStoring)
+  bool storing_ = false;       // it counts as a sender (BeginStoring)
   // What access control granted the association run() serves (holds its
   // per-AE slot), or the refusal to send; this thread only.
   std::optional<AssociationGrant> grant_;

@@ -31,8 +31,9 @@ class StoreRequestHandler {
   // Whether a dataset can be stored now (free space, a store read-only after
   // a write error); asked before the dataset is received. Ok by default.
   virtual Status ReadyToStore() { return Status::Ok(); }
-  // An association handles its first C-STORE / has ended after one: once
-  // no sender is left, the push is over. Nothing by default.
+  // An association that may send C-STOREs was accepted (or handles its
+  // first) / has ended: once no sender is left, the push is over. Nothing
+  // by default.
   virtual void SenderOpened() {}
   virtual void SenderClosed() {}
 };

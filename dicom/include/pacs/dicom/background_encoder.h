@@ -50,6 +50,7 @@ class BackgroundEncoder {
   // STOW-RS, import, an association kept open between studies).
   void SenderOpened() EXCLUDES(mutex_);
   void SenderClosed() EXCLUDES(mutex_);
+  unsigned senders() const EXCLUDES(mutex_);  // storing associations open now
   // Jobs not yet done: announced since the last scan (or left behind a full
   // scan batch), queued, and in hand. An estimate (a Notify may stand for
   // several frames), never negative: it is counted from sizes, not

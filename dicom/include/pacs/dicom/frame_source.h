@@ -99,9 +99,8 @@ class FrameSource {
   Status DecodeInto(size_t f, StoredFrame frame, std::span<uint8_t> out) const;
 
   // Native records: the whole Pixel Data value (frames, then any trailing
-  // chunk), compressed frames decoded. Reads every chunk.
-  Result<std::string> NativePixelData() const;
-  // The same into `out`, which must be record.pixel_length long.
+  // chunk), compressed frames decoded, into `out`, which must be
+  // record.pixel_length long (NewNativePixelData's value). Reads every chunk.
   Status NativePixelDataInto(std::span<uint8_t> out) const;
   // Encapsulated records: the Basic Offset Table and the fragments, as received.
   const std::string& offset_table() const { return record_->offset_table; }

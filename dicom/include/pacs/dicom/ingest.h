@@ -61,12 +61,11 @@ class Ingestor {
   // A DICOM association that may store opened / ended (the server calls
   // these once each per such association): the background encoder releases
   // the staging space as soon as the last sender has left.
+  // Without a background encoder nothing is staged, and they do nothing.
   void SenderOpened() {
-    ++senders_;
     if (background_ != nullptr) background_->SenderOpened();
   }
   void SenderClosed() {
-    --senders_;
     if (background_ != nullptr) background_->SenderClosed();
   }
 
@@ -88,7 +87,6 @@ class Ingestor {
   BackgroundEncoder* const background_;
   std::atomic<uint64_t> commits_{0};
   std::atomic<unsigned> ingesting_{0};  // datasets being split and committed right now
-  std::atomic<unsigned> senders_{0};    // storing associations open (SenderOpened)
   // RecentSenders(): the most seen at once, and when (steady clock, ns).
   // A heuristic: races between ingest threads only blur it.
   std::atomic<unsigned> peak_senders_{0};
