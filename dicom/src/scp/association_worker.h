@@ -73,6 +73,11 @@ class AssociationWorker : public DcmThreadSCP {
     store_tally_.Add(study_uid, patient_id, stored);
   }
 
+  // The size of the last dataset this worker received: a C-STORE's buffer
+  // is reserved for about as much (the slices of a series are alike).
+  uint64_t LastDatasetBytes() const { return last_dataset_bytes_; }
+  void NoteDatasetBytes(uint64_t bytes) { last_dataset_bytes_ = bytes; }
+
   using DcmSCP::checkForCANCEL;
   using DcmSCP::getPeerAETitle;
   using DcmSCP::handleECHORequest;
@@ -113,8 +118,9 @@ class AssociationWorker : public DcmThreadSCP {
   // per-AE slot), or the refusal to send; this thread only.
   std::optional<AssociationGrant> grant_;
   std::optional<AssociationRefusal> refusal_;
-  audit::Peer audit_peer_;         // of the association run() serves, taken when it is accepted
-  audit::StudyTally store_tally_;  // its C-STOREs
+  audit::Peer audit_peer_;           // of the association run() serves, taken when it is accepted
+  audit::StudyTally store_tally_;    // its C-STOREs
+  uint64_t last_dataset_bytes_ = 0;  // this thread only
 };
 
 }  // namespace pacs::dicom::scp

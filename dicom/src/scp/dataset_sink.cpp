@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -70,6 +71,11 @@ offile_off_t DatasetSink::write(const void* buf, offile_off_t buflen) {
     return 0;
   }
   return buflen;
+}
+
+void DatasetSink::Reserve(uint64_t bytes) {
+  if (file_ != nullptr || !good()) return;
+  memory_.reserve(static_cast<size_t>(std::min(bytes, limits_.spill_threshold_bytes)));
 }
 
 Status DatasetSink::OpenSpillFile() {

@@ -41,6 +41,10 @@ class DatasetSink final : public DcmConsumer {
   offile_off_t write(const void* buf, offile_off_t buflen) override;
   void flush() override {}
 
+  // Reserves memory for a dataset of about `bytes` (no more than the spill
+  // threshold), so that it is not copied each time its buffer grows.
+  void Reserve(uint64_t bytes);
+
   // The stream DCMTK's DIMSE_receiveDataSetInFile writes to.
   DcmOutputStream& stream() { return *stream_; }
   // Bytes offered so far (all of them, also past the limit: DCMTK drains the rest elsewhere).

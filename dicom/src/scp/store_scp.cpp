@@ -37,8 +37,13 @@ OFCondition HandleStoreRequest(AssociationWorker& worker, T_DIMSE_C_StoreRQ& req
   // A full disk or a read-only store: refuse before receiving anything big.
   const Status ready = context.store_handler.ReadyToStore();
   DatasetSink sink(LimitsOf(context.options, !ready.ok()));
+  if (ready.ok() && worker.LastDatasetBytes() > 0) {
+    const uint64_t last = worker.LastDatasetBytes();
+    sink.Reserve(last + last / 16 + 4096);
+  }
   T_ASC_PresentationContextID pres_id = info.presentationContextID;
   OFCondition cond = worker.ReceiveDatasetInto(pres_id, sink.stream());
+  worker.NoteDatasetBytes(sink.bytes());
   context.counters.store_received_bytes.Increment(sink.bytes());
   if (!sink.good() && cond.module() == OFM_dcmnet && cond.code() == DIMSEC_OUTOFRESOURCES) {
     // The dataset was read to its end and dropped: answer, and serve on.
