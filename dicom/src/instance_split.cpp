@@ -614,8 +614,12 @@ Status VerifyInstanceDeep(const engine::Store& store, const engine::InstanceReco
 
 Result<std::string> EncodeDatasetBytes(DcmDataset& dataset, E_TransferSyntax xfer, E_GrpLenEncoding group_lengths) {
   std::string out;
-  std::vector<char> buffer(1 << 20);
-  DcmOutputBufferStream stream(buffer.data(), buffer.size());
+  // DCMTK writes through this buffer in rounds. 64 KiB holds most headers
+  // in one; it is not zero-filled (a zeroed 1 MiB per call was 2 % of the
+  // server's CPU at ingest: the fill and its fresh pages).
+  constexpr size_t kBufferBytes = 64 << 10;
+  const auto buffer = std::make_unique_for_overwrite<char[]>(kBufferBytes);
+  DcmOutputBufferStream stream(buffer.get(), kBufferBytes);
   dataset.transferInit();
   OFCondition cond;
   do {
