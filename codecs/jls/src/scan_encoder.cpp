@@ -176,24 +176,26 @@ class LineCoder {
     ++context.n;
   }
 
-  // A limited-length Golomb code (A.5.3).
+  // A limited-length Golomb code (A.5.3). Up to 14 bits every code fits in
+  // one Put (LIMIT <= 56; k < P, so a normal code is shorter than LIMIT).
   PACS_JLS_INLINE void EncodeMapped(int32_t k, uint32_t mapped, int32_t limit) {
     const auto high = static_cast<int32_t>(mapped >> k);
-    if (__builtin_expect(high + 1 + k <= 32 && high < limit - qbpp_ - 1, 1)) {
-      writer.Put((1u << k) | (mapped & ((1u << k) - 1)), high + 1 + k);
-      return;
-    }
-    EncodeLongCode(k, mapped, high, limit);
-  }
-
-  __attribute__((noinline)) void EncodeLongCode(int32_t k, uint32_t mapped, int32_t high, int32_t limit) {
-    if (high < limit - qbpp_ - 1) {
-      writer.PutZeros(high);
-      writer.Put((1u << k) | (mapped & ((1u << k) - 1)), k + 1);
+    if (__builtin_expect(high < limit - qbpp_ - 1, 1)) {
+      const uint64_t code = (uint64_t{1} << k) | (mapped & ((1u << k) - 1));
+      if (kBits <= 14 || __builtin_expect(high + 1 + k <= 56, 1)) {
+        writer.Put(code, high + 1 + k);
+      } else {
+        writer.PutZeros(high);
+        writer.Put(code, k + 1);
+      }
     } else {
-      writer.PutZeros(limit - qbpp_ - 1);
-      writer.Put(1, 1);
-      writer.Put((mapped - 1) & ((1u << qbpp_) - 1), qbpp_);
+      const uint64_t code = (uint64_t{1} << qbpp_) | ((mapped - 1) & ((1u << qbpp_) - 1));
+      if constexpr (limit_ <= 56) {
+        writer.Put(code, limit);
+      } else {
+        writer.PutZeros(limit - qbpp_ - 1);
+        writer.Put(code, qbpp_ + 1);
+      }
     }
   }
 
@@ -318,23 +320,51 @@ size_t MaxLineBytes(const CodingParameters& params, size_t samples) {
   return (samples * static_cast<size_t>(params.limit + 1) + 64) / 7 + 16;
 }
 
-// Output space grows per line, so the writer never checks bounds per bit.
-class OutputBuffer {
+// The coded data of a scan: the bit writer fills a scratch buffer with one
+// row of unstuffed codes, then the stuffer appends it to `out`. Space is
+// reserved once per row, never checked per code.
+class CodedOutput {
  public:
-  explicit OutputBuffer(std::vector<uint8_t>& out) : out_(out), start_(out.size()) {}
-  void Reserve(BitWriter& writer, size_t bytes) {
-    const auto used = static_cast<size_t>(writer.position() - out_.data());
-    if (out_.size() - used < bytes) {
-      out_.resize(std::max(out_.size() * 2, used + bytes));
-      writer.Rebase(out_.data() + used);
-    }
+  CodedOutput(std::vector<uint8_t>& out, size_t row_bytes)
+      : out_(out), used_(out.size()), row_bytes_(row_bytes), scratch_(kCarry + row_bytes + kSlack) {}
+
+  BitWriter StartWriter() { return BitWriter(scratch_.data()); }
+
+  // Moves what the writer has written to `out`, but for the last few bytes:
+  // they move to the front of the scratch buffer, and the writer with them.
+  void EndRow(BitWriter& writer) {
+    uint8_t* const position = writer.position();
+    uint8_t* dst = Reserve(static_cast<size_t>(position - scratch_.data()));
+    const uint8_t* rest = stuffer_.Copy(scratch_.data(), position, dst);
+    used_ = static_cast<size_t>(dst - out_.data());
+    const auto kept = static_cast<size_t>(position - rest);  // < 8 whole bytes, then the pending bits
+    std::memmove(scratch_.data(), rest, kept + 1);
+    writer.Rebase(scratch_.data() + kept);
   }
-  void Finish(const BitWriter& writer) { out_.resize(static_cast<size_t>(writer.position() - out_.data())); }
-  uint8_t* begin() { return out_.data() + start_; }
+
+  void Finish(const BitWriter& writer) {
+    const auto bytes = static_cast<size_t>(writer.position() - scratch_.data());
+    uint8_t* dst = Reserve(bytes + 1);
+    stuffer_.Finish(scratch_.data(), static_cast<int64_t>(8 * bytes) + writer.pending_bits(), dst);
+    out_.resize(static_cast<size_t>(dst - out_.data()));
+  }
 
  private:
+  static constexpr size_t kCarry = 16;  // what EndRow keeps, rounded up
+  static constexpr size_t kSlack = 16;  // BitWriter and ByteStuffer store 8 bytes at a time
+
+  // Room for `bytes` of unstuffed data, stuffed (at most 8/7 as many) plus slack.
+  uint8_t* Reserve(size_t bytes) {
+    const size_t needed = used_ + bytes + bytes / 7 + kSlack;
+    if (out_.size() < needed) out_.resize(std::max(out_.size() * 2, needed + row_bytes_));
+    return out_.data() + used_;
+  }
+
   std::vector<uint8_t>& out_;
-  size_t start_;
+  size_t used_;
+  size_t row_bytes_;
+  std::vector<uint8_t> scratch_;
+  ByteStuffer stuffer_;
 };
 
 // The line buffers of one component: two lines that swap roles each row,
@@ -375,13 +405,11 @@ void EncodeScan(const CodingParameters& params, const ScanLayout& layout, const 
   uint16_t* const predictions = analysis.prediction.data();
   uint8_t* const repeats = analysis.repeats.data();
 
-  OutputBuffer output(out);
-  BitWriter writer(nullptr);
-  writer.Rebase(output.begin());
   const size_t row_bytes = MaxLineBytes(params, static_cast<size_t>(width) * layout.components);
+  CodedOutput output(out, row_bytes);
+  BitWriter writer = output.StartWriter();
 
   for (uint32_t row = 0; row < layout.height; ++row) {
-    output.Reserve(writer, row_bytes);
     for (int component = 0; component < layout.components; ++component) {
       uint16_t* const prev = lines[component].previous(row);
       uint16_t* const cur = lines[component].current(row);
@@ -393,8 +421,8 @@ void EncodeScan(const CodingParameters& params, const ScanLayout& layout, const 
 
       encode_line(tables, writer, run_index[component], prev, cur, contexts, predictions, repeats, signed_width);
     }
+    output.EndRow(writer);
   }
-  writer.Finish();
   output.Finish(writer);
 }
 
@@ -411,13 +439,11 @@ void EncodeSampleInterleavedScan(const CodingParameters& params, uint32_t width,
   std::vector<LineAnalysisBuffers> analysis(kComponents, LineAnalysisBuffers(width));
   std::vector<uint8_t> all_repeat(width + kLinePadding + 8, 0);
 
-  OutputBuffer output(out);
-  BitWriter writer(nullptr);
-  writer.Rebase(output.begin());
   const size_t row_bytes = MaxLineBytes(params, static_cast<size_t>(width) * kComponents);
+  CodedOutput output(out, row_bytes);
+  BitWriter writer = output.StartWriter();
 
   for (uint32_t row = 0; row < height; ++row) {
-    output.Reserve(writer, row_bytes);
     uint16_t* prev[kComponents];
     uint16_t* cur[kComponents];
     for (int c = 0; c < kComponents; ++c) {
@@ -437,8 +463,8 @@ void EncodeSampleInterleavedScan(const CodingParameters& params, uint32_t width,
         {prev[1], cur[1], analysis[1].context.data(), analysis[1].prediction.data()},
         {prev[2], cur[2], analysis[2].context.data(), analysis[2].prediction.data()}};
     encode_triplet_line(tables, writer, run_index, line, all_repeat.data(), signed_width);
+    output.EndRow(writer);
   }
-  writer.Finish();
   output.Finish(writer);
 }
 
