@@ -11,6 +11,7 @@
 
 #include "charls_reference.h"
 #include "coding_parameters.h"
+#include "encode_every_isa.h"
 #include "line_analysis.h"
 #include "pacs/jls/jpegls_encoder.h"
 
@@ -87,7 +88,7 @@ std::vector<uint8_t> MakePixels(const FrameFormat& f, Content content, uint32_t 
 
 void ExpectSameAsCharls(const FrameFormat& f, std::span<const uint8_t> pixels, const std::string& what) {
   const auto expected = testing::CharlsEncode(f, pixels);
-  const auto actual = EncodeLossless(f, pixels);
+  const auto actual = testing::EncodeWithEveryIsa(f, pixels, what);
   ASSERT_TRUE(actual.ok()) << what << ": " << actual.status().ToString();
   if (!expected) {
     // CharLS gives up when the output exceeds its size estimate; ours grows.

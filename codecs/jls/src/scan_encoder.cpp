@@ -10,12 +10,24 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <utility>
 
 #include "bit_writer.h"
 #include "line_analysis.h"
+
+// The BMI2 variant of the line functions: x86-64 with GCC or clang, whose
+// `target` attribute compiles one function (and what it inlines) for more
+// instructions than the rest of the build.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#define PACS_JLS_ENCODER_BMI2 1
+#else
+#define PACS_JLS_ENCODER_BMI2 0
+#endif
 
 namespace pacs::jls::internal {
 namespace {
@@ -212,8 +224,9 @@ class LineCoder {
 
 // One line of one component (interleave modes none and line).
 template <int kBits>
-void EncodeLine(ContextTables& tables, BitWriter& writer, int32_t& run_index, const uint16_t* prev, const uint16_t* cur,
-                const int16_t* contexts, const uint16_t* predictions, const uint8_t* repeats, int32_t width) {
+PACS_JLS_INLINE void EncodeLineBody(ContextTables& tables, BitWriter& writer, int32_t& run_index, const uint16_t* prev,
+                                    const uint16_t* cur, const int16_t* contexts, const uint16_t* predictions,
+                                    const uint8_t* repeats, int32_t width) {
   LineCoder<kBits> coder(tables, writer, run_index);
   int32_t i = 0;
   while (i < width) {
@@ -247,8 +260,8 @@ struct ComponentLine {
 // One line of pixel-interleaved samples of 3 components: a pixel is in run
 // mode only when all three contexts are 0 (`all_repeat`: all three repeat).
 template <int kBits>
-void EncodeTripletLine(ContextTables& tables, BitWriter& writer, int32_t& run_index, const ComponentLine (&line)[3],
-                       const uint8_t* all_repeat, int32_t width) {
+PACS_JLS_INLINE void EncodeTripletLineBody(ContextTables& tables, BitWriter& writer, int32_t& run_index,
+                                           const ComponentLine (&line)[3], const uint8_t* all_repeat, int32_t width) {
   LineCoder<kBits> coder(tables, writer, run_index);
   int32_t i = 0;
   while (i < width) {
@@ -277,22 +290,83 @@ void EncodeTripletLine(ContextTables& tables, BitWriter& writer, int32_t& run_in
   run_index = coder.run_index;
 }
 
+// The line functions, compiled for baseline x86-64 and (kBmi2) for BMI1,
+// BMI2 and LZCNT: shifts by a register without the cl register (shlx, shrx),
+// lzcnt for k: 3 % fewer instructions on CT.
+template <int kBits>
+void EncodeLine(ContextTables& tables, BitWriter& writer, int32_t& run_index, const uint16_t* prev, const uint16_t* cur,
+                const int16_t* contexts, const uint16_t* predictions, const uint8_t* repeats, int32_t width) {
+  EncodeLineBody<kBits>(tables, writer, run_index, prev, cur, contexts, predictions, repeats, width);
+}
+template <int kBits>
+void EncodeTripletLine(ContextTables& tables, BitWriter& writer, int32_t& run_index, const ComponentLine (&line)[3],
+                       const uint8_t* all_repeat, int32_t width) {
+  EncodeTripletLineBody<kBits>(tables, writer, run_index, line, all_repeat, width);
+}
+#if PACS_JLS_ENCODER_BMI2
+template <int kBits>
+__attribute__((target("bmi,bmi2,lzcnt"))) void EncodeLineBmi2(ContextTables& tables, BitWriter& writer,
+                                                              int32_t& run_index, const uint16_t* prev,
+                                                              const uint16_t* cur, const int16_t* contexts,
+                                                              const uint16_t* predictions, const uint8_t* repeats,
+                                                              int32_t width) {
+  EncodeLineBody<kBits>(tables, writer, run_index, prev, cur, contexts, predictions, repeats, width);
+}
+template <int kBits>
+__attribute__((target("bmi,bmi2,lzcnt"))) void EncodeTripletLineBmi2(ContextTables& tables, BitWriter& writer,
+                                                                     int32_t& run_index, const ComponentLine (&line)[3],
+                                                                     const uint8_t* all_repeat, int32_t width) {
+  EncodeTripletLineBody<kBits>(tables, writer, run_index, line, all_repeat, width);
+}
+#endif
+
 using LineFunction = void (*)(ContextTables&, BitWriter&, int32_t&, const uint16_t*, const uint16_t*, const int16_t*,
                               const uint16_t*, const uint8_t*, int32_t);
 using TripletLineFunction = void (*)(ContextTables&, BitWriter&, int32_t&, const ComponentLine (&)[3], const uint8_t*,
                                      int32_t);
+using LineFunctions = std::array<LineFunction, 17>;  // indexed by the precision, 2..16
+using TripletLineFunctions = std::array<TripletLineFunction, 17>;
 
 template <int... kBits>
-constexpr std::array<LineFunction, 17> MakeLineFunctions(std::integer_sequence<int, kBits...> /*bits*/) {
+constexpr LineFunctions MakeLineFunctions(std::integer_sequence<int, kBits...> /*bits*/, EncoderIsa isa) {
+#if PACS_JLS_ENCODER_BMI2
+  if (isa == EncoderIsa::kBmi2) return {nullptr, nullptr, &EncodeLineBmi2<kBits + 2>...};
+#endif
   return {nullptr, nullptr, &EncodeLine<kBits + 2>...};
 }
 template <int... kBits>
-constexpr std::array<TripletLineFunction, 17> MakeTripletLineFunctions(std::integer_sequence<int, kBits...> /*bits*/) {
+constexpr TripletLineFunctions MakeTripletLineFunctions(std::integer_sequence<int, kBits...> /*bits*/, EncoderIsa isa) {
+#if PACS_JLS_ENCODER_BMI2
+  if (isa == EncoderIsa::kBmi2) return {nullptr, nullptr, &EncodeTripletLineBmi2<kBits + 2>...};
+#endif
   return {nullptr, nullptr, &EncodeTripletLine<kBits + 2>...};
 }
-// Indexed by the precision, 2..16.
-constexpr auto kLineFunctions = MakeLineFunctions(std::make_integer_sequence<int, 15>());
-constexpr auto kTripletLineFunctions = MakeTripletLineFunctions(std::make_integer_sequence<int, 15>());
+constexpr LineFunctions kLineFunctions[2] = {
+    MakeLineFunctions(std::make_integer_sequence<int, 15>(), EncoderIsa::kPortable),
+    MakeLineFunctions(std::make_integer_sequence<int, 15>(), EncoderIsa::kBmi2)};
+constexpr TripletLineFunctions kTripletLineFunctions[2] = {
+    MakeTripletLineFunctions(std::make_integer_sequence<int, 15>(), EncoderIsa::kPortable),
+    MakeTripletLineFunctions(std::make_integer_sequence<int, 15>(), EncoderIsa::kBmi2)};
+
+bool DetectBmi2() {
+#if PACS_JLS_ENCODER_BMI2
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0) return false;
+  const bool bmi1 = (ebx & (1u << 3)) != 0, bmi2 = (ebx & (1u << 8)) != 0;
+  if (__get_cpuid(0x80000001u, &eax, &ebx, &ecx, &edx) == 0) return false;
+  const bool lzcnt = (ecx & (1u << 5)) != 0;
+  return bmi1 && bmi2 && lzcnt;
+#else
+  return false;
+#endif
+}
+
+bool PortableAskedByEnvironment() {
+  const char* choice = std::getenv("PACS_JLS_ENCODER_ISA");  // read once
+  return choice != nullptr && std::string_view(choice) == "portable";
+}
+
+std::atomic<bool> force_portable{false};
 
 // Copies one line of samples into a coding line buffer, dropping the bits
 // above the precision as CharLS does.
@@ -390,6 +464,18 @@ struct LineAnalysisBuffers {
 
 }  // namespace
 
+EncoderIsa ActiveEncoderIsa() {
+  static const bool cpu_runs_bmi2 = DetectBmi2();
+  static const bool environment_portable = PortableAskedByEnvironment();
+  if (!cpu_runs_bmi2 || environment_portable || force_portable.load(std::memory_order_relaxed))
+    return EncoderIsa::kPortable;
+  return EncoderIsa::kBmi2;
+}
+
+void SetEncoderIsaForTesting(EncoderIsa isa) {
+  force_portable.store(isa == EncoderIsa::kPortable, std::memory_order_relaxed);
+}
+
 void EncodeScan(const CodingParameters& params, const ScanLayout& layout, const void* pixels,
                 std::vector<uint8_t>& out) {
   const uint32_t width = layout.width;
@@ -397,7 +483,7 @@ void EncodeScan(const CodingParameters& params, const ScanLayout& layout, const 
   const bool two_bytes = params.bits_per_sample > 8;
   const auto mask = static_cast<uint16_t>(params.max_value);
   ContextTables tables(params);
-  const LineFunction encode_line = kLineFunctions[params.bits_per_sample];
+  const LineFunction encode_line = kLineFunctions[static_cast<int>(ActiveEncoderIsa())][params.bits_per_sample];
   std::vector<LinePair> lines(static_cast<size_t>(layout.components), LinePair(width));
   std::vector<int32_t> run_index(static_cast<size_t>(layout.components), 0);
   LineAnalysisBuffers analysis(width);
@@ -433,7 +519,8 @@ void EncodeSampleInterleavedScan(const CodingParameters& params, uint32_t width,
   const bool two_bytes = params.bits_per_sample > 8;
   const auto mask = static_cast<uint16_t>(params.max_value);
   ContextTables tables(params);
-  const TripletLineFunction encode_triplet_line = kTripletLineFunctions[params.bits_per_sample];
+  const TripletLineFunction encode_triplet_line =
+      kTripletLineFunctions[static_cast<int>(ActiveEncoderIsa())][params.bits_per_sample];
   int32_t run_index = 0;
   std::vector<LinePair> lines(kComponents, LinePair(width));
   std::vector<LineAnalysisBuffers> analysis(kComponents, LineAnalysisBuffers(width));
