@@ -40,6 +40,7 @@ constexpr int kRegularContexts = 365;
 struct RegularContext {
   int32_t a, b, c, n;
 };
+static_assert(sizeof(RegularContext) == kContextStride);
 struct RunContext {
   int32_t a, n, nn;
 };
@@ -92,10 +93,11 @@ class LineCoder {
   BitWriter writer;
   int32_t run_index;
 
-  // Regular mode (A.4-A.6) for a sample with context number q != 0.
-  PACS_JLS_INLINE void EncodeRegular(int32_t q, int32_t x, int32_t predicted) {
-    const int32_t sign = q >> 31;  // 0 or -1
-    RegularContext& context = regular_[(q ^ sign) - sign];
+  // Regular mode (A.4-A.6) for a sample with context code `code` != 0 (see
+  // line_analysis.h), sign-extended from 16 bits.
+  PACS_JLS_INLINE void EncodeRegular(int32_t code, int32_t x, int32_t predicted) {
+    const int32_t sign = code >> 31;  // 0 or -1
+    RegularContext& context = *reinterpret_cast<RegularContext*>(reinterpret_cast<char*>(regular_) + (code & 0x7FFF));
     const int32_t a = context.a, b = context.b, c = context.c, n = context.n;
     const int32_t k = GolombK(n, a);
     int32_t corrected = predicted + ((c ^ sign) - sign);
