@@ -39,13 +39,14 @@ class BitWriter {
 
   // Appends the `count` low bits of `bits`: 1 <= count <= 56, upper bits zero.
   // Between calls fewer than 8 bits are pending, and the byte at position()
-  // holds them (left-aligned, zero below).
+  // holds them (left-aligned, zero below). The accumulator is right-aligned
+  // and keeps older bits above the pending ones: they are shifted out of the
+  // stored word, so they never need clearing.
   PACS_JLS_INLINE void Put(uint64_t bits, int count) {
-    count_ += count;
-    pending_ |= bits << (64 - count_);
-    StoreBigEndian64(out_, pending_);
+    pending_ = (pending_ << count) | bits;
+    count_ += count;  // 1..63
+    StoreBigEndian64(out_, pending_ << ((64 - count_) & 63));
     out_ += count_ >> 3;
-    pending_ <<= count_ & ~7;
     count_ &= 7;
   }
 
@@ -62,11 +63,12 @@ class BitWriter {
   uint8_t* position() const { return out_; }
   int pending_bits() const { return count_; }
 
-  // Moves the output to `out`, whose first byte must hold the pending bits.
+  // Moves the output to `out`, whose first byte must hold the pending bits
+  // (as position() did).
   void Rebase(uint8_t* out) { out_ = out; }
 
  private:
-  uint64_t pending_ = 0;  // the count_ pending bits at the top, zeros below
+  uint64_t pending_ = 0;  // the count_ pending bits at the bottom, older bits above
   int count_ = 0;         // < 8 between calls
   uint8_t* out_;
 };
