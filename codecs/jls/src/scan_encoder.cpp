@@ -99,12 +99,18 @@ class LineCoder {
     const int32_t sign = code >> 31;  // 0 or -1
     RegularContext& context = *reinterpret_cast<RegularContext*>(reinterpret_cast<char*>(regular_) + (code & 0x7FFF));
     const int32_t a = context.a, b = context.b, c = context.c, n = context.n;
-    const int32_t k = GolombK(n, a);
     int32_t corrected = predicted + ((c ^ sign) - sign);
     corrected = corrected < 0 ? 0 : (corrected > max_value_ ? max_value_ : corrected);
     const int32_t error = ModuloRange(((x - corrected) ^ sign) - sign);
-    // For k = 0 and a negative bias the mapping of A.5.2 is mirrored.
-    const int32_t mirror = k == 0 ? ((2 * b + n - 1) >> 31) : 0;
+    // k of A.5.1 (GolombK, with its n >= a test taken out: k = 0 exactly
+    // then). For k = 0 and a negative bias the mapping of A.5.2 is mirrored.
+    int32_t k = 0, mirror = 0;
+    if (n >= a) {
+      mirror = (2 * b + n - 1) >> 31;
+    } else {
+      const int32_t shift = __builtin_clz(static_cast<uint32_t>(n)) - __builtin_clz(static_cast<uint32_t>(a));
+      k = (n << shift) < a ? shift + 1 : shift;
+    }
     const int32_t mirrored = error ^ mirror;
     EncodeMapped(k, static_cast<uint32_t>((mirrored >> 31) ^ (2 * mirrored)), limit_);
 
