@@ -44,8 +44,8 @@ class BitWriter {
   // stored word, so they never need clearing.
   PACS_JLS_INLINE void Put(uint64_t bits, int count) {
     pending_ = (pending_ << count) | bits;
-    count_ += count;  // 1..63
-    StoreBigEndian64(out_, pending_ << ((64 - count_) & 63));
+    count_ += static_cast<uint32_t>(count);  // 1..63
+    StoreBigEndian64(out_, pending_ << (-count_ & 63));
     out_ += count_ >> 3;
     count_ &= 7;
   }
@@ -61,7 +61,7 @@ class BitWriter {
 
   // The first byte not yet complete (it holds pending_bits() bits).
   uint8_t* position() const { return out_; }
-  int pending_bits() const { return count_; }
+  int pending_bits() const { return static_cast<int>(count_); }
 
   // Moves the output to `out`, whose first byte must hold the pending bits
   // (as position() did).
@@ -69,7 +69,7 @@ class BitWriter {
 
  private:
   uint64_t pending_ = 0;  // the count_ pending bits at the bottom, older bits above
-  int count_ = 0;         // < 8 between calls
+  uint32_t count_ = 0;    // < 8 between calls (unsigned: no sign extension for out_)
   uint8_t* out_;
 };
 
