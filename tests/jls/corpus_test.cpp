@@ -8,6 +8,7 @@
 
 #include "charls_reference.h"
 #include "corpus_frames.h"
+#include "encode_every_isa.h"
 #include "pacs/jls/jpegls_encoder.h"
 
 namespace pacs::jls {
@@ -23,9 +24,9 @@ TEST(JlsCorpusTest, EveryGrayscaleFrameMatchesCharls) {
       const FrameFormat format{frame.columns, frame.rows, bits, 1, Interleave::kNone};
       const auto pixels = testing::AsEncoderInput(frame, bits);
       const auto expected = testing::CharlsEncode(format, pixels);
-      const auto actual = EncodeLossless(format, pixels);
       const std::string what =
           frame.file + " frame " + std::to_string(frame.index) + " at " + std::to_string(bits) + " bits";
+      const auto actual = testing::EncodeWithEveryIsa(format, pixels, what);
       ASSERT_TRUE(actual.ok()) << what << ": " << actual.status().ToString();
       if (!expected) {
         ++charls_refused;
@@ -65,8 +66,8 @@ TEST(JlsCorpusTest, DecodedCompressedFramesMatchCharls) {
     const FrameFormat format{frame.columns, frame.rows, bits, 1, Interleave::kNone};
     const auto pixels = testing::AsEncoderInput(frame, bits);
     const auto expected = testing::CharlsEncode(format, pixels);
-    const auto actual = EncodeLossless(format, pixels);
     const std::string what = frame.file + " frame " + std::to_string(frame.index);
+    const auto actual = testing::EncodeWithEveryIsa(format, pixels, what);
     ASSERT_TRUE(expected.has_value()) << what;
     ASSERT_TRUE(actual.ok()) << what << ": " << actual.status().ToString();
     ASSERT_TRUE(*expected == *actual) << what;

@@ -5,12 +5,16 @@
 #include <gtest/gtest.h>
 #include <hwy/targets.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <string>
+#include <vector>
 
+#include "bit_writer.h"
 #include "charls_reference.h"
 #include "coding_parameters.h"
+#include "encode_every_isa.h"
 #include "line_analysis.h"
 #include "pacs/jls/jpegls_encoder.h"
 
@@ -87,7 +91,7 @@ std::vector<uint8_t> MakePixels(const FrameFormat& f, Content content, uint32_t 
 
 void ExpectSameAsCharls(const FrameFormat& f, std::span<const uint8_t> pixels, const std::string& what) {
   const auto expected = testing::CharlsEncode(f, pixels);
-  const auto actual = EncodeLossless(f, pixels);
+  const auto actual = testing::EncodeWithEveryIsa(f, pixels, what);
   ASSERT_TRUE(actual.ok()) << what << ": " << actual.status().ToString();
   if (!expected) {
     // CharLS gives up when the output exceeds its size estimate; ours grows.
@@ -157,6 +161,64 @@ TEST(JlsEncoderTest, RejectsWhatItDoesNotCode) {
   EXPECT_FALSE(EncodeLossless({4, 4, 8, 1, Interleave::kNone}, std::vector<uint8_t>(15)).ok());
   EXPECT_FALSE(EncodeLossless({4, 4, 8, 1, Interleave::kSample}, pixels).ok());
   EXPECT_TRUE(EncodeLossless({4, 4, 8, 1, Interleave::kNone}, pixels).ok());
+}
+
+// The bit writer and the stuffing pass against a bit-by-bit model of A.1 on
+// streams full of 0xFF (runs of them, 0x7F/0xFE next to them), codes of every
+// length 1..56 and row breaks anywhere, driven as the scan encoder drives
+// them: Copy per row, the rest moved to the front of the scratch buffer.
+TEST(JlsBitWriterTest, StuffsLikeTheBitByBitModel) {
+  std::mt19937 rng(7);
+  for (int round = 0; round < 300; ++round) {
+    // The unstuffed bits, as codes of random lengths.
+    std::vector<std::pair<uint64_t, int>> codes;
+    std::vector<int> bits;
+    const int code_count = 1 + static_cast<int>(rng() % 400);
+    const uint32_t ff_share = rng() % 4;  // 0: random bits, 3: mostly ones
+    for (int i = 0; i < code_count; ++i) {
+      const int length = 1 + static_cast<int>(rng() % 56);
+      uint64_t value = 0;
+      for (int b = 0; b < length; ++b) {
+        const int bit = rng() % 4 < ff_share ? 1 : static_cast<int>(rng() & 1);
+        value = (value << 1) | static_cast<uint64_t>(bit);
+        bits.push_back(bit);
+      }
+      codes.emplace_back(value, length);
+    }
+    // The model: 8 bits per byte, 7 (and a 0 on top) after a 0xFF; the last
+    // byte padded with zeros; a 0x00 after a final 0xFF.
+    std::vector<uint8_t> expected;
+    bool last_ff = false;
+    for (size_t position = 0; position < bits.size();) {
+      const int width = last_ff ? 7 : 8;
+      uint32_t byte = 0;
+      for (int b = 0; b < width; ++b, ++position) byte = (byte << 1) | (position < bits.size() ? bits[position] : 0);
+      expected.push_back(static_cast<uint8_t>(byte));
+      last_ff = byte == 0xFF;
+    }
+    if (last_ff) expected.push_back(0);
+
+    // Ours, with a row break after a random number of codes.
+    std::vector<uint8_t> scratch(16 + code_count * 8 + 16, 0xAA), out(2 * bits.size() / 7 + 64, 0xAA);
+    internal::BitWriter writer(scratch.data());
+    internal::ByteStuffer stuffer;
+    uint8_t* dst = out.data();
+    for (const auto& [value, length] : codes) {
+      writer.Put(value, length);
+      if (rng() % 8 == 0) {
+        uint8_t* const position = writer.position();
+        const uint8_t* rest = stuffer.Copy(scratch.data(), position, dst);
+        const auto kept = static_cast<size_t>(position - rest);
+        ASSERT_LT(kept, 8u);
+        std::memmove(scratch.data(), rest, kept + 1);
+        writer.Rebase(scratch.data() + kept);
+      }
+    }
+    const auto whole = static_cast<int64_t>(writer.position() - scratch.data());
+    stuffer.Finish(scratch.data(), 8 * whole + writer.pending_bits(), dst);
+    const std::vector<uint8_t> actual(out.data(), dst);
+    ASSERT_EQ(expected, actual) << "round " << round;
+  }
 }
 
 // Every compiled target (AVX2, SSE4, EMU128 here) against the scalar code, on

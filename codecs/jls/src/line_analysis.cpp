@@ -49,6 +49,7 @@ void AnalyzeLine(const uint16_t* HWY_RESTRICT prev, const uint16_t* HWY_RESTRICT
   const VI k81 = hn::Set(di, 81);
   const VI k9 = hn::Set(di, 9);
   const VI one = hn::Set(di, 1);
+  const VI sign_bit = hn::Set(di, static_cast<int16_t>(-32768));
 
   const size_t lanes = hn::Lanes(du);
   for (size_t i = 0; i < width; i += lanes) {
@@ -61,7 +62,11 @@ void AnalyzeLine(const uint16_t* HWY_RESTRICT prev, const uint16_t* HWY_RESTRICT
     const VI q1 = QuantizeGradient(di, d, b, vt1, vt2, vt3);
     const VI q2 = QuantizeGradient(di, b, c, vt1, vt2, vt3);
     const VI q3 = QuantizeGradient(di, c, a, vt1, vt2, vt3);
-    hn::StoreU(q1 * k81 + q2 * k9 + q3, di, context + i);
+    // The context code of line_analysis.h: 16 * |q|, bit 15 for q < 0.
+    const VI q = q1 * k81 + q2 * k9 + q3;
+    const VI code =
+        hn::IfThenElse(q < hn::Zero(di), hn::Or(hn::ShiftLeft<4>(hn::Neg(q)), sign_bit), hn::ShiftLeft<4>(q));
+    hn::StoreU(code, di, context + i);
 
     // c >= max(a, b) -> min(a, b); c <= min(a, b) -> max(a, b); else a + b - c.
     const auto low = hn::Min(a, b);
@@ -115,8 +120,8 @@ void AnalyzeLineScalar(const uint16_t* prev, const uint16_t* cur, size_t width, 
                        int16_t* context, uint16_t* prediction, uint8_t* repeats) {
   for (size_t i = 0; i < width; ++i) {
     const int32_t a = cur[i - 1], b = prev[i], c = prev[i - 1], d = prev[i + 1];
-    context[i] = static_cast<int16_t>(81 * Quantize(d - b, t1, t2, t3) + 9 * Quantize(b - c, t1, t2, t3) +
-                                      Quantize(c - a, t1, t2, t3));
+    const int32_t q = 81 * Quantize(d - b, t1, t2, t3) + 9 * Quantize(b - c, t1, t2, t3) + Quantize(c - a, t1, t2, t3);
+    context[i] = static_cast<int16_t>(q < 0 ? (kContextStride * -q) | 0x8000 : kContextStride * q);
     const int32_t low = std::min(a, b), high = std::max(a, b);
     prediction[i] = static_cast<uint16_t>(c >= high ? low : (c <= low ? high : a + b - c));
     repeats[i] = cur[i] == a ? 1 : 0;

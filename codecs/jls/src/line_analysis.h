@@ -16,11 +16,17 @@ namespace pacs::jls::internal {
 // slack.
 inline constexpr size_t kLinePadding = 32;
 
+// The size of a regular context's statistics record (see `context` below).
+inline constexpr int32_t kContextStride = 16;
+
 // prev and cur point at sample 0 of the previous and current line, with the
 // JPEG-LS edge samples in place: prev[-1] (c of sample 0), prev[width] (d of
 // the last sample) and cur[-1] (a of sample 0). Both are readable up to
 // index width + kLinePadding. For each sample i < width it writes:
-//   context[i]    signed context number 81*Q1 + 9*Q2 + Q3 (0 means run mode)
+//   context[i]    the context code of q = 81*Q1 + 9*Q2 + Q3: 16 * |q| (the
+//                 byte offset of the statistics of context |q| in a table of
+//                 16-byte records), with bit 15 set when q < 0. 0 means q = 0,
+//                 run mode. The serial coder needs no abs() and no multiply.
 //   prediction[i] the median edge predictor of a, b, c
 //   repeats[i]    1 if cur[i] == cur[i-1], else 0
 // Outputs must have room for width + kLinePadding entries. The thresholds

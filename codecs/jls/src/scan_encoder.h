@@ -26,6 +26,19 @@ struct ScanLayout {
   size_t pixel_stride = 1;
 };
 
+// The variants of the line functions. kBmi2: compiled for BMI1, BMI2 and
+// LZCNT, used where the CPU has them (cpuid) unless the environment variable
+// PACS_JLS_ENCODER_ISA=portable asks for the portable ones. Both write the
+// same bytes (the tests run both).
+enum class EncoderIsa : uint8_t { kPortable = 0, kBmi2 = 1 };
+
+// The variant EncodeScan uses.
+EncoderIsa ActiveEncoderIsa();
+
+// For tests and benchmarks: kPortable forces the portable functions, kBmi2
+// returns to the default. Not for use while other threads encode.
+void SetEncoderIsaForTesting(EncoderIsa isa);
+
 // Appends the coded data of the scan to `out`. Samples are masked to
 // params.bits_per_sample first, as CharLS does.
 void EncodeScan(const CodingParameters& params, const ScanLayout& layout, const void* pixels,
