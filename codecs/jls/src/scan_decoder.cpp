@@ -283,10 +283,18 @@ class LineDecoder {
       // on the serial chain).
       if (__builtin_expect(static_cast<uintptr_t>(d + kNearTableReach) <= uintptr_t{2} * kNearTableReach, 1))
         return table[d];
-      return table[std::max<intptr_t>(-t3_, std::min<intptr_t>(t3_, d))];
+      return table[ClampToT3(d)];
     }
     if constexpr (Traits::kBits <= kFullTableBits) return quantize_[d];
-    return quantize_[std::max<intptr_t>(-t3_, std::min<intptr_t>(t3_, d))];
+    return quantize_[ClampToT3(d)];
+  }
+
+  // d clamped to [-T3, T3], by value: std::min/max take references, and
+  // GCC then stored d to the stack on the fast path of every sample (MR).
+  PACS_JLS_INLINE intptr_t ClampToT3(intptr_t d) const {
+    const intptr_t t3 = t3_;
+    const intptr_t low = d < -t3 ? -t3 : d;
+    return low > t3 ? t3 : low;
   }
 
   // CharLS's correction (for MAXVAL = 2^n - 1 a clamp to [0, MAXVAL]); the
