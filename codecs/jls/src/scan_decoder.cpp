@@ -21,6 +21,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "bit_reader.h"
@@ -272,8 +273,8 @@ class LineDecoder {
 
   // Q(c - a) of A.3.3 (with NEAR); 0 <= a, c <= MAXVAL. The difference is
   // an index of pointer width: no sign extension on the serial chain.
-  // a (0 <= a <= MAXVAL) of pointer width: the regular mode computes it in
-  // 64-bit registers (a movslq less on the chain a -> Q(c - a) -> k).
+  // a (0 <= a <= MAXVAL) of pointer width: up to 12 bits the regular mode
+  // computes it in 64-bit registers (see Wide), no movslq on the chain.
   PACS_JLS_INLINE intptr_t Quantize(int32_t c, intptr_t a) const {
     const intptr_t d = static_cast<intptr_t>(static_cast<uint32_t>(c)) - a;
     if constexpr (Traits::kLossless) {  // the table beside the contexts covers [-T3, T3]
@@ -305,11 +306,16 @@ class LineDecoder {
     return (~(value >> 31)) & t_.max_value;
   }
 
-  // The regular mode's reconstruction in pointer width (the same value as
-  // Reconstruct): with the mask, the sample comes out of a 64-bit and, so
-  // that the next sample's Quantize has no sign extension on the chain.
-  PACS_JLS_INLINE intptr_t ReconstructWide(int32_t predicted, intptr_t error) const {
-    if (t_.mask) return (static_cast<intptr_t>(predicted) + error) & t_.max_value;
+  // The regular mode's mapped error, error and sample: 64-bit up to 12
+  // bits, so that the sample comes out of a 64-bit `and` and indexes the
+  // next sample's Q(c - a) load without a sign extension (one cycle less on
+  // the chain; CT ~1 % faster). Above, 32-bit: the wider chain measured
+  // ~2 % slower on CR (15 bits) and no faster on MR.
+  using Wide = std::conditional_t<(Traits::kBits <= kFullTableBits), intptr_t, int32_t>;
+
+  // Reconstruct in Wide (the same value).
+  PACS_JLS_INLINE Wide ReconstructWide(int32_t predicted, Wide error) const {
+    if (t_.mask) return (static_cast<Wide>(predicted) + error) & t_.max_value;
     return Reconstruct(predicted, static_cast<int32_t>(error));
   }
 
@@ -359,8 +365,8 @@ class LineDecoder {
   // The mapped error of a Golomb code with parameter k, reading at most
   // limit bits.
   template <bool kRefill = true>
-  PACS_JLS_INLINE intptr_t ReadMapped(int32_t k, int32_t limit, bool short_code_may_overrun) {
-    intptr_t mapped;
+  PACS_JLS_INLINE Wide ReadMapped(int32_t k, int32_t limit, bool short_code_may_overrun) {
+    Wide mapped;
     if (__builtin_expect(reader.template TryReadGolomb<kRefill>(k, limit - (t_.qbpp + 1), mapped), 1)) return mapped;
     SlowState state{reader, run_index, false};
     mapped = DecodeMappedSlow(&state, k, limit, t_.qbpp, short_code_may_overrun);
@@ -374,8 +380,8 @@ class LineDecoder {
   // q of pointer width: its absolute value (neg and cmov, two cycles on the
   // serial chain to the k load, no sign extension) is the index.
   template <bool kRefill = true>
-  PACS_JLS_INLINE intptr_t DecodeRegular(intptr_t q, int32_t predicted) {
-    const intptr_t sign = q >> 63;
+  PACS_JLS_INLINE Wide DecodeRegular(intptr_t q, int32_t predicted) {
+    const auto sign = static_cast<Wide>(q >> 63);
     const auto sign32 = static_cast<int32_t>(sign);
     const auto index = static_cast<size_t>(q < 0 ? -q : q);
     RegularContexts& contexts = *regular_;
@@ -384,7 +390,7 @@ class LineDecoder {
       failed = true;
       return 0;
     }
-    const intptr_t mapped = ReadMapped<kRefill>(k, t_.limit, true);
+    const Wide mapped = ReadMapped<kRefill>(k, t_.limit, true);
     // A, B, C and N are loaded after the code is read (in the program: the
     // processor loads them as early as before): GCC otherwise loads them
     // first and keeps them in registers across the read, which then spills
@@ -397,7 +403,7 @@ class LineDecoder {
                   n = contexts.n[late_index];
     const int32_t corrected = CorrectPrediction(predicted + ((c ^ sign32) - sign32));
     // An error above 65535 (CharLS refuses it) maps above 131070.
-    if (__builtin_expect(static_cast<uintptr_t>(mapped) > 131070u, 0)) {
+    if (__builtin_expect(static_cast<std::make_unsigned_t<Wide>>(mapped) > 131070u, 0)) {
       failed = true;
       return 0;
     }
@@ -405,13 +411,12 @@ class LineDecoder {
     // 2B + N - 1 < 0 (lossless only, A.5.2); `flip` also applies the sign
     // of the context: flipped = error ^ sign, and the error with the sign
     // applied is flipped - sign.
-    // In pointer width (the same values): the sample that ends this chain
-    // indexes the next sample's table without an extension.
-    intptr_t flip = sign;
-    if (t_.near == 0) flip ^= static_cast<intptr_t>(((2 * b + n - 1) >> 31) & ((k - 1) >> 31));
-    const intptr_t flipped = (mapped >> 1) ^ (-(mapped & 1) ^ flip);
+    // In Wide (the same values).
+    Wide flip = sign;
+    if (t_.near == 0) flip ^= static_cast<Wide>(((2 * b + n - 1) >> 31) & ((k - 1) >> 31));
+    const Wide flipped = (mapped >> 1) ^ (-(mapped & 1) ^ flip);
     const auto error = static_cast<int32_t>(flipped ^ sign);
-    const intptr_t signed_error = flipped - sign;
+    const Wide signed_error = flipped - sign;
 
     int32_t new_a = a + std::abs(error);
     int32_t new_b = b + error * (2 * t_.near + 1);
