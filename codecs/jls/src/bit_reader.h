@@ -90,8 +90,10 @@ class BitReader {
   // `mapped` and returns true, or reads nothing and returns false.
   // 0 <= k <= 31. Without kRefill it reads from the bits already loaded
   // only (the caller refilled before an earlier code).
-  template <bool kRefill = true>
-  PACS_JLS_INLINE bool TryReadGolomb(int32_t k, int32_t max_high, int32_t& mapped) {
+  // `Mapped` is int32_t or intptr_t (the regular mode's chain in 64-bit
+  // registers: no sign extension before the sample indexes a table).
+  template <bool kRefill = true, class Mapped = int32_t>
+  PACS_JLS_INLINE bool TryReadGolomb(int32_t k, int32_t max_high, Mapped& mapped) {
     if constexpr (kRefill) RefillAlways();
     const int zeros = __builtin_clzll(cache_ | 1);
     // The code is `zeros` 0 bits, a 1 bit and k bits: read as one number of
@@ -100,8 +102,13 @@ class BitReader {
     if (zeros >= max_high || length > valid_) return false;
     // The top `length` bits: a shift by 64 - length, which is -length
     // modulo 64 (1 <= length <= 63; one negation, x86 masks the count).
-    mapped = static_cast<int32_t>((static_cast<uint32_t>(zeros - 1) << k) +
-                                  static_cast<uint32_t>(cache_ >> ((-length) & 63)));
+    if constexpr (sizeof(Mapped) == 8) {
+      mapped = static_cast<Mapped>((static_cast<uint64_t>(static_cast<int64_t>(zeros) - 1) << k) +
+                                   (cache_ >> ((-length) & 63)));
+    } else {
+      mapped = static_cast<int32_t>((static_cast<uint32_t>(zeros - 1) << k) +
+                                    static_cast<uint32_t>(cache_ >> ((-length) & 63)));
+    }
     cache_ <<= length;
     valid_ -= length;
     return true;
