@@ -20,22 +20,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
-#include <string_view>
 #include <type_traits>
 #include <vector>
 
 #include "bit_reader.h"
+#include "cpu_features.h"
 #include "decoder_kernels.h"
-
-// The BMI2 variant of the line loops: x86-64 with GCC or clang, whose
-// `target` attribute compiles one function for more instructions than the
-// rest of the build (the inlined code included).
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <cpuid.h>
-#define PACS_JLS_BMI2_VARIANT 1
-#else
-#define PACS_JLS_BMI2_VARIANT 0
-#endif
 
 namespace pacs::jls::internal {
 namespace {
@@ -986,35 +976,16 @@ Result<const uint8_t*> DecodeScanWith(const ScanParameters& params, const ScanGe
   return DecodeScanImpl<GeneralTraits, kIsa>(params, geometry, data, end, output);
 }
 
-bool DetectBmi2Variant() {
-#if PACS_JLS_BMI2_VARIANT
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0) return false;
-  const bool bmi1 = (ebx & (1u << 3)) != 0, bmi2 = (ebx & (1u << 8)) != 0;
-  if (__get_cpuid(0x80000001u, &eax, &ebx, &ecx, &edx) == 0) return false;
-  const bool lzcnt = (ecx & (1u << 5)) != 0;
-  return bmi1 && bmi2 && lzcnt;
-#else
-  return false;
-#endif
-}
-
-bool PortableAskedByEnvironment() {
-  const char* choice = std::getenv("PACS_JLS_DECODER_ISA");  // read once
-  return choice != nullptr && std::string_view(choice) == "portable";
-}
-
 std::atomic<bool> force_portable{false};
 
 }  // namespace
 
 bool CpuRunsBmi2Variant() {
-  static const bool runs = DetectBmi2Variant();
-  return runs;
+  return CpuHasBmi2Variant();
 }
 
 ScanIsa ActiveScanIsa() {
-  static const bool environment_portable = PortableAskedByEnvironment();
+  static const bool environment_portable = EnvironmentAsksPortable("PACS_JLS_DECODER_ISA");
   if (!CpuRunsBmi2Variant() || environment_portable || force_portable.load(std::memory_order_relaxed))
     return ScanIsa::kPortable;
   return ScanIsa::kBmi2;

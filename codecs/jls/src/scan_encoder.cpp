@@ -13,21 +13,11 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
-#include <string_view>
 #include <utility>
 
 #include "bit_writer.h"
+#include "cpu_features.h"
 #include "line_analysis.h"
-
-// The BMI2 variant of the line functions: x86-64 with GCC or clang, whose
-// `target` attribute compiles one function (and what it inlines) for more
-// instructions than the rest of the build.
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <cpuid.h>
-#define PACS_JLS_ENCODER_BMI2 1
-#else
-#define PACS_JLS_ENCODER_BMI2 0
-#endif
 
 namespace pacs::jls::internal {
 namespace {
@@ -311,7 +301,7 @@ void EncodeTripletLine(ContextTables& tables, BitWriter& writer, int32_t& run_in
                        const uint8_t* all_repeat, int32_t width) {
   EncodeTripletLineBody<kBits>(tables, writer, run_index, line, all_repeat, width);
 }
-#if PACS_JLS_ENCODER_BMI2
+#if PACS_JLS_BMI2_VARIANT
 template <int kBits>
 __attribute__((target("bmi,bmi2,lzcnt"))) void EncodeLineBmi2(ContextTables& tables, BitWriter& writer,
                                                               int32_t& run_index, const uint16_t* prev,
@@ -337,14 +327,14 @@ using TripletLineFunctions = std::array<TripletLineFunction, 17>;
 
 template <int... kBits>
 constexpr LineFunctions MakeLineFunctions(std::integer_sequence<int, kBits...> /*bits*/, EncoderIsa isa) {
-#if PACS_JLS_ENCODER_BMI2
+#if PACS_JLS_BMI2_VARIANT
   if (isa == EncoderIsa::kBmi2) return {nullptr, nullptr, &EncodeLineBmi2<kBits + 2>...};
 #endif
   return {nullptr, nullptr, &EncodeLine<kBits + 2>...};
 }
 template <int... kBits>
 constexpr TripletLineFunctions MakeTripletLineFunctions(std::integer_sequence<int, kBits...> /*bits*/, EncoderIsa isa) {
-#if PACS_JLS_ENCODER_BMI2
+#if PACS_JLS_BMI2_VARIANT
   if (isa == EncoderIsa::kBmi2) return {nullptr, nullptr, &EncodeTripletLineBmi2<kBits + 2>...};
 #endif
   return {nullptr, nullptr, &EncodeTripletLine<kBits + 2>...};
@@ -355,24 +345,6 @@ constexpr LineFunctions kLineFunctions[2] = {
 constexpr TripletLineFunctions kTripletLineFunctions[2] = {
     MakeTripletLineFunctions(std::make_integer_sequence<int, 15>(), EncoderIsa::kPortable),
     MakeTripletLineFunctions(std::make_integer_sequence<int, 15>(), EncoderIsa::kBmi2)};
-
-bool DetectBmi2() {
-#if PACS_JLS_ENCODER_BMI2
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0) return false;
-  const bool bmi1 = (ebx & (1u << 3)) != 0, bmi2 = (ebx & (1u << 8)) != 0;
-  if (__get_cpuid(0x80000001u, &eax, &ebx, &ecx, &edx) == 0) return false;
-  const bool lzcnt = (ecx & (1u << 5)) != 0;
-  return bmi1 && bmi2 && lzcnt;
-#else
-  return false;
-#endif
-}
-
-bool PortableAskedByEnvironment() {
-  const char* choice = std::getenv("PACS_JLS_ENCODER_ISA");  // read once
-  return choice != nullptr && std::string_view(choice) == "portable";
-}
 
 std::atomic<bool> force_portable{false};
 
@@ -473,9 +445,8 @@ struct LineAnalysisBuffers {
 }  // namespace
 
 EncoderIsa ActiveEncoderIsa() {
-  static const bool cpu_runs_bmi2 = DetectBmi2();
-  static const bool environment_portable = PortableAskedByEnvironment();
-  if (!cpu_runs_bmi2 || environment_portable || force_portable.load(std::memory_order_relaxed))
+  static const bool environment_portable = EnvironmentAsksPortable("PACS_JLS_ENCODER_ISA");
+  if (!CpuHasBmi2Variant() || environment_portable || force_portable.load(std::memory_order_relaxed))
     return EncoderIsa::kPortable;
   return EncoderIsa::kBmi2;
 }
