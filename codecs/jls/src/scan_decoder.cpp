@@ -835,6 +835,45 @@ const uint8_t* NextMarker(const uint8_t* from, const uint8_t* end) {
   }
 }
 
+std::atomic<DestuffChoice> destuff_choice{DestuffChoice::kAuto};
+
+// Destuffing costs about a cycle per coded byte less than a byte-wise
+// refill at each 0xFF does: the MR frames (a 0xFF every 20-60 bytes) gain,
+// the CT and CR frames (one in 500 or fewer) would lose.
+constexpr size_t kDensityWindow = 4096;
+constexpr size_t kMaxBytesPerFFToDestuff = 128;
+
+bool ShouldDestuff(const uint8_t* begin, const uint8_t* end) {
+  switch (destuff_choice.load(std::memory_order_relaxed)) {
+    case DestuffChoice::kAlways:
+      return true;
+    case DestuffChoice::kNever:
+      return false;
+    case DestuffChoice::kAuto:
+      break;
+  }
+  const FFDensity density = CountFFBytes(begin, end, kDensityWindow);
+  return density.ff_bytes != 0 && density.ff_bytes * kMaxBytesPerFFToDestuff >= density.bytes;
+}
+
+// The reader of the coded data from `begin`: over the input, or over a
+// destuffed copy in `buffer` (see DestuffChoice); then `*marker` is the
+// marker after the coded data, or nullptr if none follows (what NextMarker
+// finds from the reader's position over the input).
+BitReader OpenReader(const uint8_t* begin, const uint8_t* end, std::vector<uint8_t>& buffer, const uint8_t** marker) {
+  if (!ShouldDestuff(begin, end)) return BitReader(begin, end);
+  buffer.resize(static_cast<size_t>(end - begin) + 8);
+  const DestuffedData destuffed = DestuffCodedData(begin, end, buffer.data());
+  const uint8_t* const data_end = destuffed.data_end;
+  *marker = end - data_end >= 2 && data_end[1] >= 0x80 ? data_end : nullptr;
+  return BitReader::OverDestuffed(buffer.data(), destuffed.bits);
+}
+
+// The marker after the coded data the reader has read, or nullptr.
+const uint8_t* MarkerAfter(const BitReader& reader, const uint8_t* destuffed_marker, const uint8_t* end) {
+  return reader.destuffed() ? destuffed_marker : NextMarker(reader.position(), end);
+}
+
 template <class Traits, ScanIsa kIsa>
 Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGeometry& geometry, const uint8_t* data,
                                       const uint8_t* end, const OutputLayout& output) {
@@ -852,7 +891,10 @@ Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGe
                                                std::vector<uint32_t>(width + kDecoderLinePadding));
   const bool simd_gradients = params.t3 <= 32767;
   std::array<int32_t, 4> run_index{};
-  BitReader reader(data, end);
+  // The coded data without stuffed bits, where it is dense in 0xFF.
+  std::vector<uint8_t> destuffed;
+  const uint8_t* destuffed_marker = nullptr;
+  BitReader reader = OpenReader(data, end, destuffed, &destuffed_marker);
   uint32_t restart_count = 0;
   const bool transform = output.transform != ColorTransform::kNone && components == 3;
   InverseTransform inverse{output.transform, 256, 255};
@@ -868,7 +910,7 @@ Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGe
 
   for (uint32_t row = 0; row < geometry.height; ++row) {
     if (geometry.restart_interval != 0 && row != 0 && row % geometry.restart_interval == 0) {
-      const uint8_t* marker = NextMarker(reader.position(), end);
+      const uint8_t* marker = MarkerAfter(reader, destuffed_marker, end);
       if (marker == nullptr || !reader.OnlyPaddingBefore(marker))
         return Status::Corruption("restart marker missing before line " + std::to_string(row));
       const uint8_t* p = marker + 1;
@@ -880,7 +922,7 @@ Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGe
       state.Reset();
       for (LineBuffer& buffer : lines) buffer.Clear();
       run_index.fill(0);
-      reader = BitReader(p + 1, end);
+      reader = OpenReader(p + 1, end, destuffed, &destuffed_marker);
     }
 
     const uint32_t* above[4];
@@ -940,7 +982,7 @@ Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGe
     }
   }
 
-  const uint8_t* marker = NextMarker(reader.position(), end);
+  const uint8_t* marker = MarkerAfter(reader, destuffed_marker, end);
   if (marker == nullptr) return Status::Corruption("no marker after the coded data of the scan (truncated)");
   if (!reader.OnlyPaddingBefore(marker))
     return Status::Corruption("more coded data than the scan's samples need (corrupt)");
@@ -993,6 +1035,10 @@ ScanIsa ActiveScanIsa() {
 
 void SetScanIsaForTesting(ScanIsa isa) {
   force_portable.store(isa == ScanIsa::kPortable, std::memory_order_relaxed);
+}
+
+void SetDestuffForTesting(DestuffChoice choice) {
+  destuff_choice.store(choice, std::memory_order_relaxed);
 }
 
 Result<const uint8_t*> DecodeScan(const ScanParameters& params, const ScanGeometry& geometry, const uint8_t* data,
