@@ -504,12 +504,15 @@ class LineDecoder {
   }
 
   // A.7.2: the error of a run interruption sample with run context `type`.
+  // Without kRefill the code is read from the bits loaded for the run
+  // length (see DecodeLine).
+  template <bool kRefill = true>
   PACS_JLS_INLINE int32_t DecodeInterruptionError(int32_t type) {
     RunContext& context = run_[type];
     // A < 2^30 (checked below), N <= 65535: no overflow, and k <= 31.
     const int32_t temp = context.a + (context.n >> 1) * type;
     const int32_t k = GolombK(context.n, temp);
-    const auto mapped = static_cast<int32_t>(ReadMapped(k, t_.limit - kRunOrder[run_index] - 1, false));
+    const auto mapped = static_cast<int32_t>(ReadMapped<kRefill>(k, t_.limit - kRunOrder[run_index] - 1, false));
     if (__builtin_expect(mapped < 0 || mapped > (1 << 30), 0)) {  // only corrupt data gets here
       failed = true;
       return 0;
@@ -539,7 +542,11 @@ class LineDecoder {
 
   PACS_JLS_INLINE int32_t DecodeInterruption(int32_t ra, int32_t rb) {
     const int32_t type = std::abs(ra - rb) <= t_.near ? 1 : 0;
-    const int32_t error = DecodeInterruptionError(type);
+    // The run length's refill left 56 bits or more (unless near a 0xFF or
+    // the end); its code took 1 + J bits and the 1 bits: the interruption's
+    // code nearly always fits in the rest (else the out-of-line read
+    // refills).
+    const int32_t error = DecodeInterruptionError<false>(type);
     // Type 1: predicted by a; type 0: by b, the error's sign that of b - a
     // (masks: the type is data dependent).
     const int32_t predicted = rb + ((ra - rb) & -type);
