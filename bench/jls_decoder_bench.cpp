@@ -10,6 +10,7 @@
 // MR (20 slices of dcm_qa_ge/05_3D_Ax_T1_MP_RAGE_R22, 256x256, 16 bits), CR
 // (NEMA WG04 RG1/RG2/RG3).
 //
+// `--destuff=always|never` fixes our bit reader's choice (A/B runs).
 // `jls_decoder_bench --callgrind=charls|ours[:CT|MR|CR]` decodes the first
 // frame of a set once with one decoder and exits; under
 //   valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*DecodeOnce*'
@@ -177,7 +178,26 @@ __attribute__((noinline)) size_t DecodeOnceOurs(const Frame& frame) {
 
 }  // namespace
 
+// `--destuff=always|never` overrides the per-segment choice of the bit
+// reader (destuffed copy or in place, see DestuffChoice) for A/B runs of one
+// binary; removed from argv before Google Benchmark sees it.
+void ApplyDestuffFlag(int& argc, char** argv) {
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--destuff=always") {
+      pacs::jls::internal::SetDestuffForTesting(pacs::jls::internal::DestuffChoice::kAlways);
+    } else if (arg == "--destuff=never") {
+      pacs::jls::internal::SetDestuffForTesting(pacs::jls::internal::DestuffChoice::kNever);
+    } else {
+      argv[kept++] = argv[i];
+    }
+  }
+  argc = kept;
+}
+
 int Run(int argc, char** argv) {
+  ApplyDestuffFlag(argc, argv);
   if (const auto request = pacs::bench::FindCallgrindRequest(argc, argv)) {
     const auto& frames = Set(request->set);
     if (frames.empty()) return 2;

@@ -11,7 +11,9 @@
 // Findings that abort: any crash or sanitizer report in our decoder, both
 // decoders succeeding with different pixels, our decoder succeeding where
 // CharLS refuses, or our portable and BMI2 line loops disagreeing (where
-// the CPU runs the BMI2 ones, each input is decoded with both). Inputs that CharLS decodes and we refuse are counted
+// the CPU runs the BMI2 ones, each input is decoded with both), or the bit
+// readers over the input and over a destuffed copy disagreeing (each input
+// is decoded with both). Inputs that CharLS decodes and we refuse are counted
 // and the first ones written to jls_decoder_fuzzer_refusals/ for review (we refuse some on purpose: sample interleave
 // with a RESET other than 64, which CharLS mis-codes).
 #include <charls/charls.h>
@@ -124,6 +126,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!portable_decoded.ok()) portable.clear();
     if (portable_decoded.ok() != decoded.ok() || portable != ours) {
       std::fprintf(stderr, "FINDING: the portable and BMI2 line loops disagree\n");
+      std::abort();
+    }
+  }
+
+  // Both bit readers (over the input, over a destuffed copy): the same
+  // verdict and pixels as the automatic choice.
+  for (const auto choice : {pacs::jls::internal::DestuffChoice::kAlways, pacs::jls::internal::DestuffChoice::kNever}) {
+    std::vector<uint8_t> other(pacs::jls::DecodedBytes(expected));
+    pacs::jls::internal::SetDestuffForTesting(choice);
+    const auto other_decoded = pacs::jls::DecodeFrame(input, expected, other);
+    pacs::jls::internal::SetDestuffForTesting(pacs::jls::internal::DestuffChoice::kAuto);
+    if (!other_decoded.ok()) other.clear();
+    if (other_decoded.ok() != decoded.ok() || other != ours) {
+      std::fprintf(stderr, "FINDING: the destuffed and in-place bit readers disagree\n");
       std::abort();
     }
   }

@@ -26,6 +26,18 @@ class BitReader {
  public:
   BitReader(const uint8_t* begin, const uint8_t* end) : pos_(begin), end_(end) { FindFastLimit(); }
 
+  // A reader of coded data without stuffed bits (DestuffCodedData): `bits`
+  // bits from `begin`, the last byte padded with zero bits. Its refill never
+  // looks for a 0xFF: the 8-byte load is possible up to the last 8 bytes.
+  static BitReader OverDestuffed(const uint8_t* begin, size_t bits) {
+    BitReader reader(begin, begin);
+    reader.end_ = begin + (bits + 7) / 8;
+    reader.pad_bits_ = static_cast<uint8_t>((8 - bits % 8) % 8);
+    reader.destuffed_ = true;
+    reader.FindFastLimit();
+    return reader;
+  }
+
   // At least 56 valid bits afterwards, unless the coded data ended.
   PACS_JLS_INLINE void Refill() {
     if (FastLoadPossible()) {
@@ -155,7 +167,21 @@ class BitReader {
   // data) is zero bits, fewer than fill the byte of that last bit. (CharLS
   // counts a 0xFF byte as 7 bits and the byte after it as 8; its next marker
   // must start right after the byte the last bit was read from.)
+  // A destuffed reader takes the marker that ends its coded data
+  // (DestuffedData::data_end) and decides from the bits left, which is the
+  // same verdict: the stuffed bit of a byte after a 0xFF is zero, a 0xFF is
+  // not zero bits, and CharLS's count of one bit less when the last bit read
+  // ends a 0xFF byte changes no verdict (then the byte after it must be
+  // both zero and the last before the marker: 6 or 7 bits left, both < 8).
   bool OnlyPaddingBefore(const uint8_t* marker) const {
+    if (destuffed_) {
+      if (end_ - pos_ > 8) return false;
+      if (valid_ > 0 && (cache_ >> (64 - valid_)) != 0) return false;
+      for (const uint8_t* p = pos_; p < end_; ++p)
+        if (*p != 0) return false;
+      const int unread = valid_ + 8 * static_cast<int>(end_ - pos_) - (exhausted_ ? 0 : pad_bits_);
+      return unread < (marker[-1] == 0xFF ? 7 : 8);
+    }
     if (marker < pos_ || marker - pos_ > 8) return false;
     if (valid_ > 0 && (cache_ >> (64 - valid_)) != 0) return false;
     int unread = valid_ - (after_ff_ ? 1 : 0);
@@ -172,12 +198,21 @@ class BitReader {
 
   // The first byte not yet loaded. After the last sample of a scan or of a
   // restart interval only padding may remain before the marker.
+  // Only for a reader over the input (not destuffed()).
   const uint8_t* position() const { return pos_; }
+
+  bool destuffed() const { return destuffed_; }
 
  private:
   static constexpr int32_t kNoOneBit = 1 << 20;
 
-  void FindFastLimit() { SetFastLimit(after_ff_ ? pos_ : FindNextFF(pos_, end_)); }
+  void FindFastLimit() {
+    if (destuffed_) {
+      SetFastLimit(end_);
+      return;
+    }
+    SetFastLimit(after_ff_ ? pos_ : FindNextFF(pos_, end_));
+  }
 
   // The 8 bytes at pos_ hold no 0xFF and lie in the input. One compare with
   // a precomputed bound (the limit less 8: no valid pointer is below 8).
@@ -194,6 +229,20 @@ class BitReader {
   // Fills to 56..63 bits (at most 63: a code of all the loaded bits is then
   // shifted out with a count below 64).
   void RefillSlow() {
+    if (destuffed_) {
+      // Within the last 8 bytes: byte by byte; the last byte's padding is
+      // not data (the bit count then is exact, as at a marker).
+      while (valid_ <= 55 && pos_ < end_) {
+        cache_ |= static_cast<uint64_t>(*pos_) << (56 - valid_);
+        valid_ += 8;
+        ++pos_;
+      }
+      if (pos_ >= end_ && !exhausted_) {
+        exhausted_ = true;
+        valid_ -= pad_bits_;
+      }
+      return;
+    }
     while (valid_ <= 55) {
       if (pos_ >= end_) {
         exhausted_ = true;
@@ -258,6 +307,8 @@ class BitReader {
   uintptr_t fast_end_ = 0;  // 8-byte loads from up to here hold no 0xFF (the limit less 8)
   bool after_ff_ = false;   // the byte at pos_ follows a 0xFF
   bool exhausted_ = false;
+  bool destuffed_ = false;  // over DestuffCodedData's output: no 0xFF to look for
+  uint8_t pad_bits_ = 0;    // destuffed: the zero bits after the last coded bit
 };
 
 }  // namespace pacs::jls::internal

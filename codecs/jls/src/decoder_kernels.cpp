@@ -99,5 +99,88 @@ const uint8_t* FindNextFF(const uint8_t* from, const uint8_t* end) {
   return HWY_DYNAMIC_DISPATCH(FindNextFFImpl)(from, end);
 }
 
+namespace {
+
+uint64_t LoadBigEndian64(const uint8_t* p) {
+  uint64_t word;
+  std::memcpy(&word, p, 8);
+  return __builtin_bswap64(word);
+}
+
+// Appends bits to a byte buffer: `pending` holds `count` (< 8) bits not yet
+// in whole bytes, MSB first; each Put stores a whole word and moves on by
+// the bytes completed.
+class BitAppender {
+ public:
+  explicit BitAppender(uint8_t* out) : begin_(out), out_(out) {}
+
+  // The top `count` bits of `bits` (the rest zero), 1 <= count <= 56.
+  void Put(uint64_t bits, unsigned count) {
+    pending_ |= bits >> count_;
+    count_ += count;
+    const uint64_t word = __builtin_bswap64(pending_);
+    std::memcpy(out_, &word, 8);
+    out_ += count_ >> 3;
+    pending_ <<= count_ & ~7u;  // at most 56
+    count_ &= 7;
+  }
+
+  // `count` (< 8) bytes from p.
+  void PutBytes(const uint8_t* p, size_t count, const uint8_t* end) {
+    if (count == 0) return;
+    uint64_t bits;
+    if (end - p >= 8) {
+      bits = LoadBigEndian64(p) & (~uint64_t{0} << (64 - 8 * count));
+    } else {
+      bits = 0;
+      for (size_t i = 0; i < count; ++i) bits |= static_cast<uint64_t>(p[i]) << (56 - 8 * i);
+    }
+    Put(bits, static_cast<unsigned>(8 * count));
+  }
+
+  size_t bits() const { return 8 * static_cast<size_t>(out_ - begin_) + count_; }
+
+ private:
+  uint8_t* begin_;
+  uint8_t* out_;
+  uint64_t pending_ = 0;
+  unsigned count_ = 0;
+};
+
+}  // namespace
+
+DestuffedData DestuffCodedData(const uint8_t* begin, const uint8_t* end, uint8_t* out) {
+  BitAppender appender(out);
+  const uint8_t* p = begin;
+  for (;;) {
+    const uint8_t* ff = FindNextFF(p, end);
+    // The bytes before the 0xFF, 7 at a time (56 bits a word).
+    while (ff - p >= 7 && end - p >= 8) {
+      appender.Put(LoadBigEndian64(p) & ~uint64_t{0xFF}, 56);
+      p += 7;
+    }
+    while (ff - p >= 7) {
+      appender.PutBytes(p, 7, end);
+      p += 7;
+    }
+    appender.PutBytes(p, static_cast<size_t>(ff - p), end);
+    if (ff == end) return {end, appender.bits()};
+    if (end - ff < 2 || ff[1] >= 0x80) return {ff, appender.bits()};
+    // The 0xFF and the 7 bits of the byte after it.
+    appender.Put((uint64_t{0xFF} << 56) | (static_cast<uint64_t>(ff[1]) << 49), 15);
+    p = ff + 2;
+  }
+}
+
+FFDensity CountFFBytes(const uint8_t* begin, const uint8_t* end, size_t window) {
+  const uint8_t* const stop = begin + std::min(window, static_cast<size_t>(end - begin));
+  size_t count = 0;
+  for (const uint8_t* p = FindNextFF(begin, stop); p < stop; p = FindNextFF(p + 2, stop)) {
+    if (end - p < 2 || p[1] >= 0x80) return {count, static_cast<size_t>(p - begin)};
+    ++count;
+  }
+  return {count, static_cast<size_t>(stop - begin)};
+}
+
 }  // namespace pacs::jls::internal
 #endif  // HWY_ONCE

@@ -504,12 +504,15 @@ class LineDecoder {
   }
 
   // A.7.2: the error of a run interruption sample with run context `type`.
+  // Without kRefill the code is read from the bits loaded for the run
+  // length (see DecodeLine).
+  template <bool kRefill = true>
   PACS_JLS_INLINE int32_t DecodeInterruptionError(int32_t type) {
     RunContext& context = run_[type];
     // A < 2^30 (checked below), N <= 65535: no overflow, and k <= 31.
     const int32_t temp = context.a + (context.n >> 1) * type;
     const int32_t k = GolombK(context.n, temp);
-    const auto mapped = static_cast<int32_t>(ReadMapped(k, t_.limit - kRunOrder[run_index] - 1, false));
+    const auto mapped = static_cast<int32_t>(ReadMapped<kRefill>(k, t_.limit - kRunOrder[run_index] - 1, false));
     if (__builtin_expect(mapped < 0 || mapped > (1 << 30), 0)) {  // only corrupt data gets here
       failed = true;
       return 0;
@@ -539,7 +542,11 @@ class LineDecoder {
 
   PACS_JLS_INLINE int32_t DecodeInterruption(int32_t ra, int32_t rb) {
     const int32_t type = std::abs(ra - rb) <= t_.near ? 1 : 0;
-    const int32_t error = DecodeInterruptionError(type);
+    // The run length's refill left 56 bits or more (unless near a 0xFF or
+    // the end); its code took 1 + J bits and the 1 bits: the interruption's
+    // code nearly always fits in the rest (else the out-of-line read
+    // refills).
+    const int32_t error = DecodeInterruptionError<false>(type);
     // Type 1: predicted by a; type 0: by b, the error's sign that of b - a
     // (masks: the type is data dependent).
     const int32_t predicted = rb + ((ra - rb) & -type);
@@ -835,6 +842,45 @@ const uint8_t* NextMarker(const uint8_t* from, const uint8_t* end) {
   }
 }
 
+std::atomic<DestuffChoice> destuff_choice{DestuffChoice::kAuto};
+
+// Destuffing costs about a cycle per coded byte less than a byte-wise
+// refill at each 0xFF does: the MR frames (a 0xFF every 20-60 bytes) gain,
+// the CT and CR frames (one in 500 or fewer) would lose.
+constexpr size_t kDensityWindow = 4096;
+constexpr size_t kMaxBytesPerFFToDestuff = 128;
+
+bool ShouldDestuff(const uint8_t* begin, const uint8_t* end) {
+  switch (destuff_choice.load(std::memory_order_relaxed)) {
+    case DestuffChoice::kAlways:
+      return true;
+    case DestuffChoice::kNever:
+      return false;
+    case DestuffChoice::kAuto:
+      break;
+  }
+  const FFDensity density = CountFFBytes(begin, end, kDensityWindow);
+  return density.ff_bytes != 0 && density.ff_bytes * kMaxBytesPerFFToDestuff >= density.bytes;
+}
+
+// The reader of the coded data from `begin`: over the input, or over a
+// destuffed copy in `buffer` (see DestuffChoice); then `*marker` is the
+// marker after the coded data, or nullptr if none follows (what NextMarker
+// finds from the reader's position over the input).
+BitReader OpenReader(const uint8_t* begin, const uint8_t* end, std::vector<uint8_t>& buffer, const uint8_t** marker) {
+  if (!ShouldDestuff(begin, end)) return BitReader(begin, end);
+  buffer.resize(static_cast<size_t>(end - begin) + 8);
+  const DestuffedData destuffed = DestuffCodedData(begin, end, buffer.data());
+  const uint8_t* const data_end = destuffed.data_end;
+  *marker = end - data_end >= 2 && data_end[1] >= 0x80 ? data_end : nullptr;
+  return BitReader::OverDestuffed(buffer.data(), destuffed.bits);
+}
+
+// The marker after the coded data the reader has read, or nullptr.
+const uint8_t* MarkerAfter(const BitReader& reader, const uint8_t* destuffed_marker, const uint8_t* end) {
+  return reader.destuffed() ? destuffed_marker : NextMarker(reader.position(), end);
+}
+
 template <class Traits, ScanIsa kIsa>
 Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGeometry& geometry, const uint8_t* data,
                                       const uint8_t* end, const OutputLayout& output) {
@@ -852,7 +898,10 @@ Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGe
                                                std::vector<uint32_t>(width + kDecoderLinePadding));
   const bool simd_gradients = params.t3 <= 32767;
   std::array<int32_t, 4> run_index{};
-  BitReader reader(data, end);
+  // The coded data without stuffed bits, where it is dense in 0xFF.
+  std::vector<uint8_t> destuffed;
+  const uint8_t* destuffed_marker = nullptr;
+  BitReader reader = OpenReader(data, end, destuffed, &destuffed_marker);
   uint32_t restart_count = 0;
   const bool transform = output.transform != ColorTransform::kNone && components == 3;
   InverseTransform inverse{output.transform, 256, 255};
@@ -868,7 +917,7 @@ Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGe
 
   for (uint32_t row = 0; row < geometry.height; ++row) {
     if (geometry.restart_interval != 0 && row != 0 && row % geometry.restart_interval == 0) {
-      const uint8_t* marker = NextMarker(reader.position(), end);
+      const uint8_t* marker = MarkerAfter(reader, destuffed_marker, end);
       if (marker == nullptr || !reader.OnlyPaddingBefore(marker))
         return Status::Corruption("restart marker missing before line " + std::to_string(row));
       const uint8_t* p = marker + 1;
@@ -880,7 +929,7 @@ Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGe
       state.Reset();
       for (LineBuffer& buffer : lines) buffer.Clear();
       run_index.fill(0);
-      reader = BitReader(p + 1, end);
+      reader = OpenReader(p + 1, end, destuffed, &destuffed_marker);
     }
 
     const uint32_t* above[4];
@@ -940,7 +989,7 @@ Result<const uint8_t*> DecodeScanImpl(const ScanParameters& params, const ScanGe
     }
   }
 
-  const uint8_t* marker = NextMarker(reader.position(), end);
+  const uint8_t* marker = MarkerAfter(reader, destuffed_marker, end);
   if (marker == nullptr) return Status::Corruption("no marker after the coded data of the scan (truncated)");
   if (!reader.OnlyPaddingBefore(marker))
     return Status::Corruption("more coded data than the scan's samples need (corrupt)");
@@ -993,6 +1042,10 @@ ScanIsa ActiveScanIsa() {
 
 void SetScanIsaForTesting(ScanIsa isa) {
   force_portable.store(isa == ScanIsa::kPortable, std::memory_order_relaxed);
+}
+
+void SetDestuffForTesting(DestuffChoice choice) {
+  destuff_choice.store(choice, std::memory_order_relaxed);
 }
 
 Result<const uint8_t*> DecodeScan(const ScanParameters& params, const ScanGeometry& geometry, const uint8_t* data,

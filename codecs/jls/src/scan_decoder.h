@@ -70,6 +70,16 @@ ScanIsa ActiveScanIsa();
 // use while other threads decode.
 void SetScanIsaForTesting(ScanIsa isa);
 
+// Whether a segment's coded data (a scan, or a restart interval) is first
+// copied without its stuffed bits (DestuffCodedData), so that the bit
+// reader's refill never looks for a 0xFF: kAuto where the coded data is
+// dense in 0xFF bytes (run mode's codes are mostly 1 bits), kAlways and
+// kNever for tests. Both readers give the same verdicts and pixels.
+enum class DestuffChoice : uint8_t { kAuto, kAlways, kNever };
+
+// For tests and benchmarks. Not for use while other threads decode.
+void SetDestuffForTesting(DestuffChoice choice);
+
 // Decodes the scan whose coded data starts at `data` (the byte after the SOS
 // segment); `end` is the end of the codestream. Returns where the marker
 // after the scan starts.
