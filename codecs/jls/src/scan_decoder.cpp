@@ -370,7 +370,10 @@ class LineDecoder {
   // q of pointer width: its absolute value (neg and cmov, two cycles on the
   // serial chain to the k load, no sign extension) is the index.
   template <bool kRefill = true>
-  PACS_JLS_INLINE Wide DecodeRegular(intptr_t q, int32_t predicted) {
+  // The sample (0 <= sample <= MAXVAL) in pointer width: a 32-bit Wide is
+  // widened as unsigned, which x86-64's 32-bit operations do for free (a
+  // signed int32_t took a movslq on the serial chain to the next Q(c - a)).
+  PACS_JLS_INLINE intptr_t DecodeRegular(intptr_t q, int32_t predicted) {
     const auto sign = static_cast<Wide>(q >> 63);
     const auto sign32 = static_cast<int32_t>(sign);
     const auto index = static_cast<size_t>(q < 0 ? -q : q);
@@ -447,7 +450,11 @@ class LineDecoder {
     contexts.c[late_index] = new_c;
     contexts.n[late_index] = new_n;
     contexts.k[late_index] = GolombK(new_n, new_a);
-    return ReconstructWide(corrected, signed_error);
+    if constexpr (sizeof(Wide) == sizeof(intptr_t)) {
+      return ReconstructWide(corrected, signed_error);
+    } else {
+      return static_cast<intptr_t>(static_cast<uint32_t>(ReconstructWide(corrected, signed_error)));
+    }
   }
 
   // A.7.1.1: the length of a run of at most `remaining` samples. The
