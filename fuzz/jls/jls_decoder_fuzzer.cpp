@@ -116,33 +116,33 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<uint8_t> ours(pacs::jls::DecodedBytes(expected));
   const auto decoded = pacs::jls::DecodeFrame(input, expected, ours);
   if (!decoded.ok()) ours.clear();
-  // Where the CPU runs the BMI2 line loops (the default there), the
-  // portable ones too: the same verdict and pixels.
-  if (pacs::jls::internal::ActiveScanIsa() == pacs::jls::internal::ScanIsa::kBmi2) {
-    std::vector<uint8_t> portable(pacs::jls::DecodedBytes(expected));
-    pacs::jls::internal::SetScanIsaForTesting(pacs::jls::internal::ScanIsa::kPortable);
-    const auto portable_decoded = pacs::jls::DecodeFrame(input, expected, portable);
-    pacs::jls::internal::SetScanIsaForTesting(pacs::jls::internal::ScanIsa::kBmi2);
-    if (!portable_decoded.ok()) portable.clear();
-    if (portable_decoded.ok() != decoded.ok() || portable != ours) {
-      std::fprintf(stderr, "FINDING: the portable and BMI2 line loops disagree\n");
-      std::abort();
-    }
-  }
-
-  // Both bit readers (over the input, over a destuffed copy): the same
-  // verdict and pixels as the automatic choice.
-  for (const auto choice : {pacs::jls::internal::DestuffChoice::kAlways, pacs::jls::internal::DestuffChoice::kNever}) {
+  // Decodes again with a test-only setting in force (`apply` sets it,
+  // `restore` puts the default back): the same verdict and pixels, or a finding.
+  const auto expect_same_decode = [&](auto&& apply, auto&& restore, const char* finding) {
     std::vector<uint8_t> other(pacs::jls::DecodedBytes(expected));
-    pacs::jls::internal::SetDestuffForTesting(choice);
+    apply();
     const auto other_decoded = pacs::jls::DecodeFrame(input, expected, other);
-    pacs::jls::internal::SetDestuffForTesting(pacs::jls::internal::DestuffChoice::kAuto);
+    restore();
     if (!other_decoded.ok()) other.clear();
     if (other_decoded.ok() != decoded.ok() || other != ours) {
-      std::fprintf(stderr, "FINDING: the destuffed and in-place bit readers disagree\n");
+      std::fprintf(stderr, "FINDING: %s\n", finding);
       std::abort();
     }
-  }
+  };
+  using pacs::jls::internal::DestuffChoice;
+  using pacs::jls::internal::ScanIsa;
+  using pacs::jls::internal::SetDestuffForTesting;
+  using pacs::jls::internal::SetScanIsaForTesting;
+  // Where the CPU runs the BMI2 line loops (the default there), the
+  // portable ones too.
+  if (pacs::jls::internal::ActiveScanIsa() == ScanIsa::kBmi2)
+    expect_same_decode([] { SetScanIsaForTesting(ScanIsa::kPortable); }, [] { SetScanIsaForTesting(ScanIsa::kBmi2); },
+                       "the portable and BMI2 line loops disagree");
+  // Both bit readers (over the input, over a destuffed copy), against the
+  // automatic choice.
+  for (const auto choice : {DestuffChoice::kAlways, DestuffChoice::kNever})
+    expect_same_decode([choice] { SetDestuffForTesting(choice); }, [] { SetDestuffForTesting(DestuffChoice::kAuto); },
+                       "the destuffed and in-place bit readers disagree");
 
   if (!pacs::jls::EndsWithEndOfImage(input)) {
     ++counters.not_ending_with_eoi;
